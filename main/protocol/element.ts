@@ -39,6 +39,10 @@ export interface DocumentInfo {
   publicId: number | string;
   /** The root namespace URI as found (e.g. `SYNCML:SYNCML1.1`); the tree itself says only `syncml`. */
   rootNamespaceUri: string;
+  /** The XML source had a DOCTYPE (we never read it: no entity expansion). */
+  hadDoctype?: boolean;
+  /** Leniencies applied while reading, e.g. a bare `&` taken literally; shown to the engineer. */
+  warnings?: string[];
 }
 
 export interface Document {

@@ -1,0 +1,44 @@
+/**
+ * `dmw`: the workbench from a shell. Each command group lives in its own module; this file only
+ * dispatches and turns failures into one line on stderr and an exit status (never a stack trace).
+ */
+import { CliError } from './errors.js';
+import { codecCommand } from './codec.js';
+
+type CommandGroup = (args: string[]) => Promise<number> | number;
+
+const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
+  codec: { run: codecCommand, summary: 'decode, encode, inspect and benchmark SyncML DM messages (XML / WBXML)' },
+};
+
+export const USAGE = `usage: dmw <command> [args]
+
+commands:
+${Object.entries(GROUPS).map(([name, g]) => `  ${name.padEnd(8)} ${g.summary}`).join('\n')}
+
+Run \`dmw <command> --help\` for the command's options.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [group, ...rest] = argv;
+  if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return group === undefined ? 2 : 0;
+  }
+  const g = GROUPS[group];
+  if (!g) {
+    process.stderr.write(`dmw: unknown command "${group}"\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await g.run(rest);
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`dmw: ${e.message}\n`);
+      return e.exitCode;
+    }
+    // A bug of ours, not bad input: still one line, the stack only on request.
+    process.stderr.write(`dmw: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (process.env.DMW_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}

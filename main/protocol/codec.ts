@@ -1,0 +1,136 @@
+/**
+ * The codec's front door: bytes in either encoding <-> document tree <-> typed message.
+ * Everything returns a Result; nothing here throws on bad input.
+ */
+import type { Document } from './element.js';
+import { fail, ok, type Result } from './errors.js';
+import { decodeWbxml, encodeWbxml } from './wbxml/index.js';
+import { parseXml, type XmlLimits } from './xml/parse.js';
+import { serializeXml, type XmlWriteOptions } from './xml/serialize.js';
+import { decodeBinaryItems } from './binary.js';
+import { readMessage } from './message/read.js';
+import { writeMessage } from './message/write.js';
+import type { SyncML } from './model.js';
+
+export type Encoding = 'wbxml' | 'xml';
+
+export const MEDIA_TYPES: Readonly<Record<Encoding, string>> = {
+  wbxml: 'application/vnd.syncml.dm+wbxml',
+  xml: 'application/vnd.syncml.dm+xml',
+};
+
+/**
+ * WBXML starts with its version byte (0x00..0x03); XML with `<`, whitespace or a BOM.
+ * Anything else is neither, and we say so rather than guess.
+ */
+export function sniffEncoding(bytes: Uint8Array): Encoding | undefined {
+  const b0 = bytes[0];
+  if (b0 === undefined) return undefined;
+  if (b0 <= 0x03) return 'wbxml';
+  if (b0 === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return 'xml';
+  if (b0 === 0xfe || b0 === 0xff) return 'xml';
+  for (let i = 0; i < bytes.length && i < 4096; i++) {
+    const c = bytes[i]!;
+    if (c === 0x3c) return 'xml';
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return undefined;
+  }
+  return undefined;
+}
+
+export interface DecodedDocument {
+  encoding: Encoding;
+  document: Document;
+}
+
+export function decodeDocument(bytes: Uint8Array, limits: Partial<XmlLimits> = {}): Result<DecodedDocument> {
+  const encoding = sniffEncoding(bytes);
+  if (encoding === undefined) {
+    return fail({ code: 'bad-header', message: bytes.length === 0 ? 'empty input' : `neither WBXML nor XML (first byte 0x${bytes[0]!.toString(16).padStart(2, '0')})`, offset: 0 });
+  }
+  if (encoding === 'wbxml') {
+    const r = decodeWbxml(bytes);
+    return r.ok ? ok({ encoding, document: r.value }) : r;
+  }
+  const text = decodeXmlBytes(bytes);
+  if (!text.ok) return text;
+  const r = parseXml(text.value, limits);
+  if (!r.ok) return r;
+  decodeBinaryItems(r.value.root);
+  return ok({ encoding, document: r.value });
+}
+
+export interface DecodedMessage extends DecodedDocument {
+  message: SyncML;
+}
+
+export function decodeMessage(bytes: Uint8Array): Result<DecodedMessage> {
+  const d = decodeDocument(bytes);
+  if (!d.ok) return d;
+  const m = readMessage(d.value.document.root);
+  return m.ok ? ok({ ...d.value, message: m.value }) : m;
+}
+
+export function encodeDocument(doc: Document, to: Encoding, xml: XmlWriteOptions = {}): Result<Uint8Array> {
+  if (to === 'wbxml') return encodeWbxml(doc);
+  return ok(new TextEncoder().encode(serializeXml(doc, xml)));
+}
+
+export function encodeMessage(msg: SyncML, to: Encoding, xml: XmlWriteOptions = { pretty: false }): Result<Uint8Array> {
+  return encodeDocument(writeMessage(msg), to, xml);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const latin1 = new TextDecoder('latin1');
+const utf16le = new TextDecoder('utf-16le', { fatal: true });
+const utf16be = new TextDecoder('utf-16be', { fatal: true });
+
+/** XML bytes -> text per BOM / declared encoding; invalid UTF-8 is reported at its byte offset. */
+export function decodeXmlBytes(bytes: Uint8Array): Result<string> {
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return guard(() => utf16be.decode(bytes.subarray(2)), 'UTF-16BE');
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return guard(() => utf16le.decode(bytes.subarray(2)), 'UTF-16LE');
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const head = latin1.decode(bytes.subarray(start, Math.min(bytes.length, start + 200)));
+  const declared = /^<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head)?.[1]?.toLowerCase();
+  if (declared && declared !== 'utf-8' && declared !== 'utf8') {
+    if (declared === 'iso-8859-1' || declared === 'latin1' || declared === 'us-ascii' || declared === 'ascii') return ok(latin1.decode(bytes.subarray(start)));
+    return fail({ code: 'unsupported', message: `XML encoding "${declared}" is not supported (UTF-8, UTF-16, ISO-8859-1)`, offset: 0 });
+  }
+  const body = bytes.subarray(start);
+  try {
+    return ok(utf8.decode(body));
+  } catch {
+    return fail({ code: 'bad-charset', message: 'invalid UTF-8', offset: start + firstInvalidUtf8(body) });
+  }
+}
+
+function guard(f: () => string, name: string): Result<string> {
+  try {
+    return ok(f());
+  } catch {
+    return fail({ code: 'bad-charset', message: `invalid ${name}`, offset: 0 });
+  }
+}
+
+/** Offset of the first byte that does not begin or continue a valid UTF-8 sequence. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let n = 0;
+    let min = 0;
+    if (c < 0x80) { i++; continue; }
+    else if ((c & 0xe0) === 0xc0) { n = 1; min = 0x80; }
+    else if ((c & 0xf0) === 0xe0) { n = 2; min = 0x800; }
+    else if ((c & 0xf8) === 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; }
+    else return i;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const cc = b[i + k];
+      if (cc === undefined || (cc & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return i;
+    i += n + 1;
+  }
+  return b.length;
+}
