@@ -1,0 +1,88 @@
+/**
+ * SyncML DM credentials (OMA DM Security 1.2): basic, MD5 digest and the HMAC transport header.
+ * Pure functions over bytes and strings; the session engine decides which to use and when.
+ */
+import { createHash } from 'node:crypto';
+
+export type AuthType = 'basic' | 'md5' | 'hmac';
+
+export const AUTH_META_TYPE: Readonly<Record<AuthType, string>> = {
+  basic: 'syncml:auth-basic',
+  md5: 'syncml:auth-md5',
+  hmac: 'syncml:auth-MAC',
+};
+
+export function authTypeFromMeta(type: string | undefined): AuthType | undefined {
+  switch (type?.trim().toLowerCase()) {
+    case 'syncml:auth-basic':
+      return 'basic';
+    case 'syncml:auth-md5':
+      return 'md5';
+    case 'syncml:auth-mac':
+      return 'hmac';
+    default:
+      return undefined;
+  }
+}
+
+const md5 = (data: Uint8Array | string): Buffer => createHash('md5').update(data).digest();
+const b64 = (data: Uint8Array): string => Buffer.from(data).toString('base64');
+
+/** Cred Data for syncml:auth-basic: B64(name:password). */
+export function basicCredential(name: string, password: string): string {
+  return Buffer.from(`${name}:${password}`, 'utf8').toString('base64');
+}
+
+export function parseBasicCredential(data: string): { name: string; password: string } | undefined {
+  const text = Buffer.from(data.trim(), 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon < 0 ? undefined : { name: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** B64(MD5(name:password)), the shared first half of the MD5 and HMAC digests. */
+function userDigest(name: string, password: string): string {
+  return b64(md5(`${name}:${password}`));
+}
+
+/**
+ * Cred Data for syncml:auth-md5: B64(MD5(B64(MD5(name:password)) + ":" + nonce)).
+ * The nonce is the raw bytes (NextNonce is sent base64; callers decode it first).
+ */
+export function md5Credential(name: string, password: string, nonce: Uint8Array): string {
+  return b64(md5(Buffer.concat([Buffer.from(`${userDigest(name, password)}:`), nonce])));
+}
+
+/** The `mac` of an x-syncml-hmac header, over the exact body bytes. */
+export function hmacMac(name: string, password: string, nonce: Uint8Array, body: Uint8Array): string {
+  return b64(md5(Buffer.concat([Buffer.from(`${userDigest(name, password)}:`), nonce, Buffer.from(`:${b64(md5(body))}`)])));
+}
+
+export function hmacHeader(name: string, password: string, nonce: Uint8Array, body: Uint8Array): string {
+  return `algorithm=MD5, username="${name}", mac=${hmacMac(name, password, nonce, body)}`;
+}
+
+export interface HmacHeaderFields {
+  algorithm: string;
+  username: string;
+  mac: string;
+}
+
+/** Parses `algorithm=MD5, username="NAME", mac=MAC` (order and quoting vary between peers). */
+export function parseHmacHeader(value: string): HmacHeaderFields | undefined {
+  const fields = new Map<string, string>();
+  for (const m of value.matchAll(/([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^,\s]*))/g)) fields.set(m[1]!.toLowerCase(), m[2] ?? m[3] ?? '');
+  const username = fields.get('username');
+  const mac = fields.get('mac');
+  if (username === undefined || !mac) return undefined;
+  return { algorithm: fields.get('algorithm') ?? 'MD5', username, mac };
+}
+
+/**
+ * The nonce bytes a stored NextNonce stands for. NextNonce travels base64; Android decodes it and falls
+ * back to the raw text when it is not base64, so we do the same.
+ */
+export function nonceBytes(nextNonce: string): Uint8Array {
+  const t = nextNonce.trim();
+  if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(t)) return new Uint8Array(Buffer.from(t, 'base64'));
+  return new Uint8Array(Buffer.from(t, 'utf8'));
+}
