@@ -4,7 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
-import { decodeDocument, encodeDocument, sniffEncoding, type Encoding } from '../protocol/codec.js';
+import { decodeDocument, encodeDocument, locateError, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import { readMessage } from '../protocol/message/read.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
 import { encodeWbxml, formatTokenDump, inspectWbxml } from '../protocol/wbxml/index.js';
@@ -59,13 +59,14 @@ function badInput(file: string, e: CodecError): never {
 }
 
 function load(file: string, lenient: boolean) {
-  const r = decodeDocument(readInput(file));
+  const bytes = readInput(file);
+  const r = decodeDocument(bytes);
   if (!r.ok) badInput(file, r.error);
   for (const w of r.value.document.info.warnings ?? []) process.stderr.write(`dmw: ${displayName(file)}: warning: ${w}\n`);
   // A SyncML message is checked against the model so that a broken package is reported, not printed.
   if (!lenient && r.value.document.root.name === 'SyncML') {
     const m = readMessage(r.value.document.root);
-    if (!m.ok) badInput(file, m.error);
+    if (!m.ok) badInput(file, locateError(bytes, m.error));
   }
   return r.value;
 }

@@ -2,10 +2,10 @@
  * The codec's front door: bytes in either encoding <-> document tree <-> typed message.
  * Everything returns a Result; nothing here throws on bad input.
  */
-import type { Document } from './element.js';
-import { fail, ok, type Result } from './errors.js';
+import { isElement, type Document, type Element } from './element.js';
+import { fail, ok, type CodecError, type Result } from './errors.js';
 import { decodeWbxml, encodeWbxml } from './wbxml/index.js';
-import { parseXml, type XmlLimits } from './xml/parse.js';
+import { parseXml, type XmlLimits, type XmlPositions } from './xml/parse.js';
 import { serializeXml, type XmlWriteOptions } from './xml/serialize.js';
 import { decodeBinaryItems } from './binary.js';
 import { readMessage } from './message/read.js';
@@ -67,7 +67,43 @@ export function decodeMessage(bytes: Uint8Array): Result<DecodedMessage> {
   const d = decodeDocument(bytes);
   if (!d.ok) return d;
   const m = readMessage(d.value.document.root);
-  return m.ok ? ok({ ...d.value, message: m.value }) : m;
+  return m.ok ? ok({ ...d.value, message: m.value }) : fail(locateError(bytes, m.error));
+}
+
+/**
+ * A model error knows the element path, not where that element sits in the input. Positions are not
+ * kept on the fast path, so on this (rare) error path the input is read once more, recording them.
+ */
+export function locateError(bytes: Uint8Array, error: CodecError): CodecError {
+  if (error.path === undefined || error.offset !== undefined || error.line !== undefined) return error;
+  if (sniffEncoding(bytes) !== 'xml') return error;
+  const text = decodeXmlBytes(bytes);
+  if (!text.ok) return error;
+  const positions: XmlPositions = new Map();
+  const doc = parseXml(text.value, {}, positions);
+  if (!doc.ok) return error;
+  const at = elementAtPath(doc.value.root, error.path);
+  const pos = at && positions.get(at);
+  return pos ? { ...error, ...pos } : error;
+}
+
+/** Follows a path such as `SyncML/SyncBody/Add[2]/Item` (the index counts same-named siblings). */
+export function elementAtPath(root: Element, path: string): Element | undefined {
+  const [first, ...rest] = path.split('/');
+  if (first !== root.name) return undefined;
+  let at: Element = root;
+  for (const seg of rest) {
+    const m = /^(.*?)(?:\[(\d+)\])?$/.exec(seg)!;
+    const name = m[1]!;
+    let n = m[2] ? Number(m[2]) : 1;
+    let next: Element | undefined;
+    for (const c of at.children) {
+      if (isElement(c) && c.name === name && --n === 0) { next = c; break; }
+    }
+    if (!next) return at;
+    at = next;
+  }
+  return at;
 }
 
 export function encodeDocument(doc: Document, to: Encoding, xml: XmlWriteOptions = {}): Result<Uint8Array> {

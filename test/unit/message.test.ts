@@ -158,7 +158,7 @@ const status = fc.record({
   chal: fc.record({ meta: fc.record({ type: fc.constant('syncml:auth-md5'), format: fc.constant('b64'), nextNonce: word }) }),
 }, { requiredKeys: ['kind', 'cmdID', 'msgRef', 'cmdRef', 'cmd', 'targetRefs', 'sourceRefs', 'data', 'items'] }) as fc.Arbitrary<Command>;
 
-const results = fc.record({ kind: fc.constant('Results'), cmdID: num, msgRef: num, cmdRef: num, targetRefs: fc.array(uri, { maxLength: 2 }), sourceRefs: fc.constant([]), items }, { requiredKeys: ['kind', 'cmdID', 'cmdRef', 'targetRefs', 'sourceRefs', 'items'] }) as fc.Arbitrary<Command>;
+const results = fc.record({ kind: fc.constant('Results'), cmdID: num, msgRef: num, cmdRef: num, targetRefs: fc.array(uri, { maxLength: 2 }), sourceRefs: fc.constant([] as string[]), items }, { requiredKeys: ['kind', 'cmdID', 'cmdRef', 'targetRefs', 'sourceRefs', 'items'] }) as fc.Arbitrary<Command>;
 
 export function arbMessage(): fc.Arbitrary<SyncML> {
   return fc.record({

@@ -39,17 +39,20 @@ interface OpenElement {
  */
 const BARE_AMPERSAND = /&(?!(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);)/g;
 
-export function parseXml(text: string, limits: Partial<XmlLimits> = {}): Result<Document> {
+/** Where each element's start tag ends, for pointing at an element a later stage found wrong. */
+export type XmlPositions = Map<Element, { line: number; column: number }>;
+
+export function parseXml(text: string, limits: Partial<XmlLimits> = {}, positions?: XmlPositions): Result<Document> {
   const lim = { ...DEFAULT_XML_LIMITS, ...limits };
   if (text.length > lim.maxChars) {
     return fail({ code: 'limit-exceeded', message: `document of ${text.length} characters exceeds the limit of ${lim.maxChars}`, offset: 0 });
   }
-  const first = parseStrict(text, lim);
+  const first = parseStrict(text, lim, positions);
   if (first.ok || first.error.code !== 'xml-syntax') return first;
   BARE_AMPERSAND.lastIndex = 0;
   const bare = BARE_AMPERSAND.exec(text);
   if (!bare) return first;
-  const second = parseStrict(text.replace(BARE_AMPERSAND, '&amp;'), lim);
+  const second = parseStrict(text.replace(BARE_AMPERSAND, '&amp;'), lim, positions);
   if (!second.ok) return first;
   const { line, column } = lineColumn(text, bare.index);
   (second.value.info.warnings ??= []).push(`bare '&' read as a literal '&' at line ${line}:${column}`);
@@ -66,7 +69,7 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - lineStart + 1 };
 }
 
-function parseStrict(text: string, lim: XmlLimits): Result<Document> {
+function parseStrict(text: string, lim: XmlLimits, positions: XmlPositions | undefined): Result<Document> {
   const parser = new SaxesParser({ xmlns: false, position: true });
   const stack: OpenElement[] = [];
   let root: Element | undefined;
@@ -138,6 +141,7 @@ function parseStrict(text: string, lim: XmlLimits): Result<Document> {
     const element: Element = { ns: ns as Namespace, name: localName, children: [] };
     if (parent) parent.element.children.push(element);
     else root = element;
+    positions?.set(element, { line: parser.line, column: parser.column + 1 });
     stack.push({ element, text: '', verbatim: isDataElement(element.ns, localName), ...(prefixes ? { prefixes } : {}) });
   });
 
