@@ -1,0 +1,120 @@
+/**
+ * A growable byte buffer for the encoder. One scratch buffer is reused across calls (encoding is
+ * synchronous, so it is never shared by two encodings at once) and the result is copied out, which
+ * is cheaper than growing a fresh buffer per message.
+ */
+import { failure } from './primitives.js';
+
+const encoder = new TextEncoder();
+/** Keep at most this much scratch between calls, so one huge message does not pin memory for ever. */
+const MAX_RETAINED = 1 << 20;
+let scratch: Uint8Array | undefined;
+
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Array } }).Buffer;
+
+function allocBytes(n: number): Uint8Array {
+  if (NodeBuffer === undefined || n > 4096) return new Uint8Array(n);
+  const b = NodeBuffer.allocUnsafe(n);
+  // A plain Uint8Array over the pooled bytes: callers (and deep-equality in tests) see no Buffer.
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+export class ByteWriter {
+  buf: Uint8Array;
+  pos = 0;
+  private readonly shared: boolean;
+
+  /** `shared`: borrow the module scratch buffer (top-level encodings only; nested ones get their own). */
+  constructor(shared: boolean) {
+    this.shared = shared;
+    this.buf = shared ? (scratch ??= new Uint8Array(4096)) : new Uint8Array(1024);
+  }
+
+  ensure(n: number): void {
+    const need = this.pos + n;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    if (this.shared && size <= MAX_RETAINED) scratch = next;
+  }
+
+  byte(b: number): void {
+    if (this.pos >= this.buf.length) this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** mb_u_int32: 7 bits a byte, most significant first, high bit set on all but the last. */
+  mbUint(v: number): void {
+    this.ensure(5);
+    if (v < 0x80) {
+      this.buf[this.pos++] = v;
+      return;
+    }
+    // Division, not shifts: values up to 2^32 - 1 would go negative under `>>`.
+    const digits: number[] = [];
+    for (let t = v; t > 0; t = Math.floor(t / 128)) digits.push(t % 128);
+    for (let i = digits.length - 1; i >= 0; i--) this.buf[this.pos++] = i > 0 ? digits[i]! | 0x80 : digits[i]!;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /**
+   * UTF-8 bytes of `s` followed by NUL (an inline or string-table string). Throws CodecFailure for
+   * text WBXML strings cannot carry: U+0000 (it would end the string) and lone surrogates (they would
+   * silently become U+FFFD and the text would not round-trip).
+   */
+  cString(s: string, tokenOffset: number | undefined, path: () => string | undefined): void {
+    const n = s.length;
+    this.ensure(n + 1);
+    const buf = this.buf;
+    let p = this.pos;
+    let i = 0;
+    // ASCII fast path: most DM text (URIs, numbers, base64) never leaves it.
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c === 0 || c >= 0x80) break;
+      buf[p++] = c;
+    }
+    if (i < n) {
+      const rest = i === 0 ? s : s.slice(i);
+      if (rest.indexOf('\u0000') >= 0) {
+        throw failure('bad-value', 'text contains U+0000, which a WBXML inline string cannot carry (use OPAQUE bytes)', tokenOffset, path());
+      }
+      if (!isWellFormed(rest)) {
+        throw failure('bad-charset', 'text contains a lone surrogate, which UTF-8 cannot encode', tokenOffset, path());
+      }
+      this.pos = p;
+      this.ensure(rest.length * 3 + 1);
+      const r = encoder.encodeInto(rest, this.buf.subarray(this.pos));
+      p = this.pos + r.written;
+    }
+    this.buf[p++] = 0;
+    this.pos = p;
+  }
+
+  /**
+   * The encoded bytes, copied out of the (possibly shared) buffer. Under Node small results come from
+   * Buffer's allocation pool (a fresh ArrayBuffer costs more than encoding a DM package), so the
+   * returned view may share its ArrayBuffer: copy it before transferring `.buffer` to a worker.
+   */
+  result(): Uint8Array {
+    const n = this.pos;
+    const out = allocBytes(n);
+    out.set(this.buf.subarray(0, n));
+    return out;
+  }
+}
+
+// String.prototype.isWellFormed is ES2024 (Node 20 has it); the project targets ES2023 typings.
+const nativeWellFormed = (String.prototype as { isWellFormed?: () => boolean }).isWellFormed;
+function isWellFormed(s: string): boolean {
+  if (nativeWellFormed) return nativeWellFormed.call(s);
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
