@@ -12,7 +12,7 @@ import { isElement, type Element } from './element.js';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Characters XML 1.0 cannot carry even as character references. */
-const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function hasXmlIllegalChar(s: string): boolean {
   return XML_ILLEGAL.test(s);

@@ -8,6 +8,7 @@ import { decodeWbxml, encodeWbxml } from './wbxml/index.js';
 import { parseXml, type XmlLimits, type XmlPositions } from './xml/parse.js';
 import { serializeXml, type XmlWriteOptions } from './xml/serialize.js';
 import { decodeBinaryItems } from './binary.js';
+import { restoreXmlTndsTypes, withWbxmlTndsTypes } from './tnds-embedding.js';
 import { readMessage } from './message/read.js';
 import { writeMessage } from './message/write.js';
 import type { SyncML } from './model.js';
@@ -48,7 +49,7 @@ export function decodeDocument(bytes: Uint8Array, limits: Partial<XmlLimits> = {
     return fail({ code: 'bad-header', message: bytes.length === 0 ? 'empty input' : `neither WBXML nor XML (first byte 0x${bytes[0]!.toString(16).padStart(2, '0')})`, offset: 0 });
   }
   if (encoding === 'wbxml') {
-    const r = decodeWbxml(bytes);
+    const r = documentFromWbxml(bytes);
     return r.ok ? ok({ encoding, document: r.value }) : r;
   }
   const text = decodeXmlBytes(bytes);
@@ -106,8 +107,22 @@ export function elementAtPath(root: Element, path: string): Element | undefined 
   return at;
 }
 
+/**
+ * WBXML as DM peers built on libwbxml read and write it: TNDS travels as an embedded WBXML document
+ * in OPAQUE (libwbxml cannot read DDF tokens inline in SyncML 1.2), typed `dmtnds+wbxml`.
+ */
+export function wbxmlFromDocument(doc: Document): Result<Uint8Array> {
+  return encodeWbxml({ info: doc.info, root: withWbxmlTndsTypes(doc.root) }, { ddf: 'opaque' });
+}
+
+export function documentFromWbxml(bytes: Uint8Array): Result<Document> {
+  const r = decodeWbxml(bytes, {}, { embedded: 'expand' });
+  if (r.ok) restoreXmlTndsTypes(r.value.root);
+  return r;
+}
+
 export function encodeDocument(doc: Document, to: Encoding, xml: XmlWriteOptions = {}): Result<Uint8Array> {
-  if (to === 'wbxml') return encodeWbxml(doc);
+  if (to === 'wbxml') return wbxmlFromDocument(doc);
   return ok(new TextEncoder().encode(serializeXml(doc, xml)));
 }
 

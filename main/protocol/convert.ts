@@ -4,13 +4,13 @@
  * still be converted and looked at.
  */
 import { ok, type Result } from './errors.js';
-import { decodeWbxml, encodeWbxml } from './wbxml/index.js';
+import { documentFromWbxml, wbxmlFromDocument } from './codec.js';
 import { parseXml } from './xml/parse.js';
 import { serializeXml } from './xml/serialize.js';
 import { decodeBinaryItems } from './binary.js';
 
 export function wbxmlToXml(bytes: Uint8Array, opts: { pretty?: boolean } = {}): Result<string> {
-  const d = decodeWbxml(bytes);
+  const d = documentFromWbxml(bytes);
   if (!d.ok) return d;
   return ok(serializeXml(d.value, { pretty: opts.pretty ?? false }));
 }
@@ -19,6 +19,6 @@ export function xmlToWbxml(text: string): Result<Uint8Array> {
   const d = parseXml(text);
   if (!d.ok) return d;
   decodeBinaryItems(d.value.root);
-  return encodeWbxml(d.value);
+  return wbxmlFromDocument(d.value);
 }
 
