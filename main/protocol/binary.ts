@@ -14,8 +14,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Characters XML 1.0 cannot carry even as character references. */
 export const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** Anything that might be illegal: a cheap first test, since almost no text has any of these. */
+const MAYBE_XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/;
+
 export function hasXmlIllegalChar(s: string): boolean {
-  return XML_ILLEGAL.test(s);
+  return MAYBE_XML_ILLEGAL.test(s) && XML_ILLEGAL.test(s);
 }
 
 export function decodeUtf8Strict(bytes: Uint8Array): string | undefined {
@@ -40,12 +43,49 @@ export function fromBase64(text: string): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(compact, 'base64'));
 }
 
+/**
+ * True when every byte is printable ASCII other than & < > (tabs and newlines excluded too, to keep
+ * the test simple): such bytes are valid UTF-8 XML text as they are. Checked four bytes at a time
+ * because large objects (firmware chunks) pass through here.
+ */
+export function isPlainAscii(b: Uint8Array): boolean {
+  const n = b.length;
+  // Markup characters: three native byte searches (memchr speed).
+  const view = Buffer.from(b.buffer, b.byteOffset, n);
+  if (view.indexOf(0x26) >= 0 || view.indexOf(0x3c) >= 0 || view.indexOf(0x3e) >= 0) return false;
+  let i = 0;
+  const head = (4 - (b.byteOffset & 3)) & 3;
+  for (; i < head && i < n; i++) if (!plainByte(b[i]!)) return false;
+  const words = (n - i) >>> 2;
+  if (words > 0) {
+    const u32 = new Uint32Array(b.buffer, b.byteOffset + i, words);
+    for (let k = 0; k < words; k++) {
+      const x = u32[k]!;
+      // A byte >= 0x80 has its top bit set; a byte < 0x20 sets it in (x - 0x20..) & ~x (SWAR).
+      if (((x | ((x - 0x20202020) & ~x)) & 0x80808080) !== 0) return false;
+    }
+    i += words * 4;
+  }
+  for (; i < n; i++) if (!plainByte(b[i]!)) return false;
+  return true;
+}
+
+function plainByte(c: number): boolean {
+  return c >= 0x20 && c < 0x80 && c !== 0x26 && c !== 0x3c && c !== 0x3e;
+}
+
+const MARKUP = /[&<>\r]/;
+
+/** Escapes what XML text cannot hold literally; \r so that it survives XML line-end normalisation. */
+export function escapeMarkup(s: string): string {
+  if (!MARKUP.test(s)) return s;
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
+}
+
 export function binaryAsXmlText(bytes: Uint8Array, formatIsBin: boolean): string {
   if (formatIsBin) return toBase64(bytes);
   const text = decodeUtf8Strict(bytes);
-  if (text !== undefined && !hasXmlIllegalChar(text)) {
-    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;');
-  }
+  if (text !== undefined && !hasXmlIllegalChar(text)) return escapeMarkup(text);
   return `<!-- ${bytes.length} bytes of binary data, shown as base64 -->${toBase64(bytes)}`;
 }
 

@@ -115,8 +115,8 @@ export function wbxmlFromDocument(doc: Document): Result<Uint8Array> {
   return encodeWbxml({ info: doc.info, root: withWbxmlTndsTypes(doc.root) }, { ddf: 'opaque' });
 }
 
-export function documentFromWbxml(bytes: Uint8Array): Result<Document> {
-  const r = decodeWbxml(bytes, {}, { embedded: 'expand' });
+export function documentFromWbxml(bytes: Uint8Array, opts: { opaqueViews?: boolean } = {}): Result<Document> {
+  const r = decodeWbxml(bytes, {}, { embedded: 'expand', opaqueViews: opts.opaqueViews ?? false });
   if (r.ok) restoreXmlTndsTypes(r.value.root);
   return r;
 }

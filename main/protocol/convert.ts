@@ -6,13 +6,15 @@
 import { ok, type Result } from './errors.js';
 import { documentFromWbxml, wbxmlFromDocument } from './codec.js';
 import { parseXml } from './xml/parse.js';
-import { serializeXml } from './xml/serialize.js';
+import { serializeXmlBytes } from './xml/serialize.js';
 import { decodeBinaryItems } from './binary.js';
 
-export function wbxmlToXml(bytes: Uint8Array, opts: { pretty?: boolean } = {}): Result<string> {
-  const d = documentFromWbxml(bytes);
+/** WBXML -> XML text as UTF-8 bytes (what wbxml2xml writes; a JS string of a large object costs a copy). */
+export function wbxmlToXml(bytes: Uint8Array, opts: { pretty?: boolean } = {}): Result<Uint8Array> {
+  // The tree lives only until it is written out, so OPAQUE data need not be copied out of `bytes`.
+  const d = documentFromWbxml(bytes, { opaqueViews: true });
   if (!d.ok) return d;
-  return ok(serializeXml(d.value, { pretty: opts.pretty ?? false }));
+  return ok(serializeXmlBytes(d.value, { pretty: opts.pretty ?? false }));
 }
 
 export function xmlToWbxml(text: string): Result<Uint8Array> {

@@ -6,6 +6,7 @@
 import { CodecFailure, fail, ok, type CodecError, type Result } from '../errors.js';
 import { NAMESPACE_URI, type Document, type Element, type Namespace } from '../element.js';
 import { parseHeader, type WbxmlHeader } from './header.js';
+import { copyBytes } from '../byte-writer.js';
 import { resolveLimits, type WbxmlLimits } from './limits.js';
 import { elementPath } from './path.js';
 import { failure, fastView, isXmlName, mbEnd, readMbUint, tableStringEnd } from './primitives.js';
@@ -20,6 +21,11 @@ export interface WbxmlDecodeOptions {
    * touched, so ordinary binary data stays bytes.
    */
   embedded?: 'keep' | 'expand';
+  /**
+   * OPAQUE children as views into `bytes` instead of copies: only for callers that are done with the
+   * tree before the input can change (a one-shot conversion). Default false.
+   */
+  opaqueViews?: boolean;
 }
 
 export function decodeWbxml(
@@ -28,7 +34,7 @@ export function decodeWbxml(
   options?: WbxmlDecodeOptions,
 ): Result<Document> {
   try {
-    return ok(decodeDocument(bytes, resolveLimits(limits), options?.embedded === 'expand').doc);
+    return ok(decodeDocument(bytes, resolveLimits(limits), options?.embedded === 'expand', options?.opaqueViews === true).doc);
   } catch (e) {
     return fail(toCodecError(e, true));
   }
@@ -57,7 +63,7 @@ const { SWITCH_PAGE, END, ENTITY, STR_I, LITERAL, EXT_I_0, EXT_I_1, EXT_I_2, PI,
 const { EXT_T_0, EXT_T_1, EXT_T_2, STR_T, LITERAL_A, EXT_0, EXT_1, EXT_2, OPAQUE, LITERAL_AC } = GLOBAL;
 
 
-function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean): Decoded {
+function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, opaqueViews = false): Decoded {
   if (input.length > lim.maxBytes) {
     throw failure('limit-exceeded', `input of ${input.length} bytes exceeds maxBytes ${lim.maxBytes}`, 0);
   }
@@ -143,10 +149,8 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean): D
             continue;
           }
         }
-        // A copy, not a view: the tree outlives the network buffer it came from.
-        const bytes = new Uint8Array(n);
-        bytes.set(buf.subarray(start, pos));
-        cur.children.push(bytes);
+        // Normally a copy, not a view: the tree outlives the network buffer it came from.
+        cur.children.push(opaqueViews ? buf.subarray(start, pos) : copyBytes(buf.subarray(start, pos)));
         continue;
       }
       case LITERAL_A:
@@ -255,6 +259,9 @@ function decodeEmbedded(
   stack: Element[],
   elements: number,
 ): Decoded | undefined {
+  // Most OPAQUE data is text or binary, not a document: a WBXML header starts with a version byte
+  // 0..3, and ruling the rest out here spares an exception per item (exceptions cost microseconds).
+  if (bytes.length < 4 || bytes[0]! > 0x03) return undefined;
   let family: string;
   try {
     family = parseHeader(bytes).publicIdInfo.family;

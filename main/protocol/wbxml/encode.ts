@@ -11,7 +11,7 @@ import { toCodecError } from './decode.js';
 import { elementPath } from './path.js';
 import { failure } from './primitives.js';
 import { CHARSET, GLOBAL, PUBLIC_ID, PUBLIC_ID_LITERAL, TAG_CONTENT, TAG_TOKENS } from './tables.js';
-import { ByteWriter } from './writer.js';
+import { ByteWriter } from '../byte-writer.js';
 
 export interface WbxmlEncodeOptions {
   /** WBXML version byte: 1 = 1.1, 2 = 1.2 (default), 3 = 1.3. */

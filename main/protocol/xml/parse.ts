@@ -7,7 +7,7 @@
  */
 import type { Child, Document, Element, Namespace } from '../element.js';
 import { CodecFailure, fail, ok, type CodecError, type Result } from '../errors.js';
-import { XML_ILLEGAL } from '../binary.js';
+import { XML_ILLEGAL, hasXmlIllegalChar } from '../binary.js';
 import { METINF_NAMES, TNDS_PUBLIC_ID, isDataElement, namespaceFromUri } from '../names.js';
 
 export interface XmlLimits {
@@ -130,7 +130,7 @@ function parseStrict(text: string, lim: XmlLimits, positions: XmlPositions | und
           const close = text.indexOf(']]>', pos + 9);
           if (close < 0) failAt(pos, 'xml-syntax', 'CDATA section not closed');
           const data = text.slice(pos + 9, close);
-          if (XML_ILLEGAL_TEXT.test(data)) failAt(pos + 9, 'xml-syntax', 'character not allowed in XML');
+          if (hasXmlIllegalChar(data)) failAt(pos + 9 + data.search(XML_ILLEGAL), 'xml-syntax', 'character not allowed in XML');
           top!.text += normaliseNewlines(data);
           pos = close + 3;
         } else if (text.startsWith('<!DOCTYPE', pos)) {
@@ -269,13 +269,11 @@ function parseStrict(text: string, lim: XmlLimits, positions: XmlPositions | und
 
 const XML_DECLARATION = /^<\?xml\s+version\s*=\s*(["'])1\.[0-9]+\1(?:\s+encoding\s*=\s*(["'])[A-Za-z][A-Za-z0-9._-]*\2)?(?:\s+standalone\s*=\s*(["'])(?:yes|no)\3)?\s*\?>$/;
 
-/** Characters XML 1.0 does not allow in a document at all (lone surrogates included). */
-const XML_ILLEGAL_TEXT = XML_ILLEGAL;
 
 /** Character data between markup: references expanded, `]]>` refused, line ends normalised. */
 function characterData(text: string, start: number, end: number, failAt: (at: number, code: CodecError['code'], m: string) => never): string {
   let s = text.slice(start, end);
-  if (XML_ILLEGAL_TEXT.test(s)) failAt(start + s.search(XML_ILLEGAL_TEXT), 'xml-syntax', 'character not allowed in XML');
+  if (hasXmlIllegalChar(s)) failAt(start + s.search(XML_ILLEGAL), 'xml-syntax', 'character not allowed in XML');
   const cdataEnd = s.indexOf(']]>');
   if (cdataEnd >= 0) failAt(start + cdataEnd, 'xml-syntax', "']]>' in character data");
   if (s.includes('&')) s = expandReferences(s, start, failAt);

@@ -1,22 +1,35 @@
 /**
- * A growable byte buffer for the encoder. One scratch buffer is reused across calls (encoding is
+ * A growable byte buffer for the encoders (WBXML, and XML written as UTF-8). One scratch buffer is reused across calls (encoding is
  * synchronous, so it is never shared by two encodings at once) and the result is copied out, which
  * is cheaper than growing a fresh buffer per message.
  */
-import { failure } from './primitives.js';
+import { failure } from './wbxml/primitives.js';
 
 const encoder = new TextEncoder();
+/** Above this many UTF-16 units a string is encoded natively rather than in the ASCII loop. */
+const LONG_STRING = 64;
 /** Keep at most this much scratch between calls, so one huge message does not pin memory for ever. */
 const MAX_RETAINED = 1 << 20;
 let scratch: Uint8Array | undefined;
 
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(n: number): Uint8Array } }).Buffer;
 
-function allocBytes(n: number): Uint8Array {
-  if (NodeBuffer === undefined || n > 4096) return new Uint8Array(n);
+/**
+ * Uninitialised bytes (they are overwritten at once): zero-filling a 200 KB result costs as much as
+ * copying it. Small ones come from Buffer's pool. Returned as a plain Uint8Array view so callers (and
+ * deep-equality in tests) never see a Buffer.
+ */
+export function allocBytes(n: number): Uint8Array {
+  if (NodeBuffer === undefined) return new Uint8Array(n);
   const b = NodeBuffer.allocUnsafe(n);
-  // A plain Uint8Array over the pooled bytes: callers (and deep-equality in tests) see no Buffer.
   return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** A copy that outlives the buffer it came from (a network read, a decoder input). */
+export function copyBytes(src: Uint8Array): Uint8Array {
+  const out = allocBytes(src.length);
+  out.set(src);
+  return out;
 }
 
 export class ByteWriter {
@@ -72,6 +85,14 @@ export class ByteWriter {
    */
   cString(s: string, tokenOffset: number | undefined, path: () => string | undefined): void {
     const n = s.length;
+    if (n > LONG_STRING) {
+      // Long values (large objects, base64): native checks and encodeInto beat a JS loop by far.
+      this.checkEncodable(s, tokenOffset, path);
+      this.ensure(n * 3 + 1);
+      this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+      this.buf[this.pos++] = 0;
+      return;
+    }
     this.ensure(n + 1);
     const buf = this.buf;
     let p = this.pos;
@@ -84,12 +105,7 @@ export class ByteWriter {
     }
     if (i < n) {
       const rest = i === 0 ? s : s.slice(i);
-      if (rest.indexOf('\u0000') >= 0) {
-        throw failure('bad-value', 'text contains U+0000, which a WBXML inline string cannot carry (use OPAQUE bytes)', tokenOffset, path());
-      }
-      if (!isWellFormed(rest)) {
-        throw failure('bad-charset', 'text contains a lone surrogate, which UTF-8 cannot encode', tokenOffset, path());
-      }
+      this.checkEncodable(rest, tokenOffset, path);
       this.pos = p;
       this.ensure(rest.length * 3 + 1);
       const r = encoder.encodeInto(rest, this.buf.subarray(this.pos));
@@ -97,6 +113,46 @@ export class ByteWriter {
     }
     this.buf[p++] = 0;
     this.pos = p;
+  }
+
+  /** A string known to be ASCII (element names, fixed markup). */
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** Any well-formed string as UTF-8, without a terminator. */
+  utf8(s: string): void {
+    if (s.length <= LONG_STRING) {
+      let i = 0;
+      const n = s.length;
+      this.ensure(n);
+      const buf = this.buf;
+      let p = this.pos;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[p++] = c;
+      }
+      this.pos = p;
+      if (i === n) return;
+      s = s.slice(i);
+    }
+    this.ensure(s.length * 3);
+    this.pos += encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+  }
+
+  private checkEncodable(s: string, tokenOffset: number | undefined, path: () => string | undefined): void {
+    if (s.indexOf('\u0000') >= 0) {
+      throw failure('bad-value', 'text contains U+0000, which a WBXML inline string cannot carry (use OPAQUE bytes)', tokenOffset, path());
+    }
+    if (!isWellFormed(s)) {
+      throw failure('bad-charset', 'text contains a lone surrogate, which UTF-8 cannot encode', tokenOffset, path());
+    }
   }
 
   /**
