@@ -1,7 +1,7 @@
 /**
  * `dmw codec bench WBXML_FILE XML_FILE [--iterations N] [--json]`: codec throughput in one process.
  *
- *   decode = WBXML bytes -> XML text   (wbxmlToXml, compact: what `wbxml2xml -m 0` does)
+ *   decode = WBXML bytes -> XML text   (wbxmlToXml, compact UTF-8: what `wbxml2xml -m 0` does)
  *   encode = XML text -> WBXML bytes   (xmlToWbxml: what `xml2wbxml -v 1.2 -n` does)
  *
  * MB/s counts input consumed (WBXML bytes for decode, UTF-8 bytes of the XML for encode), 1 MB = 1e6
