@@ -2,6 +2,7 @@
  * WBXML codec: real vectors, hand-made trees, header variants, and one test per error the decoder
  * promises (code, offset of the offending token, element path).
  */
+import { VECTORS_DIR } from '../helpers/tools.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,7 @@ import {
 } from '../../main/protocol/wbxml/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const VECTORS = path.resolve(here, '../../../shared/vectors/android-dm12');
+const VECTORS = VECTORS_DIR;
 const vectorFiles = readdirSync(VECTORS).filter((f) => f.endsWith('.wbxml')).sort();
 const vector = (f: string): Uint8Array => new Uint8Array(readFileSync(path.join(VECTORS, f)));
 

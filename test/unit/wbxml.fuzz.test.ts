@@ -5,6 +5,7 @@
  * offset inside the input; a successful decode must re-encode to the same tree. Seeded, so a failure
  * names the iteration that reproduces it.
  */
+import { VECTORS_DIR } from '../helpers/tools.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +31,7 @@ function prng(seed: number): () => number {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const VECTORS = path.resolve(here, '../../../shared/vectors/android-dm12');
+const VECTORS = VECTORS_DIR;
 
 function corpus(): Uint8Array[] {
   const seeds: Uint8Array[] = readdirSync(VECTORS)

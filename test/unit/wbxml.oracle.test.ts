@@ -3,6 +3,7 @@
  * to the tree we expect, our output must be readable by its wbxml2xml, and where both encode the same
  * document the bytes must be identical. Missing tools skip locally and fail in CI.
  */
+import { VECTORS_DIR } from '../helpers/tools.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -258,7 +259,7 @@ suite('libwbxml oracle: documents', () => {
   });
 
   it('reads the android-dm12 vectors the same way libwbxml does', () => {
-    const dir = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/vectors/android-dm12');
+    const dir = VECTORS_DIR;
     for (const f of ['testadd.wbxml', 'testdelete.wbxml', 'testget.wbxml', 'testreplace.wbxml']) {
       const b = new Uint8Array(readFileSync(path.join(dir, f)));
       const tree = decoded(b).root;
