@@ -7,6 +7,7 @@ import { serializeXml } from '../../main/protocol/xml/serialize.js';
 import { decodeBinaryItems } from '../../main/protocol/binary.js';
 import { readMessage } from '../../main/protocol/message/read.js';
 import { writeMessage } from '../../main/protocol/message/write.js';
+import { decodeMessage, encodeMessage } from '../../main/protocol/codec.js';
 import type { Command, Container, Item, Meta, Status, SyncML } from '../../main/protocol/model.js';
 import { CORPUS_DIR, VECTORS_DIR } from '../helpers/tools.js';
 
@@ -119,6 +120,21 @@ describe('typed SyncML model', () => {
   it('property: any message survives model -> XML -> model', () => {
     fc.assert(fc.property(arbMessage(), (m) => { expect(viaXml(m)).toEqual(m); }), { numRuns: 300 });
   });
+
+  it('property: any message survives model -> WBXML -> model, and both encodings agree', () => {
+    fc.assert(fc.property(arbMessage(), (m) => {
+      const wbxml = encodeMessage(m, 'wbxml');
+      if (!wbxml.ok) throw new Error(JSON.stringify(wbxml.error));
+      expect(Array.from(wbxml.value.subarray(0, 5))).toEqual([0x02, 0xa4, 0x01, 0x6a, 0x00]);
+      const back = decodeMessage(wbxml.value);
+      if (!back.ok) throw new Error(JSON.stringify(back.error));
+      expect(back.value.message).toEqual(m);
+      const xml = encodeMessage(m, 'xml');
+      if (!xml.ok) throw new Error(JSON.stringify(xml.error));
+      const fromXml = decodeMessage(xml.value);
+      expect(fromXml.ok && fromXml.value.message).toEqual(m);
+    }), { numRuns: 300 });
+  });
 });
 
 // --- generators shared with the WBXML round-trip tests ------------------------------------------
@@ -129,13 +145,20 @@ const num = fc.integer({ min: 0, max: 99999 }).map(String);
 /** Text without characters XML cannot carry and without leading/trailing blanks in trimmed fields. */
 const dataText = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\r]/.test(s));
 const meta = fc.record({ format: fc.constantFrom('chr', 'int', 'b64', 'node', 'bool', 'xml'), type: fc.constantFrom('text/plain', 'application/octet-stream'), size: num, maxObjSize: num }, { requiredKeys: [] });
-const item = fc.record({
+const textItem = fc.record({
   target: fc.record({ locURI: uri }),
   source: fc.record({ locURI: uri, locName: word }, { requiredKeys: ['locURI'] }),
   meta,
   data: fc.oneof(dataText.map((text) => ({ kind: 'text' as const, text }))),
   moreData: fc.constant(true),
 }, { requiredKeys: [] }) as fc.Arbitrary<Item>;
+/** Binary data travels as a `bin` item: OPAQUE in WBXML, base64 in XML. */
+const binItem = fc.record({
+  target: fc.record({ locURI: uri }),
+  meta: fc.record({ format: fc.constant('bin'), type: fc.constant('application/octet-stream') }),
+  data: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => ({ kind: 'binary' as const, bytes })),
+}) as fc.Arbitrary<Item>;
+const item = fc.oneof({ weight: 4, arbitrary: textItem }, { weight: 1, arbitrary: binItem });
 const items = fc.array(item, { minLength: 1, maxLength: 3 });
 
 const leafCommand: fc.Arbitrary<Command> = fc.oneof(
