@@ -73,9 +73,18 @@ export class ByteWriter {
   }
 
   bytes(b: Uint8Array): void {
-    this.ensure(b.length);
+    const n = b.length;
+    this.ensure(n);
+    if (n < 32) {
+      // Tags and short values: a loop beats TypedArray#set's per-call cost at these sizes.
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+      this.pos = p;
+      return;
+    }
     this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.pos += n;
   }
 
   /**
