@@ -113,31 +113,29 @@ class Reader {
   private itemCommand(e: Element, kind: ItemCommand['kind'], path: string[]): ItemCommand {
     const f = this.fields(e, path, ['CmdID', 'NoResp', 'Cred', 'Meta', 'Item'], ['Item']);
     const cmd: ItemCommand = { kind, cmdID: this.requiredText(f, 'CmdID', path), items: this.items(f, path, 1) };
-    this.common(cmd, f, path);
-    const cred = f.get('Cred');
-    if (cred) cmd.cred = this.cred(cred, [...path, 'Cred']);
-    const meta = f.get('Meta');
-    if (meta) cmd.meta = this.meta(meta, [...path, 'Meta']);
-    return cmd;
+    return this.optionalParts(cmd, f, path);
   }
 
   private alert(e: Element, path: string[]): Alert {
     const f = this.fields(e, path, ['CmdID', 'NoResp', 'Cred', 'Data', 'Correlator', 'Item'], ['Item']);
     const cmd: Alert = { kind: 'Alert', cmdID: this.requiredText(f, 'CmdID', path), items: this.items(f, path, 0) };
-    this.common(cmd, f, path);
-    const cred = f.get('Cred');
-    if (cred) cmd.cred = this.cred(cred, [...path, 'Cred']);
     const data = f.get('Data');
     if (data) cmd.data = this.text(data, [...path, 'Data']);
-    const correlator = f.get('Correlator');
-    if (correlator) cmd.correlator = this.text(correlator, [...path, 'Correlator']);
-    return cmd;
+    return this.optionalParts(cmd, f, path);
   }
 
   private exec(e: Element, path: string[]): Exec {
     const f = this.fields(e, path, ['CmdID', 'NoResp', 'Cred', 'Meta', 'Correlator', 'Item'], ['Item']);
     const cmd: Exec = { kind: 'Exec', cmdID: this.requiredText(f, 'CmdID', path), items: this.items(f, path, 1) };
-    this.common(cmd, f, path);
+    return this.optionalParts(cmd, f, path);
+  }
+
+  /**
+   * The optional children commands share (NoResp, Cred, Meta, Correlator). Each command's `fields`
+   * call has already refused the ones it may not carry, so whatever is present here belongs.
+   */
+  private optionalParts<T extends { noResp?: boolean; cred?: Cred; meta?: Meta; correlator?: string }>(cmd: T, f: Fields, path: string[]): T {
+    if (f.has('NoResp')) cmd.noResp = true;
     const cred = f.get('Cred');
     if (cred) cmd.cred = this.cred(cred, [...path, 'Cred']);
     const meta = f.get('Meta');
@@ -208,10 +206,6 @@ class Reader {
     const chal = f.get('Chal');
     if (chal) cmd.chal = this.chal(chal, [...path, 'Chal']);
     return cmd;
-  }
-
-  private common(cmd: { noResp?: boolean }, f: Fields, _path: string[]): void {
-    if (f.has('NoResp')) cmd.noResp = true;
   }
 
   private items(f: Fields, path: string[], min: number): Item[] {

@@ -5,10 +5,11 @@
  * than the five predefined entities and character references is an error. Depth, size and element
  * count are bounded while reading.
  */
-import type { Child, Document, Element, Namespace } from '../element.js';
+import type { Document, Element, Namespace } from '../element.js';
 import { CodecFailure, fail, ok, type CodecError, type Result } from '../errors.js';
 import { XML_ILLEGAL, hasXmlIllegalChar } from '../binary.js';
-import { METINF_NAMES, TNDS_PUBLIC_ID, isDataElement, namespaceFromUri } from '../names.js';
+import { flushText, isBlank, lineColumn, lookupPrefix, pathOf, publicIdFor, readLeniently, type BuilderElement } from './tree-builder.js';
+import { METINF_NAMES, isDataElement, namespaceFromUri } from '../names.js';
 
 export interface XmlLimits {
   /** Characters of input accepted (a DM message is rarely over a few MB even with large objects). */
@@ -23,52 +24,21 @@ export const DEFAULT_XML_LIMITS: XmlLimits = {
   maxElements: 1_000_000,
 };
 
-interface OpenElement {
-  element: Element;
+/** Where each element's start tag begins, for pointing at an element a later stage found wrong. */
+export type XmlPositions = Map<Element, { line: number; column: number }>;
+
+/** An open element as the scanner tracks it: the shared state plus the name its end tag must repeat. */
+interface OpenElement extends BuilderElement {
   /** The name as written (with prefix), which the end tag must repeat. */
   qname: string;
-  /** Text gathered since the last child element; flushed when a child opens or this closes. */
-  text: string;
-  /** Whether character data here is content to keep verbatim (Data, TNDS Value). */
-  verbatim: boolean;
-  /** Prefix -> namespace declared on this element (rare: DM peers use default namespaces). */
-  prefixes?: Map<string, Namespace>;
 }
-
-/**
- * Peers such as the Android DM engine put a bare `&` in Alert option text (`MAXDT=15&DR=1`), which is
- * not well-formed XML. We accept it as a literal `&` (see parseXml) and say so in the document's warnings.
- */
-const BARE_AMPERSAND = /&(?!(?:[A-Za-z_:][\w.:-]*|#[0-9]+|#x[0-9A-Fa-f]+);)/g;
-
-/** Where each element's start tag ends, for pointing at an element a later stage found wrong. */
-export type XmlPositions = Map<Element, { line: number; column: number }>;
 
 export function parseXml(text: string, limits: Partial<XmlLimits> = {}, positions?: XmlPositions): Result<Document> {
   const lim = { ...DEFAULT_XML_LIMITS, ...limits };
   if (text.length > lim.maxChars) {
     return fail({ code: 'limit-exceeded', message: `document of ${text.length} characters exceeds the limit of ${lim.maxChars}`, offset: 0 });
   }
-  const first = parseStrict(text, lim, positions);
-  if (first.ok || first.error.code !== 'xml-syntax') return first;
-  BARE_AMPERSAND.lastIndex = 0;
-  const bare = BARE_AMPERSAND.exec(text);
-  if (!bare) return first;
-  const second = parseStrict(text.replace(BARE_AMPERSAND, '&amp;'), lim, positions);
-  if (!second.ok) return first;
-  const { line, column } = lineColumn(text, bare.index);
-  (second.value.info.warnings ??= []).push(`bare '&' read as a literal '&' at line ${line}:${column}`);
-  return second;
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, column: offset - lineStart + 1 };
+  return readLeniently(text, (t) => parseStrict(t, lim, positions));
 }
 
 /**
@@ -359,52 +329,3 @@ class LineCounter {
   }
 }
 
-/**
- * Character data: inside Data (and TNDS Value) it is content and kept exactly; elsewhere it is
- * trimmed, and whitespace between elements is layout, as libwbxml treats it.
- */
-function flushText(open: OpenElement, closing: boolean): void {
-  const t = open.text;
-  if (t === '') return;
-  open.text = '';
-  const children: Child[] = open.element.children;
-  if (open.verbatim) {
-    // In Data holding elements (TNDS), whitespace around them is layout too.
-    if (isBlank(t) && (children.length > 0 || !closing)) return;
-    const last = children[children.length - 1];
-    if (typeof last === 'string') children[children.length - 1] = last + t;
-    else children.push(t);
-    return;
-  }
-  const trimmed = t.trim();
-  if (trimmed !== '') children.push(trimmed);
-}
-
-function isBlank(t: string): boolean {
-  for (let i = 0; i < t.length; i++) {
-    const c = t.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
-  }
-  return true;
-}
-
-function lookupPrefix(stack: OpenElement[], own: Map<string, Namespace> | undefined, prefix: string): Namespace | undefined {
-  const hit = own?.get(prefix);
-  if (hit) return hit;
-  for (let i = stack.length - 1; i >= 0; i--) {
-    const ns = stack[i]!.prefixes?.get(prefix);
-    if (ns) return ns;
-  }
-  return undefined;
-}
-
-function pathOf(stack: OpenElement[]): string {
-  return stack.map((o) => o.element.name).join('/');
-}
-
-/** The WBXML public id a document will carry when encoded: SyncML 1.1 keeps its own. */
-function publicIdFor(root: Element, nsUri: string): number | string {
-  // TNDS has no registered numeric public id; its formal one travels as a string-table literal.
-  if (root.ns === 'dmddf') return TNDS_PUBLIC_ID;
-  return /1\.1$/.test(nsUri) ? 0x0fd3 : 0x1201;
-}
