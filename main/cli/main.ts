@@ -9,6 +9,7 @@ type CommandGroup = (args: string[]) => Promise<number> | number;
 
 const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   codec: { run: codecCommand, summary: 'decode, encode, inspect and benchmark SyncML DM messages (XML / WBXML)' },
+  tree: { run: async (a) => (await import('./tree.js')).treeCommand(a), summary: 'a handset DM tree in a file: init, run a server package against it, show, TNDS export/import' },
 };
 
 export const USAGE = `usage: dmw <command> [args]

@@ -35,4 +35,7 @@ export {
 } from './tree.js';
 export * from './mos.js';
 export * from './persist.js';
+export * from './tnds.js';
+export * from './ddf.js';
+export * as processor from './processor/index.js';
 export { benchTree, type TreeBenchOptions, type TreeBenchResult } from './bench.js';
