@@ -10,6 +10,10 @@ type CommandGroup = (args: string[]) => Promise<number> | number;
 const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   codec: { run: codecCommand, summary: 'decode, encode, inspect and benchmark SyncML DM messages (XML / WBXML)' },
   tree: { run: async (a) => (await import('./tree.js')).treeCommand(a), summary: 'a handset DM tree in a file: init, run a server package against it, show, TNDS export/import' },
+  server: { run: async (a) => (await import('./server.js')).serverCommand(a), summary: 'run the DM server (HTTP/HTTPS) in the foreground, logging sessions' },
+  job: { run: async (a) => (await import('./job.js')).jobCommand(a), summary: 'queue, list and clear jobs for devices (works while the server runs)' },
+  session: { run: async (a) => (await import('./session.js')).sessionCommand(a), summary: 'list sessions and show their decoded message log' },
+  ca: { run: async (a) => (await import('./server.js')).caCommand(a), summary: 'the lab CA: issue device certificates for HTTPS mutual authentication' },
 };
 
 export const USAGE = `usage: dmw <command> [args]

@@ -1,0 +1,186 @@
+/**
+ * `dmw job add|list|clear`: the job queue in a data folder. Safe while `dmw server` runs on the same
+ * folder: both go through SQLite (WAL, write lock with a wait), and the server reads the queue at
+ * every message, so a job added here goes out in the device's next session (or the running one).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ServerStore } from '../store/server-store.js';
+import { parseJobSpec } from '../server/jobs.js';
+import type { JobRecord, JobSpec, JobStatus } from '../server/types.js';
+import { CliError } from './errors.js';
+
+const HELP = `usage:
+  dmw job add --data DIR --device DEVID get|replace|add|delete|exec URI [VALUE] [--format F] [--type MIME] [--binary] [--json]
+  dmw job add --data DIR --device DEVID copy URI SOURCE_URI
+  dmw job add --data DIR --device DEVID discover|acl URI
+  dmw job list --data DIR [--device DEVID] [--status queued|sent|done|failed] [--json]
+  dmw job clear --data DIR --device DEVID
+
+add: VALUE is the node value (Replace/Add) or the Exec data; --binary takes VALUE as base64.
+     Add without VALUE creates an interior node. A job may name a device the server has not seen:
+     it goes out in that device's first session.
+list --json: [{id, device, command, target, status, statusCode, results: [{uri, format, data}], ...}]
+clear: removes the device's jobs except those out on the wire right now.`;
+
+export async function jobCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'add':
+      return add(rest);
+    case 'list':
+      return list(rest);
+    case 'clear':
+      return clear(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+      process.stdout.write(`${HELP}\n`);
+      return sub === undefined ? 2 : 0;
+    default:
+      throw new CliError(`job: unknown subcommand "${sub}"\n${HELP}`);
+  }
+}
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message}\nusage: ${usage}`);
+  }
+}
+
+/** Opens the store in --data; `create` for commands that may be the first to use the folder. */
+export async function openStore(dir: string | undefined, usage: string, create: boolean): Promise<ServerStore> {
+  if (!dir) throw new CliError(`--data DIR is required\nusage: ${usage}`);
+  // Loaded on use so that other dmw commands never load SQLite.
+  const { DB_FILE, ServerStore } = await import('../store/server-store.js');
+  if (!create && !existsSync(path.join(dir, DB_FILE))) throw new CliError(`${dir}: no DM Workbench data here (no ${DB_FILE})`);
+  try {
+    return ServerStore.open(dir);
+  } catch (e) {
+    throw new CliError(`${dir}: cannot open the data folder: ${(e as Error).message}`);
+  }
+}
+
+const ADD_USAGE = 'dmw job add --data DIR --device DEVID get|replace|add|delete|exec|copy|discover|acl URI [VALUE]';
+
+async function add(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    data: { type: 'string' }, device: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
+    binary: { type: 'boolean' }, json: { type: 'boolean' },
+  }, ADD_USAGE);
+  if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${ADD_USAGE}`);
+  const [command, uri, value, ...extra] = positionals;
+  if (!command || !uri) throw new CliError(`expected a command and a URI\nusage: ${ADD_USAGE}`);
+  if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"\nusage: ${ADD_USAGE}`);
+  let raw: Record<string, unknown>;
+  switch (command) {
+    case 'get':
+    case 'delete':
+    case 'discover':
+      if (value !== undefined) throw new CliError(`${command} takes no VALUE`);
+      raw = { kind: command, uri };
+      break;
+    case 'acl':
+      if (value !== undefined) throw new CliError('acl takes no VALUE');
+      raw = { kind: 'read-acl', uri };
+      break;
+    case 'replace':
+    case 'add':
+      if (command === 'replace' && value === undefined) throw new CliError('replace needs a VALUE');
+      raw = { kind: command, uri, ...(value !== undefined ? { value } : {}), ...(values.format ? { format: values.format } : {}), ...(values.type ? { type: values.type } : {}), ...(values.binary ? { binary: true } : {}) };
+      if (values.binary && value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new CliError('--binary: VALUE must be base64');
+      break;
+    case 'exec':
+      raw = { kind: 'exec', uri, ...(value !== undefined ? { data: value } : {}), ...(values.format ? { format: values.format } : {}), ...(values.type ? { type: values.type } : {}) };
+      break;
+    case 'copy':
+      if (value === undefined) throw new CliError('copy needs the SOURCE_URI');
+      raw = { kind: 'copy', uri, source: value };
+      break;
+    default:
+      throw new CliError(`unknown job command "${command}" (get, replace, add, delete, exec, copy, discover, acl)`);
+  }
+  let spec: JobSpec;
+  try {
+    spec = parseJobSpec(raw);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  const store = await openStore(values.data, ADD_USAGE, true);
+  try {
+    const job = store.tx(() => store.addJob(values.device!, spec, Date.now()));
+    if (values.json) process.stdout.write(`${JSON.stringify(publicJob(job))}\n`);
+    else process.stdout.write(`job ${job.id} queued for ${job.device}: ${job.command} ${job.target}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+/** The job as scripts see it (the contract of `dmw job list --json`). */
+export function publicJob(j: JobRecord) {
+  return {
+    id: j.id, device: j.device, command: j.command, target: j.target, status: j.status, statusCode: j.statusCode,
+    results: j.results.map((r) => ({ uri: r.uri, format: r.format, data: r.data, ...(r.type ? { type: r.type } : {}), ...(r.encoding ? { encoding: r.encoding } : {}) })),
+    ...(j.members.length > 0 ? { members: j.members } : {}),
+    error: j.error, attempts: j.attempts, sessionId: j.sessionId, createdAt: j.createdAt, updatedAt: j.updatedAt,
+  };
+}
+
+const STATUSES: JobStatus[] = ['queued', 'sent', 'done', 'failed'];
+
+async function list(argv: string[]): Promise<number> {
+  const usage = 'dmw job list --data DIR [--device DEVID] [--status S] [--json]';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
+  if (values.status && !STATUSES.includes(values.status as JobStatus)) throw new CliError(`--status must be one of ${STATUSES.join(', ')}`);
+  const store = await openStore(values.data, usage, false);
+  let jobs: JobRecord[];
+  try {
+    jobs = store.jobs({ ...(values.device ? { device: values.device } : {}), ...(values.status ? { status: values.status as JobStatus } : {}) });
+  } finally {
+    store.close();
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(jobs.map(publicJob))}\n`);
+    return 0;
+  }
+  if (jobs.length === 0) {
+    process.stdout.write('no jobs\n');
+    return 0;
+  }
+  const rows = jobs.map((j) => [String(j.id), j.device, j.command, j.target, j.status, j.statusCode === null ? '-' : String(j.statusCode), summary(j)]);
+  const head = ['ID', 'DEVICE', 'COMMAND', 'TARGET', 'STATUS', 'CODE', 'RESULT'];
+  const widths = head.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  process.stdout.write(`${[head, ...rows].map(line).join('\n')}\n`);
+  return 0;
+}
+
+function summary(j: JobRecord): string {
+  if (j.error) return j.error;
+  if (j.results.length === 0) return '';
+  if (j.results.length === 1) {
+    const d = j.results[0]!.data;
+    return d === null ? '' : JSON.stringify(d.length > 60 ? `${d.slice(0, 57)}...` : d);
+  }
+  return `${j.results.length} results`;
+}
+
+async function clear(argv: string[]): Promise<number> {
+  const usage = 'dmw job clear --data DIR --device DEVID';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' } }, usage);
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
+  if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${usage}`);
+  const store = await openStore(values.data, usage, false);
+  try {
+    const { deleted, kept } = store.clearJobs(values.device);
+    process.stdout.write(`cleared ${deleted} job(s) of ${values.device}${kept > 0 ? `; ${kept} in flight kept` : ''}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}

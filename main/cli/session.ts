@@ -1,0 +1,114 @@
+/**
+ * `dmw session list|show`: the session log of a data folder, decoded, with timings and raw bytes
+ * for what could not be decoded. Readable while the server runs.
+ */
+import type { MessageRecord, SessionRecord } from '../server/types.js';
+import { CliError } from './errors.js';
+import { openStore, parse } from './job.js';
+
+const HELP = `usage:
+  dmw session list --data DIR [--device DEVID] [--limit N] [--json]
+  dmw session show ID --data DIR [--json]
+
+show prints every message of the session in order: direction, time, size, then the decoded
+message as XML (WBXML included), or the error and a hex dump when it could not be decoded.`;
+
+export async function sessionCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'list':
+      return list(rest);
+    case 'show':
+      return show(rest);
+    case undefined:
+    case '--help':
+    case '-h':
+      process.stdout.write(`${HELP}\n`);
+      return sub === undefined ? 2 : 0;
+    default:
+      throw new CliError(`session: unknown subcommand "${sub}"\n${HELP}`);
+  }
+}
+
+async function list(argv: string[]): Promise<number> {
+  const usage = 'dmw session list --data DIR [--device DEVID] [--limit N] [--json]';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
+  const limit = values.limit === undefined ? 100 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive integer, got "${values.limit}"`);
+  const store = await openStore(values.data, usage, false);
+  let sessions: SessionRecord[];
+  try {
+    sessions = store.sessions({ limit, ...(values.device ? { device: values.device } : {}) });
+  } finally {
+    store.close();
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(sessions)}\n`);
+    return 0;
+  }
+  if (sessions.length === 0) {
+    process.stdout.write('no sessions\n');
+    return 0;
+  }
+  const rows = sessions.map((s) => [String(s.id), s.device ?? '-', s.dmSessionId ?? '-', s.startedAt, s.state, String(s.messageCount ?? 0), s.encoding ?? '-', s.reason ?? '']);
+  const head = ['ID', 'DEVICE', 'SESSIONID', 'STARTED', 'STATE', 'MSGS', 'ENC', 'REASON'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  process.stdout.write(`${[head, ...rows].map(line).join('\n')}\n`);
+  return 0;
+}
+
+async function show(argv: string[]): Promise<number> {
+  const usage = 'dmw session show ID --data DIR [--json]';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${usage}`);
+  const id = Number(positionals[0]);
+  if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
+  const store = await openStore(values.data, usage, false);
+  let session: SessionRecord | undefined;
+  let messages: MessageRecord[];
+  try {
+    session = store.session(id);
+    messages = session ? store.messages(id) : [];
+  } finally {
+    store.close();
+  }
+  if (!session) throw new CliError(`no session ${id} in ${values.data}`);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64') })) })}\n`);
+    return 0;
+  }
+  process.stdout.write(formatSession(session, messages));
+  return 0;
+}
+
+export function formatSession(s: SessionRecord, messages: MessageRecord[]): string {
+  const out: string[] = [];
+  out.push(`session ${s.id}  device ${s.device ?? '-'}  SessionID ${s.dmSessionId ?? '-'}  ${s.encoding ?? '-'}  auth ${s.authType ?? '-'}`);
+  out.push(`state ${s.state}${s.reason ? ` (${s.reason})` : ''}  started ${s.startedAt}${s.endedAt ? `  ended ${s.endedAt}` : ''}  ${messages.length} message(s)`);
+  for (const m of messages) {
+    out.push('');
+    const arrow = m.direction === 'in' ? '<- in ' : '-> out';
+    const parts = [`#${m.seq} ${arrow}`, m.at, m.msgId ? `MsgID ${m.msgId}` : null, `${m.bytes.length} bytes`, m.contentType, m.httpStatus !== null ? `HTTP ${m.httpStatus}` : null, m.durationMs !== null ? `${m.durationMs} ms` : null];
+    out.push(parts.filter(Boolean).join('  '));
+    if (m.error) out.push(`error: ${m.error}`);
+    if (m.note) for (const n of m.note.split('\n')) out.push(`note: ${n}`);
+    if (m.decoded !== null) out.push(m.decoded.trimEnd());
+    else if (m.bytes.length > 0) out.push(hexDump(m.bytes, 4096));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function hexDump(b: Uint8Array, max: number): string {
+  const lines: string[] = [];
+  const n = Math.min(b.length, max);
+  for (let off = 0; off < n; off += 16) {
+    const row = b.subarray(off, Math.min(off + 16, n));
+    const hex = Array.from(row, (x) => x.toString(16).padStart(2, '0')).join(' ');
+    const ascii = Array.from(row, (x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : '.')).join('');
+    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${ascii}`);
+  }
+  if (b.length > n) lines.push(`... ${b.length - n} more bytes`);
+  return lines.join('\n');
+}

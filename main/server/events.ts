@@ -1,0 +1,57 @@
+/**
+ * What the server tells the UI as it happens. The API layer streams these (IPC or WebSocket);
+ * `dmw server` prints them. A listener that throws is reported and dropped from that event only:
+ * the UI can never take a session down.
+ */
+import type { Direction, JobRecord, SessionState, AlertRecord } from './types.js';
+
+export type ServerEvent =
+  | { type: 'session-started'; at: string; sessionId: number; device: string; dmSessionId: string; encoding: string }
+  | { type: 'message'; at: string; sessionId: number; direction: Direction; bytes: number; msgId: string | null; httpStatus: number | null; note?: string }
+  | { type: 'session-ended'; at: string; sessionId: number; device: string | null; state: SessionState; reason: string }
+  | { type: 'job-sent'; at: string; jobId: number; device: string; sessionId: number }
+  | { type: 'job-done'; at: string; job: JobRecord }
+  | { type: 'device-seen'; at: string; device: string; firstTime: boolean }
+  | { type: 'alert'; at: string; device: string; sessionId: number; alert: AlertRecord }
+  | { type: 'notified'; at: string; device: string; ok: boolean; detail: string }
+  | { type: 'rejected'; at: string; sessionId: number | null; httpStatus: number; reason: string };
+
+export type ServerEventType = ServerEvent['type'];
+export type Listener = (e: ServerEvent) => void;
+
+export class EventBus {
+  private readonly listeners = new Set<Listener>();
+
+  /** Returns the function that unsubscribes. */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Resolves with the first event of `type` that passes `match` (tests, scripts). */
+  next<T extends ServerEventType>(type: T, match: (e: Extract<ServerEvent, { type: T }>) => boolean = () => true, timeoutMs = 10_000): Promise<Extract<ServerEvent, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no ${type} event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.subscribe((e) => {
+        if (e.type === type && match(e as Extract<ServerEvent, { type: T }>)) {
+          clearTimeout(timer);
+          off();
+          resolve(e as Extract<ServerEvent, { type: T }>);
+        }
+      });
+    });
+  }
+
+  emit(e: ServerEvent): void {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(e);
+      } catch (err) {
+        process.emitWarning(`event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The HTTP(S) edge: media types, bounded body reading, TLS client certificates. It knows nothing of
+ * SyncML beyond the content types; DmServer gives it a handler for whole request bodies.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+
+/** Every media type a DM client may POST; the answer goes back in the same one. */
+export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.syncml.dm+wbxml',
+  'application/vnd.syncml.dm+xml',
+  'application/vnd.syncml+wbxml',
+  'application/vnd.syncml+xml',
+]);
+
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export type ClientCertMode = 'off' | 'optional' | 'require';
+
+export interface TlsOptions {
+  certPem: string;
+  keyPem: string;
+  /** CA that issues client certificates (the lab CA). */
+  caPem?: string;
+  clientCerts: ClientCertMode;
+}
+
+export interface IncomingBody {
+  method: string;
+  path: string;
+  contentType: string;
+  host: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  bytes: Uint8Array;
+  remote: string;
+  tls: boolean;
+  clientCert?: { cn: string; authorized: boolean; fingerprint: string };
+  receivedAt: number;
+}
+
+export interface OutgoingResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+}
+
+export interface ListenerHandlers {
+  /** A complete request body within the limit. */
+  onBody(req: IncomingBody): OutgoingResponse;
+  /** A body over the limit (not read to its end). */
+  onTooLarge(req: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse;
+  /** Requests that are not DM messages at all (wrong method or path). */
+  onOther?(req: http.IncomingMessage): OutgoingResponse | undefined;
+}
+
+export interface Listener {
+  readonly server: http.Server | https.Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function listen(opts: { port: number; host: string; tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<Listener> {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    serve(req, res, opts, h).catch((e) => {
+      // Last line of defence: a bug answers 500, the process lives on.
+      process.emitWarning(`request failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  };
+  let server: http.Server | https.Server;
+  if (opts.tls) {
+    const t = opts.tls;
+    server = https.createServer({
+      cert: t.certPem,
+      key: t.keyPem,
+      ...(t.caPem ? { ca: [t.caPem] } : {}),
+      requestCert: t.clientCerts !== 'off',
+      rejectUnauthorized: t.clientCerts === 'require',
+    }, handler);
+  } else {
+    server = http.createServer(handler);
+  }
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 120_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections?.();
+    }),
+  };
+}
+
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<void> {
+  const receivedAt = opts.now();
+  const other = req.method !== 'POST' ? h.onOther?.(req) : undefined;
+  if (other) return send(res, other);
+  if (req.method !== 'POST') return send(res, { status: 405, headers: { allow: 'POST', 'content-type': 'text/plain' }, body: 'DM messages are POSTed\n' });
+
+  const sock = req.socket as TLSSocket;
+  const tls = Boolean(opts.tls);
+  let clientCert: IncomingBody['clientCert'];
+  if (tls && typeof sock.getPeerCertificate === 'function') {
+    const c = sock.getPeerCertificate();
+    if (c && Object.keys(c).length > 0) {
+      const subjectCn = c.subject?.CN;
+      clientCert = { cn: Array.isArray(subjectCn) ? subjectCn[0] ?? '' : subjectCn ?? '', authorized: sock.authorized, fingerprint: c.fingerprint256 ?? '' };
+    }
+  }
+  const base = {
+    method: req.method,
+    path: (req.url ?? '/').split('?')[0]!,
+    contentType: mediaType(req.headers['content-type']),
+    host: req.headers.host,
+    headers: req.headers,
+    remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+    tls,
+    ...(clientCert ? { clientCert } : {}),
+    receivedAt,
+  };
+
+  const declaredText = req.headers['content-length'];
+  const declared = declaredText !== undefined ? Number(declaredText) : undefined;
+  if (declared !== undefined && declared > opts.maxBodyBytes) {
+    void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 413
+    return send(res, h.onTooLarge({ ...base, declared, bytes: new Uint8Array() }), true);
+  }
+  const { bytes, over } = await readBody(req, opts.maxBodyBytes);
+  if (over) return send(res, h.onTooLarge({ ...base, declared, bytes }), true);
+  send(res, h.onBody({ ...base, bytes }));
+}
+
+function send(res: http.ServerResponse, r: OutgoingResponse, close = false): void {
+  const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+  res.writeHead(r.status, { ...r.headers, 'content-length': String(body.length), ...(close ? { connection: 'close' } : {}) });
+  res.end(body);
+}
+
+/** Most bytes drained (and dropped) after a body went over the limit, before the socket is cut. */
+const DRAIN_CAP = 64 * 1024 * 1024;
+
+/**
+ * Reads the body up to `max` bytes. Past it, resolves at once with what was kept (the 413 goes out
+ * now) and keeps draining in the background so the client gets to read that answer.
+ */
+function readBody(req: http.IncomingMessage, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    let drained = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (over) {
+        drained += chunk.length;
+        if (drained > DRAIN_CAP) req.destroy();
+        return;
+      }
+      if (size + chunk.length > max) {
+        over = true;
+        const room = max - size;
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        resolve({ bytes: new Uint8Array(Buffer.concat(chunks)), over: true });
+        return;
+      }
+      size += chunk.length;
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve({ bytes: new Uint8Array(Buffer.concat(chunks)), over: false });
+    });
+    req.on('error', (e) => {
+      if (!over) reject(e);
+    });
+  });
+}

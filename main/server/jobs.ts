@@ -1,0 +1,179 @@
+/**
+ * Job specifications -> SyncML commands, and SyncML Results -> job results. Pure.
+ */
+import type { Alert, Command, Container, Exec, Item, ItemCommand, Meta } from '../protocol/model.js';
+import { toBase64 } from '../protocol/binary.js';
+import { JOB_KINDS, UI_ALERT_CODES, type JobResult, type JobSpec, type SimpleJobSpec, type UiAlertKind } from './types.js';
+
+/** Commands are built without CmdID; the engine numbers them when they go into a message. */
+export function specCommand(spec: JobSpec): Command {
+  switch (spec.kind) {
+    case 'atomic':
+      return { kind: 'Atomic', cmdID: '', commands: spec.commands.map(simpleCommand) } satisfies Container;
+    case 'sequence':
+      return { kind: 'Sequence', cmdID: '', commands: spec.commands.map(simpleCommand) } satisfies Container;
+    case 'discover':
+      return getCommand(`${spec.uri}?list=Struct`);
+    case 'read-acl':
+      return getCommand(`${spec.uri}?prop=ACL`);
+    default:
+      return simpleCommand(spec);
+  }
+}
+
+export function getCommand(uri: string): ItemCommand {
+  return { kind: 'Get', cmdID: '', items: [{ target: { locURI: uri } }] };
+}
+
+export function simpleCommand(spec: SimpleJobSpec): Command {
+  switch (spec.kind) {
+    case 'get':
+      return getCommand(spec.uri);
+    case 'delete':
+      return { kind: 'Delete', cmdID: '', items: [{ target: { locURI: spec.uri } }] };
+    case 'copy':
+      return { kind: 'Copy', cmdID: '', items: [{ target: { locURI: spec.uri }, source: { locURI: spec.source } }] };
+    case 'replace':
+    case 'add': {
+      const item: Item = { target: { locURI: spec.uri } };
+      const meta: Meta = {};
+      const interior = spec.kind === 'add' && spec.value === undefined && (spec.format === undefined || spec.format === 'node');
+      if (interior) meta.format = 'node';
+      else {
+        meta.format = spec.format ?? (spec.binary ? 'bin' : 'chr');
+        if (spec.type) meta.type = spec.type;
+        const value = spec.value ?? '';
+        item.data = spec.binary ? { kind: 'binary', bytes: new Uint8Array(Buffer.from(value, 'base64')) } : { kind: 'text', text: value };
+      }
+      item.meta = meta;
+      return { kind: spec.kind === 'add' ? 'Add' : 'Replace', cmdID: '', items: [item] };
+    }
+    case 'exec': {
+      const item: Item = { target: { locURI: spec.uri } };
+      if (spec.data !== undefined) item.data = { kind: 'text', text: spec.data };
+      if (spec.format || spec.type) item.meta = { ...(spec.format ? { format: spec.format } : {}), ...(spec.type ? { type: spec.type } : {}) };
+      const exec: Exec = { kind: 'Exec', cmdID: '', items: [item] };
+      if (spec.correlator) exec.correlator = spec.correlator;
+      return exec;
+    }
+    case 'alert':
+      return uiAlert(spec.alert, spec.text, spec.choices ?? [], spec.options ?? {});
+  }
+}
+
+/** UI alerts 1100..1104: the first item holds the `&`-joined options, then the text, then choices. */
+export function uiAlert(kind: UiAlertKind, text: string, choices: string[], options: Record<string, string | number>): Alert {
+  const opts = Object.entries(options).map(([k, v]) => `${k}=${v}`).join('&');
+  const items: Item[] = [{ data: { kind: 'text', text: opts } }, { data: { kind: 'text', text } }];
+  for (const c of choices) items.push({ data: { kind: 'text', text: c } });
+  return { kind: 'Alert', cmdID: '', data: UI_ALERT_CODES[kind], items };
+}
+
+/** One Results item as a job result: text as is, binary data as base64. */
+export function itemResult(item: Item, fallbackUri: string, resultsMeta?: Meta): JobResult {
+  const uri = item.source?.locURI ?? item.target?.locURI ?? fallbackUri;
+  const format = item.meta?.format ?? resultsMeta?.format ?? null;
+  const type = item.meta?.type ?? resultsMeta?.type;
+  const r: JobResult = { uri, format, data: null };
+  if (type) r.type = type;
+  const d = item.data;
+  if (d?.kind === 'text') r.data = d.text;
+  else if (d?.kind === 'binary') {
+    r.data = toBase64(d.bytes);
+    r.encoding = 'b64';
+  } else if (d?.kind === 'xml') {
+    r.data = '[xml]';
+  }
+  return r;
+}
+
+/** The URI a spec's single command targets (for walk steps and member listings). */
+export function commandUri(c: Command): string {
+  if ('items' in c) {
+    const i = c.items[0];
+    return i?.target?.locURI ?? i?.source?.locURI ?? '';
+  }
+  return '';
+}
+
+// --- validation at the boundary (API, CLI, store) ---------------------------------------------
+
+const UI_KINDS = Object.keys(UI_ALERT_CODES);
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function str(o: Record<string, unknown>, k: string, required: boolean): string | undefined {
+  const v = o[k];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string') throw new Error(`"${k}" must be a string`);
+  return v;
+}
+
+function uri(o: Record<string, unknown>): string {
+  const u = str(o, 'uri', true)!;
+  if (u.length === 0 || !(u === '.' || u.startsWith('./') || /^[A-Za-z0-9]/.test(u))) throw new Error(`"uri" is not a DM URI: "${u}"`);
+  return u;
+}
+
+/** Checks untrusted input (JSON from the API, the CLI) and returns a clean spec; throws with the reason. */
+export function parseJobSpec(x: unknown, nested = false): JobSpec {
+  if (!isObj(x)) throw new Error('job spec must be an object');
+  const kind = x.kind;
+  if (typeof kind !== 'string' || !(JOB_KINDS as readonly string[]).includes(kind)) throw new Error(`unknown job kind ${JSON.stringify(kind)}`);
+  switch (kind) {
+    case 'get':
+    case 'delete':
+      return { kind, uri: uri(x) };
+    case 'discover':
+    case 'read-acl':
+      if (nested) throw new Error(`${kind} cannot be inside Atomic or Sequence`);
+      return { kind, uri: uri(x) };
+    case 'replace':
+    case 'add': {
+      const s: SimpleJobSpec = { kind, uri: uri(x) };
+      const value = str(x, 'value', false);
+      const format = str(x, 'format', false);
+      const type = str(x, 'type', false);
+      if (value !== undefined) s.value = value;
+      if (format !== undefined) s.format = format;
+      if (type !== undefined) s.type = type;
+      if (x.binary === true) s.binary = true;
+      return s;
+    }
+    case 'exec': {
+      const s: SimpleJobSpec = { kind, uri: uri(x) };
+      for (const k of ['data', 'correlator', 'format', 'type'] as const) {
+        const v = str(x, k, false);
+        if (v !== undefined) s[k] = v;
+      }
+      return s;
+    }
+    case 'copy':
+      return { kind, uri: uri(x), source: str(x, 'source', true)! };
+    case 'alert': {
+      const alert = str(x, 'alert', true)!;
+      if (!UI_KINDS.includes(alert)) throw new Error(`alert must be one of ${UI_KINDS.join(', ')}`);
+      const s: SimpleJobSpec = { kind, alert: alert as UiAlertKind, text: str(x, 'text', true)! };
+      if (x.choices !== undefined) {
+        if (!Array.isArray(x.choices) || !x.choices.every((c) => typeof c === 'string')) throw new Error('"choices" must be strings');
+        s.choices = x.choices as string[];
+      }
+      if (x.options !== undefined) {
+        if (!isObj(x.options)) throw new Error('"options" must be an object');
+        s.options = Object.fromEntries(Object.entries(x.options).map(([k, v]) => [k, typeof v === 'number' ? v : String(v)]));
+      }
+      return s;
+    }
+    case 'atomic':
+    case 'sequence': {
+      if (nested) throw new Error(`${kind} cannot be nested`);
+      if (!Array.isArray(x.commands) || x.commands.length === 0) throw new Error('"commands" must be a non-empty list');
+      const commands = x.commands.map((c) => parseJobSpec(c, true) as SimpleJobSpec);
+      if (kind === 'atomic' && commands.some((c) => c.kind === 'alert')) throw new Error('an Atomic cannot hold UI alerts');
+      return { kind, commands };
+    }
+  }
+  throw new Error(`unknown job kind ${kind}`);
+}

@@ -1,0 +1,484 @@
+/**
+ * DmServer: the HTTP(S) listener, the session engine and the SQLite store put together.
+ *
+ * Per request: read the body (bounded) -> decode -> find or open the session -> in ONE write
+ * transaction: log the message, read the device's queued jobs, run the engine, apply its effects,
+ * log the response -> answer. Nothing goes on the wire that is not committed first, so a kill -9
+ * at any moment loses no job or message that anyone was told about. Jobs written by another process
+ * (`dmw job add`) are read from the store at every message.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeDocument, decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
+import { describeCodecError, type CodecError } from '../protocol/errors.js';
+import { isElement, type Element } from '../protocol/element.js';
+import { readMessage } from '../protocol/message/read.js';
+import { writeMessage } from '../protocol/message/write.js';
+import type { SyncHdr, SyncML } from '../protocol/model.js';
+import { serializeXml } from '../protocol/xml/serialize.js';
+import { ServerStore, type StoreOptions } from '../store/server-store.js';
+import { LabCa } from './ca.js';
+import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
+import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineSession, type NonceSource } from './engine.js';
+import { EventBus, type ServerEvent } from './events.js';
+import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
+import { parseJobSpec } from './jobs.js';
+import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiMode } from './notifier.js';
+import type { JobRecord, JobSpec, SessionState } from './types.js';
+
+export interface DmServerOptions {
+  dataDir: string;
+  /** 0 picks a free port (see `server.port`). */
+  port?: number;
+  host?: string;
+  /** Path devices POST to; RespURIs live under it. */
+  basePath?: string;
+  /** The server URI put in SyncHdr Source (default derived from host and port). */
+  publicUrl?: string;
+  /** HTTPS with a certificate from the lab CA in `<dataDir>/ca` (or the given PEMs). */
+  tls?: { clientCerts?: ClientCertMode; hosts?: string[]; certPem?: string; keyPem?: string; caPem?: string };
+  serverId?: string;
+  clientAuth?: ClientAuthMode;
+  defaultClientCred?: Credential;
+  serverCred?: Credential;
+  serverAuth?: ServerAuthMode;
+  /** Require a lab-CA client certificate whose CN is the DevId (implies clientCerts 'optional' or stricter). */
+  requireClientCert?: boolean;
+  limits?: Partial<ServerLimits>;
+  notifiers?: Notifier[];
+  /** Clock and nonce source, injectable for tests. */
+  now?: () => number;
+  nonces?: NonceSource;
+  /** How often idle sessions are looked for. */
+  sweepIntervalMs?: number;
+  store?: StoreOptions;
+}
+
+interface Live {
+  id: number;
+  token: string;
+  devId: string;
+  dmSessionId: string;
+  state: EngineSession;
+  lastActivity: number;
+}
+
+const randomNonces: NonceSource = { nonce: () => randomBytes(16).toString('base64') };
+
+export class DmServer {
+  readonly bus = new EventBus();
+  readonly config: EngineConfig;
+  readonly engine: SessionEngine;
+  ca?: LabCa;
+  private listener?: Listener;
+  private readonly live = new Map<number, Live>();
+  private sweeper?: NodeJS.Timeout;
+  private readonly now: () => number;
+  private readonly notifiers: Notifier[];
+  private scheme = 'http';
+
+  private constructor(
+    readonly store: ServerStore,
+    private readonly opts: DmServerOptions,
+    config: EngineConfig,
+  ) {
+    this.config = config;
+    this.now = opts.now ?? Date.now;
+    this.engine = new SessionEngine(config, opts.nonces ?? randomNonces);
+    this.notifiers = opts.notifiers ?? [new HttpNotifier()];
+  }
+
+  static async start(opts: DmServerOptions): Promise<DmServer> {
+    const store = ServerStore.open(opts.dataDir, opts.store);
+    const host = opts.host ?? '127.0.0.1';
+    const basePath = (opts.basePath ?? '/dm').replace(/\/+$/, '');
+    const config = engineConfig({
+      serverId: opts.serverId ?? 'dmw',
+      clientAuth: opts.clientAuth ?? 'none',
+      serverAuth: opts.serverAuth ?? 'md5',
+      requireClientCert: opts.requireClientCert ?? false,
+      ...(opts.defaultClientCred ? { defaultClientCred: opts.defaultClientCred } : {}),
+      ...(opts.serverCred ? { serverCred: opts.serverCred } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
+    });
+    const server = new DmServer(store, { ...opts, basePath }, config);
+    try {
+      const recovered = store.recoverInterrupted(server.now());
+      if (recovered.sessions > 0 || recovered.jobs > 0) {
+        process.emitWarning(`recovered after an unclean stop: ${recovered.sessions} session(s) marked interrupted, ${recovered.jobs} job(s) queued again`);
+      }
+      let tls;
+      if (opts.tls) {
+        server.scheme = 'https';
+        let { certPem, keyPem, caPem } = opts.tls;
+        if (!certPem || !keyPem) {
+          server.ca = await LabCa.loadOrCreate(path.join(opts.dataDir, 'ca'));
+          const hosts = opts.tls.hosts ?? defaultHosts(host);
+          ({ certPem, keyPem } = await server.ca.serverCertificate(hosts));
+          caPem ??= server.ca.certPem;
+        }
+        const clientCerts = opts.tls.clientCerts ?? (opts.requireClientCert ? 'optional' : 'optional');
+        tls = { certPem, keyPem, clientCerts, ...(caPem ? { caPem } : {}) };
+      }
+      server.listener = await listen({ port: opts.port ?? 0, host, maxBodyBytes: config.limits.maxBodyBytes, now: server.now, ...(tls ? { tls } : {}) }, {
+        onBody: (r) => server.onBody(r),
+        onTooLarge: (r) => server.onTooLarge(r),
+        onOther: (r) => (r.method === 'GET' && (r.url === '/' || r.url === basePath) ? { status: 200, headers: { 'content-type': 'text/plain' }, body: 'DM Workbench server: POST SyncML DM messages here\n' } : undefined),
+      });
+      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+      (config as { serverUri: string }).serverUri = opts.publicUrl ?? `${server.scheme}://${shownHost}:${server.listener.port}${basePath}`;
+      const every = opts.sweepIntervalMs ?? Math.max(50, Math.min(5000, Math.floor(config.limits.sessionTimeoutMs / 4)));
+      server.sweeper = setInterval(() => server.sweep(), every);
+      server.sweeper.unref();
+      return server;
+    } catch (e) {
+      await server.listener?.close();
+      store.close();
+      throw e;
+    }
+  }
+
+  get port(): number {
+    return this.listener!.port;
+  }
+
+  /** Where devices POST (also SyncHdr Source of the server). */
+  get url(): string {
+    return this.config.serverUri;
+  }
+
+  /** Ends open sessions (their jobs go back to the queue), stops listening, closes the store. */
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const l of this.live.values()) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
+    this.live.clear();
+    await this.listener?.close();
+    this.store.close();
+  }
+
+  // --- management API (used by the CLI, the UI API and virtual handsets) ---------------------
+
+  /** Queues a job; with `notify`, also asks the device to call now. */
+  async addJob(device: string, spec: JobSpec, opts: { notify?: boolean; uiMode?: UiMode } = {}): Promise<{ job: JobRecord; notified?: NotifyResult }> {
+    const clean = parseJobSpec(spec);
+    const job = this.store.tx(() => this.store.addJob(device, clean, this.now()));
+    if (!opts.notify) return { job };
+    return { job, notified: await this.notify(device, opts.uiMode === undefined ? {} : { uiMode: opts.uiMode }) };
+  }
+
+  /** Registers how to reach a device and what it must authenticate with. */
+  setDevice(devId: string, p: { notifyUrl?: string | null; clientCred?: Credential | null }): void {
+    this.store.tx(() => {
+      if (p.notifyUrl !== undefined) this.store.setNotifyUrl(devId, p.notifyUrl ?? undefined, this.now());
+      if (p.clientCred !== undefined) this.store.setDeviceCredential(devId, p.clientCred ?? undefined, this.now());
+    });
+  }
+
+  /** Sends package #0 through the first notifier that reaches the device. */
+  async notify(devId: string, opts: { uiMode?: UiMode; sessionId?: number } = {}): Promise<NotifyResult> {
+    const dev = this.store.device(devId);
+    const sessionId = opts.sessionId ?? (randomBytes(2).readUInt16BE(0) || 1);
+    const cred = this.config.serverCred ?? { name: this.config.serverId, secret: '' };
+    const package0 = buildPackage0({ serverId: this.config.serverId, sessionId, uiMode: opts.uiMode ?? 0, initiator: 1, serverCred: cred, ...(dev?.auth.serverNonce ? { serverNonce: dev.auth.serverNonce } : {}) });
+    let last: NotifyResult = { ok: false, detail: 'no notifier configured' };
+    for (const n of this.notifiers) {
+      last = await n.notify({ devId, ...(dev?.notifyUrl ? { notifyUrl: dev.notifyUrl } : {}) }, { devId, serverId: this.config.serverId, sessionId, uiMode: opts.uiMode ?? 0, package0 });
+      if (last.ok) break;
+    }
+    this.emit({ type: 'notified', at: iso(this.now()), device: devId, ok: last.ok, detail: last.detail });
+    return last;
+  }
+
+  /** The next message of this session answers with Alert 1223 and ends it. */
+  abortSession(sessionId: number): boolean {
+    const l = this.live.get(sessionId);
+    if (!l || l.state.phase === 'closed') return false;
+    l.state = this.engine.requestAbort(l.state);
+    return true;
+  }
+
+  activeSessions(): { id: number; device: string; dmSessionId: string; phase: string; lastActivity: string }[] {
+    return [...this.live.values()].filter((l) => l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
+  }
+
+  // --- request handling ----------------------------------------------------------------------
+
+  private emit(e: ServerEvent): void {
+    this.bus.emit(e);
+  }
+
+  /** `/dm` -> 'base'; `/dm/s/<id>-<token>` -> that session; anything else -> undefined. */
+  private route(p: string): { kind: 'base' } | { kind: 'session'; id: number; token: string } | undefined {
+    const base = this.opts.basePath!;
+    if (p === base || p === `${base}/`) return { kind: 'base' };
+    const m = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/s/(\\d+)-([0-9a-f]+)$`).exec(p);
+    return m ? { kind: 'session', id: Number(m[1]), token: m[2]! } : undefined;
+  }
+
+  private respUri(host: string | undefined, id: number, token: string): string {
+    const authority = host ?? new URL(this.config.serverUri).host;
+    return `${this.scheme}://${authority}${this.opts.basePath}/s/${id}-${token}`;
+  }
+
+  private onTooLarge(r: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse {
+    const now = this.now();
+    const limit = this.config.limits.maxBodyBytes;
+    const reason = `body of ${r.declared ?? `more than ${limit}`} bytes is over the limit of ${limit} bytes`;
+    const route = this.route(r.path);
+    const live = route?.kind === 'session' ? this.live.get(route.id) : undefined;
+    const sessionId = this.logRejected(live?.id, r.bytes, r.contentType, now, 413, `${reason}; first ${r.bytes.length} bytes kept`);
+    this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 413, reason });
+    return text(413, `${reason}\n`);
+  }
+
+  private onBody(r: IncomingBody): OutgoingResponse {
+    const now = this.now();
+    const route = this.route(r.path);
+    if (!route) {
+      this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus: 404, reason: `POST to ${r.path}` });
+      return text(404, `no DM endpoint at ${r.path}; POST to ${this.opts.basePath}\n`);
+    }
+    const live0 = route.kind === 'session' ? this.live.get(route.id) : undefined;
+    const routed = live0 && route.kind === 'session' && live0.token === route.token ? live0 : undefined;
+    if (!ACCEPTED_MEDIA_TYPES.has(r.contentType)) {
+      const reason = `unsupported media type "${r.contentType || '(none)'}"; send ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`;
+      const sessionId = this.logRejected(routed?.id, r.bytes, r.contentType, now, 415, reason);
+      this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 415, reason });
+      return text(415, `${reason}\n`);
+    }
+    const decoded = decodeMessage(r.bytes);
+    if (!decoded.ok) return this.malformed(r, routed, decoded.error, now);
+    const { message, encoding, document } = decoded.value;
+    const hdr = message.hdr;
+    const devId = hdr.source.locURI;
+
+    // Which session: the RespURI we gave, else (device, SessionID), else a new one for package 1.
+    let live: Live | undefined = routed;
+    if (live && live.devId !== devId) {
+      return this.syncmlError(r, hdr, encoding, undefined, 401, `message for session ${live.id} claims to come from "${devId}", not "${live.devId}"`, now);
+    }
+    if (!live && route.kind === 'base') {
+      const same = [...this.live.values()].find((l) => l.devId === devId && l.dmSessionId === hdr.sessionID);
+      if (same && !(same.state.phase === 'closed' && isPackage1(message))) live = same;
+    }
+    if (live && live.state.phase === 'mgmt' && isPackage1(message) && route.kind === 'base') {
+      this.endLive(live, 'aborted', 'the device started the session over');
+      live = undefined;
+    }
+    if (!live) {
+      if (!isPackage1(message)) {
+        const why = route.kind === 'session' ? `session ${route.id} is unknown or has expired` : `no open session ${hdr.sessionID} for "${devId}" and the message is not a package 1`;
+        return this.syncmlError(r, hdr, encoding, undefined, 408, why, now);
+      }
+      const open = [...this.live.values()].filter((l) => l.state.phase !== 'closed').length;
+      if (open >= this.config.limits.maxSessions) {
+        const reason = `${open} sessions open, the limit is ${this.config.limits.maxSessions}`;
+        const sessionId = this.logRejected(undefined, r.bytes, r.contentType, now, 503, reason);
+        this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 503, reason });
+        return { status: 503, headers: { 'content-type': 'text/plain', 'retry-after': '30' }, body: `${reason}\n` };
+      }
+    }
+    return this.exchange(r, live, message, encoding, serializeXml(document, { pretty: true }), now);
+  }
+
+  /** The heart of a request: one transaction from the logged request to the logged response. */
+  private exchange(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, pretty: string, now: number): OutgoingResponse {
+    const hdr = message.hdr;
+    const devId = hdr.source.locURI;
+    const events: ServerEvent[] = [];
+    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string };
+    try {
+      result = this.store.tx(() => {
+        let sessionId = live?.id;
+        let token = live?.token;
+        if (sessionId === undefined) {
+          sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding }, now);
+          this.store.setSessionAuth(sessionId, this.config.clientAuth);
+          token = randomBytes(8).toString('hex');
+          events.push({ type: 'session-started', at: iso(now), sessionId, device: devId, dmSessionId: hdr.sessionID, encoding });
+        }
+        const size = r.bytes.length;
+        const note = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : null;
+        const inId = this.store.addMessage({ sessionId, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, decoded: pretty, note });
+        events.push({ type: 'message', at: iso(r.receivedAt), sessionId, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null });
+        const { device, created } = this.store.touchDevice(devId, now);
+        events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: created });
+        const view: DeviceView = { devId, auth: device.auth, ...((device.clientCred ?? this.config.defaultClientCred) ? { clientCred: device.clientCred ?? this.config.defaultClientCred } : {}) };
+        const state = live?.state ?? this.engine.open({ id: sessionId, message, encoding, respUri: this.respUri(r.host, sessionId, token!), device: view });
+        const queued = this.store.queuedJobs(devId).map((j) => ({ id: j.id, spec: j.spec }));
+        const hmac = r.headers['x-syncml-hmac'];
+        const out = this.engine.handle(state, {
+          message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued,
+          transport: { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) },
+        });
+        if (out.effects.notes.length > 0) this.store.annotateMessage(inId, out.effects.notes.join('\n'));
+        this.apply(out.effects, sessionId, devId, now, events);
+        const at = this.now();
+        this.store.addMessage({
+          sessionId, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
+          bytes: out.bytes, decoded: serializeXml(writeMessage(out.response), { pretty: true }),
+        });
+        events.push({ type: 'message', at: iso(at), sessionId, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
+        // The session ends after its last message went out.
+        events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
+        return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId, token: token! };
+      });
+    } catch (e) {
+      return this.internalError(r, live, e, now);
+    }
+    const l: Live = live ?? { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now };
+    l.state = result.state;
+    l.lastActivity = now;
+    this.live.set(l.id, l);
+    for (const e of events) this.emit(e);
+    return { status: 200, headers: { 'content-type': r.contentType, ...result.headers }, body: result.bytes };
+  }
+
+  /** Writes what the engine decided. Runs inside the request's transaction. */
+  private apply(fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[]): void {
+    const s = this.store;
+    if (fx.deviceAuth) s.setDeviceAuth(devId, fx.deviceAuth);
+    if (fx.devInfo) s.setDevInfo(devId, fx.devInfo);
+    if (fx.tree.length > 0) s.upsertTree(devId, fx.tree, now);
+    if (fx.jobsSent.length > 0) {
+      s.markSent(fx.jobsSent, sessionId, now);
+      for (const id of fx.jobsSent) events.push({ type: 'job-sent', at: iso(now), jobId: id, device: devId, sessionId });
+    }
+    for (const o of fx.jobsFinished) {
+      s.finishJob(o, now);
+      const job = s.job(o.id);
+      if (job) events.push({ type: 'job-done', at: iso(now), job });
+    }
+    for (const a of fx.alerts) {
+      s.addAlert(devId, sessionId, a, now);
+      s.attachAlertToJobs(devId, a, now);
+      events.push({ type: 'alert', at: iso(now), device: devId, sessionId, alert: a });
+    }
+    for (const r of fx.jobsReleased) s.releaseJob(r.id, r.wasSent, this.config.limits.maxJobAttempts, fx.closed?.reason ?? 'session ended', now);
+    if (fx.closed) {
+      s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
+      events.push({ type: 'session-ended', at: iso(now), sessionId, device: devId, state: fx.closed.state, reason: fx.closed.reason });
+    }
+  }
+
+  private endLive(l: Live, state: SessionState, reason: string): void {
+    const now = this.now();
+    const { session, effects } = this.engine.close(l.state, state, reason);
+    const events: ServerEvent[] = [];
+    try {
+      this.store.tx(() => this.apply(effects, l.id, l.devId, now, events));
+    } catch (e) {
+      process.emitWarning(`could not record the end of session ${l.id}: ${(e as Error).message}`);
+    }
+    l.state = session;
+    for (const e of events) this.emit(e);
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    const timeout = this.config.limits.sessionTimeoutMs;
+    for (const l of [...this.live.values()]) {
+      const idle = now - l.lastActivity;
+      if (l.state.phase === 'closed') {
+        if (idle > timeout) this.live.delete(l.id);
+      } else if (idle > timeout) {
+        this.endLive(l, 'timeout', `no message for ${Math.round(idle / 1000)} s`);
+      }
+    }
+  }
+
+  // --- bad input -----------------------------------------------------------------------------
+
+  /** Logs bytes that could not start or join a session; returns the session they were filed under. */
+  private logRejected(sessionId: number | undefined, bytes: Uint8Array, contentType: string, now: number, httpStatus: number, reason: string, decoded: string | null = null, hdr?: SyncHdr): number {
+    return this.store.tx(() => {
+      const id = sessionId ?? this.store.createSession({ device: hdr?.source.locURI ?? null, dmSessionId: hdr?.sessionID ?? null, encoding: sniffEncoding(bytes) ?? null, state: 'rejected', reason }, now);
+      this.store.addMessage({ sessionId: id, direction: 'in', at: now, bytes, contentType, httpStatus, decoded, error: reason, msgId: hdr?.msgID ?? null });
+      return id;
+    });
+  }
+
+  /**
+   * A body that is not a valid DM message. When its SyncHdr can still be read, the device gets a
+   * SyncML answer (SyncHdr status 400) in its own encoding; otherwise HTTP 400. The bytes are logged.
+   */
+  private malformed(r: IncomingBody, live: Live | undefined, error: CodecError, now: number): OutgoingResponse {
+    const reason = describeCodecError(error);
+    const enc = sniffEncoding(r.bytes);
+    const hdr = enc ? readHeaderOnly(r.bytes) : undefined;
+    if (hdr && enc) return this.syncmlError(r, hdr, enc, live, 400, `malformed message: ${reason}`, now, true);
+    const sessionId = this.logRejected(live?.id, r.bytes, r.contentType, now, 400, `malformed message: ${reason}`);
+    this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 400, reason });
+    return text(400, `malformed SyncML DM message: ${reason}\n`);
+  }
+
+  /** Answers with only a SyncHdr status and Final, logging both directions. */
+  private syncmlError(r: IncomingBody, hdr: SyncHdr, encoding: Encoding, live: Live | undefined, code: number, reason: string, now: number, malformed = false): OutgoingResponse {
+    const reply: SyncML = {
+      hdr: { verDTD: hdr.verDTD, verProto: hdr.verProto, sessionID: hdr.sessionID, msgID: '1', target: { locURI: hdr.source.locURI }, source: { locURI: this.config.serverUri } },
+      body: { commands: [{ kind: 'Status', cmdID: '1', msgRef: hdr.msgID, cmdRef: '0', cmd: 'SyncHdr', targetRefs: [hdr.target.locURI], sourceRefs: [hdr.source.locURI], data: String(code), items: [] }], final: true },
+    };
+    const bytes = encodeMessage(reply, encoding);
+    if (!bytes.ok) return text(400, `${reason}\n`);
+    const decodedIn = malformed ? null : safePretty(r.bytes);
+    const sessionId = this.store.tx(() => {
+      const id = live?.id ?? this.store.createSession({ device: hdr.source.locURI, dmSessionId: hdr.sessionID, encoding, state: 'rejected', reason }, now);
+      this.store.addMessage({ sessionId: id, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, decoded: decodedIn, error: malformed ? reason : null, note: malformed ? null : reason });
+      this.store.addMessage({ sessionId: id, direction: 'out', at: this.now(), durationMs: this.now() - r.receivedAt, bytes: bytes.value, contentType: r.contentType, httpStatus: 200, msgId: '1', decoded: serializeXml(writeMessage(reply), { pretty: true }) });
+      return id;
+    });
+    this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 200, reason: `${code}: ${reason}` });
+    return { status: 200, headers: { 'content-type': r.contentType }, body: bytes.value };
+  }
+
+  private internalError(r: IncomingBody, live: Live | undefined, e: unknown, now: number): OutgoingResponse {
+    const why = e instanceof Error ? e.message : String(e);
+    process.emitWarning(`session engine failed: ${e instanceof Error ? e.stack ?? why : why}`);
+    try {
+      this.store.tx(() => {
+        const id = live?.id ?? this.store.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(r.bytes) ?? null, state: 'failed', reason: `internal error: ${why}` }, now);
+        this.store.addMessage({ sessionId: id, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: 500, error: `internal error: ${why}` });
+        if (live) {
+          this.store.endSession(id, 'failed', `internal error: ${why}`, now);
+          this.store.db.prepare(`UPDATE jobs SET status = 'queued' WHERE session_id = ? AND status = 'sent'`).run(id);
+        }
+      });
+    } catch {
+      // The store itself failed; the warning above is all we can do.
+    }
+    if (live) this.live.delete(live.id);
+    return text(500, 'internal error; the message was logged\n');
+  }
+}
+
+function text(status: number, body: string): OutgoingResponse {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function defaultHosts(host: string): string[] {
+  const hosts = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
+  if (host !== '0.0.0.0' && host !== '::') hosts.add(host);
+  return [...hosts];
+}
+
+function safePretty(bytes: Uint8Array): string | null {
+  const d = decodeDocument(bytes);
+  return d.ok ? serializeXml(d.value.document, { pretty: true }) : null;
+}
+
+/** The SyncHdr of a document whose body is broken, so the answer can still be a SyncML status. */
+function readHeaderOnly(bytes: Uint8Array): SyncHdr | undefined {
+  const d = decodeDocument(bytes);
+  if (!d.ok) return undefined;
+  const root = d.value.document.root;
+  if (root.name !== 'SyncML') return undefined;
+  const hdr = root.children.find((c): c is Element => isElement(c) && c.name === 'SyncHdr');
+  if (!hdr) return undefined;
+  const m = readMessage({ ...root, children: [hdr, { ns: 'syncml', name: 'SyncBody', children: [] }] });
+  return m.ok ? m.value.hdr : undefined;
+}

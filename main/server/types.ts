@@ -1,0 +1,166 @@
+/**
+ * Records the server keeps (devices, jobs, sessions, messages) and the job specifications it accepts.
+ * Plain JSON-friendly data: the store persists them, the API sends them, the CLI prints them.
+ */
+import type { AuthType } from '../protocol/auth.js';
+import type { Encoding } from '../protocol/codec.js';
+import type { Credential } from './config.js';
+
+// --- jobs -----------------------------------------------------------------------------------
+
+/** A single DM command aimed at one node; the members of Atomic and Sequence are these. */
+export type SimpleJobSpec =
+  | { kind: 'get'; uri: string }
+  | { kind: 'replace' | 'add'; uri: string; value?: string; format?: string; type?: string; /** value is base64 of binary data */ binary?: boolean }
+  | { kind: 'delete'; uri: string }
+  | { kind: 'exec'; uri: string; data?: string; correlator?: string; format?: string; type?: string }
+  | { kind: 'copy'; uri: string; source: string }
+  | { kind: 'alert'; alert: UiAlertKind; text: string; choices?: string[]; options?: Record<string, string | number> };
+
+export type UiAlertKind = 'display' | 'confirm' | 'input' | 'single' | 'multiple';
+export const UI_ALERT_CODES: Readonly<Record<UiAlertKind, string>> = {
+  display: '1100',
+  confirm: '1101',
+  input: '1102',
+  single: '1103',
+  multiple: '1104',
+};
+
+export type JobSpec =
+  | SimpleJobSpec
+  | { kind: 'atomic' | 'sequence'; commands: SimpleJobSpec[] }
+  /** Walk the subtree under `uri` (Get `?list=Struct`, falling back to Gets of interior nodes). */
+  | { kind: 'discover'; uri: string }
+  /** Get `uri?prop=ACL`. */
+  | { kind: 'read-acl'; uri: string };
+
+export type JobKind = JobSpec['kind'];
+export const JOB_KINDS: readonly JobKind[] = ['get', 'replace', 'add', 'delete', 'exec', 'copy', 'alert', 'atomic', 'sequence', 'discover', 'read-acl'];
+
+export type JobStatus = 'queued' | 'sent' | 'done' | 'failed';
+
+export interface JobResult {
+  uri: string;
+  format: string | null;
+  /** Text as received; binary data as base64 (then `encoding` is 'b64'). */
+  data: string | null;
+  type?: string;
+  encoding?: 'b64';
+}
+
+/** Status of one member of an Atomic / Sequence, or of one step of a tree walk. */
+export interface JobMemberStatus {
+  cmd: string;
+  uri: string;
+  statusCode: number | null;
+}
+
+export interface JobRecord {
+  id: number;
+  device: string;
+  command: JobKind;
+  target: string;
+  status: JobStatus;
+  statusCode: number | null;
+  results: JobResult[];
+  members: JobMemberStatus[];
+  spec: JobSpec;
+  sessionId: number | null;
+  attempts: number;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The node a job is about, for listings. */
+export function jobTarget(spec: JobSpec): string {
+  switch (spec.kind) {
+    case 'atomic':
+    case 'sequence':
+      return spec.commands.map((c) => ('uri' in c ? c.uri : '')).filter(Boolean).join(',');
+    case 'alert':
+      return '';
+    default:
+      return spec.uri;
+  }
+}
+
+// --- devices --------------------------------------------------------------------------------
+
+export interface DeviceRecord {
+  devId: string;
+  /** ./DevInfo/* leaves from package 1, by leaf name (DevId, Man, Mod, DmV, Lang, ...). */
+  devInfo: Record<string, string>;
+  firstSeen: string;
+  lastSeen: string;
+  /** Credentials the device must present; undefined = the lab default. */
+  clientCred?: Credential;
+  /** Where an HTTP notifier reaches the device (virtual handsets). */
+  notifyUrl?: string;
+}
+
+/** Authentication state kept per device between sessions. */
+export interface DeviceAuthState {
+  /** Nonce (base64, as sent in NextNonce) the client must use in its next MD5/HMAC digest. */
+  clientNonce?: string;
+  clientNonceIssuedAt?: number;
+  /** Nonce (base64) the client last challenged the server with; the server digests with it. */
+  serverNonce?: string;
+  /** Scheme the client last asked the server to use. */
+  serverAuthType?: AuthType;
+  /** Failure timestamps (ms) inside the current window. */
+  authFailures: number[];
+  lockedUntil?: number;
+}
+
+export interface TreeEntry {
+  uri: string;
+  format: string | null;
+  type: string | null;
+  data: string | null;
+  encoding?: 'b64';
+  fetchedAt: string;
+}
+
+// --- sessions and their log -----------------------------------------------------------------
+
+export type SessionState = 'active' | 'done' | 'aborted' | 'timeout' | 'interrupted' | 'failed' | 'rejected';
+
+export interface SessionRecord {
+  id: number;
+  device: string | null;
+  dmSessionId: string | null;
+  state: SessionState;
+  encoding: Encoding | null;
+  authType: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  reason: string | null;
+  messageCount?: number;
+}
+
+export type Direction = 'in' | 'out';
+
+export interface MessageRecord {
+  id: number;
+  sessionId: number;
+  seq: number;
+  direction: Direction;
+  at: string;
+  /** For 'out': time from the request's arrival to the response being ready. */
+  durationMs: number | null;
+  msgId: string | null;
+  contentType: string | null;
+  httpStatus: number | null;
+  bytes: Uint8Array;
+  /** Pretty XML of the decoded message, or null when it could not be decoded. */
+  decoded: string | null;
+  error: string | null;
+  note: string | null;
+}
+
+export interface AlertRecord {
+  code: string;
+  correlator?: string;
+  items: { source?: string; target?: string; type?: string; format?: string; data?: string }[];
+}

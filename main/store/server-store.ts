@@ -1,0 +1,440 @@
+/**
+ * The DM server's persistence: devices, jobs, sessions with every message, the discovered tree.
+ *
+ * SQLite in WAL mode in a data folder. Several processes share it (`dmw server` and `dmw job add`
+ * on the same folder): writes take the write lock up front (BEGIN IMMEDIATE) and wait for each other
+ * (busy_timeout). synchronous=FULL makes every commit durable before it returns, so a kill -9 (or
+ * power loss) never loses what was committed; the server commits before it answers a device.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Credential } from '../server/config.js';
+import { parseJobSpec } from '../server/jobs.js';
+import {
+  jobTarget, type AlertRecord, type DeviceAuthState, type DeviceRecord, type Direction, type JobMemberStatus, type JobRecord,
+  type JobResult, type JobSpec, type JobStatus, type MessageRecord, type SessionRecord, type SessionState, type TreeEntry,
+} from '../server/types.js';
+import type { Encoding } from '../protocol/codec.js';
+
+export const DB_FILE = 'dmw.sqlite';
+const SCHEMA_VERSION = 1;
+
+export interface StoreOptions {
+  /** 'FULL' (default) survives power loss; 'NORMAL' survives process crashes only. */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** How long a writer waits for another process's lock (ms). */
+  busyTimeoutMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS devices (
+  dev_id TEXT PRIMARY KEY,
+  dev_info TEXT NOT NULL DEFAULT '{}',
+  first_seen TEXT NOT NULL,
+  last_seen TEXT NOT NULL,
+  client_cred_name TEXT,
+  client_cred_secret TEXT,
+  notify_url TEXT,
+  auth TEXT NOT NULL DEFAULT '{"authFailures":[]}'
+);
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  device TEXT NOT NULL,
+  command TEXT NOT NULL,
+  target TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'done', 'failed')),
+  status_code INTEGER,
+  results TEXT NOT NULL DEFAULT '[]',
+  members TEXT NOT NULL DEFAULT '[]',
+  session_id INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_device ON jobs (device, status, id);
+CREATE TABLE IF NOT EXISTS sessions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  device TEXT,
+  dm_session_id TEXT,
+  state TEXT NOT NULL,
+  encoding TEXT,
+  auth_type TEXT,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  reason TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions (device, id);
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id INTEGER NOT NULL REFERENCES sessions (id),
+  seq INTEGER NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  at TEXT NOT NULL,
+  duration_ms REAL,
+  msg_id TEXT,
+  content_type TEXT,
+  http_status INTEGER,
+  bytes BLOB NOT NULL,
+  decoded TEXT,
+  error TEXT,
+  note TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, seq);
+CREATE TABLE IF NOT EXISTS tree (
+  device TEXT NOT NULL,
+  uri TEXT NOT NULL,
+  format TEXT,
+  type TEXT,
+  data TEXT,
+  encoding TEXT,
+  fetched_at TEXT NOT NULL,
+  PRIMARY KEY (device, uri)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id INTEGER,
+  device TEXT NOT NULL,
+  code TEXT NOT NULL,
+  correlator TEXT,
+  items TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+`;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface JobRow {
+  id: number; device: string; command: string; target: string; spec: string; status: string; status_code: number | null;
+  results: string; members: string; session_id: number | null; attempts: number; error: string | null; created_at: string; updated_at: string;
+}
+interface DeviceRow {
+  dev_id: string; dev_info: string; first_seen: string; last_seen: string; client_cred_name: string | null;
+  client_cred_secret: string | null; notify_url: string | null; auth: string;
+}
+interface SessionRow {
+  id: number; device: string | null; dm_session_id: string | null; state: string; encoding: string | null; auth_type: string | null;
+  started_at: string; ended_at: string | null; reason: string | null; message_count?: number;
+}
+interface MessageRow {
+  id: number; session_id: number; seq: number; direction: string; at: string; duration_ms: number | null; msg_id: string | null;
+  content_type: string | null; http_status: number | null; bytes: Buffer; decoded: string | null; error: string | null; note: string | null;
+}
+
+export interface StoredDevice extends DeviceRecord {
+  auth: DeviceAuthState;
+}
+
+export interface NewMessage {
+  sessionId: number;
+  direction: Direction;
+  at: number;
+  durationMs?: number | null;
+  msgId?: string | null;
+  contentType?: string | null;
+  httpStatus?: number | null;
+  bytes: Uint8Array;
+  decoded?: string | null;
+  error?: string | null;
+  note?: string | null;
+}
+
+export class ServerStore {
+  readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  /** Opens (creating if needed) the store in `dir`. */
+  static open(dir: string, opts: StoreOptions = {}): ServerStore {
+    mkdirSync(dir, { recursive: true });
+    const db = new Database(path.join(dir, DB_FILE));
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    db.pragma('foreign_keys = ON');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${path.join(dir, DB_FILE)} has schema version ${version}; this dmw knows up to ${SCHEMA_VERSION}`);
+    }
+    if (version < SCHEMA_VERSION) {
+      db.transaction(() => {
+        db.exec(SCHEMA);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    }
+    return new ServerStore(db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE): all of it commits, or none. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // --- devices -------------------------------------------------------------------------------
+
+  device(devId: string): StoredDevice | undefined {
+    const row = this.db.prepare('SELECT * FROM devices WHERE dev_id = ?').get(devId) as DeviceRow | undefined;
+    return row && deviceFromRow(row);
+  }
+
+  devices(): StoredDevice[] {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceRow[]).map(deviceFromRow);
+  }
+
+  /** Records that the device was seen now, creating it on first sight. */
+  touchDevice(devId: string, now: number): { device: StoredDevice; created: boolean } {
+    const created = this.db.prepare(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now)).changes > 0;
+    if (!created) this.db.prepare('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
+    return { device: this.device(devId)!, created };
+  }
+
+  setDevInfo(devId: string, info: Record<string, string>): void {
+    const cur = this.device(devId);
+    const merged = { ...(cur?.devInfo ?? {}), ...info };
+    this.db.prepare('UPDATE devices SET dev_info = ? WHERE dev_id = ?').run(JSON.stringify(merged), devId);
+  }
+
+  setDeviceAuth(devId: string, auth: DeviceAuthState): void {
+    this.db.prepare('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
+  }
+
+  /** Per-device client credentials; undefined goes back to the lab default. Creates the device if new. */
+  setDeviceCredential(devId: string, cred: Credential | undefined, now: number): void {
+    this.touchDeviceQuiet(devId, now);
+    this.db.prepare('UPDATE devices SET client_cred_name = ?, client_cred_secret = ? WHERE dev_id = ?').run(cred?.name ?? null, cred?.secret ?? null, devId);
+  }
+
+  setNotifyUrl(devId: string, url: string | undefined, now: number): void {
+    this.touchDeviceQuiet(devId, now);
+    this.db.prepare('UPDATE devices SET notify_url = ? WHERE dev_id = ?').run(url ?? null, devId);
+  }
+
+  private touchDeviceQuiet(devId: string, now: number): void {
+    this.db.prepare(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now));
+  }
+
+  // --- jobs ----------------------------------------------------------------------------------
+
+  addJob(device: string, spec: JobSpec, now: number): JobRecord {
+    const clean = parseJobSpec(spec);
+    const info = this.db.prepare(`INSERT INTO jobs (device, command, target, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
+      .run(device, clean.kind, jobTarget(clean), JSON.stringify(clean), iso(now), iso(now));
+    return this.job(Number(info.lastInsertRowid))!;
+  }
+
+  job(id: number): JobRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return row && jobFromRow(row);
+  }
+
+  jobs(filter: { device?: string; status?: JobStatus } = {}): JobRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.device !== undefined) {
+      where.push('device = ?');
+      args.push(filter.device);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...args) as JobRow[]).map(jobFromRow);
+  }
+
+  queuedJobs(device: string): JobRecord[] {
+    return this.jobs({ device, status: 'queued' });
+  }
+
+  markSent(ids: number[], sessionId: number, now: number): void {
+    const st = this.db.prepare(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'queued'`);
+    for (const id of ids) st.run(sessionId, iso(now), id);
+  }
+
+  finishJob(o: { id: number; status: 'done' | 'failed'; statusCode: number | null; results: JobResult[]; members: JobMemberStatus[]; error: string | null }, now: number): void {
+    this.db.prepare(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, updated_at = ? WHERE id = ?`)
+      .run(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id);
+  }
+
+  /**
+   * A session let go of a job without an answer: back to the queue, unless it already went out
+   * `maxAttempts` times (then failed, so a command a device chokes on does not loop forever).
+   */
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): void {
+    const job = this.job(id);
+    if (!job || (job.status !== 'sent' && job.status !== 'queued')) return;
+    if (wasSent && job.attempts >= maxAttempts) {
+      this.db.prepare(`UPDATE jobs SET status = 'failed', error = ?, updated_at = ? WHERE id = ?`).run(`no answer after ${job.attempts} attempt(s); last: ${reason}`, iso(now), id);
+    } else {
+      this.db.prepare(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE id = ?`).run(iso(now), id);
+    }
+  }
+
+  /** A generic alert (1226) whose Correlator matches an Exec job: its items join the job's results. */
+  attachAlertToJobs(device: string, alert: AlertRecord, now: number): number[] {
+    if (!alert.correlator) return [];
+    const rows = (this.db.prepare(`SELECT * FROM jobs WHERE device = ? AND command = 'exec'`).all(device) as JobRow[]).map(jobFromRow)
+      .filter((j) => j.spec.kind === 'exec' && j.spec.correlator === alert.correlator);
+    for (const j of rows) {
+      const extra: JobResult[] = alert.items.map((i) => ({ uri: i.source ?? i.target ?? '', format: i.format ?? null, data: i.data ?? null, type: i.type ?? `alert:${alert.code}` }));
+      this.db.prepare('UPDATE jobs SET results = ?, updated_at = ? WHERE id = ?').run(JSON.stringify([...j.results, ...extra]), iso(now), j.id);
+    }
+    return rows.map((j) => j.id);
+  }
+
+  /** Removes a device's jobs, except those out on the wire right now. */
+  clearJobs(device: string): { deleted: number; kept: number } {
+    return this.tx(() => {
+      const deleted = this.db.prepare(`DELETE FROM jobs WHERE device = ? AND status != 'sent'`).run(device).changes;
+      const kept = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE device = ? AND status = 'sent'`).get(device) as { n: number }).n;
+      return { deleted, kept };
+    });
+  }
+
+  // --- sessions and messages -----------------------------------------------------------------
+
+  createSession(p: { device: string | null; dmSessionId: string | null; encoding: Encoding | null; state?: SessionState; reason?: string }, now: number): number {
+    const info = this.db.prepare(`INSERT INTO sessions (device, dm_session_id, state, encoding, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(p.device, p.dmSessionId, p.state ?? 'active', p.encoding, iso(now), p.state && p.state !== 'active' ? iso(now) : null, p.reason ?? null);
+    return Number(info.lastInsertRowid);
+  }
+
+  endSession(id: number, state: SessionState, reason: string, now: number): void {
+    this.db.prepare(`UPDATE sessions SET state = ?, reason = ?, ended_at = ? WHERE id = ? AND state = 'active'`).run(state, reason, iso(now), id);
+  }
+
+  setSessionAuth(id: number, authType: string): void {
+    this.db.prepare('UPDATE sessions SET auth_type = ? WHERE id = ?').run(authType, id);
+  }
+
+  session(id: number): SessionRecord | undefined {
+    const row = this.db.prepare(`SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s WHERE id = ?`).get(id) as SessionRow | undefined;
+    return row && sessionFromRow(row);
+  }
+
+  sessions(filter: { device?: string; limit?: number } = {}): SessionRecord[] {
+    const args: unknown[] = [];
+    let where = '';
+    if (filter.device !== undefined) {
+      where = 'WHERE s.device = ?';
+      args.push(filter.device);
+    }
+    const rows = this.db.prepare(`SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s ${where} ORDER BY s.id DESC LIMIT ?`)
+      .all(...args, filter.limit ?? 1000) as SessionRow[];
+    return rows.map(sessionFromRow);
+  }
+
+  addMessage(m: NewMessage): number {
+    const seq = ((this.db.prepare('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
+    const info = this.db.prepare(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      m.sessionId, seq, m.direction, iso(m.at), m.durationMs ?? null, m.msgId ?? null, m.contentType ?? null, m.httpStatus ?? null,
+      Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.decoded ?? null, m.error ?? null, m.note ?? null,
+    );
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Adds a line to a logged message's note (auth reasons, warnings found after it was stored). */
+  annotateMessage(id: number, note: string): void {
+    this.db.prepare(`UPDATE messages SET note = CASE WHEN note IS NULL THEN ? ELSE note || char(10) || ? END WHERE id = ?`).run(note, note, id);
+  }
+
+  messages(sessionId: number): MessageRecord[] {
+    return (this.db.prepare('SELECT * FROM messages WHERE session_id = ? ORDER BY seq').all(sessionId) as MessageRow[]).map((r) => ({
+      id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
+      contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes), decoded: r.decoded, error: r.error, note: r.note,
+    }));
+  }
+
+  /**
+   * After a crash: sessions that were open are 'interrupted' (their devices will start new ones) and
+   * their jobs that went out unanswered are queued again.
+   */
+  recoverInterrupted(now: number): { sessions: number; jobs: number } {
+    return this.tx(() => {
+      const sessions = this.db.prepare(`UPDATE sessions SET state = 'interrupted', reason = 'server stopped during the session', ended_at = ? WHERE state = 'active'`).run(iso(now)).changes;
+      const jobs = this.db.prepare(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'sent'`).run(iso(now)).changes;
+      return { sessions, jobs };
+    });
+  }
+
+  // --- the discovered tree and alerts --------------------------------------------------------
+
+  upsertTree(device: string, entries: Omit<TreeEntry, 'fetchedAt'>[], now: number): void {
+    const st = this.db.prepare(`INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (device, uri) DO UPDATE SET format = COALESCE(excluded.format, format), type = COALESCE(excluded.type, type),
+      data = COALESCE(excluded.data, data), encoding = COALESCE(excluded.encoding, encoding), fetched_at = excluded.fetched_at`);
+    for (const e of entries) st.run(device, normaliseUri(e.uri), e.format, e.type, e.data, e.encoding ?? null, iso(now));
+  }
+
+  tree(device: string): TreeEntry[] {
+    return (this.db.prepare('SELECT * FROM tree WHERE device = ? ORDER BY uri').all(device) as { uri: string; format: string | null; type: string | null; data: string | null; encoding: string | null; fetched_at: string }[])
+      .map((r) => ({ uri: r.uri, format: r.format, type: r.type, data: r.data, fetchedAt: r.fetched_at, ...(r.encoding === 'b64' ? { encoding: 'b64' as const } : {}) }));
+  }
+
+  addAlert(device: string, sessionId: number | null, alert: AlertRecord, now: number): void {
+    this.db.prepare('INSERT INTO alerts (session_id, device, code, correlator, items, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(sessionId, device, alert.code, alert.correlator ?? null, JSON.stringify(alert.items), iso(now));
+  }
+
+  alerts(device: string): (AlertRecord & { at: string; sessionId: number | null })[] {
+    return (this.db.prepare('SELECT * FROM alerts WHERE device = ? ORDER BY id').all(device) as { code: string; correlator: string | null; items: string; at: string; session_id: number | null }[])
+      .map((r) => ({ code: r.code, items: JSON.parse(r.items), at: r.at, sessionId: r.session_id, ...(r.correlator ? { correlator: r.correlator } : {}) }));
+  }
+}
+
+/** `DevInfo/Mod` and `./DevInfo/Mod` are the same node. */
+function normaliseUri(uri: string): string {
+  if (uri === '.' || uri.startsWith('./')) return uri;
+  return `./${uri}`;
+}
+
+function deviceFromRow(r: DeviceRow): StoredDevice {
+  const d: StoredDevice = {
+    devId: r.dev_id,
+    devInfo: JSON.parse(r.dev_info) as Record<string, string>,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    auth: { authFailures: [], ...(JSON.parse(r.auth) as Partial<DeviceAuthState>) },
+  };
+  if (r.client_cred_name !== null && r.client_cred_secret !== null) d.clientCred = { name: r.client_cred_name, secret: r.client_cred_secret };
+  if (r.notify_url) d.notifyUrl = r.notify_url;
+  return d;
+}
+
+function jobFromRow(r: JobRow): JobRecord {
+  return {
+    id: r.id,
+    device: r.device,
+    command: r.command as JobRecord['command'],
+    target: r.target,
+    status: r.status as JobStatus,
+    statusCode: r.status_code,
+    results: JSON.parse(r.results) as JobResult[],
+    members: JSON.parse(r.members) as JobMemberStatus[],
+    spec: JSON.parse(r.spec) as JobSpec,
+    sessionId: r.session_id,
+    attempts: r.attempts,
+    error: r.error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function sessionFromRow(r: SessionRow): SessionRecord {
+  const s: SessionRecord = {
+    id: r.id, device: r.device, dmSessionId: r.dm_session_id, state: r.state as SessionState, encoding: r.encoding as Encoding | null,
+    authType: r.auth_type, startedAt: r.started_at, endedAt: r.ended_at, reason: r.reason,
+  };
+  if (r.message_count !== undefined) s.messageCount = r.message_count;
+  return s;
+}

@@ -1,0 +1,122 @@
+/**
+ * The SQLite store: job lifecycle, release after unanswered sessions, crash recovery, clearing,
+ * two connections (two processes) on one data folder.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ServerStore } from '../../main/store/server-store.js';
+
+const dirs: string[] = [];
+function fresh(): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'dmw-store-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const T = 1_700_000_000_000;
+
+describe('server store', () => {
+  it('keeps a job through queued -> sent -> done with its results', () => {
+    const s = ServerStore.open(fresh());
+    const j = s.addJob('IMEI:1', { kind: 'get', uri: './DevInfo/Mod' }, T);
+    expect(j).toMatchObject({ id: 1, device: 'IMEI:1', command: 'get', target: './DevInfo/Mod', status: 'queued', statusCode: null, results: [], attempts: 0 });
+    const sid = s.createSession({ device: 'IMEI:1', dmSessionId: '1', encoding: 'xml' }, T);
+    s.markSent([j.id], sid, T + 1);
+    expect(s.job(j.id)).toMatchObject({ status: 'sent', sessionId: sid, attempts: 1 });
+    expect(s.queuedJobs('IMEI:1')).toEqual([]);
+    s.finishJob({ id: j.id, status: 'done', statusCode: 200, results: [{ uri: './DevInfo/Mod', format: 'chr', data: 'R3' }], members: [], error: null }, T + 2);
+    expect(s.job(j.id)).toMatchObject({ status: 'done', statusCode: 200, results: [{ uri: './DevInfo/Mod', format: 'chr', data: 'R3' }] });
+    s.close();
+  });
+
+  it('rejects a bad job spec at the boundary', () => {
+    const s = ServerStore.open(fresh());
+    expect(() => s.addJob('d', { kind: 'get', uri: '' } as never, T)).toThrow(/not a DM URI/);
+    expect(() => s.addJob('d', { kind: 'frobnicate' } as never, T)).toThrow(/unknown job kind/);
+    expect(() => s.addJob('d', { kind: 'atomic', commands: [{ kind: 'discover', uri: '.' }] } as never, T)).toThrow(/cannot be inside/);
+    s.close();
+  });
+
+  it('puts unanswered jobs back in the queue, and fails them after maxAttempts', () => {
+    const s = ServerStore.open(fresh());
+    const j = s.addJob('d', { kind: 'exec', uri: './Reboot' }, T);
+    for (let i = 1; i <= 3; i++) {
+      s.markSent([j.id], 1, T);
+      s.releaseJob(j.id, true, 3, 'timeout', T);
+      expect(s.job(j.id)!.status).toBe(i < 3 ? 'queued' : 'failed');
+    }
+    expect(s.job(j.id)).toMatchObject({ attempts: 3, error: 'no answer after 3 attempt(s); last: timeout' });
+    // A job that never went out does not use up an attempt.
+    const k = s.addJob('d', { kind: 'get', uri: './A' }, T);
+    s.releaseJob(k.id, false, 1, 'x', T);
+    expect(s.job(k.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    s.close();
+  });
+
+  it('recovers after a crash: open sessions interrupted, jobs on the wire queued again', () => {
+    const dir = fresh();
+    const s = ServerStore.open(dir);
+    const sid = s.createSession({ device: 'd', dmSessionId: '7', encoding: 'wbxml' }, T);
+    const j = s.addJob('d', { kind: 'get', uri: './A' }, T);
+    s.markSent([j.id], sid, T);
+    s.addMessage({ sessionId: sid, direction: 'in', at: T, bytes: new Uint8Array([2, 0xa4, 1, 0x6a]), decoded: null, error: 'x' });
+    s.close(); // as if killed: nothing more is written
+    const again = ServerStore.open(dir);
+    expect(again.recoverInterrupted(T + 5)).toEqual({ sessions: 1, jobs: 1 });
+    expect(again.session(sid)).toMatchObject({ state: 'interrupted', messageCount: 1 });
+    expect(again.job(j.id)).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(Array.from(again.messages(sid)[0]!.bytes)).toEqual([2, 0xa4, 1, 0x6a]);
+    again.close();
+  });
+
+  it('clears a device\'s jobs but keeps those in flight', () => {
+    const s = ServerStore.open(fresh());
+    const a = s.addJob('d', { kind: 'get', uri: './A' }, T);
+    s.addJob('d', { kind: 'get', uri: './B' }, T);
+    s.addJob('other', { kind: 'get', uri: './C' }, T);
+    s.markSent([a.id], 1, T);
+    expect(s.clearJobs('d')).toEqual({ deleted: 1, kept: 1 });
+    expect(s.jobs().map((j) => j.target)).toEqual(['./A', './C']);
+    s.close();
+  });
+
+  it('lets two connections (two processes) share the folder: a job written by one is read by the other', () => {
+    const dir = fresh();
+    const server = ServerStore.open(dir);
+    const cli = ServerStore.open(dir);
+    const j = cli.tx(() => cli.addJob('IMEI:2', { kind: 'replace', uri: './X', value: '1' }, T));
+    expect(server.queuedJobs('IMEI:2').map((x) => x.id)).toEqual([j.id]);
+    // A write transaction on one waits for, and does not corrupt, the other's.
+    server.tx(() => server.markSent([j.id], 1, T));
+    expect(cli.job(j.id)!.status).toBe('sent');
+    expect(server.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(server.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    server.close();
+    cli.close();
+  });
+
+  it('keeps the discovered tree with timestamps, newest value winning', () => {
+    const s = ServerStore.open(fresh());
+    s.upsertTree('d', [{ uri: 'DevInfo/Mod', format: 'chr', type: null, data: 'A' }], T);
+    s.upsertTree('d', [{ uri: './DevInfo/Mod', format: null, type: null, data: 'B' }, { uri: './DevInfo', format: 'node', type: null, data: null }], T + 1000);
+    expect(s.tree('d')).toEqual([
+      { uri: './DevInfo', format: 'node', type: null, data: null, fetchedAt: new Date(T + 1000).toISOString() },
+      { uri: './DevInfo/Mod', format: 'chr', type: null, data: 'B', fetchedAt: new Date(T + 1000).toISOString() },
+    ]);
+    s.close();
+  });
+
+  it('attaches a generic alert to the Exec job with the same Correlator', () => {
+    const s = ServerStore.open(fresh());
+    const j = s.addJob('d', { kind: 'exec', uri: './FUMO/Update', correlator: 'c1' }, T);
+    s.finishJob({ id: j.id, status: 'done', statusCode: 202, results: [], members: [], error: null }, T);
+    expect(s.attachAlertToJobs('d', { code: '1226', correlator: 'c1', items: [{ source: './FUMO/Update', type: 'org.openmobilealliance.dm.firmwareupdate.update', data: '200' }] }, T)).toEqual([j.id]);
+    expect(s.job(j.id)!.results).toEqual([{ uri: './FUMO/Update', format: null, data: '200', type: 'org.openmobilealliance.dm.firmwareupdate.update' }]);
+    s.close();
+  });
+});
