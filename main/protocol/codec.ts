@@ -21,6 +21,17 @@ export const MEDIA_TYPES: Readonly<Record<Encoding, string>> = {
 };
 
 /**
+ * Every media type a DM message may arrive with, and its encoding: the DM ones, and the plain SyncML
+ * ones that real peers (intel/libdmclient) send. An answer goes back in the media type it came in.
+ */
+export const DM_MESSAGE_MEDIA_TYPES: Readonly<Record<string, Encoding>> = {
+  'application/vnd.syncml.dm+wbxml': 'wbxml',
+  'application/vnd.syncml.dm+xml': 'xml',
+  'application/vnd.syncml+wbxml': 'wbxml',
+  'application/vnd.syncml+xml': 'xml',
+};
+
+/**
  * WBXML starts with its version byte (0x00..0x03); XML with `<`, whitespace or a BOM.
  * Anything else is neither, and we say so rather than guess.
  */

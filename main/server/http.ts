@@ -6,14 +6,10 @@ import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
 
 /** Every media type a DM client may POST; the answer goes back in the same one. */
-export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set([
-  'application/vnd.syncml.dm+wbxml',
-  'application/vnd.syncml.dm+xml',
-  'application/vnd.syncml+wbxml',
-  'application/vnd.syncml+xml',
-]);
+export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(Object.keys(DM_MESSAGE_MEDIA_TYPES));
 
 export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
