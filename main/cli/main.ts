@@ -14,6 +14,10 @@ const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   job: { run: async (a) => (await import('./job.js')).jobCommand(a), summary: 'queue, list and clear jobs for devices (works while the server runs)' },
   session: { run: async (a) => (await import('./session.js')).sessionCommand(a), summary: 'list sessions and show their decoded message log' },
   ca: { run: async (a) => (await import('./server.js')).caCommand(a), summary: 'the lab CA: issue device certificates for HTTPS mutual authentication' },
+  notify: { run: async (a) => (await import('./notify.js')).notifyCommand(a), summary: 'build and parse notification package #0 (DM-1), digest included' },
+  push: { run: async (a) => (await import('./push.js')).pushCommand(a), summary: 'WAP push over SMS through a modem: DM notification and OTA bootstrap (DM-1, DM-4)' },
+  serial: { run: async (a) => (await import('./serial.js')).serialCommand(a), summary: 'serial ports and handsets: list, AT commands, identity, SIM APDUs, console, simulated modem' },
+  sms: { run: async (a) => (await import('./sms.js')).smsCommand(a), summary: 'decode captured SMS-SUBMIT / SMS-DELIVER PDUs (UDH, WAP push, package #0)' },
 };
 
 export const USAGE = `usage: dmw <command> [args]
