@@ -11,6 +11,7 @@ import { encodeWbxml, formatTokenDump, inspectWbxml } from '../protocol/wbxml/in
 import { benchCodec } from './codec-bench.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw codec decode FILE|- [--lenient]            print a message (WBXML or XML, sniffed) as pretty XML
@@ -23,24 +24,7 @@ const HELP = `usage:
 Bad input exits 2 with one line on stderr: "dmw: FILE: <reason> at byte N" (or "line L:C").`;
 
 export async function codecCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'decode':
-      return decode(rest);
-    case 'encode':
-      return encode(rest);
-    case 'inspect':
-      return inspect(rest);
-    case 'bench':
-      return bench(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`codec: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('codec', HELP, { decode, encode, inspect, bench }, argv);
 }
 
 function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, positionals: number, usage: string) {

@@ -10,6 +10,7 @@ import type { ServerStore } from '../store/server-store.js';
 import { parseJobSpec } from '../server/jobs.js';
 import type { JobRecord, JobSpec, JobStatus } from '../server/types.js';
 import { CliError } from './errors.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw job add --data DIR --device DEVID get|replace|add|delete|exec URI [VALUE] [--format F] [--type MIME] [--binary] [--json]
@@ -25,22 +26,7 @@ list --json: [{id, device, command, target, status, statusCode, results: [{uri, 
 clear: removes the device's jobs except those out on the wire right now.`;
 
 export async function jobCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'add':
-      return add(rest);
-    case 'list':
-      return list(rest);
-    case 'clear':
-      return clear(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`job: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('job', HELP, { add, list, clear }, argv);
 }
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {

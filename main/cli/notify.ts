@@ -7,6 +7,7 @@ import { InvalidInput } from '../notify/errors.js';
 import { UI_MODES, buildPackage0, parsePackage0, parseSessionIdHex, verifyPackage0, type Initiator, type UiModeName } from '../notify/package0.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw notify build --server-id ID --secret S --nonce N --session HEX
@@ -20,20 +21,7 @@ parse exits 1 when a secret is given and the digest does not match (the inputs a
 malformed package.`;
 
 export async function notifyCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'build':
-      return build(rest);
-    case 'parse':
-      return parse(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`notify: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('notify', HELP, { build, parse }, argv);
 }
 
 export function cliArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string, positionals: { min: number; max: number }) {

@@ -17,6 +17,7 @@ import { CliError } from './errors.js';
 import { displayName, readInput } from './io.js';
 import { cliArgs, inputGuard } from './notify.js';
 import { LINE_OPTIONS, deviceFault, openChannel } from './serial.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw push notification --port P --to MSISDN [LINE OPTIONS] [--json] [--force] PKG0.bin
@@ -32,20 +33,7 @@ sent is still printed), 2 for bad input. A package #0 with a version other than 
 future bits is refused unless --force (for testing how handsets treat broken notifications).`;
 
 export async function pushCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'notification':
-      return notification(rest);
-    case 'bootstrap':
-      return bootstrap(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`push: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('push', HELP, { notification, bootstrap }, argv);
 }
 
 const PUSH_OPTIONS = { ...LINE_OPTIONS, to: { type: 'string' }, json: { type: 'boolean' }, 'source-port': { type: 'string' } } as const;

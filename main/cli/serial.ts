@@ -14,6 +14,7 @@ import { SimulatedModem, type DeliveredPush } from '../../native/serial/simulate
 import { validateImsi } from '../notify/ota.js';
 import { CliError } from './errors.js';
 import { cliArgs, inputGuard } from './notify.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw serial list [--json]                        serial ports with USB VID:PID, manufacturer, serial number
@@ -32,30 +33,7 @@ LINE OPTIONS: --baud N (115200) --data-bits 5..8 --parity none|even|odd --stop-b
               --timeout MS (per AT command, 5000)`;
 
 export async function serialCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'list':
-      return list(rest);
-    case 'watch':
-      return watch(rest);
-    case 'at':
-      return at(rest);
-    case 'identify':
-      return identifyCmd(rest);
-    case 'apdu':
-      return apdu(rest);
-    case 'console':
-      return consoleCmd(rest);
-    case 'simulate':
-      return simulate(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`serial: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('serial', HELP, { list, watch, at, identify: identifyCmd, apdu, console: consoleCmd, simulate }, argv);
 }
 
 export const LINE_OPTIONS = {

@@ -5,6 +5,7 @@
 import type { MessageRecord, SessionRecord } from '../server/types.js';
 import { CliError } from './errors.js';
 import { openStore, parse } from './job.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw session list --data DIR [--device DEVID] [--limit N] [--json]
@@ -14,20 +15,7 @@ show prints every message of the session in order: direction, time, size, then t
 message as XML (WBXML included), or the error and a hex dump when it could not be decoded.`;
 
 export async function sessionCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'list':
-      return list(rest);
-    case 'show':
-      return show(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`session: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('session', HELP, { list, show }, argv);
 }
 
 async function list(argv: string[]): Promise<number> {

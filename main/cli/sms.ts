@@ -8,6 +8,7 @@ import { Reassembler, decodeSmsPdu, type DecodedSms, type SmscMode } from '../no
 import { isWapPushSms, readWapPush, type WapPushContent } from '../notify/wap-push.js';
 import { CliError } from './errors.js';
 import { cliArgs } from './notify.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw sms decode PDUHEX... [--smsc auto|yes|no] [--json]
@@ -16,18 +17,7 @@ PDUs as AT PDU mode shows them start with the SMSC field (\`00\` = the modem's d
 reads a bare TPDU, auto (the default) tries both. Bad PDUs exit 2 naming the byte.`;
 
 export async function smsCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'decode':
-      return decode(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`sms: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('sms', HELP, { decode }, argv);
 }
 
 function json(sms: DecodedSms): Record<string, unknown> {

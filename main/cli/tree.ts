@@ -27,6 +27,7 @@ import {
 } from '../tree/processor/index.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
+import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID]
@@ -48,26 +49,7 @@ const HELP = `usage:
 Bad input exits 2 with one line on stderr. Statuses other than 2xx are listed on stderr.`;
 
 export async function treeCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'init':
-      return init(rest);
-    case 'run':
-      return run(rest);
-    case 'show':
-      return show(rest);
-    case 'export':
-      return exportCmd(rest);
-    case 'import':
-      return importCmd(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`tree: unknown subcommand "${sub}"\n${HELP}`);
-  }
+  return runSubcommand('tree', HELP, { init, run, show, export: exportCmd, import: importCmd }, argv);
 }
 
 function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, positionals: [number, number], usage: string) {
