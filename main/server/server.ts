@@ -13,7 +13,7 @@ import path from 'node:path';
 import { decodeDocument, decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { isElement, type Element } from '../protocol/element.js';
-import { readMessage } from '../protocol/message/read.js';
+import { readHeader, readMessage } from '../protocol/message/read.js';
 import { writeMessage } from '../protocol/message/write.js';
 import type { SyncHdr, SyncML } from '../protocol/model.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
@@ -475,10 +475,6 @@ function safePretty(bytes: Uint8Array): string | null {
 function readHeaderOnly(bytes: Uint8Array): SyncHdr | undefined {
   const d = decodeDocument(bytes);
   if (!d.ok) return undefined;
-  const root = d.value.document.root;
-  if (root.name !== 'SyncML') return undefined;
-  const hdr = root.children.find((c): c is Element => isElement(c) && c.name === 'SyncHdr');
-  if (!hdr) return undefined;
-  const m = readMessage({ ...root, children: [hdr, { ns: 'syncml', name: 'SyncBody', children: [] }] });
-  return m.ok ? m.value.hdr : undefined;
+  const h = readHeader(d.value.document.root);
+  return h.ok ? h.value : undefined;
 }

@@ -29,6 +29,20 @@ export function readMessage(root: Element, limits: Partial<MessageLimits> = {}):
   }
 }
 
+/**
+ * Only the SyncHdr of a message whose body may be broken: enough to answer it with a SyncHdr status
+ * (a malformed package still deserves a SyncML answer, not just an HTTP error).
+ */
+export function readHeader(root: Element): Result<SyncHdr> {
+  const reader = new Reader(DEFAULT_MESSAGE_LIMITS);
+  try {
+    return ok(reader.header(root));
+  } catch (e) {
+    if (e instanceof CodecFailure) return fail(e.error);
+    throw e;
+  }
+}
+
 class Reader {
   private commandCount = 0;
   constructor(private readonly limits: MessageLimits) {}
@@ -40,6 +54,14 @@ class Reader {
     const hdrEl = f.get('SyncHdr') ?? this.fail('missing-element', 'SyncML has no SyncHdr', path);
     const bodyEl = f.get('SyncBody') ?? this.fail('missing-element', 'SyncML has no SyncBody', path);
     return { hdr: this.syncHdr(hdrEl, [...path, 'SyncHdr']), body: this.syncBody(bodyEl, [...path, 'SyncBody']) };
+  }
+
+  header(root: Element): SyncHdr {
+    const path = [root.name];
+    if (root.ns !== 'syncml' || root.name !== 'SyncML') this.fail('unexpected-content', `root element is <${root.name}>, expected <SyncML>`, path);
+    const hdr = root.children.find((c): c is Element => isElement(c) && c.name === 'SyncHdr');
+    if (!hdr) this.fail('missing-element', 'SyncML has no SyncHdr', path);
+    return this.syncHdr(hdr, [...path, 'SyncHdr']);
   }
 
   private syncHdr(e: Element, path: string[]): SyncHdr {
