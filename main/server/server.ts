@@ -13,7 +13,7 @@ import path from 'node:path';
 import { decodeDocument, decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { isElement, type Element } from '../protocol/element.js';
-import { readHeader, readMessage } from '../protocol/message/read.js';
+import { readHeader } from '../protocol/message/read.js';
 import { writeMessage } from '../protocol/message/write.js';
 import type { SyncHdr, SyncML } from '../protocol/model.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
