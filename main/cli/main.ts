@@ -9,6 +9,9 @@ type CommandGroup = (args: string[]) => Promise<number> | number;
 
 const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   codec: { run: codecCommand, summary: 'decode, encode, inspect and benchmark SyncML DM messages (XML / WBXML)' },
+  // Loaded on use: the card group is the only one that may load the pcsclite addon (and only then).
+  bootstrap: { run: async (a) => (await import('./bootstrap.js')).bootstrapCommand(a), summary: 'bootstrap profiles -> DM bootstrap messages (WBXML, XML preview), check, diff, store' },
+  card: { run: async (a) => (await import('./card.js')).cardCommand(a), summary: 'SIM/UICC readers; read, write (verified) and emulate DM bootstrap cards' },
   tree: { run: async (a) => (await import('./tree.js')).treeCommand(a), summary: 'a handset DM tree in a file: init, run a server package against it, show, TNDS export/import' },
   server: { run: async (a) => (await import('./server.js')).serverCommand(a), summary: 'run the DM server (HTTP/HTTPS) in the foreground, logging sessions' },
   job: { run: async (a) => (await import('./job.js')).jobCommand(a), summary: 'queue, list and clear jobs for devices (works while the server runs)' },
