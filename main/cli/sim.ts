@@ -1,0 +1,169 @@
+/**
+ * `dmw sim`: N virtual handsets (main/client) through one client-initiated session each against a
+ * DM server, over real HTTP(S). The exit status says whether every session completed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AuthType } from '../protocol/auth.js';
+import { CliError } from './errors.js';
+
+const HELP = `usage:
+  dmw sim --server URL --count N [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
+          [--server-cred NAME:SECRET] [--tree TREE.json] [--json]
+          [--server-id ID] [--concurrency N] [--ca CA.pem] [--data DIR]
+
+Runs N virtual handsets, one client-initiated DM session each (Alert 1201), and reports how many
+completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
+
+--server       the DM server URL (http:// or https://), e.g. http://127.0.0.1:8080/dm
+--count        how many handsets (DevIds IMEI:<15 digits with a Luhn check digit>)
+--wbxml        send WBXML (default XML)
+--auth         client authentication (needs --client-cred; default md5 when --client-cred is given)
+--client-cred  the credentials every handset presents (the server's --client-cred)
+--server-cred  the credentials the server must present; without them the server is not checked
+--tree         handset 1 runs on this tree file (dmw tree init) and saves its changes back; the
+               others start from a copy with their own DevId
+--json         print only a summary line: {"ok":N,"failed":M,"p50_ms":..,"p99_ms":..}
+               (session durations of the completed sessions; failures go to stderr)
+--server-id    the DMAcc ServerID (default: the tree's account for URL, its only account, the
+               --server-cred name, dmw)
+--concurrency  sessions at once (default min(N, 64))
+--ca           HTTPS: trust only this CA (PEM)
+--data         HTTPS: the lab CA in DIR/ca (dmw server --tls --data DIR): trusted, and it issues
+               each handset a client certificate (CN = DevId)`;
+
+const USAGE = 'dmw sim --server URL --count N [options] (dmw sim --help)';
+
+function credential(flag: string, v: string | undefined): { name: string; secret: string } | undefined {
+  if (v === undefined) return undefined;
+  const i = v.indexOf(':');
+  if (i <= 0) throw new CliError(`${flag} must be NAME:SECRET`);
+  return { name: v.slice(0, i), secret: v.slice(i + 1) };
+}
+
+function positiveInt(flag: string, v: string | undefined, max = 1_000_000): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > max) throw new CliError(`${flag} must be a whole number from 1 to ${max}, got "${v}"`);
+  return n;
+}
+
+export async function simCommand(argv: string[]): Promise<number> {
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        server: { type: 'string' }, count: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
+        'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, tree: { type: 'string' }, json: { type: 'boolean' },
+        'server-id': { type: 'string' }, concurrency: { type: 'string' }, ca: { type: 'string' }, data: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message.split('\n')[0]} (usage: ${USAGE})`);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (usage: ${USAGE})`);
+  if (values.server === undefined) throw new CliError(`--server URL is required (usage: ${USAGE})`);
+  let url: URL;
+  try {
+    url = new URL(values.server);
+  } catch {
+    throw new CliError(`--server must be an http:// or https:// URL, got "${values.server}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server must be an http:// or https:// URL, got "${values.server}"`);
+  if (values.count === undefined) throw new CliError(`--count N is required (usage: ${USAGE})`);
+  const count = positiveInt('--count', values.count, 100_000)!;
+  const concurrency = positiveInt('--concurrency', values.concurrency, 10_000);
+  let auth: AuthType | undefined;
+  if (values.auth !== undefined) {
+    if (!['basic', 'md5', 'hmac'].includes(values.auth)) throw new CliError(`--auth must be basic, md5 or hmac, got "${values.auth}"`);
+    auth = values.auth as AuthType;
+  }
+  const clientCred = credential('--client-cred', values['client-cred']);
+  const serverCred = credential('--server-cred', values['server-cred']);
+  if (auth && !clientCred) throw new CliError(`--auth ${auth} needs --client-cred NAME:SECRET`);
+  if (values['server-id'] !== undefined) {
+    const { isValidServerId } = await import('../tree/acl.js');
+    if (!isValidServerId(values['server-id'])) throw new CliError(`--server-id "${values['server-id']}" cannot appear in an ACL (no spaces, &, +, =, *)`);
+  }
+  if ((values.ca || values.data) && url.protocol !== 'https:') throw new CliError('--ca and --data are for an https:// server');
+  let caPem: string | undefined;
+  if (values.ca) {
+    try {
+      caPem = readFileSync(values.ca, 'utf8');
+    } catch (e) {
+      throw new CliError(`${values.ca}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`${values.ca}: not a PEM certificate`);
+  }
+
+  // Loaded here so `dmw --help` never pays for the tree engine and the client.
+  const { loadTree, TreeFileError } = await import('../tree/persist.js');
+  let tree;
+  if (values.tree !== undefined) {
+    if (!existsSync(values.tree)) throw new CliError(`${values.tree}: no such file`);
+    try {
+      tree = { tree: await loadTree(values.tree), file: values.tree };
+    } catch (e) {
+      if (e instanceof TreeFileError) throw new CliError(`${values.tree}: ${e.jsonPath === '$' ? '' : `${e.jsonPath}: `}${e.reason}`);
+      throw new CliError(`${values.tree}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  let tls: import('../client/transport.js').HandsetTls | ((devId: string) => Promise<import('../client/transport.js').HandsetTls>) | undefined;
+  if (values.data) {
+    const { LabCa } = await import('../server/ca.js');
+    let ca: Awaited<ReturnType<typeof LabCa.loadOrCreate>>;
+    try {
+      ca = await LabCa.loadOrCreate(path.join(values.data, 'ca'));
+    } catch (e) {
+      throw new CliError(`${values.data}: cannot open the lab CA: ${(e as Error).message}`);
+    }
+    const trust = caPem ?? ca.certPem;
+    tls = async (devId: string) => {
+      const c = await ca.issueDevice(devId);
+      return { ca: trust, cert: c.certPem, key: c.keyPem };
+    };
+  } else if (caPem) tls = { ca: caPem };
+
+  const { runSim, SimSetupError } = await import('../client/sim.js');
+  const json = values.json === true;
+  const run = runSim({
+    server: values.server,
+    count,
+    encoding: values.wbxml ? 'wbxml' : 'xml',
+    ...(auth ? { auth } : {}),
+    ...(clientCred ? { clientCred } : {}),
+    ...(serverCred ? { serverCred } : {}),
+    ...(values['server-id'] ? { serverId: values['server-id'] } : {}),
+    ...(tree ? { tree } : {}),
+    ...(concurrency ? { concurrency } : {}),
+    ...(tls ? { tls } : {}),
+    onOutcome: (o) => {
+      if (json) {
+        if (!o.ok) process.stderr.write(`${o.devId}: failed: ${o.error}\n`);
+        return;
+      }
+      process.stdout.write(o.ok
+        ? `${o.devId} ok: ${o.roundTrips} round trip${o.roundTrips === 1 ? '' : 's'}, ${o.durationMs} ms${o.log.length ? `, ${o.log.length} command${o.log.length === 1 ? '' : 's'}` : ''}\n`
+        : `${o.devId} failed: ${o.error}\n`);
+    },
+  });
+  let summary;
+  try {
+    ({ summary } = await run);
+  } catch (e) {
+    if (e instanceof SimSetupError) throw new CliError(e.message);
+    throw e;
+  }
+  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`${summary.ok} ok, ${summary.failed} failed${summary.p50_ms !== null ? `; session p50 ${summary.p50_ms} ms, p99 ${summary.p99_ms} ms` : ''}\n`);
+  return summary.failed > 0 ? 1 : 0;
+}

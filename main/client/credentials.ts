@@ -1,0 +1,132 @@
+/**
+ * The handset's side of DM authentication (notes §2), over the DMAcc account's AppAuth leaves:
+ *  - CLCRED (how we authenticate): basic / MD5 Cred in our SyncHdr, or the x-syncml-hmac header over
+ *    the exact body; AAuthData keeps the nonce the server gave us (NextNonce, base64);
+ *  - SRVCRED (how the server authenticates to us, and signs package #0): its SyncHdr Cred or its
+ *    x-syncml-hmac response header, checked like intel/libdmclient does: no valid credentials, no
+ *    command executed (SyncHdr and every command 401, or 407 when they are missing). For MD5 and
+ *    HMAC every answer challenges with a fresh nonce (kept in SRVCRED AAuthData once sent).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  AUTH_META_TYPE, authTypeFromMeta, basicCredential, hmacMac, md5Credential, nonceBytes, parseHmacHeader, type AuthType,
+} from '../protocol/auth.js';
+import type { Chal, Cred, SyncHdr } from '../protocol/model.js';
+import { DEVICE, type DmNode, type DmTree } from '../tree/tree.js';
+
+/** AAuthType as DMAcc spells it (and the spellings real bootstraps use) -> our auth type. */
+export function authTypeOf(aauthType: string | undefined): AuthType | undefined {
+  const t = (aauthType ?? '').trim();
+  switch (t.toUpperCase()) {
+    case 'BASIC':
+      return 'basic';
+    case 'DIGEST':
+    case 'MD5':
+      return 'md5';
+    case 'HMAC':
+    case 'HMAC-MD5':
+      return 'hmac';
+    default:
+      return authTypeFromMeta(t);
+  }
+}
+
+export const AAUTH_TYPE: Readonly<Record<AuthType, string>> = { basic: 'BASIC', md5: 'DIGEST', hmac: 'HMAC' };
+
+export interface AccountCredential {
+  type: AuthType;
+  name: string;
+  secret: string;
+  /** Nonce, base64 (AAuthData). */
+  nonce: string;
+}
+
+/** The AppAuth/<X> node of `level` under an account node. */
+export function appAuthNode(tree: DmTree, accountPath: string, level: 'CLCRED' | 'SRVCRED'): DmNode | undefined {
+  const acc = tree.lookup(accountPath);
+  for (const x of acc?.child('AppAuth')?.children() ?? []) {
+    if (x.child('AAuthLevel')?.value === level) return x;
+  }
+  return undefined;
+}
+
+function leafText(n: DmNode | undefined): string {
+  return n !== undefined && typeof n.value === 'string' ? n.value : '';
+}
+
+export function readCredential(tree: DmTree, accountPath: string, level: 'CLCRED' | 'SRVCRED'): (AccountCredential & { typeText: string }) | undefined {
+  const x = appAuthNode(tree, accountPath, level);
+  if (!x) return undefined;
+  const typeText = leafText(x.child('AAuthType'));
+  const type = authTypeOf(typeText) ?? 'md5';
+  return { type, typeText, name: leafText(x.child('AAuthName')), secret: leafText(x.child('AAuthSecret')), nonce: leafText(x.child('AAuthData')) };
+}
+
+/** Writes an AppAuth leaf as the device itself (no ACL applies). Throws if the tree refuses. */
+export function writeCredentialLeaf(tree: DmTree, accountPath: string, level: 'CLCRED' | 'SRVCRED', leaf: 'AAuthData' | 'AAuthType', value: string): void {
+  const x = appAuthNode(tree, accountPath, level);
+  if (!x) throw new Error(`${accountPath} has no ${level} AppAuth`);
+  const r = tree.replace(DEVICE, `${tree.pathOf(x)}/${leaf}`, value);
+  if (!r.ok) throw new Error(`cannot store ${level} ${leaf}: ${r.message}`);
+}
+
+/** A fresh nonce to challenge the server with (base64 of 16 random bytes). */
+export function newNonce(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** Our SyncHdr Cred (basic / MD5); HMAC travels in a header instead. */
+export function clientCred(c: AccountCredential): Cred | undefined {
+  switch (c.type) {
+    case 'basic':
+      return { meta: { type: AUTH_META_TYPE.basic, format: 'b64' }, data: basicCredential(c.name, c.secret) };
+    case 'md5':
+      return { meta: { type: AUTH_META_TYPE.md5, format: 'b64' }, data: md5Credential(c.name, c.secret, nonceBytes(c.nonce)) };
+    case 'hmac':
+      return undefined;
+  }
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a.trim(), 'utf8');
+  const y = Buffer.from(b.trim(), 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export interface ServerVerdict {
+  /** Status for the server's SyncHdr: 212 (basic/MD5), 200 (HMAC, or no check), 401 wrong, 407 missing. */
+  status: number;
+  chal?: Chal;
+  /** Why, for the log. */
+  reason: string;
+  /** The nonce this answer challenges with: becomes SRVCRED AAuthData once the answer is sent. */
+  nextNonce?: string;
+}
+
+/**
+ * Checks the server's credentials on one message: its SyncHdr Cred (basic, MD5 with the nonce we
+ * last gave it) or its x-syncml-hmac header over the exact body bytes.
+ */
+export function checkServer(expected: AccountCredential, hdr: SyncHdr, hmac: string | undefined, body: Uint8Array, fresh: () => string = newNonce): ServerVerdict {
+  const type = expected.type;
+  const nextNonce = type === 'basic' ? undefined : fresh();
+  const chal: Chal = { meta: { type: AUTH_META_TYPE[type], format: 'b64', ...(nextNonce !== undefined ? { nextNonce } : {}) } };
+  const fail = (status: 401 | 407, reason: string): ServerVerdict => ({ status, chal, reason, ...(nextNonce !== undefined ? { nextNonce } : {}) });
+  if (type === 'hmac') {
+    if (!hmac) return fail(407, 'no x-syncml-hmac header from the server');
+    const h = parseHmacHeader(hmac);
+    if (!h) return fail(401, 'unreadable x-syncml-hmac header from the server');
+    if (h.algorithm.toUpperCase() !== 'MD5') return fail(401, `server HMAC algorithm ${h.algorithm} is not MD5`);
+    if (h.username !== expected.name) return fail(401, `server HMAC username "${h.username}", expected "${expected.name}"`);
+    const mac = hmacMac(expected.name, expected.secret, nonceBytes(expected.nonce), body);
+    if (!same(mac, h.mac)) return fail(401, 'server HMAC does not match the body (wrong secret or nonce)');
+    return { status: 200, chal, reason: 'server authenticated (HMAC)', ...(nextNonce !== undefined ? { nextNonce } : {}) };
+  }
+  const cred = hdr.cred;
+  if (!cred) return fail(407, 'the server sent no Cred');
+  const got = authTypeFromMeta(cred.meta?.type) ?? 'basic';
+  if (got !== type) return fail(401, `server Cred is ${got}, we expect ${type}`);
+  const want = type === 'basic' ? basicCredential(expected.name, expected.secret) : md5Credential(expected.name, expected.secret, nonceBytes(expected.nonce));
+  if (!same(cred.data, want)) return fail(401, `server Cred (${type}) is wrong`);
+  return { status: 212, reason: `server authenticated (${type})`, ...(type === 'md5' ? { chal, ...(nextNonce !== undefined ? { nextNonce } : {}) } : {}) };
+}

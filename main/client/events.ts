@@ -1,0 +1,65 @@
+/**
+ * What a virtual handset tells the UI as it happens: sessions starting and ending, every message in
+ * and out with its raw bytes, notifications accepted or refused. A listener that throws is reported
+ * and skipped for that event only: the UI can never take a session down.
+ */
+import type { Encoding } from '../protocol/codec.js';
+
+export type Initiator = 'client' | 'server';
+
+export type HandsetEvent =
+  | { type: 'session-start'; at: string; devId: string; serverId: string; sessionId: string; initiator: Initiator; url: string }
+  | {
+      type: 'message';
+      at: string;
+      devId: string;
+      serverId: string;
+      sessionId: string;
+      direction: 'out' | 'in';
+      url: string;
+      /** Exact bytes on the wire (HMAC is computed over these). */
+      bytes: Uint8Array;
+      contentType: string;
+      encoding: Encoding | undefined;
+      msgId: string | undefined;
+      /** Response only. */
+      httpStatus?: number;
+      /** Transport headers worth showing (x-syncml-hmac). */
+      headers?: Record<string, string>;
+    }
+  | { type: 'session-end'; at: string; devId: string; serverId: string; sessionId: string; ok: boolean; reason: string; roundTrips: number; durationMs: number }
+  | { type: 'notification'; at: string; devId: string; serverId: string; sessionId: string | undefined; accepted: boolean; reason: string; uiMode?: string }
+  | { type: 'warning'; at: string; devId: string; serverId?: string; message: string };
+
+export type HandsetEventType = HandsetEvent['type'];
+export type HandsetListener = (e: HandsetEvent) => void;
+
+export class HandsetEvents {
+  private readonly listeners = new Set<HandsetListener>();
+
+  /** Returns the function that unsubscribes. */
+  on(fn: HandsetListener): () => void {
+    this.listeners.add(fn);
+    return () => {
+      this.listeners.delete(fn);
+    };
+  }
+
+  get size(): number {
+    return this.listeners.size;
+  }
+
+  emit(e: HandsetEvent): void {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(e);
+      } catch (err) {
+        process.emitWarning(`handset event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+export function iso(ms: number = Date.now()): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,574 @@
+/**
+ * A virtual handset: a DM client on the codec and the tree engine that talks to any DM server over
+ * real HTTP(S). It owns a DM tree (DevInfo, DevDetail, one DMAcc account per management authority,
+ * whatever else it was given), persisted to a file so it survives restarts, and runs sessions:
+ *
+ *   const h = await VirtualHandset.open({ treeFile: 'phone.json', device: { accounts: [acc] } });
+ *   const r = await h.connect({ serverId: 'dmw' });          // client-initiated (Alert 1201)
+ *   await h.notify(package0Bytes);                            // server-initiated (Alert 1200)
+ *
+ * The protocol work (commands, statuses, 1222 continuation, large objects both ways, MaxMsgSize)
+ * is ClientSession's (main/tree/processor); this file adds what a session needs from the outside:
+ * the account (picked by ServerID), credentials and their nonces both ways, the wire encoding, the
+ * HTTP exchange and RespURI, package #0, persistence and events. One session at a time per
+ * handset, as on a real device: a second one (another server, a notification) waits its turn.
+ */
+import { existsSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { decodeMessage, encodeMessage, MEDIA_TYPES, sniffEncoding, type Encoding } from '../protocol/codec.js';
+import { describeCodecError } from '../protocol/errors.js';
+import { hmacHeader, nonceBytes, type AuthType } from '../protocol/auth.js';
+import type { Status, SyncML } from '../protocol/model.js';
+import { parsePackage0, package0Digest, RESYNC_NONCES, type ParsedPackage0 } from '../notify/package0.js';
+import { createDeviceTree, findAccount, readAccounts, type DeviceTreeOptions, type DmAccount } from '../tree/mos.js';
+import { loadTree, saveTree } from '../tree/persist.js';
+import { DEVICE, type DmTree } from '../tree/tree.js';
+import type { DdfSchema } from '../tree/ddf.js';
+import {
+  ClientSession, defaultResponder, noUiResponder, timeoutResponder,
+  type AlertResponder, type ExecHandler, type GenericAlert, type ProcessEvent,
+} from '../tree/processor/index.js';
+import {
+  AAUTH_TYPE, authTypeOf, checkServer, clientCred, newNonce, readCredential, writeCredentialLeaf,
+  type AccountCredential, type ServerVerdict,
+} from './credentials.js';
+import { HandsetEvents, iso, type HandsetEvent, type Initiator } from './events.js';
+import { Transport, type HandsetTls } from './transport.js';
+
+/**
+ * How UI alerts (1100-1104) are answered when nobody is at the handset:
+ *  - accept: the Default Response as if the user took it (406 without one) — defaultResponder;
+ *  - reject: display 200, confirm 304 "no", input and choices 214 "cancelled";
+ *  - no-ui: 406 for everything but display (a headless client);
+ *  - timeout: nobody answers: 408 (what the Android DM engine's own tests expect);
+ *  - or any AlertResponder (a UI that asks a person).
+ */
+export type AlertPolicy = 'accept' | 'reject' | 'no-ui' | 'timeout' | AlertResponder;
+
+export const rejectResponder: AlertResponder = (a) => {
+  switch (a.kind) {
+    case 'display':
+      return { status: 200 };
+    case 'confirm':
+      return { status: 304 };
+    default:
+      return { status: 214 };
+  }
+};
+
+export function alertResponder(p: AlertPolicy | undefined): AlertResponder {
+  if (typeof p === 'function') return p;
+  switch (p ?? 'accept') {
+    case 'accept':
+      return defaultResponder;
+    case 'reject':
+      return rejectResponder;
+    case 'no-ui':
+      return noUiResponder;
+    case 'timeout':
+      return timeoutResponder;
+  }
+}
+
+/**
+ * When the server's credentials are checked:
+ *  - 'if-configured' (default): when the account's SRVCRED has a secret;
+ *  - 'required': always (no SRVCRED secret: every command 407);
+ *  - 'off': never (a server that sends no Cred, e.g. our own without --server-cred).
+ */
+export type ServerAuthPolicy = 'if-configured' | 'required' | 'off';
+
+export interface HandsetOptions {
+  /** The DM tree. Default: loaded from `treeFile` when it exists, else built from `device`. */
+  tree?: DmTree;
+  /** Where the tree lives: loaded at open, saved after every session (atomic rename). */
+  treeFile?: string;
+  /** DevInfo, DevDetail and DMAcc accounts of a new tree (createDeviceTree). */
+  device?: DeviceTreeOptions;
+  /** Wire encoding of our messages. Default wbxml (what handsets send). */
+  encoding?: Encoding;
+  /** Content-Type sent; default the DM media type of the encoding. */
+  mediaType?: string;
+  /** Our MaxMsgSize, advertised in every SyncHdr. Default 16384. */
+  maxMsgSize?: number;
+  /** Our MaxObjSize (large objects we accept); 0 = none announced. Default 4 MiB. */
+  maxObjSize?: number;
+  /** UI alerts. Default 'accept'. */
+  alerts?: AlertPolicy;
+  /** Exec targets; default none (406). */
+  exec?: ExecHandler;
+  schemas?: readonly DdfSchema[];
+  tls?: HandsetTls;
+  serverAuth?: ServerAuthPolicy;
+  /** Accept package #0 signed with a resync nonce (libdmclient `0x00000000`, Android 4 zero bytes). Default true. */
+  acceptResyncNonce?: boolean;
+  /** 401/407 answers to our credentials tolerated per session (each re-sends with the new challenge). Default 3. */
+  maxAuthRetries?: number;
+  /** HTTP round trips per session before we give up. Default 1000. */
+  maxRoundTrips?: number;
+  requestTimeoutMs?: number;
+  /**
+   * Runs at the start of every session, in the handset's turn (e.g. the app's fleet brings the
+   * account in line with the server as it is now: a restarted server may have a new address).
+   */
+  beforeSession?: (handset: VirtualHandset, opts: ConnectOptions) => void | Promise<void>;
+  /** Nonces we challenge the server with (tests inject a fixed sequence). */
+  nonce?: () => string;
+  now?: () => number;
+}
+
+export interface ConnectOptions {
+  /** Which management authority (DMAcc ServerID). Default: the first account. */
+  serverId?: string;
+  /** client: Alert 1201; server: Alert 1200 (after package #0). Default client. */
+  initiator?: Initiator;
+  /** SyncHdr SessionID; default a random 16-bit value in uppercase hex. */
+  sessionId?: string;
+  /** Send to this URL instead of the account's AppAddr Addr. */
+  url?: string;
+  /** Generic Alerts (1226 ...) to put in package 1. */
+  genericAlerts?: GenericAlert[];
+  /**
+   * Called before each message goes out (0 = package 1); a promise holds the session there. Lab
+   * control ("step") and the benchmark that keeps 1,000 sessions open at once use it.
+   */
+  beforeSend?: (index: number, message: SyncML) => void | Promise<void>;
+}
+
+export interface SessionOutcome {
+  ok: boolean;
+  devId: string;
+  serverId: string;
+  sessionId: string;
+  initiator: Initiator;
+  /** HTTP exchanges: one message of ours, one answer of the server. */
+  roundTrips: number;
+  durationMs: number;
+  error?: string;
+  /** SyncHdr status codes the server gave our messages, in order. */
+  headerCodes: number[];
+  /** Server messages refused for missing or wrong server credentials. */
+  serverAuthRefusals: number;
+  /** What the handset did with the server's commands. */
+  log: ProcessEvent[];
+  /** Protocol oddities: size limits exceeded, interrupted objects. */
+  warnings: string[];
+}
+
+export interface NotificationOutcome {
+  accepted: boolean;
+  reason: string;
+  /** HTTP status for the notifier: 200 accepted, 400 malformed, 401 digest, 404 unknown server, 503 stopped. */
+  httpStatus: number;
+  serverId?: string;
+  sessionId?: string;
+  package0?: ParsedPackage0;
+  /** Which credentials matched: the SRVCRED nonce, or a resync nonce. */
+  matched?: string;
+  /** The session the notification started (accepted only). */
+  session?: Promise<SessionOutcome>;
+}
+
+/** The same account view readAccounts gives, without secrets (for UIs and logs). */
+export interface AccountView {
+  path: string;
+  serverId: string;
+  name: string;
+  addr: string;
+  clientAuth: string;
+  clientName: string;
+  serverAuth: string;
+  serverName: string;
+}
+
+const DEFAULT_MAX_MSG = 16 * 1024;
+const DEFAULT_MAX_OBJ = 4 * 1024 * 1024;
+/**
+ * Bytes kept free under the server's MaxMsgSize: a message re-sent after a 401 carries a larger
+ * MsgID than ClientSession sized it with (it numbers from 1 and does not know about the re-send).
+ */
+const MSGID_MARGIN = 16;
+
+function randomSessionId(): string {
+  return randomInt(1, 0x10000).toString(16).toUpperCase();
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function isDmMediaType(ct: string): boolean {
+  return /^application\/vnd\.syncml(\.dm)?\+(wbxml|xml)$/.test(ct);
+}
+
+export class VirtualHandset {
+  readonly events = new HandsetEvents();
+  readonly tree: DmTree;
+  readonly treeFile: string | undefined;
+  readonly options: HandsetOptions;
+  /** Stopped handsets refuse notifications and new sessions. */
+  running = true;
+  sessions = 0;
+  lastSessionAt: string | null = null;
+  lastError: string | null = null;
+  /** Where package #0 reaches this handset (set by the listener that serves it). */
+  notifyUrl: string | undefined;
+  /** A session is running now. */
+  busy = false;
+
+  private transport: Transport;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly now: () => number;
+
+  private constructor(tree: DmTree, options: HandsetOptions) {
+    this.tree = tree;
+    this.treeFile = options.treeFile;
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.transport = new Transport({ ...(options.tls ? { tls: options.tls } : {}), ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}) });
+  }
+
+  /**
+   * A handset on `options.tree`, or the tree in `treeFile` (when the file exists), or a new tree from
+   * `options.device` (saved to `treeFile` at once when one is given).
+   */
+  static async open(options: HandsetOptions = {}): Promise<VirtualHandset> {
+    let tree = options.tree;
+    let fresh = false;
+    if (!tree && options.treeFile && existsSync(options.treeFile)) tree = await loadTree(options.treeFile);
+    if (!tree) {
+      tree = createDeviceTree(options.device ?? {});
+      fresh = true;
+    }
+    const h = new VirtualHandset(tree, options);
+    if (fresh && options.treeFile) await h.save();
+    return h;
+  }
+
+  get devId(): string {
+    const r = this.tree.get(DEVICE, './DevInfo/DevId');
+    return r.ok && r.value.kind === 'leaf' && typeof r.value.value === 'string' ? r.value.value : 'unknown-device';
+  }
+
+  get model(): string {
+    const n = this.tree.lookup('./DevInfo/Mod');
+    return typeof n?.value === 'string' ? n.value : '';
+  }
+
+  get encoding(): Encoding {
+    return this.options.encoding ?? 'wbxml';
+  }
+
+  /** DMAcc accounts, secrets left out. */
+  accounts(): AccountView[] {
+    return readAccounts(this.tree).map((a) => ({
+      path: a.path,
+      serverId: a.serverId,
+      name: a.name,
+      addr: a.addr,
+      clientAuth: a.clientCred?.type ?? '',
+      clientName: a.clientCred?.name ?? '',
+      serverAuth: a.serverCred?.type ?? '',
+      serverName: a.serverCred?.name ?? '',
+    }));
+  }
+
+  on(listener: (e: HandsetEvent) => void): () => void {
+    return this.events.on(listener);
+  }
+
+  /** Saves the tree to `treeFile` (nothing without one). */
+  async save(): Promise<void> {
+    if (this.treeFile) await saveTree(this.tree, this.treeFile);
+  }
+
+  /** New TLS settings (CA, pins, client certificate) for the sessions that start from now on. */
+  setTls(tls: HandsetTls | undefined): void {
+    this.transport.close();
+    (this.options as { tls?: HandsetTls }).tls = tls;
+    this.transport = new Transport({ ...(tls ? { tls } : {}), ...(this.options.requestTimeoutMs ? { timeoutMs: this.options.requestTimeoutMs } : {}) });
+  }
+
+  /** Closes kept-alive connections. The tree is saved after each session already. */
+  close(): void {
+    this.running = false;
+    this.transport.close();
+  }
+
+  // ------------------------------------------------------------------------------- sessions
+
+  /** One DM session with a server; queued behind a session already running on this handset. */
+  connect(opts: ConnectOptions = {}): Promise<SessionOutcome> {
+    const run = this.queue.then(() => this.runSession(opts));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private emit(e: HandsetEvent): void {
+    if (this.events.size > 0) this.events.emit(e);
+  }
+
+  private warn(serverId: string | undefined, message: string, into?: string[]): void {
+    into?.push(message);
+    this.emit({ type: 'warning', at: iso(this.now()), devId: this.devId, ...(serverId !== undefined ? { serverId } : {}), message });
+  }
+
+  private async runSession(opts: ConnectOptions): Promise<SessionOutcome> {
+    let prepError: string | undefined;
+    if (this.options.beforeSession && this.running) {
+      try {
+        await this.options.beforeSession(this, opts);
+      } catch (e) {
+        prepError = `getting ready for the session failed: ${(e as Error).message}`;
+      }
+    }
+    const started = this.now();
+    const devId = this.devId;
+    const initiator = opts.initiator ?? 'client';
+    const sessionId = opts.sessionId ?? randomSessionId();
+    const accounts = readAccounts(this.tree);
+    const account: DmAccount | undefined = opts.serverId !== undefined ? accounts.find((a) => a.serverId === opts.serverId) : accounts[0];
+    const serverId = account?.serverId ?? opts.serverId ?? '';
+    const outcome: SessionOutcome = { ok: false, devId, serverId, sessionId, initiator, roundTrips: 0, durationMs: 0, headerCodes: [], serverAuthRefusals: 0, log: [], warnings: [] };
+    const finish = async (error?: string): Promise<SessionOutcome> => {
+      outcome.ok = error === undefined;
+      if (error !== undefined) outcome.error = error;
+      outcome.durationMs = this.now() - started;
+      this.sessions++;
+      this.lastSessionAt = iso(this.now());
+      this.lastError = error ?? null;
+      try {
+        await this.save();
+      } catch (e) {
+        this.warn(serverId, `could not save the tree: ${(e as Error).message}`, outcome.warnings);
+      }
+      this.busy = false;
+      this.emit({ type: 'session-end', at: iso(this.now()), devId, serverId, sessionId, ok: outcome.ok, reason: error ?? 'completed', roundTrips: outcome.roundTrips, durationMs: outcome.durationMs });
+      return outcome;
+    };
+    this.busy = true;
+    if (!this.running) return finish('the handset is stopped');
+    if (prepError !== undefined) return finish(prepError);
+    if (!account) return finish(opts.serverId !== undefined ? `no DMAcc account for ServerID "${opts.serverId}"` : 'the tree has no DMAcc account');
+    let url = opts.url ?? account.addr;
+    if (!url) return finish(`DMAcc account "${serverId}" has no server address (AppAddr Addr)`);
+    this.emit({ type: 'session-start', at: iso(started), devId, serverId, sessionId, initiator, url });
+
+    const tree = this.tree;
+    const accPath = account.path;
+    const encoding = this.encoding;
+    const mediaType = this.options.mediaType ?? MEDIA_TYPES[encoding];
+    const maxMsgSize = this.options.maxMsgSize ?? DEFAULT_MAX_MSG;
+    const maxObjSize = this.options.maxObjSize ?? DEFAULT_MAX_OBJ;
+
+    // Our credentials: the type may change for the session when the server's challenge names another.
+    const clcred = readCredential(tree, accPath, 'CLCRED');
+    let clientType: AuthType | undefined = clcred && clcred.name !== '' ? clcred.type : undefined;
+    let authenticated = false;
+    const myCred = (): AccountCredential | undefined => {
+      const c = readCredential(tree, accPath, 'CLCRED');
+      return c && clientType ? { ...c, type: clientType } : undefined;
+    };
+    const credForHeader = () => {
+      const c = myCred();
+      if (!c || authenticated || c.type === 'hmac') return undefined;
+      return clientCred(c);
+    };
+
+    // The server's credentials.
+    const policy = this.options.serverAuth ?? 'if-configured';
+    const srv = readCredential(tree, accPath, 'SRVCRED');
+    const checkServerAuth = policy === 'required' || (policy === 'if-configured' && srv !== undefined && srv.secret !== '');
+    let verdict: ServerVerdict = { status: 200, reason: 'server credentials not checked' };
+    /** The server nonce our outgoing answer challenges with, stored once the server has read it. */
+    let pendingServerNonce: string | undefined;
+
+    const session = new ClientSession({
+      tree,
+      serverId,
+      encoding,
+      maxMsgSize,
+      ...(maxObjSize > 0 ? { maxObjSize } : {}),
+      alert: alertResponder(this.options.alerts),
+      ...(this.options.exec ? { exec: this.options.exec } : {}),
+      ...(this.options.schemas ? { schemas: this.options.schemas } : {}),
+      clientUri: devId,
+      serverUri: url,
+      sessionId,
+      authenticate: () => ({ status: verdict.status, ...(verdict.chal ? { chal: verdict.chal } : {}) }),
+      credentials: credForHeader,
+    });
+    for (const g of opts.genericAlerts ?? []) session.queueGenericAlert(g);
+
+    let msg: SyncML = session.start({ alert: initiator === 'server' ? '1200' : '1201', sessionId, serverUri: url });
+    // MsgIDs past a re-sent message move up by one per re-send (see MSGID_MARGIN).
+    let msgIdShift = 0;
+    let baseMsgId = Number(msg.hdr.msgID);
+    let authRetries = 0;
+    const maxAuthRetries = this.options.maxAuthRetries ?? 3;
+    const maxRoundTrips = this.options.maxRoundTrips ?? 1000;
+    let serverMaxMsgSize: number | undefined;
+
+    for (let index = 0; ; index++) {
+      if (outcome.roundTrips >= maxRoundTrips) return finish(`no end after ${maxRoundTrips} round trips`);
+      if (opts.beforeSend) await opts.beforeSend(index, msg);
+      msg.hdr.msgID = String(baseMsgId + msgIdShift);
+      const enc = encodeMessage(msg, encoding);
+      if (!enc.ok) return finish(`cannot encode our message: ${enc.error.message}`);
+      const body = enc.value;
+      const headers: Record<string, string> = { 'content-type': mediaType, accept: `${MEDIA_TYPES.wbxml}, ${MEDIA_TYPES.xml}` };
+      const me = myCred();
+      if (me?.type === 'hmac') headers['x-syncml-hmac'] = hmacHeader(me.name, me.secret, nonceBytes(me.nonce), body);
+      if (serverMaxMsgSize !== undefined && body.length > serverMaxMsgSize) {
+        this.warn(serverId, `our message of ${body.length} bytes is over the server's MaxMsgSize ${serverMaxMsgSize}`, outcome.warnings);
+      }
+      this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'out', url, bytes: body, contentType: mediaType, encoding, msgId: msg.hdr.msgID, ...(headers['x-syncml-hmac'] ? { headers: { 'x-syncml-hmac': headers['x-syncml-hmac'] } } : {}) });
+
+      let reply;
+      try {
+        reply = await this.transport.post(url, body, headers);
+      } catch (e) {
+        return finish(`${url}: ${(e as Error).message.trim().split('\n')[0]}`);
+      }
+      outcome.roundTrips++;
+      const contentType = (headerValue(reply.headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
+      const hmacIn = headerValue(reply.headers['x-syncml-hmac']);
+      const dec = reply.status === 200 ? decodeMessage(reply.body) : undefined;
+      this.emit({
+        type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'in', url, bytes: reply.body, contentType,
+        encoding: dec?.ok ? dec.value.encoding : sniffEncoding(reply.body), msgId: dec?.ok ? dec.value.message.hdr.msgID : undefined,
+        httpStatus: reply.status, ...(hmacIn ? { headers: { 'x-syncml-hmac': hmacIn } } : {}),
+      });
+      if (reply.status !== 200 || !dec) {
+        const text = Buffer.from(reply.body.subarray(0, 200)).toString('utf8').trim().split('\n')[0] ?? '';
+        const retry = headerValue(reply.headers['retry-after']);
+        return finish(`HTTP ${reply.status} from ${url}${text ? `: ${text}` : ''}${retry ? ` (Retry-After ${retry})` : ''}`);
+      }
+      if (!isDmMediaType(contentType)) this.warn(serverId, `answer Content-Type is "${contentType}", not a DM media type`, outcome.warnings);
+      if (reply.body.length > maxMsgSize) this.warn(serverId, `server message of ${reply.body.length} bytes is over our MaxMsgSize ${maxMsgSize}`, outcome.warnings);
+      if (!dec.ok) return finish(`undecodable answer from the server: ${describeCodecError(dec.error)}`);
+      const server = dec.value.message;
+      if (server.hdr.respURI) url = server.hdr.respURI;
+      const mms = Number(server.hdr.meta?.maxMsgSize);
+      if (Number.isInteger(mms) && mms > 0) serverMaxMsgSize = mms;
+
+      // The server's verdict on our message (and a new nonce for our next digest).
+      const hdrStatus = [...server.body.commands].reverse().find((c): c is Status => c.kind === 'Status' && c.cmdRef === '0');
+      const code = hdrStatus ? Number(hdrStatus.data) : undefined;
+      if (code !== undefined) outcome.headerCodes.push(code);
+      const chal = hdrStatus?.chal;
+      if (chal && clcred) {
+        const t = authTypeOf(chal.meta.type);
+        if (t && t !== clientType) {
+          this.warn(serverId, `the server asks for ${t} client authentication, not ${clientType ?? 'none'}`, outcome.warnings);
+          clientType = t;
+          writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthType', AAUTH_TYPE[t]);
+        }
+        if (chal.meta.nextNonce !== undefined) writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthData', chal.meta.nextNonce);
+      }
+      if (code === 212) authenticated = true;
+      // The server read our last answer (it did not refuse our credentials): the challenge in that
+      // answer is what it signs with from now on, this message included.
+      if (pendingServerNonce !== undefined && code !== 401 && code !== 407) {
+        writeCredentialLeaf(tree, accPath, 'SRVCRED', 'AAuthData', pendingServerNonce);
+        pendingServerNonce = undefined;
+      }
+      if (code === 401 || code === 407) {
+        authRetries++;
+        authenticated = false;
+        if (!clientType || authRetries > maxAuthRetries) {
+          return finish(`the server refused our credentials (${code})${clientType ? ` ${authRetries} times` : ': this account has no client credentials'}`);
+        }
+        // Nothing of that message was executed: the same message again, new MsgID and credentials.
+        msgIdShift++;
+        const cred = credForHeader();
+        if (cred) msg.hdr.cred = cred;
+        else delete msg.hdr.cred;
+        continue;
+      }
+      if (code !== undefined && (code < 200 || code >= 300)) {
+        return finish(`the server answered our SyncHdr with ${code}`);
+      }
+
+      // Is the server who it says it is? (decided before any of its commands runs)
+      if (checkServerAuth) {
+        const expected: AccountCredential = readCredential(tree, accPath, 'SRVCRED') ?? { type: 'md5', name: '', secret: '', nonce: '' };
+        verdict = checkServer(expected, server.hdr, hmacIn, reply.body, this.options.nonce ?? newNonce);
+        if (verdict.status === 401 || verdict.status === 407) {
+          outcome.serverAuthRefusals++;
+          this.warn(serverId, `refused the server's message ${server.hdr.msgID}: ${verdict.reason} (${verdict.status})`, outcome.warnings);
+        }
+      }
+
+      let next: SyncML | null;
+      try {
+        const meta = server.hdr.meta;
+        const sized = meta?.maxMsgSize !== undefined && Number(meta.maxMsgSize) > MSGID_MARGIN * 4
+          ? { ...server, hdr: { ...server.hdr, meta: { ...meta, maxMsgSize: String(Number(meta.maxMsgSize) - MSGID_MARGIN) } } }
+          : server;
+        next = await session.receive(sized);
+      } catch (e) {
+        return finish(`processing the server's message failed: ${(e as Error).message}`);
+      }
+      outcome.log.push(...session.lastEvents);
+      for (const w of session.warnings.splice(0)) this.warn(serverId, w, outcome.warnings);
+      if (session.isEnded && next !== null) {
+        // Alert 1223: the server ended the session; nothing more goes to it.
+        return finish('the server aborted the session (Alert 1223)');
+      }
+      if (next === null) return finish();
+      if (checkServerAuth && srv) pendingServerNonce = verdict.nextNonce;
+      msg = next;
+      baseMsgId = Number(msg.hdr.msgID);
+    }
+  }
+
+  // ------------------------------------------------------------------------------- package #0
+
+  /**
+   * A notification (package #0): checked against the SRVCRED of the account its ServerID names
+   * (digest over AAuthName, AAuthSecret, AAuthData), then a server-initiated session (Alert 1200,
+   * SessionID from the package in uppercase hex) is queued. Returns at once; `session` settles
+   * when that session ends.
+   */
+  notify(bytes: Uint8Array): NotificationOutcome {
+    const at = iso(this.now());
+    const devId = this.devId;
+    const refuse = (httpStatus: number, reason: string, extra: Partial<NotificationOutcome> = {}): NotificationOutcome => {
+      this.emit({ type: 'notification', at, devId, serverId: extra.serverId ?? '', sessionId: extra.sessionId, accepted: false, reason, ...(extra.package0 ? { uiMode: extra.package0.uiMode } : {}) });
+      return { accepted: false, reason, httpStatus, ...extra };
+    };
+    const parsed = parsePackage0(bytes);
+    if (!parsed.ok) return refuse(400, `malformed package #0: ${parsed.error.message}`);
+    const pkg = parsed.value;
+    const base = { serverId: pkg.serverId, sessionId: pkg.sessionIdHex, package0: pkg };
+    if (pkg.version !== 11) return refuse(400, `package #0 version ${pkg.version} is not 11 (DM 1.2)`, base);
+    if (!this.running) return refuse(503, 'the handset is stopped', base);
+    const account = findAccount(this.tree, pkg.serverId);
+    if (!account) return refuse(404, `no DMAcc account for ServerID "${pkg.serverId}"`, base);
+    const srv = readCredential(this.tree, account.path, 'SRVCRED');
+    const secret = srv?.secret ?? '';
+    const nonce = nonceBytes(srv?.nonce ?? '');
+    // AAuthName first: libdmclient (validate_package_0) hashes the SRVCRED name:secret, and so does
+    // our server; then the ServerID of the package, the spec's "server-identifier", which
+    // notify/package0.ts verifyPackage0 uses. They differ only when AAuthName is not the ServerID.
+    const names = [...new Set([srv?.name ?? '', pkg.serverId].filter((n) => n !== ''))];
+    const candidates: Array<[string, Uint8Array]> = [['nonce', nonce]];
+    if (this.options.acceptResyncNonce ?? true) for (const [k, v] of Object.entries(RESYNC_NONCES)) candidates.push([`resync:${k}`, v]);
+    let matched: string | undefined;
+    for (const [label, n] of candidates) {
+      for (const name of names) {
+        const want = package0Digest(name, { secret, nonce: n }, pkg.trigger);
+        if (Buffer.from(want).equals(Buffer.from(pkg.digest))) {
+          matched = `${label} (name ${name})`;
+          break;
+        }
+      }
+      if (matched) break;
+    }
+    if (!matched) return refuse(401, `package #0 digest does not verify with the SRVCRED of "${pkg.serverId}"`, base);
+    this.emit({ type: 'notification', at, devId, serverId: pkg.serverId, sessionId: pkg.sessionIdHex, accepted: true, reason: `digest verified with the ${matched}`, uiMode: pkg.uiMode });
+    const session = this.connect({ serverId: pkg.serverId, initiator: 'server', sessionId: pkg.sessionIdHex });
+    return { accepted: true, reason: `digest verified with the ${matched}`, httpStatus: 200, ...base, matched, session };
+  }
+}

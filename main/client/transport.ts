@@ -1,0 +1,121 @@
+/**
+ * The handset's HTTP(S) side: one keep-alive agent per handset (its own client certificate), POST
+ * a body, get status, headers and the exact response bytes back. TLS trust is pinned: the CA given
+ * replaces the system roots, and optional SHA-256 pins must appear in the server's chain.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import tls, { type PeerCertificate } from 'node:tls';
+
+export interface HandsetTls {
+  /** CA certificate(s), PEM, trusted for the server. Replaces the system roots: only these CAs are accepted. */
+  ca?: string | string[];
+  /**
+   * SHA-256 fingerprints (hex, colons optional, any case) of which at least one must appear in the
+   * server's verified chain (leaf or CA): pinning beyond "some certificate the CA signed".
+   */
+  pins?: string[];
+  /** Client certificate and key, PEM (mutual TLS; the DM server checks its CN against the DevId). */
+  cert?: string;
+  key?: string;
+  /** Default true. False accepts any server certificate (for a peer with a broken chain; say so in the log). */
+  rejectUnauthorized?: boolean;
+}
+
+export interface HttpReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Uint8Array;
+}
+
+export interface TransportOptions {
+  tls?: HandsetTls;
+  /** Per request, from sending to the last byte of the answer. Default 30 s. */
+  timeoutMs?: number;
+  /** Largest answer read; beyond it the request fails (a server ignoring our MaxMsgSize badly). Default 16 MiB. */
+  maxResponseBytes?: number;
+  /** Sockets kept per origin. Default 2 (a handset has one session at a time). */
+  maxSockets?: number;
+}
+
+const normalizePin = (p: string): string => p.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+
+/** Checks the host name as usual, then the pins against every certificate of the chain. */
+export function pinnedIdentityCheck(pins: readonly string[]): (host: string, cert: PeerCertificate) => Error | undefined {
+  const want = new Set(pins.map(normalizePin));
+  return (host, cert) => {
+    const err = tls.checkServerIdentity(host, cert);
+    if (err) return err;
+    const seen = new Set<string>();
+    for (let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate; c && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+      seen.add(c.fingerprint256);
+      if (want.has(normalizePin(c.fingerprint256))) return undefined;
+    }
+    return new Error(`server certificate chain of ${host} matches none of the pinned fingerprints`);
+  };
+}
+
+export class Transport {
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+
+  constructor(opts: TransportOptions = {}) {
+    const maxSockets = opts.maxSockets ?? 2;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets });
+    const t = opts.tls ?? {};
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxSockets,
+      ...(t.ca !== undefined ? { ca: t.ca } : {}),
+      ...(t.cert !== undefined ? { cert: t.cert } : {}),
+      ...(t.key !== undefined ? { key: t.key } : {}),
+      rejectUnauthorized: t.rejectUnauthorized ?? true,
+      ...(t.pins && t.pins.length > 0 ? { checkServerIdentity: pinnedIdentityCheck(t.pins) } : {}),
+    });
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
+  }
+
+  post(url: string, body: Uint8Array, headers: Record<string, string>): Promise<HttpReply> {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return Promise.reject(new Error(`not a URL: ${url}`));
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new Error(`unsupported URL scheme ${u.protocol} (${url})`));
+    const secure = u.protocol === 'https:';
+    const mod = secure ? https : http;
+    return new Promise<HttpReply>((resolve, reject) => {
+      const req = mod.request(u, {
+        method: 'POST',
+        agent: secure ? this.httpsAgent : this.httpAgent,
+        headers: { ...headers, 'content-length': String(body.length) },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > this.maxResponseBytes) {
+            req.destroy(new Error(`answer from ${url} is over ${this.maxResponseBytes} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: new Uint8Array(Buffer.concat(chunks)) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer from ${url} within ${this.timeoutMs} ms`)));
+      req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    });
+  }
+
+  /** Closes the kept-alive sockets (a CLI run ends only once they are gone). */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
