@@ -144,8 +144,20 @@ export interface NewMessage {
 export class ServerStore {
   readonly db: Database.Database;
 
+  private readonly statements = new Map<string, Database.Statement>();
+
   private constructor(db: Database.Database) {
     this.db = db;
+  }
+
+  /** A statement prepared once per SQL text: preparing costs more than running these small statements. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (st === undefined) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   /** Opens (creating if needed) the store in `dir`. */
@@ -182,57 +194,57 @@ export class ServerStore {
   // --- devices -------------------------------------------------------------------------------
 
   device(devId: string): StoredDevice | undefined {
-    const row = this.db.prepare('SELECT * FROM devices WHERE dev_id = ?').get(devId) as DeviceRow | undefined;
+    const row = this.sql('SELECT * FROM devices WHERE dev_id = ?').get(devId) as DeviceRow | undefined;
     return row && deviceFromRow(row);
   }
 
   devices(): StoredDevice[] {
-    return (this.db.prepare('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceRow[]).map(deviceFromRow);
+    return (this.sql('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceRow[]).map(deviceFromRow);
   }
 
   /** Records that the device was seen now, creating it on first sight. */
   touchDevice(devId: string, now: number): { device: StoredDevice; created: boolean } {
-    const created = this.db.prepare(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now)).changes > 0;
-    if (!created) this.db.prepare('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
+    const created = this.sql(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now)).changes > 0;
+    if (!created) this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
     return { device: this.device(devId)!, created };
   }
 
   setDevInfo(devId: string, info: Record<string, string>): void {
     const cur = this.device(devId);
     const merged = { ...(cur?.devInfo ?? {}), ...info };
-    this.db.prepare('UPDATE devices SET dev_info = ? WHERE dev_id = ?').run(JSON.stringify(merged), devId);
+    this.sql('UPDATE devices SET dev_info = ? WHERE dev_id = ?').run(JSON.stringify(merged), devId);
   }
 
   setDeviceAuth(devId: string, auth: DeviceAuthState): void {
-    this.db.prepare('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
+    this.sql('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
   }
 
   /** Per-device client credentials; undefined goes back to the lab default. Creates the device if new. */
   setDeviceCredential(devId: string, cred: Credential | undefined, now: number): void {
     this.touchDeviceQuiet(devId, now);
-    this.db.prepare('UPDATE devices SET client_cred_name = ?, client_cred_secret = ? WHERE dev_id = ?').run(cred?.name ?? null, cred?.secret ?? null, devId);
+    this.sql('UPDATE devices SET client_cred_name = ?, client_cred_secret = ? WHERE dev_id = ?').run(cred?.name ?? null, cred?.secret ?? null, devId);
   }
 
   setNotifyUrl(devId: string, url: string | undefined, now: number): void {
     this.touchDeviceQuiet(devId, now);
-    this.db.prepare('UPDATE devices SET notify_url = ? WHERE dev_id = ?').run(url ?? null, devId);
+    this.sql('UPDATE devices SET notify_url = ? WHERE dev_id = ?').run(url ?? null, devId);
   }
 
   private touchDeviceQuiet(devId: string, now: number): void {
-    this.db.prepare(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now));
+    this.sql(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now));
   }
 
   // --- jobs ----------------------------------------------------------------------------------
 
   addJob(device: string, spec: JobSpec, now: number): JobRecord {
     const clean = parseJobSpec(spec);
-    const info = this.db.prepare(`INSERT INTO jobs (device, command, target, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
+    const info = this.sql(`INSERT INTO jobs (device, command, target, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
       .run(device, clean.kind, jobTarget(clean), JSON.stringify(clean), iso(now), iso(now));
     return this.job(Number(info.lastInsertRowid))!;
   }
 
   job(id: number): JobRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row && jobFromRow(row);
   }
 
@@ -248,7 +260,7 @@ export class ServerStore {
       args.push(filter.status);
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    return (this.db.prepare(sql).all(...args) as JobRow[]).map(jobFromRow);
+    return (this.sql(sql).all(...args) as JobRow[]).map(jobFromRow);
   }
 
   queuedJobs(device: string): JobRecord[] {
@@ -256,12 +268,12 @@ export class ServerStore {
   }
 
   markSent(ids: number[], sessionId: number, now: number): void {
-    const st = this.db.prepare(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'queued'`);
+    const st = this.sql(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'queued'`);
     for (const id of ids) st.run(sessionId, iso(now), id);
   }
 
   finishJob(o: { id: number; status: 'done' | 'failed'; statusCode: number | null; results: JobResult[]; members: JobMemberStatus[]; error: string | null }, now: number): void {
-    this.db.prepare(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, updated_at = ? WHERE id = ?`)
+    this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, updated_at = ? WHERE id = ?`)
       .run(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id);
   }
 
@@ -273,20 +285,20 @@ export class ServerStore {
     const job = this.job(id);
     if (!job || (job.status !== 'sent' && job.status !== 'queued')) return;
     if (wasSent && job.attempts >= maxAttempts) {
-      this.db.prepare(`UPDATE jobs SET status = 'failed', error = ?, updated_at = ? WHERE id = ?`).run(`no answer after ${job.attempts} attempt(s); last: ${reason}`, iso(now), id);
+      this.sql(`UPDATE jobs SET status = 'failed', error = ?, updated_at = ? WHERE id = ?`).run(`no answer after ${job.attempts} attempt(s); last: ${reason}`, iso(now), id);
     } else {
-      this.db.prepare(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE id = ?`).run(iso(now), id);
+      this.sql(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE id = ?`).run(iso(now), id);
     }
   }
 
   /** A generic alert (1226) whose Correlator matches an Exec job: its items join the job's results. */
   attachAlertToJobs(device: string, alert: AlertRecord, now: number): number[] {
     if (!alert.correlator) return [];
-    const rows = (this.db.prepare(`SELECT * FROM jobs WHERE device = ? AND command = 'exec'`).all(device) as JobRow[]).map(jobFromRow)
+    const rows = (this.sql(`SELECT * FROM jobs WHERE device = ? AND command = 'exec'`).all(device) as JobRow[]).map(jobFromRow)
       .filter((j) => j.spec.kind === 'exec' && j.spec.correlator === alert.correlator);
     for (const j of rows) {
       const extra: JobResult[] = alert.items.map((i) => ({ uri: i.source ?? i.target ?? '', format: i.format ?? null, data: i.data ?? null, type: i.type ?? `alert:${alert.code}` }));
-      this.db.prepare('UPDATE jobs SET results = ?, updated_at = ? WHERE id = ?').run(JSON.stringify([...j.results, ...extra]), iso(now), j.id);
+      this.sql('UPDATE jobs SET results = ?, updated_at = ? WHERE id = ?').run(JSON.stringify([...j.results, ...extra]), iso(now), j.id);
     }
     return rows.map((j) => j.id);
   }
@@ -294,8 +306,8 @@ export class ServerStore {
   /** Removes a device's jobs, except those out on the wire right now. */
   clearJobs(device: string): { deleted: number; kept: number } {
     return this.tx(() => {
-      const deleted = this.db.prepare(`DELETE FROM jobs WHERE device = ? AND status != 'sent'`).run(device).changes;
-      const kept = (this.db.prepare(`SELECT COUNT(*) AS n FROM jobs WHERE device = ? AND status = 'sent'`).get(device) as { n: number }).n;
+      const deleted = this.sql(`DELETE FROM jobs WHERE device = ? AND status != 'sent'`).run(device).changes;
+      const kept = (this.sql(`SELECT COUNT(*) AS n FROM jobs WHERE device = ? AND status = 'sent'`).get(device) as { n: number }).n;
       return { deleted, kept };
     });
   }
@@ -303,21 +315,21 @@ export class ServerStore {
   // --- sessions and messages -----------------------------------------------------------------
 
   createSession(p: { device: string | null; dmSessionId: string | null; encoding: Encoding | null; state?: SessionState; reason?: string }, now: number): number {
-    const info = this.db.prepare(`INSERT INTO sessions (device, dm_session_id, state, encoding, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    const info = this.sql(`INSERT INTO sessions (device, dm_session_id, state, encoding, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`)
       .run(p.device, p.dmSessionId, p.state ?? 'active', p.encoding, iso(now), p.state && p.state !== 'active' ? iso(now) : null, p.reason ?? null);
     return Number(info.lastInsertRowid);
   }
 
   endSession(id: number, state: SessionState, reason: string, now: number): void {
-    this.db.prepare(`UPDATE sessions SET state = ?, reason = ?, ended_at = ? WHERE id = ? AND state = 'active'`).run(state, reason, iso(now), id);
+    this.sql(`UPDATE sessions SET state = ?, reason = ?, ended_at = ? WHERE id = ? AND state = 'active'`).run(state, reason, iso(now), id);
   }
 
   setSessionAuth(id: number, authType: string): void {
-    this.db.prepare('UPDATE sessions SET auth_type = ? WHERE id = ?').run(authType, id);
+    this.sql('UPDATE sessions SET auth_type = ? WHERE id = ?').run(authType, id);
   }
 
   session(id: number): SessionRecord | undefined {
-    const row = this.db.prepare(`SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s WHERE id = ?`).get(id) as SessionRow | undefined;
+    const row = this.sql(`SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s WHERE id = ?`).get(id) as SessionRow | undefined;
     return row && sessionFromRow(row);
   }
 
@@ -328,14 +340,14 @@ export class ServerStore {
       where = 'WHERE s.device = ?';
       args.push(filter.device);
     }
-    const rows = this.db.prepare(`SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s ${where} ORDER BY s.id DESC LIMIT ?`)
+    const rows = this.sql(`SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s ${where} ORDER BY s.id DESC LIMIT ?`)
       .all(...args, filter.limit ?? 1000) as SessionRow[];
     return rows.map(sessionFromRow);
   }
 
   addMessage(m: NewMessage): number {
-    const seq = ((this.db.prepare('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
-    const info = this.db.prepare(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
+    const seq = ((this.sql('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
+    const info = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       m.sessionId, seq, m.direction, iso(m.at), m.durationMs ?? null, m.msgId ?? null, m.contentType ?? null, m.httpStatus ?? null,
       Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.decoded ?? null, m.error ?? null, m.note ?? null,
@@ -345,11 +357,11 @@ export class ServerStore {
 
   /** Adds a line to a logged message's note (auth reasons, warnings found after it was stored). */
   annotateMessage(id: number, note: string): void {
-    this.db.prepare(`UPDATE messages SET note = CASE WHEN note IS NULL THEN ? ELSE note || char(10) || ? END WHERE id = ?`).run(note, note, id);
+    this.sql(`UPDATE messages SET note = CASE WHEN note IS NULL THEN ? ELSE note || char(10) || ? END WHERE id = ?`).run(note, note, id);
   }
 
   messages(sessionId: number): MessageRecord[] {
-    return (this.db.prepare('SELECT * FROM messages WHERE session_id = ? ORDER BY seq').all(sessionId) as MessageRow[]).map((r) => ({
+    return (this.sql('SELECT * FROM messages WHERE session_id = ? ORDER BY seq').all(sessionId) as MessageRow[]).map((r) => ({
       id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
       contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes), decoded: r.decoded, error: r.error, note: r.note,
     }));
@@ -361,8 +373,8 @@ export class ServerStore {
    */
   recoverInterrupted(now: number): { sessions: number; jobs: number } {
     return this.tx(() => {
-      const sessions = this.db.prepare(`UPDATE sessions SET state = 'interrupted', reason = 'server stopped during the session', ended_at = ? WHERE state = 'active'`).run(iso(now)).changes;
-      const jobs = this.db.prepare(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'sent'`).run(iso(now)).changes;
+      const sessions = this.sql(`UPDATE sessions SET state = 'interrupted', reason = 'server stopped during the session', ended_at = ? WHERE state = 'active'`).run(iso(now)).changes;
+      const jobs = this.sql(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'sent'`).run(iso(now)).changes;
       return { sessions, jobs };
     });
   }
@@ -370,24 +382,24 @@ export class ServerStore {
   // --- the discovered tree and alerts --------------------------------------------------------
 
   upsertTree(device: string, entries: Omit<TreeEntry, 'fetchedAt'>[], now: number): void {
-    const st = this.db.prepare(`INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    const st = this.sql(`INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (device, uri) DO UPDATE SET format = COALESCE(excluded.format, format), type = COALESCE(excluded.type, type),
       data = COALESCE(excluded.data, data), encoding = COALESCE(excluded.encoding, encoding), fetched_at = excluded.fetched_at`);
     for (const e of entries) st.run(device, normaliseUri(e.uri), e.format, e.type, e.data, e.encoding ?? null, iso(now));
   }
 
   tree(device: string): TreeEntry[] {
-    return (this.db.prepare('SELECT * FROM tree WHERE device = ? ORDER BY uri').all(device) as { uri: string; format: string | null; type: string | null; data: string | null; encoding: string | null; fetched_at: string }[])
+    return (this.sql('SELECT * FROM tree WHERE device = ? ORDER BY uri').all(device) as { uri: string; format: string | null; type: string | null; data: string | null; encoding: string | null; fetched_at: string }[])
       .map((r) => ({ uri: r.uri, format: r.format, type: r.type, data: r.data, fetchedAt: r.fetched_at, ...(r.encoding === 'b64' ? { encoding: 'b64' as const } : {}) }));
   }
 
   addAlert(device: string, sessionId: number | null, alert: AlertRecord, now: number): void {
-    this.db.prepare('INSERT INTO alerts (session_id, device, code, correlator, items, at) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO alerts (session_id, device, code, correlator, items, at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(sessionId, device, alert.code, alert.correlator ?? null, JSON.stringify(alert.items), iso(now));
   }
 
   alerts(device: string): (AlertRecord & { at: string; sessionId: number | null })[] {
-    return (this.db.prepare('SELECT * FROM alerts WHERE device = ? ORDER BY id').all(device) as { code: string; correlator: string | null; items: string; at: string; session_id: number | null }[])
+    return (this.sql('SELECT * FROM alerts WHERE device = ? ORDER BY id').all(device) as { code: string; correlator: string | null; items: string; at: string; session_id: number | null }[])
       .map((r) => ({ code: r.code, items: JSON.parse(r.items), at: r.at, sessionId: r.session_id, ...(r.correlator ? { correlator: r.correlator } : {}) }));
   }
 }
