@@ -1,0 +1,588 @@
+/**
+ * The UI backend: the contract's handlers over the real DM server and its store. Plain Node, no
+ * Electron: it runs in Electron's utilityProcess for the desktop app and in a plain Node process for
+ * `npm run serve`. One instance owns one data folder.
+ *
+ * Besides what the server does itself it keeps three things of its own:
+ *  - server settings (`<dataDir>/workbench.json`), edited in the Server view;
+ *  - per-device job holds: while a device's queue is paused, jobs from the UI wait here and `step`
+ *    hands them to the server one at a time (jobs queued by other processes, e.g. `dmw job add`,
+ *    go straight to the server's queue and are not held);
+ *  - tree snapshots taken when a session ends, so the Tree view can diff against the previous one
+ *    (`<dataDir>/workbench-snapshots/`).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DmServer } from '../server/server.js';
+import { LabCa } from '../server/ca.js';
+import type { ServerEvent } from '../server/events.js';
+import { parseJobSpec } from '../server/jobs.js';
+import type { JobRecord, JobSpec, MessageRecord, TreeEntry } from '../server/types.js';
+import { ServerStore, type StoredDevice } from '../store/server-store.js';
+import { aclMatrix } from './acl-view.js';
+import type { EventName } from './channels.js';
+import {
+  ServerSettingsSchema, type DeviceSummary, type EventPayload, type Handlers, type HandsetsStatus, type JobSpecInput, type QueueState,
+  type MessageSummary, type ServerSettings, type ServerStatus, type TreeDiff,
+} from './contract.js';
+import { loadHandsetModule, type HandsetFleet, type HandsetLoad } from './handsets.js';
+import { DecodeCache, messageDetail, summarizeSession } from './session-view.js';
+
+export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
+  port: 8080,
+  host: '127.0.0.1',
+  tls: false,
+  clientCerts: 'optional',
+  serverId: 'dmw',
+  clientAuth: 'none',
+  defaultClientCred: null,
+  serverCred: null,
+  serverAuth: 'md5',
+  requireClientCert: false,
+  publicUrl: null,
+  sessionTimeoutSec: 300,
+  maxMsgSize: 1024 * 1024,
+});
+
+const SETTINGS_FILE = 'workbench.json';
+const SNAPSHOT_DIR = 'workbench-snapshots';
+
+export interface BackendOptions {
+  dataDir: string;
+  /** Overrides the saved settings for this run (saved only if the user then changes settings). */
+  settings?: Partial<ServerSettings>;
+  /** Start the DM server at once. */
+  startServer?: boolean;
+  /** Handset module path (tests, `--handsets`); default main/client. */
+  handsetModule?: string;
+  /** Skip loading handsets altogether (unit tests). */
+  handsets?: HandsetLoad;
+  now?: () => number;
+}
+
+type EventListener = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
+
+interface Hold {
+  paused: boolean;
+  held: { heldId: number; device: string; spec: JobSpecInput; notify: boolean; createdAt: string }[];
+}
+
+interface Snapshot {
+  at: string;
+  values: Record<string, string | null>;
+}
+
+export class Backend {
+  readonly handlers: Handlers;
+  private server: DmServer | undefined;
+  private reader: ServerStore;
+  private dataDir: string;
+  private settings: ServerSettings;
+  private startedAt: string | null = null;
+  private lastError: string | null = null;
+  private offBus: (() => void) | undefined;
+  private readonly listeners = new Set<EventListener>();
+  private readonly holds = new Map<string, Hold>();
+  private nextHeldId = 1;
+  private readonly cache = new DecodeCache();
+  private readonly summaryCache = new Map<number, { count: number; messages: MessageSummary[] }>();
+  private readonly snapshots = new Map<string, { previous: Snapshot | null; last: Snapshot }>();
+  private fleet: HandsetFleet | undefined;
+  private fleetReason: string | null = null;
+  private fleetProvider: string | null = null;
+  private readonly now: () => number;
+  private starting: Promise<ServerStatus> | undefined;
+
+  private constructor(opts: BackendOptions) {
+    this.now = opts.now ?? Date.now;
+    this.dataDir = path.resolve(opts.dataDir);
+    mkdirSync(this.dataDir, { recursive: true });
+    this.settings = { ...this.loadSettings(), ...opts.settings };
+    this.reader = ServerStore.open(this.dataDir);
+    this.handlers = this.makeHandlers();
+  }
+
+  static async create(opts: BackendOptions): Promise<Backend> {
+    const b = new Backend(opts);
+    const load = opts.handsets ?? (await loadHandsetModule(opts.handsetModule));
+    if (load.ok) {
+      try {
+        b.fleet = await load.module.createFleet({ server: () => b.server, dataDir: b.dataDir });
+        b.fleetProvider = load.provider;
+        b.fleet.onChange(() => b.emit('handsets.changed', b.handsetsStatus()));
+      } catch (e) {
+        b.fleetReason = `The virtual handset module failed to start: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    } else {
+      b.fleetReason = load.reason;
+    }
+    if (opts.startServer) await b.startServer();
+    return b;
+  }
+
+  get running(): DmServer | undefined {
+    return this.server;
+  }
+
+  get handsetFleet(): HandsetFleet | undefined {
+    return this.fleet;
+  }
+
+  /** The device's tree as the server cached it (Get results). */
+  treeEntries(device: string): TreeEntry[] {
+    return this.reader.tree(device);
+  }
+
+  get folder(): string {
+    return this.dataDir;
+  }
+
+  /** Subscribe to the contract's events; returns the unsubscribe. */
+  onEvent(fn: EventListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit<E extends EventName>(name: E, payload: EventPayload<E>): void {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(name, payload);
+      } catch (e) {
+        process.emitWarning(`api event listener failed on ${name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fleet?.close().catch(() => undefined);
+    await this.stopServer();
+    this.reader.close();
+    this.listeners.clear();
+  }
+
+  // --- settings -------------------------------------------------------------------------------
+
+  private loadSettings(): ServerSettings {
+    const file = path.join(this.dataDir, SETTINGS_FILE);
+    if (!existsSync(file)) return { ...DEFAULT_SETTINGS };
+    try {
+      const raw = JSON.parse(readFileSync(file, 'utf8')) as { settings?: unknown };
+      const parsed = ServerSettingsSchema.partial().safeParse(raw.settings ?? {});
+      return { ...DEFAULT_SETTINGS, ...(parsed.success ? stripUndefined(parsed.data) : {}) };
+    } catch {
+      return { ...DEFAULT_SETTINGS };
+    }
+  }
+
+  private saveSettings(): void {
+    writeFileSync(path.join(this.dataDir, SETTINGS_FILE), `${JSON.stringify({ settings: this.settings }, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  // --- the DM server --------------------------------------------------------------------------
+
+  status(): ServerStatus {
+    const s = this.server;
+    return {
+      running: s !== undefined,
+      url: s?.url ?? null,
+      port: s?.port ?? null,
+      startedAt: s ? this.startedAt : null,
+      dataDir: this.dataDir,
+      settings: this.settings,
+      error: this.lastError,
+      caExists: existsSync(path.join(this.dataDir, 'ca', 'ca.crt.pem')),
+      activeSessions: s?.activeSessions().length ?? 0,
+    };
+  }
+
+  async startServer(): Promise<ServerStatus> {
+    if (this.server) return this.status();
+    if (this.starting) return this.starting;
+    this.starting = (async () => {
+      const st = this.settings;
+      try {
+        const server = await DmServer.start({
+          dataDir: this.dataDir,
+          port: st.port,
+          host: st.host,
+          serverId: st.serverId,
+          clientAuth: st.clientAuth,
+          serverAuth: st.serverAuth,
+          requireClientCert: st.requireClientCert,
+          ...(st.tls ? { tls: { clientCerts: st.clientCerts } } : {}),
+          ...(st.defaultClientCred ? { defaultClientCred: st.defaultClientCred } : {}),
+          ...(st.serverCred ? { serverCred: st.serverCred } : {}),
+          ...(st.publicUrl ? { publicUrl: st.publicUrl } : {}),
+          limits: { sessionTimeoutMs: st.sessionTimeoutSec * 1000, maxMsgSize: st.maxMsgSize },
+        });
+        this.server = server;
+        this.startedAt = new Date(this.now()).toISOString();
+        this.lastError = null;
+        this.offBus = server.bus.subscribe((e) => this.onServerEvent(e));
+      } catch (e) {
+        this.lastError = `could not start the DM server on ${st.host}:${st.port}: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      const status = this.status();
+      this.emit('server.status', status);
+      return status;
+    })();
+    try {
+      return await this.starting;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  async stopServer(): Promise<ServerStatus> {
+    const s = this.server;
+    if (s) {
+      this.offBus?.();
+      this.server = undefined;
+      await s.close();
+      this.startedAt = null;
+      this.emit('server.status', this.status());
+    }
+    return this.status();
+  }
+
+  private onServerEvent(e: ServerEvent): void {
+    this.emit('server.event', e as EventPayload<'server.event'>);
+    if (e.type === 'session-ended' && e.device) this.snapshot(e.device);
+  }
+
+  private async configure(p: { settings?: Partial<ServerSettings>; dataDir?: string }): Promise<ServerStatus> {
+    const wasRunning = this.server !== undefined;
+    if (p.dataDir !== undefined && path.resolve(p.dataDir) !== this.dataDir) {
+      await this.stopServer();
+      const dir = path.resolve(p.dataDir);
+      mkdirSync(dir, { recursive: true });
+      const store = ServerStore.open(dir);
+      this.reader.close();
+      this.reader = store;
+      this.dataDir = dir;
+      this.holds.clear();
+      this.snapshots.clear();
+      this.settings = this.loadSettings();
+    }
+    if (p.settings) this.settings = { ...this.settings, ...stripUndefined(p.settings) };
+    this.saveSettings();
+    if (wasRunning) {
+      await this.stopServer();
+      return this.startServer();
+    }
+    const status = this.status();
+    this.emit('server.status', status);
+    return status;
+  }
+
+  private async ca(): Promise<LabCa> {
+    return this.server?.ca ?? LabCa.loadOrCreate(path.join(this.dataDir, 'ca'));
+  }
+
+  // --- devices and handsets -------------------------------------------------------------------
+
+  devices(): DeviceSummary[] {
+    const store = this.reader;
+    const counts = new Map<string, Record<string, number>>();
+    for (const r of store.db.prepare('SELECT device, status, COUNT(*) AS n FROM jobs GROUP BY device, status').all() as { device: string; status: string; n: number }[]) {
+      const c = counts.get(r.device) ?? {};
+      c[r.status] = r.n;
+      counts.set(r.device, c);
+    }
+    const lastSessions = new Map<string, { id: number; state: string; startedAt: string; endedAt: string | null }>();
+    const rows = store.db.prepare(`SELECT s.id, s.device, s.state, s.started_at, s.ended_at FROM sessions s
+      JOIN (SELECT device, MAX(id) AS id FROM sessions WHERE device IS NOT NULL GROUP BY device) m ON m.id = s.id`).all() as { id: number; device: string; state: string; started_at: string; ended_at: string | null }[];
+    for (const r of rows) lastSessions.set(r.device, { id: r.id, state: r.state, startedAt: r.started_at, endedAt: r.ended_at });
+    const active = new Set(this.server?.activeSessions().map((s) => s.device) ?? []);
+    const virtual = new Set(this.fleet?.list().map((h) => h.devId) ?? []);
+    return store.devices().map((d) => {
+      const c = counts.get(d.devId) ?? {};
+      const hold = this.holds.get(d.devId);
+      return {
+        devId: d.devId,
+        model: d.devInfo.Mod ?? null,
+        manufacturer: d.devInfo.Man ?? null,
+        devInfo: d.devInfo,
+        firstSeen: d.firstSeen,
+        lastSeen: d.lastSeen,
+        lastSession: lastSessions.get(d.devId) ?? null,
+        state: active.has(d.devId) ? 'in-session' : 'idle',
+        hasOwnCredentials: d.clientCred !== undefined,
+        notifyUrl: d.notifyUrl ?? null,
+        jobs: { queued: c.queued ?? 0, sent: c.sent ?? 0, done: c.done ?? 0, failed: c.failed ?? 0, held: hold?.held.length ?? 0 },
+        paused: hold?.paused ?? false,
+        virtual: virtual.has(d.devId),
+      };
+    });
+  }
+
+  handsetsStatus(): HandsetsStatus {
+    if (!this.fleet) return { available: false, reason: this.fleetReason ?? 'Virtual handsets are not available.', provider: null, handsets: [] };
+    return { available: true, reason: null, provider: this.fleetProvider, handsets: this.fleet.list() };
+  }
+
+  private needFleet(): HandsetFleet {
+    if (!this.fleet) throw new Error(this.fleetReason ?? 'virtual handsets are not available');
+    return this.fleet;
+  }
+
+  // --- jobs and holds -------------------------------------------------------------------------
+
+  private hold(device: string): Hold {
+    let h = this.holds.get(device);
+    if (!h) {
+      h = { paused: false, held: [] };
+      this.holds.set(device, h);
+    }
+    return h;
+  }
+
+  queueState(device: string): QueueState {
+    const h = this.holds.get(device);
+    return { device, paused: h?.paused ?? false, held: h ? h.held.map((x) => ({ ...x })) : [] };
+  }
+
+  /** Gives a job to the server (or, when stopped, to its queue in the store for the next start). */
+  async submit(device: string, spec: JobSpecInput, notify: boolean | undefined): Promise<{ job: JobRecord; notified: { ok: boolean; detail: string } | null }> {
+    const clean = parseJobSpec(spec) as JobSpec;
+    const s = this.server;
+    if (!s) {
+      const job = this.reader.tx(() => this.reader.addJob(device, clean, this.now()));
+      return { job, notified: null };
+    }
+    const reachable = notify ?? this.reader.device(device)?.notifyUrl !== undefined;
+    const r = await s.addJob(device, clean, { notify: reachable });
+    return { job: r.job, notified: r.notified ? { ok: r.notified.ok, detail: r.notified.detail } : null };
+  }
+
+  private async addJob(p: { device: string; spec: JobSpecInput; notify?: boolean | undefined }) {
+    parseJobSpec(p.spec);
+    const h = this.holds.get(p.device);
+    if (h?.paused) {
+      const held = { heldId: this.nextHeldId++, device: p.device, spec: p.spec, notify: p.notify ?? true, createdAt: new Date(this.now()).toISOString() };
+      h.held.push(held);
+      this.emit('jobs.changed', this.queueState(p.device));
+      return { job: null, held, notified: null };
+    }
+    const r = await this.submit(p.device, p.spec, p.notify);
+    return { job: r.job, held: null, notified: r.notified };
+  }
+
+  private async step(device: string) {
+    const h = this.holds.get(device);
+    const next = h?.held.shift();
+    if (!next) return { queue: this.queueState(device), job: null };
+    this.emit('jobs.changed', this.queueState(device));
+    const r = await this.submit(device, next.spec, next.notify);
+    return { queue: this.queueState(device), job: r.job };
+  }
+
+  /**
+   * Session summaries, kept for the last few sessions opened: a live session is re-read as each
+   * message arrives, and a logged message never changes once its answer is logged.
+   */
+  private summaries(id: number, count: number): MessageSummary[] {
+    const hit = this.summaryCache.get(id);
+    if (hit && hit.count === count) return hit.messages;
+    const messages = summarizeSession(this.reader.messages(id), this.cache);
+    this.summaryCache.delete(id);
+    this.summaryCache.set(id, { count, messages });
+    if (this.summaryCache.size > 8) this.summaryCache.delete(this.summaryCache.keys().next().value!);
+    return messages;
+  }
+
+  // --- tree snapshots -------------------------------------------------------------------------
+
+  private snapshotFile(device: string): string {
+    return path.join(this.dataDir, SNAPSHOT_DIR, `${device.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+  }
+
+  private snapshotsOf(device: string): { previous: Snapshot | null; last: Snapshot } | undefined {
+    let s = this.snapshots.get(device);
+    if (!s) {
+      const file = this.snapshotFile(device);
+      if (existsSync(file)) {
+        try {
+          s = JSON.parse(readFileSync(file, 'utf8')) as { previous: Snapshot | null; last: Snapshot };
+          this.snapshots.set(device, s);
+        } catch {
+          s = undefined;
+        }
+      }
+    }
+    return s;
+  }
+
+  /** Records the device's tree when it differs from the last record (called as sessions end). */
+  snapshot(device: string): void {
+    const values = treeValues(this.reader.tree(device));
+    const cur = this.snapshotsOf(device);
+    if (cur && sameValues(cur.last.values, values)) return;
+    const next = { previous: cur?.last ?? null, last: { at: new Date(this.now()).toISOString(), values } };
+    this.snapshots.set(device, next);
+    try {
+      mkdirSync(path.join(this.dataDir, SNAPSHOT_DIR), { recursive: true });
+      writeFileSync(this.snapshotFile(device), JSON.stringify(next));
+    } catch (e) {
+      process.emitWarning(`could not save the tree snapshot of ${device}: ${(e as Error).message}`);
+    }
+  }
+
+  treeDiff(device: string): TreeDiff {
+    const s = this.snapshotsOf(device);
+    const current = treeValues(this.reader.tree(device));
+    const before = s?.previous?.values ?? (s && !sameValues(s.last.values, current) ? s.last.values : null);
+    const diff: TreeDiff = { device, previousAt: null, currentAt: s?.last.at ?? null, added: [], removed: [], changed: [] };
+    if (!before) return diff;
+    diff.previousAt = s?.previous?.at ?? s?.last.at ?? null;
+    for (const [uri, after] of Object.entries(current)) {
+      if (!(uri in before)) diff.added.push({ uri, before: null, after });
+      else if (before[uri] !== after) diff.changed.push({ uri, before: before[uri] ?? null, after });
+    }
+    for (const [uri, b] of Object.entries(before)) if (!(uri in current)) diff.removed.push({ uri, before: b, after: null });
+    return diff;
+  }
+
+  // --- handlers -------------------------------------------------------------------------------
+
+  private makeHandlers(): Handlers {
+    return {
+      'server.status': () => this.status(),
+      'server.start': () => this.startServer(),
+      'server.stop': () => this.stopServer(),
+      'server.configure': (p) => this.configure({ ...(p.settings ? { settings: p.settings } : {}), ...(p.dataDir ? { dataDir: p.dataDir } : {}) }),
+      'server.caCertificate': async () => ({ fileName: 'dmw-lab-ca.crt.pem', pem: (await this.ca()).certPem }),
+      'server.issueDeviceCertificate': async ({ devId }) => {
+        const ca = await this.ca();
+        const issued = await ca.issueDevice(devId);
+        return { fileName: `${devId.replace(/[^A-Za-z0-9._-]/g, '_')}.pem`, certPem: issued.certPem, keyPem: issued.keyPem, caPem: ca.certPem };
+      },
+
+      'devices.list': () => this.devices(),
+      'devices.configure': ({ devId, clientCred, notifyUrl }) => {
+        const p: { clientCred?: { name: string; secret: string } | null; notifyUrl?: string | null } = {};
+        if (clientCred !== undefined) p.clientCred = clientCred;
+        if (notifyUrl !== undefined) p.notifyUrl = notifyUrl;
+        if (this.server) this.server.setDevice(devId, p);
+        else {
+          const now = this.now();
+          this.reader.tx(() => {
+            if (p.notifyUrl !== undefined) this.reader.setNotifyUrl(devId, p.notifyUrl ?? undefined, now);
+            if (p.clientCred !== undefined) this.reader.setDeviceCredential(devId, p.clientCred ?? undefined, now);
+          });
+        }
+        const d = this.devices().find((x) => x.devId === devId);
+        if (!d) throw new Error(`no device ${devId}`);
+        return d;
+      },
+
+      'handsets.status': () => this.handsetsStatus(),
+      'handsets.add': async ({ count, model }) => {
+        await this.needFleet().add(count, model ? { model } : {});
+        return this.handsetsStatus();
+      },
+      'handsets.start': async ({ devId }) => {
+        await this.needFleet().start(devId);
+        return this.handsetsStatus();
+      },
+      'handsets.stop': async ({ devId }) => {
+        await this.needFleet().stop(devId);
+        return this.handsetsStatus();
+      },
+
+      'sessions.list': ({ device, limit }) =>
+        this.reader.sessions({ ...(device ? { device } : {}), limit: limit ?? 500 }).map((s) => ({ ...s, messageCount: s.messageCount ?? 0 })),
+      'sessions.get': ({ id }) => {
+        const s = this.reader.session(id);
+        if (!s) throw new Error(`no session ${id}`);
+        const messages = this.summaries(id, s.messageCount ?? 0);
+        const jobs = s.device ? this.reader.jobs({ device: s.device }).filter((j) => j.sessionId === id) : [];
+        return { session: { ...s, messageCount: s.messageCount ?? messages.length }, messages, jobs };
+      },
+      'sessions.message': ({ id }) => {
+        const m = messageById(this.reader, id);
+        if (!m) throw new Error(`no message ${id}`);
+        return messageDetail(m);
+      },
+      'sessions.export': ({ id }) => {
+        const s = this.reader.session(id);
+        if (!s) throw new Error(`no session ${id}`);
+        const records = this.reader.messages(id);
+        const summaries = summarizeSession(records, this.cache);
+        const doc = {
+          format: 'dmw-session-export/1',
+          exportedAt: new Date(this.now()).toISOString(),
+          session: s,
+          // Without its credentials or auth state: the export goes into bug reports.
+          device: s.device ? devicePublic(this.reader.device(s.device), s.device) : null,
+          messages: records.map((m, i) => ({ ...messageDetail(m), at: m.at, durationMs: m.durationMs, msgId: m.msgId, contentType: m.contentType, httpStatus: m.httpStatus, commands: summaries[i]?.commands ?? [] })),
+          jobs: s.device ? this.reader.jobs({ device: s.device }).filter((j) => j.sessionId === id) : [],
+        };
+        const name = `dmw-session-${id}-${(s.device ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
+        return { fileName: name, json: `${JSON.stringify(doc, null, 2)}\n` };
+      },
+      'sessions.abort': ({ id }) => ({ ok: this.server?.abortSession(id) ?? false }),
+
+      'jobs.list': ({ device }) => this.reader.jobs(device ? { device } : {}),
+      'jobs.add': (p) => this.addJob(p),
+      'jobs.queue': ({ device }) => this.queueState(device),
+      'jobs.pause': ({ device, paused }) => {
+        const h = this.hold(device);
+        h.paused = paused;
+        const st = this.queueState(device);
+        this.emit('jobs.changed', st);
+        return st;
+      },
+      'jobs.step': ({ device }) => this.step(device),
+      'jobs.discard': ({ device, heldId }) => {
+        const h = this.holds.get(device);
+        if (h) h.held = h.held.filter((x) => x.heldId !== heldId);
+        const st = this.queueState(device);
+        this.emit('jobs.changed', st);
+        return st;
+      },
+
+      'tree.get': ({ device }) => {
+        const entries = this.reader.tree(device);
+        if (!this.snapshotsOf(device) && entries.length > 0) this.snapshot(device);
+        return { device, entries, previousAt: this.snapshotsOf(device)?.previous?.at ?? null };
+      },
+      'tree.diff': ({ device }) => this.treeDiff(device),
+      'acl.matrix': ({ device, uri }) => aclMatrix(device, uri, this.reader.tree(device), this.settings.serverId),
+    };
+  }
+}
+
+/** One logged message without reading its whole session (sessions can hold thousands). */
+function messageById(store: ServerStore, id: number): MessageRecord | undefined {
+  const r = store.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as
+    | { id: number; session_id: number; seq: number; direction: string; at: string; duration_ms: number | null; msg_id: string | null; content_type: string | null; http_status: number | null; bytes: Buffer; decoded: string | null; error: string | null; note: string | null }
+    | undefined;
+  if (!r) return undefined;
+  return {
+    id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as MessageRecord['direction'], at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
+    contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes), decoded: r.decoded, error: r.error, note: r.note,
+  };
+}
+
+function devicePublic(d: StoredDevice | undefined, devId: string): { devId: string; devInfo: Record<string, string>; firstSeen?: string; lastSeen?: string } {
+  if (!d) return { devId, devInfo: {} };
+  return { devId: d.devId, devInfo: d.devInfo, firstSeen: d.firstSeen, lastSeen: d.lastSeen };
+}
+
+function treeValues(entries: TreeEntry[]): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const e of entries) out[e.uri] = e.data;
+  return out;
+}
+
+function sameValues(a: Record<string, string | null>, b: Record<string, string | null>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!(k in b) || a[k] !== b[k]) return false;
+  return true;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,48 @@
+/**
+ * The names of the contract's channels and events, and nothing else. The preload imports this file
+ * (not contract.ts) so the sandboxed preload bundle stays tiny and schema-free: it exposes one
+ * function per name here, and the Electron main process validates every call against contract.ts.
+ * test/unit/api-contract.test.ts keeps these lists and the schemas in step.
+ */
+export const CHANNELS = [
+  'server.status',
+  'server.start',
+  'server.stop',
+  'server.configure',
+  'server.caCertificate',
+  'server.issueDeviceCertificate',
+  'devices.list',
+  'devices.configure',
+  'handsets.status',
+  'handsets.add',
+  'handsets.start',
+  'handsets.stop',
+  'sessions.list',
+  'sessions.get',
+  'sessions.message',
+  'sessions.export',
+  'sessions.abort',
+  'jobs.list',
+  'jobs.add',
+  'jobs.queue',
+  'jobs.pause',
+  'jobs.step',
+  'jobs.discard',
+  'tree.get',
+  'tree.diff',
+  'acl.matrix',
+] as const;
+
+export type ChannelName = (typeof CHANNELS)[number];
+
+export const EVENTS = ['server.event', 'server.status', 'handsets.changed', 'jobs.changed'] as const;
+
+export type EventName = (typeof EVENTS)[number];
+
+/** Electron IPC channel names: one per contract channel, under a prefix nobody else uses. */
+export const IPC_PREFIX = 'dmw:';
+export const IPC_EVENT = 'dmw:event';
+
+export function isChannelName(x: unknown): x is ChannelName {
+  return typeof x === 'string' && (CHANNELS as readonly string[]).includes(x);
+}

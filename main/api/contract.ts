@@ -1,0 +1,380 @@
+/**
+ * The one typed contract between the UI and the backend: for every channel an input and an output
+ * schema, for every event a payload schema. Both transports (Electron IPC via the preload, WebSocket
+ * for `npm run serve`) carry exactly these, and both validate at the boundary: the backend parses
+ * every call's input (the UI is the untrusted side) and its own output (a backend bug becomes a typed
+ * error, not a broken view); the UI parses every event it receives.
+ *
+ * This module runs in the browser too: it imports zod and types only, never Node.
+ */
+import { z } from 'zod';
+import type { ChannelName, EventName } from './channels.js';
+
+// --- shared pieces ------------------------------------------------------------------------------
+
+const devId = z.string().min(1).max(512);
+const dmUri = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((u) => u === '.' || u.startsWith('./') || /^[A-Za-z0-9]/.test(u), 'not a DM URI');
+const isoTime = z.string();
+const credential = z.object({ name: z.string().min(1).max(256), secret: z.string().max(1024) });
+const empty = z.object({}).strict();
+
+export const CredentialSchema = credential;
+
+// --- jobs (mirrors main/server/types.ts JobSpec; the server re-checks with parseJobSpec) --------
+
+const valueSpec = {
+  value: z.string().max(64 * 1024 * 1024).optional(),
+  format: z.string().max(64).optional(),
+  type: z.string().max(256).optional(),
+  binary: z.boolean().optional(),
+};
+const UiAlertKind = z.enum(['display', 'confirm', 'input', 'single', 'multiple']);
+const SimpleJobSpec = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('get'), uri: dmUri }),
+  z.object({ kind: z.literal('replace'), uri: dmUri, ...valueSpec }),
+  z.object({ kind: z.literal('add'), uri: dmUri, ...valueSpec }),
+  z.object({ kind: z.literal('delete'), uri: dmUri }),
+  z.object({ kind: z.literal('exec'), uri: dmUri, data: z.string().optional(), correlator: z.string().optional(), format: z.string().optional(), type: z.string().optional() }),
+  z.object({ kind: z.literal('copy'), uri: dmUri, source: dmUri }),
+  z.object({ kind: z.literal('alert'), alert: UiAlertKind, text: z.string(), choices: z.array(z.string()).optional(), options: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
+]);
+export const JobSpecSchema = z.union([
+  SimpleJobSpec,
+  z.object({ kind: z.enum(['atomic', 'sequence']), commands: z.array(SimpleJobSpec).min(1).max(1000) }),
+  z.object({ kind: z.enum(['discover', 'read-acl']), uri: dmUri }),
+]);
+export type JobSpecInput = z.infer<typeof JobSpecSchema>;
+
+const JobStatus = z.enum(['queued', 'sent', 'done', 'failed']);
+const JobResult = z.object({ uri: z.string(), format: z.string().nullable(), data: z.string().nullable(), type: z.string().optional(), encoding: z.literal('b64').optional() });
+export const JobRecordSchema = z.object({
+  id: z.number().int(),
+  device: z.string(),
+  command: z.string(),
+  target: z.string(),
+  status: JobStatus,
+  statusCode: z.number().int().nullable(),
+  results: z.array(JobResult),
+  members: z.array(z.object({ cmd: z.string(), uri: z.string(), statusCode: z.number().int().nullable() })),
+  spec: z.unknown(),
+  sessionId: z.number().int().nullable(),
+  attempts: z.number().int(),
+  error: z.string().nullable(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+export type JobView = z.infer<typeof JobRecordSchema>;
+
+/** A job held by the UI backend while the device's queue is paused (not yet given to the server). */
+const HeldJob = z.object({ heldId: z.number().int(), device: z.string(), spec: JobSpecSchema, notify: z.boolean(), createdAt: isoTime });
+export const QueueStateSchema = z.object({ device: z.string(), paused: z.boolean(), held: z.array(HeldJob) });
+export type QueueState = z.infer<typeof QueueStateSchema>;
+
+// --- server -------------------------------------------------------------------------------------
+
+export const ServerSettingsSchema = z.object({
+  port: z.number().int().min(0).max(65535),
+  host: z.string().min(1).max(255),
+  tls: z.boolean(),
+  clientCerts: z.enum(['off', 'optional', 'require']),
+  serverId: z.string().min(1).max(128),
+  clientAuth: z.enum(['none', 'basic', 'md5', 'hmac']),
+  defaultClientCred: credential.nullable(),
+  serverCred: credential.nullable(),
+  serverAuth: z.enum(['none', 'basic', 'md5', 'hmac']),
+  requireClientCert: z.boolean(),
+  publicUrl: z.string().max(2048).nullable(),
+  sessionTimeoutSec: z.number().int().min(1).max(24 * 3600),
+  maxMsgSize: z.number().int().min(512).max(64 * 1024 * 1024),
+});
+export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
+
+export const ServerStatusSchema = z.object({
+  running: z.boolean(),
+  /** Where devices POST (null when stopped). */
+  url: z.string().nullable(),
+  port: z.number().int().nullable(),
+  startedAt: isoTime.nullable(),
+  dataDir: z.string(),
+  settings: ServerSettingsSchema,
+  /** The last start failure, in words. */
+  error: z.string().nullable(),
+  /** The lab CA exists in the data folder (created with the first TLS start or certificate). */
+  caExists: z.boolean(),
+  activeSessions: z.number().int(),
+});
+export type ServerStatus = z.infer<typeof ServerStatusSchema>;
+
+const PemBundle = z.object({ fileName: z.string(), pem: z.string() });
+
+// --- devices and virtual handsets ---------------------------------------------------------------
+
+export const DeviceSummarySchema = z.object({
+  devId: z.string(),
+  model: z.string().nullable(),
+  manufacturer: z.string().nullable(),
+  devInfo: z.record(z.string(), z.string()),
+  firstSeen: isoTime,
+  lastSeen: isoTime,
+  lastSession: z.object({ id: z.number().int(), state: z.string(), startedAt: isoTime, endedAt: isoTime.nullable() }).nullable(),
+  /** 'in session' while a session is open, else 'idle'. */
+  state: z.enum(['in-session', 'idle']),
+  hasOwnCredentials: z.boolean(),
+  notifyUrl: z.string().nullable(),
+  jobs: z.object({ queued: z.number().int(), sent: z.number().int(), done: z.number().int(), failed: z.number().int(), held: z.number().int() }),
+  paused: z.boolean(),
+  virtual: z.boolean(),
+});
+export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
+
+export const VirtualHandsetSchema = z.object({
+  devId: z.string(),
+  model: z.string(),
+  running: z.boolean(),
+  sessions: z.number().int(),
+  lastSessionAt: isoTime.nullable(),
+  lastError: z.string().nullable(),
+});
+export type VirtualHandsetView = z.infer<typeof VirtualHandsetSchema>;
+
+export const HandsetsStatusSchema = z.object({
+  /** False while the virtual handset module (main/client) is not part of this build. */
+  available: z.boolean(),
+  /** Why the controls are disabled, in words a user can act on. */
+  reason: z.string().nullable(),
+  /** Which implementation drives them (module path), for the record. */
+  provider: z.string().nullable(),
+  handsets: z.array(VirtualHandsetSchema),
+});
+export type HandsetsStatus = z.infer<typeof HandsetsStatusSchema>;
+
+// --- sessions -----------------------------------------------------------------------------------
+
+export const SessionSummarySchema = z.object({
+  id: z.number().int(),
+  device: z.string().nullable(),
+  dmSessionId: z.string().nullable(),
+  state: z.string(),
+  encoding: z.string().nullable(),
+  authType: z.string().nullable(),
+  startedAt: isoTime,
+  endedAt: isoTime.nullable(),
+  reason: z.string().nullable(),
+  messageCount: z.number().int(),
+});
+export type SessionSummary = z.infer<typeof SessionSummarySchema>;
+
+/** One command of a message, with the Status (and Results) the peer gave it, found by MsgRef/CmdRef. */
+const CommandView = z.object({
+  cmdId: z.string(),
+  kind: z.string(),
+  /** Target (or Source) LocURIs of its items. */
+  targets: z.array(z.string()),
+  /** Short text: item data, alert code, status code. */
+  summary: z.string(),
+  depth: z.number().int(),
+  /** For Status / Results: what they answer. */
+  ref: z.object({ msgRef: z.string(), cmdRef: z.string(), cmd: z.string().nullable() }).nullable(),
+  /** For commands: the answer, when the log has it. */
+  status: z.object({ code: z.string(), seq: z.number().int() }).nullable(),
+  results: z.array(z.object({ seq: z.number().int(), summary: z.string() })),
+});
+export type CommandViewT = z.infer<typeof CommandView>;
+
+const AuthView = z.object({
+  /** SyncHdr Cred: scheme and user name (the digest itself is not interesting to read). */
+  cred: z.object({ type: z.string().nullable(), name: z.string().nullable() }).nullable(),
+  /** Status on SyncHdr: code and challenge. */
+  hdrStatus: z.object({ code: z.string(), chalType: z.string().nullable(), nextNonce: z.string().nullable() }).nullable(),
+});
+
+export const MessageSummarySchema = z.object({
+  id: z.number().int(),
+  seq: z.number().int(),
+  direction: z.enum(['in', 'out']),
+  at: isoTime,
+  /** Milliseconds since the session's first message. */
+  offsetMs: z.number(),
+  durationMs: z.number().nullable(),
+  msgId: z.string().nullable(),
+  size: z.number().int(),
+  contentType: z.string().nullable(),
+  httpStatus: z.number().int().nullable(),
+  final: z.boolean().nullable(),
+  error: z.string().nullable(),
+  note: z.string().nullable(),
+  commands: z.array(CommandView),
+  auth: AuthView,
+});
+export type MessageSummary = z.infer<typeof MessageSummarySchema>;
+
+export const SessionDetailSchema = z.object({
+  session: SessionSummarySchema,
+  messages: z.array(MessageSummarySchema),
+  jobs: z.array(JobRecordSchema),
+});
+export type SessionDetail = z.infer<typeof SessionDetailSchema>;
+
+export const MessageDetailSchema = z.object({
+  id: z.number().int(),
+  sessionId: z.number().int(),
+  seq: z.number().int(),
+  direction: z.enum(['in', 'out']),
+  encoding: z.enum(['xml', 'wbxml']).nullable(),
+  /** Pretty XML (decoded), or null when undecodable. */
+  xml: z.string().nullable(),
+  /** WBXML token dump (dmw codec inspect), for WBXML messages. */
+  tokens: z.string().nullable(),
+  /** The bytes as received or sent, base64. */
+  base64: z.string(),
+  error: z.string().nullable(),
+  note: z.string().nullable(),
+});
+export type MessageDetail = z.infer<typeof MessageDetailSchema>;
+
+// --- tree and ACL -------------------------------------------------------------------------------
+
+export const TreeEntrySchema = z.object({
+  uri: z.string(),
+  format: z.string().nullable(),
+  type: z.string().nullable(),
+  data: z.string().nullable(),
+  encoding: z.literal('b64').optional(),
+  fetchedAt: isoTime,
+});
+export type TreeEntryView = z.infer<typeof TreeEntrySchema>;
+
+export const TreeSnapshotSchema = z.object({
+  device: z.string(),
+  entries: z.array(TreeEntrySchema),
+  /** When the backend took the snapshot the diff compares against (null: none yet). */
+  previousAt: isoTime.nullable(),
+});
+
+const DiffChange = z.object({ uri: z.string(), before: z.string().nullable(), after: z.string().nullable() });
+export const TreeDiffSchema = z.object({
+  device: z.string(),
+  previousAt: isoTime.nullable(),
+  currentAt: isoTime.nullable(),
+  added: z.array(DiffChange),
+  removed: z.array(DiffChange),
+  changed: z.array(DiffChange),
+});
+export type TreeDiff = z.infer<typeof TreeDiffSchema>;
+
+export const ACL_COMMAND_NAMES = ['Add', 'Delete', 'Exec', 'Get', 'Replace'] as const;
+const AclCell = z.object({
+  /** true/false, or null when an ACL on the way was never read from the device. */
+  allowed: z.boolean().nullable(),
+  /** The node whose ACL decides. */
+  fromPath: z.string().nullable(),
+  inherited: z.boolean(),
+  rights: z.string().nullable(),
+  reason: z.string(),
+});
+export const AclMatrixSchema = z.object({
+  device: z.string(),
+  uri: z.string(),
+  /** The node's own ACL as last read (null: not read; '' = empty, inherits). */
+  ownAcl: z.string().nullable(),
+  servers: z.array(z.string()),
+  commands: z.array(z.enum(ACL_COMMAND_NAMES)),
+  /** cells[server][command] */
+  cells: z.record(z.string(), z.record(z.string(), AclCell)),
+  /** Nodes below `uri` (and it) whose ACL is known, for the subtree overview. */
+  nodes: z.array(z.object({ uri: z.string(), acl: z.string().nullable() })),
+  unread: z.array(z.string()),
+});
+export type AclMatrix = z.infer<typeof AclMatrixSchema>;
+
+// --- events -------------------------------------------------------------------------------------
+
+/** The DM server's events (main/server/events.ts), as they cross the boundary. */
+export const ServerEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('session-started'), at: isoTime, sessionId: z.number(), device: z.string(), dmSessionId: z.string(), encoding: z.string() }),
+  z.object({ type: z.literal('message'), at: isoTime, sessionId: z.number(), direction: z.enum(['in', 'out']), bytes: z.number(), msgId: z.string().nullable(), httpStatus: z.number().nullable(), note: z.string().optional() }),
+  z.object({ type: z.literal('session-ended'), at: isoTime, sessionId: z.number(), device: z.string().nullable(), state: z.string(), reason: z.string() }),
+  z.object({ type: z.literal('job-sent'), at: isoTime, jobId: z.number(), device: z.string(), sessionId: z.number() }),
+  z.object({ type: z.literal('job-done'), at: isoTime, job: JobRecordSchema }),
+  z.object({ type: z.literal('device-seen'), at: isoTime, device: z.string(), firstTime: z.boolean() }),
+  z.object({ type: z.literal('alert'), at: isoTime, device: z.string(), sessionId: z.number(), alert: z.object({ code: z.string(), correlator: z.string().optional(), items: z.array(z.record(z.string(), z.string())) }) }),
+  z.object({ type: z.literal('notified'), at: isoTime, device: z.string(), ok: z.boolean(), detail: z.string() }),
+  z.object({ type: z.literal('rejected'), at: isoTime, sessionId: z.number().nullable(), httpStatus: z.number(), reason: z.string() }),
+]);
+export type ServerEventView = z.infer<typeof ServerEventSchema>;
+
+// --- the contract -------------------------------------------------------------------------------
+
+export const contract = {
+  'server.status': { input: empty, output: ServerStatusSchema },
+  'server.start': { input: empty, output: ServerStatusSchema },
+  'server.stop': { input: empty, output: ServerStatusSchema },
+  /** New settings (and data folder); a running server restarts with them. */
+  'server.configure': { input: z.object({ settings: ServerSettingsSchema.partial().optional(), dataDir: z.string().min(1).max(4096).optional() }).strict(), output: ServerStatusSchema },
+  'server.caCertificate': { input: empty, output: PemBundle },
+  'server.issueDeviceCertificate': { input: z.object({ devId }).strict(), output: z.object({ fileName: z.string(), certPem: z.string(), keyPem: z.string(), caPem: z.string() }) },
+
+  'devices.list': { input: empty, output: z.array(DeviceSummarySchema) },
+  /** Per-device credentials (null: back to the lab default) and notification URL. */
+  'devices.configure': { input: z.object({ devId, clientCred: credential.nullable().optional(), notifyUrl: z.string().url().nullable().optional() }).strict(), output: DeviceSummarySchema },
+
+  'handsets.status': { input: empty, output: HandsetsStatusSchema },
+  'handsets.add': { input: z.object({ count: z.number().int().min(1).max(100), model: z.string().max(64).optional() }).strict(), output: HandsetsStatusSchema },
+  'handsets.start': { input: z.object({ devId }).strict(), output: HandsetsStatusSchema },
+  'handsets.stop': { input: z.object({ devId }).strict(), output: HandsetsStatusSchema },
+
+  'sessions.list': { input: z.object({ device: devId.optional(), limit: z.number().int().min(1).max(10_000).optional() }).strict(), output: z.array(SessionSummarySchema) },
+  'sessions.get': { input: z.object({ id: z.number().int() }).strict(), output: SessionDetailSchema },
+  'sessions.message': { input: z.object({ id: z.number().int() }).strict(), output: MessageDetailSchema },
+  /** A self-contained JSON file for a bug report: the session, every message (bytes and decoded), its jobs. */
+  'sessions.export': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ fileName: z.string(), json: z.string() }) },
+  'sessions.abort': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ ok: z.boolean() }) },
+
+  'jobs.list': { input: z.object({ device: devId.optional() }).strict(), output: z.array(JobRecordSchema) },
+  /** Queue a job (held instead when the device's queue is paused). */
+  'jobs.add': { input: z.object({ device: devId, spec: JobSpecSchema, notify: z.boolean().optional() }).strict(), output: z.object({ job: JobRecordSchema.nullable(), held: HeldJob.nullable(), notified: z.object({ ok: z.boolean(), detail: z.string() }).nullable() }) },
+  'jobs.queue': { input: z.object({ device: devId }).strict(), output: QueueStateSchema },
+  'jobs.pause': { input: z.object({ device: devId, paused: z.boolean() }).strict(), output: QueueStateSchema },
+  /** Release the next held job to the server (and notify the device when it can be reached). */
+  'jobs.step': { input: z.object({ device: devId }).strict(), output: z.object({ queue: QueueStateSchema, job: JobRecordSchema.nullable() }) },
+  'jobs.discard': { input: z.object({ device: devId, heldId: z.number().int() }).strict(), output: QueueStateSchema },
+
+  'tree.get': { input: z.object({ device: devId }).strict(), output: TreeSnapshotSchema },
+  'tree.diff': { input: z.object({ device: devId }).strict(), output: TreeDiffSchema },
+  'acl.matrix': { input: z.object({ device: devId, uri: dmUri }).strict(), output: AclMatrixSchema },
+} as const satisfies Record<ChannelName, { input: z.ZodType; output: z.ZodType }>;
+
+export const eventSchemas = {
+  'server.event': ServerEventSchema,
+  'server.status': ServerStatusSchema,
+  'handsets.changed': HandsetsStatusSchema,
+  'jobs.changed': QueueStateSchema,
+} as const satisfies Record<EventName, z.ZodType>;
+
+export type Contract = typeof contract;
+export type Input<C extends ChannelName> = z.input<Contract[C]['input']>;
+/** What a handler receives: the input after parsing (defaults applied). */
+export type ParsedInput<C extends ChannelName> = z.output<Contract[C]['input']>;
+export type Output<C extends ChannelName> = z.output<Contract[C]['output']>;
+export type EventPayload<E extends EventName> = z.output<(typeof eventSchemas)[E]>;
+
+export type Handlers = { [C in ChannelName]: (input: ParsedInput<C>) => Promise<Output<C>> | Output<C> };
+
+/** The API as the UI sees it: one async function per channel. */
+export type DmwApi = { [C in ChannelName]: (input: Input<C>) => Promise<Output<C>> };
+
+export type ApiErrorCode = 'bad-channel' | 'bad-input' | 'failed' | 'bad-output' | 'transport';
+
+/** A call's failure as it crosses the boundary (never a stack trace). */
+export interface ApiError {
+  code: ApiErrorCode;
+  message: string;
+}
+
+export type CallReply = { ok: true; value: unknown } | { ok: false; error: ApiError };
+
+export { CHANNELS, EVENTS, type ChannelName, type EventName } from './channels.js';

@@ -1,0 +1,35 @@
+const TONES: Record<string, string> = {
+  active: 'live', 'in-session': 'live', sent: 'live', queued: 'wait', held: 'wait', idle: 'quiet',
+  done: 'ok', completed: 'ok', failed: 'bad', aborted: 'warn', timeout: 'warn', interrupted: 'warn', rejected: 'bad',
+};
+
+export function Badge({ value, title }: { value: string; title?: string | undefined }) {
+  return (
+    <span className={`badge tone-${TONES[value] ?? 'quiet'}`} title={title} data-badge={value}>
+      {value}
+    </span>
+  );
+}
+
+/** A DM status code coloured by class (2xx ok, 4xx/5xx bad). */
+export function StatusCode({ code }: { code: string | number | null | undefined }) {
+  if (code === null || code === undefined) return <span className="muted">—</span>;
+  const n = Number(code);
+  const tone = n >= 200 && n < 300 ? 'ok' : n >= 400 ? 'bad' : 'warn';
+  return <span className={`code tone-${tone}`}>{code}</span>;
+}
+
+export function timeOf(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return d.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+}
+
+export function ago(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return new Date(iso).toLocaleDateString();
+}

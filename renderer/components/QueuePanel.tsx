@@ -1,0 +1,73 @@
+import { useEffect, useMemo } from 'react';
+import { useApp } from '../hooks/store.js';
+import { Badge, StatusCode, timeOf } from './Badge.js';
+
+function describeSpec(spec: unknown): string {
+  const s = spec as { kind?: string; uri?: string; value?: string; commands?: { kind: string; uri?: string }[] };
+  if (s.commands) return `${s.kind} [${s.commands.map((c) => `${c.kind} ${c.uri ?? ''}`).join(', ')}]`;
+  return `${s.kind ?? '?'} ${s.uri ?? ''}${s.value !== undefined ? ` = ${s.value}` : ''}`;
+}
+
+/**
+ * A device's job queue: pause it, step it one job at a time, see every request and its state.
+ * Paused jobs wait in the UI backend; Step hands the next one to the server (which notifies the
+ * device when it can, else sends it at the device's next session).
+ */
+export function QueuePanel({ device }: { device: string }) {
+  const queue = useApp((s) => s.queues[device]);
+  const jobsById = useApp((s) => s.jobs);
+  const loadQueue = useApp((s) => s.loadQueue);
+  const loadJobs = useApp((s) => s.loadJobs);
+  const pause = useApp((s) => s.pauseQueue);
+  const step = useApp((s) => s.stepQueue);
+  const discard = useApp((s) => s.discardHeld);
+  useEffect(() => {
+    void loadQueue(device);
+    void loadJobs(device);
+  }, [device, loadQueue, loadJobs]);
+  const jobs = useMemo(() => Object.values(jobsById).filter((j) => j.device === device).sort((a, b) => b.id - a.id).slice(0, 50), [jobsById, device]);
+  const paused = queue?.paused ?? false;
+  return (
+    <section className="panel" aria-label="Job queue">
+      <header className="panel-head">
+        <h3>Job queue</h3>
+        <div className="row gap">
+          <button onClick={() => void pause(device, !paused)} data-testid="pause-queue">{paused ? 'Resume queue' : 'Pause queue'}</button>
+          <button onClick={() => void step(device)} disabled={!queue || queue.held.length === 0} data-testid="step-queue" title="Send the next held job">
+            Step ▸
+          </button>
+        </div>
+      </header>
+      {paused && <p className="hint">Paused: new jobs from the workbench wait here. Step sends one job (one command, or one Atomic/Sequence) at a time.</p>}
+      {queue && queue.held.length > 0 && (
+        <table className="grid compact">
+          <thead><tr><th>held</th><th>job</th><th /></tr></thead>
+          <tbody>
+            {queue.held.map((h) => (
+              <tr key={h.heldId}>
+                <td><Badge value="held" /></td>
+                <td className="mono">{describeSpec(h.spec)}</td>
+                <td><button className="link" onClick={() => void discard(device, h.heldId)}>discard</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <table className="grid compact" data-testid="job-list">
+        <thead><tr><th>#</th><th>command</th><th>state</th><th>status</th><th>updated</th></tr></thead>
+        <tbody>
+          {jobs.length === 0 && <tr><td colSpan={5} className="muted">No jobs yet.</td></tr>}
+          {jobs.map((j) => (
+            <tr key={j.id} data-job={j.id}>
+              <td>{j.id}</td>
+              <td className="mono" title={j.error ?? undefined}>{describeSpec(j.spec)}</td>
+              <td><Badge value={j.status} title={j.error ?? undefined} /></td>
+              <td><StatusCode code={j.statusCode} /></td>
+              <td>{timeOf(j.updatedAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,67 @@
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useRef } from 'react';
+import type { MessageSummary } from '../../main/api/contract.js';
+
+const ROW = 44;
+
+function label(m: MessageSummary): string {
+  const kinds: string[] = [];
+  for (const c of m.commands) {
+    if (c.depth > 0) continue;
+    const k = c.kind === 'Alert' ? c.summary.split(' ').slice(0, 2).join(' ') : c.kind;
+    if (kinds[kinds.length - 1] !== k) kinds.push(k);
+  }
+  const shown = kinds.slice(0, 6).join(', ') + (kinds.length > 6 ? ', …' : '');
+  return shown || (m.error ? 'undecodable' : 'empty');
+}
+
+/**
+ * The session as a sequence diagram: a client lane and a server lane, one arrow per logged message
+ * (client→server for requests, server→client for answers), virtualized so 10k messages scroll.
+ */
+export function SequenceDiagram({ messages, selectedId, onSelect }: { messages: MessageSummary[]; selectedId: number | null; onSelect: (id: number) => void }) {
+  const parent = useRef<HTMLDivElement>(null);
+  const v = useVirtualizer({ count: messages.length, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: 12 });
+  return (
+    <div className="seq" aria-label="Sequence diagram">
+      <div className="seq-lanes">
+        <span>Client (device)</span>
+        <span>Server</span>
+      </div>
+      <div className="seq-scroll" ref={parent} data-testid="seq-scroll">
+        <div style={{ height: v.getTotalSize(), position: 'relative' }}>
+          {v.getVirtualItems().map((it) => {
+            const m = messages[it.index]!;
+            const toServer = m.direction === 'in';
+            const bad = m.error !== null || (m.httpStatus !== null && m.httpStatus >= 400);
+            return (
+              <div
+                key={m.id}
+                className={`seq-row${m.id === selectedId ? ' selected' : ''}${bad ? ' bad' : ''}`}
+                style={{ transform: `translateY(${it.start}px)`, height: ROW }}
+                onClick={() => onSelect(m.id)}
+                data-message={m.id}
+                data-direction={m.direction}
+                role="button"
+                tabIndex={0}
+                onKeyDown={(e) => e.key === 'Enter' && onSelect(m.id)}
+              >
+                <span className="seq-time">+{m.offsetMs} ms</span>
+                <span className="seq-lane-line left" />
+                <span className={`seq-arrow ${toServer ? 'to-server' : 'to-client'}`}>
+                  <span className="seq-label">
+                    <b>{toServer ? '▶' : '◀'} #{m.seq}</b> MsgID {m.msgId ?? '?'} · {m.size} B · {label(m)}
+                    {m.final === false && <i> (more)</i>}
+                    {m.durationMs !== null && <span className="muted"> · server {Math.round(m.durationMs)} ms</span>}
+                    {m.note && <span className="warn-text"> ⚑</span>}
+                  </span>
+                </span>
+                <span className="seq-lane-line right" />
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+}

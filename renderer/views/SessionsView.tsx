@@ -1,0 +1,176 @@
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useMemo, useRef } from 'react';
+import type { MessageSummary, SessionDetail } from '../../main/api/contract.js';
+import { Badge, StatusCode, ago, timeOf } from '../components/Badge.js';
+import { DeviceSelect } from '../components/DeviceSelect.js';
+import { MessagePanel } from '../components/MessagePanel.js';
+import { QueuePanel } from '../components/QueuePanel.js';
+import { SequenceDiagram } from '../components/SequenceDiagram.js';
+import { downloadText } from '../hooks/download.js';
+import { useApi, useApp, useAppShallow } from '../hooks/store.js';
+import { filterSessions } from '../stores/app-store.js';
+
+/** Auth rows shown at once: a long session repeats the same Cred in every message. */
+const AUTH_ROWS = 50;
+const STATES = ['active', 'done', 'aborted', 'timeout', 'interrupted', 'failed', 'rejected'];
+
+export function SessionsView() {
+  const { sessions, filter, selectedId, detail } = useAppShallow((s) => ({ sessions: s.sessions, filter: s.sessionFilter, selectedId: s.selectedSessionId, detail: s.sessionDetail }));
+  const setFilter = useApp((s) => s.setSessionFilter);
+  const select = useApp((s) => s.selectSession);
+  const shown = useMemo(() => filterSessions(sessions, filter), [sessions, filter]);
+  const parent = useRef<HTMLDivElement>(null);
+  const v = useVirtualizer({ count: shown.length, getScrollElement: () => parent.current, estimateSize: () => 52, overscan: 10 });
+
+  return (
+    <div className="view sessions-view">
+      <header className="view-head">
+        <h1>Sessions</h1>
+        <span className="muted">{shown.length} of {sessions.length} · live</span>
+      </header>
+      <div className="split">
+        <div className="split-list">
+          <div className="filters">
+            <DeviceSelect value={filter.device} onChange={(device) => setFilter({ device })} allowAll />
+            <label className="field inline">
+              <span>State</span>
+              <select value={filter.state ?? ''} onChange={(e) => setFilter({ state: e.target.value || null })} aria-label="State">
+                <option value="">any</option>
+                {STATES.map((s) => <option key={s} value={s}>{s}</option>)}
+              </select>
+            </label>
+            <input type="search" placeholder="Search sessions" value={filter.text} onChange={(e) => setFilter({ text: e.target.value })} aria-label="Search sessions" />
+          </div>
+          <div className="list-scroll" ref={parent} data-testid="session-list">
+            <div style={{ height: v.getTotalSize(), position: 'relative' }}>
+              {v.getVirtualItems().map((it) => {
+                const s = shown[it.index]!;
+                return (
+                  <div
+                    key={s.id}
+                    className={`list-row${s.id === selectedId ? ' selected' : ''}`}
+                    style={{ transform: `translateY(${it.start}px)`, height: 52 }}
+                    onClick={() => void select(s.id)}
+                    data-session={s.id}
+                    data-state={s.state}
+                    role="button"
+                    tabIndex={0}
+                  >
+                    <div className="row between">
+                      <span><b>#{s.id}</b> <span className="mono small">{s.device ?? '(unknown)'}</span></span>
+                      <Badge value={s.state} title={s.reason ?? undefined} />
+                    </div>
+                    <div className="row between muted small">
+                      <span>{timeOf(s.startedAt)} · {ago(s.startedAt)}</span>
+                      <span>{s.messageCount} msg · {s.encoding ?? '?'}</span>
+                    </div>
+                  </div>
+                );
+              })}
+            </div>
+          </div>
+        </div>
+        <div className="split-main">
+          {selectedId === null ? <p className="muted pad">Select a session to debug it.</p> : detail ? <SessionDebugger detail={detail} /> : <p className="muted pad">Loading session #{selectedId}…</p>}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function matches(m: MessageSummary, q: string): boolean {
+  if (!q) return true;
+  const hay = `${m.msgId ?? ''} ${m.note ?? ''} ${m.error ?? ''} ${m.commands.map((c) => `${c.kind} ${c.summary} ${c.targets.join(' ')} ${c.status?.code ?? ''}`).join(' ')}`.toLowerCase();
+  return q.split(/\s+/).every((w) => hay.includes(w));
+}
+
+function SessionDebugger({ detail }: { detail: SessionDetail }) {
+  const api = useApi();
+  const { selectedMessageId, messageDetails, search } = useAppShallow((s) => ({ selectedMessageId: s.selectedMessageId, messageDetails: s.messageDetails, search: s.messageSearch }));
+  const selectMessage = useApp((s) => s.selectMessage);
+  const setSearch = useApp((s) => s.setMessageSearch);
+  const abort = useApp((s) => s.abortSession);
+  const notify = useApp((s) => s.notify);
+  const s = detail.session;
+  const q = search.trim().toLowerCase();
+  const messages = useMemo(() => detail.messages.filter((m) => matches(m, q)), [detail.messages, q]);
+  const selected = detail.messages.find((m) => m.id === selectedMessageId);
+
+  useEffect(() => {
+    if (selectedMessageId === null && detail.messages.length > 0) void selectMessage(detail.messages[0]!.id);
+  }, [detail.messages, selectedMessageId, selectMessage]);
+
+  const last = detail.messages[detail.messages.length - 1];
+  const totalMs = last ? last.offsetMs : 0;
+  const serverMs = detail.messages.reduce((n, m) => n + (m.durationMs ?? 0), 0);
+  const auth = detail.messages.filter((m) => m.auth.cred || (m.auth.hdrStatus && (m.auth.hdrStatus.chalType || m.auth.hdrStatus.code !== '200')));
+
+  const exportIt = async () => {
+    try {
+      const r = await api['sessions.export']({ id: s.id });
+      downloadText(r.fileName, r.json);
+    } catch (e) {
+      notify('error', `export: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  return (
+    <div className="debugger" data-testid="session-debugger">
+      <header className="panel-head">
+        <div>
+          <h2>Session #{s.id} <Badge value={s.state} /></h2>
+          <div className="muted small">
+            <span className="mono">{s.device}</span> · SessionID {s.dmSessionId} · {s.encoding} · auth {s.authType ?? '—'} · {detail.messages.length} messages · {totalMs} ms total, server {Math.round(serverMs)} ms
+            {s.reason && <> · {s.reason}</>}
+          </div>
+        </div>
+        <div className="row gap">
+          {s.state === 'active' && <button onClick={() => void abort(s.id)}>Abort</button>}
+          <button onClick={() => void exportIt()} data-testid="export-session">Export for bug report</button>
+        </div>
+      </header>
+      <div className="debugger-grid">
+        <div className="debugger-left">
+          <input type="search" placeholder="Filter messages: command, URI, status…" value={search} onChange={(e) => setSearch(e.target.value)} aria-label="Filter messages" />
+          <SequenceDiagram messages={messages} selectedId={selectedMessageId} onSelect={(id) => void selectMessage(id)} />
+          <section className="panel" aria-label="Auth exchange">
+            <header className="panel-head"><h3>Auth exchange</h3></header>
+            {auth.length === 0 ? <p className="muted small">No credentials or challenges in this session (client auth: {s.authType ?? 'none'}).</p> : (
+              <table className="grid compact">
+                <thead><tr><th>#</th><th>dir</th><th>Cred</th><th>SyncHdr status</th><th>challenge</th></tr></thead>
+                <tbody>
+                  {auth.slice(0, AUTH_ROWS).map((m) => (
+                    <tr key={m.id}>
+                      <td>{m.seq}</td>
+                      <td>{m.direction === 'in' ? 'client→' : '←server'}</td>
+                      <td className="mono small">{m.auth.cred ? `${m.auth.cred.type ?? '?'}${m.auth.cred.name ? ` (${m.auth.cred.name})` : ''}` : '—'}</td>
+                      <td><StatusCode code={m.auth.hdrStatus?.code} /></td>
+                      <td className="mono small">{m.auth.hdrStatus?.chalType ? `${m.auth.hdrStatus.chalType} nonce ${m.auth.hdrStatus.nextNonce ?? ''}` : '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            {auth.length > AUTH_ROWS && <p className="muted small">… and {auth.length - AUTH_ROWS} more messages with credentials or challenges (filter the diagram by "Cred" or "401").</p>}
+          </section>
+          {detail.jobs.length > 0 && (
+            <section className="panel" aria-label="Jobs in this session">
+              <header className="panel-head"><h3>Jobs in this session</h3></header>
+              <table className="grid compact">
+                <tbody>
+                  {detail.jobs.map((j) => (
+                    <tr key={j.id}><td>#{j.id}</td><td>{j.command}</td><td className="mono">{j.target}</td><td><Badge value={j.status} /></td><td><StatusCode code={j.statusCode} /></td></tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          )}
+        </div>
+        <div className="debugger-right">
+          {selected ? <MessagePanel summary={selected} detail={messageDetails[selected.id]} /> : <p className="muted">Select a message.</p>}
+          {s.device && <QueuePanel device={s.device} />}
+        </div>
+      </div>
+    </div>
+  );
+}
