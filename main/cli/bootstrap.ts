@@ -1,7 +1,6 @@
 /**
  * `dmw bootstrap build|check|diff|list|save`: bootstrap profiles -> DM bootstrap messages.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { BootstrapBuildError, buildBootstrap } from '../bootstrap/message.js';
 import { BootstrapDecodeError, decodeBootstrap, diffAgainstProfile, formatDiff } from '../bootstrap/diff.js';
@@ -9,6 +8,7 @@ import { ProfileError, parseProfile, profileAccount, type BootstrapProfile } fro
 import { ProfileStore } from '../bootstrap/store.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
+import { parseCommandArgs, runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw bootstrap build PROFILE.json [-o OUT.wbxml] [--xml]
@@ -22,37 +22,7 @@ const HELP = `usage:
 PROFILE is a JSON file, or @ID for a stored profile.`;
 
 export async function bootstrapCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'build':
-      return build(rest);
-    case 'check':
-      return check(rest);
-    case 'diff':
-      return diff(rest);
-    case 'list':
-      return list(rest);
-    case 'save':
-      return save(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`bootstrap: unknown subcommand "${sub}"\n${HELP}`);
-  }
-}
-
-function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, positionals: number, usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message}\nusage: ${usage}`);
-  }
-  if (parsed.positionals.length !== positionals) throw new CliError(`expected ${positionals} argument(s)\nusage: ${usage}`);
-  return parsed;
+  return runSubcommand('bootstrap', HELP, { build, check, diff, list, save }, argv);
 }
 
 /** A profile from a file (or `@ID` from the store); errors name the file and the fields. */
@@ -74,7 +44,7 @@ export function loadProfile(arg: string): BootstrapProfile {
 
 function build(argv: string[]): number {
   const usage = 'dmw bootstrap build PROFILE.json [-o OUT.wbxml] [--xml]';
-  const { positionals, values } = args(argv, { output: { type: 'string', short: 'o' }, xml: { type: 'boolean' } }, 1, usage);
+  const { positionals, values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, xml: { type: 'boolean' } }, 1, usage);
   if (values.output === undefined && !values.xml) throw new CliError(`give -o OUT.wbxml and/or --xml\nusage: ${usage}`);
   if (values.output === '-' && values.xml) throw new CliError('-o - (WBXML on stdout) and --xml (XML on stdout) cannot both go to stdout');
   const file = positionals[0]!;
@@ -97,7 +67,7 @@ function build(argv: string[]): number {
 }
 
 function check(argv: string[]): number {
-  const { positionals } = args(argv, {}, 1, 'dmw bootstrap check PROFILE.json');
+  const { positionals } = parseCommandArgs(argv, {}, 1, 'dmw bootstrap check PROFILE.json');
   const file = positionals[0]!;
   const profile = loadProfile(file);
   try {
@@ -112,7 +82,7 @@ function check(argv: string[]): number {
 
 function diff(argv: string[]): number {
   const usage = 'dmw bootstrap diff BOOTSTRAP PROFILE.json [--show-secrets]';
-  const { positionals, values } = args(argv, { 'show-secrets': { type: 'boolean' } }, 2, usage);
+  const { positionals, values } = parseCommandArgs(argv, { 'show-secrets': { type: 'boolean' } }, 2, usage);
   const [bootFile, profFile] = positionals as [string, string];
   const bytes = readInput(bootFile);
   let msg;
@@ -128,7 +98,7 @@ function diff(argv: string[]): number {
 }
 
 function list(argv: string[]): number {
-  args(argv, {}, 0, 'dmw bootstrap list');
+  parseCommandArgs(argv, {}, 0, 'dmw bootstrap list');
   const store = new ProfileStore();
   const ids = store.list();
   if (ids.length === 0) process.stdout.write(`no stored profiles in ${store.dir}\n`);
@@ -147,7 +117,7 @@ function list(argv: string[]): number {
 
 function save(argv: string[]): number {
   const usage = 'dmw bootstrap save PROFILE.json [--id ID]';
-  const { positionals, values } = args(argv, { id: { type: 'string' } }, 1, usage);
+  const { positionals, values } = parseCommandArgs(argv, { id: { type: 'string' } }, 1, usage);
   const file = positionals[0]!;
   const profile = loadProfile(file);
   const raw = JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown };

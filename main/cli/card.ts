@@ -7,7 +7,6 @@
  * Exit status: 0 success; 1 a card or reader fault (no reader, no card, card removed, read-back
  * mismatch, card refuses); 2 bad input (arguments, files, a wrong PIN).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApduError, hex } from '../../native/pcsc/apdu.js';
 import { CardChannel, type ApduTraceEntry } from '../../native/pcsc/channel.js';
 import { describeAtr, parseAtr } from '../../native/pcsc/atr.js';
@@ -21,6 +20,7 @@ import { writeMessage } from '../protocol/message/write.js';
 import { loadProfile } from './bootstrap.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
+import { parseCommandArgs, runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw card readers [--json]                        readers, card presence and ATR
@@ -37,35 +37,7 @@ read first; a PIN is never retried, and not sent at all below 2 tries left unles
 --trace prints the APDU trace on stderr (PIN data masked). --wait S waits up to S seconds for a card.`;
 
 export async function cardCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case 'readers':
-      return readers(rest);
-    case 'read':
-      return read(rest);
-    case 'write':
-      return write(rest);
-    case 'emulate':
-      return emulate(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      process.stdout.write(`${HELP}\n`);
-      return sub === undefined ? 2 : 0;
-    default:
-      throw new CliError(`card: unknown subcommand "${sub}"\n${HELP}`);
-  }
-}
-
-function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, positionals: number, usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message}\nusage: ${usage}`);
-  }
-  if (parsed.positionals.length !== positionals) throw new CliError(`expected ${positionals} argument(s)\nusage: ${usage}`);
-  return parsed;
+  return runSubcommand('card', HELP, { readers, read, write, emulate }, argv);
 }
 
 /** Card and reader faults (not bad input) exit 1. */
@@ -138,7 +110,7 @@ function cardFailure(e: unknown, reader: string | undefined): never {
 }
 
 async function readers(argv: string[]): Promise<number> {
-  const { values } = args(argv, { json: { type: 'boolean' } }, 0, 'dmw card readers [--json]');
+  const { values } = parseCommandArgs(argv, { json: { type: 'boolean' } }, 0, 'dmw card readers [--json]');
   const monitor = await openMonitor();
   try {
     const list = monitor.readers();
@@ -163,7 +135,7 @@ async function readers(argv: string[]): Promise<number> {
 
 async function read(argv: string[]): Promise<number> {
   const usage = 'dmw card read [--reader NAME] [-o OUT.wbxml] [--diff PROFILE.json] [--trace]';
-  const { values } = args(argv, { reader: { type: 'string' }, output: { type: 'string', short: 'o' }, diff: { type: 'string' }, trace: { type: 'boolean' }, 'show-secrets': { type: 'boolean' }, wait: { type: 'string' } }, 0, usage);
+  const { values } = parseCommandArgs(argv, { reader: { type: 'string' }, output: { type: 'string', short: 'o' }, diff: { type: 'string' }, trace: { type: 'boolean' }, 'show-secrets': { type: 'boolean' }, wait: { type: 'string' } }, 0, usage);
   const profile = values.diff !== undefined ? loadProfile(values.diff) : undefined;
   let got;
   try {
@@ -225,7 +197,7 @@ function parsePinRef(text: string | undefined): number {
 
 async function write(argv: string[]): Promise<number> {
   const usage = 'dmw card write [--reader NAME] BOOTSTRAP.wbxml [--pin PIN] [--pin-ref REF] [--force] [--trace]';
-  const { values, positionals } = args(
+  const { values, positionals } = parseCommandArgs(
     argv,
     { reader: { type: 'string' }, pin: { type: 'string' }, 'pin-ref': { type: 'string' }, force: { type: 'boolean' }, trace: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, wait: { type: 'string' } },
     1,
@@ -276,7 +248,7 @@ async function write(argv: string[]): Promise<number> {
 
 async function emulate(argv: string[]): Promise<number> {
   const usage = 'dmw card emulate [--image CARD.json] [--port 35963] [--protocol T=0|T=1]';
-  const { values } = args(argv, { image: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, protocol: { type: 'string' } }, 0, usage);
+  const { values } = parseCommandArgs(argv, { image: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, protocol: { type: 'string' } }, 0, usage);
   const { startEmulator, blankUicc, VPCD_DEFAULT_PORT, ImageError } = await import('../../native/pcsc/virtual/index.js');
   const port = values.port === undefined ? VPCD_DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--port must be 1..65535, got "${values.port}"`);

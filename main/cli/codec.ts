@@ -1,7 +1,6 @@
 /**
  * `dmw codec decode|encode|inspect|bench`: the contracts lab scripts call.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { decodeDocument, encodeDocument, locateError, sniffEncoding, type Encoding } from '../protocol/codec.js';
@@ -11,7 +10,7 @@ import { encodeWbxml, formatTokenDump, inspectWbxml } from '../protocol/wbxml/in
 import { benchCodec } from './codec-bench.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
-import { runSubcommand } from './subcommands.js';
+import { parseCommandArgs, runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw codec decode FILE|- [--lenient]            print a message (WBXML or XML, sniffed) as pretty XML
@@ -25,17 +24,6 @@ Bad input exits 2 with one line on stderr: "dmw: FILE: <reason> at byte N" (or "
 
 export async function codecCommand(argv: string[]): Promise<number> {
   return runSubcommand('codec', HELP, { decode, encode, inspect, bench }, argv);
-}
-
-function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, positionals: number, usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message}\nusage: ${usage}`);
-  }
-  if (parsed.positionals.length !== positionals) throw new CliError(`expected ${positionals} file argument(s)\nusage: ${usage}`);
-  return parsed;
 }
 
 function badInput(file: string, e: CodecError): never {
@@ -57,7 +45,7 @@ function load(file: string, lenient: boolean) {
 
 function decode(argv: string[]): number {
   const usage = 'dmw codec decode FILE|- [--lenient]';
-  const { positionals, values } = args(argv, { lenient: { type: 'boolean' } }, 1, usage);
+  const { positionals, values } = parseCommandArgs(argv, { lenient: { type: 'boolean' } }, 1, usage);
   const file = positionals[0]!;
   const { document } = load(file, values.lenient ?? false);
   writeOutput(undefined, serializeXml(document, { pretty: true }));
@@ -66,7 +54,7 @@ function decode(argv: string[]): number {
 
 function encode(argv: string[]): number {
   const usage = 'dmw codec encode FILE|- --to wbxml|xml [-o OUT] [--lenient]';
-  const { positionals, values } = args(argv, { to: { type: 'string' }, output: { type: 'string', short: 'o' }, lenient: { type: 'boolean' } }, 1, usage);
+  const { positionals, values } = parseCommandArgs(argv, { to: { type: 'string' }, output: { type: 'string', short: 'o' }, lenient: { type: 'boolean' } }, 1, usage);
   const to = values.to;
   if (to !== 'wbxml' && to !== 'xml') throw new CliError(`--to must be wbxml or xml\nusage: ${usage}`);
   const file = positionals[0]!;
@@ -79,7 +67,7 @@ function encode(argv: string[]): number {
 
 function inspect(argv: string[]): number {
   const usage = 'dmw codec inspect FILE';
-  const { positionals } = args(argv, {}, 1, usage);
+  const { positionals } = parseCommandArgs(argv, {}, 1, usage);
   const file = positionals[0]!;
   let bytes = readInput(file);
   if (sniffEncoding(bytes) === 'xml') {
@@ -99,7 +87,7 @@ function inspect(argv: string[]): number {
 
 function bench(argv: string[]): number {
   const usage = 'dmw codec bench WBXML_FILE XML_FILE [--iterations N] [--json]';
-  const { positionals, values } = args(argv, { iterations: { type: 'string' }, json: { type: 'boolean' } }, 2, usage);
+  const { positionals, values } = parseCommandArgs(argv, { iterations: { type: 'string' }, json: { type: 'boolean' } }, 2, usage);
   const [wbxmlFile, xmlFile] = positionals as [string, string];
   let iterations: number | undefined;
   if (values.iterations !== undefined) {

@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CliError } from './errors.js';
 
 export type Subcommand = (args: string[]) => Promise<number> | number;
@@ -15,4 +16,26 @@ export async function runSubcommand(group: string, help: string, table: Readonly
   const run = Object.hasOwn(table, sub) ? table[sub] : undefined;
   if (!run) throw new CliError(`${group}: unknown subcommand "${sub}"\n${help}`);
   return run(rest);
+}
+
+/**
+ * Options and positionals of one subcommand, strictly: an unknown option or a wrong number of
+ * arguments is a CliError (exit 2) that repeats the usage line.
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  positionals: number | readonly [min: number, max: number],
+  usage: string,
+) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message.split('\n')[0]}\nusage: ${usage}`);
+  }
+  const [min, max] = typeof positionals === 'number' ? [positionals, positionals] : positionals;
+  const n = parsed.positionals.length;
+  if (n < min || n > max) throw new CliError(`expected ${min === max ? min : `${min} to ${max}`} argument(s), got ${n}\nusage: ${usage}`);
+  return parsed;
 }

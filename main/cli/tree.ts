@@ -2,7 +2,6 @@
  * `dmw tree init|run|show|export|import`: a handset's DM tree in a file, and server packages run
  * against it (dry runs of management scripts before they go to a real handset).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { describeCodecError } from '../protocol/errors.js';
@@ -27,7 +26,7 @@ import {
 } from '../tree/processor/index.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
-import { runSubcommand } from './subcommands.js';
+import { parseCommandArgs, runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID]
@@ -50,20 +49,6 @@ Bad input exits 2 with one line on stderr. Statuses other than 2xx are listed on
 
 export async function treeCommand(argv: string[]): Promise<number> {
   return runSubcommand('tree', HELP, { init, run, show, export: exportCmd, import: importCmd }, argv);
-}
-
-function args<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, positionals: [number, number], usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message.split('\n')[0]}\nusage: ${usage}`);
-  }
-  const n = parsed.positionals.length;
-  if (n < positionals[0] || n > positionals[1]) {
-    throw new CliError(`expected ${positionals[0] === positionals[1] ? positionals[0] : `${positionals[0]} to ${positionals[1]}`} argument(s), got ${n}\nusage: ${usage}`);
-  }
-  return parsed;
 }
 
 function loadTree(file: string): DmTree {
@@ -115,7 +100,7 @@ function parseAccount(spec: string): { account: DmAccountSpec; generated: boolea
 
 function init(argv: string[]): number {
   const usage = 'dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID]';
-  const { values } = args(argv, { output: { type: 'string', short: 'o' }, account: { type: 'string', multiple: true }, devid: { type: 'string' } }, [0, 0], usage);
+  const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, account: { type: 'string', multiple: true }, devid: { type: 'string' } }, [0, 0], usage);
   if (values.output === undefined) throw new CliError(`-o TREE.json is required\nusage: ${usage}`);
   const accounts = (values.account ?? []).map(parseAccount);
   const ids = new Set<string>();
@@ -163,7 +148,7 @@ function reportLine(e: ProcessEvent): string {
 
 async function run(argv: string[]): Promise<number> {
   const usage = 'dmw tree run --tree TREE.json --as SERVERID PACKAGE [--write] [--ui dr|timeout|none] [--exec CODE] [--ddf FILE]...';
-  const { values, positionals } = args(
+  const { values, positionals } = parseCommandArgs(
     argv,
     {
       tree: { type: 'string' },
@@ -236,7 +221,7 @@ async function run(argv: string[]): Promise<number> {
 
 function show(argv: string[]): number {
   const usage = 'dmw tree show TREE.json [PATH] [--acl --as SERVERID] [--secrets]';
-  const { values, positionals } = args(argv, { acl: { type: 'boolean' }, as: { type: 'string' }, secrets: { type: 'boolean' } }, [1, 2], usage);
+  const { values, positionals } = parseCommandArgs(argv, { acl: { type: 'boolean' }, as: { type: 'string' }, secrets: { type: 'boolean' } }, [1, 2], usage);
   if (values.acl && values.as === undefined) throw new CliError(`--acl needs --as SERVERID (whose rights to explain)\nusage: ${usage}`);
   if (values.as !== undefined && !values.acl) throw new CliError(`--as is used with --acl\nusage: ${usage}`);
   const tree = loadTree(positionals[0]!);
@@ -295,7 +280,7 @@ function rightsLines(tree: DmTree, serverId: string, n: DmNode, path: string, de
 
 function exportCmd(argv: string[]): number {
   const usage = 'dmw tree export TREE.json PATH -o OUT.tnds.xml [--as SERVERID]';
-  const { values, positionals } = args(argv, { output: { type: 'string', short: 'o' }, as: { type: 'string' } }, [2, 2], usage);
+  const { values, positionals } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, as: { type: 'string' } }, [2, 2], usage);
   if (values.output === undefined) throw new CliError(`-o OUT.tnds.xml is required\nusage: ${usage}`);
   const tree = loadTree(positionals[0]!);
   const r = exportTnds(tree, values.as ?? DEVICE, positionals[1]!, { flags: TNDS_EXPORT_ALL });
@@ -306,7 +291,7 @@ function exportCmd(argv: string[]): number {
 
 function importCmd(argv: string[]): number {
   const usage = 'dmw tree import TREE.json PATH IN.tnds.xml [--replace]';
-  const { values, positionals } = args(argv, { replace: { type: 'boolean' } }, [3, 3], usage);
+  const { values, positionals } = parseCommandArgs(argv, { replace: { type: 'boolean' } }, [3, 3], usage);
   const [treeFile, path, tndsFile] = positionals as [string, string, string];
   if (!existsSync(treeFile)) throw new CliError(`${treeFile}: no such file`);
   const tree = loadTree(treeFile);
