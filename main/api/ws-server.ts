@@ -15,18 +15,8 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Backend } from './backend.js';
 import { dispatch } from './dispatch.js';
+import { APP_CSP } from './csp.js';
 
-export const UI_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 /** Largest frame the UI may send (calls are small; job values are the big ones). */
 export const MAX_CALL_BYTES = 8 * 1024 * 1024;
@@ -92,7 +82,7 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
       'cache-control': rel === '/index.html' ? 'no-store' : 'max-age=3600',
     };
     if (rel.endsWith('.html')) {
-      headers['content-security-policy'] = UI_CSP;
+      headers['content-security-policy'] = APP_CSP;
       headers['x-frame-options'] = 'DENY';
     }
     res.writeHead(200, headers);

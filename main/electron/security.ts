@@ -4,19 +4,9 @@
  * may talk to the backend over IPC. Pure functions over Electron objects (types only), so tests pass fakes.
  */
 import type { Session, WebContents, WebFrameMain } from 'electron';
+import { APP_CSP } from '../api/csp.js';
 
-export const APP_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+export { APP_CSP };
 
 /** Only the app's own page: the exact file URL of renderer/dist/index.html (query and hash ignored). */
 export function isAppUrl(url: string, appUrl: string): boolean {
