@@ -4,8 +4,7 @@
  * the virtual handset with that MSISDN -> a server-initiated DM session over HTTP -> the job done.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DmServer, SmsNotifier, smsAddress } from '../../main/server/index.js';
@@ -16,27 +15,13 @@ import { openSerialLink } from '../../native/serial/link.js';
 import { ModemSmsTransport } from '../../native/serial/modem-sms.js';
 import { SimulatedModem } from '../../native/serial/simulated-modem.js';
 import { requireTools } from '../helpers/tools.js';
+import { ptyPair } from '../helpers/pty.js';
 
 const haveSocat = requireTools('lab loop', 'socat');
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
-
-async function ptyPair(dir: string): Promise<{ a: string; b: string }> {
-  const a = path.join(dir, 'ttyServerModem');
-  const b = path.join(dir, 'ttyHandset');
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  cleanup.push(() => socat.kill('SIGTERM'));
-  let log = '';
-  socat.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const deadline = Date.now() + 5000;
-  while (!(existsSync(a) && existsSync(b) && log.includes('starting data transfer loop'))) {
-    if (Date.now() > deadline || socat.exitCode !== null) throw new Error(`socat did not make the pty pair: ${log}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { a, b };
-}
 
 describe('smsAddress', () => {
   it('takes sms: addresses only', () => {
@@ -52,7 +37,7 @@ describe.runIf(haveSocat)('lab loop: server -> SMS WAP push -> simulated modem -
   it('a job queued with notify is delivered in a server-initiated session started by an SMS', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dmw-lab-loop-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const { a, b } = await ptyPair(dir);
+    const { a, b } = await ptyPair(dir, 'tty', (kill) => cleanup.push(kill));
 
     // The server's modem on one end of the pair.
     const at = new AtChannel(await openSerialLink(a));

@@ -4,8 +4,8 @@
  * handset on /dev/ttyUSB0. Faults: a +CMS error mid-message, and socat killed while a part is in
  * flight (the port vanishes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,17 +14,11 @@ import { verifyBootstrapMac } from '../../main/notify/ota.js';
 import { buildPackage0 } from '../../main/notify/package0.js';
 import { SimulatedModem, type DeliveredPush, type SimulatedModemOptions } from '../../native/serial/simulated-modem.js';
 import { REPO_ROOT, VECTORS_DIR, requireTools } from '../helpers/tools.js';
+import { ptyPair as sharedPtyPair, type PtyPair } from '../helpers/pty.js';
 
 const BIN = path.join(REPO_ROOT, 'main/cli/bin.mjs');
 const tmp = mkdtempSync(path.join(tmpdir(), 'dmw-serial-'));
 const haveSocat = requireTools('serial-socat', 'socat');
-
-interface Pair {
-  a: string;
-  b: string;
-  socat: ChildProcess;
-  kill(): void;
-}
 
 let pairNo = 0;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -32,26 +26,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function ptyPair(): Promise<Pair> {
-  const n = ++pairNo;
-  const a = path.join(tmp, `ttyA${n}`);
-  const b = path.join(tmp, `ttyB${n}`);
-  const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  socat.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const deadline = Date.now() + 5000;
-  while (!(existsSync(a) && existsSync(b) && log.includes('starting data transfer loop'))) {
-    if (Date.now() > deadline || socat.exitCode !== null) throw new Error(`socat did not make the pty pair: ${log}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const kill = () => {
-    if (socat.exitCode === null && socat.signalCode === null) socat.kill('SIGTERM');
-  };
-  cleanups.push(kill);
-  return { a, b, socat, kill };
+function ptyPair(): Promise<PtyPair> {
+  return sharedPtyPair(tmp, `tty${++pairNo}`, (kill) => cleanups.push(kill));
 }
 
-async function modemOn(pair: Pair, opts: SimulatedModemOptions = {}): Promise<SimulatedModem> {
+async function modemOn(pair: PtyPair, opts: SimulatedModemOptions = {}): Promise<SimulatedModem> {
   const m = await SimulatedModem.onPort(pair.b, opts);
   cleanups.push(() => m.close());
   return m;
