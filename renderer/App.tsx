@@ -2,7 +2,9 @@ import { Notices } from './components/Notices.js';
 import { useApp, useAppShallow } from './hooks/store.js';
 import { VIEWS } from './stores/app-store.js';
 import { AclView } from './views/AclView.js';
+import { BootstrapView } from './views/BootstrapView.js';
 import { DevicesView } from './views/DevicesView.js';
+import { SerialView } from './views/SerialView.js';
 import { ServerView } from './views/ServerView.js';
 import { SessionsView } from './views/SessionsView.js';
 import { TreeView } from './views/TreeView.js';
@@ -35,6 +37,8 @@ export function App() {
         {view === 'tree' && <TreeView />}
         {view === 'acl' && <AclView />}
         {view === 'server' && <ServerView />}
+        {view === 'bootstrap' && <BootstrapView />}
+        {view === 'serial' && <SerialView />}
       </main>
       <Notices />
     </div>

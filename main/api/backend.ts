@@ -20,6 +20,8 @@ import { parseJobSpec } from '../server/jobs.js';
 import type { JobRecord, JobSpec, MessageRecord, TreeEntry } from '../server/types.js';
 import { ServerStore, type StoredDevice } from '../store/server-store.js';
 import { aclMatrix } from './acl-view.js';
+import { BootstrapService, checkProfile, type OpenMonitor } from './bootstrap-view.js';
+import { SerialService, type OpenLink } from './serial-view.js';
 import type { EventName } from './channels.js';
 import {
   ServerSettingsSchema, type DeviceSummary, type EventPayload, type Handlers, type HandsetsStatus, type JobSpecInput, type QueueState,
@@ -58,6 +60,10 @@ export interface BackendOptions {
   /** Skip loading handsets altogether (unit tests). */
   handsets?: HandsetLoad;
   now?: () => number;
+  /** PC/SC for the Bootstrap view (tests plug in a fake; default: native/pcsc, loaded on first use). */
+  openPcsc?: OpenMonitor;
+  /** Serial ports for the Serial view (tests plug in memory links; default: serialport, loaded on first use). */
+  openSerial?: OpenLink;
 }
 
 type EventListener = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
@@ -92,6 +98,8 @@ export class Backend {
   private fleetProvider: string | null = null;
   private readonly now: () => number;
   private starting: Promise<ServerStatus> | undefined;
+  private readonly cards: BootstrapService;
+  private readonly serial: SerialService;
 
   private constructor(opts: BackendOptions) {
     this.now = opts.now ?? Date.now;
@@ -99,6 +107,9 @@ export class Backend {
     mkdirSync(this.dataDir, { recursive: true });
     this.settings = { ...this.loadSettings(), ...opts.settings };
     this.reader = ServerStore.open(this.dataDir);
+    const emit = this.emit.bind(this) as <E extends EventName>(name: E, payload: EventPayload<E>) => void;
+    this.cards = new BootstrapService(emit, opts.openPcsc);
+    this.serial = new SerialService(emit, { settings: () => this.settings, serverNonce: (d) => this.reader.device(d)?.auth.serverNonce }, opts.openSerial);
     this.handlers = this.makeHandlers();
   }
 
@@ -154,6 +165,8 @@ export class Backend {
   }
 
   async close(): Promise<void> {
+    await this.cards.close();
+    await this.serial.close();
     await this.fleet?.close().catch(() => undefined);
     await this.stopServer();
     this.reader.close();
@@ -549,6 +562,18 @@ export class Backend {
       },
       'tree.diff': ({ device }) => this.treeDiff(device),
       'acl.matrix': ({ device, uri }) => aclMatrix(device, uri, this.reader.tree(device), this.settings.serverId),
+
+      'bootstrap.check': ({ profile }) => checkProfile(profile).check,
+      'bootstrap.readers': () => this.cards.readers(),
+      'bootstrap.flash': (p) => this.cards.flash(p),
+
+      'serial.ports': () => this.serial.ports(),
+      'serial.identify': ({ port, baudRate }) => this.serial.identify(port, baudRate),
+      'serial.consoleOpen': ({ port, baudRate }) => this.serial.consoleOpen(port, baudRate),
+      'serial.consoleClose': () => this.serial.consoleClose(),
+      'serial.consoleSend': ({ line }) => this.serial.consoleSend(line),
+      'serial.pushPreview': (p) => this.serial.preview(p),
+      'serial.pushSend': (p) => this.serial.send(p),
     };
   }
 }

@@ -31,11 +31,21 @@ export const CHANNELS = [
   'tree.get',
   'tree.diff',
   'acl.matrix',
+  'bootstrap.check',
+  'bootstrap.readers',
+  'bootstrap.flash',
+  'serial.ports',
+  'serial.identify',
+  'serial.consoleOpen',
+  'serial.consoleClose',
+  'serial.consoleSend',
+  'serial.pushPreview',
+  'serial.pushSend',
 ] as const;
 
 export type ChannelName = (typeof CHANNELS)[number];
 
-export const EVENTS = ['server.event', 'server.status', 'handsets.changed', 'jobs.changed'] as const;
+export const EVENTS = ['server.event', 'server.status', 'handsets.changed', 'jobs.changed', 'bootstrap.readers', 'bootstrap.progress', 'bootstrap.trace', 'serial.console'] as const;
 
 export type EventName = (typeof EVENTS)[number];
 

@@ -291,6 +291,141 @@ export const AclMatrixSchema = z.object({
 });
 export type AclMatrix = z.infer<typeof AclMatrixSchema>;
 
+
+// --- bootstrap (profiles, PC/SC readers, card flashing) -----------------------------------------
+
+/** A bootstrap profile as the editor holds it; main/bootstrap's validateProfile does the real check. */
+const ProfileInput = z.record(z.string(), z.unknown());
+const FieldErrorSchema = z.object({ field: z.string(), message: z.string() });
+
+export const BootstrapCheckSchema = z.object({
+  ok: z.boolean(),
+  /** Every field at fault, by JSON path (`port`, `clientCredential.secret`, `extraNodes[1].uri`). */
+  errors: z.array(FieldErrorSchema),
+  /** Pretty XML of the bootstrap message (null while the profile has errors). */
+  xml: z.string().nullable(),
+  wbxmlBytes: z.number().int().nullable(),
+  /** The DMAcc nodes the message provisions. */
+  nodes: z.array(z.object({ uri: z.string(), format: z.string(), value: z.string().nullable() })),
+});
+export type BootstrapCheck = z.infer<typeof BootstrapCheckSchema>;
+
+export const CardReaderSchema = z.object({
+  name: z.string(),
+  present: z.boolean(),
+  atr: z.string().nullable(),
+  /** The ATR in words (protocols, historical bytes). */
+  atrText: z.string().nullable(),
+  exclusive: z.boolean(),
+  inUse: z.boolean(),
+  mute: z.boolean(),
+});
+export type CardReaderView = z.infer<typeof CardReaderSchema>;
+
+export const ReadersStatusSchema = z.object({
+  /** False when PC/SC cannot be used (pcscd not running, addon missing): `reason` says why. */
+  available: z.boolean(),
+  reason: z.string().nullable(),
+  readers: z.array(CardReaderSchema),
+});
+export type ReadersStatus = z.infer<typeof ReadersStatusSchema>;
+
+export const FlashProgressSchema = z.object({
+  flashId: z.number().int(),
+  phase: z.enum(['locate', 'pin', 'read', 'create', 'resize', 'write', 'verify', 'register', 'done']),
+  message: z.string(),
+  done: z.number().int().optional(),
+  total: z.number().int().optional(),
+});
+export type FlashProgressView = z.infer<typeof FlashProgressSchema>;
+
+export const ApduTraceSchema = z.object({
+  flashId: z.number().int(),
+  seq: z.number().int(),
+  name: z.string(),
+  command: z.string(),
+  response: z.string().optional(),
+  sw: z.string().optional(),
+  meaning: z.string().optional(),
+  error: z.string().optional(),
+  ms: z.number(),
+  auto: z.enum(['get-response', 'le-retry']).optional(),
+});
+export type ApduTraceView = z.infer<typeof ApduTraceSchema>;
+
+export const FlashResultSchema = z.object({
+  flashId: z.number().int(),
+  ok: z.boolean(),
+  reader: z.string().nullable(),
+  /** What went wrong, in one line (PIN, card pulled, no card...). */
+  error: z.string().nullable(),
+  report: z.object({
+    fid: z.string(), bytes: z.number().int(), efSize: z.number().int(), unchanged: z.boolean(), updateCommands: z.number().int(),
+    chunksSkipped: z.number().int(), created: z.array(z.string()), exchanges: z.number().int(), ms: z.number(),
+  }).nullable(),
+  /** The card read back after the write and compared with the profile. */
+  verification: z.object({ matches: z.boolean(), differences: z.string() }).nullable(),
+  trace: z.array(ApduTraceSchema),
+});
+export type FlashResult = z.infer<typeof FlashResultSchema>;
+
+// --- serial (ports, AT identity, console, WAP push notification) --------------------------------
+
+/** A serial device path (`/dev/tty...`, `/dev/serial/by-id/...`, `COM3`), nothing else the backend could open. */
+const portPath = z.string().min(1).max(1024).regex(/^(\/dev\/[^\0]+|COM\d{1,3}|\\\\\.\\COM\d{1,3})$/, 'not a serial port path (/dev/... or COMn)').refine((p) => !p.includes('/../'), 'not a serial port path');
+const baudRate = z.number().int().min(300).max(4_000_000).optional();
+const msisdn = z.string().min(1).max(32).regex(/^\+?[0-9*#\s\-()]{1,30}$/, 'not a phone number (digits, optionally with a leading +)');
+
+export const PortsListingSchema = z.object({
+  ports: z.array(z.object({ path: z.string(), vendorId: z.string().optional(), productId: z.string().optional(), manufacturer: z.string().optional(), product: z.string().optional(), serialNumber: z.string().optional(), pnpId: z.string().optional() })),
+  source: z.string().nullable(),
+  note: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export type PortsListing = z.infer<typeof PortsListingSchema>;
+
+export const HandsetIdentitySchema = z.object({
+  port: z.string(),
+  info: z.string().optional(), manufacturer: z.string().optional(), model: z.string().optional(), revision: z.string().optional(),
+  imei: z.string().optional(), imeiLuhnOk: z.boolean().optional(), imsi: z.string().optional(), iccid: z.string().optional(), iccidSource: z.string().optional(),
+  errors: z.record(z.string(), z.string()),
+});
+export type HandsetIdentityView = z.infer<typeof HandsetIdentitySchema>;
+
+export const ConsoleStateSchema = z.object({ port: z.string().nullable(), open: z.boolean(), error: z.string().nullable() });
+export type ConsoleState = z.infer<typeof ConsoleStateSchema>;
+export const ConsoleLinesSchema = z.object({ port: z.string(), lines: z.array(z.string()), closed: z.string().nullable() });
+
+const PushParams = {
+  to: msisdn,
+  /** Device whose stored server nonce goes into the digest (as the server's own notify does). */
+  devId: devId.optional(),
+  sessionId: z.number().int().min(1).max(0xffff),
+  uiMode: z.enum(['unspecified', 'background', 'informative', 'interactive']),
+  /** Concatenation reference: the preview's, so what is sent is what was shown. */
+  ref: z.number().int().min(0).max(255),
+};
+export const PushPreviewSchema = z.object({
+  to: z.string(),
+  serverId: z.string(),
+  sessionId: z.number().int(),
+  sessionIdHex: z.string(),
+  uiMode: z.string(),
+  ref: z.number().int(),
+  package0Hex: z.string(),
+  wspHex: z.string(),
+  parts: z.array(z.object({ seq: z.number().int(), total: z.number().int(), ref: z.number().int().optional(), pduHex: z.string(), tpduLength: z.number().int(), payloadLength: z.number().int() })),
+  warnings: z.array(z.string()),
+});
+export type PushPreview = z.infer<typeof PushPreviewSchema>;
+export const PushResultSchema = z.object({
+  ok: z.boolean(),
+  detail: z.string(),
+  parts: z.array(z.object({ seq: z.number().int(), total: z.number().int(), status: z.string(), messageRef: z.number().int().optional(), error: z.string().optional() })),
+  transcript: z.array(z.string()),
+});
+export type PushResult = z.infer<typeof PushResultSchema>;
+
 // --- events -------------------------------------------------------------------------------------
 
 /** The DM server's events (main/server/events.ts), as they cross the boundary. */
@@ -346,6 +481,26 @@ export const contract = {
   'tree.get': { input: z.object({ device: devId }).strict(), output: TreeSnapshotSchema },
   'tree.diff': { input: z.object({ device: devId }).strict(), output: TreeDiffSchema },
   'acl.matrix': { input: z.object({ device: devId, uri: dmUri }).strict(), output: AclMatrixSchema },
+
+  /** Check a profile (every bad field named) and build its bootstrap message for the XML preview. */
+  'bootstrap.check': { input: z.object({ profile: ProfileInput }).strict(), output: BootstrapCheckSchema },
+  /** PC/SC readers (watching starts with the first call; changes come as `bootstrap.readers` events). */
+  'bootstrap.readers': { input: empty, output: ReadersStatusSchema },
+  /** Build the profile's bootstrap and flash it: progress and APDU trace come as events while it runs. */
+  'bootstrap.flash': {
+    input: z.object({ profile: ProfileInput, reader: z.string().min(1).max(256).optional(), pin: z.string().min(1).max(64).optional(), pinRef: z.number().int().min(0).max(255).optional(), force: z.boolean().optional() }).strict(),
+    output: FlashResultSchema,
+  },
+
+  'serial.ports': { input: empty, output: PortsListingSchema },
+  'serial.identify': { input: z.object({ port: portPath, baudRate }).strict(), output: HandsetIdentitySchema },
+  /** Raw console on a port: lines come as `serial.console` events. One console at a time. */
+  'serial.consoleOpen': { input: z.object({ port: portPath, baudRate }).strict(), output: ConsoleStateSchema },
+  'serial.consoleClose': { input: empty, output: ConsoleStateSchema },
+  'serial.consoleSend': { input: z.object({ line: z.string().max(4096) }).strict(), output: ConsoleStateSchema },
+  /** Package #0 from the server settings, its WSP push and the SMS PDUs, without sending anything. */
+  'serial.pushPreview': { input: z.object({ ...PushParams, ref: PushParams.ref.optional(), sessionId: PushParams.sessionId.optional() }).strict(), output: PushPreviewSchema },
+  'serial.pushSend': { input: z.object({ ...PushParams, port: portPath, baudRate }).strict(), output: PushResultSchema },
 } as const satisfies Record<ChannelName, { input: z.ZodType; output: z.ZodType }>;
 
 export const eventSchemas = {
@@ -353,6 +508,10 @@ export const eventSchemas = {
   'server.status': ServerStatusSchema,
   'handsets.changed': HandsetsStatusSchema,
   'jobs.changed': QueueStateSchema,
+  'bootstrap.readers': ReadersStatusSchema,
+  'bootstrap.progress': FlashProgressSchema,
+  'bootstrap.trace': ApduTraceSchema,
+  'serial.console': ConsoleLinesSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type Contract = typeof contract;

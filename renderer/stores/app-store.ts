@@ -10,14 +10,18 @@ import type {
   ServerSettings, ServerStatus, SessionDetail, SessionSummary, TreeDiff, TreeEntryView,
 } from '../../main/api/contract.js';
 import type { ConnectionState } from '../api/transport.js';
+import { applyBootstrapEvent, createBootstrapSlice, type BootstrapSlice } from './bootstrap-slice.js';
+import { applySerialEvent, createSerialSlice, type SerialSlice } from './serial-slice.js';
 
-export type ViewName = 'devices' | 'sessions' | 'tree' | 'acl' | 'server';
+export type ViewName = 'devices' | 'sessions' | 'tree' | 'acl' | 'server' | 'bootstrap' | 'serial';
 export const VIEWS: { id: ViewName; label: string }[] = [
   { id: 'devices', label: 'Devices' },
   { id: 'sessions', label: 'Sessions' },
   { id: 'tree', label: 'Tree' },
   { id: 'acl', label: 'ACL' },
   { id: 'server', label: 'Server' },
+  { id: 'bootstrap', label: 'Bootstrap' },
+  { id: 'serial', label: 'Serial' },
 ];
 
 export interface Notice {
@@ -32,7 +36,7 @@ export interface SessionFilter {
   text: string;
 }
 
-export interface AppState {
+export interface AppState extends BootstrapSlice, SerialSlice {
   // connection and navigation
   connection: ConnectionState;
   connectionDetail: string | null;
@@ -165,8 +169,17 @@ export function createAppStore(deps: StoreDeps): AppStore {
       let server = s.server;
       let handsets = s.handsets;
       let sessionsChanged = false;
+      // Bootstrap and Serial events: applied in order onto a working copy of their slices.
+      let slices: AppState = s;
+      let slicePatch: Partial<AppState> = {};
       const byId = new Map(sessions.map((x, i) => [x.id, i]));
       for (const { name, payload } of batch) {
+        const sp = applyBootstrapEvent(slices, name, payload) ?? applySerialEvent(slices, name, payload);
+        if (sp) {
+          slicePatch = { ...slicePatch, ...sp };
+          slices = { ...slices, ...sp };
+          continue;
+        }
         if (name === 'server.status') server = payload as ServerStatus;
         else if (name === 'handsets.changed') {
           handsets = payload as HandsetsStatus;
@@ -226,10 +239,13 @@ export function createAppStore(deps: StoreDeps): AppStore {
           }
         }
       }
-      set({ sessions, jobs, queues, server, handsets });
+      set({ ...slicePatch, sessions, jobs, queues, server, handsets });
     };
 
+    const setSlice = (p: Partial<AppState>) => set(p);
     return {
+      ...createBootstrapSlice(api, setSlice, get, guard),
+      ...createSerialSlice(api, setSlice, get, guard),
       connection: 'connecting',
       connectionDetail: null,
       view: 'devices',

@@ -119,6 +119,31 @@ describe.skipIf(skip !== undefined)('DM Workbench in a browser (npm run serve --
     await shot('acl');
   });
 
+  it('previews a bootstrap profile as XML without any reader, and says what PC/SC has', async () => {
+    await page.click('[data-view=bootstrap]');
+    await expect.poll(() => page.locator('[data-testid=bootstrap-xml]').textContent(), { timeout: 10_000 }).toContain('<SyncML');
+    // Readers: a table when pcscd lists some, else an explicit "none" or "not available" (never made up).
+    const readers = page.locator('[data-testid=reader-table], [data-testid=no-readers], [data-testid=pcsc-unavailable]');
+    await expect.poll(() => readers.count(), { timeout: 10_000 }).toBe(1);
+    // A bad field is named next to its input.
+    const port = page.locator('[data-field=port] input');
+    await port.fill('0');
+    await expect.poll(() => page.locator('[data-testid=error-port]').textContent(), { timeout: 10_000 }).toContain('port');
+    await port.fill('8443');
+    await expect.poll(() => page.locator('[data-testid=bootstrap-xml]').count(), { timeout: 10_000 }).toBe(1);
+    await shot('bootstrap');
+  });
+
+  it('lists serial ports or says none were found', async () => {
+    await page.click('[data-view=serial]');
+    const ports = page.locator('[data-testid=port-table], [data-testid=no-ports]');
+    await expect.poll(() => ports.count(), { timeout: 10_000 }).toBe(1);
+    await page.locator('[data-testid=push-to]').fill('+491701234567');
+    await page.locator('[data-testid=push-preview]').click();
+    await expect.poll(() => page.locator('[data-testid=push-pdus]').textContent(), { timeout: 10_000 }).toContain('0106');
+    await shot('serial');
+  });
+
   it('shows the server settings', async () => {
     await page.click('[data-view=server]');
     await expect.poll(() => page.locator('[data-testid=server-url]').textContent()).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/dm$/);

@@ -1,0 +1,138 @@
+import { useEffect, useRef, useState } from 'react';
+import { Badge } from '../components/Badge.js';
+import { useApp, useAppShallow } from '../hooks/store.js';
+import type { UiModeName } from '../stores/serial-slice.js';
+
+const UI_MODES: UiModeName[] = ['unspecified', 'background', 'informative', 'interactive'];
+const BAUDS = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
+
+export function SerialView() {
+  const s = useAppShallow((x) => ({
+    ports: x.ports, selected: x.selectedPort, baud: x.baudRate, identities: x.identities, identifying: x.identifying,
+    consoleState: x.consoleState, lines: x.consoleLines, draft: x.pushDraft, preview: x.pushPreview, result: x.pushResult, pushing: x.pushing,
+    devices: x.devices,
+  }));
+  const a = useAppShallow((x) => ({
+    loadPorts: x.loadPorts, selectPort: x.selectPort, setBaudRate: x.setBaudRate, identify: x.identifyPort, openConsole: x.openConsole, closeConsole: x.closeConsole,
+    send: x.sendConsoleLine, clear: x.clearConsole, setDraft: x.setPushDraft, previewPush: x.previewPush, sendPush: x.sendPush,
+  }));
+  const [line, setLine] = useState('');
+  const bottom = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    void a.loadPorts();
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => {
+    bottom.current?.scrollIntoView?.({ block: 'end' });
+  }, [s.lines.length]);
+  const id = s.selected ? s.identities[s.selected] : undefined;
+  const consoleHere = s.consoleState.open && s.consoleState.port === s.selected;
+
+  return (
+    <div className="view" data-testid="serial-view">
+      <header className="view-head">
+        <h1>Serial</h1>
+        <span className="muted">{s.ports ? `${s.ports.ports.length} port(s)${s.ports.source ? ` via ${s.ports.source}` : ''}` : ''}</span>
+        <button onClick={() => void a.loadPorts()}>Refresh</button>
+      </header>
+      <div className="cols">
+        <section className="panel" aria-label="Ports">
+          <header className="panel-head"><h3>Ports</h3></header>
+          {s.ports?.error && <p className="bad">Could not list ports: {s.ports.error}</p>}
+          {s.ports?.note && <p className="muted small">{s.ports.note}</p>}
+          {s.ports && s.ports.ports.length === 0 && !s.ports.error && <p className="muted" data-testid="no-ports">No serial ports found. Plug in a handset or modem (USB), then Refresh.</p>}
+          {s.ports && s.ports.ports.length > 0 && (
+            <table className="grid" data-testid="port-table">
+              <thead><tr><th>Port</th><th>USB id</th><th>Device</th></tr></thead>
+              <tbody>
+                {s.ports.ports.map((p) => (
+                  <tr key={p.path} data-port={p.path} className={p.path === s.selected ? 'selected' : ''} onClick={() => a.selectPort(p.path)}>
+                    <td className="mono">{p.path}</td>
+                    <td className="mono">{p.vendorId ? `${p.vendorId}:${p.productId ?? '????'}` : '—'}</td>
+                    <td>{[p.manufacturer, p.product].filter(Boolean).join(' ') || '—'}{p.serialNumber && <div className="muted small mono">{p.serialNumber}</div>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <div className="row gap">
+            <label className="field"><span>Baud</span>
+              <select value={s.baud} onChange={(e) => a.setBaudRate(Number(e.target.value))} aria-label="Baud rate">
+                {BAUDS.map((b) => <option key={b} value={b}>{b}</option>)}
+              </select>
+            </label>
+          </div>
+        </section>
+
+        <section className="panel" aria-label="Identity">
+          <header className="panel-head"><h3>Identity {s.selected && <span className="mono small">{s.selected}</span>}</h3>
+            <button disabled={!s.selected || s.identifying || consoleHere} onClick={() => void a.identify()} data-testid="identify">{s.identifying ? 'Asking…' : 'Identify (AT)'}</button>
+          </header>
+          {!id ? <p className="muted small">Manufacturer, model, revision, IMEI, IMSI and ICCID, asked over AT (+CGMI, +CGMM, +CGMR, +CGSN, +CIMI, +CRSM).</p> : (
+            <dl className="props" data-testid="identity">
+              {([['manufacturer', id.manufacturer], ['model', id.model], ['revision', id.revision], ['IMEI', id.imei ? `${id.imei}${id.imeiLuhnOk === false ? ' (check digit wrong)' : ''}` : undefined], ['IMSI', id.imsi], ['ICCID', id.iccid ? `${id.iccid} (via ${id.iccidSource})` : undefined]] as const).map(([k, v]) => (
+                <div key={k}><dt>{k}</dt><dd className="mono">{v ?? <span className="muted">{id.errors[k.toLowerCase()] ?? '—'}</span>}</dd></div>
+              ))}
+            </dl>
+          )}
+        </section>
+
+        <section className="panel" aria-label="Console">
+          <header className="panel-head"><h3>Console</h3>
+            {s.consoleState.open ? <><Badge value="active" title={s.consoleState.port ?? ''} /><button onClick={() => void a.closeConsole()}>Close</button></> : <button disabled={!s.selected} onClick={() => void a.openConsole()} data-testid="console-open">Open {s.selected ?? ''}</button>}
+            <button onClick={() => a.clear()}>Clear</button>
+          </header>
+          {s.consoleState.error && <p className="bad small">{s.consoleState.error}</p>}
+          <div className="list-scroll"><pre className="code-block mono small" data-testid="console-lines">{s.lines.join('\n')}<div ref={bottom} /></pre></div>
+          <form className="row gap" onSubmit={(e) => { e.preventDefault(); if (line) { void a.send(line); setLine(''); } }}>
+            <input className="mono grow" value={line} onChange={(e) => setLine(e.target.value)} placeholder="AT…" disabled={!s.consoleState.open} aria-label="Console line" />
+            <button type="submit" disabled={!s.consoleState.open || !line}>Send</button>
+          </form>
+        </section>
+
+        <section className="panel" aria-label="Notification">
+          <header className="panel-head"><h3>Send a notification (WAP push)</h3></header>
+          <p className="muted small">Package #0 from the Server settings (ServerID, server credential), in a WSP push, as SMS through the modem on the chosen port.</p>
+          <div className="form">
+            <label className="field"><span>To (MSISDN)</span><input className="mono" value={s.draft.to} onChange={(e) => a.setDraft({ to: e.target.value })} placeholder="+491701234567" data-testid="push-to" /></label>
+            <label className="field"><span>Device (server nonce)</span>
+              <select value={s.draft.devId} onChange={(e) => a.setDraft({ devId: e.target.value })}>
+                <option value="">none</option>
+                {s.devices.map((d) => <option key={d.devId} value={d.devId}>{d.devId}</option>)}
+              </select>
+            </label>
+            <label className="field"><span>UI mode</span>
+              <select value={s.draft.uiMode} onChange={(e) => a.setDraft({ uiMode: e.target.value as UiModeName })}>
+                {UI_MODES.map((m) => <option key={m} value={m}>{m}</option>)}
+              </select>
+            </label>
+          </div>
+          <div className="row gap">
+            <button disabled={!s.draft.to.trim()} onClick={() => void a.previewPush()} data-testid="push-preview">Preview</button>
+            <button className="primary" disabled={!s.preview || !s.selected || s.pushing} onClick={() => void a.sendPush()} data-testid="push-send">{s.pushing ? 'Sending…' : `Send via ${s.selected ?? '(no port)'}`}</button>
+          </div>
+          {s.preview && (
+            <div data-testid="push-pdus">
+              <dl className="props">
+                <div><dt>server</dt><dd className="mono">{s.preview.serverId}</dd></div>
+                <div><dt>session</dt><dd className="mono">{s.preview.sessionIdHex} ({s.preview.sessionId})</dd></div>
+                <div><dt>package #0</dt><dd className="mono small wrap">{s.preview.package0Hex}</dd></div>
+                <div><dt>WSP push</dt><dd className="mono small wrap">{s.preview.wspHex}</dd></div>
+              </dl>
+              {s.preview.warnings.map((w, i) => <p key={i} className="muted small">⚠ {w}</p>)}
+              <table className="grid mono small">
+                <thead><tr><th>part</th><th>TPDU</th><th>PDU</th></tr></thead>
+                <tbody>{s.preview.parts.map((p) => <tr key={p.seq}><td>{p.seq}/{p.total}</td><td>{p.tpduLength}</td><td className="wrap">{p.pduHex}</td></tr>)}</tbody>
+              </table>
+            </div>
+          )}
+          {s.result && (
+            <div data-testid="push-result">
+              <p className={s.result.ok ? 'ok' : 'bad'}>{s.result.detail}</p>
+              <pre className="code-block mono small">{s.result.transcript.join('\n')}</pre>
+            </div>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
