@@ -574,6 +574,8 @@ export class Backend {
       'serial.consoleSend': ({ line }) => this.serial.consoleSend(line),
       'serial.pushPreview': (p) => this.serial.preview(p),
       'serial.pushSend': (p) => this.serial.send(p),
+      'serial.bootstrapPreview': (p) => this.serial.bootstrapPreview(p),
+      'serial.bootstrapSend': (p) => this.serial.bootstrapSend(p),
     };
   }
 }

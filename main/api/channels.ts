@@ -41,6 +41,8 @@ export const CHANNELS = [
   'serial.consoleSend',
   'serial.pushPreview',
   'serial.pushSend',
+  'serial.bootstrapPreview',
+  'serial.bootstrapSend',
 ] as const;
 
 export type ChannelName = (typeof CHANNELS)[number];

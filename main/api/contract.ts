@@ -426,6 +426,47 @@ export const PushResultSchema = z.object({
 });
 export type PushResult = z.infer<typeof PushResultSchema>;
 
+/** OTA bootstrap (DM-4): the profile's bootstrap WBXML in a WSP push with SEC and MAC. */
+export const BootstrapPushParamsSchema = z.object({
+  to: msisdn,
+  /** A bootstrap profile (the Bootstrap view's, or pasted JSON); main/bootstrap checks it. */
+  profile: ProfileInput,
+  sec: z.enum(['NETWPIN', 'USERPIN', 'USERNETWPIN', 'USERPINMAC']),
+  /** NETWPIN / USERNETWPIN key: typed, or read with AT+CIMI from imsiPort. */
+  imsi: z.string().max(32).optional(),
+  imsiPort: portPath.optional(),
+  baudRate,
+  /** USERPIN / USERNETWPIN: the PIN; USERPINMAC: the key half (5 to 8 digits). */
+  pin: z.string().max(32).optional(),
+  userNetwPinKey: z.enum(['imsi+pin', 'imsi:pin']).optional(),
+  ref: z.number().int().min(0).max(255).optional(),
+}).strict();
+export const BootstrapPushPreviewSchema = z.object({
+  /** Handle for serial.bootstrapSend: the backend keeps the previewed bytes, so what goes out is what was shown. */
+  previewId: z.number().int(),
+  to: z.string(),
+  sec: z.string(),
+  ref: z.number().int(),
+  wbxmlBytes: z.number().int(),
+  /** The WSP content type as decoded back from the push, with its SEC and MAC parameters. */
+  contentType: z.string(),
+  params: z.array(z.object({ name: z.string(), value: z.string() })),
+  appId: z.string().nullable(),
+  mac: z.string(),
+  keyDescription: z.string(),
+  /** USERNETWPIN only: which key variant made the MAC. */
+  userNetwPinKey: z.string().nullable(),
+  /** USERPINMAC only: the full PIN the user must type on the handset. */
+  userPin: z.string().nullable(),
+  imsi: z.string().nullable(),
+  /** Where the IMSI came from: "typed", or "AT+CIMI on <port>". */
+  imsiSource: z.string().nullable(),
+  wspHex: z.string(),
+  parts: z.array(z.object({ seq: z.number().int(), total: z.number().int(), ref: z.number().int().optional(), pduHex: z.string(), tpduLength: z.number().int(), payloadLength: z.number().int() })),
+  notes: z.array(z.string()),
+});
+export type BootstrapPushPreview = z.infer<typeof BootstrapPushPreviewSchema>;
+
 // --- events -------------------------------------------------------------------------------------
 
 /** The DM server's events (main/server/events.ts), as they cross the boundary. */
@@ -501,6 +542,10 @@ export const contract = {
   /** Package #0 from the server settings, its WSP push and the SMS PDUs, without sending anything. */
   'serial.pushPreview': { input: z.object({ ...PushParams, ref: PushParams.ref.optional(), sessionId: PushParams.sessionId.optional() }).strict(), output: PushPreviewSchema },
   'serial.pushSend': { input: z.object({ ...PushParams, port: portPath, baudRate }).strict(), output: PushResultSchema },
+  /** A profile's bootstrap in a WSP push with SEC/MAC (IMSI typed or read over AT), and its SMS PDUs; nothing is sent. */
+  'serial.bootstrapPreview': { input: BootstrapPushParamsSchema, output: BootstrapPushPreviewSchema },
+  /** Sends a previewed bootstrap push, byte for byte as previewed. */
+  'serial.bootstrapSend': { input: z.object({ previewId: z.number().int().min(1), port: portPath, baudRate }).strict(), output: PushResultSchema },
 } as const satisfies Record<ChannelName, { input: z.ZodType; output: z.ZodType }>;
 
 export const eventSchemas = {

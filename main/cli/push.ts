@@ -12,6 +12,7 @@ import { parseMsisdn } from '../notify/sms.js';
 import { ConcatRefCounter, buildNotificationPush, buildWapPushSms } from '../notify/wap-push.js';
 import { SEC_METHODS, decodeWspPush, type SecMethod } from '../notify/wsp.js';
 import { type AtChannel } from '../../native/serial/at.js';
+import { readImsi } from '../../native/serial/identity.js';
 import { ModemSmsTransport } from '../../native/serial/modem-sms.js';
 import { CliError } from './errors.js';
 import { displayName, readInput } from './io.js';
@@ -116,10 +117,9 @@ async function notification(argv: string[]): Promise<number> {
 async function readImsiOver(ch: AtChannel, t: Transcript): Promise<string> {
   try {
     await ch.init();
-    const r = await ch.exec('AT+CIMI');
-    if (!r.ok) throw new CliError(`${ch.link.name}: cannot read the IMSI for the NETWPIN key: AT+CIMI: ${r.explanation}`, 1);
-    const imsi = (r.lines[0] ?? '').replace(/^\+CIMI:\s*/i, '').replace(/"/g, '').trim();
-    const valid = inputGuard(() => validateImsi(imsi));
+    const r = await readImsi(ch);
+    if (!r.ok) throw new CliError(`${ch.link.name}: cannot read the IMSI for the NETWPIN key: ${r.error}`, 1);
+    const valid = inputGuard(() => validateImsi(r.imsi));
     t.say(`IMSI ${valid} read with AT+CIMI on ${ch.link.name}`);
     return valid;
   } catch (e) {

@@ -108,6 +108,17 @@ export async function identify(at: AtChannel): Promise<HandsetIdentity> {
   return id;
 }
 
+/**
+ * The IMSI with AT+CIMI (the key of an OTA bootstrap's NETWPIN / USERNETWPIN MAC): the digits as the
+ * modem gave them (quotes and a +CIMI: prefix removed, not validated), or why it could not be read.
+ * Shared by `dmw push bootstrap --imsi-port` and the Serial view.
+ */
+export async function readImsi(at: AtChannel): Promise<{ ok: true; imsi: string } | { ok: false; error: string }> {
+  const r = await at.exec('AT+CIMI');
+  if (!r.ok) return { ok: false, error: `AT+CIMI: ${r.explanation}` };
+  return { ok: true, imsi: (r.lines.find((l) => l.trim() !== '') ?? '').replace(/^\+CIMI:\s*/i, '').replace(/"/g, '').trim() };
+}
+
 async function readIccid(at: AtChannel, id: HandsetIdentity): Promise<void> {
   const tried: string[] = [];
   for (const cmd of ['AT+CCID', 'AT+ICCID', 'AT+QCCID', 'AT^ICCID?']) {

@@ -1,8 +1,10 @@
 /**
  * The Serial view's slice: the port list, the chosen port and its identity (AT), the raw console
- * (lines come as events), and a notification push: preview first, then send exactly that.
+ * (lines come as events), a notification push and an OTA bootstrap push (the Bootstrap view's profile
+ * or pasted JSON, SEC/MAC, IMSI typed or read over AT): preview first, then send exactly that.
  */
-import type { ConsoleState, DmwApi, EventName, EventPayload, HandsetIdentityView, PortsListing, PushPreview, PushResult } from '../../main/api/contract.js';
+import type { BootstrapPushPreview, ConsoleState, DmwApi, EventName, EventPayload, HandsetIdentityView, PortsListing, PushPreview, PushResult } from '../../main/api/contract.js';
+import { draftToProfile, type ProfileDraft } from './bootstrap-slice.js';
 
 export type UiModeName = 'unspecified' | 'background' | 'informative' | 'interactive';
 
@@ -10,6 +12,35 @@ export interface PushDraft {
   to: string;
   devId: string;
   uiMode: UiModeName;
+}
+
+export type SecMethodName = 'NETWPIN' | 'USERPIN' | 'USERNETWPIN' | 'USERPINMAC';
+
+export interface BootstrapPushDraft {
+  to: string;
+  /** The Bootstrap view's current profile, or the JSON pasted below. */
+  source: 'view' | 'json';
+  profileJson: string;
+  sec: SecMethodName;
+  /** NETWPIN / USERNETWPIN key: typed, or read with AT+CIMI from the chosen port. */
+  imsiFrom: 'typed' | 'port';
+  imsi: string;
+  pin: string;
+  userNetwPinKey: 'imsi+pin' | 'imsi:pin';
+}
+
+export const secNeedsImsi = (sec: SecMethodName): boolean => sec === 'NETWPIN' || sec === 'USERNETWPIN';
+
+/** The pasted profile JSON as an object, or why it is not one. */
+export function parseProfileJson(text: string): { ok: true; profile: Record<string, unknown> } | { ok: false; error: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, error: `profile JSON: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, error: 'profile JSON: must be an object' };
+  return { ok: true, profile: v as Record<string, unknown> };
 }
 
 export interface SerialSlice {
@@ -24,6 +55,10 @@ export interface SerialSlice {
   pushPreview: PushPreview | null;
   pushResult: PushResult | null;
   pushing: boolean;
+  bootstrapPushDraft: BootstrapPushDraft;
+  bootstrapPushPreview: BootstrapPushPreview | null;
+  bootstrapPushResult: PushResult | null;
+  bootstrapPushing: boolean;
   loadPorts(): Promise<void>;
   selectPort(path: string | null): void;
   setBaudRate(n: number): void;
@@ -35,11 +70,14 @@ export interface SerialSlice {
   setPushDraft(p: Partial<PushDraft>): void;
   previewPush(): Promise<void>;
   sendPush(): Promise<void>;
+  setBootstrapPushDraft(p: Partial<BootstrapPushDraft>): void;
+  previewBootstrapPush(): Promise<void>;
+  sendBootstrapPush(): Promise<void>;
 }
 
 export const MAX_CONSOLE_LINES = 5000;
 
-type Get = () => SerialSlice & { notify(kind: 'error' | 'info', text: string): void };
+type Get = () => SerialSlice & { profileDraft: ProfileDraft; notify(kind: 'error' | 'info', text: string): void };
 type Set = (p: Partial<SerialSlice>) => void;
 
 export function createSerialSlice(api: DmwApi, set: Set, get: Get, guard: <T>(what: string, fn: () => Promise<T>) => Promise<T | undefined>): SerialSlice {
@@ -56,6 +94,10 @@ export function createSerialSlice(api: DmwApi, set: Set, get: Get, guard: <T>(wh
     pushPreview: null,
     pushResult: null,
     pushing: false,
+    bootstrapPushDraft: { to: '', source: 'view', profileJson: '', sec: 'USERPIN', imsiFrom: 'typed', imsi: '', pin: '', userNetwPinKey: 'imsi+pin' },
+    bootstrapPushPreview: null,
+    bootstrapPushResult: null,
+    bootstrapPushing: false,
     loadPorts: async () => {
       const ports = await guard('serial ports', () => api['serial.ports']({}));
       if (!ports) return;
@@ -105,6 +147,42 @@ export function createSerialSlice(api: DmwApi, set: Set, get: Get, guard: <T>(wh
       );
       set({ pushing: false, pushResult: pushResult ?? null });
       if (pushResult) get().notify(pushResult.ok ? 'info' : 'error', pushResult.detail);
+    },
+    setBootstrapPushDraft: (p) => set({ bootstrapPushDraft: { ...get().bootstrapPushDraft, ...p }, bootstrapPushPreview: null, bootstrapPushResult: null }),
+    previewBootstrapPush: async () => {
+      const d = get().bootstrapPushDraft;
+      let profile: Record<string, unknown>;
+      if (d.source === 'json') {
+        const j = parseProfileJson(d.profileJson);
+        if (!j.ok) {
+          get().notify('error', `preview the bootstrap push: ${j.error}`);
+          return;
+        }
+        profile = j.profile;
+      } else profile = draftToProfile(get().profileDraft);
+      const port = get().selectedPort;
+      const needsImsi = secNeedsImsi(d.sec);
+      if (needsImsi && d.imsiFrom === 'port' && !port) {
+        get().notify('error', 'preview the bootstrap push: imsi: choose a port to read it from');
+        return;
+      }
+      const input = {
+        to: d.to.trim(), profile, sec: d.sec,
+        ...(needsImsi ? (d.imsiFrom === 'port' ? { imsiPort: port!, ...baud() } : { imsi: d.imsi.trim() }) : {}),
+        ...(d.sec !== 'NETWPIN' ? { pin: d.pin.trim() } : {}),
+        ...(d.sec === 'USERNETWPIN' ? { userNetwPinKey: d.userNetwPinKey } : {}),
+      };
+      const bootstrapPushPreview = await guard('preview the bootstrap push', () => api['serial.bootstrapPreview'](input));
+      if (bootstrapPushPreview) set({ bootstrapPushPreview, bootstrapPushResult: null });
+    },
+    sendBootstrapPush: async () => {
+      const pv = get().bootstrapPushPreview;
+      const port = get().selectedPort;
+      if (!pv || !port) return;
+      set({ bootstrapPushing: true });
+      const r = await guard('send the bootstrap push', () => api['serial.bootstrapSend']({ previewId: pv.previewId, port, ...baud() }));
+      set({ bootstrapPushing: false, bootstrapPushResult: r ?? null });
+      if (r) get().notify(r.ok ? 'info' : 'error', r.detail);
     },
   };
 }

@@ -1,20 +1,23 @@
 import { useEffect, useRef, useState } from 'react';
 import { Badge } from '../components/Badge.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
-import type { UiModeName } from '../stores/serial-slice.js';
+import { secNeedsImsi, type BootstrapPushDraft, type SecMethodName, type UiModeName } from '../stores/serial-slice.js';
 
 const UI_MODES: UiModeName[] = ['unspecified', 'background', 'informative', 'interactive'];
+const SECS: SecMethodName[] = ['NETWPIN', 'USERPIN', 'USERNETWPIN', 'USERPINMAC'];
 const BAUDS = [9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
 
 export function SerialView() {
   const s = useAppShallow((x) => ({
     ports: x.ports, selected: x.selectedPort, baud: x.baudRate, identities: x.identities, identifying: x.identifying,
     consoleState: x.consoleState, lines: x.consoleLines, draft: x.pushDraft, preview: x.pushPreview, result: x.pushResult, pushing: x.pushing,
-    devices: x.devices,
+    devices: x.devices, bdraft: x.bootstrapPushDraft, bpreview: x.bootstrapPushPreview, bresult: x.bootstrapPushResult, bpushing: x.bootstrapPushing,
+    profileOk: x.profileCheck?.ok ?? null,
   }));
   const a = useAppShallow((x) => ({
     loadPorts: x.loadPorts, selectPort: x.selectPort, setBaudRate: x.setBaudRate, identify: x.identifyPort, openConsole: x.openConsole, closeConsole: x.closeConsole,
     send: x.sendConsoleLine, clear: x.clearConsole, setDraft: x.setPushDraft, previewPush: x.previewPush, sendPush: x.sendPush,
+    setBDraft: x.setBootstrapPushDraft, previewBootstrap: x.previewBootstrapPush, sendBootstrap: x.sendBootstrapPush,
   }));
   const [line, setLine] = useState('');
   const bottom = useRef<HTMLDivElement>(null);
@@ -129,6 +132,77 @@ export function SerialView() {
             <div data-testid="push-result">
               <p className={s.result.ok ? 'ok' : 'bad'}>{s.result.detail}</p>
               <pre className="code-block mono small">{s.result.transcript.join('\n')}</pre>
+            </div>
+          )}
+        </section>
+
+        <section className="panel" aria-label="Bootstrap push">
+          <header className="panel-head"><h3>Push a bootstrap (OTA, WAP push)</h3></header>
+          <p className="muted small">The profile's bootstrap (WBXML, as the Bootstrap view builds it) in a WSP push with SEC and its HMAC-SHA1 MAC, as SMS through the modem on the chosen port. NETWPIN keys on the target's IMSI, USERPIN on a PIN, USERNETWPIN on both, USERPINMAC on the first half of the PIN the user types.</p>
+          <div className="form">
+            <label className="field"><span>To (MSISDN)</span><input className="mono" value={s.bdraft.to} onChange={(e) => a.setBDraft({ to: e.target.value })} placeholder="+491701234567" data-testid="bootstrap-push-to" /></label>
+            <label className="field"><span>Profile</span>
+              <select value={s.bdraft.source} onChange={(e) => a.setBDraft({ source: e.target.value as BootstrapPushDraft['source'] })} data-testid="bootstrap-push-source">
+                <option value="view">Bootstrap view's profile{s.profileOk === false ? ' (has errors)' : ''}</option>
+                <option value="json">pasted JSON</option>
+              </select>
+            </label>
+            {s.bdraft.source === 'json' && (
+              <label className="field"><span>Profile JSON</span><textarea className="mono small" rows={6} value={s.bdraft.profileJson} onChange={(e) => a.setBDraft({ profileJson: e.target.value })} placeholder='{"serverId": "...", "address": "https://...", ...}' data-testid="bootstrap-push-json" /></label>
+            )}
+            <label className="field"><span>SEC</span>
+              <select value={s.bdraft.sec} onChange={(e) => a.setBDraft({ sec: e.target.value as SecMethodName })} data-testid="bootstrap-push-sec">
+                {SECS.map((m) => <option key={m} value={m}>{m}</option>)}
+              </select>
+            </label>
+            {secNeedsImsi(s.bdraft.sec) && (
+              <label className="field"><span>IMSI</span>
+                <select value={s.bdraft.imsiFrom} onChange={(e) => a.setBDraft({ imsiFrom: e.target.value as BootstrapPushDraft['imsiFrom'] })} aria-label="IMSI from">
+                  <option value="typed">typed</option>
+                  <option value="port">read over AT from {s.selected ?? '(no port)'}</option>
+                </select>
+                {s.bdraft.imsiFrom === 'typed' && <input className="mono" value={s.bdraft.imsi} onChange={(e) => a.setBDraft({ imsi: e.target.value })} placeholder={id?.imsi ?? '001010123456789'} data-testid="bootstrap-push-imsi" />}
+              </label>
+            )}
+            {s.bdraft.sec !== 'NETWPIN' && (
+              <label className="field"><span>{s.bdraft.sec === 'USERPINMAC' ? 'PIN key half (5 to 8 digits)' : 'PIN'}</span><input className="mono" value={s.bdraft.pin} onChange={(e) => a.setBDraft({ pin: e.target.value })} data-testid="bootstrap-push-pin" /></label>
+            )}
+            {s.bdraft.sec === 'USERNETWPIN' && (
+              <label className="field"><span>USERNETWPIN key</span>
+                <select value={s.bdraft.userNetwPinKey} onChange={(e) => a.setBDraft({ userNetwPinKey: e.target.value as BootstrapPushDraft['userNetwPinKey'] })}>
+                  <option value="imsi+pin">imsi+pin (cpclient, Funambol, Symbian)</option>
+                  <option value="imsi:pin">imsi:pin</option>
+                </select>
+              </label>
+            )}
+          </div>
+          <div className="row gap">
+            <button disabled={!s.bdraft.to.trim()} onClick={() => void a.previewBootstrap()} data-testid="bootstrap-push-preview">Preview</button>
+            <button className="primary" disabled={!s.bpreview || !s.selected || s.bpushing} onClick={() => void a.sendBootstrap()} data-testid="bootstrap-push-send">{s.bpushing ? 'Sending…' : `Send via ${s.selected ?? '(no port)'}`}</button>
+          </div>
+          {s.bpreview && (
+            <div data-testid="bootstrap-push-pdus">
+              <dl className="props">
+                <div><dt>content type</dt><dd className="mono small wrap" data-testid="bootstrap-push-ct">{s.bpreview.contentType}{s.bpreview.params.map((p) => `; ${p.name}=${p.value}`).join('')}</dd></div>
+                <div><dt>application</dt><dd className="mono">{s.bpreview.appId ?? '—'}</dd></div>
+                <div><dt>SEC / MAC</dt><dd className="mono small wrap">{s.bpreview.sec} / {s.bpreview.mac}</dd></div>
+                <div><dt>key</dt><dd className="small" data-testid="bootstrap-push-key">{s.bpreview.keyDescription}{s.bpreview.userNetwPinKey && <> — variant <b className="mono">{s.bpreview.userNetwPinKey}</b></>}</dd></div>
+                {s.bpreview.imsi && <div><dt>IMSI</dt><dd className="mono">{s.bpreview.imsi} <span className="muted small">({s.bpreview.imsiSource})</span></dd></div>}
+                {s.bpreview.userPin && <div><dt>PIN to type</dt><dd className="mono" data-testid="bootstrap-push-userpin">{s.bpreview.userPin}</dd></div>}
+                <div><dt>bootstrap</dt><dd className="mono">{s.bpreview.wbxmlBytes} bytes of WBXML</dd></div>
+                <div><dt>WSP push</dt><dd className="mono small wrap">{s.bpreview.wspHex}</dd></div>
+              </dl>
+              {s.bpreview.notes.map((n, i) => <p key={i} className="muted small">ⓘ {n}</p>)}
+              <table className="grid mono small">
+                <thead><tr><th>part</th><th>TPDU</th><th>PDU</th></tr></thead>
+                <tbody>{s.bpreview.parts.map((p) => <tr key={p.seq}><td>{p.seq}/{p.total}</td><td>{p.tpduLength}</td><td className="wrap">{p.pduHex}</td></tr>)}</tbody>
+              </table>
+            </div>
+          )}
+          {s.bresult && (
+            <div data-testid="bootstrap-push-result">
+              <p className={s.bresult.ok ? 'ok' : 'bad'}>{s.bresult.detail}</p>
+              <pre className="code-block mono small">{s.bresult.transcript.join('\n')}</pre>
             </div>
           )}
         </section>

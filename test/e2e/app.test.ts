@@ -141,6 +141,19 @@ describe.skipIf(skip !== undefined)('DM Workbench in a browser (npm run serve --
     await page.locator('[data-testid=push-to]').fill('+491701234567');
     await page.locator('[data-testid=push-preview]').click();
     await expect.poll(() => page.locator('[data-testid=push-pdus]').textContent(), { timeout: 10_000 }).toContain('0106');
+    // OTA bootstrap: the Bootstrap view's profile, USERNETWPIN with a typed IMSI and a PIN.
+    await page.locator('[data-testid=bootstrap-push-to]').fill('+491701234567');
+    await page.locator('[data-testid=bootstrap-push-sec]').selectOption('USERNETWPIN');
+    await page.locator('[data-testid=bootstrap-push-imsi]').fill('001010123456789');
+    await page.locator('[data-testid=bootstrap-push-pin]').fill('1234');
+    await page.locator('[data-testid=bootstrap-push-preview]').click();
+    await expect.poll(() => page.locator('[data-testid=bootstrap-push-ct]').textContent(), { timeout: 10_000 }).toMatch(/^application\/vnd\.syncml\.dm\+wbxml; SEC=USERNETWPIN; MAC=[0-9A-F]{40}$/);
+    expect(await page.locator('[data-testid=bootstrap-push-key]').textContent()).toContain('imsi+pin');
+    expect(await page.locator('[data-testid=bootstrap-push-pdus] tbody tr').count()).toBeGreaterThan(1);
+    // A bad IMSI is refused, naming the field.
+    await page.locator('[data-testid=bootstrap-push-imsi]').fill('12ab');
+    await page.locator('[data-testid=bootstrap-push-preview]').click();
+    await expect.poll(() => page.locator('body').textContent(), { timeout: 10_000 }).toContain('imsi:');
     await shot('serial');
   });
 

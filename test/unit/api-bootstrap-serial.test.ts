@@ -13,6 +13,7 @@ import { Backend } from '../../main/api/backend.js';
 import type { OpenMonitor } from '../../main/api/bootstrap-view.js';
 import { contract, eventSchemas, type EventName } from '../../main/api/contract.js';
 import { dispatch } from '../../main/api/dispatch.js';
+import { verifyBootstrapMac } from '../../main/notify/ota.js';
 import { blankUicc, VirtualUicc } from '../../native/pcsc/virtual/index.js';
 import type { PcscMonitor, ReaderInfo } from '../../native/pcsc/pcsc.js';
 import { memoryLinkPair, type ByteLink } from '../../native/serial/link.js';
@@ -239,5 +240,72 @@ describe('Serial view backend', () => {
     const b = await backend;
     const r = await dispatch(b.handlers, 'serial.pushPreview', { to: '12ab', uiMode: 'background' });
     expect(r).toMatchObject({ ok: false, error: { code: 'bad-input' } });
+  });
+});
+
+describe('Serial view backend: OTA bootstrap push (DM-4)', () => {
+  const wapPushes: DeliveredPush[] = [];
+  const openSerial = async (p: string): Promise<ByteLink> => {
+    if (p !== '/dev/ttySIM0') throw new Error(`${p}: no such port`);
+    const [host, far] = memoryLinkPair();
+    const m = new SimulatedModem(far, { profile: { manufacturer: 'Quectel', model: 'EC25' } });
+    m.on('wap-push', (x) => wapPushes.push(x));
+    return host;
+  };
+  const backend = Backend.create({ dataDir: tmp(), handsets: { ok: false, reason: 'none' }, openSerial });
+  afterAll(async () => (await backend).close());
+
+  it('previews a USERNETWPIN bootstrap with the IMSI read over AT, and sends it so the handset MAC verifies', async () => {
+    const b = await backend;
+    const r = await dispatch(b.handlers, 'serial.bootstrapPreview', { to: '+491701234567', profile: PROFILE, sec: 'USERNETWPIN', imsiPort: '/dev/ttySIM0', pin: '1234', ref: 5 });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const pv = contract['serial.bootstrapPreview'].output.parse(r.value);
+    expect(pv).toMatchObject({ sec: 'USERNETWPIN', ref: 5, imsi: '001010123456789', imsiSource: 'AT+CIMI on /dev/ttySIM0', userNetwPinKey: 'imsi+pin', userPin: null, appId: 'x-wap-application:syncml.dm' });
+    expect(pv.contentType).toBe('application/vnd.syncml.dm+wbxml');
+    expect(pv.params).toEqual(expect.arrayContaining([{ name: 'SEC', value: 'USERNETWPIN' }, { name: 'MAC', value: pv.mac }]));
+    expect(pv.keyDescription).toContain('"imsi+pin"');
+    expect(pv.parts.length).toBeGreaterThan(1);
+    const sent = await b.handlers['serial.bootstrapSend']({ previewId: pv.previewId, port: '/dev/ttySIM0' });
+    expect(sent).toMatchObject({ ok: true });
+    for (const part of pv.parts) expect(sent.transcript.some((l) => l.includes(part.pduHex))).toBe(true);
+    await expect.poll(() => wapPushes.length).toBe(1);
+    const w = wapPushes[0]!.content!.wsp;
+    expect(w).toMatchObject({ contentType: 'application/vnd.syncml.dm+wbxml', sec: 'USERNETWPIN', mac: pv.mac });
+    expect(verifyBootstrapMac(w.body, w.mac, { sec: 'USERNETWPIN', imsi: '001010123456789', pin: '1234' }).ok).toBe(true);
+    expect(verifyBootstrapMac(w.body, w.mac, { sec: 'USERNETWPIN', imsi: '001010123456789', pin: '1234', userNetwPinKey: 'imsi:pin' }).ok).toBe(false);
+  });
+
+  it('sends a NETWPIN bootstrap with a typed IMSI, and a USERPINMAC one with the PIN to type', async () => {
+    const b = await backend;
+    const pv = await b.handlers['serial.bootstrapPreview']({ to: '+491701234567', profile: PROFILE, sec: 'NETWPIN', imsi: '262011234567890' });
+    expect(pv).toMatchObject({ imsiSource: 'typed', userNetwPinKey: null });
+    const before = wapPushes.length;
+    expect(await b.handlers['serial.bootstrapSend']({ previewId: pv.previewId, port: '/dev/ttySIM0' })).toMatchObject({ ok: true });
+    await expect.poll(() => wapPushes.length).toBe(before + 1);
+    const w = wapPushes.at(-1)!.content!.wsp;
+    expect(verifyBootstrapMac(w.body, w.mac, { sec: 'NETWPIN', imsi: '262011234567890' }).ok).toBe(true);
+    const mac = await b.handlers['serial.bootstrapPreview']({ to: '+491701234567', profile: PROFILE, sec: 'USERPINMAC', pin: '12345' });
+    expect(mac.userPin).toMatch(/^12345\d{5}$/);
+  });
+
+  it('refuses a bad IMSI, PIN or profile, naming the field, and an unknown preview', async () => {
+    const b = await backend;
+    const fail = async (input: Record<string, unknown>) => {
+      const r = await dispatch(b.handlers, 'serial.bootstrapPreview', { to: '+491701234567', profile: PROFILE, ...input });
+      expect(r.ok).toBe(false);
+      return r.ok ? '' : r.error.message;
+    };
+    expect(await fail({ sec: 'NETWPIN', imsi: '12ab5' })).toMatch(/^imsi: /);
+    expect(await fail({ sec: 'NETWPIN', imsi: '123' })).toMatch(/^imsi: .*6 to 15/);
+    expect(await fail({ sec: 'NETWPIN' })).toMatch(/^imsi: is required/);
+    expect(await fail({ sec: 'USERPIN', pin: '12' })).toMatch(/^pin: /);
+    expect(await fail({ sec: 'USERPIN' })).toMatch(/^pin: is required/);
+    expect(await fail({ sec: 'USERNETWPIN', imsi: '001010123456789', pin: 'abcd' })).toMatch(/^pin: /);
+    expect(await fail({ sec: 'USERPINMAC', pin: '123' })).toMatch(/^pin: /);
+    expect(await fail({ sec: 'USERPIN', pin: '1234', profile: { ...PROFILE, serverId: '' } })).toMatch(/^profile: .*serverId/);
+    expect(await fail({ sec: 'SOMEPIN', pin: '1234' })).toContain('sec');
+    const gone = await dispatch(b.handlers, 'serial.bootstrapSend', { previewId: 999, port: '/dev/ttySIM0' });
+    expect(gone).toMatchObject({ ok: false, error: { message: expect.stringContaining('previewId') } });
   });
 });

@@ -1,13 +1,20 @@
 // @vitest-environment happy-dom
-import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BootstrapCheck, DmwApi, FlashResult, PushPreview } from '../../main/api/contract.js';
+import type { BootstrapCheck, BootstrapPushPreview, DmwApi, FlashResult, PushPreview } from '../../main/api/contract.js';
 import { StoreProvider } from '../../renderer/hooks/store.js';
 import { DEFAULT_PROFILE, draftToProfile, errorsByInput, flashFraction } from '../../renderer/stores/bootstrap-slice.js';
 import { createAppStore, type AppStore } from '../../renderer/stores/app-store.js';
 import { BootstrapView } from '../../renderer/views/BootstrapView.js';
 import { SerialView } from '../../renderer/views/SerialView.js';
 import { fakeApi } from '../helpers/fake-api.js';
+
+const bootstrapPreview: BootstrapPushPreview = {
+  previewId: 3, to: '+4917012', sec: 'USERNETWPIN', ref: 4, wbxmlBytes: 321, contentType: 'application/vnd.syncml.dm+wbxml',
+  params: [{ name: 'SEC', value: 'USERNETWPIN' }, { name: 'MAC', value: 'ABCDEF0123' }], appId: 'x-wap-application:syncml.dm', mac: 'ABCDEF0123',
+  keyDescription: 'USERNETWPIN key variant "imsi:pin": IMSI semi-octets 09 10 10 10 32 54 76 98 + ":" + PIN as ASCII', userNetwPinKey: 'imsi:pin', userPin: null,
+  imsi: '001010123456789', imsiSource: 'AT+CIMI on /dev/ttyUSB0', wspHex: '01064342', parts: [{ seq: 1, total: 2, ref: 4, pduHex: '0041AA', tpduLength: 140, payloadLength: 128 }, { seq: 2, total: 2, ref: 4, pduHex: '0041BB', tpduLength: 80, payloadLength: 60 }], notes: ['USERNETWPIN key choice is unverified'],
+};
 
 afterEach(cleanup);
 
@@ -101,6 +108,39 @@ describe('serial slice', () => {
   });
 });
 
+describe('serial slice: bootstrap push', () => {
+  it('previews the Bootstrap view profile with the IMSI read from the port, then sends that preview', async () => {
+    const seen: unknown[] = [];
+    let sent: unknown;
+    const api = fakeApi({
+      'serial.bootstrapPreview': (i: unknown) => { seen.push(i); return bootstrapPreview; },
+      'serial.bootstrapSend': (i: unknown) => { sent = i; return { ok: true, detail: '2 SMS part(s) sent to +4917012', parts: [], transcript: [] }; },
+    });
+    const store = createAppStore({ api });
+    store.setState({ selectedPort: '/dev/ttyUSB0' });
+    store.getState().setBootstrapPushDraft({ to: ' +4917012 ', sec: 'USERNETWPIN', imsiFrom: 'port', pin: '1234', userNetwPinKey: 'imsi:pin' });
+    await store.getState().previewBootstrapPush();
+    expect(seen[0]).toEqual({ to: '+4917012', profile: draftToProfile(DEFAULT_PROFILE), sec: 'USERNETWPIN', imsiPort: '/dev/ttyUSB0', pin: '1234', userNetwPinKey: 'imsi:pin' });
+    await store.getState().sendBootstrapPush();
+    expect(sent).toEqual({ previewId: 3, port: '/dev/ttyUSB0' });
+    expect(store.getState().bootstrapPushResult?.ok).toBe(true);
+  });
+
+  it('takes pasted profile JSON and a typed IMSI, and refuses JSON that does not parse without calling the backend', async () => {
+    const seen: unknown[] = [];
+    const api = fakeApi({ 'serial.bootstrapPreview': (i: unknown) => { seen.push(i); return { ...bootstrapPreview, sec: 'NETWPIN', userNetwPinKey: null }; } });
+    const store = createAppStore({ api });
+    store.getState().setBootstrapPushDraft({ to: '+4917012', sec: 'NETWPIN', source: 'json', profileJson: '{"serverId": "x"', imsi: '262011234567890' });
+    await store.getState().previewBootstrapPush();
+    expect(seen).toHaveLength(0);
+    expect(store.getState().notices.at(-1)?.text).toContain('profile JSON');
+    store.getState().setBootstrapPushDraft({ profileJson: '{"serverId": "x"}' });
+    await store.getState().previewBootstrapPush();
+    expect(seen[0]).toEqual({ to: '+4917012', profile: { serverId: 'x' }, sec: 'NETWPIN', imsi: '262011234567890' });
+    expect(store.getState().bootstrapPushPreview?.previewId).toBe(3);
+  });
+});
+
 describe('Bootstrap and Serial views', () => {
   it('shows field errors by field and says plainly when pcscd is not running', async () => {
     const api = fakeApi({ 'bootstrap.check': () => badCheck, 'bootstrap.readers': () => ({ available: false, reason: 'no PC/SC service: pcscd is not running', readers: [] }) });
@@ -119,6 +159,27 @@ describe('Bootstrap and Serial views', () => {
     mount(<BootstrapView />, store, api);
     await waitFor(() => expect(screen.getByTestId('bootstrap-xml').textContent).toContain('<SyncML'));
     await waitFor(() => expect(screen.getByTestId('no-readers')).toBeTruthy());
+  });
+
+  it('previews a bootstrap push: content type with SEC/MAC, the key variant and the SMS PDUs', async () => {
+    const api = fakeApi({
+      'serial.ports': () => ({ ports: [{ path: '/dev/ttyUSB0' }], source: 'sysfs', note: null, error: null }),
+      'serial.bootstrapPreview': () => bootstrapPreview,
+    });
+    const store = createAppStore({ api });
+    mount(<SerialView />, store, api);
+    await waitFor(() => expect(store.getState().selectedPort).toBe('/dev/ttyUSB0'));
+    fireEvent.change(screen.getByTestId('bootstrap-push-to'), { target: { value: '+4917012' } });
+    fireEvent.change(screen.getByTestId('bootstrap-push-sec'), { target: { value: 'USERNETWPIN' } });
+    expect(screen.getByTestId('bootstrap-push-imsi')).toBeTruthy();
+    fireEvent.change(screen.getByTestId('bootstrap-push-pin'), { target: { value: '1234' } });
+    fireEvent.click(screen.getByTestId('bootstrap-push-preview'));
+    await waitFor(() => expect(screen.getByTestId('bootstrap-push-ct').textContent).toBe('application/vnd.syncml.dm+wbxml; SEC=USERNETWPIN; MAC=ABCDEF0123'));
+    expect(screen.getByTestId('bootstrap-push-key').textContent).toContain('imsi:pin');
+    const pdus = screen.getByTestId('bootstrap-push-pdus').textContent!;
+    expect(pdus).toContain('0041AA');
+    expect(pdus).toContain('0041BB');
+    expect((screen.getByTestId('bootstrap-push-send') as HTMLButtonElement).disabled).toBe(false);
   });
 
   it('says when no serial port is found', async () => {
