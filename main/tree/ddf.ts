@@ -15,12 +15,13 @@
  * a root placeholder (an MO whose root is `<X>`, e.g. FUMO) binds to any interior node whose Type is the
  * root's DDFName (the MO identifier), which is how MOs are recognised in a real tree.
  */
-import { isElement, type Element } from '../protocol/element.js';
+import type { Element } from '../protocol/element.js';
 import { parseXml } from '../protocol/xml/parse.js';
 import { decodeDocument } from '../protocol/codec.js';
 import { ACCESS, type AccessName, type DmTree } from './tree.js';
 import { parseUri } from './uri.js';
 import { DM_FORMATS, checkValue, isDmFormat, type DmFormat } from './values.js';
+import { childElements as kids, failAt as fail, readDmddf, textOf as text, type DmddfError, type DmddfResult } from './dmddf-reader.js';
 
 export type OccurrenceKind = 'One' | 'ZeroOrOne' | 'ZeroOrMore' | 'OneOrMore' | 'ZeroOrN' | 'OneOrN';
 
@@ -60,42 +61,8 @@ export interface DdfSchema {
   roots: DdfNode[];
 }
 
-export interface DdfError {
-  path: string;
-  message: string;
-}
-
-export type DdfResult<T> = { ok: true; value: T } | { ok: false; error: DdfError };
-
-class DdfFailure extends Error {
-  constructor(readonly error: DdfError) {
-    super(error.message);
-  }
-}
-
-function fail(path: string, message: string): never {
-  throw new DdfFailure({ path, message: `${path}: ${message}` });
-}
-
-function kids(e: Element, path: string): Element[] {
-  const out: Element[] = [];
-  for (const c of e.children) {
-    if (isElement(c)) out.push(c);
-    else if (typeof c === 'string' && c.trim() === '') continue;
-    else fail(path, `character data in <${e.name}>`);
-  }
-  return out;
-}
-
-function text(e: Element, path: string): string {
-  let s = '';
-  for (const c of e.children) {
-    if (typeof c === 'string') s += c;
-    else if (c instanceof Uint8Array) s += new TextDecoder().decode(c);
-    else fail(path, `<${c.name}> inside <${e.name}>, which holds text`);
-  }
-  return s;
-}
+export type DdfError = DmddfError;
+export type DdfResult<T> = DmddfResult<T>;
 
 const OCCURRENCE: Record<OccurrenceKind, (n?: number) => DdfOccurrence> = {
   One: () => ({ kind: 'One', min: 1, max: 1 }),
@@ -108,7 +75,7 @@ const OCCURRENCE: Record<OccurrenceKind, (n?: number) => DdfOccurrence> = {
 
 /** Read a DDF MgmtTree element. */
 export function parseDdf(root: Element): DdfResult<DdfSchema> {
-  try {
+  return readDmddf(() => {
     if (root.name !== 'MgmtTree' || root.ns !== 'dmddf') fail(root.name, `expected <MgmtTree xmlns="syncml:dmddf1.2">, got <${root.name}>`);
     const schema: DdfSchema = { verDTD: '', roots: [] };
     let n = 0;
@@ -121,11 +88,8 @@ export function parseDdf(root: Element): DdfResult<DdfSchema> {
     }
     if (schema.verDTD === '') fail('MgmtTree', 'MgmtTree has no VerDTD');
     if (schema.roots.length === 0) fail('MgmtTree', 'MgmtTree has no Node');
-    return { ok: true, value: schema };
-  } catch (e) {
-    if (e instanceof DdfFailure) return { ok: false, error: e.error };
-    throw e;
-  }
+    return schema;
+  });
 }
 
 function readNode(e: Element, path: string, parent: DdfNode | undefined): DdfNode {

@@ -20,7 +20,7 @@
  * plain Add/Replace/Delete commands. Replace makes the subtree exactly what the document says: existing
  * nodes are kept and updated (so a permanent node stays), missing ones added, extra ones deleted.
  */
-import { el, isElement, type Element } from '../protocol/element.js';
+import { el, type Element } from '../protocol/element.js';
 import { parseXml } from '../protocol/xml/parse.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
 import { decodeDocument } from '../protocol/codec.js';
@@ -29,6 +29,7 @@ import { DmStatus, failure, success, type TreeFailure, type TreeResult } from '.
 import { ACCESS, DEVICE, DmTree, formatTStamp, parseTStamp, type DmNode, type Principal } from './tree.js';
 import { childPath, formatPath, parseUri, utf8Length } from './uri.js';
 import { isDmFormat, valueSize, valueText } from './values.js';
+import { childElements as elements, failAt as fail, readDmddf, textOf, type DmddfError, type DmddfResult } from './dmddf-reader.js';
 
 export const TNDS_XML_TYPE = 'application/vnd.syncml.dmtnds+xml';
 export const TNDS_WBXML_TYPE = 'application/vnd.syncml.dmtnds+wbxml';
@@ -72,45 +73,10 @@ export interface TndsTree {
   nodes: TndsNode[];
 }
 
-export interface TndsError {
-  message: string;
-  /** Element path, e.g. `MgmtTree/Node[2]/RTProperties/ACL`. */
-  path: string;
-}
-
-export type TndsResult<T> = { ok: true; value: T } | { ok: false; error: TndsError };
+export type TndsError = DmddfError;
+export type TndsResult<T> = DmddfResult<T>;
 
 // ----------------------------------------------------------------------------------------- reading
-
-class TndsFailure extends Error {
-  constructor(readonly error: TndsError) {
-    super(error.message);
-  }
-}
-
-function fail(path: string, message: string): never {
-  throw new TndsFailure({ path, message: `${path}: ${message}` });
-}
-
-function textOf(e: Element, path: string): string {
-  let s = '';
-  for (const c of e.children) {
-    if (typeof c === 'string') s += c;
-    else if (c instanceof Uint8Array) s += new TextDecoder().decode(c);
-    else fail(path, `<${c.name}> inside <${e.name}>, which holds text`);
-  }
-  return s;
-}
-
-function elements(e: Element, path: string): Element[] {
-  const out: Element[] = [];
-  for (const c of e.children) {
-    if (isElement(c)) out.push(c);
-    else if (typeof c === 'string' && c.trim() === '') continue;
-    else fail(path, `character data in <${e.name}>`);
-  }
-  return out;
-}
 
 /** `<Format><chr/></Format>` -> 'chr'; also accepts the text form `<Format>chr</Format>` some tools write. */
 function emptyElementChoice(e: Element, path: string): string {
@@ -125,12 +91,7 @@ function emptyElementChoice(e: Element, path: string): string {
 
 /** Read a MgmtTree element (namespace syncml:dmddf1.2) as TNDS. */
 export function parseTnds(root: Element): TndsResult<TndsTree> {
-  try {
-    return { ok: true, value: readMgmtTree(root) };
-  } catch (e) {
-    if (e instanceof TndsFailure) return { ok: false, error: e.error };
-    throw e;
-  }
+  return readDmddf(() => readMgmtTree(root));
 }
 
 function readMgmtTree(root: Element): TndsTree {
