@@ -15,6 +15,7 @@ import { DEVICE } from '../tree/tree.js';
 import { AAUTH_TYPE, appAuthNode } from './credentials.js';
 import type { VirtualHandset } from './handset.js';
 import { HandsetPool } from './pool.js';
+import type { HandsetFleet as AppHandsetFleet, VirtualHandset as AppHandsetView } from '../api/handsets.js';
 
 /** What a fleet needs of the DM server (DmServer has it). */
 export interface FleetServer {
@@ -34,23 +35,10 @@ export interface FleetContext {
   dataDir: string;
 }
 
-export interface FleetHandset {
-  devId: string;
-  model: string;
-  running: boolean;
-  sessions: number;
-  lastSessionAt: string | null;
-  lastError: string | null;
-}
+/** What the Devices view shows of a handset: the app's seam (main/api/handsets.ts) defines it. */
+export type FleetHandset = AppHandsetView;
 
-export interface HandsetFleet {
-  list(): FleetHandset[];
-  add(count: number, opts?: { model?: string }): Promise<FleetHandset[]>;
-  start(devId: string): Promise<void>;
-  stop(devId: string): Promise<void>;
-  connect(devId: string): Promise<void>;
-  onChange(listener: () => void): () => void;
-  close(): Promise<void>;
+export interface HandsetFleet extends AppHandsetFleet {
   /** The pool underneath (events with raw message bytes, sessions with options). */
   readonly pool: HandsetPool;
 }

@@ -24,6 +24,7 @@ import { HandsetEvents, type HandsetEvent } from './events.js';
 import { VirtualHandset, type ConnectOptions, type HandsetOptions, type SessionOutcome } from './handset.js';
 import { NotificationListener } from './notify-listener.js';
 import type { HandsetTls } from './transport.js';
+import type { VirtualHandset as AppHandsetView } from '../api/handsets.js';
 
 export interface HandsetTemplate extends Omit<HandsetOptions, 'tree' | 'treeFile' | 'device' | 'tls'> {
   /** DevInfo / DevDetail of new handsets (DevId is generated unless given to add()). */
@@ -44,14 +45,8 @@ export interface PoolOptions {
   notify?: { host?: string; port?: number } | false;
 }
 
-/** What the Devices view shows of a handset (main/api VirtualHandset, plus a little). */
-export interface HandsetView {
-  devId: string;
-  model: string;
-  running: boolean;
-  sessions: number;
-  lastSessionAt: string | null;
-  lastError: string | null;
+/** What the Devices view shows of a handset (main/api VirtualHandset), plus a little. */
+export interface HandsetView extends AppHandsetView {
   busy: boolean;
   notifyUrl: string | null;
 }

@@ -262,20 +262,11 @@ export class TreeError extends Error {
 // Undo record kinds (plain numbers: records are allocated on every journalled write).
 const U = { Fields: 0, Attached: 1, Detached: 2, Order: 3, Renamed: 4 } as const;
 
+/** The fields of a node an undo record restores. */
+type NodeFields = 'name' | 'acl' | 'format' | 'type' | 'title' | 'tstamp' | 'verNo' | 'access' | 'value';
+
 type Undo =
-  | {
-      k: typeof U.Fields;
-      node: DmNode;
-      name: string;
-      acl: Acl;
-      format: DmFormat;
-      type: string;
-      title: string;
-      tstamp: number;
-      verNo: number;
-      access: number;
-      value: NodeValue;
-    }
+  | ({ k: typeof U.Fields; node: DmNode } & Pick<DmNode, NodeFields>)
   | { k: typeof U.Attached; parent: DmNode; name: string }
   | { k: typeof U.Detached; parent: DmNode; node: DmNode }
   | { k: typeof U.Order; parent: DmNode; keys: string[] }
