@@ -26,7 +26,7 @@ import { DEVICE, type DmTree } from '../tree/tree.js';
 import type { DdfSchema } from '../tree/ddf.js';
 import {
   ClientSession, defaultResponder, noUiResponder, timeoutResponder,
-  type AlertResponder, type ExecHandler, type GenericAlert, type ProcessEvent,
+  type AlertResponder, type ExecHandler, type ExecOutcome, type ExecRequest, type GenericAlert, type ProcessEvent,
 } from '../tree/processor/index.js';
 import {
   AAUTH_TYPE, authTypeOf, checkServer, clientCred, newNonce, readCredential, writeCredentialLeaf,
@@ -189,6 +189,22 @@ const DEFAULT_MAX_OBJ = 4 * 1024 * 1024;
  */
 const MSGID_MARGIN = 16;
 
+/**
+ * Local apps on the handset (DM-7/DM-8; main/client/apps attaches a ClientAppRegistry here). The
+ * handset only routes: Exec on a target an app owns goes to `exec` (undefined = no app owns it, so
+ * HandsetOptions.exec decides), and after each server message `serverCommands` hears what was done.
+ */
+export interface HandsetAppHooks {
+  exec(req: ExecRequest): ExecOutcome | Promise<ExecOutcome> | undefined;
+  serverCommands(events: readonly ProcessEvent[], session: { serverId: string; sessionId: string }): void;
+}
+
+/** The Exec handler a session gets: the apps' first, then the handset's own. */
+function execRoute(apps: HandsetAppHooks | undefined, own: ExecHandler | undefined): ExecHandler | undefined {
+  if (!apps) return own;
+  return (req) => apps.exec(req) ?? (own ? own(req) : { status: 406, message: `nothing is bound to Exec on ${req.path} (no app owns it, no Exec handler)` });
+}
+
 function randomSessionId(): string {
   return randomInt(1, 0x10000).toString(16).toUpperCase();
 }
@@ -215,6 +231,8 @@ export class VirtualHandset {
   notifyUrl: string | undefined;
   /** A session is running now. */
   busy = false;
+  /** Local apps (main/client/apps): set with attachApps. */
+  appHooks: HandsetAppHooks | undefined;
 
   private transport: Transport;
   private queue: Promise<unknown> = Promise.resolve();
@@ -271,6 +289,11 @@ export class VirtualHandset {
       serverAuth: a.serverCred?.type ?? '',
       serverName: a.serverCred?.name ?? '',
     }));
+  }
+
+  /** Lets local apps own Exec on their MOs and hear what servers do (one registry per handset; undefined detaches). */
+  attachApps(hooks: HandsetAppHooks | undefined): void {
+    this.appHooks = hooks;
   }
 
   on(listener: (e: HandsetEvent) => void): () => void {
@@ -383,6 +406,7 @@ export class VirtualHandset {
     /** The server nonce our outgoing answer challenges with, stored once the server has read it. */
     let pendingServerNonce: string | undefined;
 
+    const exec = execRoute(this.appHooks, this.options.exec);
     const session = new ClientSession({
       tree,
       serverId,
@@ -390,7 +414,7 @@ export class VirtualHandset {
       maxMsgSize,
       ...(maxObjSize > 0 ? { maxObjSize } : {}),
       alert: alertResponder(this.options.alerts),
-      ...(this.options.exec ? { exec: this.options.exec } : {}),
+      ...(exec ? { exec } : {}),
       ...(this.options.schemas ? { schemas: this.options.schemas } : {}),
       clientUri: devId,
       serverUri: url,
@@ -511,6 +535,7 @@ export class VirtualHandset {
         return finish(`processing the server's message failed: ${(e as Error).message}`);
       }
       outcome.log.push(...session.lastEvents);
+      if (this.appHooks && session.lastEvents.length > 0) this.appHooks.serverCommands(session.lastEvents, { serverId, sessionId });
       for (const w of session.warnings.splice(0)) this.warn(serverId, w, outcome.warnings);
       if (session.isEnded && next !== null) {
         // Alert 1223: the server ended the session; nothing more goes to it.
