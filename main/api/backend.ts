@@ -513,7 +513,7 @@ export class Backend {
         return { session: { ...s, messageCount: s.messageCount ?? messages.length }, messages, jobs };
       },
       'sessions.message': ({ id }) => {
-        const m = messageById(this.reader, id);
+        const m = this.reader.message(id);
         if (!m) throw new Error(`no message ${id}`);
         return messageDetail(m);
       },
@@ -578,18 +578,6 @@ export class Backend {
       'serial.bootstrapSend': (p) => this.serial.bootstrapSend(p),
     };
   }
-}
-
-/** One logged message without reading its whole session (sessions can hold thousands). */
-function messageById(store: ServerStore, id: number): MessageRecord | undefined {
-  const r = store.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as
-    | { id: number; session_id: number; seq: number; direction: string; at: string; duration_ms: number | null; msg_id: string | null; content_type: string | null; http_status: number | null; bytes: Buffer; decoded: string | null; error: string | null; note: string | null }
-    | undefined;
-  if (!r) return undefined;
-  return {
-    id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as MessageRecord['direction'], at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
-    contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes), decoded: r.decoded, error: r.error, note: r.note,
-  };
 }
 
 function devicePublic(d: StoredDevice | undefined, devId: string): { devId: string; devInfo: Record<string, string>; firstSeen?: string; lastSeen?: string } {

@@ -45,12 +45,17 @@ export interface OutgoingResponse {
 }
 
 export interface ListenerHandlers {
-  /** A complete request body within the limit. */
-  onBody(req: IncomingBody): OutgoingResponse;
+  /** A complete request body within the limit (answered when the promise settles). */
+  onBody(req: IncomingBody): OutgoingResponse | Promise<OutgoingResponse>;
   /** A body over the limit (not read to its end). */
   onTooLarge(req: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse;
   /** Requests that are not DM messages at all (wrong method or path). */
   onOther?(req: http.IncomingMessage): OutgoingResponse | undefined;
+  /**
+   * Sees every request first (the management API: JSON bodies, async handlers, event streams).
+   * Returns true when it took the request and will answer it itself.
+   */
+  onRequest?(req: http.IncomingMessage, res: http.ServerResponse): boolean;
 }
 
 export interface Listener {
@@ -106,6 +111,7 @@ export async function listen(opts: { port: number; host: string; tls?: TlsOption
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<void> {
   const receivedAt = opts.now();
+  if (h.onRequest?.(req, res)) return;
   const other = req.method !== 'POST' ? h.onOther?.(req) : undefined;
   if (other) return send(res, other);
   if (req.method !== 'POST') return send(res, { status: 405, headers: { allow: 'POST', 'content-type': 'text/plain' }, body: 'DM messages are POSTed\n' });
@@ -140,7 +146,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
   }
   const { bytes, over } = await readBody(req, opts.maxBodyBytes);
   if (over) return send(res, h.onTooLarge({ ...base, declared, bytes }), true);
-  send(res, h.onBody({ ...base, bytes }));
+  send(res, await h.onBody({ ...base, bytes }));
 }
 
 function send(res: http.ServerResponse, r: OutgoingResponse, close = false): void {

@@ -4,8 +4,10 @@
  * Per request: read the body (bounded) -> decode -> find or open the session -> in ONE write
  * transaction: log the message, read the device's queued jobs, run the engine, apply its effects,
  * log the response -> answer. Nothing goes on the wire that is not committed first, so a kill -9
- * at any moment loses no job or message that anyone was told about. Jobs written by another process
- * (`dmw job add`) are read from the store at every message.
+ * at any moment loses no job or message that anyone was told about. The transactions of requests
+ * that arrive together share one COMMIT (ServerStore.group), which is what lets a busy server keep
+ * that promise without an fsync per round trip. Jobs written by another process (`dmw job add`)
+ * are read from the store at every message.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -14,9 +16,7 @@ import { decodeDocument, decodeMessage, encodeMessage, sniffEncoding, type Encod
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { isElement, type Element } from '../protocol/element.js';
 import { readHeader } from '../protocol/message/read.js';
-import { writeMessage } from '../protocol/message/write.js';
 import type { SyncHdr, SyncML } from '../protocol/model.js';
-import { serializeXml } from '../protocol/xml/serialize.js';
 import { ServerStore, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
@@ -62,6 +62,8 @@ interface Live {
   dmSessionId: string;
   state: EngineSession;
   lastActivity: number;
+  /** Messages logged in this session so far (numbers the next one without asking the store). */
+  logged: number;
 }
 
 const randomNonces: NonceSource = { nonce: () => randomBytes(16).toString('base64') };
@@ -77,6 +79,8 @@ export class DmServer {
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
   private scheme = 'http';
+  /** Requests the DM endpoint does not own (the management API, api/index.ts): true = taken. */
+  httpHook?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
 
   private constructor(
     readonly store: ServerStore,
@@ -124,6 +128,7 @@ export class DmServer {
       server.listener = await listen({ port: opts.port ?? 0, host, maxBodyBytes: config.limits.maxBodyBytes, now: server.now, ...(tls ? { tls } : {}) }, {
         onBody: (r) => server.onBody(r),
         onTooLarge: (r) => server.onTooLarge(r),
+        onRequest: (req, res) => server.httpHook?.(req, res) ?? false,
         onOther: (r) => (r.method === 'GET' && (r.url === '/' || r.url === basePath) ? { status: 200, headers: { 'content-type': 'text/plain' }, body: 'DM Workbench server: POST SyncML DM messages here\n' } : undefined),
       });
       const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -232,7 +237,7 @@ export class DmServer {
     return text(413, `${reason}\n`);
   }
 
-  private onBody(r: IncomingBody): OutgoingResponse {
+  private onBody(r: IncomingBody): OutgoingResponse | Promise<OutgoingResponse> {
     const now = this.now();
     const route = this.route(r.path);
     if (!route) {
@@ -249,7 +254,7 @@ export class DmServer {
     }
     const decoded = decodeMessage(r.bytes);
     if (!decoded.ok) return this.malformed(r, routed, decoded.error, now);
-    const { message, encoding, document } = decoded.value;
+    const { message, encoding } = decoded.value;
     const hdr = message.hdr;
     const devId = hdr.source.locURI;
 
@@ -279,28 +284,33 @@ export class DmServer {
         return { status: 503, headers: { 'content-type': 'text/plain', 'retry-after': '30' }, body: `${reason}\n` };
       }
     }
-    return this.exchange(r, live, message, encoding, serializeXml(document, { pretty: true }), now);
+    return this.exchange(r, live, message, encoding, now);
   }
 
-  /** The heart of a request: one transaction from the logged request to the logged response. */
-  private exchange(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, pretty: string, now: number): OutgoingResponse {
+  /**
+   * The heart of a request: one transaction from the logged request to the logged response,
+   * answered once it committed.
+   */
+  private async exchange(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, now: number): Promise<OutgoingResponse> {
     const hdr = message.hdr;
     const devId = hdr.source.locURI;
     const events: ServerEvent[] = [];
+    // Numbered now, not after the await: anything else logged into this session meanwhile comes after.
+    const inSeq = live ? ++live.logged : 1;
+    const outSeq = live ? ++live.logged : 2;
     let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string };
     try {
-      result = this.store.tx(() => {
+      result = await this.store.group(() => {
         let sessionId = live?.id;
         let token = live?.token;
         if (sessionId === undefined) {
-          sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding }, now);
-          this.store.setSessionAuth(sessionId, this.config.clientAuth);
+          sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding, authType: this.config.clientAuth }, now);
           token = randomBytes(8).toString('hex');
           events.push({ type: 'session-started', at: iso(now), sessionId, device: devId, dmSessionId: hdr.sessionID, encoding });
         }
         const size = r.bytes.length;
         const note = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : null;
-        const inId = this.store.addMessage({ sessionId, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, decoded: pretty, note });
+        const inId = this.store.addMessage({ sessionId, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note });
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null });
         const { device, created } = this.store.touchDevice(devId, now);
         events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: created });
@@ -316,8 +326,8 @@ export class DmServer {
         this.apply(out.effects, sessionId, devId, now, events);
         const at = this.now();
         this.store.addMessage({
-          sessionId, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
-          bytes: out.bytes, decoded: serializeXml(writeMessage(out.response), { pretty: true }),
+          sessionId, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
+          bytes: out.bytes,
         });
         events.push({ type: 'message', at: iso(at), sessionId, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.
@@ -327,7 +337,7 @@ export class DmServer {
     } catch (e) {
       return this.internalError(r, live, e, now);
     }
-    const l: Live = live ?? { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now };
+    const l: Live = live ?? { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now, logged: outSeq };
     l.state = result.state;
     l.lastActivity = now;
     this.live.set(l.id, l);
@@ -390,11 +400,17 @@ export class DmServer {
 
   // --- bad input -----------------------------------------------------------------------------
 
+  /** The next message number of a live session (undefined: the store counts). */
+  private takeSeq(sessionId: number): number | undefined {
+    const l = this.live.get(sessionId);
+    return l ? ++l.logged : undefined;
+  }
+
   /** Logs bytes that could not start or join a session; returns the session they were filed under. */
   private logRejected(sessionId: number | undefined, bytes: Uint8Array, contentType: string, now: number, httpStatus: number, reason: string, decoded: string | null = null, hdr?: SyncHdr): number {
     return this.store.tx(() => {
       const id = sessionId ?? this.store.createSession({ device: hdr?.source.locURI ?? null, dmSessionId: hdr?.sessionID ?? null, encoding: sniffEncoding(bytes) ?? null, state: 'rejected', reason }, now);
-      this.store.addMessage({ sessionId: id, direction: 'in', at: now, bytes, contentType, httpStatus, decoded, error: reason, msgId: hdr?.msgID ?? null });
+      this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: now, bytes, contentType, httpStatus, decoded, error: reason, msgId: hdr?.msgID ?? null });
       return id;
     });
   }
@@ -421,11 +437,10 @@ export class DmServer {
     };
     const bytes = encodeMessage(reply, encoding);
     if (!bytes.ok) return text(400, `${reason}\n`);
-    const decodedIn = malformed ? null : safePretty(r.bytes);
     const sessionId = this.store.tx(() => {
       const id = live?.id ?? this.store.createSession({ device: hdr.source.locURI, dmSessionId: hdr.sessionID, encoding, state: 'rejected', reason }, now);
-      this.store.addMessage({ sessionId: id, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, decoded: decodedIn, error: malformed ? reason : null, note: malformed ? null : reason });
-      this.store.addMessage({ sessionId: id, direction: 'out', at: this.now(), durationMs: this.now() - r.receivedAt, bytes: bytes.value, contentType: r.contentType, httpStatus: 200, msgId: '1', decoded: serializeXml(writeMessage(reply), { pretty: true }) });
+      this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, error: malformed ? reason : null, note: malformed ? null : reason });
+      this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'out', at: this.now(), durationMs: this.now() - r.receivedAt, bytes: bytes.value, contentType: r.contentType, httpStatus: 200, msgId: '1' });
       return id;
     });
     this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 200, reason: `${code}: ${reason}` });
@@ -438,7 +453,7 @@ export class DmServer {
     try {
       this.store.tx(() => {
         const id = live?.id ?? this.store.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(r.bytes) ?? null, state: 'failed', reason: `internal error: ${why}` }, now);
-        this.store.addMessage({ sessionId: id, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: 500, error: `internal error: ${why}` });
+        this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: 500, error: `internal error: ${why}` });
         if (live) {
           this.store.endSession(id, 'failed', `internal error: ${why}`, now);
           this.store.db.prepare(`UPDATE jobs SET status = 'queued' WHERE session_id = ? AND status = 'sent'`).run(id);
@@ -464,11 +479,6 @@ function defaultHosts(host: string): string[] {
   const hosts = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
   if (host !== '0.0.0.0' && host !== '::') hosts.add(host);
   return [...hosts];
-}
-
-function safePretty(bytes: Uint8Array): string | null {
-  const d = decodeDocument(bytes);
-  return d.ok ? serializeXml(d.value.document, { pretty: true }) : null;
 }
 
 /** The SyncHdr of a document whose body is broken, so the answer can still be a SyncML status. */

@@ -5,6 +5,14 @@
  * on the same folder): writes take the write lock up front (BEGIN IMMEDIATE) and wait for each other
  * (busy_timeout). synchronous=FULL makes every commit durable before it returns, so a kill -9 (or
  * power loss) never loses what was committed; the server commits before it answers a device.
+ *
+ * Group commit: the server's requests go through `group()`, which runs each one in a savepoint of a
+ * transaction shared by every request of the same event-loop turn and settles them all after one
+ * COMMIT (one fsync instead of one per request). A caller that answers the device only after its
+ * promise resolved still never tells anyone about a write that is not on disk.
+ *
+ * Messages are stored as their raw bytes; their decoded (pretty XML) form is derived from those
+ * bytes when read (`decodedForm`), rather than written a second time on every round trip.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -15,7 +23,8 @@ import {
   jobTarget, type AlertRecord, type DeviceAuthState, type DeviceRecord, type Direction, type JobMemberStatus, type JobRecord,
   type JobResult, type JobSpec, type JobStatus, type MessageRecord, type SessionRecord, type SessionState, type TreeEntry,
 } from '../server/types.js';
-import type { Encoding } from '../protocol/codec.js';
+import { decodeDocument, type Encoding } from '../protocol/codec.js';
+import { serializeXml } from '../protocol/xml/serialize.js';
 
 export const DB_FILE = 'dmw.sqlite';
 const SCHEMA_VERSION = 1;
@@ -136,6 +145,8 @@ export interface NewMessage {
   contentType?: string | null;
   httpStatus?: number | null;
   bytes: Uint8Array;
+  /** Place in the session (1, 2, ...); default the next one. */
+  seq?: number;
   decoded?: string | null;
   error?: string | null;
   note?: string | null;
@@ -145,6 +156,10 @@ export class ServerStore {
   readonly db: Database.Database;
 
   private readonly statements = new Map<string, Database.Statement>();
+  /** The open group-commit transaction and who waits for its COMMIT. */
+  private batch?: { waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> };
+  /** >0 while a group() callback runs (a tx() inside it must nest, not commit the batch). */
+  private groupDepth = 0;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -183,12 +198,62 @@ export class ServerStore {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.open) {
+      this.flush();
+      this.db.close();
+    }
   }
 
-  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE): all of it commits, or none. */
+  /**
+   * Runs `fn` in one write transaction (BEGIN IMMEDIATE): all of it commits, or none; committed
+   * when this returns. A pending group commit is committed first.
+   */
   tx<T>(fn: () => T): T {
+    if (this.groupDepth > 0) return this.db.transaction(fn)();
+    this.flush();
     return this.db.transaction(fn).immediate();
+  }
+
+  /**
+   * Runs `fn` now, in a savepoint of the shared group transaction (its writes all land, or none
+   * of them when it throws), and resolves once that transaction committed. Rejects when `fn`
+   * throws or the COMMIT fails (then every request of the group is rejected: none was answered yet).
+   */
+  group<T>(fn: () => T): Promise<T> {
+    if (!this.batch) {
+      this.db.prepare('BEGIN IMMEDIATE').run();
+      this.batch = { waiters: [] };
+      setImmediate(() => this.flush());
+    }
+    let value: T;
+    this.groupDepth++;
+    try {
+      value = this.db.transaction(fn)();
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      this.groupDepth--;
+    }
+    return new Promise<T>((resolve, reject) => this.batch!.waiters.push({ resolve: () => resolve(value), reject }));
+  }
+
+  /** Commits the group transaction, if one is open, and settles its waiters. */
+  flush(): void {
+    const b = this.batch;
+    if (!b) return;
+    this.batch = undefined;
+    try {
+      this.db.prepare('COMMIT').run();
+    } catch (e) {
+      try {
+        if (this.db.inTransaction) this.db.prepare('ROLLBACK').run();
+      } catch {
+        // Nothing more to undo.
+      }
+      for (const w of b.waiters) w.reject(e);
+      return;
+    }
+    for (const w of b.waiters) w.resolve();
   }
 
   // --- devices -------------------------------------------------------------------------------
@@ -204,9 +269,12 @@ export class ServerStore {
 
   /** Records that the device was seen now, creating it on first sight. */
   touchDevice(devId: string, now: number): { device: StoredDevice; created: boolean } {
-    const created = this.sql(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now)).changes > 0;
-    if (!created) this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
-    return { device: this.device(devId)!, created };
+    const at = iso(now);
+    // Seen before is the common case: one statement.
+    const seen = this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ? RETURNING *').get(at, devId) as DeviceRow | undefined;
+    if (seen) return { device: deviceFromRow(seen), created: false };
+    const row = this.sql('INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
+    return { device: deviceFromRow(row), created: true };
   }
 
   setDevInfo(devId: string, info: Record<string, string>): void {
@@ -314,9 +382,9 @@ export class ServerStore {
 
   // --- sessions and messages -----------------------------------------------------------------
 
-  createSession(p: { device: string | null; dmSessionId: string | null; encoding: Encoding | null; state?: SessionState; reason?: string }, now: number): number {
-    const info = this.sql(`INSERT INTO sessions (device, dm_session_id, state, encoding, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(p.device, p.dmSessionId, p.state ?? 'active', p.encoding, iso(now), p.state && p.state !== 'active' ? iso(now) : null, p.reason ?? null);
+  createSession(p: { device: string | null; dmSessionId: string | null; encoding: Encoding | null; state?: SessionState; reason?: string; authType?: string }, now: number): number {
+    const info = this.sql(`INSERT INTO sessions (device, dm_session_id, state, encoding, auth_type, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(p.device, p.dmSessionId, p.state ?? 'active', p.encoding, p.authType ?? null, iso(now), p.state && p.state !== 'active' ? iso(now) : null, p.reason ?? null);
     return Number(info.lastInsertRowid);
   }
 
@@ -345,8 +413,13 @@ export class ServerStore {
     return rows.map(sessionFromRow);
   }
 
+  /**
+   * Logs a message. `seq` is its place in the session; callers that count their session's
+   * messages pass it, others get MAX(seq) + 1. `decoded` is only for a form the bytes cannot give
+   * back (normally null: messages() derives it from the bytes).
+   */
   addMessage(m: NewMessage): number {
-    const seq = ((this.sql('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
+    const seq = m.seq ?? ((this.sql('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
     const info = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       m.sessionId, seq, m.direction, iso(m.at), m.durationMs ?? null, m.msgId ?? null, m.contentType ?? null, m.httpStatus ?? null,
@@ -361,10 +434,13 @@ export class ServerStore {
   }
 
   messages(sessionId: number): MessageRecord[] {
-    return (this.sql('SELECT * FROM messages WHERE session_id = ? ORDER BY seq').all(sessionId) as MessageRow[]).map((r) => ({
-      id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
-      contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes), decoded: r.decoded, error: r.error, note: r.note,
-    }));
+    return (this.sql('SELECT * FROM messages WHERE session_id = ? ORDER BY seq').all(sessionId) as MessageRow[]).map(messageFromRow);
+  }
+
+  /** One logged message without reading its whole session (sessions can hold thousands). */
+  message(id: number): MessageRecord | undefined {
+    const row = this.sql('SELECT * FROM messages WHERE id = ?').get(id) as MessageRow | undefined;
+    return row && messageFromRow(row);
   }
 
   /**
@@ -408,6 +484,30 @@ export class ServerStore {
 function normaliseUri(uri: string): string {
   if (uri === '.' || uri.startsWith('./')) return uri;
   return `./${uri}`;
+}
+
+function messageFromRow(r: MessageRow): MessageRecord {
+  const bytes = new Uint8Array(r.bytes);
+  const m = {
+    id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
+    contentType: r.content_type, httpStatus: r.http_status, bytes, error: r.error, note: r.note,
+  } as MessageRecord;
+  // Derived on first read only: listing a 10,000-message session must not pretty-print them all.
+  let decoded: string | null | undefined = r.decoded ?? undefined;
+  Object.defineProperty(m, 'decoded', {
+    enumerable: true,
+    configurable: true,
+    get: () => (decoded === undefined ? (decoded = decodedForm(bytes)) : decoded),
+    set: (v: string | null) => (decoded = v),
+  });
+  return m;
+}
+
+/** The logged message as pretty XML, or null when its bytes are not a document we can read. */
+export function decodedForm(bytes: Uint8Array): string | null {
+  if (bytes.length === 0) return null;
+  const d = decodeDocument(bytes);
+  return d.ok ? serializeXml(d.value.document, { pretty: true }) : null;
 }
 
 function deviceFromRow(r: DeviceRow): StoredDevice {
