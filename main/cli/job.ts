@@ -8,9 +8,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ServerStore } from '../store/server-store.js';
 import { parseJobSpec } from '../server/jobs.js';
+import { publicJob } from '../server/api/public.js';
 import type { JobRecord, JobSpec, JobStatus } from '../server/types.js';
 import { CliError } from './errors.js';
 import { runSubcommand } from './subcommands.js';
+import { isRemote, remoteAddJob, remoteClearJobs, remoteJobs, REMOTE_OPTIONS } from './job-remote.js';
 
 const HELP = `usage:
   dmw job add --data DIR --device DEVID get|replace|add|delete|exec URI [VALUE] [--format F] [--type MIME] [--binary] [--json]
@@ -18,12 +20,15 @@ const HELP = `usage:
   dmw job add --data DIR --device DEVID discover|acl URI
   dmw job list --data DIR [--device DEVID] [--status queued|sent|done|failed] [--json]
   dmw job clear --data DIR --device DEVID
+  dmw job add|list|clear --server URL [--token TOKEN] [--ca CA.pem] ...   the same, through a running server's API
 
 add: VALUE is the node value (Replace/Add) or the Exec data; --binary takes VALUE as base64.
      Add without VALUE creates an interior node. A job may name a device the server has not seen:
      it goes out in that device's first session.
 list --json: [{id, device, command, target, status, statusCode, results: [{uri, format, data}], ...}]
-clear: removes the device's jobs except those out on the wire right now.`;
+clear: removes the device's jobs except those out on the wire right now.
+--server: instead of --data, the server's management API (main/server/API.md), same output;
+     the token is --token or $DMW_API_TOKEN, an HTTPS server's lab CA --ca or $DMW_API_CA.`;
 
 export async function jobCommand(argv: string[]): Promise<number> {
   return runSubcommand('job', HELP, { add, list, clear }, argv);
@@ -55,8 +60,9 @@ const ADD_USAGE = 'dmw job add --data DIR --device DEVID get|replace|add|delete|
 async function add(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     data: { type: 'string' }, device: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
-    binary: { type: 'boolean' }, json: { type: 'boolean' },
+    binary: { type: 'boolean' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS,
   }, ADD_USAGE);
+  const remote = isRemote(values);
   if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${ADD_USAGE}`);
   const [command, uri, value, ...extra] = positionals;
   if (!command || !uri) throw new CliError(`expected a command and a URI\nusage: ${ADD_USAGE}`);
@@ -95,40 +101,42 @@ async function add(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
-  const store = await openStore(values.data, ADD_USAGE, true);
-  try {
-    const job = store.tx(() => store.addJob(values.device!, spec, Date.now()));
-    if (values.json) process.stdout.write(`${JSON.stringify(publicJob(job))}\n`);
-    else process.stdout.write(`job ${job.id} queued for ${job.device}: ${job.command} ${job.target}\n`);
-  } finally {
-    store.close();
+  let job: JobRecord;
+  if (remote) job = await remoteAddJob(values, values.device, spec);
+  else {
+    const store = await openStore(values.data, ADD_USAGE, true);
+    try {
+      job = store.tx(() => store.addJob(values.device!, spec, Date.now()));
+    } finally {
+      store.close();
+    }
   }
+  if (values.json) process.stdout.write(`${JSON.stringify(publicJob(job))}\n`);
+  else process.stdout.write(`job ${job.id} queued for ${job.device}: ${job.command} ${job.target}\n`);
   return 0;
 }
 
-/** The job as scripts see it (the contract of `dmw job list --json`). */
-export function publicJob(j: JobRecord) {
-  return {
-    id: j.id, device: j.device, command: j.command, target: j.target, status: j.status, statusCode: j.statusCode,
-    results: j.results.map((r) => ({ uri: r.uri, format: r.format, data: r.data, ...(r.type ? { type: r.type } : {}), ...(r.encoding ? { encoding: r.encoding } : {}) })),
-    ...(j.members.length > 0 ? { members: j.members } : {}),
-    error: j.error, attempts: j.attempts, sessionId: j.sessionId, createdAt: j.createdAt, updatedAt: j.updatedAt,
-  };
-}
+/** The job as scripts see it (the contract of `dmw job list --json`); the HTTP API sends the same shape. */
+export { publicJob };
 
 const STATUSES: JobStatus[] = ['queued', 'sent', 'done', 'failed'];
 
 async function list(argv: string[]): Promise<number> {
   const usage = 'dmw job list --data DIR [--device DEVID] [--status S] [--json]';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, usage);
+  const remote = isRemote(values);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
   if (values.status && !STATUSES.includes(values.status as JobStatus)) throw new CliError(`--status must be one of ${STATUSES.join(', ')}`);
-  const store = await openStore(values.data, usage, false);
+  const filter = { ...(values.device ? { device: values.device } : {}), ...(values.status ? { status: values.status as JobStatus } : {}) };
   let jobs: JobRecord[];
-  try {
-    jobs = store.jobs({ ...(values.device ? { device: values.device } : {}), ...(values.status ? { status: values.status as JobStatus } : {}) });
-  } finally {
-    store.close();
+  if (remote) jobs = await remoteJobs(values, filter);
+  else {
+    const store = await openStore(values.data, usage, false);
+    try {
+      jobs = store.jobs(filter);
+    } finally {
+      store.close();
+    }
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(jobs.map(publicJob))}\n`);
@@ -158,15 +166,20 @@ function summary(j: JobRecord): string {
 
 async function clear(argv: string[]): Promise<number> {
   const usage = 'dmw job clear --data DIR --device DEVID';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' } }, usage);
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, ...REMOTE_OPTIONS }, usage);
+  const remote = isRemote(values);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
   if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${usage}`);
-  const store = await openStore(values.data, usage, false);
-  try {
-    const { deleted, kept } = store.clearJobs(values.device);
-    process.stdout.write(`cleared ${deleted} job(s) of ${values.device}${kept > 0 ? `; ${kept} in flight kept` : ''}\n`);
-  } finally {
-    store.close();
+  let r: { deleted: number; kept: number };
+  if (remote) r = await remoteClearJobs(values, values.device);
+  else {
+    const store = await openStore(values.data, usage, false);
+    try {
+      r = store.clearJobs(values.device);
+    } finally {
+      store.close();
+    }
   }
+  process.stdout.write(`cleared ${r.deleted} job(s) of ${values.device}${r.kept > 0 ? `; ${r.kept} in flight kept` : ''}\n`);
   return 0;
 }

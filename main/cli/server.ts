@@ -2,7 +2,7 @@
  * `dmw server`: the DM server in the foreground, one log line per event; `dmw ca`: the lab CA that
  * issues the server's and the devices' certificates.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCredential, type ClientAuthMode, type Credential, type ServerAuthMode } from '../server/config.js';
@@ -16,17 +16,26 @@ const HELP = `usage:
              [--client-auth none|basic|md5|hmac] [--client-cred NAME:SECRET] [--server-cred NAME:SECRET]
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
              [--session-timeout SEC] [--max-body BYTES] [--max-msg-size BYTES] [--max-obj-size BYTES]
+             [--api-token TOKEN | --api-token-file FILE] [--peer ID[=URL][,token=T][,ca=F][,cert=F,key=F]]... [--peers FILE]
 
 Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http(s)://HOST:PORT/dm.
 --client-cred   credentials of devices the registry has none for (the lab default)
 --server-cred   what the server presents to devices (libdmclient refuses commands without it)
 --tls           HTTPS with a certificate from the lab CA in DIR/ca (created on first use); device
                 certificates come from \`dmw ca device DEVID --data DIR\`
---data          data folder (default $DMW_DATA or ~/.dmw)`;
+--data          data folder (default $DMW_DATA or ~/.dmw)
+--api-token     bearer token of the management API (/api/v1, main/server/API.md) for line-of-business
+                scripts and \`dmw job --server\`; at least 16 characters
+--peer          a peer DM server (DM-6) by its ServerID: URL = its API (to delegate devices to it),
+                token = bearer token shared with it (both ways), ca/cert/key = PEM files to call it over
+                HTTPS (cert/key from \`dmw ca peer OUR_ID --data ITS_DIR\`); without token= it can
+                only log in with a client certificate CN=dmw-peer:ID from our lab CA (needs --tls)
+--peers         the same as a JSON file: [{"id","url","token","ca","cert","key"}] (paths relative to it)`;
 
 const CA_HELP = `usage:
   dmw ca init --data DIR                       create the lab CA (DIR/ca/ca.crt.pem)
-  dmw ca device DEVID --data DIR [--out DIR]   issue a client certificate for a device (CN = DevId)`;
+  dmw ca device DEVID --data DIR [--out DIR]   issue a client certificate for a device (CN = DevId)
+  dmw ca peer SERVERID --data DIR [--out DIR]  issue a client certificate for a peer DM server (CN = dmw-peer:SERVERID)`;
 
 function dataDir(v: string | undefined): string {
   return v ?? process.env.DMW_DATA ?? path.join(os.homedir(), '.dmw');
@@ -57,6 +66,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' },
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
+    'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, peer: { type: 'string', multiple: true }, peers: { type: 'string' },
   }, usage);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
   if (values.port === undefined) throw new CliError(`--port is required\nusage: ${usage}`);
@@ -77,6 +87,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const maxMsg = positiveInt('--max-msg-size', values['max-msg-size']);
   const maxObj = positiveInt('--max-obj-size', values['max-obj-size']);
   const data = dataDir(values.data);
+  const apiAuth = await apiAuthConfig(values, values['server-id'] ?? 'dmw');
 
   // Loaded here so `dmw codec ...` never pays for SQLite and the certificate library.
   const { DmServer } = await import('../server/server.js');
@@ -103,12 +114,16 @@ export async function serverCommand(argv: string[]): Promise<number> {
     if (err.code === 'EACCES') throw new CliError(`not allowed to listen on port ${port}`);
     throw new CliError(`cannot start the server: ${err.message}`);
   }
+  const { attachApi } = await import('../server/api/index.js');
+  attachApi(server, { auth: apiAuth });
   server.bus.subscribe((e) => {
     const line = formatEvent(e);
     if (line) process.stdout.write(`${line}\n`);
   });
   if (!serverCred) process.stderr.write('dmw: note: no --server-cred: clients that authenticate the server (libdmclient) will refuse every command\n');
   const auth = clientAuth === 'none' ? 'no client auth' : `client auth ${clientAuth}`;
+  const apiWho = [...(apiAuth.apiToken ? ['operator token'] : []), ...apiAuth.peers.map((p) => `peer ${p.id}${p.url ? ` (${p.url})` : ''}`)];
+  process.stdout.write(`api: /api/v1 on the same port; ${apiWho.length > 0 ? apiWho.join(', ') : 'no token and no peers: every call is refused (--api-token)'}\n`);
   process.stdout.write(`listening on ${server.url.replace(/:\d+\//, `:${server.port}/`)} (port ${server.port}, data ${data}, ${auth}${serverCred ? `, server cred ${serverCred.name}` : ''}${values.tls ? `, CA ${path.join(data, 'ca', 'ca.crt.pem')}` : ''})\n`);
 
   await new Promise<void>((resolve) => {
@@ -124,6 +139,43 @@ export async function serverCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', onTerm);
   });
   return 0;
+}
+
+/** --api-token(-file), --peer, --peers -> the API's principals; every mistake named. */
+async function apiAuthConfig(values: { 'api-token'?: string; 'api-token-file'?: string; peer?: string[]; peers?: string }, serverId: string) {
+  const { buildAuthConfig, parsePeerSpec, PeersFileSchema } = await import('../server/api/auth.js');
+  if (values['api-token'] !== undefined && values['api-token-file'] !== undefined) throw new CliError('give --api-token or --api-token-file, not both');
+  let apiToken = values['api-token'];
+  if (values['api-token-file'] !== undefined) {
+    try {
+      apiToken = readFileSync(values['api-token-file'], 'utf8').trim();
+    } catch (e) {
+      throw new CliError(`--api-token-file: ${(e as Error).message}`);
+    }
+  }
+  try {
+    const peers = (values.peer ?? []).map(parsePeerSpec);
+    let baseDir: string | undefined;
+    if (values.peers !== undefined) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(values.peers, 'utf8'));
+      } catch (e) {
+        throw new Error(`--peers ${values.peers}: ${(e as Error).message}`);
+      }
+      const r = PeersFileSchema.safeParse(raw);
+      if (!r.success) {
+        const i = r.error.issues[0]!;
+        throw new Error(`--peers ${values.peers}: [${i.path.join('.')}] ${i.message}`);
+      }
+      baseDir = path.dirname(path.resolve(values.peers));
+      // Files named in the peers file are relative to it; those of --peer to the working directory.
+      peers.push(...r.data.map((p) => ({ ...p, ...Object.fromEntries((['ca', 'cert', 'key'] as const).filter((k) => p[k]).map((k) => [k, path.resolve(baseDir!, p[k]!)])) })));
+    }
+    return buildAuthConfig({ ...(apiToken !== undefined ? { apiToken } : {}), peers, serverId });
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
 }
 
 function short(s: string, n = 60): string {
@@ -184,6 +236,26 @@ export async function caCommand(argv: string[]): Promise<number> {
     const out = values.out ?? path.join(data, 'devices');
     mkdirSync(out, { recursive: true });
     const base = devId.replace(/[^A-Za-z0-9._-]/g, '_');
+    const certFile = path.join(out, `${base}.crt.pem`);
+    const keyFile = path.join(out, `${base}.key.pem`);
+    writeFileSync(certFile, issued.certPem);
+    writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
+    process.stdout.write(`${certFile}\n${keyFile}\n`);
+    return 0;
+  }
+  if (sub === 'peer') {
+    // A DM-6 peer logs in to our API with this certificate; the CN prefix keeps it apart from devices.
+    const usage = 'dmw ca peer SERVERID --data DIR [--out DIR]';
+    const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' } }, usage);
+    if (positionals.length !== 1) throw new CliError(`expected one SERVERID\nusage: ${usage}`);
+    const { PEER_CN_PREFIX } = await import('../server/api/auth.js');
+    const peerId = positionals[0]!;
+    const data = dataDir(values.data);
+    const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
+    const issued = await ca.issueDevice(`${PEER_CN_PREFIX}${peerId}`);
+    const out = values.out ?? path.join(data, 'peers');
+    mkdirSync(out, { recursive: true });
+    const base = `peer-${peerId.replace(/[^A-Za-z0-9._-]/g, '_')}`;
     const certFile = path.join(out, `${base}.crt.pem`);
     const keyFile = path.join(out, `${base}.key.pem`);
     writeFileSync(certFile, issued.certPem);

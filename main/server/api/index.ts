@@ -1,0 +1,40 @@
+/**
+ * The management API (DM-6 server-server and DMA-DMS, API.md) on a running DmServer:
+ *
+ *   const api = attachApi(server, { auth: buildAuthConfig({ apiToken, peers, serverId }) });
+ *   ...; api.close();
+ *
+ * It shares the server's listener (HTTP or HTTPS; over HTTPS a peer may log in with a lab-CA
+ * client certificate) and its store.
+ */
+import type { DmServer } from '../server.js';
+import { Federation } from '../federation.js';
+import type { ApiAuthConfig } from './auth.js';
+import { apiRoutes } from './handlers.js';
+import { createRouter } from './router.js';
+
+export interface ApiOptions {
+  auth: ApiAuthConfig;
+  maxBodyBytes?: number;
+}
+
+export interface AttachedApi {
+  federation: Federation;
+  close(): void;
+}
+
+export function attachApi(server: DmServer, opts: ApiOptions): AttachedApi {
+  const federation = new Federation(server, opts.auth.peers);
+  server.httpHook = createRouter({ auth: opts.auth, routes: apiRoutes(federation), ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });
+  return {
+    federation,
+    close() {
+      server.httpHook = undefined;
+      federation.close();
+    },
+  };
+}
+
+export { buildAuthConfig, parsePeerSpec, tokenEquals, PEER_CN_PREFIX, type ApiAuthConfig, type PeerConfig, type Principal } from './auth.js';
+export { ApiClient, describeApiError, API_PREFIX } from './client.js';
+export { publicJob, publicDevice } from './public.js';

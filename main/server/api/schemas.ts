@@ -1,0 +1,83 @@
+/**
+ * Every request body and query string the API takes, checked at runtime. Unknown fields are an
+ * error (a typo must not be silently ignored).
+ */
+import { z } from 'zod';
+import { JobSpecSchema } from '../../api/contract.js';
+import { ACL_COMMANDS } from '../../tree/acl.js';
+import type { ServerEventType } from '../events.js';
+
+export const devId = z.string().min(1, 'must not be empty').max(512);
+const dmUri = z.string().min(1).max(4096).refine((u) => u === '.' || u.startsWith('./') || /^[A-Za-z0-9]/.test(u), 'not a DM URI (./Name/...)');
+const serverId = z.string().min(1).max(256);
+
+export const AddJobBody = z.object({
+  device: devId,
+  spec: JobSpecSchema,
+  /** Send package #0 through the server's notifiers right away. */
+  notify: z.boolean().optional(),
+}).strict();
+
+export const JobsQuery = z.object({
+  device: devId.optional(),
+  status: z.enum(['queued', 'sent', 'done', 'failed']).optional(),
+}).strict();
+
+export const ClearJobsQuery = z.object({ device: devId }).strict();
+
+/** Events a subscriber may ask for (`types=job-done,alert`). */
+export const STREAM_EVENT_TYPES = ['job-sent', 'job-done', 'alert', 'session-started', 'session-ended', 'device-seen', 'notified', 'delegation'] as const;
+export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number];
+export const _check: readonly (ServerEventType | 'delegation')[] = STREAM_EVENT_TYPES;
+
+export const EventsQuery = z.object({
+  device: devId.optional(),
+  types: z.string().optional().transform((t, ctx) => {
+    if (t === undefined || t === '') return undefined;
+    const list = t.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = list.filter((x) => !(STREAM_EVENT_TYPES as readonly string[]).includes(x));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `unknown event type(s) ${bad.join(', ')}; known: ${STREAM_EVENT_TYPES.join(', ')}` });
+      return z.NEVER;
+    }
+    return list as StreamEventType[];
+  }),
+}).strict();
+
+export const DevicesQuery = z.object({}).strict();
+
+const Subtree = z.union([dmUri, z.object({ uri: dmUri, acl: z.string().min(1).max(4096).optional() }).strict()]);
+
+export const DelegateBody = z.object({
+  device: devId,
+  peer: serverId,
+  subtrees: z.array(Subtree).min(1, 'name at least one subtree to delegate').max(64),
+  /** Rights the peer gets (with this server) on each subtree without its own `acl`. Default all five. */
+  rights: z.array(z.enum(ACL_COMMANDS)).min(1).optional(),
+  /** Ask the device to call now (package #0), so the delegation happens in its next session. */
+  notify: z.boolean().optional(),
+}).strict();
+
+export const PeerDelegationBody = z.object({
+  device: devId,
+  /** The delegator's id for this delegation (for the completion notice). */
+  delegationId: z.number().int().positive(),
+  clientCred: z.object({
+    name: z.string().min(1).max(256).refine((n) => !n.includes(':'), 'must not contain ":"'),
+    secret: z.string().min(8, 'must be at least 8 characters').max(1024),
+  }).strict(),
+  subtrees: z.array(dmUri).min(1).max(64),
+}).strict();
+
+export const PeerDelegationNotice = z.object({
+  status: z.enum(['active', 'failed']),
+  error: z.string().max(4000).nullable().optional(),
+}).strict();
+
+export const GrantBody = z.object({
+  peer: serverId,
+  device: devId,
+  subtrees: z.array(dmUri).min(1).max(64),
+}).strict();
+
+export const GrantQuery = z.object({ peer: serverId, device: devId }).strict();
