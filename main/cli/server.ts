@@ -16,6 +16,7 @@ const HELP = `usage:
              [--client-auth none|basic|md5|hmac] [--client-cred NAME:SECRET] [--server-cred NAME:SECRET]
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
              [--session-timeout SEC] [--max-body BYTES] [--max-msg-size BYTES] [--max-obj-size BYTES]
+             [--max-sessions N] [--dm20]
              [--api-token TOKEN | --api-token-file FILE] [--peer ID[=URL][,token=T][,ca=F][,cert=F,key=F]]... [--peers FILE]
 
 Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http(s)://HOST:PORT/dm.
@@ -24,6 +25,9 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
 --tls           HTTPS with a certificate from the lab CA in DIR/ca (created on first use); device
                 certificates come from \`dmw ca device DEVID --data DIR\`
 --data          data folder (default $DMW_DATA or ~/.dmw)
+--max-sessions  sessions open at once; a package 1 past it gets HTTP 503 + Retry-After (default 256)
+--dm20          also serve the lab DM 2.0 JSON binding at /dm/v2 (main/protocol/dm20/README.md:
+                built on assumptions; DM 1.2/1.3 at /dm stays the protocol)
 --api-token     bearer token of the management API (/api/v1, main/server/API.md) for line-of-business
                 scripts and \`dmw job --server\`; at least 16 characters
 --peer          a peer DM server (DM-6) by its ServerID: URL = its API (to delegate devices to it),
@@ -66,6 +70,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' },
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
+    'max-sessions': { type: 'string' }, dm20: { type: 'boolean' },
     'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, peer: { type: 'string', multiple: true }, peers: { type: 'string' },
   }, usage);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
@@ -86,6 +91,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const maxBody = positiveInt('--max-body', values['max-body']);
   const maxMsg = positiveInt('--max-msg-size', values['max-msg-size']);
   const maxObj = positiveInt('--max-obj-size', values['max-obj-size']);
+  const maxSessions = positiveInt('--max-sessions', values['max-sessions']);
   const data = dataDir(values.data);
   const apiAuth = await apiAuthConfig(values, values['server-id'] ?? 'dmw');
 
@@ -101,7 +107,9 @@ export async function serverCommand(argv: string[]): Promise<number> {
       ...(values.tls ? { tls: { clientCerts } } : {}),
       ...(values['require-client-cert'] ? { requireClientCert: true } : {}),
       ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+      ...(values.dm20 ? { dm20: true } : {}),
       limits: {
+        ...(maxSessions ? { maxSessions } : {}),
         ...(timeout ? { sessionTimeoutMs: timeout * 1000 } : {}),
         ...(maxBody ? { maxBodyBytes: maxBody } : {}),
         ...(maxMsg ? { maxMsgSize: maxMsg } : {}),

@@ -11,7 +11,7 @@ import { CliError } from './errors.js';
 const HELP = `usage:
   dmw sim --server URL --count N [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
           [--server-cred NAME:SECRET] [--tree TREE.json] [--json]
-          [--server-id ID] [--concurrency N] [--ca CA.pem] [--data DIR]
+          [--server-id ID] [--concurrency N] [--ca CA.pem] [--data DIR] [--protocol 1.2|2.0]
 
 Runs N virtual handsets, one client-initiated DM session each (Alert 1201), and reports how many
 completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
@@ -31,7 +31,9 @@ completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
 --concurrency  sessions at once (default min(N, 64))
 --ca           HTTPS: trust only this CA (PEM)
 --data         HTTPS: the lab CA in DIR/ca (dmw server --tls --data DIR): trusted, and it issues
-               each handset a client certificate (CN = DevId)`;
+               each handset a client certificate (CN = DevId)
+--protocol     1.2 (SyncML DM 1.2/1.3, default) or 2.0 (the lab DM 2.0 JSON binding at URL/v2,
+               needs dmw server --dm20; main/protocol/dm20/README.md)`;
 
 const USAGE = 'dmw sim --server URL --count N [options] (dmw sim --help)';
 
@@ -64,6 +66,7 @@ export async function simCommand(argv: string[]): Promise<number> {
         server: { type: 'string' }, count: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
         'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, tree: { type: 'string' }, json: { type: 'boolean' },
         'server-id': { type: 'string' }, concurrency: { type: 'string' }, ca: { type: 'string' }, data: { type: 'string' },
+        protocol: { type: 'string' },
       },
     });
   } catch (e) {
@@ -87,6 +90,8 @@ export async function simCommand(argv: string[]): Promise<number> {
     if (!['basic', 'md5', 'hmac'].includes(values.auth)) throw new CliError(`--auth must be basic, md5 or hmac, got "${values.auth}"`);
     auth = values.auth as AuthType;
   }
+  const protocol = values.protocol ?? '1.2';
+  if (protocol !== '1.2' && protocol !== '2.0') throw new CliError(`--protocol must be 1.2 or 2.0, got "${protocol}"`);
   const clientCred = credential('--client-cred', values['client-cred']);
   const serverCred = credential('--server-cred', values['server-cred']);
   if (auth && !clientCred) throw new CliError(`--auth ${auth} needs --client-cred NAME:SECRET`);
@@ -139,6 +144,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     server: values.server,
     count,
     encoding: values.wbxml ? 'wbxml' : 'xml',
+    ...(protocol === '2.0' ? { handset: { protocol } } : {}),
     ...(auth ? { auth } : {}),
     ...(clientCred ? { clientCred } : {}),
     ...(serverCred ? { serverCred } : {}),

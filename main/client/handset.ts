@@ -34,6 +34,8 @@ import {
 } from './credentials.js';
 import { HandsetEvents, iso, type HandsetEvent, type Initiator } from './events.js';
 import { Transport, type HandsetTls } from './transport.js';
+import { DEFAULT_DM_PROTOCOL, DM20_MEDIA_TYPE, type DmProtocol } from '../protocol/dm20/model.js';
+import { dm20Url, eventFromGenericAlert, runDm20Session } from './dm20/session.js';
 
 /**
  * How UI alerts (1100-1104) are answered when nobody is at the handset:
@@ -115,6 +117,11 @@ export interface HandsetOptions {
   /** Nonces we challenge the server with (tests inject a fixed sequence). */
   nonce?: () => string;
   now?: () => number;
+  /**
+   * Session protocol: '1.2' (SyncML DM 1.2/1.3, the default) or '2.0' (the lab DM 2.0 JSON binding,
+   * main/protocol/dm20/README.md, at the account's address + `/v2`).
+   */
+  protocol?: DmProtocol;
 }
 
 export interface ConnectOptions {
@@ -128,6 +135,8 @@ export interface ConnectOptions {
   url?: string;
   /** Generic Alerts (1226 ...) to put in package 1. */
   genericAlerts?: GenericAlert[];
+  /** This session's protocol (default the handset's `protocol`). */
+  protocol?: DmProtocol;
   /**
    * Called before each message goes out (0 = package 1); a promise holds the session there. Lab
    * control ("step") and the benchmark that keeps 1,000 sessions open at once use it.
@@ -376,6 +385,7 @@ export class VirtualHandset {
     let url = opts.url ?? account.addr;
     if (!url) return finish(`DMAcc account "${serverId}" has no server address (AppAddr Addr)`);
     this.emit({ type: 'session-start', at: iso(started), devId, serverId, sessionId, initiator, url });
+    if ((opts.protocol ?? this.options.protocol ?? DEFAULT_DM_PROTOCOL) === '2.0') return this.runDm20(opts, { account, url, sessionId, initiator, outcome, finish });
 
     const tree = this.tree;
     const accPath = account.path;
@@ -556,6 +566,26 @@ export class VirtualHandset {
    * SessionID from the package in uppercase hex) is queued. Returns at once; `session` settles
    * when that session ends.
    */
+  /** A session in the DM 2.0 JSON binding, reported as a DM 1.2 one is (no SyncHdr codes, no server Cred). */
+  private async runDm20(opts: ConnectOptions, p: { account: DmAccount; url: string; sessionId: string; initiator: Initiator; outcome: SessionOutcome; finish: (error?: string) => Promise<SessionOutcome> }): Promise<SessionOutcome> {
+    const devId = this.devId;
+    const serverId = p.account.serverId;
+    const url = opts.url ?? dm20Url(p.url);
+    const exec = execRoute(this.appHooks, this.options.exec);
+    const r = await runDm20Session({
+      tree: this.tree, serverId, url, devId, sessionId: p.sessionId, initiator: p.initiator, transport: this.transport,
+      events: (opts.genericAlerts ?? []).map(eventFromGenericAlert),
+      ...(exec ? { exec } : {}),
+      ...(this.options.schemas ? { schemas: this.options.schemas } : {}),
+      onMessage: (direction, bytes) => this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId: p.sessionId, direction, url, bytes, contentType: DM20_MEDIA_TYPE, encoding: undefined, msgId: undefined }),
+      now: this.now,
+    });
+    p.outcome.roundTrips = r.roundTrips;
+    p.outcome.log.push(...r.log);
+    p.outcome.warnings.push(...r.warnings);
+    return p.finish(r.ok ? undefined : (r.error ?? 'the DM 2.0 session failed'));
+  }
+
   notify(bytes: Uint8Array): NotificationOutcome {
     const at = iso(this.now());
     const devId = this.devId;

@@ -26,6 +26,7 @@ import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, t
 import { parseJobSpec } from './jobs.js';
 import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiMode } from './notifier.js';
 import type { JobRecord, JobSpec, SessionState } from './types.js';
+import { activeDm20Sessions, closeDm20, createDm20Context, handleDm20, sweepDm20, type Dm20Context, type Dm20Limits } from './dm20/index.js';
 
 export interface DmServerOptions {
   dataDir: string;
@@ -53,6 +54,11 @@ export interface DmServerOptions {
   /** How often idle sessions are looked for. */
   sweepIntervalMs?: number;
   store?: StoreOptions;
+  /**
+   * Also serve the DM 2.0 RESTful JSON binding at `<basePath>/v2` (a lab binding on assumptions,
+   * main/protocol/dm20/README.md). Off by default: DM 1.2/1.3 is the protocol.
+   */
+  dm20?: boolean | { limits?: Partial<Dm20Limits> };
 }
 
 interface Live {
@@ -79,6 +85,7 @@ export class DmServer {
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
   private scheme = 'http';
+  private dm20?: Dm20Context;
   /** Requests the DM endpoint does not own (the management API, api/index.ts): true = taken. */
   httpHook?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
 
@@ -107,6 +114,13 @@ export class DmServer {
       ...(opts.limits ? { limits: opts.limits } : {}),
     });
     const server = new DmServer(store, { ...opts, basePath }, config);
+    if (opts.dm20) {
+      const l = config.limits;
+      server.dm20 = createDm20Context({
+        store, now: server.now, emit: (e) => server.bus.emit(e), requireClientCert: opts.requireClientCert ?? false,
+        limits: { sessionTimeoutMs: l.sessionTimeoutMs, maxJobAttempts: l.maxJobAttempts, maxSessions: l.maxSessions, maxMessageBytes: l.maxBodyBytes, ...(typeof opts.dm20 === 'object' ? opts.dm20.limits : {}) },
+      });
+    }
     try {
       const recovered = store.recoverInterrupted(server.now());
       if (recovered.sessions > 0 || recovered.jobs > 0) {
@@ -158,6 +172,7 @@ export class DmServer {
     if (this.sweeper) clearInterval(this.sweeper);
     for (const l of this.live.values()) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
     this.live.clear();
+    if (this.dm20) closeDm20(this.dm20);
     await this.listener?.close();
     this.store.close();
   }
@@ -204,7 +219,8 @@ export class DmServer {
   }
 
   activeSessions(): { id: number; device: string; dmSessionId: string; phase: string; lastActivity: string }[] {
-    return [...this.live.values()].filter((l) => l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
+    const dm12 = [...this.live.values()].filter((l) => l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
+    return this.dm20 ? [...dm12, ...activeDm20Sessions(this.dm20)] : dm12;
   }
 
   // --- request handling ----------------------------------------------------------------------
@@ -238,6 +254,8 @@ export class DmServer {
   }
 
   private onBody(r: IncomingBody): OutgoingResponse | Promise<OutgoingResponse> {
+    // The DM 2.0 endpoint speaks JSON: before the SyncML routing and media-type checks.
+    if (this.dm20 && (r.path === `${this.opts.basePath}/v2` || r.path === `${this.opts.basePath}/v2/`)) return handleDm20(this.dm20, r);
     const now = this.now();
     const route = this.route(r.path);
     if (!route) {
@@ -386,6 +404,7 @@ export class DmServer {
   }
 
   private sweep(): void {
+    if (this.dm20) sweepDm20(this.dm20);
     const now = this.now();
     const timeout = this.config.limits.sessionTimeoutMs;
     for (const l of [...this.live.values()]) {

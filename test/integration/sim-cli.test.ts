@@ -145,4 +145,34 @@ describe('dmw sim', () => {
     expect(r.err).toMatch(/^dmw: [^\n]*\n$/);
     expect(r.err).toMatch(why);
   });
+  it('--protocol 2.0 against `dmw server --dm20`: the same job queue, the lab DM 2.0 JSON binding on the wire', async () => {
+    const data = tmp();
+    const devId = 'IMEI:490154203237518';
+    const phone = path.join(tmp(), 'phone.json');
+    expect(spawnSync(process.execPath, [BIN, 'tree', 'init', '-o', phone, '--account', 'dmw:lab:pw', '--devid', devId], { encoding: 'utf8' }).status).toBe(0);
+    const srv = await startServer(data, ['--dm20', '--max-sessions', '8']);
+    expect((await dmw(['job', 'add', '--data', data, '--device', devId, 'get', './DevInfo/Mod'])).code).toBe(0);
+    expect((await dmw(['job', 'add', '--data', data, '--device', devId, 'replace', './DMAcc/dmw/Name', 'Lab server 2'])).code).toBe(0);
+
+    const r = await dmw(['sim', '--server', srv.url, '--count', '1', '--tree', phone, '--protocol', '2.0', '--json']);
+    expect(r.err).toBe('');
+    expect(JSON.parse(r.out.trim().split('\n').pop()!)).toMatchObject({ ok: 1, failed: 0 });
+    const jobs = JSON.parse((await dmw(['job', 'list', '--data', data, '--device', devId, '--json'])).out);
+    expect(jobs).toMatchObject([
+      { command: 'get', status: 'done', statusCode: 200, results: [{ uri: './DevInfo/Mod', data: 'AM-X1' }] },
+      { command: 'replace', status: 'done', statusCode: 200 },
+    ]);
+    const tree = await loadTree(phone);
+    expect(tree.lookup('./DMAcc/dmw/Name')?.value).toBe('Lab server 2');
+    // What went over the wire was JSON, logged like any session.
+    const list = JSON.parse((await dmw(['session', 'list', '--data', data, '--json'])).out) as { id: number }[];
+    const shown = await dmw(['session', 'show', String(list[0]!.id), '--data', data]);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain('application/vnd.oma.dm+json');
+    expect(shown.out).toContain('"./DevInfo/Mod"');
+
+    const bad = await dmw(['sim', '--server', srv.url, '--count', '1', '--protocol', '3']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--protocol must be 1.2 or 2.0, got "3"');
+  });
 });
