@@ -5,9 +5,11 @@
  *
  * Besides what the server does itself it keeps three things of its own:
  *  - server settings (`<dataDir>/workbench.json`), edited in the Server view;
- *  - per-device job holds: while a device's queue is paused, jobs from the UI wait here and `step`
- *    hands them to the server one at a time (jobs queued by other processes, e.g. `dmw job add`,
- *    go straight to the server's queue and are not held);
+ *  - per-device job holds: while a device's queue is paused and the device is not in a session, jobs
+ *    from the UI wait here and `step` hands them to the server one at a time (jobs queued by other
+ *    processes, e.g. `dmw job add`, go straight to the server's queue). The pause is also set on the
+ *    server's step control, so inside an open session each answer that would carry a command is held
+ *    and `step` releases it with one command, in that same session (DmServer.pauseDevice/step/resume);
  *  - tree snapshots taken when a session ends, so the Tree view can diff against the previous one
  *    (`<dataDir>/workbench-snapshots/`).
  */
@@ -44,6 +46,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   publicUrl: null,
   sessionTimeoutSec: 300,
   maxMsgSize: 1024 * 1024,
+  stepHoldSec: 25,
 });
 
 const SETTINGS_FILE = 'workbench.json';
@@ -226,9 +229,10 @@ export class Backend {
           ...(st.defaultClientCred ? { defaultClientCred: st.defaultClientCred } : {}),
           ...(st.serverCred ? { serverCred: st.serverCred } : {}),
           ...(st.publicUrl ? { publicUrl: st.publicUrl } : {}),
-          limits: { sessionTimeoutMs: st.sessionTimeoutSec * 1000, maxMsgSize: st.maxMsgSize },
+          limits: { sessionTimeoutMs: st.sessionTimeoutSec * 1000, maxMsgSize: st.maxMsgSize, maxHoldMs: (st.stepHoldSec ?? DEFAULT_SETTINGS.stepHoldSec!) * 1000 },
         });
         this.server = server;
+        for (const [device, h] of this.holds) if (h.paused) server.pauseDevice(device);
         this.startedAt = new Date(this.now()).toISOString();
         this.lastError = null;
         this.offBus = server.bus.subscribe((e) => this.onServerEvent(e));
@@ -261,6 +265,7 @@ export class Backend {
   private onServerEvent(e: ServerEvent): void {
     this.emit('server.event', e as EventPayload<'server.event'>);
     if (e.type === 'session-ended' && e.device) this.snapshot(e.device);
+    if (e.type === 'session-held' || e.type === 'session-released') this.emit('jobs.changed', this.queueState(e.device));
   }
 
   private async configure(p: { settings?: Partial<ServerSettings>; dataDir?: string }): Promise<ServerStatus> {
@@ -352,7 +357,11 @@ export class Backend {
 
   queueState(device: string): QueueState {
     const h = this.holds.get(device);
-    return { device, paused: h?.paused ?? false, held: h ? h.held.map((x) => ({ ...x })) : [] };
+    return { device, paused: h?.paused ?? false, held: h ? h.held.map((x) => ({ ...x })) : [], session: this.server?.steppingState(device).held ?? null };
+  }
+
+  private inSession(device: string): boolean {
+    return this.server?.activeSessions().some((s) => s.device === device) ?? false;
   }
 
   /** Gives a job to the server (or, when stopped, to its queue in the store for the next start). */
@@ -371,7 +380,8 @@ export class Backend {
   private async addJob(p: { device: string; spec: JobSpecInput; notify?: boolean | undefined }) {
     parseJobSpec(p.spec);
     const h = this.holds.get(p.device);
-    if (h?.paused) {
+    // In session, a paused device's jobs go to the server, whose step control sends them one per Step.
+    if (h?.paused && !this.inSession(p.device)) {
       const held = { heldId: this.nextHeldId++, device: p.device, spec: p.spec, notify: p.notify ?? true, createdAt: new Date(this.now()).toISOString() };
       h.held.push(held);
       this.emit('jobs.changed', this.queueState(p.device));
@@ -381,12 +391,37 @@ export class Backend {
     return { job: r.job, held: null, notified: r.notified };
   }
 
-  private async step(device: string) {
+  private async step(device: string, all = false) {
+    const s = this.server;
+    const held = s?.steppingState(device).held;
+    if (s && held) {
+      // In session: the held answer goes with one command, in this same session.
+      s.step(device);
+      const job = held.next ? this.reader.job(held.next.jobId) ?? null : null;
+      const queue = this.queueState(device);
+      this.emit('jobs.changed', queue);
+      return { queue, job };
+    }
     const h = this.holds.get(device);
+    if (all && h && h.held.length > 0) {
+      // Into one session: every held job goes to the server's queue, the device is notified once,
+      // and (the device being paused there too) each command waits for its Step inside the session.
+      const batch = h.held.splice(0);
+      this.emit('jobs.changed', this.queueState(device));
+      const notify = batch.some((x) => x.notify) && !this.inSession(device);
+      let first: JobRecord | null = null;
+      for (const [i, x] of batch.entries()) {
+        const r = await this.submit(device, x.spec, notify && i === batch.length - 1);
+        first ??= r.job;
+      }
+      return { queue: this.queueState(device), job: first };
+    }
     const next = h?.held.shift();
     if (!next) return { queue: this.queueState(device), job: null };
     this.emit('jobs.changed', this.queueState(device));
-    const r = await this.submit(device, next.spec, next.notify);
+    const r = await this.submit(device, next.spec, next.notify && !this.inSession(device));
+    // This Step was for that job's command: the step control lets it (one command) out without a hold.
+    if (h?.paused) s?.step(device);
     return { queue: this.queueState(device), job: r.job };
   }
 
@@ -542,11 +577,13 @@ export class Backend {
       'jobs.pause': ({ device, paused }) => {
         const h = this.hold(device);
         h.paused = paused;
+        if (paused) this.server?.pauseDevice(device);
+        else this.server?.resume(device);
         const st = this.queueState(device);
         this.emit('jobs.changed', st);
         return st;
       },
-      'jobs.step': ({ device }) => this.step(device),
+      'jobs.step': ({ device, all }) => this.step(device, all ?? false),
       'jobs.discard': ({ device, heldId }) => {
         const h = this.holds.get(device);
         if (h) h.held = h.held.filter((x) => x.heldId !== heldId);

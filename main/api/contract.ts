@@ -71,7 +71,25 @@ export type JobView = z.infer<typeof JobRecordSchema>;
 
 /** A job held by the UI backend while the device's queue is paused (not yet given to the server). */
 const HeldJob = z.object({ heldId: z.number().int(), device: z.string(), spec: JobSpecSchema, notify: z.boolean(), createdAt: isoTime });
-export const QueueStateSchema = z.object({ device: z.string(), paused: z.boolean(), held: z.array(HeldJob) });
+/** The step control inside an open session: the device's request waits for our answer until Step or Resume. */
+const HeldSession = z.object({
+  sessionId: z.number().int(),
+  since: isoTime,
+  /** When the answer goes by itself (the hold limit), as one Step. */
+  releaseAt: isoTime,
+  /** The command Step sends (null: none waiting). */
+  next: z.object({ jobId: z.number().int(), cmd: z.string(), target: z.string() }).nullable(),
+  /** Commands waiting in the session, the next one included. */
+  pending: z.number().int(),
+});
+export type HeldSessionView = z.infer<typeof HeldSession>;
+export const QueueStateSchema = z.object({
+  device: z.string(),
+  paused: z.boolean(),
+  held: z.array(HeldJob),
+  /** Set while the device is in a session and its answer is held (absent from older backends). */
+  session: HeldSession.nullable().optional(),
+});
 export type QueueState = z.infer<typeof QueueStateSchema>;
 
 // --- server -------------------------------------------------------------------------------------
@@ -90,6 +108,8 @@ export const ServerSettingsSchema = z.object({
   publicUrl: z.string().max(2048).nullable(),
   sessionTimeoutSec: z.number().int().min(1).max(24 * 3600),
   maxMsgSize: z.number().int().min(512).max(64 * 1024 * 1024),
+  /** Longest a paused device's answer is held before it goes by itself as one Step (keep it under the device's HTTP timeout). */
+  stepHoldSec: z.number().int().min(1).max(3600).optional(),
 });
 export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
 
@@ -480,6 +500,8 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('alert'), at: isoTime, device: z.string(), sessionId: z.number(), alert: z.object({ code: z.string(), correlator: z.string().optional(), items: z.array(z.record(z.string(), z.string())) }) }),
   z.object({ type: z.literal('notified'), at: isoTime, device: z.string(), ok: z.boolean(), detail: z.string() }),
   z.object({ type: z.literal('rejected'), at: isoTime, sessionId: z.number().nullable(), httpStatus: z.number(), reason: z.string() }),
+  z.object({ type: z.literal('session-held'), at: isoTime, sessionId: z.number(), device: z.string(), next: z.object({ jobId: z.number(), cmd: z.string(), target: z.string() }).nullable(), pending: z.number(), releaseAt: isoTime }),
+  z.object({ type: z.literal('session-released'), at: isoTime, sessionId: z.number(), device: z.string(), by: z.enum(['step', 'resume', 'limit', 'abort', 'close', 'superseded']), heldMs: z.number(), commands: z.number() }),
 ]);
 export type ServerEventView = z.infer<typeof ServerEventSchema>;
 
@@ -514,9 +536,17 @@ export const contract = {
   /** Queue a job (held instead when the device's queue is paused). */
   'jobs.add': { input: z.object({ device: devId, spec: JobSpecSchema, notify: z.boolean().optional() }).strict(), output: z.object({ job: JobRecordSchema.nullable(), held: HeldJob.nullable(), notified: z.object({ ok: z.boolean(), detail: z.string() }).nullable() }) },
   'jobs.queue': { input: z.object({ device: devId }).strict(), output: QueueStateSchema },
+  /**
+   * Pause: new jobs wait in the backend while the device is out of session, and inside a session the
+   * server holds each answer that would carry a command until Step. Resume lets a held answer go with all it can carry.
+   */
   'jobs.pause': { input: z.object({ device: devId, paused: z.boolean() }).strict(), output: QueueStateSchema },
-  /** Release the next held job to the server (and notify the device when it can be reached). */
-  'jobs.step': { input: z.object({ device: devId }).strict(), output: z.object({ queue: QueueStateSchema, job: JobRecordSchema.nullable() }) },
+  /**
+   * One step: when the device's session is held, its answer goes out with the next command (same
+   * session); otherwise the next held job goes to the server (and the device is notified when it can
+   * be reached), and its command will not be held again.
+   */
+  'jobs.step': { input: z.object({ device: devId, /** Hand every held job to the server at once; in the session each command then waits for its own Step. */ all: z.boolean().optional() }).strict(), output: z.object({ queue: QueueStateSchema, job: JobRecordSchema.nullable() }) },
   'jobs.discard': { input: z.object({ device: devId, heldId: z.number().int() }).strict(), output: QueueStateSchema },
 
   'tree.get': { input: z.object({ device: devId }).strict(), output: TreeSnapshotSchema },

@@ -215,6 +215,10 @@ export function formatEvent(e: ServerEvent): string {
       return `${t} notify ${e.device}: ${e.ok ? 'sent' : 'failed'} (${e.detail})`;
     case 'rejected':
       return `${t} rejected${e.sessionId !== null ? ` (session ${e.sessionId})` : ''}: ${e.httpStatus} ${e.reason}`;
+    case 'session-held':
+      return `${t} session ${e.sessionId} held by the step control${e.next ? `: next ${e.next.cmd} ${e.next.target} (job ${e.next.jobId}), ${e.pending} waiting` : ''}`;
+    case 'session-released':
+      return `${t} session ${e.sessionId} released by ${e.by} after ${(e.heldMs / 1000).toFixed(1)} s (${e.commands} command(s))`;
   }
 }
 

@@ -41,6 +41,12 @@ export interface ServerLimits {
   maxDiscoverNodes: number;
   /** Times the server re-sends commands the client refused for bad server credentials, per session. */
   maxServerAuthRetries: number;
+  /**
+   * Longest the step control holds an answer (the device's HTTP request open) before releasing it
+   * by itself as one Step. It must stay under the client's HTTP timeout, or a forgotten pause kills
+   * the session: our virtual handsets give up after 30 s (main/client/transport.ts), so 25 s.
+   */
+  maxHoldMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -58,6 +64,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxJobAttempts: 3,
   maxDiscoverNodes: 5000,
   maxServerAuthRetries: 2,
+  maxHoldMs: 25_000,
 });
 
 export interface EngineConfig {

@@ -91,6 +91,41 @@ export interface EngineOutput {
   effects: EngineEffects;
 }
 
+/** Options of one turn. */
+export interface TurnOptions {
+  /**
+   * Most job commands the response may carry (an Atomic/Sequence, or one large-object chunk, counts
+   * as one). When more are waiting the response still closes the package (Final), so the device
+   * executes and answers what it got; the rest go in the next package of the same session.
+   */
+  maxCommands?: number;
+}
+
+/** A command waiting in a session's outbox, as the step control shows it. */
+export interface PendingCommand {
+  jobId: number;
+  cmd: string;
+  target: string;
+  /** A large object part-way through its chunks. */
+  chunk?: boolean;
+}
+
+/**
+ * A turn stopped after reading the client's message, before its response was built (handleOrHold).
+ * `effects` are what reading the message changed (store them now); `release` builds the response.
+ */
+export interface HeldTurn {
+  readonly session: EngineSession;
+  readonly effects: EngineEffects;
+  /** The outbox as it stands: `next[0]` is the command the next response starts with. */
+  readonly next: PendingCommand[];
+}
+
+export interface ReleaseOptions extends TurnOptions {
+  /** Answer with Alert 1223 (statuses, no commands) and end the session instead. */
+  abort?: { state: SessionState; reason: string };
+}
+
 // --- session state ---------------------------------------------------------------------------
 
 interface SentRecord {
@@ -266,10 +301,36 @@ export class SessionEngine {
     return { session: s, effects: fx };
   }
 
-  handle(session: EngineSession, input: EngineInput): EngineOutput {
-    const s = clone(session);
-    const fx = emptyEffects();
-    return new Turn(this.config, this.nonces, s, input, fx, (st, f, state, reason) => this.closeInto(st, f, state, reason)).run();
+  handle(session: EngineSession, input: EngineInput, opts: TurnOptions = {}): EngineOutput {
+    const out = this.turn(session, input, opts).run(false);
+    if (out === HOLD) throw new Error('unreachable: a turn held without being asked to');
+    return out;
+  }
+
+  /**
+   * Like handle, but when the response would carry job commands the turn stops before building it
+   * (the step control: the caller stores `held.effects`, waits, then calls `release`). Responses that
+   * carry no job command (statuses, challenges, 1222, aborts, the end) are never held.
+   */
+  handleOrHold(session: EngineSession, input: EngineInput): { output: EngineOutput } | { held: HeldTurn } {
+    const t = this.turn(session, input, {});
+    const out = t.run(true);
+    if (out !== HOLD) return { output: out };
+    const held: HeldTurn = { session: t.session, effects: t.effects, next: t.pending() };
+    heldTurns.set(held, t);
+    return { held };
+  }
+
+  /** Builds the response of a held turn (once): with at most `maxCommands` job commands, or an abort. */
+  release(held: HeldTurn, opts: ReleaseOptions = {}): EngineOutput {
+    const t = heldTurns.get(held);
+    if (!t) throw new Error('this turn was already released');
+    heldTurns.delete(held);
+    return t.resume(opts);
+  }
+
+  private turn(session: EngineSession, input: EngineInput, opts: TurnOptions): Turn {
+    return new Turn(this.config, this.nonces, clone(session), input, emptyEffects(), (st, f, state, reason) => this.closeInto(st, f, state, reason), opts.maxCommands);
   }
 
   private closeInto(s: EngineSession, fx: EngineEffects, state: SessionState, reason: string): void {
@@ -287,6 +348,10 @@ export class SessionEngine {
     fx.closed = { state, reason };
   }
 }
+
+/** Turns stopped by handleOrHold, until released. */
+const heldTurns = new WeakMap<HeldTurn, Turn>();
+const HOLD = Symbol('hold');
 
 function emptyEffects(): EngineEffects {
   return { jobsSent: [], jobsFinished: [], jobsReleased: [], tree: [], alerts: [], notes: [] };
@@ -312,15 +377,42 @@ class Turn {
     private readonly nonces: NonceSource,
     private readonly s: EngineSession,
     private readonly input: EngineInput,
-    private readonly fx: EngineEffects,
+    private fx: EngineEffects,
     private readonly closeInto: (s: EngineSession, fx: EngineEffects, state: SessionState, reason: string) => void,
+    private maxCommands?: number,
   ) {
     this.msg = input.message;
     this.hdr = input.message.hdr;
     this.auth = { ...input.device.auth, authFailures: [...input.device.auth.authFailures] };
   }
 
-  run(): EngineOutput {
+  get session(): EngineSession {
+    return this.s;
+  }
+
+  get effects(): EngineEffects {
+    return this.fx;
+  }
+
+  /** The outbox, for the step control. */
+  pending(): PendingCommand[] {
+    return this.s.outbox.map((o) => ({ jobId: o.jobId, cmd: o.command.kind, target: commandUri(o.command), ...(o.lo ? { chunk: true } : {}) }));
+  }
+
+  /** Second half of a held turn: the response, with effects of its own (the first half's were stored). */
+  resume(opts: ReleaseOptions): EngineOutput {
+    this.fx = emptyEffects();
+    if (opts.abort) {
+      this.control.push({ kind: 'Alert', cmdID: '', data: ALERT.ABORT, items: [] } satisfies Alert);
+      const r = this.respond({ takeOutbox: false, final: true });
+      this.closeInto(this.s, this.fx, opts.abort.state, opts.abort.reason);
+      return r;
+    }
+    this.maxCommands = opts.maxCommands;
+    return this.respond({ takeOutbox: true, final: true });
+  }
+
+  run(hold: boolean): EngineOutput | typeof HOLD {
     const { s, hdr, msg } = this;
     const limits = this.config.limits;
     const maxMsg = num(hdr.meta?.maxMsgSize);
@@ -429,6 +521,11 @@ class Turn {
     }
     if (s.phase === 'pkg1') s.phase = 'mgmt';
     if (!s.serverPackageOpen) this.ingestJobs();
+    if (hold && s.outbox.length > 0) {
+      // What reading the message changed is stored while the response waits.
+      if (this.authChanged) this.fx.deviceAuth = this.auth;
+      return HOLD;
+    }
     return this.respond({ takeOutbox: true, final: true });
   }
 
@@ -817,11 +914,16 @@ class Turn {
     const chosen: Command[] = [];
     let final = opts.final;
     let chunkSent = false;
+    let limited = false;
     if (opts.takeOutbox) {
       const baseSize = this.encode(fixed, true).length;
       let used = baseSize;
       const cost = (c: Command) => this.encode([...fixed, c], true).length - baseSize;
       while (s.outbox.length > 0 && !chunkSent) {
+        if (this.maxCommands !== undefined && chosen.length >= this.maxCommands) {
+          limited = true;
+          break;
+        }
         const out = s.outbox[0]!;
         const job = s.jobs[out.jobId];
         if (out.lo) {
@@ -872,7 +974,8 @@ class Turn {
         }
         out.lo = { offset: 0, total, bytes: lo.bytes, text: lo.text };
       }
-      final = s.outbox.length === 0 && !chunkSent;
+      // Stopped by maxCommands: the package still closes, so the device executes what it got now.
+      final = (s.outbox.length === 0 || limited) && !chunkSent;
     }
 
     // Jobs that failed locally while building (too large) are settled now.

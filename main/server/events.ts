@@ -14,7 +14,19 @@ export type ServerEvent =
   | { type: 'device-seen'; at: string; device: string; firstTime: boolean }
   | { type: 'alert'; at: string; device: string; sessionId: number; alert: AlertRecord }
   | { type: 'notified'; at: string; device: string; ok: boolean; detail: string }
-  | { type: 'rejected'; at: string; sessionId: number | null; httpStatus: number; reason: string };
+  | { type: 'rejected'; at: string; sessionId: number | null; httpStatus: number; reason: string }
+  /** The step control holds the answer to the device's message (its HTTP request stays open). */
+  | { type: 'session-held'; at: string; sessionId: number; device: string; next: HeldCommand | null; pending: number; releaseAt: string }
+  /** The held answer went out: by Step (one command), Resume (all), the hold limit (one), or instead an abort. */
+  | { type: 'session-released'; at: string; sessionId: number; device: string; by: ReleaseCause; heldMs: number; commands: number };
+
+export interface HeldCommand {
+  jobId: number;
+  cmd: string;
+  target: string;
+}
+
+export type ReleaseCause = 'step' | 'resume' | 'limit' | 'abort' | 'close' | 'superseded';
 
 export type ServerEventType = ServerEvent['type'];
 export type Listener = (e: ServerEvent) => void;

@@ -20,8 +20,8 @@ import type { SyncHdr, SyncML } from '../protocol/model.js';
 import { ServerStore, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
-import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineSession, type NonceSource } from './engine.js';
-import { EventBus, type ServerEvent } from './events.js';
+import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
+import { EventBus, type HeldCommand, type ReleaseCause, type ServerEvent } from './events.js';
 import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
 import { parseJobSpec } from './jobs.js';
 import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiMode } from './notifier.js';
@@ -72,6 +72,27 @@ interface Live {
   logged: number;
 }
 
+/** An answer the step control holds: the device's HTTP request waits for Step, Resume, the limit or an end. */
+interface Hold {
+  live: Live;
+  turn: HeldTurn;
+  since: number;
+  releaseAt: number;
+  timer: NodeJS.Timeout;
+  resolve: (r: { out: EngineOutput; by: ReleaseCause }) => void;
+  /** Settles when the answer is logged (and handed to the listener). */
+  done: Promise<void>;
+}
+
+/** A device's step control, as the UI shows it. */
+export interface SteppingState {
+  device: string;
+  paused: boolean;
+  /** Steps given while nothing was held: that many job commands go out without a hold, one per message. */
+  credits: number;
+  held: { sessionId: number; since: string; releaseAt: string; next: HeldCommand | null; pending: number } | null;
+}
+
 const randomNonces: NonceSource = { nonce: () => randomBytes(16).toString('base64') };
 
 export class DmServer {
@@ -85,6 +106,10 @@ export class DmServer {
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
   private scheme = 'http';
+  /** Devices whose queue is paused (step control), with their Step credits. */
+  private readonly stepping = new Map<string, { credits: number }>();
+  /** Held answers by session id. */
+  private readonly holds = new Map<number, Hold>();
   private dm20?: Dm20Context;
   /** Requests the DM endpoint does not own (the management API, api/index.ts): true = taken. */
   httpHook?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
@@ -170,6 +195,7 @@ export class DmServer {
   /** Ends open sessions (their jobs go back to the queue), stops listening, closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    await this.releaseAllHolds();
     for (const l of this.live.values()) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
     this.live.clear();
     if (this.dm20) closeDm20(this.dm20);
@@ -214,6 +240,12 @@ export class DmServer {
   abortSession(sessionId: number): boolean {
     const l = this.live.get(sessionId);
     if (!l || l.state.phase === 'closed') return false;
+    const held = this.holds.get(sessionId);
+    if (held) {
+      // The held answer becomes the abort: statuses and Alert 1223, no command.
+      this.settle(held, 'abort', { abort: { state: 'aborted', reason: 'aborted by the server' } });
+      return true;
+    }
     l.state = this.engine.requestAbort(l.state);
     return true;
   }
@@ -221,6 +253,130 @@ export class DmServer {
   activeSessions(): { id: number; device: string; dmSessionId: string; phase: string; lastActivity: string }[] {
     const dm12 = [...this.live.values()].filter((l) => l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
     return this.dm20 ? [...dm12, ...activeDm20Sessions(this.dm20)] : dm12;
+  }
+
+  // --- step control (Sessions view: step a device's session command by command) --------------
+
+  /**
+   * Pauses the device's queue: from its next message on, an answer that would carry job commands is
+   * held (the HTTP request stays open) until step() (one command), resume() (all) or the hold limit.
+   */
+  pauseDevice(devId: string): SteppingState {
+    if (!this.stepping.has(devId)) this.stepping.set(devId, { credits: 0 });
+    return this.steppingState(devId);
+  }
+
+  /**
+   * One command: the held answer goes out with at most one job command, in the same session. With
+   * nothing held, a paused device gets a credit instead: its next command goes out without a hold.
+   */
+  step(devId: string): { released: boolean; state: SteppingState } {
+    const h = this.holdOf(devId);
+    if (h) {
+      this.settle(h, 'step', { maxCommands: 1 });
+      return { released: true, state: this.steppingState(devId) };
+    }
+    const st = this.stepping.get(devId);
+    if (st) st.credits++;
+    return { released: false, state: this.steppingState(devId) };
+  }
+
+  /** Unpauses: a held answer goes out with everything that fits, as if it had never been held. */
+  resume(devId: string): SteppingState {
+    this.stepping.delete(devId);
+    const h = this.holdOf(devId);
+    if (h) this.settle(h, 'resume', {});
+    return this.steppingState(devId);
+  }
+
+  steppingState(devId: string): SteppingState {
+    const st = this.stepping.get(devId);
+    const h = this.holdOf(devId);
+    const next = h?.turn.next[0];
+    return {
+      device: devId,
+      paused: st !== undefined,
+      credits: st?.credits ?? 0,
+      held: h ? { sessionId: h.live.id, since: iso(h.since), releaseAt: iso(h.releaseAt), next: next ? { jobId: next.jobId, cmd: next.cmd, target: next.target } : null, pending: h.turn.next.length } : null,
+    };
+  }
+
+  private holdOf(devId: string): Hold | undefined {
+    for (const h of this.holds.values()) if (h.live.devId === devId) return h;
+    return undefined;
+  }
+
+  /** Builds the held answer now (synchronously, so the session's state is settled at once). */
+  private settle(h: Hold, by: ReleaseCause, opts: ReleaseOptions): void {
+    if (this.holds.get(h.live.id) !== h) return;
+    this.holds.delete(h.live.id);
+    clearTimeout(h.timer);
+    const out = this.engine.release(h.turn, opts);
+    h.live.state = out.session;
+    h.resolve({ out, by });
+  }
+
+  private async releaseAllHolds(): Promise<void> {
+    const pending = [...this.holds.values()].map((h) => {
+      this.settle(h, 'close', { abort: { state: 'interrupted', reason: 'server shut down' } });
+      return h.done;
+    });
+    if (pending.length === 0) return;
+    await Promise.all(pending);
+    // Let the listener write those answers before its connections are cut.
+    await new Promise((r) => setImmediate(r));
+  }
+
+  /** The engine turn of a paused device: held, or released at once by a Step given in advance. */
+  private turnFor(devId: string, state: EngineSession, input: EngineInput): { output: EngineOutput } | { held: HeldTurn } {
+    const st = this.stepping.get(devId);
+    if (!st) return { output: this.engine.handle(state, input) };
+    const r = this.engine.handleOrHold(state, input);
+    if ('output' in r || st.credits === 0) return r;
+    st.credits--;
+    const out = this.engine.release(r.held, { maxCommands: 1 });
+    return { output: { ...out, effects: mergeEffects(r.held.effects, out.effects) } };
+  }
+
+  /** Waits for Step/Resume/limit/abort/close, then logs the answer as it leaves and returns it. */
+  private async waitForStep(r: IncomingBody, l: Live, turn: HeldTurn, outSeq: number): Promise<OutgoingResponse> {
+    const since = this.now();
+    const limit = this.config.limits.maxHoldMs;
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const released = new Promise<{ out: EngineOutput; by: ReleaseCause }>((resolve) => {
+      const h: Hold = { live: l, turn, since, releaseAt: since + limit, resolve, done, timer: setTimeout(() => this.settle(h, 'limit', { maxCommands: 1 }), limit) };
+      this.holds.set(l.id, h);
+    });
+    const next = turn.next[0];
+    this.emit({ type: 'session-held', at: iso(since), sessionId: l.id, device: l.devId, next: next ? { jobId: next.jobId, cmd: next.cmd, target: next.target } : null, pending: turn.next.length, releaseAt: iso(since + limit) });
+    try {
+      const { out, by } = await released;
+      const at = this.now();
+      const events: ServerEvent[] = [];
+      const commands = out.response.body.commands.filter((c) => c.kind !== 'Status' && !(c.kind === 'Alert' && CONTROL_ALERTS.has(c.data ?? ''))).length;
+      const note = [holdNote(by, at - since, limit, commands), ...out.effects.notes].join('\n');
+      try {
+        await this.store.group(() => {
+          this.apply(out.effects, l.id, l.devId, at, events);
+          this.store.addMessage({
+            sessionId: l.id, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
+            bytes: out.bytes, note,
+          });
+          events.push({ type: 'message', at: iso(at), sessionId: l.id, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200, note });
+          events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
+        });
+      } catch (e) {
+        return this.internalError(r, l, e, at);
+      }
+      // The device's think time counts from when it got this answer.
+      l.lastActivity = at;
+      this.emit({ type: 'session-released', at: iso(at), sessionId: l.id, device: l.devId, by, heldMs: at - since, commands });
+      for (const e of events) this.emit(e);
+      return { status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes };
+    } finally {
+      finish();
+    }
   }
 
   // --- request handling ----------------------------------------------------------------------
@@ -285,6 +441,12 @@ export class DmServer {
       const same = [...this.live.values()].find((l) => l.devId === devId && l.dmSessionId === hdr.sessionID);
       if (same && !(same.state.phase === 'closed' && isPackage1(message))) live = same;
     }
+    const stale = live && this.holds.get(live.id);
+    if (stale) {
+      // A client that sends again while its answer is held stopped waiting for it (timeout, restart).
+      this.settle(stale, 'superseded', { abort: { state: 'aborted', reason: 'the device sent another message while the answer to its previous one was held' } });
+      if (isPackage1(message) && route.kind === 'base') live = undefined;
+    }
     if (live && live.state.phase === 'mgmt' && isPackage1(message) && route.kind === 'base') {
       this.endLive(live, 'aborted', 'the device started the session over');
       live = undefined;
@@ -316,7 +478,7 @@ export class DmServer {
     // Numbered now, not after the await: anything else logged into this session meanwhile comes after.
     const inSeq = live ? ++live.logged : 1;
     const outSeq = live ? ++live.logged : 2;
-    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string };
+    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string; held?: HeldTurn };
     try {
       result = await this.store.group(() => {
         let sessionId = live?.id;
@@ -336,10 +498,18 @@ export class DmServer {
         const state = live?.state ?? this.engine.open({ id: sessionId, message, encoding, respUri: this.respUri(r.host, sessionId, token!), device: view });
         const queued = this.store.queuedJobs(devId).map((j) => ({ id: j.id, spec: j.spec }));
         const hmac = r.headers['x-syncml-hmac'];
-        const out = this.engine.handle(state, {
+        const turn = this.turnFor(devId, state, {
           message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued,
           transport: { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) },
         });
+        if ('held' in turn) {
+          // Step control: what the device said is stored now; the answer is built and logged when released.
+          const fx = turn.held.effects;
+          if (fx.notes.length > 0) this.store.annotateMessage(inId, fx.notes.join('\n'));
+          this.apply(fx, sessionId, devId, now, events);
+          return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId, token: token!, held: turn.held };
+        }
+        const out = turn.output;
         if (out.effects.notes.length > 0) this.store.annotateMessage(inId, out.effects.notes.join('\n'));
         this.apply(out.effects, sessionId, devId, now, events);
         const at = this.now();
@@ -360,6 +530,7 @@ export class DmServer {
     l.lastActivity = now;
     this.live.set(l.id, l);
     for (const e of events) this.emit(e);
+    if (result.held) return this.waitForStep(r, l, result.held, outSeq);
     return { status: 200, headers: { 'content-type': r.contentType, ...result.headers }, body: result.bytes };
   }
 
@@ -408,6 +579,7 @@ export class DmServer {
     const now = this.now();
     const timeout = this.config.limits.sessionTimeoutMs;
     for (const l of [...this.live.values()]) {
+      if (this.holds.has(l.id)) continue; // waiting for us, not for the device
       const idle = now - l.lastActivity;
       if (l.state.phase === 'closed') {
         if (idle > timeout) this.live.delete(l.id);
@@ -484,6 +656,46 @@ export class DmServer {
     if (live) this.live.delete(live.id);
     return text(500, 'internal error; the message was logged\n');
   }
+}
+
+/** Alerts the engine sends on its own (next message, abort, no end of data): not job commands. */
+const CONTROL_ALERTS = new Set(['1222', '1223', '1225']);
+
+function holdNote(by: ReleaseCause, heldMs: number, limitMs: number, commands: number): string {
+  const held = `held ${(heldMs / 1000).toFixed(1)} s by the step control`;
+  const n = `${commands} command${commands === 1 ? '' : 's'}`;
+  switch (by) {
+    case 'step':
+      return `${held}; released by Step (${n})`;
+    case 'resume':
+      return `${held}; released by Resume (${n})`;
+    case 'limit':
+      return `${held}; the hold limit of ${limitMs % 1000 === 0 ? limitMs / 1000 : (limitMs / 1000).toFixed(1)} s was reached, released by itself as one Step (${n}) so the device's request does not time out`;
+    case 'abort':
+      return `${held}; aborted while held (Alert 1223, no command)`;
+    case 'close':
+      return `${held}; the server shut down while it was held (Alert 1223, no command)`;
+    case 'superseded':
+      return `${held}; the device sent another message meanwhile (it stopped waiting), so the session was ended`;
+  }
+}
+
+/** Effects of a held turn's two halves, as one. */
+function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects {
+  const m: EngineEffects = {
+    jobsSent: [...a.jobsSent, ...b.jobsSent],
+    jobsFinished: [...a.jobsFinished, ...b.jobsFinished],
+    jobsReleased: [...a.jobsReleased, ...b.jobsReleased],
+    tree: [...a.tree, ...b.tree],
+    alerts: [...a.alerts, ...b.alerts],
+    notes: [...a.notes, ...b.notes],
+  };
+  const deviceAuth = b.deviceAuth ?? a.deviceAuth;
+  if (deviceAuth) m.deviceAuth = deviceAuth;
+  if (a.devInfo) m.devInfo = a.devInfo;
+  const closed = b.closed ?? a.closed;
+  if (closed) m.closed = closed;
+  return m;
 }
 
 function text(status: number, body: string): OutgoingResponse {

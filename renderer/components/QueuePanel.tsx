@@ -9,9 +9,10 @@ function describeSpec(spec: unknown): string {
 }
 
 /**
- * A device's job queue: pause it, step it one job at a time, see every request and its state.
- * Paused jobs wait in the UI backend; Step hands the next one to the server (which notifies the
- * device when it can, else sends it at the device's next session).
+ * A device's job queue: pause it, step it one command at a time, see every request and its state.
+ * Out of session, paused jobs wait in the UI backend and Step hands the next one to the server (which
+ * notifies the device when it can). In session, the server holds each answer that would carry a
+ * command and Step lets it go with one, in the same session.
  */
 export function QueuePanel({ device }: { device: string }) {
   const queue = useApp((s) => s.queues[device]);
@@ -33,12 +34,22 @@ export function QueuePanel({ device }: { device: string }) {
         <h3>Job queue</h3>
         <div className="row gap">
           <button onClick={() => void pause(device, !paused)} data-testid="pause-queue">{paused ? 'Resume queue' : 'Pause queue'}</button>
-          <button onClick={() => void step(device)} disabled={!queue || queue.held.length === 0} data-testid="step-queue" title="Send the next held job">
+          <button onClick={() => void step(device)} disabled={!queue || (queue.held.length === 0 && !queue.session)} data-testid="step-queue" title={queue?.session ? 'Send the held answer with the next command, in this session' : 'Send the next held job'}>
             Step ▸
           </button>
+          {paused && queue && queue.held.length > 1 && !queue.session && (
+            <button onClick={() => void step(device, { all: true })} data-testid="step-session" title="Hand every held job to the server and notify the device: in its session each command waits for Step">
+              Step through in one session
+            </button>
+          )}
         </div>
       </header>
-      {paused && <p className="hint">Paused: new jobs from the workbench wait here. Step sends one job (one command, or one Atomic/Sequence) at a time.</p>}
+      {paused && <p className="hint">Paused: out of session, new jobs from the workbench wait here; in a session, the server holds each answer until Step. Step sends one command (or one Atomic/Sequence) at a time.</p>}
+      {queue?.session && (
+        <p className="hint" data-testid="queue-held-session">
+          Session #{queue.session.sessionId} is held{queue.session.next ? <>: next <span className="mono">{queue.session.next.cmd} {queue.session.next.target}</span> (job #{queue.session.next.jobId})</> : ''}.
+        </p>
+      )}
       {queue && queue.held.length > 0 && (
         <table className="grid compact">
           <thead><tr><th>held</th><th>job</th><th /></tr></thead>

@@ -89,7 +89,8 @@ export interface AppState extends BootstrapSlice, SerialSlice {
   loadJobs(device: string): Promise<void>;
   loadQueue(device: string): Promise<void>;
   pauseQueue(device: string, paused: boolean): Promise<void>;
-  stepQueue(device: string): Promise<void>;
+  /** One command; `all`: every held job into the device's (next) session, stepped there. */
+  stepQueue(device: string, opts?: { all?: boolean }): Promise<void>;
   discardHeld(device: string, heldId: number): Promise<void>;
 
   // tree
@@ -234,6 +235,17 @@ export function createAppStore(deps: StoreDeps): AppStore {
             case 'device-seen':
               soon('devices', () => get().loadDevices());
               break;
+            // The step control: the device's answer is held until Step / Resume (queues[device].session).
+            case 'session-held': {
+              const q = queues[e.device] ?? { device: e.device, paused: true, held: [] };
+              queues = { ...queues, [e.device]: { ...q, session: { sessionId: e.sessionId, since: e.at, releaseAt: e.releaseAt, next: e.next, pending: e.pending } } };
+              break;
+            }
+            case 'session-released': {
+              const q = queues[e.device];
+              if (q?.session?.sessionId === e.sessionId) queues = { ...queues, [e.device]: { ...q, session: null } };
+              break;
+            }
             default:
               break;
           }
@@ -393,8 +405,8 @@ export function createAppStore(deps: StoreDeps): AppStore {
         if (q) set({ queues: { ...get().queues, [device]: q } });
         void get().loadDevices();
       },
-      stepQueue: async (device) => {
-        const r = await guard('step', () => api['jobs.step']({ device }));
+      stepQueue: async (device, opts) => {
+        const r = await guard('step', () => api['jobs.step']({ device, ...(opts?.all ? { all: true } : {}) }));
         if (!r) return;
         set({ queues: { ...get().queues, [device]: r.queue }, ...(r.job ? { jobs: { ...get().jobs, [r.job.id]: r.job } } : {}) });
         void get().loadDevices();
@@ -471,6 +483,12 @@ export function createAppStore(deps: StoreDeps): AppStore {
     };
   });
   return store;
+}
+
+/** The held answer of this session (step control), if its device's queue says so. */
+export function heldSession(s: Pick<AppState, 'queues'>, device: string | null, sessionId: number): NonNullable<QueueState['session']> | null {
+  const h = device ? s.queues[device]?.session : null;
+  return h && h.sessionId === sessionId ? h : null;
 }
 
 /** Sessions after the list filter (device, state, free text over device / DM session id / id). */

@@ -69,6 +69,7 @@ export function ServerView() {
             </label>
             <label className="check"><input type="checkbox" checked={draft.requireClientCert} onChange={(e) => set('requireClientCert', e.target.checked)} /> device certificate CN must equal the DevId</label>
             <label className="field"><span>Session timeout (s)</span><input type="number" min={1} value={draft.sessionTimeoutSec} onChange={(e) => set('sessionTimeoutSec', Number(e.target.value))} /></label>
+            <label className="field" title="Longest a paused device's answer is held before it goes by itself as one Step; keep it under the device's HTTP timeout"><span>Step hold limit (s)</span><input type="number" min={1} max={3600} value={draft.stepHoldSec ?? 25} onChange={(e) => set('stepHoldSec', Number(e.target.value))} /></label>
             <label className="field"><span>MaxMsgSize (bytes)</span><input type="number" min={512} value={draft.maxMsgSize} onChange={(e) => set('maxMsgSize', Number(e.target.value))} /></label>
           </div>
         </section>

@@ -3,12 +3,13 @@ import { useEffect, useMemo, useRef } from 'react';
 import type { MessageSummary, SessionDetail } from '../../main/api/contract.js';
 import { Badge, StatusCode, ago, timeOf } from '../components/Badge.js';
 import { DeviceSelect } from '../components/DeviceSelect.js';
+import { HeldSessionBar } from '../components/HeldSession.js';
 import { MessagePanel } from '../components/MessagePanel.js';
 import { QueuePanel } from '../components/QueuePanel.js';
 import { SequenceDiagram } from '../components/SequenceDiagram.js';
 import { downloadText } from '../hooks/download.js';
 import { useApi, useApp, useAppShallow } from '../hooks/store.js';
-import { filterSessions } from '../stores/app-store.js';
+import { filterSessions, heldSession } from '../stores/app-store.js';
 
 /** Auth rows shown at once: a long session repeats the same Cred in every message. */
 const AUTH_ROWS = 50;
@@ -92,6 +93,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
   const abort = useApp((s) => s.abortSession);
   const notify = useApp((s) => s.notify);
   const s = detail.session;
+  const held = useApp((st) => heldSession(st, s.device, s.id) !== null);
   const q = search.trim().toLowerCase();
   const messages = useMemo(() => detail.messages.filter((m) => matches(m, q)), [detail.messages, q]);
   const selected = detail.messages.find((m) => m.id === selectedMessageId);
@@ -118,7 +120,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
     <div className="debugger" data-testid="session-debugger">
       <header className="panel-head">
         <div>
-          <h2>Session #{s.id} <Badge value={s.state} /></h2>
+          <h2>Session #{s.id} <Badge value={s.state} />{held && <> <Badge value="held" title="the server holds its answer until Step or Resume" /></>}</h2>
           <div className="muted small">
             <span className="mono">{s.device}</span> · SessionID {s.dmSessionId} · {s.encoding} · auth {s.authType ?? '—'} · {detail.messages.length} messages · {totalMs} ms total, server {Math.round(serverMs)} ms
             {s.reason && <> · {s.reason}</>}
@@ -129,6 +131,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
           <button onClick={() => void exportIt()} data-testid="export-session">Export for bug report</button>
         </div>
       </header>
+      {s.device && s.state === 'active' && <HeldSessionBar device={s.device} sessionId={s.id} />}
       <div className="debugger-grid">
         <div className="debugger-left">
           <input type="search" placeholder="Filter messages: command, URI, status…" value={search} onChange={(e) => setSearch(e.target.value)} aria-label="Filter messages" />
