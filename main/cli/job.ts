@@ -16,6 +16,7 @@ import { isRemote, remoteAddJob, remoteClearJobs, remoteJobs, REMOTE_OPTIONS } f
 
 const HELP = `usage:
   dmw job add --data DIR --device DEVID get|replace|add|delete|exec URI [VALUE] [--format F] [--type MIME] [--binary] [--json]
+  dmw job add --data DIR --device DEVID exec URI [DATA] [--correlator ID] [--format F] [--type MIME] [--json]
   dmw job add --data DIR --device DEVID copy URI SOURCE_URI
   dmw job add --data DIR --device DEVID discover|acl URI
   dmw job list --data DIR [--device DEVID] [--status queued|sent|done|failed] [--json]
@@ -25,6 +26,8 @@ const HELP = `usage:
 add: VALUE is the node value (Replace/Add) or the Exec data; --binary takes VALUE as base64.
      Add without VALUE creates an interior node. A job may name a device the server has not seen:
      it goes out in that device's first session.
+     --correlator (exec only): the Exec's Correlator; a Generic Alert (1226) the device sends back
+     with the same Correlator is added to the job's results (FUMO reports, main/client/APPS.md).
 list --json: [{id, device, command, target, status, statusCode, results: [{uri, format, data}], ...}]
 clear: removes the device's jobs except those out on the wire right now.
 --server: instead of --data, the server's management API (main/server/API.md), same output;
@@ -60,13 +63,15 @@ const ADD_USAGE = 'dmw job add --data DIR --device DEVID get|replace|add|delete|
 async function add(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     data: { type: 'string' }, device: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
-    binary: { type: 'boolean' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS,
+    binary: { type: 'boolean' }, json: { type: 'boolean' }, correlator: { type: 'string' }, ...REMOTE_OPTIONS,
   }, ADD_USAGE);
   const remote = isRemote(values);
   if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${ADD_USAGE}`);
   const [command, uri, value, ...extra] = positionals;
   if (!command || !uri) throw new CliError(`expected a command and a URI\nusage: ${ADD_USAGE}`);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"\nusage: ${ADD_USAGE}`);
+  if (values.correlator !== undefined && command !== 'exec') throw new CliError('--correlator goes with exec');
+  if (values.correlator === '') throw new CliError('--correlator must not be empty');
   let raw: Record<string, unknown>;
   switch (command) {
     case 'get':
@@ -86,7 +91,7 @@ async function add(argv: string[]): Promise<number> {
       if (values.binary && value !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw new CliError('--binary: VALUE must be base64');
       break;
     case 'exec':
-      raw = { kind: 'exec', uri, ...(value !== undefined ? { data: value } : {}), ...(values.format ? { format: values.format } : {}), ...(values.type ? { type: values.type } : {}) };
+      raw = { kind: 'exec', uri, ...(value !== undefined ? { data: value } : {}), ...(values.format ? { format: values.format } : {}), ...(values.type ? { type: values.type } : {}), ...(values.correlator !== undefined ? { correlator: values.correlator } : {}) };
       break;
     case 'copy':
       if (value === undefined) throw new CliError('copy needs the SOURCE_URI');

@@ -114,6 +114,53 @@ describe('dmw server + dmw job + dmw session', () => {
     expect(await srv.exited).toEqual({ code: 0, signal: null });
   });
 
+  it('`dmw job add ... exec URI [DATA] --correlator ID` queues an Exec that carries the Correlator to the device', async () => {
+    const data = tmp();
+    const srv = await startServer(data, ['--client-auth', 'md5', '--client-cred', 'lab:pw', '--server-cred', 'dmw:srvpw', '--server-id', 'dmw-lab']);
+    const add = dmw(['job', 'add', '--data', data, '--device', 'IMEI:FW', 'exec', './FwUpdate/Lab/Update', '--correlator', 'fw-17']);
+    expect(add.err).toBe('');
+    expect(add.code).toBe(0);
+    expect(add.out).toBe('job 1 queued for IMEI:FW: exec ./FwUpdate/Lab/Update\n');
+    const withData = dmw(['job', 'add', '--data', data, '--device', 'IMEI:FW', 'exec', './FwUpdate/Lab/Download', 'quick', '--correlator', 'fw-18', '--json']);
+    expect(JSON.parse(withData.out)).toMatchObject({ id: 2, device: 'IMEI:FW', command: 'exec', target: './FwUpdate/Lab/Download', status: 'queued', results: [] });
+    const plain = dmw(['job', 'add', '--data', data, '--device', 'IMEI:FW', 'exec', './FwUpdate/Lab/Update']);
+    expect(plain.out).toBe('job 3 queued for IMEI:FW: exec ./FwUpdate/Lab/Update\n');
+    const store = ServerStore.open(data);
+    try {
+      expect(store.job(1)!.spec).toEqual({ kind: 'exec', uri: './FwUpdate/Lab/Update', correlator: 'fw-17' });
+      expect(store.job(2)!.spec).toEqual({ kind: 'exec', uri: './FwUpdate/Lab/Download', data: 'quick', correlator: 'fw-18' });
+      expect(store.job(3)!.spec).toEqual({ kind: 'exec', uri: './FwUpdate/Lab/Update' });
+    } finally {
+      store.close();
+    }
+
+    const client = new TestClient({
+      url: srv.url, devId: 'IMEI:FW', auth: { type: 'md5', name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw', type: 'md5' },
+      tree: { './FwUpdate/Lab/Update': { format: 'node', data: '' }, './FwUpdate/Lab/Download': { format: 'node', data: '' } },
+    });
+    const r = await client.runSession();
+    expect(r.error).toBeUndefined();
+    const jobs = JSON.parse(dmw(['job', 'list', '--data', data, '--json']).out) as { id: number; status: string; statusCode: number }[];
+    expect(jobs.map((j) => [j.id, j.status, j.statusCode])).toEqual([[1, 'done', 200], [2, 'done', 200], [3, 'done', 200]]);
+    const show = dmw(['session', 'show', '1', '--data', data]).out;
+    expect(show.match(/<Correlator>[^<]*<\/Correlator>/g)).toEqual(['<Correlator>fw-17</Correlator>', '<Correlator>fw-18</Correlator>']);
+
+    for (const [args, err] of [
+      [['get', './A', '--correlator', 'x'], 'dmw: --correlator goes with exec\n'],
+      [['replace', './A', 'v', '--correlator', 'x'], 'dmw: --correlator goes with exec\n'],
+      [['exec', './A', '--correlator', ''], 'dmw: --correlator must not be empty\n'],
+    ] as [string[], string][]) {
+      const bad = dmw(['job', 'add', '--data', data, '--device', 'IMEI:FW', ...args]);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.err, args.join(' ')).toBe(err);
+    }
+    const help = dmw(['job', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('dmw job add --data DIR --device DEVID exec URI [DATA] [--correlator ID]');
+    srv.child.kill('SIGTERM');
+    expect(await srv.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('refuses bad arguments with exit 2 and one line on stderr', () => {
     const data = tmp();
     const cases: [string[], RegExp][] = [

@@ -7,124 +7,22 @@
  * lab-CA client certificate over HTTPS.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import https from 'node:https';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../helpers/tools.js';
+import { api, dmw, dmwLab, type Running } from '../helpers/dmw-servers.js';
 import { VirtualHandset, AAUTH_TYPE } from '../../main/client/index.js';
 import { findAccount } from '../../main/tree/mos.js';
 import { DEVICE } from '../../main/tree/tree.js';
 
-const BIN = path.join(REPO_ROOT, 'main/cli/bin.mjs');
 const OPA = 'line-of-business-token-A';
 const OPB = 'line-of-business-token-B';
 const PEER_AB = 'dm6-shared-token-srvA-srvB';
 const cleanup: Array<() => unknown> = [];
+const { tmp, startServer, subscribe } = dmwLab(cleanup, 'dmw-fed-');
 
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-function tmp(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'dmw-fed-'));
-  cleanup.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-function dmw(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { timeout: 30_000, encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-interface Running {
-  child: ChildProcess;
-  port: number;
-  dmUrl: string;
-  base: string;
-  output: () => string;
-}
-
-async function startServer(data: string, args: string[], scheme = 'http'): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data', data, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  cleanup.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!/listening on /.test(out)) {
-    if (child.exitCode !== null) throw new Error(`dmw server exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`dmw server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  const port = Number(/\(port (\d+),/.exec(out)![1]);
-  return { child, port, dmUrl: `${scheme}://127.0.0.1:${port}/dm`, base: `${scheme}://127.0.0.1:${port}`, output: () => out };
-}
-
-type Tls = { ca?: string; cert?: string; key?: string; token?: string };
-
-/** One JSON call; `auth` is a bearer token, or TLS material (a client certificate, and/or a token). */
-function api(base: string, method: string, p: string, auth: string | Tls, body?: unknown): Promise<{ status: number; json: any }> {
-  const u = new URL(p, base);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  const headers: Record<string, string> = {};
-  const { token, ...tls } = typeof auth === 'string' ? { token: auth } : auth;
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (payload) headers['content-type'] = 'application/json';
-  const lib = u.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = lib.request(u, { method, headers, ...tls }, (res) => {
-      let t = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (t += c));
-      res.on('end', () => resolve({ status: res.statusCode!, json: t ? JSON.parse(t) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** A DMA-DMS subscriber: the server's event stream, parsed. */
-function subscribe(base: string, token: string, query = '') {
-  const events: { event: string; data: any }[] = [];
-  let buf = '';
-  const req = http.get(`${base}/api/v1/events${query}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => {
-      buf += c;
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const ev = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (ev && data) events.push({ event: ev, data: JSON.parse(data) });
-      }
-    });
-  });
-  req.on('error', () => undefined);
-  cleanup.push(() => req.destroy());
-  return {
-    events,
-    async until(pred: (e: { event: string; data: any }) => boolean, ms = 15_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const hit = events.find(pred);
-        if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`no matching event; got ${JSON.stringify(events.map((e) => e.event))}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-  };
-}
 
 /** A handset managed by srvA, whose owner lets srvA add accounts (delegate) and gave it ./Vendor. */
 async function handsetOfA(a: Running) {
