@@ -551,8 +551,13 @@ export class DmServer {
     }
     for (const a of fx.alerts) {
       s.addAlert(devId, sessionId, a, now);
-      s.attachAlertToJobs(devId, a, now);
+      const reported = s.attachAlertToJobs(devId, a, now);
       events.push({ type: 'alert', at: iso(now), device: devId, sessionId, alert: a });
+      // An Exec's asynchronous report (1226 with its Correlator) completes what the job says: subscribers get the job again.
+      for (const id of reported) {
+        const job = s.job(id);
+        if (job) events.push({ type: 'job-done', at: iso(now), job });
+      }
     }
     for (const r of fx.jobsReleased) s.releaseJob(r.id, r.wasSent, this.config.limits.maxJobAttempts, fx.closed?.reason ?? 'session ended', now);
     if (fx.closed) {

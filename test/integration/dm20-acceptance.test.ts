@@ -220,6 +220,9 @@ describe('DM 2.0 interfaces: federation, client apps, FUMO', () => {
     const alert = await sseB.until((e) => e.event === 'alert' && e.data.alert.code === '1226');
     expect(alert.data).toMatchObject({ type: 'alert', device: dev, alert: { code: '1226', correlator: CORRELATOR, items: [item] } });
     const reportSession = alert.data.sessionId as number;
+    // ...and the Exec job again, now carrying the report (a second job-done for the same job)
+    const reported = await sseB.until((e) => e.event === 'job-done' && e.data.job.id === update && e.data.job.results.some((r: { type?: string }) => r.type === FUMO_ALERT_TYPE.Update));
+    expect(reported.data.job.results).toContainEqual({ uri: './FwUpdate/Lab/Update', format: 'int', data: '200', type: FUMO_ALERT_TYPE.Update });
     const bSessions = JSON.parse(dmw(['session', 'list', '--data', dataB, '--device', dev, '--json']).out) as { id: number; state: string }[];
     expect(bSessions.map((s) => s.id).sort((x, y) => x - y)).toEqual([expect.any(Number), reportSession]);
     expect(bSessions.find((s) => s.id === reportSession)).toMatchObject({ state: 'done' });
