@@ -21,6 +21,7 @@ import { ServerStore, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
+import { applyEffects } from './effects.js';
 import { EventBus, type HeldCommand, type ReleaseCause, type ServerEvent } from './events.js';
 import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
 import { parseJobSpec } from './jobs.js';
@@ -536,34 +537,7 @@ export class DmServer {
 
   /** Writes what the engine decided. Runs inside the request's transaction. */
   private apply(fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[]): void {
-    const s = this.store;
-    if (fx.deviceAuth) s.setDeviceAuth(devId, fx.deviceAuth);
-    if (fx.devInfo) s.setDevInfo(devId, fx.devInfo);
-    if (fx.tree.length > 0) s.upsertTree(devId, fx.tree, now);
-    if (fx.jobsSent.length > 0) {
-      s.markSent(fx.jobsSent, sessionId, now);
-      for (const id of fx.jobsSent) events.push({ type: 'job-sent', at: iso(now), jobId: id, device: devId, sessionId });
-    }
-    for (const o of fx.jobsFinished) {
-      s.finishJob(o, now);
-      const job = s.job(o.id);
-      if (job) events.push({ type: 'job-done', at: iso(now), job });
-    }
-    for (const a of fx.alerts) {
-      s.addAlert(devId, sessionId, a, now);
-      const reported = s.attachAlertToJobs(devId, a, now);
-      events.push({ type: 'alert', at: iso(now), device: devId, sessionId, alert: a });
-      // An Exec's asynchronous report (1226 with its Correlator) completes what the job says: subscribers get the job again.
-      for (const id of reported) {
-        const job = s.job(id);
-        if (job) events.push({ type: 'job-done', at: iso(now), job });
-      }
-    }
-    for (const r of fx.jobsReleased) s.releaseJob(r.id, r.wasSent, this.config.limits.maxJobAttempts, fx.closed?.reason ?? 'session ended', now);
-    if (fx.closed) {
-      s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
-      events.push({ type: 'session-ended', at: iso(now), sessionId, device: devId, state: fx.closed.state, reason: fx.closed.reason });
-    }
+    applyEffects(this.store, fx, { sessionId, devId, now, maxJobAttempts: this.config.limits.maxJobAttempts }, events);
   }
 
   private endLive(l: Live, state: SessionState, reason: string): void {

@@ -12,6 +12,7 @@ import { DM20_ACCEPTED_MEDIA_TYPES, DM20_MEDIA_TYPE, PKG, type Dm20ClientMessage
 import type { ServerStore } from '../../store/server-store.js';
 import type { EngineEffects } from '../engine.js';
 import type { ServerEvent } from '../events.js';
+import { applyEffects } from '../effects.js';
 import type { IncomingBody, OutgoingResponse } from '../http.js';
 import type { SessionState } from '../types.js';
 import { DEFAULT_DM20_STEP_LIMITS, closeDm20Session, dm20Step, openDm20Session, type Dm20ServerSession, type Dm20StepLimits } from './step.js';
@@ -166,30 +167,9 @@ function encode(p: Dm20ServerPackage, ctx: Dm20Context): Uint8Array {
   return r.value;
 }
 
-/** Writes what the step decided, as DmServer does for the DM 1.2 engine. Runs inside the transaction. */
+/** Writes what the step decided: the same writer as DmServer's for the DM 1.2 engine. Runs inside the transaction. */
 export function applyDm20Effects(ctx: Dm20Context, fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[]): void {
-  const s = ctx.store;
-  if (fx.devInfo) s.setDevInfo(devId, fx.devInfo);
-  if (fx.tree.length > 0) s.upsertTree(devId, fx.tree, now);
-  if (fx.jobsSent.length > 0) {
-    s.markSent(fx.jobsSent, sessionId, now);
-    for (const id of fx.jobsSent) events.push({ type: 'job-sent', at: iso(now), jobId: id, device: devId, sessionId });
-  }
-  for (const o of fx.jobsFinished) {
-    s.finishJob(o, now);
-    const job = s.job(o.id);
-    if (job) events.push({ type: 'job-done', at: iso(now), job });
-  }
-  for (const a of fx.alerts) {
-    s.addAlert(devId, sessionId, a, now);
-    s.attachAlertToJobs(devId, a, now);
-    events.push({ type: 'alert', at: iso(now), device: devId, sessionId, alert: a });
-  }
-  for (const j of fx.jobsReleased) s.releaseJob(j.id, j.wasSent, ctx.limits.maxJobAttempts, fx.closed?.reason ?? 'session ended', now);
-  if (fx.closed) {
-    s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
-    events.push({ type: 'session-ended', at: iso(now), sessionId, device: devId, state: fx.closed.state, reason: fx.closed.reason });
-  }
+  applyEffects(ctx.store, fx, { sessionId, devId, now, maxJobAttempts: ctx.limits.maxJobAttempts }, events);
 }
 
 function endLive(ctx: Dm20Context, l: LiveDm20, state: SessionState, reason: string): void {

@@ -1,0 +1,49 @@
+/**
+ * Writes what a session step decided (EngineEffects) into the store and lists the events it makes.
+ * One writer for both protocols: the DM 1.2 engine (server.ts) and the DM 2.0 step (dm20/handler.ts)
+ * report in the same shape, so a job, an alert or a session ends the same way whichever spoke.
+ * Runs inside the caller's transaction.
+ */
+import type { ServerStore } from '../store/server-store.js';
+import type { EngineEffects } from './engine.js';
+import type { ServerEvent } from './events.js';
+
+export interface EffectsTarget {
+  sessionId: number;
+  devId: string;
+  now: number;
+  /** A released job that already went out this many times fails instead of going back to the queue. */
+  maxJobAttempts: number;
+}
+
+export function applyEffects(s: ServerStore, fx: EngineEffects, t: EffectsTarget, events: ServerEvent[]): void {
+  const { sessionId, devId, now } = t;
+  const at = new Date(now).toISOString();
+  if (fx.deviceAuth) s.setDeviceAuth(devId, fx.deviceAuth);
+  if (fx.devInfo) s.setDevInfo(devId, fx.devInfo);
+  if (fx.tree.length > 0) s.upsertTree(devId, fx.tree, now);
+  if (fx.jobsSent.length > 0) {
+    s.markSent(fx.jobsSent, sessionId, now);
+    for (const id of fx.jobsSent) events.push({ type: 'job-sent', at, jobId: id, device: devId, sessionId });
+  }
+  const jobDone = (id: number) => {
+    const job = s.job(id);
+    if (job) events.push({ type: 'job-done', at, job });
+  };
+  for (const o of fx.jobsFinished) {
+    s.finishJob(o, now);
+    jobDone(o.id);
+  }
+  for (const a of fx.alerts) {
+    s.addAlert(devId, sessionId, a, now);
+    const reported = s.attachAlertToJobs(devId, a, now);
+    events.push({ type: 'alert', at, device: devId, sessionId, alert: a });
+    // An Exec's asynchronous report (1226 with its Correlator) completes what the job says: subscribers get the job again.
+    for (const id of reported) jobDone(id);
+  }
+  for (const r of fx.jobsReleased) s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, fx.closed?.reason ?? 'session ended', now);
+  if (fx.closed) {
+    s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
+    events.push({ type: 'session-ended', at, sessionId, device: devId, state: fx.closed.state, reason: fx.closed.reason });
+  }
+}
