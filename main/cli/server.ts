@@ -245,14 +245,7 @@ export async function caCommand(argv: string[]): Promise<number> {
     const data = dataDir(values.data);
     const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
     const issued = await ca.issueDevice(devId);
-    const out = values.out ?? path.join(data, 'devices');
-    mkdirSync(out, { recursive: true });
-    const base = devId.replace(/[^A-Za-z0-9._-]/g, '_');
-    const certFile = path.join(out, `${base}.crt.pem`);
-    const keyFile = path.join(out, `${base}.key.pem`);
-    writeFileSync(certFile, issued.certPem);
-    writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
-    process.stdout.write(`${certFile}\n${keyFile}\n`);
+    writeIssued(values.out ?? path.join(data, 'devices'), fileSafe(devId), issued);
     return 0;
   }
   if (sub === 'peer') {
@@ -265,15 +258,22 @@ export async function caCommand(argv: string[]): Promise<number> {
     const data = dataDir(values.data);
     const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
     const issued = await ca.issueDevice(`${PEER_CN_PREFIX}${peerId}`);
-    const out = values.out ?? path.join(data, 'peers');
-    mkdirSync(out, { recursive: true });
-    const base = `peer-${peerId.replace(/[^A-Za-z0-9._-]/g, '_')}`;
-    const certFile = path.join(out, `${base}.crt.pem`);
-    const keyFile = path.join(out, `${base}.key.pem`);
-    writeFileSync(certFile, issued.certPem);
-    writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
-    process.stdout.write(`${certFile}\n${keyFile}\n`);
+    writeIssued(values.out ?? path.join(data, 'peers'), `peer-${fileSafe(peerId)}`, issued);
     return 0;
   }
   throw new CliError(`ca: unknown subcommand "${sub}"\n${CA_HELP}`);
+}
+
+function fileSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** Writes an issued certificate and its key (owner-only) as OUT/BASE.crt.pem and .key.pem, and prints both paths. */
+function writeIssued(out: string, base: string, issued: { certPem: string; keyPem: string }): void {
+  mkdirSync(out, { recursive: true });
+  const certFile = path.join(out, `${base}.crt.pem`);
+  const keyFile = path.join(out, `${base}.key.pem`);
+  writeFileSync(certFile, issued.certPem);
+  writeFileSync(keyFile, issued.keyPem, { mode: 0o600 });
+  process.stdout.write(`${certFile}\n${keyFile}\n`);
 }
