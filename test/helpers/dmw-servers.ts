@@ -53,6 +53,22 @@ export function api(base: string, method: string, p: string, auth: string | Tls,
 
 export type StreamEvent = { event: string; data: any };
 
+/** Server-sent events from text chunks as they arrive: each complete `event:`/`data:` block, its data JSON-parsed. */
+export function sseReader(onEvent: (e: StreamEvent) => void): (chunk: string) => void {
+  let buf = '';
+  return (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const ev = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (ev && data) onEvent({ event: ev, data: JSON.parse(data) });
+    }
+  };
+}
+
 /** Process-starting helpers bound to a test file's cleanup list. */
 export function dmwLab(cleanup: Array<() => unknown>, prefix = 'dmw-') {
   function tmp(): string {
@@ -87,20 +103,9 @@ export function dmwLab(cleanup: Array<() => unknown>, prefix = 'dmw-') {
   /** A DMA-DMS subscriber: the server's event stream (`/api/v1/events`), parsed. */
   function subscribe(base: string, token: string, query = '') {
     const events: StreamEvent[] = [];
-    let buf = '';
     const req = http.get(`${base}/api/v1/events${query}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
       res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        buf += c;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const ev = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (ev && data) events.push({ event: ev, data: JSON.parse(data) });
-        }
-      });
+      res.on('data', sseReader((e) => events.push(e)));
     });
     req.on('error', () => undefined);
     cleanup.push(() => req.destroy());

@@ -18,6 +18,7 @@ import { DEVICE } from '../../main/tree/tree.js';
 import { processPackage } from '../../main/tree/processor/index.js';
 import { TestClient } from '../helpers/dm-test-client.js';
 import { pkg, codes } from '../helpers/dm-package.js';
+import { sseReader } from '../helpers/dmw-servers.js';
 
 const OP = 'operator-token-0123456789';
 const PEER = 'peer-token-srvB-0123456789';
@@ -55,22 +56,13 @@ async function setup() {
 /** Reads SSE events from a stream until `until` says stop. */
 function subscribe(url: string, token: string) {
   const events: { event: string; data: any }[] = [];
-  let buf = '';
   const waiters: Array<() => void> = [];
   const req = http.get(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
     res.setEncoding('utf8');
-    res.on('data', (c: string) => {
-      buf += c;
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const ev = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (ev && data) events.push({ event: ev, data: JSON.parse(data) });
-        for (const w of waiters.splice(0)) w();
-      }
-    });
+    res.on('data', sseReader((e) => {
+      events.push(e);
+      for (const w of waiters.splice(0)) w();
+    }));
   });
   req.on('error', () => undefined);
   cleanup.push(() => req.destroy());
