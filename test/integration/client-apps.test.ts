@@ -17,6 +17,7 @@ import {
   VirtualHandset, AAUTH_TYPE, ClientAppRegistry, ClientAppServer, FirmwareUpdateApp, FUMO_STATE,
   type HandsetEvent,
 } from '../../main/client/index.js';
+import { appCall } from '../helpers/app-client.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -72,14 +73,7 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     const { server, handset, apps } = await lab();
     const local = await ClientAppServer.start(apps);
     cleanup.push(() => local.close());
-    const api = async (method: string, route: string, body?: unknown) => {
-      const res = await fetch(`${local.url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${local.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      return { status: res.status, json: (await res.json()) as any };
-    };
+    const api = appCall(local);
     const serverId = server.config.serverId;
     expect((await api('GET', '/v1/servers')).json).toEqual({ devId: handset.devId, servers: [{ serverId, name: expect.any(String) }] });
     const reg = await api('POST', '/v1/mos', {
@@ -127,14 +121,7 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     const { server, handset, apps } = await lab();
     const local = await ClientAppServer.start(apps);
     cleanup.push(() => local.close());
-    const api = async (method: string, route: string, body?: unknown) => {
-      const res = await fetch(`${local.url}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${local.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      return { status: res.status, json: (await res.json()) as any };
-    };
+    const api = appCall(local);
     const serverId = server.config.serverId;
     await api('POST', '/v1/mos', { appId: 'com.example.diag', root: './Diag', servers: [serverId], nodes: [{ path: 'Run', format: 'node', access: ['Get', 'Exec'] }], exec: { Run: 202 } });
     const { job } = await server.addJob(handset.devId, { kind: 'exec', uri: './Diag/Run', data: 'battery', correlator: 'diag-9' });

@@ -19,6 +19,7 @@ import {
 } from '../../main/client/index.js';
 import { findAccount } from '../../main/tree/mos.js';
 import { DEVICE } from '../../main/tree/tree.js';
+import { appCall } from '../helpers/app-client.js';
 
 const OPA = 'acceptance-operator-token-A';
 const OPB = 'acceptance-operator-token-B';
@@ -51,14 +52,7 @@ async function handsetOfA(a: Running) {
 
 /** An app in another process: the handset's loopback HTTP app interface, with the token it was given. */
 function appClient(local: ClientAppServer) {
-  const call = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`${local.url}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${local.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as any };
-  };
+  const call = appCall(local);
   /** The app's change stream (GET /v1/events), parsed as it arrives. */
   const listen = async (appId: string) => {
     const ctl = new AbortController();
