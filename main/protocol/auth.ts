@@ -39,9 +39,23 @@ export function parseBasicCredential(data: string): { name: string; password: st
   return colon < 0 ? undefined : { name: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-/** B64(MD5(name:password)), the shared first half of the MD5 and HMAC digests. */
+/**
+ * B64(MD5(name:password)), the shared first half of the MD5 and HMAC digests. It depends only on the
+ * credential, and a server checks the same few credentials on every message: remembered (bounded,
+ * so a flood of made-up names cannot grow it without end).
+ */
+const userDigests = new Map<string, string>();
+const USER_DIGESTS_KEPT = 1024;
+
 function userDigest(name: string, password: string): string {
-  return b64(md5(`${name}:${password}`));
+  const key = `${name}:${password}`;
+  let d = userDigests.get(key);
+  if (d === undefined) {
+    d = b64(md5(key));
+    if (userDigests.size >= USER_DIGESTS_KEPT) userDigests.clear();
+    userDigests.set(key, d);
+  }
+  return d;
 }
 
 /**
@@ -49,7 +63,7 @@ function userDigest(name: string, password: string): string {
  * The nonce is the raw bytes (NextNonce is sent base64; callers decode it first).
  */
 export function md5Credential(name: string, password: string, nonce: Uint8Array): string {
-  return b64(md5(Buffer.concat([Buffer.from(`${userDigest(name, password)}:`), nonce])));
+  return createHash('md5').update(`${userDigest(name, password)}:`).update(nonce).digest('base64');
 }
 
 /** The `mac` of an x-syncml-hmac header, over the exact body bytes. */

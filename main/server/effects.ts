@@ -14,12 +14,15 @@ export interface EffectsTarget {
   now: number;
   /** A released job that already went out this many times fails instead of going back to the queue. */
   maxJobAttempts: number;
+  /** Also record that the device was seen at this time (folded into the device row's write). */
+  seenAt?: number;
 }
 
 export function applyEffects(s: ServerStore, fx: EngineEffects, t: EffectsTarget, events: ServerEvent[]): void {
   const { sessionId, devId, now } = t;
   const at = new Date(now).toISOString();
-  if (fx.deviceAuth) s.setDeviceAuth(devId, fx.deviceAuth);
+  if (fx.deviceAuth) s.setDeviceAuth(devId, fx.deviceAuth, t.seenAt);
+  else if (t.seenAt !== undefined) s.markSeen(devId, t.seenAt);
   if (fx.devInfo) s.setDevInfo(devId, fx.devInfo);
   if (fx.tree.length > 0) s.upsertTree(devId, fx.tree, now);
   if (fx.jobsSent.length > 0) {
@@ -31,8 +34,8 @@ export function applyEffects(s: ServerStore, fx: EngineEffects, t: EffectsTarget
     if (job) events.push({ type: 'job-done', at, job });
   };
   for (const o of fx.jobsFinished) {
-    s.finishJob(o, now);
-    jobDone(o.id);
+    const job = s.finishJob(o, now);
+    if (job) events.push({ type: 'job-done', at, job });
   }
   for (const a of fx.alerts) {
     s.addAlert(devId, sessionId, a, now);

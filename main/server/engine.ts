@@ -915,8 +915,13 @@ class Turn {
     let final = opts.final;
     let chunkSent = false;
     let limited = false;
-    if (opts.takeOutbox) {
-      const baseSize = this.encode(fixed, true).length;
+    // Usually everything queued fits: one encode sizes and builds the whole answer at once.
+    let whole = opts.takeOutbox ? this.takeAllIfFits(fixed, msgId, limit, () => nextId, (n) => (nextId = n), number) : undefined;
+    if (whole) {
+      chosen.push(...whole.commands);
+      final = true;
+    } else if (opts.takeOutbox) {
+      const baseSize = s.outbox.length > 0 ? this.encode(fixed, true).length : 0;
       let used = baseSize;
       const cost = (c: Command) => this.encode([...fixed, c], true).length - baseSize;
       while (s.outbox.length > 0 && !chunkSent) {
@@ -987,7 +992,8 @@ class Turn {
 
     const commands = [...fixed, ...chosen];
     const response: SyncML = { hdr: this.header(), body: { commands, final } };
-    const bytes = this.encode(commands, final);
+    const bytes = whole?.bytes ?? this.encode(commands, final);
+    whole = undefined;
     if (bytes.length > limit) this.fx.notes.push(`response of ${bytes.length} bytes exceeds the device's MaxMsgSize ${limit} (statuses alone)`);
     // Only a message carrying our package leaves it open; asking for the client's next message does not.
     if (opts.takeOutbox) s.serverPackageOpen = !final;
@@ -1001,6 +1007,27 @@ class Turn {
       if (!open) this.closeInto(s, this.fx, 'done', 'completed');
     }
     return { session: s, response, bytes, headers: this.headers, effects: this.fx };
+  }
+
+  /**
+   * The fast path of respond(): when no large object is in the outbox and no step limit applies,
+   * numbers every queued command and encodes the whole answer once. If it fits the device's
+   * MaxMsgSize the commands are taken (and the bytes are the answer); otherwise nothing changes
+   * and respond() sizes command by command.
+   */
+  private takeAllIfFits(fixed: Command[], msgId: string, limit: number, getId: () => number, setId: (n: number) => void, number: (c: Command) => Command): { commands: Command[]; bytes: Uint8Array } | undefined {
+    const s = this.s;
+    if (s.outbox.length === 0 || this.maxCommands !== undefined || s.outbox.some((o) => o.lo !== undefined)) return undefined;
+    const firstId = getId();
+    const commands = s.outbox.map((o) => number(o.command));
+    const bytes = this.encode([...fixed, ...commands], true);
+    if (bytes.length > limit) {
+      setId(firstId);
+      return undefined;
+    }
+    const taken = s.outbox.splice(0);
+    for (let i = 0; i < taken.length; i++) this.record(taken[i]!, commands[i]!, msgId);
+    return { commands, bytes };
   }
 
   private record(out: OutItem, cmd: Command, msgId: string): void {

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBase64, randomHex } from '../protocol/random-pool.js';
 import { decodeDocument, decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { isElement, type Element } from '../protocol/element.js';
@@ -22,6 +23,7 @@ import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
 import { applyEffects } from './effects.js';
+import { LiveSessions, type Live } from './live-sessions.js';
 import { EventBus, type HeldCommand, type ReleaseCause, type ServerEvent } from './events.js';
 import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
 import { parseJobSpec } from './jobs.js';
@@ -62,17 +64,6 @@ export interface DmServerOptions {
   dm20?: boolean | { limits?: Partial<Dm20Limits> };
 }
 
-interface Live {
-  id: number;
-  token: string;
-  devId: string;
-  dmSessionId: string;
-  state: EngineSession;
-  lastActivity: number;
-  /** Messages logged in this session so far (numbers the next one without asking the store). */
-  logged: number;
-}
-
 /** An answer the step control holds: the device's HTTP request waits for Step, Resume, the limit or an end. */
 interface Hold {
   live: Live;
@@ -94,7 +85,10 @@ export interface SteppingState {
   held: { sessionId: number; since: string; releaseAt: string; next: HeldCommand | null; pending: number } | null;
 }
 
-const randomNonces: NonceSource = { nonce: () => randomBytes(16).toString('base64') };
+/** How stale a live session's device row may let last_seen get (it is written with other changes). */
+const SEEN_RESOLUTION_MS = 1000;
+
+const randomNonces: NonceSource = { nonce: () => randomBase64(16) };
 
 export class DmServer {
   readonly bus = new EventBus();
@@ -102,13 +96,15 @@ export class DmServer {
   readonly engine: SessionEngine;
   ca?: LabCa;
   private listener?: Listener;
-  private readonly live = new Map<number, Live>();
+  private readonly live = new LiveSessions();
   private sweeper?: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
   private scheme = 'http';
   /** Devices whose queue is paused (step control), with their Step credits. */
   private readonly stepping = new Map<string, { credits: number }>();
+  /** Matches RespURI paths (`<basePath>/s/<id>-<token>`). */
+  private sessionPath?: RegExp;
   /** Held answers by session id. */
   private readonly holds = new Map<number, Hold>();
   private dm20?: Dm20Context;
@@ -247,7 +243,7 @@ export class DmServer {
       this.settle(held, 'abort', { abort: { state: 'aborted', reason: 'aborted by the server' } });
       return true;
     }
-    l.state = this.engine.requestAbort(l.state);
+    this.live.setState(l, this.engine.requestAbort(l.state));
     return true;
   }
 
@@ -313,7 +309,7 @@ export class DmServer {
     this.holds.delete(h.live.id);
     clearTimeout(h.timer);
     const out = this.engine.release(h.turn, opts);
-    h.live.state = out.session;
+    this.live.setState(h.live, out.session);
     h.resolve({ out, by });
   }
 
@@ -372,6 +368,7 @@ export class DmServer {
       }
       // The device's think time counts from when it got this answer.
       l.lastActivity = at;
+      if (out.effects.deviceAuth) l.device = { ...l.device, auth: out.effects.deviceAuth };
       this.emit({ type: 'session-released', at: iso(at), sessionId: l.id, device: l.devId, by, heldMs: at - since, commands });
       for (const e of events) this.emit(e);
       return { status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes };
@@ -390,7 +387,9 @@ export class DmServer {
   private route(p: string): { kind: 'base' } | { kind: 'session'; id: number; token: string } | undefined {
     const base = this.opts.basePath!;
     if (p === base || p === `${base}/`) return { kind: 'base' };
-    const m = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/s/(\\d+)-([0-9a-f]+)$`).exec(p);
+    // Compiled once: building it per request showed up in profiles.
+    this.sessionPath ??= new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/s/(\\d+)-([0-9a-f]+)$`);
+    const m = this.sessionPath.exec(p);
     return m ? { kind: 'session', id: Number(m[1]), token: m[2]! } : undefined;
   }
 
@@ -439,7 +438,7 @@ export class DmServer {
       return this.syncmlError(r, hdr, encoding, undefined, 401, `message for session ${live.id} claims to come from "${devId}", not "${live.devId}"`, now);
     }
     if (!live && route.kind === 'base') {
-      const same = [...this.live.values()].find((l) => l.devId === devId && l.dmSessionId === hdr.sessionID);
+      const same = this.live.latest(devId, hdr.sessionID);
       if (same && !(same.state.phase === 'closed' && isPackage1(message))) live = same;
     }
     const stale = live && this.holds.get(live.id);
@@ -457,7 +456,7 @@ export class DmServer {
         const why = route.kind === 'session' ? `session ${route.id} is unknown or has expired` : `no open session ${hdr.sessionID} for "${devId}" and the message is not a package 1`;
         return this.syncmlError(r, hdr, encoding, undefined, 408, why, now);
       }
-      const open = [...this.live.values()].filter((l) => l.state.phase !== 'closed').length;
+      const open = this.live.openCount;
       if (open >= this.config.limits.maxSessions) {
         const reason = `${open} sessions open, the limit is ${this.config.limits.maxSessions}`;
         const sessionId = this.logRejected(undefined, r.bytes, r.contentType, now, 503, reason);
@@ -479,40 +478,52 @@ export class DmServer {
     // Numbered now, not after the await: anything else logged into this session meanwhile comes after.
     const inSeq = live ? ++live.logged : 1;
     const outSeq = live ? ++live.logged : 2;
-    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string; held?: HeldTurn };
+    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string; held?: HeldTurn; device: DeviceView; seenAt: number | undefined };
     try {
       result = await this.store.group(() => {
         let sessionId = live?.id;
         let token = live?.token;
         if (sessionId === undefined) {
           sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding, authType: this.config.clientAuth }, now);
-          token = randomBytes(8).toString('hex');
+          token = randomHex(8);
           events.push({ type: 'session-started', at: iso(now), sessionId, device: devId, dmSessionId: hdr.sessionID, encoding });
         }
         const size = r.bytes.length;
-        const note = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : null;
-        const inId = this.store.addMessage({ sessionId, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note });
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null });
-        const { device, created } = this.store.touchDevice(devId, now);
-        events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: created });
-        const view: DeviceView = { devId, auth: device.auth, ...((device.clientCred ?? this.config.defaultClientCred) ? { clientCred: device.clientCred ?? this.config.defaultClientCred } : {}) };
+        // The device's row is read once per session; later messages use what the session knows
+        // (its auth state is kept up to date below) and refresh last_seen at most once a second.
+        let view: DeviceView;
+        let seenAt: number | undefined;
+        if (live) {
+          view = live.device;
+          if (now - live.seenWritten >= SEEN_RESOLUTION_MS) seenAt = now;
+          events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: false });
+        } else {
+          const { device, created } = this.store.touchDevice(devId, now);
+          events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: created });
+          const cred = device.clientCred ?? this.config.defaultClientCred;
+          view = { devId, auth: device.auth, ...(cred ? { clientCred: cred } : {}) };
+        }
         const state = live?.state ?? this.engine.open({ id: sessionId, message, encoding, respUri: this.respUri(r.host, sessionId, token!), device: view });
-        const queued = this.store.queuedJobs(devId).map((j) => ({ id: j.id, spec: j.spec }));
+        const queued = this.store.queuedJobSpecs(devId);
         const hmac = r.headers['x-syncml-hmac'];
         const turn = this.turnFor(devId, state, {
           message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued,
           transport: { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) },
         });
+        // What the device said is logged with what the engine noted about it (one INSERT; the
+        // group's savepoint still undoes it all if anything below throws).
+        const fx = 'held' in turn ? turn.held.effects : turn.output.effects;
+        const sizeNote = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : undefined;
+        const notes = sizeNote ? [sizeNote, ...fx.notes] : fx.notes;
+        this.store.addMessage({ sessionId, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null });
+        this.apply(fx, sessionId, devId, now, events, seenAt);
+        const device: DeviceView = fx.deviceAuth ? { ...view, auth: fx.deviceAuth } : view;
         if ('held' in turn) {
           // Step control: what the device said is stored now; the answer is built and logged when released.
-          const fx = turn.held.effects;
-          if (fx.notes.length > 0) this.store.annotateMessage(inId, fx.notes.join('\n'));
-          this.apply(fx, sessionId, devId, now, events);
-          return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId, token: token!, held: turn.held };
+          return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId, token: token!, held: turn.held, device, seenAt };
         }
         const out = turn.output;
-        if (out.effects.notes.length > 0) this.store.annotateMessage(inId, out.effects.notes.join('\n'));
-        this.apply(out.effects, sessionId, devId, now, events);
         const at = this.now();
         this.store.addMessage({
           sessionId, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
@@ -521,23 +532,25 @@ export class DmServer {
         events.push({ type: 'message', at: iso(at), sessionId, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.
         events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
-        return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId, token: token! };
+        return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId, token: token!, device, seenAt };
       });
     } catch (e) {
       return this.internalError(r, live, e, now);
     }
-    const l: Live = live ?? { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now, logged: outSeq };
+    const l: Live = live ?? { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now, logged: outSeq, device: result.device, seenWritten: now };
     l.state = result.state;
     l.lastActivity = now;
-    this.live.set(l.id, l);
+    l.device = result.device;
+    if (result.seenAt !== undefined) l.seenWritten = result.seenAt;
+    this.live.set(l);
     for (const e of events) this.emit(e);
     if (result.held) return this.waitForStep(r, l, result.held, outSeq);
     return { status: 200, headers: { 'content-type': r.contentType, ...result.headers }, body: result.bytes };
   }
 
   /** Writes what the engine decided. Runs inside the request's transaction. */
-  private apply(fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[]): void {
-    applyEffects(this.store, fx, { sessionId, devId, now, maxJobAttempts: this.config.limits.maxJobAttempts }, events);
+  private apply(fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[], seenAt?: number): void {
+    applyEffects(this.store, fx, { sessionId, devId, now, maxJobAttempts: this.config.limits.maxJobAttempts, ...(seenAt !== undefined ? { seenAt } : {}) }, events);
   }
 
   private endLive(l: Live, state: SessionState, reason: string): void {
@@ -549,7 +562,7 @@ export class DmServer {
     } catch (e) {
       process.emitWarning(`could not record the end of session ${l.id}: ${(e as Error).message}`);
     }
-    l.state = session;
+    this.live.setState(l, session);
     for (const e of events) this.emit(e);
   }
 

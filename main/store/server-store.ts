@@ -115,6 +115,9 @@ CREATE TABLE IF NOT EXISTS alerts (
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Rows per tree upsert statement (7 parameters each, well under SQLite's parameter limit). */
+const TREE_ROWS_PER_STATEMENT = 64;
+
 interface JobRow {
   id: number; device: string; command: string; target: string; spec: string; status: string; status_code: number | null;
   results: string; members: string; session_id: number | null; attempts: number; error: string | null; created_at: string; updated_at: string;
@@ -277,14 +280,23 @@ export class ServerStore {
     return { device: deviceFromRow(row), created: true };
   }
 
+  /**
+   * Merges what the device reported into its DevInfo. One statement, and no write at all when the
+   * device reports what it did last time (the usual case: every session starts with DevInfo).
+   */
   setDevInfo(devId: string, info: Record<string, string>): void {
-    const cur = this.device(devId);
-    const merged = { ...(cur?.devInfo ?? {}), ...info };
-    this.sql('UPDATE devices SET dev_info = ? WHERE dev_id = ?').run(JSON.stringify(merged), devId);
+    this.sql('UPDATE devices SET dev_info = json_patch(dev_info, @info) WHERE dev_id = @devId AND json_patch(dev_info, @info) IS NOT dev_info').run({ info: JSON.stringify(info), devId });
   }
 
-  setDeviceAuth(devId: string, auth: DeviceAuthState): void {
-    this.sql('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
+  /** Stores the device's auth state (nonces, failures); with `seenAt`, also when it was last seen. */
+  setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number): void {
+    if (seenAt === undefined) this.sql('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
+    else this.sql('UPDATE devices SET auth = ?, last_seen = ? WHERE dev_id = ?').run(JSON.stringify(auth), iso(seenAt), devId);
+  }
+
+  /** Records that a known device was seen now (no read: the caller has its row). */
+  markSeen(devId: string, now: number): void {
+    this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
   }
 
   /** Per-device client credentials; undefined goes back to the lab default. Creates the device if new. */
@@ -335,14 +347,24 @@ export class ServerStore {
     return this.jobs({ device, status: 'queued' });
   }
 
-  markSent(ids: number[], sessionId: number, now: number): void {
-    const st = this.sql(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'queued'`);
-    for (const id of ids) st.run(sessionId, iso(now), id);
+  /** What a session needs of the queue, oldest first: ids and specs only (read at every message). */
+  queuedJobSpecs(device: string): { id: number; spec: JobSpec }[] {
+    const rows = this.sql(`SELECT id, spec FROM jobs WHERE device = ? AND status = 'queued' ORDER BY id`).all(device) as { id: number; spec: string }[];
+    return rows.map((r) => ({ id: r.id, spec: JSON.parse(r.spec) as JobSpec }));
   }
 
-  finishJob(o: { id: number; status: 'done' | 'failed'; statusCode: number | null; results: JobResult[]; members: JobMemberStatus[]; error: string | null }, now: number): void {
-    this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, updated_at = ? WHERE id = ?`)
-      .run(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id);
+  markSent(ids: number[], sessionId: number, now: number): void {
+    if (ids.length === 0) return;
+    // One statement for the whole message's jobs (prepared once per count, like the other texts).
+    this.sql(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE status = 'queued' AND id IN (${ids.map(() => '?').join(', ')})`)
+      .run(sessionId, iso(now), ...ids);
+  }
+
+  /** Settles a job; returns it as stored now (undefined when it is gone, e.g. cleared meanwhile). */
+  finishJob(o: { id: number; status: 'done' | 'failed'; statusCode: number | null; results: JobResult[]; members: JobMemberStatus[]; error: string | null }, now: number): JobRecord | undefined {
+    const row = this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, updated_at = ? WHERE id = ? RETURNING *`)
+      .get(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id) as JobRow | undefined;
+    return row && jobFromRow(row);
   }
 
   /**
@@ -458,10 +480,16 @@ export class ServerStore {
   // --- the discovered tree and alerts --------------------------------------------------------
 
   upsertTree(device: string, entries: Omit<TreeEntry, 'fetchedAt'>[], now: number): void {
-    const st = this.sql(`INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (device, uri) DO UPDATE SET format = COALESCE(excluded.format, format), type = COALESCE(excluded.type, type),
-      data = COALESCE(excluded.data, data), encoding = COALESCE(excluded.encoding, encoding), fetched_at = excluded.fetched_at`);
-    for (const e of entries) st.run(device, normaliseUri(e.uri), e.format, e.type, e.data, e.encoding ?? null, iso(now));
+    const at = iso(now);
+    // Many rows per statement: a package 1 alone brings five DevInfo leaves.
+    for (let i = 0; i < entries.length; i += TREE_ROWS_PER_STATEMENT) {
+      const part = entries.slice(i, i + TREE_ROWS_PER_STATEMENT);
+      const args: unknown[] = [];
+      for (const e of part) args.push(device, normaliseUri(e.uri), e.format, e.type, e.data, e.encoding ?? null, at);
+      this.sql(`INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+        ON CONFLICT (device, uri) DO UPDATE SET format = COALESCE(excluded.format, format), type = COALESCE(excluded.type, type),
+        data = COALESCE(excluded.data, data), encoding = COALESCE(excluded.encoding, encoding), fetched_at = excluded.fetched_at`).run(...args);
+    }
   }
 
   tree(device: string): TreeEntry[] {
