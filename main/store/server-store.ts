@@ -3,19 +3,24 @@
  *
  * SQLite in WAL mode in a data folder. Several processes share it (`dmw server` and `dmw job add`
  * on the same folder): writes take the write lock up front (BEGIN IMMEDIATE) and wait for each other
- * (busy_timeout). synchronous=FULL makes every commit durable before it returns, so a kill -9 (or
- * power loss) never loses what was committed; the server commits before it answers a device.
+ * (busy_timeout). Durability 'FULL' (the default) makes every commit durable before anyone hears of
+ * it, so a kill -9 (or power loss) never loses what was committed; the server commits before it
+ * answers a device.
  *
  * Group commit: the server's requests go through `group()`, which runs each one in a savepoint of a
  * transaction shared by every request of the same event-loop turn and settles them all after one
- * COMMIT (one fsync instead of one per request). A caller that answers the device only after its
- * promise resolved still never tells anyone about a write that is not on disk.
+ * COMMIT. The fsync that makes a commit durable is ours, not SQLite's: SQLite runs with
+ * synchronous=NORMAL (in WAL mode a COMMIT then only write()s its frames to the WAL) and we fsync the
+ * WAL file on libuv's thread pool before settling the group. The event loop keeps serving devices
+ * while the disk flushes; their requests gather in the next group, which commits when the fsync in
+ * flight returns. A caller that answers the device only after its promise resolved still never tells
+ * anyone about a write that is not on disk. `tx()` stays synchronous: it fsyncs before it returns.
  *
  * Messages are stored as their raw bytes; their decoded (pretty XML) form is derived from those
  * bytes when read (`decodedForm`), rather than written a second time on every round trip.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Credential } from '../server/config.js';
 import { parseJobSpec } from '../server/jobs.js';
@@ -29,9 +34,16 @@ import { serializeXml } from '../protocol/xml/serialize.js';
 export const DB_FILE = 'dmw.sqlite';
 const SCHEMA_VERSION = 1;
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 export interface StoreOptions {
   /** 'FULL' (default) survives power loss; 'NORMAL' survives process crashes only. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** How the WAL is flushed to disk in 'FULL' (tests count calls); default node:fs fsync. */
+  fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
   /** How long a writer waits for another process's lock (ms). */
   busyTimeoutMs?: number;
 }
@@ -160,12 +172,29 @@ export class ServerStore {
 
   private readonly statements = new Map<string, Database.Statement>();
   /** The open group-commit transaction and who waits for its COMMIT. */
-  private batch?: { waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> };
+  private batch?: { waiters: Waiter[] };
+  /** Committed, waiting for the next fsync of the WAL (FULL durability only). */
+  private unsynced: Waiter[] = [];
+  private syncing = false;
+  /** Something was committed that a synchronous fsync has not covered yet. */
+  private dirty = false;
+  private walFd?: number;
   /** >0 while a group() callback runs (a tx() inside it must nest, not commit the batch). */
   private groupDepth = 0;
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    /** True: we fsync the WAL ourselves before a commit counts (durability FULL). */
+    private readonly durable: boolean,
+    private readonly walPath: string,
+    private readonly fsyncAsync: NonNullable<StoreOptions['fsync']>,
+  ) {
     this.db = db;
+  }
+
+  /** FULL: nothing is acknowledged before it is on disk; NORMAL: it survives a crash of the process, not of the machine. */
+  get durability(): 'FULL' | 'NORMAL' {
+    return this.durable ? 'FULL' : 'NORMAL';
   }
 
   /** A statement prepared once per SQL text: preparing costs more than running these small statements. */
@@ -181,10 +210,13 @@ export class ServerStore {
   /** Opens (creating if needed) the store in `dir`. */
   static open(dir: string, opts: StoreOptions = {}): ServerStore {
     mkdirSync(dir, { recursive: true });
-    const db = new Database(path.join(dir, DB_FILE));
+    const file = path.join(dir, DB_FILE);
+    const db = new Database(file);
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    // FULL durability is our own fsync of the WAL (see the top of this file), so SQLite itself
+    // never blocks the event loop on the disk.
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
@@ -197,14 +229,22 @@ export class ServerStore {
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     }
-    return new ServerStore(db);
+    return new ServerStore(db, (opts.synchronous ?? 'FULL') === 'FULL', `${file}-wal`, opts.fsync ?? fsync);
   }
 
   close(): void {
     if (this.db.open) {
       this.flush();
+      this.syncNow();
       this.db.close();
     }
+    // An fsync still on the thread pool closes the file when it returns (everything is on disk already).
+    if (!this.syncing) this.closeWal();
+  }
+
+  private closeWal(): void {
+    if (this.walFd !== undefined) closeSync(this.walFd);
+    this.walFd = undefined;
   }
 
   /**
@@ -214,7 +254,10 @@ export class ServerStore {
   tx<T>(fn: () => T): T {
     if (this.groupDepth > 0) return this.db.transaction(fn)();
     this.flush();
-    return this.db.transaction(fn).immediate();
+    const value = this.db.transaction(fn).immediate();
+    this.dirty = true;
+    this.syncNow();
+    return value;
   }
 
   /**
@@ -226,7 +269,7 @@ export class ServerStore {
     if (!this.batch) {
       this.db.prepare('BEGIN IMMEDIATE').run();
       this.batch = { waiters: [] };
-      setImmediate(() => this.flush());
+      setImmediate(() => this.commitGroup());
     }
     let value: T;
     this.groupDepth++;
@@ -238,6 +281,16 @@ export class ServerStore {
       this.groupDepth--;
     }
     return new Promise<T>((resolve, reject) => this.batch!.waiters.push({ resolve: () => resolve(value), reject }));
+  }
+
+  /**
+   * The end of the event-loop turn: the group commits now, or, while the previous group's fsync is
+   * still running, stays open (later requests join it) and commits when that fsync returns. One
+   * fsync in flight at a time, each covering every commit since the one before.
+   */
+  private commitGroup(): void {
+    if (this.durable && this.syncing) return;
+    this.flush();
   }
 
   /** Commits the group transaction, if one is open, and settles its waiters. */
@@ -256,7 +309,73 @@ export class ServerStore {
       for (const w of b.waiters) w.reject(e);
       return;
     }
-    for (const w of b.waiters) w.resolve();
+    this.dirty = true;
+    if (!this.durable) {
+      for (const w of b.waiters) w.resolve();
+      return;
+    }
+    this.unsynced.push(...b.waiters);
+    if (!this.syncing) this.startSync();
+  }
+
+  /**
+   * One fsync of the WAL on the thread pool for every commit not yet on disk; commits made while it
+   * runs wait for the next one (each waiter is settled by an fsync that began after its COMMIT).
+   */
+  private startSync(): void {
+    const waiters = this.unsynced;
+    if (waiters.length === 0) return;
+    this.unsynced = [];
+    this.syncing = true;
+    let fd: number;
+    try {
+      fd = this.wal();
+    } catch (e) {
+      this.syncing = false;
+      for (const w of waiters) w.reject(e);
+      return;
+    }
+    this.fsyncAsync(fd, (err) => {
+      this.syncing = false;
+      if (!this.db.open) this.closeWal();
+      for (const w of waiters) {
+        if (err) w.reject(new Error(`could not flush ${this.walPath} to disk: ${err.message}`));
+        else w.resolve();
+      }
+      // The group that gathered meanwhile commits now and starts the next fsync.
+      if (this.batch && this.db.open) this.flush();
+      else this.startSync();
+    });
+  }
+
+  /** Makes everything committed so far durable before returning (tx(), close()). */
+  private syncNow(): void {
+    if (!this.durable || !this.dirty || !this.db.open) return;
+    this.dirty = false;
+    const fd = this.wal(true);
+    if (fd !== undefined) fsyncSync(fd);
+    // Those waiting for the thread-pool fsync are on disk now too.
+    const waiters = this.unsynced;
+    this.unsynced = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /**
+   * The WAL file, opened once (SQLite keeps it, same inode, while a connection is open). With
+   * `mayBeMissing`, no WAL yet means nothing to flush (undefined).
+   */
+  private wal(mayBeMissing: true): number | undefined;
+  private wal(): number;
+  private wal(mayBeMissing = false): number | undefined {
+    if (this.walFd === undefined) {
+      try {
+        this.walFd = openSync(this.walPath, 'r');
+      } catch (e) {
+        if (mayBeMissing && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    }
+    return this.walFd;
   }
 
   // --- devices -------------------------------------------------------------------------------

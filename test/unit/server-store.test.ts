@@ -95,9 +95,50 @@ describe('server store', () => {
     server.tx(() => server.markSent([j.id], 1, T));
     expect(cli.job(j.id)!.status).toBe('sent');
     expect(server.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(server.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(server.durability).toBe('FULL');
     server.close();
     cli.close();
+  });
+
+  it('answers a group commit only after its WAL fsync returned; requests meanwhile gather in the next group; tx() is durable when it returns', async () => {
+    const dir = fresh();
+    const syncs: Array<() => void> = [];
+    const s = ServerStore.open(dir, { fsync: (_fd, done) => syncs.push(() => done(null)) });
+    const other = ServerStore.open(dir, { synchronous: 'NORMAL' });
+    const targets = () => other.queuedJobs('IMEI:3').map((j) => j.target);
+    const settled: string[] = [];
+    const a = s.group(() => s.addJob('IMEI:3', { kind: 'get', uri: './A' }, T)).then(() => settled.push('a'));
+    await new Promise((r) => setImmediate(r)); // end of the turn: A commits, its fsync starts
+    expect(syncs).toHaveLength(1);
+    expect(targets()).toEqual(['./A']); // committed, but its device is not answered yet
+    const b = s.group(() => s.addJob('IMEI:3', { kind: 'get', uri: './B' }, T)).then(() => settled.push('b'));
+    await new Promise((r) => setImmediate(r));
+    const c = s.group(() => s.addJob('IMEI:3', { kind: 'get', uri: './C' }, T)).then(() => settled.push('c'));
+    await new Promise((r) => setImmediate(r));
+    // B and C (two turns) wait in one open group while A's fsync runs.
+    expect(targets()).toEqual(['./A']);
+    expect(settled).toEqual([]);
+    expect(syncs).toHaveLength(1);
+    syncs.shift()!();
+    await a;
+    expect(settled).toEqual(['a']);
+    expect(targets()).toEqual(['./A', './B', './C']); // the gathered group committed, one fsync for both
+    expect(syncs).toHaveLength(1);
+    syncs.shift()!();
+    await Promise.all([b, c]);
+    expect(settled).toEqual(['a', 'b', 'c']);
+    // tx() flushes with a synchronous fsync: nothing waits on the thread pool afterwards.
+    s.tx(() => s.addJob('IMEI:3', { kind: 'get', uri: './D' }, T));
+    expect(syncs).toHaveLength(0);
+    expect(targets()).toContain('./D');
+    other.close();
+    s.close();
+  });
+
+  it('fails the requests of a group whose fsync failed', async () => {
+    const s = ServerStore.open(fresh(), { fsync: (_fd, done) => done(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' })) });
+    await expect(s.group(() => s.addJob('IMEI:4', { kind: 'get', uri: './A' }, T))).rejects.toThrow(/could not flush .*dmw\.sqlite-wal to disk: EIO/);
+    s.close();
   });
 
   it('keeps the discovered tree with timestamps, newest value winning', () => {
