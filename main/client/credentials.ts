@@ -7,12 +7,24 @@
  *    command executed (SyncHdr and every command 401, or 407 when they are missing). For MD5 and
  *    HMAC every answer challenges with a fresh nonce (kept in SRVCRED AAuthData once sent).
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import {
   AUTH_META_TYPE, authTypeFromMeta, basicCredential, hmacMac, md5Credential, nonceBytes, parseHmacHeader, type AuthType,
 } from '../protocol/auth.js';
 import type { Chal, Cred, SyncHdr } from '../protocol/model.js';
+import { randomBase64 } from '../protocol/random-pool.js';
 import { DEVICE, type DmNode, type DmTree } from '../tree/tree.js';
+import type { DmUri } from '../tree/uri.js';
+
+/**
+ * A DMAcc account node by its path, or by that path parsed once: a session reads and writes its
+ * account's credentials on every message, and a parsed URI resolves without parsing again.
+ */
+export type AccountRef = string | DmUri;
+
+function accountPathText(account: AccountRef): string {
+  return typeof account === 'string' ? account : account.path;
+}
 
 /** AAuthType as DMAcc spells it (and the spellings real bootstraps use) -> our auth type. */
 export function authTypeOf(aauthType: string | undefined): AuthType | undefined {
@@ -42,8 +54,8 @@ export interface AccountCredential {
 }
 
 /** The AppAuth/<X> node of `level` under an account node. */
-export function appAuthNode(tree: DmTree, accountPath: string, level: 'CLCRED' | 'SRVCRED'): DmNode | undefined {
-  const acc = tree.lookup(accountPath);
+export function appAuthNode(tree: DmTree, account: AccountRef, level: 'CLCRED' | 'SRVCRED'): DmNode | undefined {
+  const acc = tree.lookup(account);
   for (const x of acc?.child('AppAuth')?.children() ?? []) {
     if (x.child('AAuthLevel')?.value === level) return x;
   }
@@ -54,8 +66,8 @@ function leafText(n: DmNode | undefined): string {
   return n !== undefined && typeof n.value === 'string' ? n.value : '';
 }
 
-export function readCredential(tree: DmTree, accountPath: string, level: 'CLCRED' | 'SRVCRED'): (AccountCredential & { typeText: string }) | undefined {
-  const x = appAuthNode(tree, accountPath, level);
+export function readCredential(tree: DmTree, account: AccountRef, level: 'CLCRED' | 'SRVCRED'): (AccountCredential & { typeText: string }) | undefined {
+  const x = appAuthNode(tree, account, level);
   if (!x) return undefined;
   const typeText = leafText(x.child('AAuthType'));
   const type = authTypeOf(typeText) ?? 'md5';
@@ -63,16 +75,19 @@ export function readCredential(tree: DmTree, accountPath: string, level: 'CLCRED
 }
 
 /** Writes an AppAuth leaf as the device itself (no ACL applies). Throws if the tree refuses. */
-export function writeCredentialLeaf(tree: DmTree, accountPath: string, level: 'CLCRED' | 'SRVCRED', leaf: 'AAuthData' | 'AAuthType', value: string): void {
-  const x = appAuthNode(tree, accountPath, level);
-  if (!x) throw new Error(`${accountPath} has no ${level} AppAuth`);
+export function writeCredentialLeaf(tree: DmTree, account: AccountRef, level: 'CLCRED' | 'SRVCRED', leaf: 'AAuthData' | 'AAuthType', value: string): void {
+  const x = appAuthNode(tree, account, level);
+  if (!x) throw new Error(`${accountPathText(account)} has no ${level} AppAuth`);
   const r = tree.replace(DEVICE, `${tree.pathOf(x)}/${leaf}`, value);
   if (!r.ok) throw new Error(`cannot store ${level} ${leaf}: ${r.message}`);
 }
 
-/** A fresh nonce to challenge the server with (base64 of 16 random bytes). */
+/**
+ * A fresh nonce to challenge the server with (base64 of 16 random bytes). From the pool that is
+ * refilled in bulk: every server message gets one, and crypto.randomBytes per call costs far more.
+ */
 export function newNonce(): string {
-  return randomBytes(16).toString('base64');
+  return randomBase64(16);
 }
 
 /** Our SyncHdr Cred (basic / MD5); HMAC travels in a header instead. */
@@ -103,6 +118,11 @@ export interface ServerVerdict {
   nextNonce?: string;
 }
 
+/** A verdict that carries our challenge (and the nonce in it, unless basic) for the server's next message. */
+function challenging(status: number, chal: Chal, nextNonce: string | undefined, reason: string): ServerVerdict {
+  return { status, chal, reason, ...(nextNonce !== undefined ? { nextNonce } : {}) };
+}
+
 /**
  * Checks the server's credentials on one message: its SyncHdr Cred (basic, MD5 with the nonce we
  * last gave it) or its x-syncml-hmac header over the exact body bytes.
@@ -111,22 +131,21 @@ export function checkServer(expected: AccountCredential, hdr: SyncHdr, hmac: str
   const type = expected.type;
   const nextNonce = type === 'basic' ? undefined : fresh();
   const chal: Chal = { meta: { type: AUTH_META_TYPE[type], format: 'b64', ...(nextNonce !== undefined ? { nextNonce } : {}) } };
-  const fail = (status: 401 | 407, reason: string): ServerVerdict => ({ status, chal, reason, ...(nextNonce !== undefined ? { nextNonce } : {}) });
   if (type === 'hmac') {
-    if (!hmac) return fail(407, 'no x-syncml-hmac header from the server');
+    if (!hmac) return challenging(407, chal, nextNonce, 'no x-syncml-hmac header from the server');
     const h = parseHmacHeader(hmac);
-    if (!h) return fail(401, 'unreadable x-syncml-hmac header from the server');
-    if (h.algorithm.toUpperCase() !== 'MD5') return fail(401, `server HMAC algorithm ${h.algorithm} is not MD5`);
-    if (h.username !== expected.name) return fail(401, `server HMAC username "${h.username}", expected "${expected.name}"`);
+    if (!h) return challenging(401, chal, nextNonce, 'unreadable x-syncml-hmac header from the server');
+    if (h.algorithm.toUpperCase() !== 'MD5') return challenging(401, chal, nextNonce, `server HMAC algorithm ${h.algorithm} is not MD5`);
+    if (h.username !== expected.name) return challenging(401, chal, nextNonce, `server HMAC username "${h.username}", expected "${expected.name}"`);
     const mac = hmacMac(expected.name, expected.secret, nonceBytes(expected.nonce), body);
-    if (!same(mac, h.mac)) return fail(401, 'server HMAC does not match the body (wrong secret or nonce)');
-    return { status: 200, chal, reason: 'server authenticated (HMAC)', ...(nextNonce !== undefined ? { nextNonce } : {}) };
+    if (!same(mac, h.mac)) return challenging(401, chal, nextNonce, 'server HMAC does not match the body (wrong secret or nonce)');
+    return challenging(200, chal, nextNonce, 'server authenticated (HMAC)');
   }
   const cred = hdr.cred;
-  if (!cred) return fail(407, 'the server sent no Cred');
+  if (!cred) return challenging(407, chal, nextNonce, 'the server sent no Cred');
   const got = authTypeFromMeta(cred.meta?.type) ?? 'basic';
-  if (got !== type) return fail(401, `server Cred is ${got}, we expect ${type}`);
+  if (got !== type) return challenging(401, chal, nextNonce, `server Cred is ${got}, we expect ${type}`);
   const want = type === 'basic' ? basicCredential(expected.name, expected.secret) : md5Credential(expected.name, expected.secret, nonceBytes(expected.nonce));
-  if (!same(cred.data, want)) return fail(401, `server Cred (${type}) is wrong`);
+  if (!same(cred.data, want)) return challenging(401, chal, nextNonce, `server Cred (${type}) is wrong`);
   return { status: 212, reason: `server authenticated (${type})`, ...(type === 'md5' ? { chal, ...(nextNonce !== undefined ? { nextNonce } : {}) } : {}) };
 }

@@ -60,6 +60,17 @@ export class HandsetEvents {
   }
 }
 
+/**
+ * The last instant formatted, and its text: a busy pool stamps many events within the same
+ * millisecond (each session's start, messages and end), and formatting a Date is not free.
+ */
+let lastMs = Number.NaN;
+let lastIso = '';
+
 export function iso(ms: number = Date.now()): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }

@@ -23,6 +23,7 @@ import { parsePackage0, package0Digest, RESYNC_NONCES, type ParsedPackage0 } fro
 import { createDeviceTree, findAccount, readAccounts, type DeviceTreeOptions, type DmAccount } from '../tree/mos.js';
 import { loadTree, saveTree } from '../tree/persist.js';
 import { DEVICE, type DmTree } from '../tree/tree.js';
+import { parseUri } from '../tree/uri.js';
 import type { DdfSchema } from '../tree/ddf.js';
 import {
   ClientSession, defaultResponder, noUiResponder, timeoutResponder,
@@ -30,7 +31,7 @@ import {
 } from '../tree/processor/index.js';
 import {
   AAUTH_TYPE, authTypeOf, checkServer, clientCred, newNonce, readCredential, writeCredentialLeaf,
-  type AccountCredential, type ServerVerdict,
+  type AccountCredential, type AccountRef, type ServerVerdict,
 } from './credentials.js';
 import { HandsetEvents, iso, type HandsetEvent, type Initiator } from './events.js';
 import { Transport, type HandsetTls } from './transport.js';
@@ -388,7 +389,9 @@ export class VirtualHandset {
     if ((opts.protocol ?? this.options.protocol ?? DEFAULT_DM_PROTOCOL) === '2.0') return this.runDm20(opts, { account, url, sessionId, initiator, outcome, finish });
 
     const tree = this.tree;
-    const accPath = account.path;
+    // The account parsed once: its credentials are read and written on every message.
+    const parsedAccount = parseUri(account.path);
+    const accPath: AccountRef = parsedAccount.ok ? parsedAccount.value : account.path;
     const encoding = this.encoding;
     const mediaType = this.options.mediaType ?? MEDIA_TYPES[encoding];
     const maxMsgSize = this.options.maxMsgSize ?? DEFAULT_MAX_MSG;
@@ -403,8 +406,10 @@ export class VirtualHandset {
       return c && clientType ? { ...c, type: clientType } : undefined;
     };
     const credForHeader = () => {
+      // Checked before reading the tree: once authenticated (212), no message of ours carries Cred.
+      if (authenticated) return undefined;
       const c = myCred();
-      if (!c || authenticated || c.type === 'hmac') return undefined;
+      if (!c || c.type === 'hmac') return undefined;
       return clientCred(c);
     };
 
@@ -447,12 +452,17 @@ export class VirtualHandset {
       if (outcome.roundTrips >= maxRoundTrips) return finish(`no end after ${maxRoundTrips} round trips`);
       if (opts.beforeSend) await opts.beforeSend(index, msg);
       msg.hdr.msgID = String(baseMsgId + msgIdShift);
-      const enc = encodeMessage(msg, encoding);
-      if (!enc.ok) return finish(`cannot encode our message: ${enc.error.message}`);
-      const body = enc.value;
+      // The session may have encoded the message whole to measure it: those are its bytes, unless a
+      // re-send changed its MsgID and Cred (msgIdShift) or a beforeSend hook has had it.
+      let body = msgIdShift === 0 && !opts.beforeSend ? session.encodedAsBuilt(msg) : undefined;
+      if (body === undefined) {
+        const enc = encodeMessage(msg, encoding);
+        if (!enc.ok) return finish(`cannot encode our message: ${enc.error.message}`);
+        body = enc.value;
+      }
       const headers: Record<string, string> = { 'content-type': mediaType, accept: `${MEDIA_TYPES.wbxml}, ${MEDIA_TYPES.xml}` };
-      const me = myCred();
-      if (me?.type === 'hmac') headers['x-syncml-hmac'] = hmacHeader(me.name, me.secret, nonceBytes(me.nonce), body);
+      const me = clientType === 'hmac' ? myCred() : undefined;
+      if (me) headers['x-syncml-hmac'] = hmacHeader(me.name, me.secret, nonceBytes(me.nonce), body);
       if (serverMaxMsgSize !== undefined && body.length > serverMaxMsgSize) {
         this.warn(serverId, `our message of ${body.length} bytes is over the server's MaxMsgSize ${serverMaxMsgSize}`, outcome.warnings);
       }

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls, { type PeerCertificate } from 'node:tls';
+import { urlToHttpOptions } from 'node:url';
 
 export interface HandsetTls {
   /** CA certificate(s), PEM, trusted for the server. Replaces the system roots: only these CAs are accepted. */
@@ -38,6 +39,15 @@ export interface TransportOptions {
   maxSockets?: number;
 }
 
+/** Where a POST goes: the URL as node:http would take it apart, ready to be copied into a request. */
+interface Target {
+  secure: boolean;
+  options: http.RequestOptions;
+}
+
+/** Targets remembered per transport: its server's address and the current session's RespURI. */
+const TARGETS_KEPT = 8;
+
 const normalizePin = (p: string): string => p.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
 
 /** Checks the host name as usual, then the pins against every certificate of the chain. */
@@ -60,6 +70,7 @@ export class Transport {
   private readonly httpsAgent: https.Agent;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
+  private readonly targets = new Map<string, Target>();
 
   constructor(opts: TransportOptions = {}) {
     const maxSockets = opts.maxSockets ?? 2;
@@ -78,18 +89,34 @@ export class Transport {
     this.maxResponseBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
   }
 
-  post(url: string, body: Uint8Array, headers: Record<string, string>): Promise<HttpReply> {
+  /**
+   * The URL taken apart once (every session posts to the same address, then to its RespURI a few
+   * times): the options node:http would make of it with urlToHttpOptions, as it does for a URL object.
+   */
+  private target(url: string): Target | Error {
+    let t = this.targets.get(url);
+    if (t !== undefined) return t;
     let u: URL;
     try {
       u = new URL(url);
     } catch {
-      return Promise.reject(new Error(`not a URL: ${url}`));
+      return new Error(`not a URL: ${url}`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new Error(`unsupported URL scheme ${u.protocol} (${url})`));
-    const secure = u.protocol === 'https:';
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return new Error(`unsupported URL scheme ${u.protocol} (${url})`);
+    t = { secure: u.protocol === 'https:', options: urlToHttpOptions(u) };
+    if (this.targets.size >= TARGETS_KEPT) this.targets.clear();
+    this.targets.set(url, t);
+    return t;
+  }
+
+  post(url: string, body: Uint8Array, headers: Record<string, string>): Promise<HttpReply> {
+    const target = this.target(url);
+    if (target instanceof Error) return Promise.reject(target);
+    const { secure } = target;
     const mod = secure ? https : http;
     return new Promise<HttpReply>((resolve, reject) => {
-      const req = mod.request(u, {
+      const req = mod.request({
+        ...target.options,
         method: 'POST',
         agent: secure ? this.httpsAgent : this.httpAgent,
         headers: { ...headers, 'content-length': String(body.length) },

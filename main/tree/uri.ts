@@ -97,6 +97,11 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/** No UTF-16 unit takes more than 3 UTF-8 bytes (a surrogate pair, 2 units, takes 4): short strings need no count. */
+function surelyWithin(s: string, maxBytes: number): boolean {
+  return s.length * 3 <= maxBytes;
+}
+
 // C0 controls and DEL: never part of a node name (they cannot survive XML, and no MO uses them).
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -123,7 +128,7 @@ export function parseUri(text: string, limits: Readonly<UriLimits> = UNLIMITED):
     if (typeof parsed === 'string') return uriError(400, 'bad-query', text, parsed);
     query = parsed;
   }
-  if (limits.maxTotLen > 0) {
+  if (limits.maxTotLen > 0 && !surelyWithin(pathText, limits.maxTotLen)) {
     const len = utf8Length(pathText);
     if (len > limits.maxTotLen) {
       return uriError(414, 'too-long', text, `path is ${len} bytes, MaxTotLen is ${limits.maxTotLen}`);
@@ -140,6 +145,7 @@ export function parseUri(text: string, limits: Readonly<UriLimits> = UNLIMITED):
     return uriError(414, 'too-deep', text, `${raw.length} segments, MaxDepth is ${limits.maxDepth}`);
   }
   let canonical = true; // the input is already in canonical form, reuse it as `path`
+  const plain = !NOT_PLAIN.test(rest);
   const segments: string[] = new Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const seg = raw[i]!;
@@ -147,11 +153,16 @@ export function parseUri(text: string, limits: Readonly<UriLimits> = UNLIMITED):
       const why = i === raw.length - 1 ? "a URI cannot end with '/'" : "empty segment ('//')";
       return uriError(400, 'empty-segment', text, why, seg, i);
     }
-    if (limits.maxSegLen > 0) {
+    if (limits.maxSegLen > 0 && !surelyWithin(seg, limits.maxSegLen)) {
       const len = utf8Length(seg);
       if (len > limits.maxSegLen) {
         return uriError(414, 'segment-too-long', text, `segment is ${len} bytes, MaxSegLen is ${limits.maxSegLen}`, seg, i);
       }
+    }
+    if (plain && seg !== '.' && seg !== '..') {
+      // Nothing to decode, refuse or escape: the name is the segment, already canonical.
+      segments[i] = seg;
+      continue;
     }
     let name = seg;
     if (seg.includes('%')) {
@@ -202,6 +213,10 @@ function parseQuery(q: string): UriQuery | string {
 // query), whitespace and controls (unsafe in LocURI text). Everything else, including non-ASCII,
 // stays readable: XML carries UTF-8.
 const NEEDS_ESCAPE = /[%?#/\s\u0000-\u001f\u007f]/;
+// A path without these (NEEDS_ESCAPE but the separator) has segments that are their own names:
+// no escape to decode, no control character to refuse, nothing to escape back. Most URIs are so,
+// and parseUri then skips the per-segment checks.
+const NOT_PLAIN = /[%?#\s\u0000-\u001f\u007f]/;
 const ESCAPE_ALL = /[%?#/\s\u0000-\u001f\u007f]/g;
 
 export function encodeSegment(name: string): string {

@@ -102,6 +102,8 @@ export class ClientSession {
   private challenge: { status: number; chal?: Chal } | undefined;
   private lastServerHdr: SyncHdr | undefined;
   private ended = false;
+  /** The last message built, with its encoding when it was encoded whole (encodedAsBuilt). */
+  private built: { message: SyncML; bytes: Uint8Array } | undefined;
 
   constructor(options: ClientSessionOptions) {
     this.options = options;
@@ -344,6 +346,35 @@ export class ClientSession {
     return r.value.length;
   }
 
+  /**
+   * Does everything still owed (the queue, no chunked Results in progress) fit this message, next to
+   * the commands already in it and the trailer? This is the packing loop's question for the common
+   * case, answered with one encode instead of one per unit: encoded sizes add up command by command
+   * (WBXML has no string table here, and a code page switch is paid by the next tag on page 0, which
+   * is the next command or Final either way; XML declares namespaces per element), so the size of
+   * the whole message is exactly the loop's base plus the sum of its per-unit marginals. The trailer
+   * is numbered from 900 as the loop's base is. Returns the encoding when it fits; undefined when it
+   * does not, or when unsure (an encode failure): the loop then decides, and reports, as before.
+   */
+  private encodeWhole(hdr: SyncHdr, placed: readonly Command[], firstId: number, trailer: readonly Command[], max: number): Uint8Array | undefined {
+    if (this.outgoing !== undefined) return undefined;
+    const all: Command[] = [...placed];
+    let id = firstId;
+    for (const unit of this.queue) for (const c of unit.commands) all.push(withIds(c, id++));
+    for (let i = 0; i < trailer.length; i++) all.push(withIds(trailer[i]!, 900 + i));
+    const r = encodeMessage({ hdr, body: { commands: all, final: true } }, this.encoding);
+    return r.ok && r.value.length <= max ? r.value : undefined;
+  }
+
+  /**
+   * The wire bytes of `message` if it is the message this session last built and it was encoded
+   * whole then (measured against the server's MaxMsgSize): a caller that has not changed it since
+   * can send these instead of encoding it again.
+   */
+  encodedAsBuilt(message: SyncML): Uint8Array | undefined {
+    return this.built !== undefined && this.built.message === message ? this.built.bytes : undefined;
+  }
+
   /** Does a block of commands fit in one message next to the SyncHdr Status? (Atomic / 517) */
   private fitsAlone(hdr: SyncHdr, commands: Command[]): boolean {
     const max = this.serverMaxMsgSize;
@@ -354,6 +385,7 @@ export class ClientSession {
   }
 
   private buildMessage(server: SyncHdr, hdrStatus: Status | undefined, immediate: Command[]): SyncML {
+    this.built = undefined;
     const hdr = this.responseHeader(server);
     this.nextMsgId = (this.nextMsgId ?? 1) + 1;
     const cmds: Command[] = [];
@@ -368,6 +400,17 @@ export class ClientSession {
     trailer.push(...this.takeGenericAlerts());
 
     const max = this.serverMaxMsgSize;
+    const whole = max === undefined ? undefined : this.encodeWhole(hdr, cmds, id, trailer, max);
+    if (whole !== undefined) {
+      for (const unit of this.queue) for (const c of unit.commands) push(c);
+      this.queue = [];
+      for (const t of trailer) push(t);
+      const message: SyncML = { hdr, body: { commands: cmds, final: !this.serverPackageOpen } };
+      // Without a trailer (numbered from 900 when measured) the message measured is this one, final
+      // and numbered alike: byte for byte what encoding it again would give.
+      if (trailer.length === 0) this.built = { message, bytes: whole };
+      return message;
+    }
     let budget = UNBOUNDED;
     let base = 0;
     if (max !== undefined) {
