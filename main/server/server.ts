@@ -2,12 +2,13 @@
  * DmServer: the HTTP(S) listener, the session engine and the SQLite store put together.
  *
  * Per request: read the body (bounded) -> decode -> find or open the session -> in ONE write
- * transaction: log the message, read the device's queued jobs, run the engine, apply its effects,
- * log the response -> answer. Nothing goes on the wire that is not committed first, so a kill -9
- * at any moment loses no job or message that anyone was told about. The transactions of requests
- * that arrive together share one COMMIT (ServerStore.group), which is what lets a busy server keep
- * that promise without an fsync per round trip. Jobs written by another process (`dmw job add`)
- * are read from the store at every message.
+ * transaction: read the device's queued jobs, run the engine, log the message with the engine's
+ * notes, apply its effects, log the response -> answer. Nothing goes on the wire that is not
+ * committed (and fsynced) first, so a kill -9 at any moment loses no job or message that anyone was
+ * told about. The transactions of requests that arrive together share one COMMIT and one fsync
+ * (ServerStore.group), which is what lets a busy server keep that promise without waiting for the
+ * disk per round trip. Jobs written by another process (`dmw job add`) are read from the store at
+ * every message; the device's row is read at a session's first message and kept with the session.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';

@@ -16,8 +16,9 @@
  *   npm run bench -- server [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
  *                           [--synchronous FULL|NORMAL]
  *
- * --synchronous NORMAL runs the server's store without an fsync per commit (the product default is
- * FULL: nothing acknowledged is lost on power failure), to show how much of a round trip is the disk.
+ * --synchronous NORMAL runs the server's store without its fsync of the WAL before answering (the
+ * product default is FULL: nothing acknowledged is lost on power failure), to show how much of a
+ * round trip is the disk.
  * DMW_BENCH_PROFILE=DIR writes a V8 CPU profile of the server child there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
