@@ -19,7 +19,7 @@ import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { isElement, type Element } from '../protocol/element.js';
 import { readHeader } from '../protocol/message/read.js';
 import type { SyncHdr, SyncML } from '../protocol/model.js';
-import { ServerStore, type StoreOptions } from '../store/server-store.js';
+import { ServerStore, type NewMessage, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
@@ -512,24 +512,26 @@ export class DmServer {
           message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued,
           transport: { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) },
         });
-        // What the device said is logged with what the engine noted about it (one INSERT; the
-        // group's savepoint still undoes it all if anything below throws).
+        // What the device said is logged with what the engine noted about it, and with the answer
+        // in the same INSERT when there is one (the group's savepoint still undoes it all if
+        // anything here throws).
         const fx = 'held' in turn ? turn.held.effects : turn.output.effects;
         const sizeNote = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : undefined;
         const notes = sizeNote ? [sizeNote, ...fx.notes] : fx.notes;
-        this.store.addMessage({ sessionId, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null });
+        const logIn: NewMessage & { seq: number } = { sessionId, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null };
         this.apply(fx, sessionId, devId, now, events, seenAt);
         const device: DeviceView = fx.deviceAuth ? { ...view, auth: fx.deviceAuth } : view;
         if ('held' in turn) {
           // Step control: what the device said is stored now; the answer is built and logged when released.
+          this.store.addMessages([logIn]);
           return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId, token: token!, held: turn.held, device, seenAt };
         }
         const out = turn.output;
         const at = this.now();
-        this.store.addMessage({
+        this.store.addMessages([logIn, {
           sessionId, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
           bytes: out.bytes,
-        });
+        }]);
         events.push({ type: 'message', at: iso(at), sessionId, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.
         events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));

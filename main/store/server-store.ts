@@ -562,11 +562,21 @@ export class ServerStore {
   addMessage(m: NewMessage): number {
     const seq = m.seq ?? ((this.sql('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
     const info = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      m.sessionId, seq, m.direction, iso(m.at), m.durationMs ?? null, m.msgId ?? null, m.contentType ?? null, m.httpStatus ?? null,
-      Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.decoded ?? null, m.error ?? null, m.note ?? null,
-    );
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...messageValues(m, seq));
     return Number(info.lastInsertRowid);
+  }
+
+  /**
+   * Logs messages whose `seq` the caller knows, in one statement (a round trip's request and its
+   * answer); returns their ids in order.
+   */
+  addMessages(ms: readonly (NewMessage & { seq: number })[]): number[] {
+    if (ms.length === 0) return [];
+    const args: unknown[] = [];
+    for (const m of ms) args.push(...messageValues(m, m.seq));
+    const rows = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
+      VALUES ${ms.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id`).all(...args) as { id: number }[];
+    return rows.map((r) => r.id);
   }
 
   /** Adds a line to a logged message's note (auth reasons, warnings found after it was stored). */
@@ -625,6 +635,14 @@ export class ServerStore {
     return (this.sql('SELECT * FROM alerts WHERE device = ? ORDER BY id').all(device) as { code: string; correlator: string | null; items: string; at: string; session_id: number | null }[])
       .map((r) => ({ code: r.code, items: JSON.parse(r.items), at: r.at, sessionId: r.session_id, ...(r.correlator ? { correlator: r.correlator } : {}) }));
   }
+}
+
+/** A message row's values, in the column order of the INSERTs above. */
+function messageValues(m: NewMessage, seq: number): unknown[] {
+  return [
+    m.sessionId, seq, m.direction, iso(m.at), m.durationMs ?? null, m.msgId ?? null, m.contentType ?? null, m.httpStatus ?? null,
+    Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), m.decoded ?? null, m.error ?? null, m.note ?? null,
+  ];
 }
 
 /** `DevInfo/Mod` and `./DevInfo/Mod` are the same node. */
