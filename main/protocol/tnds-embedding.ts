@@ -21,16 +21,25 @@ export function restoreXmlTndsTypes(root: Element): Element {
   return root;
 }
 
+/**
+ * Elements an Item can sit under (directly or through a nested command). Nothing else is walked:
+ * every message goes through here twice, and its SyncHdr, Meta, Target and Source hold no Item.
+ */
+const HOLDS_ITEMS = new Set(['SyncML', 'SyncBody', 'Add', 'Alert', 'Atomic', 'Copy', 'Delete', 'Exec', 'Get', 'Map', 'Put', 'Replace', 'Results', 'Search', 'Sequence', 'Status', 'Sync']);
+
 /** Returns a changed copy of `e`, or undefined when nothing under it needs a change. */
 function retype(e: Element, from: string, to: string): Element | undefined {
   if (e.ns !== 'syncml') return undefined;
   if (e.name === 'Item') return retypeItem(e, from, to);
+  if (!HOLDS_ITEMS.has(e.name)) return undefined;
   let out: Child[] | undefined;
-  e.children.forEach((c, i) => {
-    if (!isElement(c)) return;
+  const children = e.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i]!;
+    if (!isElement(c)) continue;
     const r = retype(c, from, to);
-    if (r) (out ??= [...e.children])[i] = r;
-  });
+    if (r) (out ??= [...children])[i] = r;
+  }
   return out ? { ...e, children: out } : undefined;
 }
 
