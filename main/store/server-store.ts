@@ -500,11 +500,16 @@ export class ServerStore {
     }
   }
 
-  /** A generic alert (1226) whose Correlator matches an Exec job: its items join the job's results. */
+  /**
+   * A generic alert (1226) whose Correlator matches an Exec job: its items join the job's results.
+   * Only the device's latest Exec with that Correlator gets them: a lab reuses correlators from run
+   * to run, and a report answers the last command that asked for one, not every earlier one.
+   */
   attachAlertToJobs(device: string, alert: AlertRecord, now: number): number[] {
     if (!alert.correlator) return [];
-    const rows = (this.sql(`SELECT * FROM jobs WHERE device = ? AND command = 'exec'`).all(device) as JobRow[]).map(jobFromRow)
-      .filter((j) => j.spec.kind === 'exec' && j.spec.correlator === alert.correlator);
+    const rows = (this.sql(`SELECT * FROM jobs WHERE device = ? AND command = 'exec' ORDER BY id DESC`).all(device) as JobRow[]).map(jobFromRow)
+      .filter((j) => j.spec.kind === 'exec' && j.spec.correlator === alert.correlator)
+      .slice(0, 1);
     for (const j of rows) {
       const extra: JobResult[] = alert.items.map((i) => ({ uri: i.source ?? i.target ?? '', format: i.format ?? null, data: i.data ?? null, type: i.type ?? `alert:${alert.code}` }));
       this.sql('UPDATE jobs SET results = ?, updated_at = ? WHERE id = ?').run(JSON.stringify([...j.results, ...extra]), iso(now), j.id);

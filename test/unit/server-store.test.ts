@@ -158,6 +158,14 @@ describe('server store', () => {
     s.finishJob({ id: j.id, status: 'done', statusCode: 202, results: [], members: [], error: null }, T);
     expect(s.attachAlertToJobs('d', { code: '1226', correlator: 'c1', items: [{ source: './FUMO/Update', type: 'org.openmobilealliance.dm.firmwareupdate.update', data: '200' }] }, T)).toEqual([j.id]);
     expect(s.job(j.id)!.results).toEqual([{ uri: './FUMO/Update', format: null, data: '200', type: 'org.openmobilealliance.dm.firmwareupdate.update' }]);
+    // The next run reuses the correlator: its report belongs to the new Exec, not to both.
+    const again = s.addJob('d', { kind: 'exec', uri: './FUMO/Update', correlator: 'c1' }, T);
+    s.finishJob({ id: again.id, status: 'done', statusCode: 202, results: [], members: [], error: null }, T);
+    expect(s.attachAlertToJobs('d', { code: '1226', correlator: 'c1', items: [{ source: './FUMO/Update', data: '410' }] }, T)).toEqual([again.id]);
+    expect(s.job(again.id)!.results).toEqual([{ uri: './FUMO/Update', format: null, data: '410', type: 'alert:1226' }]);
+    expect(s.job(j.id)!.results).toHaveLength(1);
+    // Another device's Exec with the same correlator is not this device's.
+    expect(s.attachAlertToJobs('other', { code: '1226', correlator: 'c1', items: [] }, T)).toEqual([]);
     s.close();
   });
 });
