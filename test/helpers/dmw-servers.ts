@@ -20,12 +20,29 @@ export function dmw(args: string[], env: Record<string, string> = {}) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/**
+ * Runs `dmw ARGS` without blocking this process: needed while a `dmw server` child of this process
+ * is busy, since its output pipe is read here and would fill up during a spawnSync.
+ */
+export function dmwAsync(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    c.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
 export interface Running {
   child: ChildProcess;
   port: number;
   dmUrl: string;
   base: string;
   output: () => string;
+  /** Settles when the process has exited (tests that stop or kill it look at how). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export type Tls = { ca?: string; cert?: string; key?: string; token?: string };
@@ -80,7 +97,7 @@ export function dmwLab(cleanup: Array<() => unknown>, prefix = 'dmw-') {
   /** `dmw server --port 0 --host 127.0.0.1 --data DATA ARGS`, once it listens. */
   async function startServer(data: string, args: string[], scheme = 'http'): Promise<Running> {
     const child = spawn(process.execPath, [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data', data, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
     cleanup.push(async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -97,7 +114,7 @@ export function dmwLab(cleanup: Array<() => unknown>, prefix = 'dmw-') {
       await new Promise((r) => setTimeout(r, 25));
     }
     const port = Number(/\(port (\d+),/.exec(out)![1]);
-    return { child, port, dmUrl: `${scheme}://127.0.0.1:${port}/dm`, base: `${scheme}://127.0.0.1:${port}`, output: () => out };
+    return { child, port, dmUrl: `${scheme}://127.0.0.1:${port}/dm`, base: `${scheme}://127.0.0.1:${port}`, output: () => out, exited };
   }
 
   /** A DMA-DMS subscriber: the server's event stream (`/api/v1/events`), parsed. */

@@ -4,58 +4,16 @@
  * middle of sessions loses no committed job or message, and a restart finishes the work.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServerStore } from '../../main/store/server-store.js';
-import { REPO_ROOT } from '../helpers/tools.js';
+import { dmw, dmwLab, type Running } from '../helpers/dmw-servers.js';
 import { TestClient } from '../helpers/dm-test-client.js';
 
-const BIN = path.join(REPO_ROOT, 'main/cli/bin.mjs');
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-function tmp(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'dmw-cli-server-'));
-  dirs.push(d);
-  return d;
-}
-
-function dmw(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { timeout: 30_000, encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `dmw server` and waits for its "listening on" line. */
-async function startServer(data: string, extra: string[] = []): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data', data, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const deadline = Date.now() + 20_000;
-  while (!/listening on /.test(out)) {
-    if (child.exitCode !== null) throw new Error(`dmw server exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`dmw server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  const port = /\(port (\d+),/.exec(out)![1];
-  return { child, url: `http://127.0.0.1:${port}/dm`, output: () => out, exited };
-}
+const { tmp, startServer } = dmwLab(cleanup, 'dmw-cli-server-');
 
 describe('dmw server + dmw job + dmw session', () => {
   it('completes a job added by `dmw job add` while the server runs; `dmw job list --json` has the contract shape', async () => {
@@ -70,7 +28,7 @@ describe('dmw server + dmw job + dmw session', () => {
     expect(JSON.parse(add2.out)).toMatchObject({ id: 2, device: 'IMEI:CLI', command: 'replace', target: './Vendor/Mode', status: 'queued', statusCode: null, results: [] });
 
     const client = new TestClient({
-      url: srv.url, devId: 'IMEI:CLI', auth: { type: 'md5', name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw', type: 'md5' },
+      url: srv.dmUrl, devId: 'IMEI:CLI', auth: { type: 'md5', name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw', type: 'md5' },
       devInfo: { Mod: 'Lab Phone 9' }, tree: { './Vendor/Mode': { format: 'chr', data: 'turbo' } },
     });
     const r = await client.runSession();
@@ -135,7 +93,7 @@ describe('dmw server + dmw job + dmw session', () => {
     }
 
     const client = new TestClient({
-      url: srv.url, devId: 'IMEI:FW', auth: { type: 'md5', name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw', type: 'md5' },
+      url: srv.dmUrl, devId: 'IMEI:FW', auth: { type: 'md5', name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw', type: 'md5' },
       tree: { './FwUpdate/Lab/Update': { format: 'node', data: '' }, './FwUpdate/Lab/Download': { format: 'node', data: '' } },
     });
     const r = await client.runSession();
@@ -204,7 +162,7 @@ describe('kill -9', () => {
         // Small messages: sessions take many exchanges. The kill comes right after a response that
         // keeps a session going (it carries commands), so it always lands inside an open session.
         const client = new TestClient({
-          url: srv.url, devId, maxMsgSize: 1200, tree,
+          url: srv.dmUrl, devId, maxMsgSize: 1200, tree,
           onExchange: (ex) => {
             if (ex.httpStatus !== 200) return;
             received.push({ sessionUrl: ex.url, bytes: ex.responseBytes, request: ex.requestBytes });
@@ -229,10 +187,10 @@ describe('kill -9', () => {
     };
 
     // Round 1 and 2: killed mid-way.
-    await runUntilKilled(await startServer(data), 5);
+    await runUntilKilled(await startServer(data, []), 5);
     const afterFirst = store.jobs().length;
     expect(store.sessions().filter((s) => s.state === 'active').length).toBeGreaterThan(0); // killed mid-session
-    await runUntilKilled(await startServer(data), 9);
+    await runUntilKilled(await startServer(data, []), 9);
     expect(afterFirst).toBe(37);
 
     // Nothing committed is lost: every job is still there, every response a device got is logged.
@@ -248,11 +206,11 @@ describe('kill -9', () => {
     }
 
     // Restart: interrupted sessions are marked, jobs left on the wire go out again, all complete.
-    const srv = await startServer(data);
+    const srv = await startServer(data, []);
     expect(srv.output()).toMatch(/listening on/);
     for (let round = 0; round < 5 && store.jobs().some((j) => j.status !== 'done'); round++) {
       for (const devId of devices) {
-        const r = await new TestClient({ url: srv.url, devId, maxMsgSize: 1200, tree }).runSession();
+        const r = await new TestClient({ url: srv.dmUrl, devId, maxMsgSize: 1200, tree }).runSession();
         expect(r.error).toBeUndefined();
       }
     }

@@ -3,68 +3,28 @@
  * jobs queued by `dmw job add` before and read back with `dmw job list --json` after.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTree } from '../../main/tree/persist.js';
 import { isValidImeiDevId } from '../../main/client/index.js';
-import { REPO_ROOT } from '../helpers/tools.js';
+import { dmw as dmwSync, dmwAsync as dmw, dmwLab } from '../helpers/dmw-servers.js';
 
-const BIN = path.join(REPO_ROOT, 'main/cli/bin.mjs');
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-function tmp(): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'dmw-sim-cli-'));
-  dirs.push(d);
-  return d;
-}
-
-function dmw(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  // async: the server child runs in this process's event loop too
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    c.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
-
-async function startServer(data: string, extra: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data', data, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!/listening on /.test(out)) {
-    if (child.exitCode !== null) throw new Error(`dmw server exited: ${out}`);
-    if (Date.now() > deadline) throw new Error(`dmw server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { child, url: `http://127.0.0.1:${/\(port (\d+),/.exec(out)![1]}/dm` };
-}
+const { tmp, startServer } = dmwLab(cleanup, 'dmw-sim-cli-');
 
 describe('dmw sim', () => {
   it('runs N handsets against `dmw server`; jobs added with `dmw job add` come back done in `dmw job list --json`', async () => {
     const data = tmp();
     const devId = 'IMEI:490154203237518';
     const phone = path.join(tmp(), 'phone.json');
-    const init = spawnSync(process.execPath, [BIN, 'tree', 'init', '-o', phone, '--account', 'dmw-lab:lab:pw', '--devid', devId], { encoding: 'utf8' });
-    expect(init.status).toBe(0);
+    expect(dmwSync(['tree', 'init', '-o', phone, '--account', 'dmw-lab:lab:pw', '--devid', devId]).code).toBe(0);
     const srv = await startServer(data, ['--client-auth', 'md5', '--client-cred', 'lab:pw', '--server-cred', 'dmw:srvpw', '--server-id', 'dmw-lab']);
     expect((await dmw(['job', 'add', '--data', data, '--device', devId, 'get', './DevInfo/Mod'])).code).toBe(0);
     expect((await dmw(['job', 'add', '--data', data, '--device', devId, 'replace', './DMAcc/dmw-lab/Name', 'Lab server 2'])).code).toBe(0);
 
-    const r = await dmw(['sim', '--server', srv.url, '--count', '3', '--wbxml', '--auth', 'md5', '--client-cred', 'lab:pw', '--server-cred', 'dmw:srvpw', '--tree', phone, '--json']);
+    const r = await dmw(['sim', '--server', srv.dmUrl, '--count', '3', '--wbxml', '--auth', 'md5', '--client-cred', 'lab:pw', '--server-cred', 'dmw:srvpw', '--tree', phone, '--json']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const lines = r.out.trim().split('\n');
@@ -87,20 +47,20 @@ describe('dmw sim', () => {
     expect(devices.every((s) => s.state === 'done')).toBe(true);
 
     // plain output: a line per handset and a summary
-    const plain = await dmw(['sim', '--server', srv.url, '--count', '2', '--auth', 'md5', '--client-cred', 'lab:pw']);
+    const plain = await dmw(['sim', '--server', srv.dmUrl, '--count', '2', '--auth', 'md5', '--client-cred', 'lab:pw']);
     expect(plain.code).toBe(0);
     expect(plain.out).toMatch(/^IMEI:\d{15} ok: 2 round trips, \d+ ms\nIMEI:\d{15} ok: 2 round trips, \d+ ms\n2 ok, 0 failed; session p50 \d+ ms, p99 \d+ ms\n$/);
 
     // wrong credentials: every session fails, exit 1, the reasons on stderr
-    const bad = await dmw(['sim', '--server', srv.url, '--count', '2', '--client-cred', 'lab:nope', '--json']);
+    const bad = await dmw(['sim', '--server', srv.dmUrl, '--count', '2', '--client-cred', 'lab:nope', '--json']);
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.out.trim())).toEqual({ ok: 0, failed: 2, p50_ms: null, p99_ms: null });
     expect(bad.err).toMatch(/refused our credentials \(401\)/);
 
     // nothing listening any more
     srv.child.kill('SIGKILL');
-    await new Promise((r) => srv.child.once('exit', r));
-    const down = await dmw(['sim', '--server', srv.url, '--count', '1', '--json']);
+    await srv.exited;
+    const down = await dmw(['sim', '--server', srv.dmUrl, '--count', '1', '--json']);
     expect(down.code).toBe(1);
     expect(JSON.parse(down.out.trim())).toMatchObject({ ok: 0, failed: 1 });
     expect(down.err).toMatch(/ECONNREFUSED/);
@@ -108,16 +68,7 @@ describe('dmw sim', () => {
 
   it('HTTPS: --data DIR gives each handset a client certificate from the lab CA; --ca alone is refused by a server requiring one', async () => {
     const data = tmp();
-    const child = spawn(process.execPath, [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data', data, '--tls', '--client-certs', 'require', '--require-client-cert', '--client-auth', 'basic', '--client-cred', 'lab:pw'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!/listening on /.test(out)) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`dmw server --tls did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const url = /listening on (https:\/\/\S+\/dm)/.exec(out)![1]!;
+    const { dmUrl: url } = await startServer(data, ['--tls', '--client-certs', 'require', '--require-client-cert', '--client-auth', 'basic', '--client-cred', 'lab:pw'], 'https');
     const ok = await dmw(['sim', '--server', url, '--count', '2', '--auth', 'basic', '--client-cred', 'lab:pw', '--data', data, '--json']);
     expect(ok.err).toBe('');
     expect(JSON.parse(ok.out)).toMatchObject({ ok: 2, failed: 0 });
@@ -149,12 +100,12 @@ describe('dmw sim', () => {
     const data = tmp();
     const devId = 'IMEI:490154203237518';
     const phone = path.join(tmp(), 'phone.json');
-    expect(spawnSync(process.execPath, [BIN, 'tree', 'init', '-o', phone, '--account', 'dmw:lab:pw', '--devid', devId], { encoding: 'utf8' }).status).toBe(0);
+    expect(dmwSync(['tree', 'init', '-o', phone, '--account', 'dmw:lab:pw', '--devid', devId]).code).toBe(0);
     const srv = await startServer(data, ['--dm20', '--max-sessions', '8']);
     expect((await dmw(['job', 'add', '--data', data, '--device', devId, 'get', './DevInfo/Mod'])).code).toBe(0);
     expect((await dmw(['job', 'add', '--data', data, '--device', devId, 'replace', './DMAcc/dmw/Name', 'Lab server 2'])).code).toBe(0);
 
-    const r = await dmw(['sim', '--server', srv.url, '--count', '1', '--tree', phone, '--protocol', '2.0', '--json']);
+    const r = await dmw(['sim', '--server', srv.dmUrl, '--count', '1', '--tree', phone, '--protocol', '2.0', '--json']);
     expect(r.err).toBe('');
     expect(JSON.parse(r.out.trim().split('\n').pop()!)).toMatchObject({ ok: 1, failed: 0 });
     const jobs = JSON.parse((await dmw(['job', 'list', '--data', data, '--device', devId, '--json'])).out);
@@ -171,7 +122,7 @@ describe('dmw sim', () => {
     expect(shown.out).toContain('application/vnd.oma.dm+json');
     expect(shown.out).toContain('"./DevInfo/Mod"');
 
-    const bad = await dmw(['sim', '--server', srv.url, '--count', '1', '--protocol', '3']);
+    const bad = await dmw(['sim', '--server', srv.dmUrl, '--count', '1', '--protocol', '3']);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--protocol must be 1.2 or 2.0, got "3"');
   });
