@@ -230,9 +230,14 @@ export const suite: BenchSuite = {
         return n;
       };
       await hammer(WARM_UP_MS);
+      const bs0 = procCpuMs(bare.pid) ?? NaN;
+      const bc0 = process.cpuUsage();
       const b0 = performance.now();
       const reqs = await hammer(Math.max(ctx.minMillis, 500));
       const baselineReqPerS = reqs / ((performance.now() - b0) / 1000);
+      const bc1 = process.cpuUsage(bc0);
+      const bareServerCpu = ((procCpuMs(bare.pid) ?? NaN) - bs0) / reqs;
+      const bareClientCpu = (bc1.user + bc1.system) / 1000 / reqs;
       await bare.stop();
       const ratio = (sessionsPerS * rtPerSession) / baselineReqPerS;
 
@@ -243,6 +248,8 @@ export const suite: BenchSuite = {
         ['DM round trips', `${fmtNum(sessionsPerS * rtPerSession)} /s`, ''],
         ['CPU per session', `${fmtNum(serverCpu / sessions, 2)} ms`, `server process; the handsets (this process; queueing the jobs is not timed): ${fmtNum(clientCpu / sessions, 2)} ms`],
         ['bare node:http', `${fmtNum(baselineReqPerS)} req/s`, `${fmtInt(reqs)} POSTs of ${fmtInt(avgMsg)} B, ${nHandsets} keep-alive clients`],
+        // Where a round trip's CPU goes, side by side: what the target asks of each process.
+        ['CPU per round trip', `${fmtNum(serverCpu / roundTrips, 3)} ms`, `DM server vs ${fmtNum(bareServerCpu, 3)} ms bare server (${fmtNum(serverCpu / roundTrips / bareServerCpu, 1)}x); handsets ${fmtNum(clientCpu / roundTrips, 3)} ms vs ${fmtNum(bareClientCpu, 3)} ms bare clients (${fmtNum(clientCpu / roundTrips / bareClientCpu, 1)}x)`],
         ['ratio', fmtRatio(ratio), `target >= ${RATIO_TARGET}: ${verdictWord(ratio >= RATIO_TARGET)}`],
       ], 'lrl')) ctx.log(line);
       verdicts.push({ target: `server round trips/s >= ${RATIO_TARGET}x bare node:http req/s`, pass: ratio >= RATIO_TARGET, detail: `${fmtRatio(ratio)}: ${fmtNum(sessionsPerS)} sessions/s x ${fmtNum(rtPerSession, 2)} vs ${fmtNum(baselineReqPerS)} req/s` });
