@@ -10,7 +10,7 @@ const POOL_BYTES = 4096;
 const pool = Buffer.alloc(POOL_BYTES);
 let next = POOL_BYTES;
 
-/** `n` fresh random bytes (a view that must be used before the next call; copy to keep). */
+/** `n` fresh random bytes (a view into the pool: turned into text at once by the callers below). */
 function take(n: number): Buffer {
   if (n > POOL_BYTES) return randomFillSync(Buffer.alloc(n));
   if (next + n > POOL_BYTES) {
@@ -30,9 +30,4 @@ export function randomBase64(n: number): string {
 /** `n` random bytes as lowercase hex (tokens in URLs). */
 export function randomHex(n: number): string {
   return take(n).toString('hex');
-}
-
-/** `n` random bytes, copied out of the pool. */
-export function randomBytesFromPool(n: number): Uint8Array {
-  return new Uint8Array(take(n));
 }
