@@ -2,8 +2,9 @@
  * Real `dmw` processes for integration tests: the CLI run to completion, `dmw server` started on a
  * free loopback port (waiting for its "listening on" line), JSON calls to its management API
  * (main/server/API.md) and a DMA-DMS subscriber on its event stream. Whatever is started or created
- * is undone by the functions pushed onto the test file's `cleanup` list (run in reverse in afterEach).
+ * is undone after each test (dmwLab registers the afterEach).
  */
+import { afterEach } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
@@ -86,8 +87,15 @@ export function sseReader(onEvent: (e: StreamEvent) => void): (chunk: string) =>
   };
 }
 
-/** Process-starting helpers bound to a test file's cleanup list. */
-export function dmwLab(cleanup: Array<() => unknown>, prefix = 'dmw-') {
+/**
+ * Process-starting helpers for one test file. Whatever they start or create, and whatever the test
+ * pushes onto `cleanup`, is undone after each test, newest first.
+ */
+export function dmwLab(prefix = 'dmw-') {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
   function tmp(): string {
     const d = mkdtempSync(path.join(tmpdir(), prefix));
     cleanup.push(() => rmSync(d, { recursive: true, force: true }));
@@ -140,5 +148,5 @@ export function dmwLab(cleanup: Array<() => unknown>, prefix = 'dmw-') {
     };
   }
 
-  return { tmp, startServer, subscribe };
+  return { tmp, startServer, subscribe, cleanup };
 }

@@ -12,7 +12,7 @@
  *    --correlator`); the app answers 202, installs, and its Generic Alert 1226 reaches srvB's DMA-DMS
  *    subscriber (SSE on /api/v1/events), srvB's session log (`dmw session show`) and srvB's Exec job.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { api, dmw, dmwLab, type Running } from '../helpers/dmw-servers.js';
 import {
   VirtualHandset, AAUTH_TYPE, ClientAppRegistry, ClientAppServer, FirmwareUpdateApp, FUMO_STATE, FUMO_ALERT_TYPE,
@@ -29,12 +29,8 @@ const B_ARGS = ['--server-id', 'srvB', '--client-auth', 'md5', '--server-cred', 
 const CAMERA = 'com.example.camera';
 const CORRELATOR = 'fw-2.0.0-rollout-17';
 
-const cleanup: Array<() => unknown> = [];
-const { tmp, startServer, subscribe } = dmwLab(cleanup, 'dmw-dm20-');
+const { tmp, startServer, subscribe, cleanup } = dmwLab('dmw-dm20-');
 
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 
 /** A handset managed by srvA; its owner lets srvA add accounts (delegate). */
 async function handsetOfA(a: Running) {

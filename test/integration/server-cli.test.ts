@@ -3,17 +3,13 @@
  * folder. Jobs added while the server runs go out in the next session; kill -9 of the server in the
  * middle of sessions loses no committed job or message, and a restart finishes the work.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { ServerStore } from '../../main/store/server-store.js';
 import { dmw, dmwLab, type Running } from '../helpers/dmw-servers.js';
 import { TestClient } from '../helpers/dm-test-client.js';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-const { tmp, startServer } = dmwLab(cleanup, 'dmw-cli-server-');
+const { tmp, startServer } = dmwLab('dmw-cli-server-');
 
 describe('dmw server + dmw job + dmw session', () => {
   it('completes a job added by `dmw job add` while the server runs; `dmw job list --json` has the contract shape', async () => {

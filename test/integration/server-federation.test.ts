@@ -6,7 +6,7 @@
  * prints what `dmw job --data` prints. Then the same delegation with A authenticating to B by a
  * lab-CA client certificate over HTTPS.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { api, dmw, dmwLab, type Running } from '../helpers/dmw-servers.js';
@@ -17,12 +17,8 @@ import { DEVICE } from '../../main/tree/tree.js';
 const OPA = 'line-of-business-token-A';
 const OPB = 'line-of-business-token-B';
 const PEER_AB = 'dm6-shared-token-srvA-srvB';
-const cleanup: Array<() => unknown> = [];
-const { tmp, startServer, subscribe } = dmwLab(cleanup, 'dmw-fed-');
+const { tmp, startServer, subscribe, cleanup } = dmwLab('dmw-fed-');
 
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 
 /** A handset managed by srvA, whose owner lets srvA add accounts (delegate) and gave it ./Vendor. */
 async function handsetOfA(a: Running) {

@@ -2,17 +2,13 @@
  * `dmw sim` as a lab engineer runs it: against a `dmw server` child process on a data folder, with
  * jobs queued by `dmw job add` before and read back with `dmw job list --json` after.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { loadTree } from '../../main/tree/persist.js';
 import { isValidImeiDevId } from '../../main/client/index.js';
 import { dmw as dmwSync, dmwAsync as dmw, dmwLab } from '../helpers/dmw-servers.js';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-const { tmp, startServer } = dmwLab(cleanup, 'dmw-sim-cli-');
+const { tmp, startServer } = dmwLab('dmw-sim-cli-');
 
 describe('dmw sim', () => {
   it('runs N handsets against `dmw server`; jobs added with `dmw job add` come back done in `dmw job list --json`', async () => {
