@@ -16,7 +16,7 @@
  * PINs: the retry counter is read first (VERIFY without data -> 63Cx); a PIN is sent at most once
  * (never retried), and not at all when fewer than 2 tries remain, unless forced.
  */
-import { ApduError, INS, SW, command, describeExchange, hex, swHex } from '../../native/pcsc/apdu.js';
+import { ApduError, INS, SW, command, concat, describeExchange, hex, swHex } from '../../native/pcsc/apdu.js';
 import type { CardChannel } from '../../native/pcsc/channel.js';
 import { decodeWbxml } from '../protocol/wbxml/index.js';
 import {
@@ -620,17 +620,6 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return a.length === b.length ? -1 : n;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const out = new Uint8Array(n);
-  let i = 0;
-  for (const p of parts) {
-    out.set(p, i);
-    i += p.length;
-  }
-  return out;
 }
 
 export { swHex };

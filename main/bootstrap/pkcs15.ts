@@ -15,7 +15,7 @@
  * Sources: nrfconnect/sdk-nrf lib/uicc_lwm2m (pkcs15_decode.c and its test: a real UICC's ODF/DODF).
  */
 import * as asn1js from 'asn1js';
-import { hex } from '../../native/pcsc/apdu.js';
+import { concat, hex } from '../../native/pcsc/apdu.js';
 
 /** The PKCS#15 application identifier (ISO 7816-15 / PKCS#15 v1.1 §5.4). */
 export const PKCS15_AID = Uint8Array.of(0xa0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4b, 0x43, 0x53, 0x2d, 0x31, 0x35);
@@ -356,14 +356,7 @@ export function buildDirRecord(app: DirApplication): Uint8Array {
   const parts = [tlv(0x4f, app.aid)];
   if (app.label !== undefined) parts.push(tlv(0x50, new TextEncoder().encode(app.label)));
   if (app.path !== undefined) parts.push(tlv(0x51, app.path));
-  const n = parts.reduce((a, p) => a + p.length, 0);
-  const v = new Uint8Array(n);
-  let i = 0;
-  for (const p of parts) {
-    v.set(p, i);
-    i += p.length;
-  }
-  return tlv(0x61, v);
+  return tlv(0x61, concat(parts));
 }
 
 /** The DM bootstrap entry of a DODF, if any (first match; the OID may be twice wrapped). */

@@ -250,3 +250,16 @@ export function redactedHex(cmd: Uint8Array, maxBytes = Infinity): string {
   if (cmd.length > maxBytes) return hex(cmd.subarray(0, maxBytes)) + '..';
   return hex(cmd);
 }
+
+/** The parts one after another, in a new array (TLV bodies, responses read in pieces). */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let i = 0;
+  for (const p of parts) {
+    out.set(p, i);
+    i += p.length;
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  *  - `6Cxx`: wrong Le; send the same command again with Le = xx (once).
  * Every raw exchange is counted and can be traced; PIN data is masked in the trace.
  */
-import { ApduError, INS, describeExchange, describeSw, hex, insName, parseResponse, redactedHex, swHex, type ResponseApdu } from './apdu.js';
+import { ApduError, INS, concat, describeExchange, describeSw, hex, insName, parseResponse, redactedHex, swHex, type ResponseApdu } from './apdu.js';
 
 /** What carries bytes to a card and back: one command APDU in, one response APDU (data + SW) out. */
 export interface ApduTransport {
@@ -143,15 +143,3 @@ export function withLe(cmd: Uint8Array, le: number): Uint8Array {
   return out;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let i = 0;
-  for (const p of parts) {
-    out.set(p, i);
-    i += p.length;
-  }
-  return out;
-}

@@ -7,7 +7,7 @@
  * style, CLA 80), GET RESPONSE. In T=0 mode it answers as a T=0 card does: response data of case-4
  * commands waits behind `61xx`, and a READ BINARY asking for more than the file holds gets `6Cxx`.
  */
-import { INS, SW, encodeResponse, parseCommand, type CommandApdu } from '../apdu.js';
+import { INS, SW, concat, encodeResponse, parseCommand, type CommandApdu } from '../apdu.js';
 import { readTlv, tlv } from '../../../main/bootstrap/pkcs15.js';
 import type { AccessRule, CardImage, CardKey, DfNode, EfNode, FileNode } from './image.js';
 
@@ -511,13 +511,5 @@ export function fcp(n: FileNode): Uint8Array {
     parts.push(tlv(0x80, Uint8Array.of(n.data.length >> 8, n.data.length & 0xff)));
     if (n.sfi !== undefined) parts.push(tlv(0x88, Uint8Array.of(n.sfi << 3)));
   }
-  let len = 0;
-  for (const p of parts) len += p.length;
-  const body = new Uint8Array(len);
-  let i = 0;
-  for (const p of parts) {
-    body.set(p, i);
-    i += p.length;
-  }
-  return tlv(0x62, body);
+  return tlv(0x62, concat(parts));
 }
