@@ -162,7 +162,7 @@ const DRAIN_CAP = 64 * 1024 * 1024;
  * Reads the body up to `max` bytes. Past it, resolves at once with what was kept (the 413 goes out
  * now) and keeps draining in the background so the client gets to read that answer.
  */
-function readBody(req: http.IncomingMessage, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
+export function readBody(req: http.IncomingMessage, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -8,6 +8,7 @@ import { ApiError } from './errors.js';
 import { invalid } from './errors.js';
 import { authenticate, type ApiAuthConfig, type Principal } from './auth.js';
 import { API_PREFIX } from './client.js';
+import { mediaType, readBody } from '../http.js';
 
 export const DEFAULT_MAX_API_BODY = 1024 * 1024;
 
@@ -52,43 +53,26 @@ function sendJson(res: http.ServerResponse, status: number, json: unknown, heade
   res.end(body);
 }
 
-function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+async function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
+  const type = mediaType(req.headers['content-type']);
   if (type !== 'application/json') {
     req.resume();
-    return Promise.reject(new ApiError(415, 'unsupported-media-type', `content-type must be application/json, got "${type || '(none)'}"`, 'content-type'));
+    throw new ApiError(415, 'unsupported-media-type', `content-type must be application/json, got "${type || '(none)'}"`, 'content-type');
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) {
     req.resume();
-    return Promise.reject(new ApiError(413, 'too-large', `body of ${declared} bytes is over the limit of ${max} bytes`, 'body', undefined, { connection: 'close' }));
+    throw new ApiError(413, 'too-large', `body of ${declared} bytes is over the limit of ${max} bytes`, 'body', undefined, { connection: 'close' });
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > max) {
-        over = true;
-        reject(new ApiError(413, 'too-large', `body is over the limit of ${max} bytes`, 'body', undefined, { connection: 'close' }));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (over) return;
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') return reject(new ApiError(400, 'bad-json', 'the body is empty; send a JSON object', 'body'));
-      try {
-        resolve(JSON.parse(text));
-      } catch (e) {
-        reject(new ApiError(400, 'bad-json', `the body is not valid JSON: ${(e as Error).message}`, 'body'));
-      }
-    });
-    req.on('error', reject);
-  });
+  const { bytes, over } = await readBody(req, max);
+  if (over) throw new ApiError(413, 'too-large', `body is over the limit of ${max} bytes`, 'body', undefined, { connection: 'close' });
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  if (text.trim() === '') throw new ApiError(400, 'bad-json', 'the body is empty; send a JSON object', 'body');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, 'bad-json', `the body is not valid JSON: ${(e as Error).message}`, 'body');
+  }
 }
 
 export interface RouterOptions {
