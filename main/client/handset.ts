@@ -16,6 +16,7 @@
 import { existsSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { decodeMessage, encodeMessage, MEDIA_TYPES, sniffEncoding, type Encoding } from '../protocol/codec.js';
+import { mediaType as mediaTypeOf } from '../protocol/http-body.js';
 import { describeCodecError } from '../protocol/errors.js';
 import { hmacHeader, nonceBytes, type AuthType } from '../protocol/auth.js';
 import type { Status, SyncML } from '../protocol/model.js';
@@ -475,7 +476,7 @@ export class VirtualHandset {
         return finish(`${url}: ${(e as Error).message.trim().split('\n')[0]}`);
       }
       outcome.roundTrips++;
-      const contentType = (headerValue(reply.headers['content-type']) ?? '').split(';')[0]!.trim().toLowerCase();
+      const contentType = mediaTypeOf(reply.headers['content-type']);
       const hmacIn = headerValue(reply.headers['x-syncml-hmac']);
       const dec = reply.status === 200 ? decodeMessage(reply.body) : undefined;
       this.emit({

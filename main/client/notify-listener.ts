@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PACKAGE0_MEDIA_TYPE } from '../notify/package0.js';
 import type { NotificationOutcome, VirtualHandset } from './handset.js';
+import { mediaType, readBody } from '../protocol/http-body.js';
 
 /** A package #0 is 24 bytes plus the ServerID and vendor data; anything this big is not one. */
 const MAX_PACKAGE0_BYTES = 64 * 1024;
@@ -41,25 +42,16 @@ export class NotificationListener {
         req.resume();
         return reply(404, 'bad DevId in the path');
       }
-      const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_PACKAGE0_BYTES) over = true;
-        else chunks.push(c);
-      });
-      req.on('end', () => {
+      const ct = mediaType(req.headers['content-type']);
+      readBody(req, MAX_PACKAGE0_BYTES).then(({ bytes, over }) => {
         if (over) return reply(413, `package #0 over ${MAX_PACKAGE0_BYTES} bytes`);
         if (ct !== PACKAGE0_MEDIA_TYPE) return reply(415, `send ${PACKAGE0_MEDIA_TYPE}`);
         const h = self?.handsets.get(devId);
         if (!h) return reply(404, `no handset ${devId} here`);
-        const o = h.notify(new Uint8Array(Buffer.concat(chunks)));
+        const o = h.notify(bytes);
         opts.onNotification?.(devId, o);
         reply(o.httpStatus, o.accepted ? `accepted: session ${o.sessionId} with ${o.serverId}` : o.reason);
-      });
-      req.on('error', () => undefined);
+      }, () => undefined); // the sender went away: nobody to answer
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -7,13 +7,11 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
+import { mediaType, readBody } from '../protocol/http-body.js';
 
 /** Every media type a DM client may POST; the answer goes back in the same one. */
 export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(Object.keys(DM_MESSAGE_MEDIA_TYPES));
 
-export function mediaType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 export type ClientCertMode = 'off' | 'optional' | 'require';
 
@@ -153,42 +151,4 @@ function send(res: http.ServerResponse, r: OutgoingResponse, close = false): voi
   const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
   res.writeHead(r.status, { ...r.headers, 'content-length': String(body.length), ...(close ? { connection: 'close' } : {}) });
   res.end(body);
-}
-
-/** Most bytes drained (and dropped) after a body went over the limit, before the socket is cut. */
-const DRAIN_CAP = 64 * 1024 * 1024;
-
-/**
- * Reads the body up to `max` bytes. Past it, resolves at once with what was kept (the 413 goes out
- * now) and keeps draining in the background so the client gets to read that answer.
- */
-export function readBody(req: http.IncomingMessage, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    let drained = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (over) {
-        drained += chunk.length;
-        if (drained > DRAIN_CAP) req.destroy();
-        return;
-      }
-      if (size + chunk.length > max) {
-        over = true;
-        const room = max - size;
-        if (room > 0) chunks.push(chunk.subarray(0, room));
-        resolve({ bytes: new Uint8Array(Buffer.concat(chunks)), over: true });
-        return;
-      }
-      size += chunk.length;
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve({ bytes: new Uint8Array(Buffer.concat(chunks)), over: false });
-    });
-    req.on('error', (e) => {
-      if (!over) reject(e);
-    });
-  });
 }

@@ -108,6 +108,8 @@ describe('client-app HTTP interface', () => {
     expect((await call('GET', '/v1/tree?appId=com.example.fw')).json.error).toMatchObject({ field: 'path', message: 'query parameter path is required' });
     expect((await call('POST', '/v1/mos', 'appId=x', { 'content-type': 'text/plain' })).status).toBe(415);
     expect((await call('POST', '/v1/mos', '{oops')).json.error.code).toBe('bad-json');
+    const huge = await call('POST', '/v1/mos', JSON.stringify({ ...REG, pad: 'x'.repeat(1024 * 1024) }));
+    expect(huge).toMatchObject({ status: 413, json: { error: { code: 'too-large', message: 'the body is over 1048576 bytes' } } });
     expect((await call('PATCH', '/v1/mos')).status).toBe(405);
     expect((await call('GET', '/v2/anything')).status).toBe(404);
     const alert = await call('POST', '/v1/alerts', { appId: 'com.example.fw', serverId: 'srvA', source: './FwUpdate/Lab/Update', type: 't' });

@@ -184,6 +184,11 @@ describe('pool and persistence', () => {
       expect(list.map((v) => v.devId).every(isValidImeiDevId)).toBe(true);
       expect(list.every((v) => v.running && v.model === 'Lab-2' && v.sessions === 0 && v.notifyUrl?.startsWith('http://127.0.0.1:'))).toBe(true);
       expect(findAccount(added[0]!.tree, 'srvA')?.serverCred?.secret).toBe('srvpw');
+      // The package #0 listener: a body over its limit, or of another media type, is refused.
+      const push = (body: Uint8Array, type: string) => fetch(list[0]!.notifyUrl!, { method: 'POST', headers: { 'content-type': type }, body });
+      const tooBig = await push(new Uint8Array(64 * 1024 + 1), 'application/vnd.syncml.notification');
+      expect([tooBig.status, await tooBig.text()]).toEqual([413, 'package #0 over 65536 bytes\n']);
+      expect((await push(new Uint8Array(8), 'text/plain')).status).toBe(415);
       pool.stop(list[0]!.devId);
       expect(pool.get(list[0]!.devId)!.running).toBe(false);
       await pool.close();

@@ -28,6 +28,7 @@ import { DM_FORMATS, type DmFormat, type NodeValue } from '../../tree/values.js'
 import type { NodeDescription } from '../../tree/tree.js';
 import { AppRegistryError, ACCESS_NAMES, type MoNodeSpec, type MoRegistration } from './registration.js';
 import type { ClientAppRegistry, MoChange } from './registry.js';
+import { mediaType, readBody } from '../../protocol/http-body.js';
 
 export interface AppServerOptions {
   /** Loopback only: 127.0.0.1 (default), ::1 or localhost. */
@@ -310,33 +311,21 @@ export class ClientAppServer {
     return fn();
   }
 
-  private body(req: http.IncomingMessage, opts: AppServerOptions): Promise<unknown> {
-    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  private async body(req: http.IncomingMessage, opts: AppServerOptions): Promise<unknown> {
+    const ct = mediaType(req.headers['content-type']);
     if (ct !== 'application/json') {
       req.resume();
-      return Promise.reject(new HttpProblem(415, 'unsupported-media-type', `send the body as application/json, not ${JSON.stringify(ct || '(none)')}`));
+      throw new HttpProblem(415, 'unsupported-media-type', `send the body as application/json, not ${JSON.stringify(ct || '(none)')}`);
     }
     const limit = opts.maxBodyBytes ?? 1024 * 1024;
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > limit) over = true;
-        else chunks.push(c);
-      });
-      req.on('end', () => {
-        if (over) return reject(new HttpProblem(413, 'too-large', `the body is over ${limit} bytes`));
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve(JSON.parse(text));
-        } catch (e) {
-          reject(new HttpProblem(400, 'bad-json', `the body is not JSON: ${(e as Error).message}`));
-        }
-      });
-      req.on('error', reject);
-    });
+    const { bytes, over } = await readBody(req, limit);
+    if (over) throw new HttpProblem(413, 'too-large', `the body is over ${limit} bytes`);
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new HttpProblem(400, 'bad-json', `the body is not JSON: ${(e as Error).message}`);
+    }
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -13,6 +13,7 @@ import {
   DM20_ACCEPTED_MEDIA_TYPES, DM20_MEDIA_TYPE, DM20_VERSION, PKG, type Dm20ClientMessage, type Dm20Event, type Dm20Mo,
   type Dm20Package1, type Dm20ServerPackage,
 } from '../../protocol/dm20/model.js';
+import { mediaType } from '../../protocol/http-body.js';
 import { valueText } from '../../tree/values.js';
 import { DEVICE, type DmNode, type DmTree } from '../../tree/tree.js';
 import type { ExecHandler, GenericAlert, ProcessEvent } from '../../tree/processor/index.js';
@@ -110,9 +111,6 @@ export function buildPackage1(tree: DmTree, o: { devId: string; sessionId: strin
   return p;
 }
 
-function header(v: string | string[] | undefined): string {
-  return ((Array.isArray(v) ? v[0] : v) ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 export async function runDm20Session(o: Dm20SessionOptions): Promise<Dm20SessionOutcome> {
   const now = o.now ?? Date.now;
@@ -151,7 +149,7 @@ export async function runDm20Session(o: Dm20SessionOptions): Promise<Dm20Session
       const why = new TextDecoder().decode(reply.body.subarray(0, 500)).trim();
       return done(`server answered HTTP ${reply.status}${why ? `: ${why}` : ''}`);
     }
-    const ct = header(reply.headers['content-type']);
+    const ct = mediaType(reply.headers['content-type']);
     if (!DM20_ACCEPTED_MEDIA_TYPES.includes(ct)) return done(`server answered with media type "${ct || '(none)'}", not DM 2.0 JSON`);
     const pkg = decodeServerPackage(reply.body, o.limits ? { limits: o.limits } : {});
     if (!pkg.ok) return done(`malformed package from the server: ${describeDm20Error(pkg.error)}`);

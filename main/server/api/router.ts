@@ -8,7 +8,7 @@ import { ApiError } from './errors.js';
 import { invalid } from './errors.js';
 import { authenticate, type ApiAuthConfig, type Principal } from './auth.js';
 import { API_PREFIX } from './client.js';
-import { mediaType, readBody } from '../http.js';
+import { mediaType, readBody } from '../../protocol/http-body.js';
 
 export const DEFAULT_MAX_API_BODY = 1024 * 1024;
 
