@@ -3,8 +3,9 @@
  * Notifier. The HTTP notifier posts it to a virtual handset's URL; SMS / WAP push notifiers
  * implement the same interface later (main/notify/ will own the package #0 and push encodings).
  */
-import { hmacMac, nonceBytes } from '../protocol/auth.js';
+import { nonceBytes } from '../protocol/auth.js';
 import type { Credential } from './config.js';
+import { PACKAGE0_MEDIA_TYPE, PACKAGE0_VERSION, UI_MODES, encodeTrigger, package0Digest } from '../notify/package0.js';
 
 export type UiMode = 0 | 1 | 2 | 3;
 
@@ -34,7 +35,7 @@ export interface Notifier {
   notify(target: NotifyTarget, req: NotificationRequest): Promise<NotifyResult>;
 }
 
-export const PACKAGE0_MEDIA_TYPE = 'application/vnd.syncml.notification';
+export { PACKAGE0_MEDIA_TYPE };
 
 export interface Package0Params {
   serverId: string;
@@ -49,27 +50,18 @@ export interface Package0Params {
 }
 
 /**
- * Package #0: digest(16) | version 10 bits (11 = 1.2) | ui-mode 2 | initiator 1 | future 27 |
- * session id 16 | server-id length 8 | server-id | vendor data.
- * digest = MD5(B64(MD5(serverid:password)) ":" nonce ":" B64(MD5(trigger))), the HMAC construction.
+ * Package #0 for a notification from this server (the wire format and digest: main/notify/package0.ts).
+ * The digest is keyed with the server credential's name, which is the ServerID when the server
+ * credential follows SRVCRED (AAuthName = ServerID).
  */
 export function buildPackage0(p: Package0Params): Uint8Array {
-  const id = Buffer.from(p.serverId, 'utf8');
-  if (id.length > 255) throw new Error('server id longer than 255 bytes');
-  if (!Number.isInteger(p.sessionId) || p.sessionId < 0 || p.sessionId > 0xffff) throw new Error('session id must fit 16 bits');
-  const trigger = Buffer.alloc(8 + id.length + (p.vendor?.length ?? 0));
-  const version = 11;
-  // 40 bits: version(10) ui(2) initiator(1) future(27).
-  const hi = (version << 6) | (p.uiMode << 4) | ((p.initiator ?? 1) << 3);
-  trigger[0] = hi >> 8;
-  trigger[1] = hi & 0xff;
-  trigger.writeUInt16BE(p.sessionId, 5);
-  trigger[7] = id.length;
-  id.copy(trigger, 8);
-  if (p.vendor) Buffer.from(p.vendor).copy(trigger, 8 + id.length);
+  const trigger = encodeTrigger({ version: PACKAGE0_VERSION, uiMode: UI_MODES[p.uiMode], initiator: (p.initiator ?? 1) === 1 ? 'server' : 'user', sessionId: p.sessionId, serverId: p.serverId, ...(p.vendor ? { vendorData: p.vendor } : {}) });
   const nonce = p.serverNonce ? nonceBytes(p.serverNonce) : new Uint8Array();
-  const digest = Buffer.from(hmacMac(p.serverCred.name, p.serverCred.secret, nonce, trigger), 'base64');
-  return new Uint8Array(Buffer.concat([digest, trigger]));
+  const digest = package0Digest(p.serverCred.name, { secret: p.serverCred.secret, nonce }, trigger);
+  const out = new Uint8Array(digest.length + trigger.length);
+  out.set(digest, 0);
+  out.set(trigger, digest.length);
+  return out;
 }
 
 /** Posts package #0 to the device's notify URL (virtual handsets listen on HTTP). */
