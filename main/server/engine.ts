@@ -179,7 +179,8 @@ interface IncomingLo {
   chunks: Uint8Array[];
   text: boolean;
   first: Item;
-  resultsMeta?: Meta;
+  /** The carrying command's Meta (Results), kept for the reassembled item. */
+  meta?: Meta;
 }
 
 export interface EngineSession {
@@ -203,6 +204,8 @@ export interface EngineSession {
   sent: Record<string, SentRecord>;
   jobs: Record<string, JobProgress>;
   incomingLo?: IncomingLo;
+  /** Statuses that did not fit the client's MaxMsgSize: they open our next message. */
+  pendingStatuses?: Status[];
   serverAuth: { type: AuthType | 'none'; nonce?: string; retries: number };
   abortRequested?: boolean;
 }
@@ -244,6 +247,31 @@ function num(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
   const n = Number.parseInt(s.trim(), 10);
   return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Names the Results answering our command `MsgRef:CmdRef` (a large object in them keeps it). */
+function resultsKey(r: Results, serverMsgId: number): string {
+  return `${r.msgRef ?? String(serverMsgId)}:${r.cmdRef}`;
+}
+
+/** Names a large object the client sends in its own Replace/Add. */
+function clientObjectKey(kind: string, uri: string): string {
+  return `client:${kind}:${uri}`;
+}
+
+function isClientObjectKey(key: string): boolean {
+  return key.startsWith('client:');
+}
+
+/** The large-object key a command would continue, if it carries one. */
+function incomingKey(c: Command, serverMsgId: number): string | undefined {
+  if (c.kind === 'Results') return resultsKey(c, serverMsgId);
+  if (c.kind === 'Replace' || c.kind === 'Add') {
+    const item = c.items[0];
+    const uri = item?.source?.locURI ?? item?.target?.locURI;
+    return uri === undefined ? undefined : clientObjectKey(c.kind, uri);
+  }
+  return undefined;
 }
 
 const ALERT = { SERVER_INIT: '1200', CLIENT_INIT: '1201', NEXT_MESSAGE: '1222', ABORT: '1223', CLIENT_EVENT: '1224', NO_END_OF_DATA: '1225', GENERIC: '1226' } as const;
@@ -512,13 +540,8 @@ class Turn {
       this.control.push(this.nextMessageAlert());
       return this.respond({ takeOutbox: false, final: false });
     }
-    if (s.incomingLo) {
-      // The client closed its package with an object unfinished.
-      const lo = s.incomingLo;
-      this.control.push({ kind: 'Alert', cmdID: '', data: ALERT.NO_END_OF_DATA, items: [{ target: { locURI: lo.uri } }] } satisfies Alert);
-      this.failJobOfKey(lo.key, 1225, 'the device ended its package in the middle of a large object');
-      delete s.incomingLo;
-    }
+    // The client closed its package with an object unfinished.
+    if (s.incomingLo) this.cutIncoming(s.incomingLo, 'the device ended its package in the middle of a large object');
     if (s.phase === 'pkg1') s.phase = 'mgmt';
     if (!s.serverPackageOpen) this.ingestJobs();
     if (hold && s.outbox.length > 0) {
@@ -585,6 +608,12 @@ class Turn {
     const respond = (code: number, extra: Partial<Status> = {}) => {
       if (!c.noResp) this.statuses.push(status(this.hdr.msgID, c, code, extra));
     };
+    // No new command may come between the chunks of a large object (Statuses and Alerts such as
+    // 1222 may): one that does cuts it off.
+    const lo = this.s.incomingLo;
+    if (lo && c.kind !== 'Status' && c.kind !== 'Alert' && incomingKey(c, this.s.serverMsgId) !== lo.key) {
+      this.cutIncoming(lo, `the device sent ${c.kind} before the last chunk of its large object`);
+    }
     switch (c.kind) {
       case 'Status':
         if (!(c.cmd === 'SyncHdr' || c.cmdRef === '0')) this.onStatus(c);
@@ -597,8 +626,7 @@ class Turn {
         return;
       case 'Replace':
       case 'Add':
-        this.onClientData(c);
-        respond(200);
+        respond(this.onClientData(c));
         return;
       default:
         // Management commands flow server -> client in DM; a client sending them gets 406.
@@ -648,15 +676,33 @@ class Turn {
   }
 
   /** Package 1 DevInfo (and any other values a client volunteers). */
-  private onClientData(c: ItemCommand): void {
+  /**
+   * The client's own Replace/Add (DevInfo in package 1, or any node it reports): cached in the
+   * device's tree. An item may be a large object in chunks (213 each, applied once whole).
+   * Returns the command's status code.
+   */
+  private onClientData(c: ItemCommand): number {
+    let code = 200;
     for (const item of c.items) {
       const uri = item.source?.locURI ?? item.target?.locURI;
       if (!uri) continue;
-      const text = item.data?.kind === 'binary' ? Buffer.from(item.data.bytes).toString('base64') : itemText(item) ?? null;
-      const m = /^(?:\.\/)?DevInfo\/([^/]+)$/.exec(uri);
-      if (m && text !== null) (this.fx.devInfo ??= {})[m[1]!] = text;
-      this.fx.tree.push({ uri, format: item.meta?.format ?? c.meta?.format ?? null, type: item.meta?.type ?? c.meta?.type ?? null, data: text, ...(item.data?.kind === 'binary' ? { encoding: 'b64' as const } : {}) });
+      const key = clientObjectKey(c.kind, uri);
+      if (item.moreData || this.s.incomingLo?.key === key) {
+        const got = this.takeChunk(key, uri, item, c.meta, (n) => (code = n));
+        if (typeof got !== 'string') this.cacheClientItem(c, got.item);
+        continue;
+      }
+      this.cacheClientItem(c, item);
     }
+    return code;
+  }
+
+  private cacheClientItem(c: ItemCommand, item: Item): void {
+    const uri = item.source?.locURI ?? item.target?.locURI ?? '';
+    const text = item.data?.kind === 'binary' ? Buffer.from(item.data.bytes).toString('base64') : itemText(item) ?? null;
+    const m = /^(?:\.\/)?DevInfo\/([^/]+)$/.exec(uri);
+    if (m && text !== null) (this.fx.devInfo ??= {})[m[1]!] = text;
+    this.fx.tree.push({ uri, format: item.meta?.format ?? c.meta?.format ?? null, type: item.meta?.type ?? c.meta?.type ?? null, data: text, ...(item.data?.kind === 'binary' ? { encoding: 'b64' as const } : {}) });
   }
 
   private onStatus(st: Status): void {
@@ -699,7 +745,7 @@ class Turn {
   }
 
   private onResults(r: Results): void {
-    const key = `${r.msgRef ?? String(this.s.serverMsgId)}:${r.cmdRef}`;
+    const key = resultsKey(r, this.s.serverMsgId);
     const rec = this.s.sent[key];
     if (!rec || rec.jobId < 0) {
       this.fx.notes.push(`Results for unknown command (MsgRef ${r.msgRef ?? '-'}, CmdRef ${r.cmdRef}) ignored`);
@@ -707,55 +753,13 @@ class Turn {
     }
     const job = this.s.jobs[rec.jobId];
     const answer = (code: number) => this.statuses.push(status(this.hdr.msgID, r, code, { targetRefs: r.targetRefs, sourceRefs: r.sourceRefs }));
-    const limits = this.config.limits;
 
     for (const item of r.items) {
       const lo = this.s.incomingLo;
       if (item.moreData || (lo && lo.key === key)) {
-        let cur = lo;
-        if (!cur || cur.key !== key) {
-          if (cur) {
-            this.control.push({ kind: 'Alert', cmdID: '', data: ALERT.NO_END_OF_DATA, items: [{ target: { locURI: cur.uri } }] } satisfies Alert);
-            this.failJobOfKey(cur.key, 1225, 'a new large object started before the previous one ended');
-          }
-          const declared = num(item.meta?.size ?? r.meta?.size);
-          const d = dataBytes(item.data);
-          cur = { key, uri: item.source?.locURI ?? item.target?.locURI ?? rec.uri, received: 0, chunks: [], text: d.text, first: { ...item, data: undefined }, ...(declared !== undefined ? { declared } : {}), ...(r.meta ? { resultsMeta: r.meta } : {}) };
-          if (declared !== undefined && declared > limits.maxObjSize) {
-            answer(413);
-            this.failJobOfKey(key, 413, `object of ${declared} bytes exceeds the server's MaxObjSize ${limits.maxObjSize}`);
-            delete this.s.incomingLo;
-            rec.resultsDone = true;
-            continue;
-          }
-          this.s.incomingLo = cur;
-        }
-        const d = dataBytes(item.data);
-        cur.chunks.push(d.bytes);
-        cur.received += d.bytes.length;
-        cur.text &&= d.text;
-        if (cur.received > limits.maxObjSize) {
-          answer(413);
-          this.failJobOfKey(key, 413, `object exceeds the server's MaxObjSize ${limits.maxObjSize}`);
-          delete this.s.incomingLo;
-          rec.resultsDone = true;
-          continue;
-        }
-        if (item.moreData) {
-          answer(213);
-          continue;
-        }
-        // Last chunk.
-        delete this.s.incomingLo;
-        const all = new Uint8Array(Buffer.concat(cur.chunks));
-        if (cur.declared !== undefined && cur.declared !== all.length) {
-          answer(424);
-          this.failJobOfKey(key, 424, `large object size mismatch: announced ${cur.declared}, received ${all.length}`);
-          rec.resultsDone = true;
-          continue;
-        }
-        const whole: Item = { ...cur.first, data: cur.text ? { kind: 'text', text: utf8d.decode(all) } : { kind: 'binary', bytes: all } };
-        if (job) this.addResult(job, rec, whole, cur.resultsMeta);
+        const got = this.takeChunk(key, item.source?.locURI ?? item.target?.locURI ?? rec.uri, item, r.meta, answer);
+        if (got === 'more') continue;
+        if (got !== 'refused' && job) this.addResult(job, rec, got.item, got.meta);
         rec.resultsDone = true;
         continue;
       }
@@ -763,6 +767,63 @@ class Turn {
       rec.resultsDone = true;
     }
     if (r.items.length === 0) rec.resultsDone = true;
+  }
+
+  /**
+   * One item of a large object the client sends in chunks (Results of our Get, or its own
+   * Replace/Add): 'more' when buffered (answered 213), the reassembled item after the last chunk,
+   * 'refused' when it was answered with an error (413 over our MaxObjSize, 424 size mismatch; the
+   * object is dropped, never applied). `key` names the object; another one still open is cut (1225).
+   */
+  private takeChunk(key: string, uri: string, item: Item, meta: Meta | undefined, answer: (code: number) => void): { item: Item; meta: Meta | undefined } | 'more' | 'refused' {
+    const limits = this.config.limits;
+    const d = dataBytes(item.data);
+    let cur = this.s.incomingLo;
+    if (!cur || cur.key !== key) {
+      if (cur) this.cutIncoming(cur, 'a new large object started before the previous one ended');
+      const declared = num(item.meta?.size ?? meta?.size);
+      cur = { key, uri, received: 0, chunks: [], text: d.text, first: { ...item, data: undefined }, ...(declared !== undefined ? { declared } : {}), ...(meta ? { meta } : {}) };
+      if (declared !== undefined && declared > limits.maxObjSize) {
+        answer(413);
+        this.failJobOfKey(key, 413, `object of ${declared} bytes exceeds the server's MaxObjSize ${limits.maxObjSize}`);
+        return 'refused';
+      }
+      this.s.incomingLo = cur;
+    }
+    cur.chunks.push(d.bytes);
+    cur.received += d.bytes.length;
+    cur.text &&= d.text;
+    if (cur.received > limits.maxObjSize) {
+      answer(413);
+      this.failJobOfKey(key, 413, `object exceeds the server's MaxObjSize ${limits.maxObjSize}`);
+      delete this.s.incomingLo;
+      return 'refused';
+    }
+    if (item.moreData) {
+      answer(213);
+      return 'more';
+    }
+    // The last chunk: the object is whole, or wrong and dropped.
+    delete this.s.incomingLo;
+    const all = new Uint8Array(Buffer.concat(cur.chunks));
+    if (cur.declared !== undefined && cur.declared !== all.length) {
+      answer(424);
+      this.failJobOfKey(key, 424, `large object size mismatch: announced ${cur.declared}, received ${all.length}`);
+      if (isClientObjectKey(key)) this.fx.notes.push(`the device's large object for ${cur.uri} dropped: announced ${cur.declared} bytes, received ${all.length} (424)`);
+      return 'refused';
+    }
+    return { item: { ...cur.first, data: cur.text ? { kind: 'text', text: utf8d.decode(all) } : { kind: 'binary', bytes: all } }, meta: cur.meta };
+  }
+
+  /**
+   * The large object the client was sending ends without its last chunk: Alert 1225 names it, the
+   * job waiting for it fails, and nothing of it is applied.
+   */
+  private cutIncoming(lo: IncomingLo, why: string): void {
+    this.control.push({ kind: 'Alert', cmdID: '', data: ALERT.NO_END_OF_DATA, items: [{ target: { locURI: lo.uri } }] } satisfies Alert);
+    this.failJobOfKey(lo.key, 1225, why);
+    if (isClientObjectKey(lo.key)) this.fx.notes.push(`the device's large object for ${lo.uri} dropped (Alert 1225): ${why}`);
+    delete this.s.incomingLo;
   }
 
   private addResult(job: JobProgress, rec: SentRecord, item: Item, meta: Meta | undefined): void {
@@ -906,10 +967,8 @@ class Turn {
       if (n.kind === 'Atomic' || n.kind === 'Sequence') n.commands = n.commands.map(number);
       return n;
     };
-    const fixed = [...this.statuses, ...this.control].map(number);
-    // Remember our control commands so their statuses are recognised.
-    for (const c of fixed) if (c.kind === 'Alert') s.sent[`${msgId}:${c.cmdID}`] = { jobId: -1, cmd: 'Alert', uri: '', expectResults: false };
-
+    const statuses = this.withPendingStatuses();
+    let fixed = [...statuses, ...this.control].map(number);
     const limit = s.clientMaxMsgSize ?? this.config.limits.assumedClientMaxMsgSize;
     const chosen: Command[] = [];
     let final = opts.final;
@@ -917,11 +976,29 @@ class Turn {
     let limited = false;
     // Usually everything queued fits: one encode sizes and builds the whole answer at once.
     let whole = opts.takeOutbox ? this.takeAllIfFits(fixed, msgId, limit, () => nextId, (n) => (nextId = n), number) : undefined;
+    // Statuses alone over the limit (a client message of many commands, a small MaxMsgSize): as
+    // many as fit go now, the rest open our next message, and no job command goes before them.
+    // Not while refusing or closing the session: there is no next message to carry them.
+    let statusesHeld = false;
+    // Without the fast path, what always goes is encoded once: it sizes the rest and, when nothing
+    // else joins it, it is the answer.
+    let fixedBytes = whole ? undefined : this.encode(fixed, opts.final);
+    if (fixedBytes && fixedBytes.length > limit && (opts.takeOutbox || !opts.final) && statuses.length > 2) {
+      nextId = 1;
+      fixed = this.fitStatuses(statuses, limit).map(number);
+      fixedBytes = undefined;
+      statusesHeld = true;
+    }
+    // Remember our control commands so their statuses are recognised.
+    for (const c of fixed) if (c.kind === 'Alert') s.sent[`${msgId}:${c.cmdID}`] = { jobId: -1, cmd: 'Alert', uri: '', expectResults: false };
+
     if (whole) {
       chosen.push(...whole.commands);
       final = true;
+    } else if (statusesHeld) {
+      final = false;
     } else if (opts.takeOutbox) {
-      const baseSize = s.outbox.length > 0 ? this.encode(fixed, true).length : 0;
+      const baseSize = fixedBytes!.length;
       let used = baseSize;
       const cost = (c: Command) => this.encode([...fixed, c], true).length - baseSize;
       while (s.outbox.length > 0 && !chunkSent) {
@@ -992,11 +1069,12 @@ class Turn {
 
     const commands = [...fixed, ...chosen];
     const response: SyncML = { hdr: this.header(), body: { commands, final } };
-    const bytes = whole?.bytes ?? this.encode(commands, final);
+    const bytes = whole?.bytes ?? (chosen.length === 0 && fixedBytes && final === opts.final ? fixedBytes : this.encode(commands, final));
     whole = undefined;
+    fixedBytes = undefined;
     if (bytes.length > limit) this.fx.notes.push(`response of ${bytes.length} bytes exceeds the device's MaxMsgSize ${limit} (statuses alone)`);
     // Only a message carrying our package leaves it open; asking for the client's next message does not.
-    if (opts.takeOutbox) s.serverPackageOpen = !final;
+    if (opts.takeOutbox || statusesHeld) s.serverPackageOpen = !final;
     if (this.config.serverCred && s.serverAuth.type === 'hmac') this.headers['x-syncml-hmac'] = serverHmacHeader(this.config.serverCred, s.serverAuth.nonce, bytes);
     if (this.authChanged) this.fx.deviceAuth = this.auth;
 
@@ -1007,6 +1085,37 @@ class Turn {
       if (!open) this.closeInto(s, this.fx, 'done', 'completed');
     }
     return { session: s, response, bytes, headers: this.headers, effects: this.fx };
+  }
+
+  /** This message's statuses, the SyncHdr's first, then those an earlier message had no room for. */
+  private withPendingStatuses(): Status[] {
+    const pending = this.s.pendingStatuses;
+    if (!pending) return this.statuses;
+    delete this.s.pendingStatuses;
+    const [first, ...rest] = this.statuses;
+    return first?.cmd === 'SyncHdr' ? [first, ...pending, ...rest] : [...pending, ...this.statuses];
+  }
+
+  /**
+   * The longest run of `statuses` that fits `limit` with our control commands (the SyncHdr's
+   * Status and one more always go, so every message makes progress); the rest wait in
+   * pendingStatuses. Returns what goes now, unnumbered.
+   */
+  private fitStatuses(statuses: Status[], limit: number): Command[] {
+    const numbered = (cmds: Command[]) => cmds.map((c, i) => ({ ...c, cmdID: String(i + 1) }) as Command);
+    const fits = (n: number) => this.encode(numbered([...statuses.slice(0, n), ...this.control]), false).length <= limit;
+    // Binary search: statuses are small and many; sizing them one by one would encode n times.
+    let lo = Math.min(2, statuses.length);
+    let hi = statuses.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (fits(mid)) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const n = Math.max(Math.min(2, statuses.length), hi);
+    this.s.pendingStatuses = statuses.slice(n);
+    this.fx.notes.push(`${statuses.length - n} of ${statuses.length} statuses did not fit the device's MaxMsgSize ${limit}: they go in the next message`);
+    return [...statuses.slice(0, n), ...this.control];
   }
 
   /**

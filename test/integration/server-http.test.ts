@@ -162,6 +162,34 @@ describe('sessions over HTTP', () => {
     });
   }
 
+  it('assembles a large object the client sends in its own Replace (213 per chunk, Alert 1222 between)', async () => {
+    const server = await start();
+    const log = 'boot log line\n'.repeat(700); // 9 800 bytes
+    const msg = (msgId: number, target: string, body: string, final: boolean) =>
+      `<?xml version='1.0' encoding='UTF-8'?><SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>7</SessionID><MsgID>${msgId}</MsgID><Target><LocURI>${target}</LocURI></Target><Source><LocURI>IMEI:CLO</LocURI></Source></SyncHdr><SyncBody>${body}${final ? '<Final/>' : ''}</SyncBody></SyncML>`;
+    const chunk = (cmdId: number, text: string, o: { size?: number; more?: boolean }) =>
+      `<Replace><CmdID>${cmdId}</CmdID><Item><Source><LocURI>./Vendor/BootLog</LocURI></Source><Meta><Format xmlns='syncml:metinf'>chr</Format>${o.size ? `<Size xmlns='syncml:metinf'>${o.size}</Size>` : ''}</Meta><Data>${text}</Data>${o.more ? '<MoreData/>' : ''}</Item></Replace>`;
+    const post = async (url: string, xml: string) => {
+      const res = await rawPost(url, Buffer.from(xml), { 'content-type': 'application/vnd.syncml.dm+xml' });
+      expect(res.status).toBe(200);
+      const d = decodeMessage(res.body);
+      if (!d.ok) throw new Error(d.error.message);
+      return d.value.message;
+    };
+    const first = await post(server.url, msg(1, server.url, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>${chunk(2, log.slice(0, 5000), { size: log.length, more: true })}`, false));
+    const st1 = first.body.commands.filter((c): c is Status => c.kind === 'Status' && c.cmd === 'Replace');
+    expect(st1.map((c) => [c.cmdRef, c.data])).toEqual([['2', '213']]);
+    expect(first.body.commands.some((c) => c.kind === 'Alert' && c.data === '1222')).toBe(true);
+    expect(first.body.final).toBe(false);
+    expect(server.store.tree('IMEI:CLO').find((t) => t.uri === './Vendor/BootLog')).toBeUndefined();
+
+    const second = await post(first.hdr.respURI!, msg(2, first.hdr.respURI!, `<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>${chunk(2, log.slice(5000), {})}`, true));
+    expect(second.body.commands.filter((c): c is Status => c.kind === 'Status' && c.cmd === 'Replace').map((c) => c.data)).toEqual(['200']);
+    expect(server.store.tree('IMEI:CLO').find((t) => t.uri === './Vendor/BootLog')).toMatchObject({ format: 'chr', data: log });
+    const [session] = server.store.sessions({ device: 'IMEI:CLO' });
+    expect(session).toMatchObject({ state: 'done', messageCount: 4 });
+  });
+
   it('records generic alerts and attaches them to the Exec job with the same Correlator', async () => {
     const server = await start();
     const { job } = await server.addJob('IMEI:FUMO', { kind: 'exec', uri: './FUMO/Update', correlator: 'corr-1' });

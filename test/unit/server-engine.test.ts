@@ -295,6 +295,110 @@ describe('large objects', () => {
   });
 });
 
+describe("large objects the device sends in its own Replace/Add", () => {
+  const log = 'L'.repeat(9000);
+  const chunk = (text: string, o: { size?: number; more?: boolean; uri?: string } = {}): ItemCommand => ({
+    kind: 'Replace', cmdID: '', items: [{ source: { locURI: o.uri ?? './Vendor/Log' }, meta: { format: 'chr', ...(o.size !== undefined ? { size: String(o.size) } : {}) }, data: { kind: 'text', text }, ...(o.more ? { moreData: true } : {}) }],
+  });
+
+  it('answers 213 per chunk, asks for the next message, and caches the object only when whole', () => {
+    const h = new Harness();
+    h.jobs = [get(1, './DevInfo/Mod')];
+    const first = h.send(h.pkg1([chunk(log.slice(0, 4000), { size: log.length, more: true })], { final: false }));
+    expect(statusesOf(first).filter((s) => s.cmd === 'Replace').map((s) => s.data)).toEqual(['200', '213']);
+    expect(commandsOf(first).map((c) => [c.kind, (c as Alert).data])).toEqual([['Alert', '1222']]);
+    expect(first.response.body.final).toBe(false);
+    expect(first.effects.tree.map((t) => t.uri)).not.toContain('./Vendor/Log');
+    expect(first.effects.jobsSent).toEqual([]);
+
+    const second = h.send(h.message([chunk(log.slice(4000, 8000), { more: true })], { final: false }));
+    expect(statusesOf(second).find((s) => s.cmd === 'Replace')?.data).toBe('213');
+
+    const last = h.send(h.message([chunk(log.slice(8000))]));
+    expect(statusesOf(last).find((s) => s.cmd === 'Replace')?.data).toBe('200');
+    expect(last.effects.tree).toContainEqual({ uri: './Vendor/Log', format: 'chr', type: null, data: log });
+    // The client's package is complete: the queued job goes out now.
+    expect(commandsOf(last).map((c) => c.kind)).toEqual(['Get']);
+  });
+
+  it('drops an object whose chunks do not add up to the announced size (424)', () => {
+    const h = new Harness();
+    h.send(h.pkg1([chunk(log.slice(0, 4000), { size: 9999, more: true })], { final: false }));
+    const last = h.send(h.message([chunk(log.slice(4000))]));
+    expect(statusesOf(last).find((s) => s.cmd === 'Replace')?.data).toBe('424');
+    expect(last.effects.tree.map((t) => t.uri)).not.toContain('./Vendor/Log');
+    expect(last.effects.notes.join('\n')).toMatch(/large object for \.\/Vendor\/Log dropped: announced 9999 bytes, received 9000/);
+  });
+
+  it('refuses an object announced above the server MaxObjSize (413)', () => {
+    const h = new Harness({ config: { limits: { maxObjSize: 1000 } } });
+    const out = h.send(h.pkg1([chunk('x'.repeat(500), { size: 50_000, more: true })], { final: false }));
+    expect(statusesOf(out).filter((s) => s.cmd === 'Replace').map((s) => s.data)).toEqual(['200', '413']);
+    expect(out.effects.tree.map((t) => t.uri)).not.toContain('./Vendor/Log');
+  });
+
+  it('cuts an object off with Alert 1225 when a new command comes before its last chunk, or the package ends', () => {
+    const h = new Harness();
+    h.send(h.pkg1([chunk(log.slice(0, 4000), { size: log.length, more: true })], { final: false }));
+    const cut = h.send(h.message([chunk('other', { uri: './Vendor/Other' })], { final: false }));
+    const alerts = commandsOf(cut).filter((c): c is Alert => c.kind === 'Alert');
+    expect(alerts.map((a) => a.data)).toEqual(['1225', '1222']);
+    expect(alerts[0]!.items[0]?.target?.locURI).toBe('./Vendor/Log');
+    expect(cut.effects.tree.map((t) => t.uri)).toEqual(['./Vendor/Other']);
+    expect(cut.effects.notes.join('\n')).toMatch(/Vendor\/Log dropped \(Alert 1225\): the device sent Replace before the last chunk/);
+
+    const h2 = new Harness();
+    h2.send(h2.pkg1([chunk(log.slice(0, 4000), { size: log.length, more: true })], { final: false }));
+    const ended = h2.send(h2.message([{ kind: 'Alert', cmdID: '', data: '1201', items: [] } as Alert]));
+    expect(commandsOf(ended).filter((c): c is Alert => c.kind === 'Alert').map((a) => a.data)).toContain('1225');
+    expect(ended.effects.tree.map((t) => t.uri)).not.toContain('./Vendor/Log');
+  });
+
+  it('a Results chunk sequence interrupted by another Results is cut (1225) and its Get fails', () => {
+    const h = new Harness();
+    h.jobs = [get(1, './Big'), get(2, './Small')];
+    const p2 = h.send(h.pkg1());
+    const [getBig, getSmall] = commandsOf(p2);
+    const st = (c: Command): Status => ({ kind: 'Status', cmdID: '', msgRef: p2.response.hdr.msgID, cmdRef: c.cmdID, cmd: 'Get', targetRefs: [], sourceRefs: [], data: '200', items: [] });
+    const res = (c: Command, uri: string, text: string, more: boolean): Results => ({ kind: 'Results', cmdID: '', msgRef: p2.response.hdr.msgID, cmdRef: c.cmdID, targetRefs: [], sourceRefs: [], items: [{ source: { locURI: uri }, meta: { format: 'chr', ...(more ? { size: '9000' } : {}) }, data: { kind: 'text', text }, ...(more ? { moreData: true } : {}) }] });
+    h.send(h.message([st(getBig!), st(getSmall!), res(getBig!, './Big', log.slice(0, 4000), true)], { final: false }));
+    const out = h.send(h.message([res(getSmall!, './Small', 's', false)]));
+    expect(commandsOf(out).some((c) => c.kind === 'Alert' && (c as Alert).data === '1225')).toBe(true);
+    const byId = Object.fromEntries(out.effects.jobsFinished.map((j) => [j.id, j]));
+    expect(byId[1]).toMatchObject({ status: 'failed', statusCode: 1225 });
+    expect(byId[2]).toMatchObject({ status: 'done', results: [{ data: 's' }] });
+  });
+});
+
+describe('statuses over the device MaxMsgSize', () => {
+  for (const encoding of ['xml', 'wbxml'] as const) {
+    it(`${encoding}: spreads them over messages the device asks for (1222), then sends the jobs`, () => {
+      const limit = encoding === 'xml' ? 1500 : 500;
+      const h = new Harness({ maxMsgSize: limit, encoding });
+      h.jobs = [get(1, './DevInfo/Mod')];
+      const events: Alert[] = Array.from({ length: 40 }, (_, i) => ({ kind: 'Alert', cmdID: '', data: '1224', items: [{ meta: { type: 'com.example.boot' }, data: { kind: 'text', text: String(i) } }] }));
+      let out = h.send(h.pkg1(events));
+      const answered: string[] = [];
+      let messages = 1;
+      while (!out.response.body.final) {
+        expect(out.bytes.length).toBeLessThanOrEqual(limit);
+        expect(commandsOf(out).filter((c) => c.kind !== 'Alert')).toEqual([]); // no job before the statuses
+        expect(statusesOf(out)[0]!.cmd).toBe('SyncHdr');
+        answered.push(...statusesOf(out).filter((st) => st.msgRef === '1' && st.cmd !== 'SyncHdr').map((st) => st.cmdRef));
+        expect(out.effects.closed).toBeUndefined();
+        out = h.send(h.message([{ kind: 'Alert', cmdID: '', data: '1222', items: [] } as Alert], { final: false }));
+        messages++;
+      }
+      answered.push(...statusesOf(out).filter((st) => st.msgRef === '1' && st.cmd !== 'SyncHdr').map((st) => st.cmdRef));
+      expect(messages).toBeGreaterThan(2);
+      // Every command of package 1 answered once, in order: the Alert, the Replace and the 40 events.
+      expect(answered).toEqual(Array.from({ length: 42 }, (_, i) => String(i + 1)));
+      expect(commandsOf(out).map((c) => c.kind)).toEqual(['Get']);
+      expect(out.effects.notes.join('\n')).not.toMatch(/exceeds the device's MaxMsgSize/);
+    });
+  }
+});
+
 describe('abort and close', () => {
   it('a client Alert 1223 ends the session and releases jobs that went out unanswered', () => {
     const h = new Harness();
