@@ -4,6 +4,8 @@
  *   node --import tsx test/bench/server-child.ts dm '{"dataDir": "...", ...DmServerOptions}'
  *   node --import tsx test/bench/server-child.ts bare '{"responseBytes": 450}'
  *
+ * `dm` with `"whatIf": "no-store-writes"` is a diagnostic, not the product (store-what-if.ts).
+ *
  * `dm` is our DmServer; `bare` is the baseline: a plain node:http server answering every POST with
  * a fixed body (no parsing, no store). Prints one JSON line {url, pid} once listening; stops on
  * SIGTERM or when stdin closes.
@@ -18,7 +20,13 @@ async function main(): Promise<void> {
   let url: string;
   if (mode === 'dm') {
     const { DmServer } = await import('../../main/server/server.js');
-    const server = await DmServer.start({ port: 0, host: '127.0.0.1', ...(opts as { dataDir: string }) });
+    const { whatIf, ...serverOpts } = opts;
+    if (whatIf === 'no-store-writes') {
+      const { ServerStore } = await import('../../main/store/server-store.js');
+      const { withoutStoreWrites } = await import('./store-what-if.js');
+      withoutStoreWrites(ServerStore);
+    } else if (whatIf !== undefined) throw new Error(`whatIf must be no-store-writes, got ${String(whatIf)}`);
+    const server = await DmServer.start({ port: 0, host: '127.0.0.1', ...(serverOpts as { dataDir: string }) });
     url = server.url;
     close = () => server.close();
   } else if (mode === 'bare') {
