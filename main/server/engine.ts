@@ -1074,7 +1074,7 @@ class Turn {
     fixedBytes = undefined;
     if (bytes.length > limit) this.fx.notes.push(`response of ${bytes.length} bytes exceeds the device's MaxMsgSize ${limit} (statuses alone)`);
     // Only a message carrying our package leaves it open; asking for the client's next message does not.
-    if (opts.takeOutbox || statusesHeld) s.serverPackageOpen = !final;
+    if (opts.takeOutbox) s.serverPackageOpen = !final;
     if (this.config.serverCred && s.serverAuth.type === 'hmac') this.headers['x-syncml-hmac'] = serverHmacHeader(this.config.serverCred, s.serverAuth.nonce, bytes);
     if (this.authChanged) this.fx.deviceAuth = this.auth;
 

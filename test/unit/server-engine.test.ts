@@ -399,6 +399,25 @@ describe('statuses over the device MaxMsgSize', () => {
   }
 });
 
+describe('statuses over the device MaxMsgSize, while the device package goes on', () => {
+  it('holds them while asking for the rest of package 1, and still sends the jobs once it is complete', () => {
+    const h = new Harness({ maxMsgSize: 500, encoding: 'wbxml' });
+    h.jobs = [get(1, './DevInfo/Mod')];
+    const events: Alert[] = Array.from({ length: 30 }, (_, i) => ({ kind: 'Alert', cmdID: '', data: '1224', items: [{ meta: { type: 'com.example.boot' }, data: { kind: 'text', text: String(i) } }] }));
+    const first = h.send(h.pkg1(events, { final: false }));
+    expect(first.bytes.length).toBeLessThanOrEqual(500);
+    expect(commandsOf(first).map((c) => (c as Alert).data)).toContain('1222');
+    let out = h.send(h.message([{ kind: 'Replace', cmdID: '', items: [{ source: { locURI: './DevInfo/Lang' }, data: { kind: 'text', text: 'en' } }] }]));
+    let guard = 0;
+    while (!out.response.body.final && guard++ < 20) {
+      expect(out.bytes.length).toBeLessThanOrEqual(500);
+      out = h.send(h.message([{ kind: 'Alert', cmdID: '', data: '1222', items: [] } as Alert], { final: false }));
+    }
+    expect(commandsOf(out).map((c) => c.kind)).toEqual(['Get']);
+    expect(out.effects.closed).toBeUndefined();
+  });
+});
+
 describe('abort and close', () => {
   it('a client Alert 1223 ends the session and releases jobs that went out unanswered', () => {
     const h = new Harness();
