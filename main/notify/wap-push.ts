@@ -5,7 +5,7 @@
  * (`0B 00 03 ref total seq 05 04 0B 84 23 F0`), as the notes' example shows.
  */
 import { toHex } from './bytes.js';
-import { InvalidInput } from './errors.js';
+import { InvalidInput, describeNotifyError } from './errors.js';
 import { concatElement, decodeSmsPdu, encodeSubmit, portElement, SMS_MAX_USER_DATA, type DecodedSms, type UdhElement } from './sms.js';
 import { APP_ID_SYNCML_DM, CT_DM_NOTIFICATION, WAP_PUSH_PORT, WAP_WSP_PORT, decodeWspPush, encodeWspPush, type DecodedWspPush } from './wsp.js';
 import { parsePackage0, type ParsedPackage0 } from './package0.js';
@@ -90,7 +90,8 @@ export function readWapPush(data: Uint8Array): { ok: true; value: WapPushContent
   if (w.value.contentTypeCode === CT_DM_NOTIFICATION) {
     const p = parsePackage0(w.value.body);
     if (p.ok) out.package0 = p.value;
-    else out.package0Error = p.error.message;
+    // With its byte offset (into the package, i.e. the push body): the message alone does not say where.
+    else out.package0Error = describeNotifyError(p.error);
   }
   return { ok: true, value: out };
 }

@@ -134,6 +134,10 @@ export function parseAcl(text: string): Result<Acl, AclError> {
   if (text === '') return { ok: true, value: EMPTY_ACL };
   let star = 0;
   const ids: (string[] | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  // Linear in the text: a Set per command for duplicates (list.includes made a long ACL quadratic),
+  // and the next '+' remembered (indexOf('+') from every identifier scanned to the end each time).
+  const seen: (Set<string> | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  let nextPlus = -2;
   let pos = 0;
   while (pos <= text.length) {
     const entryEnd = indexOrEnd(text, '&', pos);
@@ -148,7 +152,8 @@ export function parseAcl(text: string): Result<Acl, AclError> {
     if (eq + 1 === entryEnd) return aclError('no-server', text, eq + 1, `${cmdName} has no server identifier`);
     let p = eq + 1;
     while (p <= entryEnd) {
-      const idEnd = Math.min(indexOrEnd(text, '+', p), entryEnd);
+      if (nextPlus !== -1 && nextPlus < p) nextPlus = text.indexOf('+', p);
+      const idEnd = nextPlus < 0 ? entryEnd : Math.min(nextPlus, entryEnd);
       if (idEnd === p) return aclError('no-server', text, p, "empty server identifier (stray '+')");
       const id = text.slice(p, idEnd);
       if (id === '*') star |= 1 << cmd;
@@ -159,8 +164,11 @@ export function parseAcl(text: string): Result<Acl, AclError> {
             return aclError('bad-server-id', text, p + k, `character ${ch} is not allowed in a server identifier`);
           }
         }
-        const list = (ids[cmd] ??= []);
-        if (!list.includes(id)) list.push(id);
+        const set = (seen[cmd] ??= new Set());
+        if (!set.has(id)) {
+          set.add(id);
+          (ids[cmd] ??= []).push(id);
+        }
       }
       p = idEnd + 1;
     }

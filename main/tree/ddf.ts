@@ -159,7 +159,8 @@ function readProps(e: Element, path: string, node: DdfNode): void {
     switch (c.name) {
       case 'AccessType':
         for (const a of kids(c, p)) {
-          if (!(a.name in ACCESS)) fail(`${p}/${a.name}`, `${a.name} is not an access type (Add, Copy, Delete, Exec, Get, Replace)`);
+          // Own keys only: `in` also finds Object.prototype names (toString, __proto__...).
+          if (!Object.hasOwn(ACCESS, a.name)) fail(`${p}/${a.name}`, `${a.name} is not an access type (Add, Copy, Delete, Exec, Get, Replace)`);
           const name = a.name as AccessName;
           if (!node.access.includes(name)) node.access.push(name);
           node.accessMask |= ACCESS[name];
@@ -182,7 +183,8 @@ function readProps(e: Element, path: string, node: DdfNode): void {
       case 'Occurrence': {
         const o = choice(c, p);
         const kind = o.name as OccurrenceKind;
-        if (!(kind in OCCURRENCE)) fail(`${p}/${o.name}`, `${o.name} is not an occurrence (One, ZeroOrOne, ZeroOrMore, OneOrMore, ZeroOrN, OneOrN)`);
+        // Own keys only: `<__proto__/>` or `<toString/>` would otherwise be called as an occurrence.
+        if (!Object.hasOwn(OCCURRENCE, kind)) fail(`${p}/${o.name}`, `${o.name} is not an occurrence (One, ZeroOrOne, ZeroOrMore, OneOrMore, ZeroOrN, OneOrN)`);
         if (kind === 'ZeroOrN' || kind === 'OneOrN') {
           const t = text(o, `${p}/${o.name}`).trim();
           if (!/^\d+$/.test(t) || Number(t) < 1) fail(`${p}/${o.name}`, `${o.name} needs a positive count, got ${JSON.stringify(t)}`);
@@ -232,7 +234,8 @@ export function readDdf(input: Uint8Array | string): DdfResult<DdfSchema> {
     root = r.value.root;
   } else {
     const r = decodeDocument(input);
-    if (!r.ok) return { ok: false, error: { path: '', message: `cannot read DDF: ${r.error.message}${r.error.line ? ` at line ${r.error.line}:${r.error.column}` : ''}` } };
+    // The byte offset too (as readTnds gives it): a WBXML error has no line.
+    if (!r.ok) return { ok: false, error: { path: '', message: `cannot read DDF: ${r.error.message}${r.error.line ? ` at line ${r.error.line}:${r.error.column}` : r.error.offset !== undefined ? ` at byte ${r.error.offset}` : ''}` } };
     root = r.value.document.root;
   }
   return parseDdf(root);

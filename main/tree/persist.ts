@@ -89,6 +89,12 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/**
+ * Deepest node a file may hold. serializeTree (and JSON.stringify under it) recurse once per level and
+ * overflow the stack somewhere past 2,000 levels: a deeper file would load, then fail every save.
+ */
+export const MAX_FILE_DEPTH = 1000;
+
 const NODE_KEYS: ReadonlySet<string> = new Set(['name', 'format', 'type', 'acl', 'title', 'tstamp', 'verNo', 'access', 'value', 'children']);
 
 /** Build a tree from file text. `file` names the source in errors. */
@@ -133,13 +139,14 @@ export function deserializeTree(text: string, file = '<memory>', options: Pick<T
   tree.setAccess(tree.root, rootProps.access);
 
   // iterative: a deep file must not overflow the stack
-  const stack: Array<[DmNode, Record<string, unknown>, string]> = [[tree.root, rootJson, '$.root']];
+  const stack: Array<[DmNode, Record<string, unknown>, string, number]> = [[tree.root, rootJson, '$.root', 0]];
   while (stack.length > 0) {
-    const [parent, pj, ppath] = stack.pop()!;
+    const [parent, pj, ppath, depth] = stack.pop()!;
     const children = pj.children;
     if (children === undefined) continue;
     if (!Array.isArray(children)) fail(`${ppath}.children`, 'expected an array');
     if (parent.format !== 'node') fail(`${ppath}.children`, 'a leaf cannot have children');
+    if (children.length > 0 && depth >= MAX_FILE_DEPTH) fail(`${ppath}.children`, `nodes nested deeper than ${MAX_FILE_DEPTH} levels (a tree this deep cannot be saved back)`);
     const seen = new Set<string>();
     for (let i = 0; i < children.length; i++) {
       const cpath = `${ppath}.children[${i}]`;
@@ -182,7 +189,7 @@ export function deserializeTree(text: string, file = '<memory>', options: Pick<T
         tstamp: props.tstamp,
         verNo: props.verNo,
       });
-      stack.push([node, cj, cpath]);
+      stack.push([node, cj, cpath, depth + 1]);
     }
   }
   return tree;
@@ -229,7 +236,8 @@ function readProps(
     if (!Array.isArray(j.access)) fail(`${path}.access`, 'expected an array of command names');
     let m = 0;
     j.access.forEach((a: unknown, i: number) => {
-      if (typeof a !== 'string' || !(a in ACCESS)) fail(`${path}.access[${i}]`, `expected one of ${Object.keys(ACCESS).join(', ')}`);
+      // Own keys only: `in` would take "toString" or "__proto__" for an access type.
+      if (typeof a !== 'string' || !Object.hasOwn(ACCESS, a)) fail(`${path}.access[${i}]`, `expected one of ${Object.keys(ACCESS).join(', ')}`);
       m |= ACCESS[a as AccessName];
     });
     out.access = m;

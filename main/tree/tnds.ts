@@ -20,7 +20,7 @@
  * plain Add/Replace/Delete commands. Replace makes the subtree exactly what the document says: existing
  * nodes are kept and updated (so a permanent node stays), missing ones added, extra ones deleted.
  */
-import { el, type Element } from '../protocol/element.js';
+import { el, isElement, type Element } from '../protocol/element.js';
 import { parseXml } from '../protocol/xml/parse.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
 import { decodeDocument } from '../protocol/codec.js';
@@ -80,13 +80,21 @@ export type TndsResult<T> = DmddfResult<T>;
 
 /** `<Format><chr/></Format>` -> 'chr'; also accepts the text form `<Format>chr</Format>` some tools write. */
 function emptyElementChoice(e: Element, path: string): string {
+  // The text form first: elements() refuses character data, so it never reached the text branch.
+  const t = onlyText(e, path);
+  if (t !== undefined && t !== '') {
+    // A name, as the element form has: anything else could not be written back as <name/>.
+    if (!/^[A-Za-z_][A-Za-z0-9._-]*$/.test(t)) fail(path, `${JSON.stringify(t)} is not a format name such as chr`);
+    return t;
+  }
   const kids = elements(e, path);
   if (kids.length === 1 && kids[0]!.children.length === 0) return kids[0]!.name;
-  if (kids.length === 0) {
-    const t = textOf(e, path).trim();
-    if (t !== '') return t;
-  }
   return fail(path, `expected one empty element such as <chr/>`);
+}
+
+/** The trimmed text of an element holding no child element; undefined when it holds one. */
+function onlyText(e: Element, path: string): string | undefined {
+  return e.children.some(isElement) ? undefined : textOf(e, path).trim();
 }
 
 /** Read a MgmtTree element (namespace syncml:dmddf1.2) as TNDS. */
@@ -186,16 +194,17 @@ function readProps(e: Element, path: string): TndsProperties {
         p.verNo = textOf(c, cp).trim();
         break;
       case 'Type': {
-        const kids = elements(c, cp);
         const type: { mime?: string; ddfName?: string } = {};
-        for (const k of kids) {
-          if (k.name === 'MIME') type.mime = textOf(k, `${cp}/MIME`).trim();
-          else if (k.name === 'DDFName') type.ddfName = textOf(k, `${cp}/DDFName`).trim();
-          else fail(`${cp}/${k.name}`, 'Type holds MIME or DDFName');
-        }
-        if (kids.length === 0) {
-          const t = textOf(c, cp).trim();
+        // `<Type>text/plain</Type>`: read before elements(), which refuses character data.
+        const t = onlyText(c, cp);
+        if (t !== undefined) {
           if (t) type.mime = t;
+        } else {
+          for (const k of elements(c, cp)) {
+            if (k.name === 'MIME') type.mime = textOf(k, `${cp}/MIME`).trim();
+            else if (k.name === 'DDFName') type.ddfName = textOf(k, `${cp}/DDFName`).trim();
+            else fail(`${cp}/${k.name}`, 'Type holds MIME or DDFName');
+          }
         }
         p.type = type;
         break;

@@ -72,6 +72,8 @@ export class CardChannel {
       r = parseResponse(raw);
     } catch (e) {
       this.onTrace?.({ seq, name, command: redactedHex(cmd), response: hex(raw), error: (e as Error).message, ms });
+      // parseResponse sees only the answer: say which command got none (PIN data masked).
+      if (e instanceof ApduError) throw new ApduError(`${name} ${redactedHex(cmd, 8)}: ${e.message}`, e.kind, e.sw);
       throw e;
     }
     const entry: ApduTraceEntry = { seq, name, command: redactedHex(cmd), response: hex(raw), sw: swHex(r.sw), meaning: describeSw(r.sw), ms };

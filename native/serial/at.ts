@@ -51,6 +51,12 @@ export interface AtChannelOptions {
 /** URCs of 27.007 / 27.005 and common vendor ones (Huawei ^, Quectel +QIND, SIMCom RDY). */
 export const DEFAULT_URC =
   /^(RING|RDY|\+CRING:|\+CLIP:|\+CCWA:|\+CMTI:|\+CMT:|\+CDS:|\+CDSI:|\+CBM:|\+CBMI:|\+CREG:|\+CGREG:|\+CEREG:|\+C5GREG:|\+CUSD:|\+CIEV:|\+CGEV:|\+CSSI:|\+CSSU:|\+STIN:|\+CPIN:|\+QIND:|\+QUSIM:|\+PACSP\d|\^[A-Z0-9]+:)/;
+/**
+ * Longest run of bytes we wait for a line end after. AT lines are short (a +CMT PDU line or a +CSIM
+ * answer is under 600 characters); a longer run is not AT text (a modem in data mode, a wrong baud rate).
+ */
+export const MAX_LINE = 16 * 1024;
+
 /** URCs followed by one more line (the PDU) in PDU mode. */
 const TWO_LINE_URC = /^(\+CMT:|\+CDS:|\+CBM:)/;
 
@@ -93,6 +99,8 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
   private buf = '';
   private pending?: Pending;
   private urcLines?: string[];
+  /** A run longer than MAX_LINE was dropped: its tail, up to the next line end, goes too. */
+  private overlong = false;
   private staleUntil = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private gone?: Error;
@@ -263,10 +271,22 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
       if (end < 0) {
         // A bare prompt nobody waits for (a cancelled CMGS) would otherwise prefix the next line.
         if (!p?.onPrompt && /^> ?$/.test(this.buf)) this.buf = '';
+        else if (this.buf.length > MAX_LINE) {
+          // Kept, it grew without bound and was searched again for every chunk: 1 MB without a line
+          // end took 13 s of CPU. Dropped (and said so in the trace), with its tail.
+          this.emit('trace', 'drop', `${this.buf.length} bytes without a line end (not AT text)`);
+          this.buf = '';
+          this.overlong = true;
+        }
         return;
       }
       const line = this.buf.slice(0, end).trim();
       this.buf = this.buf.slice(end + 1);
+      if (this.overlong) {
+        this.overlong = false;
+        if (line) this.emit('trace', 'drop', `${line.length} more bytes of the dropped run`);
+        continue;
+      }
       if (line) this.onLine(line);
     }
   }
@@ -287,7 +307,12 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
       this.emit('trace', 'drop', `${raw} (echo)`);
       return;
     }
-    line = line.replace(/\x1a/g, '');
+    line = line.replace(/\x1a/g, '').trim();
+    // Nothing left once a stray prompt or Ctrl-Z is gone: not an information line (nor a URC).
+    if (line === '') {
+      this.emit('trace', 'drop', `${raw} (prompt or Ctrl-Z alone)`);
+      return;
+    }
     if (!p) {
       if (Date.now() < this.staleUntil) {
         this.staleUntil = Date.now() + this.options.settleMs;

@@ -54,7 +54,12 @@ export function iccidFromEf(hex: string): string {
 /** `+CRSM: 144,0,"98..."` -> { sw1, sw2, data }. */
 export function parseCrsm(line: string): { sw1: number; sw2: number; data: string } | undefined {
   const m = /^\+CRSM:\s*(\d+)\s*,\s*(\d+)\s*(?:,\s*"?([0-9A-Fa-f]*)"?)?\s*$/.exec(line.trim());
-  return m ? { sw1: Number(m[1]), sw2: Number(m[2]), data: (m[3] ?? '').toUpperCase() } : undefined;
+  if (!m) return undefined;
+  const sw1 = Number(m[1]);
+  const sw2 = Number(m[2]);
+  // Status bytes are bytes: `+CRSM: 400,0` is not an answer (as a byte, 400 would read as 0x90, success).
+  if (sw1 > 0xff || sw2 > 0xff) return undefined;
+  return { sw1, sw2, data: (m[3] ?? '').toUpperCase() };
 }
 
 /** EF_ICCID (2FE2) read through restricted SIM access: READ BINARY (176), 10 bytes. */

@@ -84,8 +84,10 @@ export class AtSimTransport implements ApduTransport {
     const r = await this.at.exec(cmd);
     if (!r.ok) throw new SimAccessError(`AT+CRSM: ${r.explanation}`);
     const c = r.lines.map(parseCrsm).find((x) => x);
-    if (!c) throw new SimAccessError(`AT+CRSM: no +CRSM line in the answer (${r.lines.join(' | ') || 'empty'})`);
-    const body = fromHex(c.data) ?? new Uint8Array();
+    if (!c) throw new SimAccessError(`AT+CRSM: no readable +CRSM line in the answer (${r.lines.join(' | ') || 'empty'})`);
+    const body = fromHex(c.data);
+    // Odd hex digits are not bytes: refused, where they used to become an empty answer with the SW.
+    if (!body) throw new SimAccessError(`AT+CRSM: response data "${c.data}" is not whole bytes (${r.lines.join(' | ')})`);
     const out = new Uint8Array(body.length + 2);
     out.set(body, 0);
     out[body.length] = c.sw1;

@@ -73,6 +73,9 @@ export interface CardImage {
   mf: DfNode;
 }
 
+/** DF levels below the MF an image may hold (real UICCs use two or three). */
+export const MAX_DF_DEPTH = 16;
+
 export class ImageError extends Error {
   constructor(message: string) {
     super(message);
@@ -273,10 +276,18 @@ export function imageFromJson(j: unknown): CardImage {
     if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xff) return v;
     return fail(at, 'an access rule is "always", "never" or a key reference 0..255');
   };
+  // A value that is not the array / object / type the image needs is named, not run into (a
+  // TypeError from `.map` or `.ref` would say nothing about where the file is wrong).
+  const list = (at: string, v: unknown): unknown[] => {
+    if (v === undefined) return [];
+    return Array.isArray(v) ? v : fail(at, 'must be an array');
+  };
   const protocol = o.protocol ?? 'T=0';
   if (protocol !== 'T=0' && protocol !== 'T=1') fail('$.protocol', 'must be "T=0" or "T=1"');
-  const node = (at: string, n: unknown): FileNode => {
+  const node = (at: string, n: unknown, depth: number): FileNode => {
     if (typeof n !== 'object' || n === null) return fail(at, 'a file is an object');
+    // Bounded: every walk of the card's file tree recurses once per DF level.
+    if (depth > MAX_DF_DEPTH) return fail(at, `DFs nested deeper than ${MAX_DF_DEPTH} levels`);
     const f = n as JsonEf | JsonDf;
     if (f.type === 'df') {
       const d: DfNode = {
@@ -284,10 +295,10 @@ export function imageFromJson(j: unknown): CardImage {
         fid: fidOf(`${at}.fid`, f.fid),
         access: { create: rule(`${at}.access.create`, f.access?.create, 'never'), delete: rule(`${at}.access.delete`, f.access?.delete, 'never') },
         newFileAccess: { read: rule(`${at}.newFileAccess.read`, f.newFileAccess?.read, 'always'), update: rule(`${at}.newFileAccess.update`, f.newFileAccess?.update, 'never') },
-        children: (f.children ?? []).map((c, i) => node(`${at}.children[${i}]`, c)),
+        children: list(`${at}.children`, f.children).map((c, i) => node(`${at}.children[${i}]`, c, depth + 1)),
       };
       if (f.aid !== undefined) d.aid = bytes(`${at}.aid`, f.aid);
-      if (f.label !== undefined) d.label = String(f.label);
+      if (f.label !== undefined) d.label = typeof f.label === 'string' ? f.label : fail(`${at}.label`, 'must be a string');
       const seen = new Set<number>();
       d.children.forEach((c, i) => {
         if (seen.has(c.fid)) fail(`${at}.children[${i}].fid`, `duplicate file id ${fid4(c.fid)}`);
@@ -307,7 +318,10 @@ export function imageFromJson(j: unknown): CardImage {
     if (structure === 'linear-fixed') {
       const n = f.recordLength;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 255) fail(`${at}.recordLength`, 'must be 1..255');
-      const recs = (f.records ?? []).map((r, i) => {
+      const recList = list(`${at}.records`, f.records);
+      // The FCP gives the record count in one byte (ISO 7816-4: records 1..254).
+      if (recList.length > 254) fail(`${at}.records`, `${recList.length} records; a linear fixed EF has at most 254`);
+      const recs = recList.map((r, i) => {
         const b = bytes(`${at}.records[${i}]`, r);
         if (b.length !== n) fail(`${at}.records[${i}]`, `is ${b.length} bytes, recordLength is ${n}`);
         return b;
@@ -318,13 +332,21 @@ export function imageFromJson(j: unknown): CardImage {
     } else if (structure === 'transparent') {
       e.data = bytes(`${at}.data`, f.data ?? '');
     } else fail(`${at}.structure`, 'must be "transparent" or "linear-fixed"');
-    if (f.sfi !== undefined) e.sfi = f.sfi;
+    if (f.sfi !== undefined) {
+      // A short EF identifier has 5 bits (the FCP writes it shifted left by 3).
+      if (typeof f.sfi !== 'number' || !Number.isInteger(f.sfi) || f.sfi < 1 || f.sfi > 30) fail(`${at}.sfi`, 'must be 1..30');
+      e.sfi = f.sfi;
+    }
     return e;
   };
-  const mf = node('$.mf', o.mf);
+  const mf = node('$.mf', o.mf, 0);
   if (mf.type !== 'df' || mf.fid !== 0x3f00) fail('$.mf', 'the MF is a DF with file id 3F00');
-  const keys = (o.keys ?? []).map((k, i) => {
+  if (o.freeMemory !== undefined && (typeof o.freeMemory !== 'number' || !Number.isSafeInteger(o.freeMemory) || o.freeMemory < 0)) fail('$.freeMemory', 'must be a non-negative integer');
+  if (o.resize !== undefined && typeof o.resize !== 'boolean') fail('$.resize', 'must be true or false');
+  const keys = (list('$.keys', o.keys) as JsonKey[]).map((k, i) => {
     const at = `$.keys[${i}]`;
+    if (typeof k !== 'object' || k === null) fail(at, 'a key is an object');
+    if (k.name !== undefined && typeof k.name !== 'string') fail(`${at}.name`, 'must be a string');
     if (!Number.isInteger(k.ref) || k.ref < 0 || k.ref > 0xff) fail(`${at}.ref`, 'must be 0..255');
     if (!Number.isInteger(k.maxTries) || k.maxTries < 1 || k.maxTries > 15) fail(`${at}.maxTries`, 'must be 1..15');
     if (!Number.isInteger(k.tries) || k.tries < 0 || k.tries > k.maxTries) fail(`${at}.tries`, 'must be 0..maxTries');

@@ -387,7 +387,9 @@ export class VirtualUicc {
         node = { type: 'ef', fid: f.fid, structure: 'transparent', data: new Uint8Array(size).fill(0xff), access: { ...df.newFileAccess } };
       } else if (kind === 0x02) {
         const n = f.recordLength ?? 0;
-        if (n < 1 || size < n || size % n !== 0) return r(SW.WRONG_DATA);
+        // 1..255-byte records, 1..254 of them (what the FCP can say): also bounds the allocation below
+        // when the image gives the card more free memory than that.
+        if (n < 1 || n > 255 || size < n || size % n !== 0 || size / n > 254) return r(SW.WRONG_DATA);
         node = { type: 'ef', fid: f.fid, structure: 'linear-fixed', recordLength: n, data: new Uint8Array(size).fill(0xff), access: { ...df.newFileAccess } };
       } else return r(SW.FUNCTION_NOT_SUPPORTED);
       this.image.freeMemory -= size;
