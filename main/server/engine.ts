@@ -983,9 +983,10 @@ class Turn {
     // Without the fast path, what always goes is encoded once: it sizes the rest and, when nothing
     // else joins it, it is the answer.
     let fixedBytes = whole ? undefined : this.encode(fixed, opts.final);
-    if (fixedBytes && fixedBytes.length > limit && (opts.takeOutbox || !opts.final) && statuses.length > 2) {
+    const fitting = fixedBytes && fixedBytes.length > limit && (opts.takeOutbox || !opts.final) && statuses.length > 2 ? this.fitStatuses(statuses, limit) : undefined;
+    if (fitting) {
       nextId = 1;
-      fixed = this.fitStatuses(statuses, limit).map(number);
+      fixed = fitting.map(number);
       fixedBytes = undefined;
       statusesHeld = true;
     }
@@ -1098,10 +1099,12 @@ class Turn {
 
   /**
    * The longest run of `statuses` that fits `limit` with our control commands (the SyncHdr's
-   * Status and one more always go, so every message makes progress); the rest wait in
-   * pendingStatuses. Returns what goes now, unnumbered.
+   * Status and one more always go); the rest wait in pendingStatuses. Returns what goes now,
+   * unnumbered, or undefined when holding back would not make progress: every message of the
+   * device brings statuses of its own (its SyncHdr, its Alert 1222), and a limit too small for
+   * more than those would carry the rest forever, so then everything goes, over the limit.
    */
-  private fitStatuses(statuses: Status[], limit: number): Command[] {
+  private fitStatuses(statuses: Status[], limit: number): Command[] | undefined {
     const numbered = (cmds: Command[]) => cmds.map((c, i) => ({ ...c, cmdID: String(i + 1) }) as Command);
     const fits = (n: number) => this.encode(numbered([...statuses.slice(0, n), ...this.control]), false).length <= limit;
     // Binary search: statuses are small and many; sizing them one by one would encode n times.
@@ -1113,6 +1116,11 @@ class Turn {
       else hi = mid - 1;
     }
     const n = Math.max(Math.min(2, statuses.length), hi);
+    const carried = statuses.length - this.statuses.length;
+    if (carried > 0 && n <= this.statuses.length) {
+      this.fx.notes.push(`the device's MaxMsgSize ${limit} leaves no room to catch up on ${carried} held statuses: all ${statuses.length} go now`);
+      return undefined;
+    }
     this.s.pendingStatuses = statuses.slice(n);
     this.fx.notes.push(`${statuses.length - n} of ${statuses.length} statuses did not fit the device's MaxMsgSize ${limit}: they go in the next message`);
     return [...statuses.slice(0, n), ...this.control];

@@ -399,6 +399,29 @@ describe('statuses over the device MaxMsgSize', () => {
   }
 });
 
+describe('statuses over a MaxMsgSize too small to catch up', () => {
+  for (const encoding of ['xml', 'wbxml'] as const) {
+    it(`${encoding}: sends everything over the limit rather than carrying statuses forever`, () => {
+      for (const limit of [150, 250, 350, 450, 600, 800]) {
+        const h = new Harness({ maxMsgSize: limit, encoding });
+        h.jobs = [get(1, './DevInfo/Mod')];
+        const events: Alert[] = Array.from({ length: 40 }, (_, i) => ({ kind: 'Alert', cmdID: '', data: '1224', items: [{ meta: { type: 'com.example.boot' }, data: { kind: 'text', text: String(i) } }] }));
+        let out = h.send(h.pkg1(events));
+        let exchanges = 1;
+        while (!out.response.body.final && exchanges < 60) {
+          out = h.send(h.message([{ kind: 'Alert', cmdID: '', data: '1222', items: [] } as Alert], { final: false }));
+          exchanges++;
+        }
+        expect(out.response.body.final, `MaxMsgSize ${limit}: ${exchanges} exchanges`).toBe(true);
+        // The Get goes out, or, when not even it fits the limit, its job fails saying so.
+        const sent = commandsOf(out).map((c) => c.kind);
+        if (sent.length > 0) expect(sent, `MaxMsgSize ${limit}`).toEqual(['Get']);
+        else expect(out.effects.jobsFinished[0], `MaxMsgSize ${limit}`).toMatchObject({ id: 1, status: 'failed', error: expect.stringMatching(/does not fit the device's MaxMsgSize/) });
+      }
+    });
+  }
+});
+
 describe('statuses over the device MaxMsgSize, while the device package goes on', () => {
   it('holds them while asking for the rest of package 1, and still sends the jobs once it is complete', () => {
     const h = new Harness({ maxMsgSize: 500, encoding: 'wbxml' });
