@@ -83,6 +83,19 @@ export function writeCredentialLeaf(tree: DmTree, account: AccountRef, level: 'C
 }
 
 /**
+ * A server's NextNonce as AAuthData (format b64) can hold it: as it came (trimmed) when it is
+ * base64, else the base64 of the bytes nonceBytes takes from its text, so the digest computed from
+ * the stored value is the one computed from the text. Writing the text itself made the tree refuse
+ * it (not base64) and writeCredentialLeaf throw out of connect() (found by
+ * test/integration/handset-fuzz.test.ts).
+ */
+export function storableNonce(nextNonce: string): string {
+  const t = nextNonce.trim();
+  if (t === '' || (t.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(t))) return t;
+  return Buffer.from(nonceBytes(nextNonce)).toString('base64');
+}
+
+/**
  * A fresh nonce to challenge the server with (base64 of 16 random bytes). From the pool that is
  * refilled in bulk: every server message gets one, and crypto.randomBytes per call costs far more.
  */

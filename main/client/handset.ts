@@ -31,7 +31,7 @@ import {
   type AlertResponder, type ExecHandler, type ExecOutcome, type ExecRequest, type GenericAlert, type ProcessEvent,
 } from '../tree/processor/index.js';
 import {
-  AAUTH_TYPE, authTypeOf, checkServer, clientCred, newNonce, readCredential, writeCredentialLeaf,
+  AAUTH_TYPE, authTypeOf, checkServer, clientCred, newNonce, readCredential, storableNonce, writeCredentialLeaf,
   type AccountCredential, type AccountRef, type ServerVerdict,
 } from './credentials.js';
 import { HandsetEvents, iso, type HandsetEvent, type Initiator } from './events.js';
@@ -509,7 +509,7 @@ export class VirtualHandset {
           clientType = t;
           writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthType', AAUTH_TYPE[t]);
         }
-        if (chal.meta.nextNonce !== undefined) writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthData', chal.meta.nextNonce);
+        if (chal.meta.nextNonce !== undefined) writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthData', storableNonce(chal.meta.nextNonce));
       }
       if (code === 212) authenticated = true;
       // The server read our last answer (it did not refuse our credentials): the challenge in that

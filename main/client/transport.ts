@@ -114,7 +114,16 @@ export class Transport {
     if (target instanceof Error) return Promise.reject(target);
     const { secure } = target;
     const mod = secure ? https : http;
-    return new Promise<HttpReply>((resolve, reject) => {
+    return new Promise<HttpReply>((res0, rej0) => {
+      let deadline: NodeJS.Timeout | undefined;
+      const resolve = (r: HttpReply) => {
+        clearTimeout(deadline);
+        res0(r);
+      };
+      const reject = (e: unknown) => {
+        clearTimeout(deadline);
+        rej0(e);
+      };
       const req = mod.request({
         ...target.options,
         method: 'POST',
@@ -135,7 +144,10 @@ export class Transport {
         res.on('error', reject);
       });
       req.on('error', reject);
-      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`no answer from ${url} within ${this.timeoutMs} ms`)));
+      // The limit covers the whole exchange, as documented: req.setTimeout is only an idle timer, and
+      // a server that trickles a byte now and then (or a slow endless body) held the handset's
+      // session forever (found by test/integration/handset-fuzz.test.ts).
+      deadline = setTimeout(() => req.destroy(new Error(`no answer from ${url} within ${this.timeoutMs} ms`)), this.timeoutMs);
       req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     });
   }

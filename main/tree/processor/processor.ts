@@ -149,6 +149,8 @@ export class CommandProcessor {
       // the server closed its package with an object still open: it will never be completed
       units.push(this.dropIncoming('the server closed its package before the last chunk'));
     }
+    // an object never spans packages: what is left of a refused one is forgotten with the package
+    if (ctx.final) this.state.refused = undefined;
     return {
       units,
       events: this.events,
@@ -220,6 +222,7 @@ export class CommandProcessor {
   private dropIncoming(why: string): ResponseUnit {
     const inc = this.state.incoming!;
     this.state.incoming = undefined;
+    this.state.refused = { cmd: inc.cmd, target: inc.target, status: 400, why: `dropped: ${why}` };
     this.log({ cmd: 'Alert', cmdId: inc.cmdId, status: 1225, target: inc.target, message: `large object for ${inc.target} dropped after ${inc.size} bytes: ${why}` });
     const alert: Alert = { kind: 'Alert', cmdID: '', data: '1225', items: [{ target: { locURI: inc.target } }] };
     return { commands: [alert] };
@@ -415,6 +418,17 @@ export class CommandProcessor {
     // large objects
     const inc = this.state.incoming;
     const continuing = inc !== undefined && inc.cmd === kind && inc.target === target;
+    const refused = this.state.refused;
+    if (!continuing && refused !== undefined && refused.cmd === kind && refused.target === target) {
+      if (meta.size === undefined) {
+        // The rest of an object refused or dropped earlier (no Meta Size: not a new first chunk).
+        // Taken as a new object, its chunks were buffered again and its last chunk applied the tail
+        // alone as the whole value (found by test/integration/handset-fuzz.test.ts).
+        if (!item.moreData) this.state.refused = undefined;
+        return done(refused.status, `${target}: the rest of a large object already refused (${refused.why})`);
+      }
+      this.state.refused = undefined; // a new first chunk: a new object
+    }
     if (item.moreData || continuing) {
       const chunk = this.chunk(c, item, target, meta, ctx, scope);
       if (chunk.kind === 'status') return done(chunk.code, chunk.message);
@@ -507,16 +521,21 @@ export class CommandProcessor {
     const kind = c.kind as 'Add' | 'Replace';
     const max = this.options.maxObjSize;
     let inc = this.state.incoming;
+    /** A refusal; with more chunks to come, they are refused too (see write). */
+    const refuse = (code: number, message: string): { kind: 'status'; code: number; message: string } => {
+      if (item.moreData) this.state.refused = { cmd: kind, target, status: code, why: message };
+      return { kind: 'status', code, message };
+    };
     if (scope.inAtomic && item.moreData) {
       if (inc) this.state.incoming = undefined;
-      return { kind: 'status', code: 400, message: `${target}: a chunked object cannot be part of an Atomic (the Atomic must fit one message)` };
+      return refuse(400, `${target}: a chunked object cannot be part of an Atomic (the Atomic must fit one message)`);
     }
     if (inc === undefined) {
       let declared: number | undefined;
       if (meta.size !== undefined) {
         declared = Number(meta.size);
-        if (!/^\d+$/.test(meta.size.trim())) return { kind: 'status', code: 400, message: `${target}: Meta Size ${JSON.stringify(meta.size)} is not a byte count` };
-        if (max && declared > max) return { kind: 'status', code: 416, message: `${target}: Meta Size ${declared} exceeds this client's MaxObjSize ${max}` };
+        if (!/^\d+$/.test(meta.size.trim())) return refuse(400, `${target}: Meta Size ${JSON.stringify(meta.size)} is not a byte count`);
+        if (max && declared > max) return refuse(416, `${target}: Meta Size ${declared} exceeds this client's MaxObjSize ${max}`);
       }
       inc = { cmd: kind, target, parts: [], size: 0, cmdId: c.cmdID, msgRef: ctx.msgRef };
       if (declared !== undefined) inc.declaredSize = declared;
@@ -530,7 +549,7 @@ export class CommandProcessor {
     inc.size += typeof piece === 'string' ? valueSize(piece) : piece.byteLength;
     if (max && inc.size > max) {
       this.state.incoming = undefined;
-      return { kind: 'status', code: 413, message: `${target}: large object grew to ${inc.size} bytes, beyond this client's MaxObjSize ${max}` };
+      return refuse(413, `${target}: large object grew to ${inc.size} bytes, beyond this client's MaxObjSize ${max}`);
     }
     if (item.moreData) return { kind: 'status', code: 213, message: `chunk buffered (${inc.size}${inc.declaredSize !== undefined ? ` of ${inc.declaredSize}` : ''} bytes)` };
     // the last chunk

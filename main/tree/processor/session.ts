@@ -425,12 +425,18 @@ export class ClientSession {
 
     // a chunked Results in progress goes first: nothing may come between its chunks
     if (this.outgoing) {
-      const r = this.placeChunk(hdr, id, budget, marginal);
-      if (r) {
-        push(r.command);
-        budget -= r.used;
-        placed++;
+      let r = this.placeChunk(hdr, id, budget, marginal);
+      if (r === undefined) {
+        // Not one byte of it fits even here, first in a message: it never will, and waiting sent
+        // messages with nothing in them until the round-trip limit (found by
+        // test/integration/handset-fuzz.test.ts). The rest goes now, over MaxMsgSize, and we say so,
+        // as for any other unit too big for every message.
+        r = this.placeChunk(hdr, id, UNBOUNDED, marginal)!;
+        this.warnings.push(`a Results chunk of ${r.used + base} bytes is sent over the server's MaxMsgSize ${max}`);
       }
+      push(r.command);
+      budget -= r.used;
+      placed++;
       if (this.outgoing) stop = true;
     }
 

@@ -96,6 +96,12 @@ export interface IncomingObject {
 /** What the session keeps between messages on the processor's behalf. */
 export interface ProcessorState {
   incoming?: IncomingObject;
+  /**
+   * A large object whose chunks we refused (413/416/400) or dropped (Alert 1225): its remaining
+   * chunks (same command and target, no Meta Size) are refused too, until its last chunk, a new
+   * first chunk for it (Meta Size), or the end of the server's package.
+   */
+  refused?: { cmd: 'Add' | 'Replace'; target: string; status: number; why: string };
 }
 
 export interface ProcessContext {
