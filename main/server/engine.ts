@@ -1100,13 +1100,16 @@ class Turn {
   /**
    * The longest run of `statuses` that fits `limit` with our control commands (the SyncHdr's
    * Status and one more always go); the rest wait in pendingStatuses. Returns what goes now,
-   * unnumbered, or undefined when holding back would not make progress: every message of the
-   * device brings statuses of its own (its SyncHdr, its Alert 1222), and a limit too small for
-   * more than those would carry the rest forever, so then everything goes, over the limit.
+   * unnumbered, or undefined when holding back would not help: when not even the fewest fit, or
+   * when it would not make progress (every message of the device brings statuses of its own, its
+   * SyncHdr's and its Alert 1222's, and a limit too small for more than those would carry the rest
+   * forever). Then everything goes now, over the limit.
    */
   private fitStatuses(statuses: Status[], limit: number): Command[] | undefined {
     const numbered = (cmds: Command[]) => cmds.map((c, i) => ({ ...c, cmdID: String(i + 1) }) as Command);
     const fits = (n: number) => this.encode(numbered([...statuses.slice(0, n), ...this.control]), false).length <= limit;
+    // Not even the fewest fit: holding the rest back would cost a round trip and fit nothing.
+    if (!fits(Math.min(2, statuses.length))) return undefined;
     // Binary search: statuses are small and many; sizing them one by one would encode n times.
     let lo = Math.min(2, statuses.length);
     let hi = statuses.length - 1;

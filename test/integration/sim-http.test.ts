@@ -140,6 +140,30 @@ describe('handset <-> DmServer over HTTP', () => {
     expect(r.warnings).toEqual([]);
   });
 
+  it('completes under small MaxMsgSizes on both sides (MD5 both ways; WBXML 500-1,400, XML 1,400-2,000): no loop, the jobs done', async () => {
+    // XML with MD5 Cred and Chal in the headers needs about 1,400 bytes before any command.
+    const cases: [Encoding, number][] = [...[500, 600, 700, 800, 1024, 1400].map((n) => ['wbxml', n] as [Encoding, number]), ...[1400, 1600, 2000].map((n) => ['xml', n] as [Encoding, number])];
+    for (const [encoding, size] of cases) {
+      const what = `${encoding} MaxMsgSize ${size}`;
+      const s = await server({ clientAuth: 'md5', defaultClientCred: { name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw' }, limits: { maxMsgSize: size } });
+      const { h, events } = await handset({ encoding, maxMsgSize: size, accounts: [account(s, 'md5')] });
+      vendorLeaf(h, './Vendor/Mode', 'off');
+      vendorLeaf(h, './Vendor/Log', 'log line\n'.repeat(300));
+      const jobs = [
+        await s.addJob(h.devId, { kind: 'get', uri: './DevInfo/Mod' }),
+        await s.addJob(h.devId, { kind: 'replace', uri: './Vendor/Mode', value: 'on' }),
+        await s.addJob(h.devId, { kind: 'get', uri: './Vendor/Log' }),
+      ];
+      const r = await h.connect();
+      expect(r.error, what).toBeUndefined();
+      expect(r.roundTrips, what).toBeLessThan(100);
+      for (const { job } of jobs) expect(s.store.job(job.id)?.status, `${what}: job ${job.target}`).toBe('done');
+      expect(s.store.job(jobs[2]!.job.id)!.results[0]!.data, what).toBe('log line\n'.repeat(300));
+      expect(h.tree.lookup('./Vendor/Mode')!.value, what).toBe('on');
+      for (const m of bytesOut(events)) expect(m.bytes.length, what).toBeLessThanOrEqual(size);
+    }
+  });
+
   it('refuses to act on commands when the server has no credentials (407) or the wrong ones (401), like libdmclient', async () => {
     // no --server-cred on the server: every command 407, nothing changes, the jobs fail
     const s1 = await server({ clientAuth: 'none' });
