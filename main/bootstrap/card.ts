@@ -41,6 +41,12 @@ export const DEFAULT_DODF_FID = 0x6430;
 export const DEFAULT_BOOTSTRAP_FID = 0x6431;
 export const MAX_UPDATE_CHUNK = 255;
 export const MAX_READ_CHUNK = 256;
+/**
+ * Largest EF we read with READ BINARY: P1-P2 carry a 15-bit offset (P1 bit 8 set means P1 names a
+ * short file id instead), so offsets 0..0x7FFF, i.e. 0x8000 bytes (the size writeBootstrap creates
+ * for the largest bootstrap it accepts, 0x7FFF bytes).
+ */
+export const MAX_EF_SIZE = 0x8000;
 
 export type FlashPhase = 'locate' | 'pin' | 'read' | 'create' | 'resize' | 'write' | 'verify' | 'register' | 'done';
 
@@ -194,6 +200,26 @@ export function parseFcp(data: Uint8Array): FileInfo {
   return info;
 }
 
+/**
+ * The FCP is the card's word, and the size it declares drives an allocation and the offsets of READ
+ * BINARY (or the Le and record numbers of READ RECORD). Found by fuzzing: FCP `62 09 82 02 41 21 80
+ * 03 02 00 00` (128 KiB) was allocated whole, offsets from 0x8000 went out with P1 bit 8 set (a read
+ * by short file id: another file), and past 0xFFFF the encoder threw RangeError "P1 256 is not a
+ * byte". A size no READ BINARY can reach is a layout error naming the file and the FCP, before any read.
+ */
+function checkReadable(info: FileInfo, fcp: Uint8Array, what: string): void {
+  const bad = (why: string): CardError => new CardError(`SELECT ${what}: ${why} (FCP ${hex(fcp)})`, 'layout');
+  if (info.structure === 'df') return; // a DF's 80/81 is memory, never read
+  if (info.structure === 'linear-fixed') {
+    // READ RECORD: the record number in P1, a record of at most 256 bytes in a short Le.
+    const n = info.records ?? (info.size && info.recordLength ? Math.floor(info.size / info.recordLength) : 0);
+    if (info.recordLength !== undefined && (info.recordLength < 1 || info.recordLength > MAX_READ_CHUNK)) throw bad(`records of ${info.recordLength} bytes; READ RECORD reads 1..256`);
+    if (n > 255) throw bad(`${n} records; READ RECORD numbers 1..255`);
+    return;
+  }
+  if (info.size !== undefined && info.size > MAX_EF_SIZE) throw bad(`the card declares ${info.size} bytes; READ BINARY reaches offsets 0..32767 (without a short file id), so at most ${MAX_EF_SIZE} bytes`);
+}
+
 /** The FID a PKCS#15 path names (its last two bytes). */
 export function pathFid(p: Pkcs15Path): number {
   const b = p.path;
@@ -222,12 +248,14 @@ export class Pkcs15Card {
   // --- files ---------------------------------------------------------------------------------------
 
   /** SELECT and parse the FCP; undefined when the card answers 6A82 (not found). */
-  private async select(p1: number, data: Uint8Array, what: string): Promise<FileInfo | undefined> {
+  private async select(p1: number, data: Uint8Array, what: string, toRead = true): Promise<FileInfo | undefined> {
     const cmd = command(0x00, INS.SELECT, p1, 0x04, data, 256);
     const r = await this.channel.transmit(cmd);
     if (r.sw === SW.FILE_NOT_FOUND) return undefined;
     if (r.sw !== SW.OK) throw new ApduError(`SELECT ${what}: ${describeExchange(cmd, r.sw)}`, 'status', r.sw);
-    return parseFcp(r.data);
+    const info = parseFcp(r.data);
+    if (toRead) checkReadable(info, r.data, what);
+    return info;
   }
 
   /** An EF of the application (path 7FFF/FID from the MF, as on a UICC). */
@@ -236,6 +264,8 @@ export class Pkcs15Card {
   }
 
   async readBinary(fid: number, size: number, from = 0): Promise<Uint8Array> {
+    // Backstop for callers that do not come through select(): never allocate or address past 0x7FFF.
+    if (!Number.isSafeInteger(size) || size > MAX_EF_SIZE || from < 0 || from > size) throw new CardError(`EF ${fidHex(fid)}: cannot read bytes ${from}..${size - 1}; READ BINARY reaches offsets 0..32767`, 'layout');
     const out = new Uint8Array(size - from);
     for (let off = from; off < size; ) {
       const le = Math.min(MAX_READ_CHUNK, size - off);
@@ -308,7 +338,7 @@ export class Pkcs15Card {
       this.aid = PKCS15_AID;
       return PKCS15_AID;
     }
-    const mf = await this.select(0x00, Uint8Array.of(0x3f, 0x00), 'MF 3F00');
+    const mf = await this.select(0x00, Uint8Array.of(0x3f, 0x00), 'MF 3F00', false);
     const dir = mf && (await this.select(0x00, Uint8Array.of(0x2f, 0x00), 'EF(DIR) 2F00'));
     if (dir) {
       let apps: DirApplication[] = [];

@@ -106,7 +106,16 @@ export function readElements(bytes: Uint8Array, what: string): Element[] {
       break;
     }
     const view = bytes.subarray(i);
-    const r = asn1js.fromBER(view);
+    // asn1js converts the content of string and time types while it decodes, and throws plain errors
+    // on bad content (GeneralizedTime text "A": Error; a UniversalString not a multiple of 4 bytes or a
+    // BMPString of odd length: RangeError), nested or not. Bad card bytes are bad input: a Pkcs15Error
+    // naming the file and the offset of the element holding them, never a raw error (found by fuzzing).
+    let r: ReturnType<typeof asn1js.fromBER>;
+    try {
+      r = asn1js.fromBER(view);
+    } catch (e) {
+      throw new Pkcs15Error(`${what}: element (tag ${hex([b])}) holds content that cannot be decoded (${e instanceof Error ? e.message : String(e)})`, i);
+    }
     if (r.offset === -1 || r.result.error) throw new Pkcs15Error(`${what}: not DER (${r.result.error || 'unreadable'})`, i);
     out.push({ block: r.result, offset: i, der: bytes.slice(i, i + r.offset) });
     i += r.offset;
@@ -116,7 +125,9 @@ export function readElements(bytes: Uint8Array, what: string): Element[] {
 
 function children(b: Block): Block[] {
   const v = (b as asn1js.Constructed).valueBlock as { value?: unknown };
-  return Array.isArray(v.value) ? (v.value as Block[]) : [];
+  // Only real elements: an OBJECT IDENTIFIER's valueBlock.value is an array too, of its sub-identifiers
+  // (no idBlock), and a card with an OID where a SEQUENCE belongs made isTag() throw a TypeError.
+  return Array.isArray(v.value) ? (v.value as unknown[]).filter((k): k is Block => k instanceof asn1js.BaseBlock) : [];
 }
 
 function isTag(b: Block, tagClass: number, tagNumber: number): boolean {
@@ -247,17 +258,21 @@ export function parseDodf(bytes: Uint8Array): DodfEntry[] {
 /** EF(DIR) records (or a transparent EF(DIR)'s content): the applications on the card. */
 export function parseDir(records: readonly Uint8Array[]): DirApplication[] {
   const apps: DirApplication[] = [];
-  for (const rec of records) {
+  for (const [r, rec] of records.entries()) {
     let i = 0;
+    // FF / 00 where a TLV would start is padding (an empty record, or the fill after the last template).
     while (i < rec.length && rec[i] !== 0xff && rec[i] !== 0x00) {
       const t = readTlv(rec, i);
-      if (!t) break;
+      // A TLV cut short (or with a length form we do not read) used to end the record silently, and
+      // with it any application after it: say which record and where.
+      if (!t) throw new Pkcs15Error(`EF(DIR) record ${r + 1}: TLV ${hex(rec.subarray(i, i + 4))} is cut short or malformed (record of ${rec.length} bytes)`, i);
       if (t.tag === 0x61) {
         const app: Partial<DirApplication> = {};
         let j = 0;
-        while (j < t.value.length) {
+        const base = t.next - t.value.length;
+        while (j < t.value.length && t.value[j] !== 0xff && t.value[j] !== 0x00) {
           const u = readTlv(t.value, j);
-          if (!u) break;
+          if (!u) throw new Pkcs15Error(`EF(DIR) record ${r + 1}: TLV ${hex(t.value.subarray(j, j + 4))} in the application template is cut short or malformed`, base + j);
           if (u.tag === 0x4f) app.aid = u.value.slice();
           else if (u.tag === 0x50) app.label = new TextDecoder().decode(u.value);
           else if (u.tag === 0x51) app.path = u.value.slice();

@@ -292,6 +292,14 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
   }
 
   private onLine(raw: string): void {
+    if (this.urcLines && isFinalResult(raw.replace(/^> ?/, '').replace(/\x1a/g, '').trim())) {
+      // The line after +CMT / +CDS / +CBM is its PDU, which is hex; a final result is not. Taken as
+      // the PDU, the OK / ERROR / +CMS ERROR of the command in flight was lost and the command timed
+      // out (found by fuzzing): the URC goes out with the line it has, the final result ends the command.
+      const lines = this.urcLines;
+      this.urcLines = undefined;
+      this.emit('urc', lines);
+    }
     if (this.urcLines) {
       this.urcLines.push(raw);
       this.emit('trace', 'rx', raw);

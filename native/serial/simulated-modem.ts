@@ -17,6 +17,19 @@ import { CME_ERRORS, CMS_ERRORS } from './at-errors.js';
 import { openSerialLink, type ByteLink, type LineSettings } from './link.js';
 import type { ApduTransport } from './sim-access.js';
 
+/**
+ * Bounds on what the modem buffers from a sender (a real modem's buffers are finite too). Without them
+ * a sender that never types CR (or Ctrl-Z) grew the buffer without bound (found by fuzzing).
+ * A command line: V.250 asks for at least 40 characters; 4 KiB is far past any real command.
+ */
+export const MAX_COMMAND_LINE = 4096;
+/** Octets of the SMSC address field before the TPDU at most: its length octet, type, 10 octets of digits. */
+const MAX_SMSC_OCTETS = 12;
+/** PDU text allowed after AT+CMGS=<n>: 2 hex digits per octet of SMSC field and TPDU, and some slack. */
+export function maxPduText(tpduLength: number): number {
+  return 2 * (tpduLength + MAX_SMSC_OCTETS + 1) + 16;
+}
+
 export interface HandsetProfile {
   manufacturer: string;
   model: string;
@@ -94,7 +107,10 @@ export class SimulatedModem extends EventEmitter<SimulatedModemEvents> {
   private cmgf: 0 | 1;
   private cmee: 0 | 1 | 2;
   private buf = '';
-  private pduEntry?: { length: number; text: string };
+  /** The command line in progress passed MAX_COMMAND_LINE: it ends in ERROR at its CR. */
+  private bufOverflow = false;
+  /** `overflow`: more PDU text than AT+CMGS=<n> allows came; it ends in +CMS ERROR at its Ctrl-Z. */
+  private pduEntry?: { length: number; text: string; overflow?: boolean };
   private mr = 0;
   private parts = 0;
   private readonly reassembler = new Reassembler();
@@ -146,14 +162,31 @@ export class SimulatedModem extends EventEmitter<SimulatedModemEvents> {
         if (ch === '\x1a') {
           const entry = this.pduEntry;
           this.pduEntry = undefined;
-          void this.onPdu(entry.length, entry.text);
+          if (entry.overflow) {
+            this.parts++;
+            this.reply([], this.cmsError(304)); // invalid PDU mode parameter
+          } else void this.onPdu(entry.length, entry.text);
         } else if (ch === '\x1b') {
           this.pduEntry = undefined;
           this.reply([]);
-        } else if (ch !== '\r' && ch !== '\n') this.pduEntry.text += ch;
+        } else if (ch !== '\r' && ch !== '\n' && !this.pduEntry.overflow) {
+          // Past what the declared length allows, the text is dropped (not kept growing); like a real
+          // modem, the entry still ends at Ctrl-Z (or ESC), with +CMS ERROR: 304, so the sender stays in step.
+          if (this.pduEntry.text.length >= maxPduText(this.pduEntry.length)) {
+            this.pduEntry.overflow = true;
+            this.pduEntry.text = '';
+          } else this.pduEntry.text += ch;
+        }
         continue;
       }
       if (ch === '\r' || ch === '\n') {
+        if (this.bufOverflow) {
+          // V.250 §5.2.1: a command line longer than the modem takes is answered ERROR once terminated.
+          this.bufOverflow = false;
+          this.buf = '';
+          this.reply([], 'ERROR');
+          continue;
+        }
         // V.250: anything before the "AT" prefix (an ESC, line noise) is ignored.
         const at = this.buf.search(/AT/i);
         const line = (at > 0 ? this.buf.slice(at) : this.buf).trim();
@@ -161,6 +194,10 @@ export class SimulatedModem extends EventEmitter<SimulatedModemEvents> {
         if (!line) continue;
         if (this.echo) this.send(`${line}\r`);
         void this.onCommand(line);
+      } else if (this.bufOverflow) continue;
+      else if (this.buf.length >= MAX_COMMAND_LINE) {
+        this.bufOverflow = true;
+        this.buf = '';
       } else this.buf += ch;
     }
   }

@@ -87,6 +87,15 @@ describe('EF(DODF)', () => {
     expect(e!.path).toEqual({ path: fromHex('3F007FFF6431'), index: 0, length: 300 });
   });
 
+  it('names bad string or time content at the element, and reads an OID where a SEQUENCE belongs as no entry data', () => {
+    // asn1js threw plain errors on these (GeneralizedTime "A", UniversalString of 3 bytes, BMPString of 1).
+    expect(() => parseDodf(fromHex('A706300404026430180141')!)).toThrow(/^EF\(DODF\): element \(tag 18\) holds content that cannot be decoded \(.+\) at byte 8$/);
+    expect(() => parseOdf(fromHex('1C03414243')!)).toThrow(Pkcs15Error);
+    expect(() => parseOdf(fromHex('1E0141')!)).toThrow(Pkcs15Error);
+    // An OID's sub-identifiers are no child elements (was a TypeError reading tagClass).
+    expect(parseDodf(fromHex('A107060367 2B07 3000'.replace(/ /g, ''))!)).toMatchObject([{ kind: 'oid', offset: 0 }]);
+  });
+
   it('names an OidDO without an OID', () => {
     // A1 { 30 00, 30 00, A1 { 30 { 30 04 04 02 64 31 } } }
     expect(() => parseDodf(fromHex('A10E30003000A10830063004040264 31'.replace(' ', ''))!)).toThrow(/without an OBJECT IDENTIFIER/);
@@ -110,5 +119,11 @@ describe('EF(DIR)', () => {
     expect(apps).toHaveLength(1);
     expect(hex(apps[0]!.aid)).toBe(hex(PKCS15_AID));
     expect(apps[0]!.label).toBe('PKCS#15');
+  });
+
+  it('names a cut record and where it is cut (it used to end the record silently)', () => {
+    const rec = buildDirRecord({ aid: PKCS15_AID, label: 'PKCS#15' });
+    expect(() => parseDir([new Uint8Array(8).fill(0xff), rec.subarray(0, rec.length - 1)])).toThrow(/^EF\(DIR\) record 2: .* at byte 0$/);
+    expect(() => parseDir([rec.subarray(0, 6)])).toThrow(Pkcs15Error);
   });
 });

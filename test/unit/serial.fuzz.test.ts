@@ -21,7 +21,7 @@ import { explainFinal, isFinalResult, isSuccess } from '../../native/serial/at-e
 import { iccidFromEf, identify, luhnOk, parseCrsm, readImsi, stripInfo } from '../../native/serial/identity.js';
 import { PortGoneError, type ByteLink, type ByteLinkEvents } from '../../native/serial/link.js';
 import { AtSimTransport, SimAccessError } from '../../native/serial/sim-access.js';
-import { SimulatedModem } from '../../native/serial/simulated-modem.js';
+import { MAX_COMMAND_LINE, SimulatedModem, maxPduText } from '../../native/serial/simulated-modem.js';
 
 // ------------------------------------------------------------------------------------------ engine
 
@@ -303,6 +303,33 @@ describe('serial fuzz', () => {
     await link.close();
   });
 
+  it('regression: +CMT / +CDS / +CBM right before the final result do not take it for their PDU line', async () => {
+    // Was: the URC took the next line, hex or not, so OK / ERROR / +CMS ERROR of the command in flight
+    // became its "PDU" and the command timed out.
+    const rnd = prng(SEED + 5);
+    const heads = ['+CMT: ,24', '+CMT: "ALPHA",36', '+CDS: 25', '+CBM: 88'];
+    const finals = ['OK', 'ERROR', '+CMS ERROR: 500', '+CMS ERROR: SMSC address unknown', '+CME ERROR: 10'];
+    for (let i = 0; i < 400; i++) {
+      const link = new FakeLink();
+      const at = new AtChannel(link, { timeoutMs: 60_000, settleMs: 0 });
+      const urcs: string[][] = [];
+      at.on('urc', (l) => urcs.push(l));
+      const head = pick(rnd, heads);
+      const final = pick(rnd, finals);
+      const withPdu = rnd() < 0.3; // the ordinary case still takes its PDU line
+      let settled: AtResponse | undefined;
+      const r = at.exec('AT+CGSN').then((v) => (settled = v));
+      await tick();
+      const thrown = link.feed(`\r\n490154203237518\r\n\r\n${head}\r\n${withPdu ? `${CMT_PDU}\r\n` : ''}\r\n${final}\r\n`, rnd);
+      expect(thrown).toBeUndefined();
+      await tick();
+      expect(settled, `iteration ${i}: ${head} then ${final}`).toMatchObject({ lines: ['490154203237518'], final });
+      expect(urcs).toEqual([withPdu ? [head, CMT_PDU] : [head]]);
+      await link.close();
+      await r;
+    }
+  });
+
   it('answer parsers: 5,000 damaged modem lines', () => {
     const j = new Judge();
     LINE_SEEDS.forEach((l, i) => checkLine(j, i, l));
@@ -414,6 +441,9 @@ describe('serial fuzz', () => {
       if (thrown) j.report('SimulatedModem', i, `a listener threw ${String(thrown)}`, input);
       await tick();
       await tick();
+      // Its buffers stay within their bounds (a command line, the PDU text AT+CMGS=<n> allows).
+      const inner = modem as unknown as { buf: string; pduEntry?: { length: number; text: string } };
+      if (inner.buf.length > MAX_COMMAND_LINE || (inner.pduEntry && inner.pduEntry.text.length > maxPduText(inner.pduEntry.length))) j.report('SimulatedModem', i, 'a buffer past its bound', input);
       // Every command the modem took (outside a PDU entry) is answered with a final result or the prompt.
       const out = link.written.join('');
       const finals = out.match(/\r\n(OK|ERROR|\+CME ERROR: [^\r]*|\+CMS ERROR: [^\r]*)\r\n|\r\n> /g) ?? [];
@@ -422,5 +452,45 @@ describe('serial fuzz', () => {
     console.log(`serial fuzz: simulated modem delivered ${pushes} WAP pushes`);
     expect(j.findings).toEqual([]);
     expect(pushes).toBeGreaterThan(50);
+  });
+
+  it('regression: the simulated modem bounds a command line and a PDU, and answers ERROR / +CMS ERROR like a real modem', async () => {
+    // Was: both grew until CR (or Ctrl-Z), without bound.
+    const link = new FakeLink();
+    const modem = new SimulatedModem(link, { echo: false, cmee: 1 });
+    const inner = modem as unknown as { buf: string; pduEntry?: { length: number; text: string } };
+    const out = (): string => link.written.splice(0).join('');
+    const megabyte = (ch: string): void => {
+      const chunk = new Uint8Array(Buffer.from(ch.repeat(64 * 1024), 'latin1'));
+      for (let n = 0; n < 16; n++) link.emit('data', chunk);
+    };
+    link.emit('data', new Uint8Array(Buffer.from('AT+CGMI=')));
+    megabyte('A');
+    expect(inner.buf.length).toBeLessThanOrEqual(MAX_COMMAND_LINE);
+    expect(out()).toBe('');
+    // V.250: an over-long command line is answered ERROR once terminated; the next one is served.
+    link.emit('data', new Uint8Array(Buffer.from('\rAT+CGSN\r')));
+    await tick();
+    expect(out()).toBe('\r\nERROR\r\n\r\n490154203237518\r\n\r\nOK\r\n');
+    expect(modem.commands).toEqual(['AT+CGSN']);
+    // A command line just under the bound is still a command.
+    link.emit('data', new Uint8Array(Buffer.from(`${' '.repeat(MAX_COMMAND_LINE - 8)}AT+CGMI\r`)));
+    await tick();
+    expect(out()).toBe('\r\nDMW\r\n\r\nOK\r\n');
+    // The PDU after AT+CMGS=<n>: at most 2*(n + SMSC octets + 1) hex digits (and a little slack) kept.
+    link.emit('data', new Uint8Array(Buffer.from(`AT+CMGF=0\rAT+CMGS=${PART.tpduLength}\r`)));
+    await tick();
+    expect(out()).toBe('\r\nOK\r\n\r\n> ');
+    expect(maxPduText(PART.tpduLength)).toBeGreaterThanOrEqual(PART.pduHex.length + 2 * 11);
+    megabyte('0');
+    expect(inner.pduEntry!.text.length).toBeLessThanOrEqual(maxPduText(PART.tpduLength));
+    link.emit('data', new Uint8Array(Buffer.from('\x1aAT\r')));
+    await tick();
+    expect(out()).toBe('\r\n+CMS ERROR: 304\r\n\r\nOK\r\n');
+    // And the same modem still takes a real PDU.
+    link.emit('data', new Uint8Array(Buffer.from(`AT+CMGS=${PART.tpduLength}\r${PART.pduHex}\x1a`)));
+    await tick();
+    expect(out()).toMatch(/^\r\n> \r\n\+CMGS: 1\r\n\r\nOK\r\n$/);
+    await link.close();
   });
 });
