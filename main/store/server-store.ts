@@ -369,7 +369,9 @@ export class ServerStore {
   private wal(mayBeMissing = false): number | undefined {
     if (this.walFd === undefined) {
       try {
-        this.walFd = openSync(this.walPath, 'r');
+        // Read-write although we never write: Windows flushes (FlushFileBuffers) only through a
+        // handle with write access, and a read-only one made every fsync, so every answer, fail.
+        this.walFd = openSync(this.walPath, 'r+');
       } catch (e) {
         if (mayBeMissing && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
