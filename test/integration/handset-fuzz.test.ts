@@ -43,6 +43,7 @@ import { ClientSession, type AlertResponder } from '../../main/tree/processor/in
 import { NotificationListener, VirtualHandset, type HandsetOptions, type SessionOutcome } from '../../main/client/index.js';
 import { rawPost } from '../helpers/dm-test-client.js';
 import { get, pkg } from '../helpers/dm-package.js';
+import { mutateMessage, mutateWbxml, mutateXml, rng, type LeafMutation, type Mutated } from '../helpers/fuzz.js';
 
 const SEED = process.env.DMW_FUZZ_SEED ? Number(process.env.DMW_FUZZ_SEED) : undefined;
 const ROUNDS = Math.max(1, Number(process.env.DMW_FUZZ_ROUNDS ?? 1));
@@ -99,63 +100,12 @@ function labServer(): Promise<DmServer> {
 
 // ------------------------------------------------------------------------------------ mutations
 
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-interface Mutated {
-  bytes: Uint8Array;
-  kind: string;
-}
-
-function mutate(src: Uint8Array, r: (n: number) => number): Mutated {
-  const b = Array.from(src);
-  const at = () => r(b.length + 1);
-  switch (r(6)) {
-    case 0: // flip a few bytes
-      for (let i = 1 + r(4); i > 0; i--) b[r(b.length)] = r(256);
-      return { bytes: new Uint8Array(b), kind: 'flip' };
-    case 1: // cut short
-      b.length = r(b.length);
-      return { bytes: new Uint8Array(b), kind: 'cut' };
-    case 2: { // repeat a slice
-      const s = at();
-      const e = Math.min(b.length, s + 1 + r(40));
-      b.splice(at(), 0, ...b.slice(s, e));
-      return { bytes: new Uint8Array(b), kind: 'repeat' };
-    }
-    case 3: // drop a slice
-      b.splice(at(), 1 + r(20));
-      return { bytes: new Uint8Array(b), kind: 'drop' };
-    case 4: { // swap two slices
-      const i = r(b.length);
-      const j = r(b.length);
-      const n = 1 + r(12);
-      const x = b.slice(i, i + n);
-      const y = b.slice(j, j + n);
-      b.splice(i, x.length, ...y);
-      b.splice(j, y.length, ...x);
-      return { bytes: new Uint8Array(b), kind: 'swap' };
-    }
-    default: // a byte that often means something: a WBXML END, string start, or '<'
-      b.splice(at(), 0, [0x01, 0x03, 0x00, 0x3c, 0xc3][r(5)]!);
-      return { bytes: new Uint8Array(b), kind: 'insert' };
-  }
-}
-
 /**
- * Values that mean something to a handset, for XML leaves: status and alert codes, sizes, nonces
- * that are not base64, formats, TNDS, and the nodes a server must not read or change.
+ * Leaf mutations: values that mean something to a handset (status and alert codes, sizes, nonces
+ * that are not base64, formats, TNDS, and the nodes a server must not read or change), drawn half of
+ * the time (valueWeight 2 of 4), so that a message that still decodes reaches the processor.
  */
-const LEAF_VALUES = [
+const LEAVES: LeafMutation = { values: [
   '', '0', '-1', '1', '2', '99999999999999999999', 'x'.repeat(300), './../..', '.', ' 1 ', '<', '&amp;', '&#0;',
   '200', '212', '213', '401', '407', '500', '1100', '1101', '1102', '1104', '1222', '1223', '1225', '1226',
   '!!not base64!!', 'node', 'b64', 'bin', 'int', 'xml', 'application/vnd.syncml.dmtnds+xml',
@@ -164,53 +114,7 @@ const LEAF_VALUES = [
   './DMAcc/dmw/AppID', './DMAcc/dmw/AppAuth/1/AAuthSecret', './DMAcc/dmw/AppAuth/2/AAuthData', './DMAcc/dmw?prop=ACL',
   './DMAcc?list=TNDS+Value+ACL', '.?list=TNDS+Value', './DevInfo?prop=ACL', './Vendor?prop=ACL', 'Replace=*&Get=*',
   'http://127.0.0.1:1/dm', 'ftp://127.0.0.1/dm',
-];
-
-/** XML is mostly refused at the parser when its bytes are flipped: half of its mutations work on leaves. */
-function mutateXml(src: Uint8Array, r: (n: number) => number): Mutated {
-  if (r(2) === 0) return mutate(src, r);
-  return mutateLeaves(src, r) ?? mutate(src, r);
-}
-
-function mutateLeaves(src: Uint8Array, r: (n: number) => number): Mutated | undefined {
-  const text = Buffer.from(src).toString('utf8');
-  const leaves = [...text.matchAll(/<(\w+)(?: [^>]*)?>[^<]*<\/\1>|<(\w+)\/>/g)];
-  if (leaves.length === 0) return undefined;
-  const m = leaves[r(leaves.length)]!;
-  const [whole] = m;
-  const start = m.index!;
-  const name = m[1] ?? m[2]!;
-  let repl: string;
-  let kind: string;
-  switch (r(4)) {
-    case 0:
-    case 1: // values most often: a message that still decodes reaches the processor
-      repl = m[1] ? whole.replace(/>[^<]*</, `>${LEAF_VALUES[r(LEAF_VALUES.length)]}<`) : `<${name}>${LEAF_VALUES[r(LEAF_VALUES.length)]}</${name}>`;
-      kind = 'leaf-value';
-      break;
-    case 2:
-      repl = '';
-      kind = 'leaf-drop';
-      break;
-    default:
-      repl = whole + whole;
-      kind = 'leaf-repeat';
-  }
-  return { bytes: new Uint8Array(Buffer.from(text.slice(0, start) + repl + text.slice(start + whole.length), 'utf8')), kind };
-}
-
-/** The same for WBXML: half byte-level, half the leaf mutations on its XML form, encoded back. */
-function mutateWbxml(src: Uint8Array, r: (n: number) => number): Mutated {
-  if (r(2) === 0) return mutate(src, r);
-  const xml = wbxmlToXml(src);
-  if (!xml.ok) throw new Error(`recorded message does not decode: ${xml.error.message}`);
-  for (let tries = 0; tries < 5; tries++) {
-    const leafy = mutateLeaves(xml.value, r);
-    const changed = leafy && xmlToWbxml(Buffer.from(leafy.bytes).toString('utf8'));
-    if (leafy && changed?.ok) return { bytes: changed.value, kind: leafy.kind };
-  }
-  return mutate(src, r);
-}
+], valueWeight: 2 };
 
 /** A message with its RespURI (which every recorded server message has) replaced. */
 function withRespUri(bytes: Uint8Array, encoding: Encoding, uri: string): Uint8Array {
@@ -642,7 +546,7 @@ describe('a hostile DM server against a real handset', () => {
         let body: Mutated;
         if (framing === 'respuri-nowhere') body = { bytes: withRespUri(script.messages[k]!, encoding, 'http://127.0.0.1:1/dm/s/gone'), kind: 'respuri' };
         else if (framing) body = { bytes: script.messages[k]!, kind: 'as recorded' };
-        else body = change(script.messages[k]!, r);
+        else body = change(script.messages[k]!, r, LEAVES);
         const what = `${encoding} seed ${seed} session ${i}: ${script.name} answer ${k} ${framing ?? body.kind}`;
         let applied = false;
         hostile.script(({ index, res }) => {
@@ -915,7 +819,7 @@ describe('a hostile notifier against the package #0 listener', () => {
           break;
         }
         default: {
-          const m = mutate(good, r);
+          const m = mutateMessage(good, r);
           await post(m.bytes, m.kind);
         }
       }

@@ -14,108 +14,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeMessage, MEDIA_TYPES, type Encoding } from '../../main/protocol/codec.js';
-import { wbxmlToXml, xmlToWbxml } from '../../main/protocol/convert.js';
 import { DmServer } from '../../main/server/server.js';
 import { rawPost, TestClient } from '../helpers/dm-test-client.js';
+import { mutateWbxml, mutateXml, rng, type LeafMutation } from '../helpers/fuzz.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** mulberry32: a small seeded generator, so a failure replays exactly. */
-function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-function mutate(src: Uint8Array, r: (n: number) => number): Uint8Array {
-  const b = Array.from(src);
-  const at = () => r(b.length + 1);
-  switch (r(6)) {
-    case 0: // flip a few bytes
-      for (let i = 1 + r(4); i > 0; i--) b[r(b.length)] = r(256);
-      break;
-    case 1: // cut short
-      b.length = r(b.length);
-      break;
-    case 2: { // repeat a slice
-      const s = at();
-      const e = Math.min(b.length, s + 1 + r(40));
-      b.splice(at(), 0, ...b.slice(s, e));
-      break;
-    }
-    case 3: // drop a slice
-      b.splice(at(), 1 + r(20));
-      break;
-    case 4: { // swap two slices
-      const i = r(b.length);
-      const j = r(b.length);
-      const n = 1 + r(12);
-      const x = b.slice(i, i + n);
-      const y = b.slice(j, j + n);
-      b.splice(i, x.length, ...y);
-      b.splice(j, y.length, ...x);
-      break;
-    }
-    default: // a byte that often means something: a WBXML END, string start, or '<'
-      b.splice(at(), 0, [0x01, 0x03, 0x00, 0x3c, 0xc3][r(5)]!);
-  }
-  return new Uint8Array(b);
-}
-
-/** Values that mean something to a DM server, for XML leaves. */
-const LEAF_VALUES = ['', '0', '-1', '1', '2', '99999999999999999999', 'x'.repeat(300), './../..', '.', 'IMEI:FZ9', '1222', '1223', '1225', '213', '<', '&amp;', '&#0;', ' 1 '];
-
-/**
- * XML is mostly refused at the parser when its bytes are flipped, so half of its mutations work on
- * the document's leaves instead: a value replaced, an element dropped or repeated.
- */
-function mutateXml(src: Uint8Array, r: (n: number) => number): Uint8Array {
-  if (r(2) === 0) return mutate(src, r);
-  return mutateLeaves(src, r) ?? mutate(src, r);
-}
-
-function mutateLeaves(src: Uint8Array, r: (n: number) => number): Uint8Array | undefined {
-  const text = Buffer.from(src).toString('utf8');
-  const leaves = [...text.matchAll(/<(\w+)(?: [^>]*)?>[^<]*<\/\1>|<(\w+)\/>/g)];
-  if (leaves.length === 0) return undefined;
-  const m = leaves[r(leaves.length)]!;
-  const [whole] = m;
-  const start = m.index!;
-  const name = m[1] ?? m[2]!;
-  let repl: string;
-  switch (r(3)) {
-    case 0:
-      repl = m[1] ? whole.replace(/>[^<]*</, `>${LEAF_VALUES[r(LEAF_VALUES.length)]}<`) : `<${name}>${LEAF_VALUES[r(LEAF_VALUES.length)]}</${name}>`;
-      break;
-    case 1:
-      repl = '';
-      break;
-    default:
-      repl = whole + whole;
-  }
-  return new Uint8Array(Buffer.from(text.slice(0, start) + repl + text.slice(start + whole.length), 'utf8'));
-}
-
-/** The same for WBXML: half byte-level, half the leaf mutations on its XML form, encoded back. */
-function mutateWbxml(src: Uint8Array, r: (n: number) => number): Uint8Array {
-  if (r(2) === 0) return mutate(src, r);
-  const xml = wbxmlToXml(src);
-  if (!xml.ok) throw new Error(`seed message does not decode: ${xml.error.message}`);
-  for (let tries = 0; tries < 5; tries++) {
-    const leafy = mutateLeaves(xml.value, r);
-    const changed = leafy && xmlToWbxml(Buffer.from(leafy).toString('utf8'));
-    if (changed?.ok) return changed.value;
-  }
-  return mutate(src, r);
-}
+/** Leaf mutations: values that mean something to a DM server; a value replaced, a leaf dropped or repeated equally often. */
+const LEAVES: LeafMutation = {
+  values: ['', '0', '-1', '1', '2', '99999999999999999999', 'x'.repeat(300), './../..', '.', 'IMEI:FZ9', '1222', '1223', '1225', '213', '<', '&amp;', '&#0;', ' 1 '],
+  valueWeight: 1,
+};
 
 const key = (b: Uint8Array) => Buffer.from(b).toString('base64');
 
@@ -130,7 +42,7 @@ describe('mutated client messages over HTTP', () => {
       const server = await DmServer.start({ dataDir, port: 0, host: '127.0.0.1', limits: { sessionTimeoutMs: 400, maxJobAttempts: 100 }, sweepIntervalMs: 50 });
       cleanups.push(() => server.close());
       const r = rng(seed);
-      const change = encoding === 'xml' ? mutateXml : mutateWbxml;
+      const change = (src: Uint8Array) => (encoding === 'xml' ? mutateXml : mutateWbxml)(src, r, LEAVES).bytes;
       const devices = ['IMEI:FZ0', 'IMEI:FZ1', 'IMEI:FZ2'];
       const jobIds: number[] = [];
       const queue = async (devId: string) => {
@@ -157,7 +69,7 @@ describe('mutated client messages over HTTP', () => {
       };
 
       // Package 1, mutated, to the server's URL.
-      for (let i = 0; i < 150 * ROUNDS; i++) await post(server.url, change(pkg1, r));
+      for (let i = 0; i < 150 * ROUNDS; i++) await post(server.url, change(pkg1));
       // Package 3, mutated, into a live session that has a Get and a Replace out.
       for (let i = 0; i < 90 * ROUNDS; i++) {
         const devId = devices[i % devices.length]!;
@@ -165,7 +77,7 @@ describe('mutated client messages over HTTP', () => {
         const open = await client(devId).runSession({ sessionId: 'F00D', maxExchanges: 1 });
         const respUri = open.exchanges[0]?.response?.hdr.respURI;
         expect(respUri, `package 2 for ${devId}`).toBeDefined();
-        await post(respUri!, change(pkg3, r));
+        await post(respUri!, change(pkg3));
       }
       // Some mutations must get through the parser, or this tests only the front door.
       console.log(`fuzz ${encoding}: HTTP statuses ${JSON.stringify(Object.fromEntries(statuses))}`);

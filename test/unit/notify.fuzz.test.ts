@@ -26,108 +26,12 @@ import { Reassembler, decodeSmsPdu, decodeUdh, encodeSubmit, parseMsisdn, type D
 import { buildNotificationPush, buildWapPushSms, readWapPush } from '../../main/notify/wap-push.js';
 import { SEC_METHODS, decodeWspPush, encodeWspPush, type DecodedWspPush, type SecMethod } from '../../main/notify/wsp.js';
 import { wbxmlToXml, xmlToWbxml } from '../../main/protocol/convert.js';
+import { mutateBytes, pick, prng, type Rnd, Judge } from '../helpers/fuzz.js';
 import { REPO_ROOT } from '../helpers/tools.js';
 
 // ------------------------------------------------------------------------------------------ engine
 
-/** mulberry32: tiny, fast, good enough to drive mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-type Rnd = () => number;
-const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-
-/**
- * Byte-level mutation: flips, interesting bytes, truncation, insert / drop / repeat / swap slices,
- * splices. `keepLength` keeps to the mutations that change no length (flips, bytes, swaps), so that
- * formats whose lengths must add up (an SMS's TP-UDL) still get past their length check.
- */
-function mutate(src: Uint8Array, seeds: readonly Uint8Array[], rnd: Rnd, interesting: readonly number[], keepLength = false): Uint8Array {
-  const int = (n: number): number => Math.floor(rnd() * n);
-  let b = Array.from(src);
-  for (let round = 1 + int(3); round > 0; round--) {
-    const at = int(b.length + 1);
-    switch (keepLength ? [0, 1, 2, 7][int(4)] : int(9)) {
-      case 0:
-        for (let k = 1 + int(4); k > 0 && b.length > 0; k--) b[int(b.length)]! ^= 1 << int(8);
-        break;
-      case 1:
-        if (b.length > 0) b[int(b.length)] = pick(rnd, interesting);
-        break;
-      case 2:
-        if (b.length > 0) b[int(b.length)] = int(256);
-        break;
-      case 3:
-        b.length = at;
-        break;
-      case 4:
-        b.splice(at, 0, ...Array.from({ length: 1 + int(8) }, () => (rnd() < 0.5 ? pick(rnd, interesting) : int(256))));
-        break;
-      case 5:
-        b.splice(at, 1 + int(16));
-        break;
-      case 6: {
-        const end = Math.min(b.length, at + 1 + int(32));
-        b.splice(end, 0, ...b.slice(at, end));
-        break;
-      }
-      case 7: {
-        const i = int(b.length);
-        const j = int(b.length);
-        const n = 1 + int(12);
-        const x = b.slice(i, i + n);
-        const y = b.slice(j, j + n);
-        b.splice(i, x.length, ...y);
-        b.splice(j, y.length, ...x);
-        break;
-      }
-      default: {
-        const other = pick(rnd, seeds);
-        const from = int(other.length);
-        b = [...b.slice(0, at), ...other.subarray(from, from + int(64))];
-      }
-    }
-  }
-  return Uint8Array.from(b);
-}
-
-interface Finding {
-  parser: string;
-  iteration: number;
-  what: string;
-  input: string;
-}
-
-/** Collects contract breaches (at most 20) and the slowest single call. */
-class Judge {
-  findings: Finding[] = [];
-  slowestMs = 0;
-  report(parser: string, iteration: number, what: string, input: Uint8Array | string): void {
-    if (this.findings.length >= 20) return;
-    const shown = typeof input === 'string' ? JSON.stringify(input.slice(0, 160)) : toHex(input.subarray(0, 96));
-    this.findings.push({ parser, iteration, what, input: shown });
-  }
-  /** Runs one parser call; a throw is a finding (returned as undefined). */
-  call<T>(parser: string, iteration: number, input: Uint8Array | string, f: () => T): T | undefined {
-    const t0 = performance.now();
-    try {
-      return f();
-    } catch (e) {
-      this.report(parser, iteration, `threw ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`, input);
-      return undefined;
-    } finally {
-      this.slowestMs = Math.max(this.slowestMs, performance.now() - t0);
-    }
-  }
-}
 
 const CODES = new Set(['truncated', 'bad-hex', 'bad-value', 'unsupported', 'trailing-data']);
 
@@ -398,7 +302,7 @@ describe('notify fuzz', () => {
     seeds.forEach((s, i) => checkPackage0(j, i, s, true));
     const rnd = prng(SEED);
     let parsed = 0;
-    for (let i = 0; i < 3000; i++) if (checkPackage0(j, i, mutate(pick(rnd, seeds), seeds, rnd, INTERESTING), false)) parsed++;
+    for (let i = 0; i < 3000; i++) if (checkPackage0(j, i, mutateBytes(pick(rnd, seeds), seeds, rnd, INTERESTING), false)) parsed++;
     expect(j.findings).toEqual([]);
     expect(parsed).toBeGreaterThan(600);
     expect(j.slowestMs).toBeLessThan(250);
@@ -410,7 +314,7 @@ describe('notify fuzz', () => {
     seeds.forEach((s, i) => checkWsp(j, i, s, true));
     const rnd = prng(SEED + 1);
     let decoded = 0;
-    for (let i = 0; i < 4000; i++) if (checkWsp(j, i, mutate(pick(rnd, seeds), seeds, rnd, INTERESTING), false)) decoded++;
+    for (let i = 0; i < 4000; i++) if (checkWsp(j, i, mutateBytes(pick(rnd, seeds), seeds, rnd, INTERESTING), false)) decoded++;
     expect(j.findings).toEqual([]);
     expect(decoded).toBeGreaterThan(800);
     expect(j.slowestMs).toBeLessThan(250);
@@ -423,7 +327,7 @@ describe('notify fuzz', () => {
     seeds.forEach((s, i) => checkSms(j, i, s, true, re));
     const rnd = prng(SEED + 2);
     let decoded = 0;
-    for (let i = 0; i < 4000; i++) if (checkSms(j, i, mutate(pick(rnd, seeds), seeds, rnd, INTERESTING, rnd() < 0.5), false, re)) decoded++;
+    for (let i = 0; i < 4000; i++) if (checkSms(j, i, mutateBytes(pick(rnd, seeds), seeds, rnd, INTERESTING, { keepLength: rnd() < 0.5 }), false, re)) decoded++;
     expect(j.findings).toEqual([]);
     console.log(`notify fuzz: ${decoded} of 4000 mutated SMS PDUs decoded`);
     expect(decoded).toBeGreaterThan(1000);
@@ -440,7 +344,7 @@ describe('notify fuzz', () => {
     const outcomes = { macOk: 0, bootstrapDecoded: 0 };
     for (let i = 0; i < 1500; i++) {
       let input: Uint8Array;
-      if (rnd() < 0.5) input = mutate(pick(rnd, seeds), seeds, rnd, INTERESTING);
+      if (rnd() < 0.5) input = mutateBytes(pick(rnd, seeds), seeds, rnd, INTERESTING);
       else {
         const body = pick(rnd, bodies);
         let changed: Uint8Array | undefined;
@@ -449,7 +353,7 @@ describe('notify fuzz', () => {
           const w = xml.ok ? xmlToWbxml(mutateXmlLeaves(Buffer.from(xml.value).toString('utf8'), rnd)) : undefined;
           if (w?.ok) changed = w.value;
         }
-        changed ??= mutate(body, bodies, rnd, [0x00, 0x01, 0x03, 0x45, 0x46, 0x47, 0x4b, 0xc3, 0x83, 0x80]);
+        changed ??= mutateBytes(body, bodies, rnd, [0x00, 0x01, 0x03, 0x45, 0x46, 0x47, 0x4b, 0xc3, 0x83, 0x80]);
         input = buildBootstrapPush(changed, SEC_INPUTS[pick(rnd, SEC_METHODS)]).wsp;
       }
       const o = checkOta(j, i, input);

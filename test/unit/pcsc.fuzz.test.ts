@@ -37,104 +37,17 @@ import { parseAtr } from '../../native/pcsc/atr.js';
 import { CardChannel, type ApduTransport } from '../../native/pcsc/channel.js';
 import { ImageError, PIN1_REF, VirtualUicc, blankUicc, fcpFields, imageFromJson, imageToJson, makeAtr, type CardImage, type DfNode, type FileNode } from '../../native/pcsc/virtual/index.js';
 import { FrameReader, frame } from '../../native/pcsc/virtual/vpcd.js';
+import { int, mutateBytes, pick, prng, type Rnd, Judge } from '../helpers/fuzz.js';
 
 // ------------------------------------------------------------------------------------------ engine
 
-/** mulberry32: tiny, fast, good enough to drive mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rnd = () => number;
-const int = (rnd: Rnd, n: number): number => Math.floor(rnd() * n);
-const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[int(rnd, xs.length)]!;
-
 const INTERESTING = [0x00, 0x01, 0x02, 0x04, 0x06, 0x1f, 0x30, 0x3f, 0x61, 0x62, 0x6c, 0x7f, 0x80, 0x81, 0x82, 0x83, 0x84, 0x88, 0x90, 0xa1, 0xa4, 0xa7, 0xb0, 0xc0, 0xff];
 
-/** Byte mutation: flips, interesting bytes, cut, insert, drop, repeat, swap, splice another seed. */
-function mutate(src: Uint8Array, seeds: readonly Uint8Array[], rnd: Rnd, keepLength = false): Uint8Array {
-  let b = Array.from(src);
-  for (let round = 1 + int(rnd, 3); round > 0; round--) {
-    const at = int(rnd, b.length + 1);
-    switch (keepLength ? [0, 1, 2, 7][int(rnd, 4)] : int(rnd, 9)) {
-      case 0:
-        for (let k = 1 + int(rnd, 4); k > 0 && b.length > 0; k--) b[int(rnd, b.length)]! ^= 1 << int(rnd, 8);
-        break;
-      case 1:
-        if (b.length) b[int(rnd, b.length)] = pick(rnd, INTERESTING);
-        break;
-      case 2:
-        if (b.length) b[int(rnd, b.length)] = int(rnd, 256);
-        break;
-      case 3:
-        b.length = at;
-        break;
-      case 4:
-        b.splice(at, 0, ...Array.from({ length: 1 + int(rnd, 8) }, () => (rnd() < 0.5 ? pick(rnd, INTERESTING) : int(rnd, 256))));
-        break;
-      case 5:
-        b.splice(at, 1 + int(rnd, 16));
-        break;
-      case 6: {
-        const end = Math.min(b.length, at + 1 + int(rnd, 32));
-        b.splice(end, 0, ...b.slice(at, end));
-        break;
-      }
-      case 7: {
-        const i = int(rnd, b.length);
-        const j = int(rnd, b.length);
-        const n = 1 + int(rnd, 8);
-        const x = b.slice(i, i + n);
-        const y = b.slice(j, j + n);
-        b.splice(i, x.length, ...y);
-        b.splice(j, y.length, ...x);
-        break;
-      }
-      default: {
-        const o = pick(rnd, seeds);
-        const from = int(rnd, o.length);
-        b = [...b.slice(0, at), ...o.subarray(from, from + int(rnd, 48))];
-      }
-    }
-  }
-  return Uint8Array.from(b);
-}
+/** This file's byte mutation: the APDU / TLV bytes above, and shorter swaps and splices (8 / 48) than the default. */
+const mutate = (src: Uint8Array, seeds: readonly Uint8Array[], rnd: Rnd, keepLength = false): Uint8Array =>
+  mutateBytes(src, seeds, rnd, INTERESTING, { keepLength, maxSwap: 8, maxSplice: 48 });
 
-interface Finding {
-  parser: string;
-  iteration: number;
-  what: string;
-  input: string;
-}
 
-class Judge {
-  findings: Finding[] = [];
-  slowestMs = 0;
-  report(parser: string, iteration: number, what: string, input: Uint8Array | string): void {
-    if (this.findings.length >= 20) return;
-    this.findings.push({ parser, iteration, what, input: typeof input === 'string' ? input.slice(0, 200) : hex(input.subarray(0, 96)) });
-  }
-  call<T>(parser: string, iteration: number, input: Uint8Array | string, f: () => T): { value: T } | { thrown: unknown } {
-    const t0 = performance.now();
-    try {
-      return { value: f() };
-    } catch (e) {
-      return { thrown: e };
-    } finally {
-      this.slowestMs = Math.max(this.slowestMs, performance.now() - t0);
-    }
-  }
-  unexpected(parser: string, iteration: number, input: Uint8Array | string, e: unknown): void {
-    this.report(parser, iteration, `threw ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`, input);
-  }
-}
 
 // ------------------------------------------------------------------------------------------ seeds
 
@@ -196,23 +109,23 @@ function efData(image: CardImage, fid: number): Uint8Array | undefined {
 // ------------------------------------------------------------------------------------------ checks
 
 function checkApdus(j: Judge, i: number, b: Uint8Array): void {
-  const c = j.call('parseCommand', i, b, () => parseCommand(b));
+  const c = j.attempt(() => parseCommand(b));
   if ('thrown' in c) return j.unexpected('parseCommand', i, b, c.thrown);
   if (typeof c.value === 'string') {
     if (c.value.length === 0) j.report('parseCommand', i, 'empty defect description', b);
   } else {
-    const again = j.call('encodeCommand', i, b, () => encodeCommand(c.value as Exclude<typeof c.value, string>));
+    const again = j.attempt(() => encodeCommand(c.value as Exclude<typeof c.value, string>));
     if ('thrown' in again) j.unexpected('encodeCommand', i, b, again.thrown);
     else if (!isDeepStrictEqual(again.value, b)) j.report('parseCommand', i, `re-encodes to ${hex(again.value)}`, b);
   }
-  const r = j.call('parseResponse', i, b, () => parseResponse(b));
+  const r = j.attempt(() => parseResponse(b));
   if ('thrown' in r) {
     if (!(r.thrown instanceof ApduError) || b.length >= 2) j.unexpected('parseResponse', i, b, r.thrown);
   } else if (!isDeepStrictEqual(encodeResponse(r.value), b)) j.report('parseResponse', i, 'does not re-encode', b);
 }
 
 function checkAtr(j: Judge, i: number, b: Uint8Array): void {
-  const r = j.call('parseAtr', i, b, () => parseAtr(b));
+  const r = j.attempt(() => parseAtr(b));
   if ('thrown' in r) return j.unexpected('parseAtr', i, b, r.thrown);
   const a = r.value;
   if (a.historical.length > 15 || (b.length >= 2 && a.protocols.length === 0) || !a.problems.every((p) => typeof p === 'string' && p.length > 0)) j.report('parseAtr', i, `odd result ${JSON.stringify(a)}`, b);
@@ -220,7 +133,7 @@ function checkAtr(j: Judge, i: number, b: Uint8Array): void {
 }
 
 function checkTlv(j: Judge, i: number, b: Uint8Array): void {
-  const r = j.call('readTlv', i, b, () => readTlv(b, 0));
+  const r = j.attempt(() => readTlv(b, 0));
   if ('thrown' in r) return j.unexpected('readTlv', i, b, r.thrown);
   const t = r.value;
   if (t) {
@@ -229,7 +142,7 @@ function checkTlv(j: Judge, i: number, b: Uint8Array): void {
     if (!again || again.tag !== t.tag || !isDeepStrictEqual(again.value, t.value)) j.report('readTlv', i, 'tlv() of what was read does not read back', b);
   }
   for (const [name, f] of [['parseFcp', (): unknown => parseFcp(b)], ['fcpFields', (): unknown => fcpFields(t ? t.value : b)]] as const) {
-    const x = j.call(name, i, b, f);
+    const x = j.attempt(f);
     if ('thrown' in x) j.unexpected(name, i, b, x.thrown);
     else {
       const size = (x.value as { size?: number }).size;
@@ -250,7 +163,7 @@ const badPkcs15 = (e: unknown): string | undefined => (e instanceof Pkcs15Error 
 
 function checkPkcs15(j: Judge, i: number, b: Uint8Array): number {
   let parsed = 0;
-  const odf = j.call('parseOdf', i, b, () => parseOdf(b));
+  const odf = j.attempt(() => parseOdf(b));
   if ('thrown' in odf) {
     const why = badPkcs15(odf.thrown);
     if (why) j.unexpected('parseOdf', i, b, odf.thrown);
@@ -265,7 +178,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array): number {
       if (!isDeepStrictEqual(again, withPath)) j.report('parseOdf', i, `re-built entries read differently: ${hex(built)}`, b);
     }
   }
-  const dodf = j.call('parseDodf', i, b, () => parseDodf(b));
+  const dodf = j.attempt(() => parseDodf(b));
   if ('thrown' in dodf) {
     const why = badPkcs15(dodf.thrown);
     if (why) j.unexpected('parseDodf', i, b, dodf.thrown);
@@ -278,7 +191,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array): number {
       const safe = e.oid.split('.').every((a) => Number.isSafeInteger(Number(a))) && [e.path.index, e.path.length].every((n) => n === undefined || Number.isSafeInteger(n));
       if (!safe) continue;
       const o = { oid: e.oid, path: e.path, ...(e.label !== undefined ? { label: e.label } : {}), ...(e.applicationName !== undefined ? { applicationName: e.applicationName } : {}) };
-      const built = j.call('buildDodfOidEntry', i, b, () => buildDodfOidEntry(o));
+      const built = j.attempt(() => buildDodfOidEntry(o));
       if ('thrown' in built) {
         j.unexpected('buildDodfOidEntry', i, b, built.thrown);
         continue;
@@ -292,7 +205,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array): number {
   // The second record is the first cut in half: a cut TLV is an error naming its record and offset
   // (it used to end the record silently), FF/00 padding where a TLV would start is not.
   const records = [b, b.subarray(0, b.length >> 1)];
-  const dir = j.call('parseDir', i, b, () => parseDir(records));
+  const dir = j.attempt(() => parseDir(records));
   if ('thrown' in dir) {
     const why = badPkcs15(dir.thrown);
     const m = why ? null : /^EF\(DIR\) record (\d+): /.exec((dir.thrown as Error).message);
@@ -300,7 +213,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array): number {
     else if (!m) j.report('parseDir', i, `error names no record: ${(dir.thrown as Error).message}`, b);
     else if ((dir.thrown as Pkcs15Error).offset! >= records[Number(m[1]) - 1]!.length) j.report('parseDir', i, 'offset past the record', b);
   }
-  const oid = j.call('decodeOid', i, b, () => decodeOid(b));
+  const oid = j.attempt(() => decodeOid(b));
   if ('thrown' in oid) j.unexpected('decodeOid', i, b, oid.thrown);
   else if (oid.value !== undefined && oid.value.split('.').every((a) => Number.isSafeInteger(Number(a)))) {
     if (decodeOid(encodeOid(oid.value)) !== oid.value) j.report('decodeOid', i, `${oid.value} does not re-encode`, b);
@@ -467,7 +380,7 @@ describe('pcsc fuzz', () => {
     for (let i = 0; i < 5000; i++) {
       const cmd = rnd() < 0.1 ? pick(rnd, commands) : mutate(pick(rnd, commands), commands, rnd, rnd() < 0.5);
       if (cmd[1] === 0x20 && cmd.length > 5) continue; // wrong PINs would only block the key
-      const r = j.call('VirtualUicc.process', i, cmd, () => card.process(cmd));
+      const r = j.attempt(() => card.process(cmd));
       if ('thrown' in r) j.unexpected('VirtualUicc.process', i, cmd, r.thrown);
       else if (r.value.length < 2 || r.value.length > 258) j.report('VirtualUicc.process', i, `answer of ${r.value.length} bytes`, cmd);
       if (image.freeMemory + used(image.mf) !== total) {
@@ -511,7 +424,7 @@ describe('pcsc fuzz', () => {
           }
         }
         const text = JSON.stringify(doc);
-        const r = j.call('imageFromJson', i, text, () => imageFromJson(JSON.parse(text)));
+        const r = j.attempt(() => imageFromJson(JSON.parse(text)));
         if ('thrown' in r) {
           if (!(r.thrown instanceof ImageError)) j.unexpected('imageFromJson', i, text, r.thrown);
           else if (!/^\$[.[\w\]]*: /.test(r.thrown.message)) j.report('imageFromJson', i, `error names no JSON path: ${r.thrown.message}`, text);
@@ -519,14 +432,14 @@ describe('pcsc fuzz', () => {
         }
         loaded++;
         const json = imageToJson(r.value);
-        const again = j.call('imageFromJson', i, text, () => imageToJson(imageFromJson(JSON.parse(JSON.stringify(json)))));
+        const again = j.attempt(() => imageToJson(imageFromJson(JSON.parse(JSON.stringify(json)))));
         if ('thrown' in again) j.report('imageFromJson', i, `saved image does not load: ${String(again.thrown)}`, text);
         else if (!isDeepStrictEqual(again.value, json)) j.report('imageFromJson', i, 'saved image loads differently', text);
         // A loaded image must also make a card that answers (a SELECT MF and a READ BINARY).
         const card = new VirtualUicc(r.value);
         card.powerOn();
         for (const h of ['00A40004023F00', '00A4000C022F00', '00B0000010', '00E000000D620B82014183026F0780020200']) {
-          const a = j.call('VirtualUicc.process', i, text, () => card.process(fromHex(h)!));
+          const a = j.attempt(() => card.process(fromHex(h)!));
           if ('thrown' in a) j.unexpected('VirtualUicc.process', i, `${h} on ${text}`, a.thrown);
         }
       }

@@ -22,102 +22,14 @@ import { iccidFromEf, identify, luhnOk, parseCrsm, readImsi, stripInfo } from '.
 import { PortGoneError, type ByteLink, type ByteLinkEvents } from '../../native/serial/link.js';
 import { AtSimTransport, SimAccessError } from '../../native/serial/sim-access.js';
 import { MAX_COMMAND_LINE, SimulatedModem, maxPduText } from '../../native/serial/simulated-modem.js';
+import { int, mutateText, pick, prng, type Rnd, type TextMutation, Judge } from '../helpers/fuzz.js';
 
 // ------------------------------------------------------------------------------------------ engine
 
-/** mulberry32: tiny, fast, good enough to drive mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Text mutation for modem traffic: bytes read as text, so also bit flips, and longer runs cut, repeated, swapped and spliced. */
+const LINE_MUTATION: TextMutation = { flipByte: true, maxDrop: 12, maxRepeat: 24, maxSwap: 8, maxSplice: 40 };
 
-type Rnd = () => number;
-const int = (rnd: Rnd, n: number): number => Math.floor(rnd() * n);
-const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[int(rnd, xs.length)]!;
 
-/** Text mutation: tokens inserted or written over, slices dropped / repeated / swapped, cut, spliced. */
-function mutateText(src: string, seeds: readonly string[], rnd: Rnd, tokens: readonly string[]): string {
-  let s = src;
-  for (let round = 1 + int(rnd, 3); round > 0; round--) {
-    const at = int(rnd, s.length + 1);
-    switch (int(rnd, 8)) {
-      case 0:
-        s = s.slice(0, at) + pick(rnd, tokens) + s.slice(at);
-        break;
-      case 1: {
-        const t = pick(rnd, tokens);
-        s = s.slice(0, at) + t + s.slice(at + t.length);
-        break;
-      }
-      case 2:
-        s = s.slice(0, at) + s.slice(at + 1 + int(rnd, 12));
-        break;
-      case 3: {
-        const end = Math.min(s.length, at + 1 + int(rnd, 24));
-        s = s.slice(0, end) + s.slice(at, end) + s.slice(end);
-        break;
-      }
-      case 4:
-        s = s.slice(0, at);
-        break;
-      case 5: {
-        // a byte flipped (latin1)
-        if (s.length) {
-          const k = int(rnd, s.length);
-          s = s.slice(0, k) + String.fromCharCode((s.charCodeAt(k) ^ (1 << int(rnd, 8))) & 0xff) + s.slice(k + 1);
-        }
-        break;
-      }
-      case 6: {
-        const i = int(rnd, s.length);
-        const n = 1 + int(rnd, 8);
-        const j = int(rnd, s.length);
-        const x = s.slice(i, i + n);
-        s = s.slice(0, i) + s.slice(j, j + n) + s.slice(i + n);
-        s = s.slice(0, j) + x + s.slice(j + n);
-        break;
-      }
-      default: {
-        const o = pick(rnd, seeds);
-        const from = int(rnd, o.length);
-        s = s.slice(0, at) + o.slice(from, from + int(rnd, 40)) + s.slice(at);
-      }
-    }
-  }
-  return s;
-}
-
-interface Finding {
-  parser: string;
-  iteration: number;
-  what: string;
-  input: string;
-}
-
-class Judge {
-  findings: Finding[] = [];
-  slowestMs = 0;
-  report(parser: string, iteration: number, what: string, input: string): void {
-    if (this.findings.length < 20) this.findings.push({ parser, iteration, what, input: JSON.stringify(input.length > 300 ? `${input.slice(0, 300)}…` : input) });
-  }
-  call<T>(parser: string, iteration: number, input: string, f: () => T): T | undefined {
-    const t0 = performance.now();
-    try {
-      return f();
-    } catch (e) {
-      this.report(parser, iteration, `threw ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`, input);
-      return undefined;
-    } finally {
-      this.slowestMs = Math.max(this.slowestMs, performance.now() - t0);
-    }
-  }
-}
 
 /** A port we drive by hand: what the channel writes is recorded, what the modem says is emitted. */
 class FakeLink extends EventEmitter<ByteLinkEvents> implements ByteLink {
@@ -196,11 +108,11 @@ async function checkChannel(j: Judge, i: number, rnd: Rnd): Promise<'answered' |
   let settled: { value?: unknown; error?: unknown } | undefined;
   let pending: Promise<void>;
   if (cmgs) {
-    input = mutateText(pick(rnd, CMGS_ANSWERS), CMGS_ANSWERS, rnd, LINE_TOKENS);
+    input = mutateText(pick(rnd, CMGS_ANSWERS), CMGS_ANSWERS, rnd, LINE_TOKENS, LINE_MUTATION);
     pending = at.sendPdu(PART.tpduLength, PART.pduHex).then((value) => void (settled = { value }), (error) => void (settled = { error }));
   } else {
     const [cmd, answer] = pick(rnd, ANSWERS);
-    input = mutateText(answer, ANSWERS.map((a) => a[1]), rnd, LINE_TOKENS);
+    input = mutateText(answer, ANSWERS.map((a) => a[1]), rnd, LINE_TOKENS, LINE_MUTATION);
     pending = at.exec(cmd).then((value) => void (settled = { value }), (error) => void (settled = { error }));
   }
   await tick();
@@ -249,7 +161,7 @@ function scriptedAt(answers: Record<string, string[] | undefined>, rnd: Rnd, see
       const key = Object.keys(answers).find((k) => command.startsWith(k));
       let lines = [...((key && answers[key]) || [])];
       let final = 'OK';
-      if (rnd() < 0.5 && lines.length) lines = lines.map((l) => (rnd() < 0.7 ? mutateText(l, seeds, rnd, LINE_TOKENS).replace(/[\r\n]/g, '') : l)).filter((l) => l.trim() !== '');
+      if (rnd() < 0.5 && lines.length) lines = lines.map((l) => (rnd() < 0.7 ? mutateText(l, seeds, rnd, LINE_TOKENS, LINE_MUTATION).replace(/[\r\n]/g, '') : l)).filter((l) => l.trim() !== '');
       if (rnd() < 0.2) final = pick(rnd, ['ERROR', '+CME ERROR: 10', '+CME ERROR: 4', '+CMS ERROR: 500']);
       return { command, lines, final, ok: final === 'OK', explanation: explainFinal(final) };
     },
@@ -334,7 +246,7 @@ describe('serial fuzz', () => {
     const j = new Judge();
     LINE_SEEDS.forEach((l, i) => checkLine(j, i, l));
     const rnd = prng(SEED + 1);
-    for (let i = 0; i < 5000; i++) checkLine(j, i, mutateText(pick(rnd, LINE_SEEDS), LINE_SEEDS, rnd, LINE_TOKENS));
+    for (let i = 0; i < 5000; i++) checkLine(j, i, mutateText(pick(rnd, LINE_SEEDS), LINE_SEEDS, rnd, LINE_TOKENS, LINE_MUTATION));
     for (const l of ['+CRSM: ' + '9'.repeat(100_000) + ',0', '+CME ERROR: ' + '1'.repeat(100_000), '"'.repeat(100_000), 'F'.repeat(100_000)]) checkLine(j, -1, l);
     expect(j.findings).toEqual([]);
     expect(j.slowestMs).toBeLessThan(100);
@@ -389,7 +301,7 @@ describe('serial fuzz', () => {
     for (let i = 0; i < 3000; i++) {
       const mode = i % 2 === 0 ? 'csim' : 'crsm';
       const seeds = mode === 'csim' ? csim : crsm;
-      const answer = mutateText(pick(rnd, seeds), seeds, rnd, LINE_TOKENS).replace(/[\r\n]/g, '');
+      const answer = mutateText(pick(rnd, seeds), seeds, rnd, LINE_TOKENS, LINE_MUTATION).replace(/[\r\n]/g, '');
       const at = { exec: async (command: string): Promise<AtResponse> => ({ command, lines: [answer], final: 'OK', ok: true, explanation: 'OK' }) };
       const t = new AtSimTransport(at as never, mode);
       const apdu = pick(rnd, apdus);
@@ -436,7 +348,7 @@ describe('serial fuzz', () => {
       const sim = { transmit: async (apdu: Uint8Array) => (apdu.length < 4 ? Promise.reject(new Error('short')) : Uint8Array.of(0x90, 0x00)) };
       const modem = new SimulatedModem(link, { echo: rnd() < 0.5, cmee: pick(rnd, [0, 1, 2] as const), ...(rnd() < 0.5 ? { sim } : {}) });
       modem.on('wap-push', () => pushes++);
-      const input = mutateText(pick(rnd, sessions), sessions, rnd, ['\r', '\n', '\x1a', '\x1b', 'AT', '+CMGS=', '999', '0', '"', ',', 'FF', '00', '+CSIM=', '+CRSM=']);
+      const input = mutateText(pick(rnd, sessions), sessions, rnd, ['\r', '\n', '\x1a', '\x1b', 'AT', '+CMGS=', '999', '0', '"', ',', 'FF', '00', '+CSIM=', '+CRSM='], LINE_MUTATION);
       const thrown = link.feed(input, rnd);
       if (thrown) j.report('SimulatedModem', i, `a listener threw ${String(thrown)}`, input);
       await tick();

@@ -13,6 +13,7 @@ import { DEVICE, type DmTree } from '../../main/tree/tree.js';
 import { CORPUS_DIR } from '../helpers/tools.js';
 import { codes, get, resultsList, runPkg } from '../helpers/dm-package.js';
 import type { Element } from '../../main/protocol/element.js';
+import { FUMO_LIKE } from '../helpers/ddf-samples.js';
 
 const CLOCK = () => Date.UTC(2024, 0, 15, 9, 30, 0);
 
@@ -204,17 +205,6 @@ function tndsXmlFromElement(e: Element): string {
 
 // ------------------------------------------------------------------------------------------- DDF
 
-const FUMO_LIKE = `<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD><Man>Acme</Man><Mod>X1</Mod>
-  <Node><NodeName/>
-    <DFProperties><AccessType><Get/><Add/><Delete/></AccessType><DFFormat><node/></DFFormat><Occurrence><ZeroOrMore/></Occurrence><Scope><Dynamic/></Scope>
-      <DFTitle>Firmware package</DFTitle><DFType><DDFName>urn:oma:mo:oma-fumo:1.0</DDFName></DFType></DFProperties>
-    <Node><NodeName>PkgName</NodeName><DFProperties><AccessType><Get/><Replace/></AccessType><DFFormat><chr/></DFFormat><Occurrence><ZeroOrOne/></Occurrence><DFType><MIME>text/plain</MIME></DFType></DFProperties></Node>
-    <Node><NodeName>State</NodeName><DFProperties><AccessType><Get/></AccessType><DFFormat><int/></DFFormat><Occurrence><One/></Occurrence><Description>10 idle, 20 downloading</Description></DFProperties></Node>
-    <Node><NodeName>Update</NodeName><DFProperties><AccessType><Get/></AccessType><DFFormat><node/></DFFormat><Occurrence><One/></Occurrence></DFProperties>
-      <Node><NodeName>PkgData</NodeName><DFProperties><AccessType><Exec/><Replace/></AccessType><DFFormat><bin/></DFFormat><CaseSense><CIS/></CaseSense></DFProperties></Node>
-    </Node>
-  </Node>
-</MgmtTree>`;
 
 describe('DDF', () => {
   const schema = (): DdfSchema => ok(readDdf(FUMO_LIKE));

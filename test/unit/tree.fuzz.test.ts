@@ -27,71 +27,16 @@ import { exportTnds, importTnds, readTnds, tndsElement, tndsToXml, TNDS_EXPORT_A
 import { ACCESS, DEVICE, type DmTree } from '../../main/tree/tree.js';
 import { formatPath, nodeNameProblem, parseUri, utf8Length, type UriLimits } from '../../main/tree/uri.js';
 import { DM_FORMATS, checkValue } from '../../main/tree/values.js';
+import { int, mutateText, pick, prng, type Rnd, Judge } from '../helpers/fuzz.js';
 import { CORPUS_DIR } from '../helpers/tools.js';
+import { FUMO_LIKE } from '../helpers/ddf-samples.js';
 
 // ------------------------------------------------------------------------------------------ engine
 
-/** mulberry32: tiny, fast, good enough to drive mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rnd = () => number;
-const int = (rnd: Rnd, n: number): number => Math.floor(rnd() * n);
-const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[int(rnd, xs.length)]!;
-
-/** Text mutation: tokens inserted or written over, slices dropped / repeated / swapped, cut short, spliced. */
-function mutateText(src: string, seeds: readonly string[], rnd: Rnd, tokens: readonly string[]): string {
-  let s = src;
-  for (let round = 1 + int(rnd, 3); round > 0; round--) {
-    const at = int(rnd, s.length + 1);
-    switch (int(rnd, 7)) {
-      case 0:
-        s = s.slice(0, at) + pick(rnd, tokens) + s.slice(at);
-        break;
-      case 1: {
-        const t = pick(rnd, tokens);
-        s = s.slice(0, at) + t + s.slice(at + t.length);
-        break;
-      }
-      case 2:
-        s = s.slice(0, at) + s.slice(at + 1 + int(rnd, 8));
-        break;
-      case 3: {
-        const end = Math.min(s.length, at + 1 + int(rnd, 16));
-        s = s.slice(0, end) + s.slice(at, end) + s.slice(end);
-        break;
-      }
-      case 4:
-        s = s.slice(0, at);
-        break;
-      case 5: {
-        const i = int(rnd, s.length);
-        const n = 1 + int(rnd, 6);
-        const j = int(rnd, s.length);
-        const x = s.slice(i, i + n);
-        s = s.slice(0, i) + s.slice(j, j + n) + s.slice(i + n);
-        s = s.slice(0, j) + x + s.slice(j + n);
-        break;
-      }
-      default: {
-        const o = pick(rnd, seeds);
-        const from = int(rnd, o.length);
-        s = s.slice(0, at) + o.slice(from, from + int(rnd, 24)) + s.slice(at);
-      }
-    }
-  }
-  return s;
-}
-
-/** Byte mutation for the documents' bytes (flips, bytes, cuts, inserts, drops, repeats). */
+/**
+ * Byte mutation for the documents' bytes (flips, bytes, cuts, inserts, drops, repeats). Not the shared
+ * mutateBytes: one flip at a time, inserts only interesting bytes, no swaps or splices of other seeds.
+ */
 function mutateBytes(src: Uint8Array, rnd: Rnd, interesting: readonly number[]): Uint8Array {
   const b = Array.from(src);
   for (let round = 1 + int(rnd, 3); round > 0; round--) {
@@ -184,33 +129,7 @@ function mutateElements(src: Element, rnd: Rnd, names: readonly string[], texts:
   return root;
 }
 
-interface Finding {
-  parser: string;
-  iteration: number;
-  what: string;
-  input: string;
-}
 
-class Judge {
-  findings: Finding[] = [];
-  slowestMs = 0;
-  report(parser: string, iteration: number, what: string, input: string | Uint8Array): void {
-    if (this.findings.length >= 20) return;
-    const shown = typeof input === 'string' ? JSON.stringify(input.length > 300 ? `${input.slice(0, 300)}…` : input) : Buffer.from(input.subarray(0, 120)).toString('hex');
-    this.findings.push({ parser, iteration, what, input: shown });
-  }
-  call<T>(parser: string, iteration: number, input: string | Uint8Array, f: () => T): T | undefined {
-    const t0 = performance.now();
-    try {
-      return f();
-    } catch (e) {
-      this.report(parser, iteration, `threw ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`, input);
-      return undefined;
-    } finally {
-      this.slowestMs = Math.max(this.slowestMs, performance.now() - t0);
-    }
-  }
-}
 
 /** Where two plain values first differ (for findings). */
 function firstDiff(a: unknown, b: unknown, at = ''): string | undefined {
@@ -399,17 +318,6 @@ function checkTnds(j: Judge, i: number, input: string | Uint8Array, importInto: 
 
 // ------------------------------------------------------------------------------------------ DDF
 
-const FUMO_LIKE = `<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD><Man>Acme</Man><Mod>X1</Mod>
-  <Node><NodeName/>
-    <DFProperties><AccessType><Get/><Add/><Delete/></AccessType><DFFormat><node/></DFFormat><Occurrence><ZeroOrMore/></Occurrence><Scope><Dynamic/></Scope>
-      <DFTitle>Firmware package</DFTitle><DFType><DDFName>urn:oma:mo:oma-fumo:1.0</DDFName></DFType></DFProperties>
-    <Node><NodeName>PkgName</NodeName><DFProperties><AccessType><Get/><Replace/></AccessType><DFFormat><chr/></DFFormat><Occurrence><ZeroOrOne/></Occurrence><DFType><MIME>text/plain</MIME></DFType></DFProperties></Node>
-    <Node><NodeName>State</NodeName><DFProperties><AccessType><Get/></AccessType><DFFormat><int/></DFFormat><Occurrence><One/></Occurrence><Description>10 idle, 20 downloading</Description></DFProperties></Node>
-    <Node><NodeName>Update</NodeName><DFProperties><AccessType><Get/></AccessType><DFFormat><node/></DFFormat><Occurrence><One/></Occurrence></DFProperties>
-      <Node><NodeName>PkgData</NodeName><DFProperties><AccessType><Exec/><Replace/></AccessType><DFFormat><bin/></DFFormat><CaseSense><CIS/></CaseSense></DFProperties></Node>
-    </Node>
-  </Node>
-</MgmtTree>`;
 const VENDOR_DDF = `<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD>
   <Node><NodeName>Vendor</NodeName><Path>.</Path>
     <DFProperties><AccessType><Get/><Add/></AccessType><DFFormat><node/></DFFormat><Scope><Permanent/></Scope></DFProperties>

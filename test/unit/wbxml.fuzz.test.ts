@@ -5,6 +5,7 @@
  * offset inside the input; a successful decode must re-encode to the same tree. Seeded, so a failure
  * names the iteration that reproduces it.
  */
+import { prng } from '../helpers/fuzz.js';
 import { VECTORS_DIR } from '../helpers/tools.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,18 +18,6 @@ import { decodeWbxml, encodeWbxml, inspectWbxml, PUBLIC_ID_LITERAL } from '../..
 
 const SEED = 20251124;
 const ITERATIONS = 100_000;
-
-/** mulberry32: tiny, fast, good enough to drive mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const VECTORS = VECTORS_DIR;
@@ -59,6 +48,7 @@ function corpus(): Uint8Array[] {
 
 const INTERESTING = [0x00, 0x01, 0x02, 0x03, 0x04, 0x40, 0x43, 0x44, 0x45, 0x6d, 0x7f, 0x80, 0x83, 0x84, 0xc0, 0xc3, 0xc4, 0xff];
 
+/** This file's own byte mutator, not the shared mutateBytes: no swap, and a random body behind a valid WBXML header instead. */
 function mutate(src: Uint8Array, seeds: Uint8Array[], rnd: () => number): Uint8Array {
   const int = (n: number): number => Math.floor(rnd() * n);
   let b = Uint8Array.from(src);
