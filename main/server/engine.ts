@@ -675,7 +675,6 @@ class Turn {
     }
   }
 
-  /** Package 1 DevInfo (and any other values a client volunteers). */
   /**
    * The client's own Replace/Add (DevInfo in package 1, or any node it reports): cached in the
    * device's tree. An item may be a large object in chunks (213 each, applied once whole).
@@ -976,13 +975,13 @@ class Turn {
     let limited = false;
     // Usually everything queued fits: one encode sizes and builds the whole answer at once.
     let whole = opts.takeOutbox ? this.takeAllIfFits(fixed, msgId, limit, () => nextId, (n) => (nextId = n), number) : undefined;
+    // Without the fast path, what always goes is encoded once: it sizes the rest and, when nothing
+    // else joins it, it is the answer.
+    let fixedBytes = whole ? undefined : this.encode(fixed, opts.final);
     // Statuses alone over the limit (a client message of many commands, a small MaxMsgSize): as
     // many as fit go now, the rest open our next message, and no job command goes before them.
     // Not while refusing or closing the session: there is no next message to carry them.
     let statusesHeld = false;
-    // Without the fast path, what always goes is encoded once: it sizes the rest and, when nothing
-    // else joins it, it is the answer.
-    let fixedBytes = whole ? undefined : this.encode(fixed, opts.final);
     const fitting = fixedBytes && fixedBytes.length > limit && (opts.takeOutbox || !opts.final) && statuses.length > 2 ? this.fitStatuses(statuses, limit) : undefined;
     if (fitting) {
       nextId = 1;
