@@ -395,7 +395,13 @@ export class Pkcs15Card {
     let wbxml = ef.data;
     if (p.index !== undefined || p.length !== undefined) {
       const start = p.index ?? 0;
-      wbxml = ef.data.subarray(start, p.length !== undefined ? start + p.length : undefined);
+      const end = p.length !== undefined ? start + p.length : ef.data.length;
+      // The DODF's word against the EF's: a range past its end used to come back as an empty or
+      // cut bootstrap with no error.
+      if (start > ef.data.length || end > ef.data.length) {
+        throw new CardError(`EF(DODF) entry ${OMA_DM_BOOTSTRAP_OID} points at bytes ${start}..${end - 1} of EF ${fidHex(location.fid)}, which holds ${ef.data.length} bytes`, 'layout');
+      }
+      wbxml = ef.data.subarray(start, end);
     } else {
       const end = wbxmlEnd(ef.data);
       wbxml = typeof end === 'number' ? ef.data.subarray(0, end) : trimPadding(ef.data);

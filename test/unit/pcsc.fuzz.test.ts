@@ -524,6 +524,21 @@ describe('pcsc fuzz', () => {
     }
   });
 
+  it('regression: a DODF entry whose index/length run past the end of its EF is a layout error, not an empty or cut bootstrap', async () => {
+    const efSize = efData((await flashedCard('T=0')).image, 0x6431)!.length;
+    for (const [index, length] of [[efSize + 1, undefined], [0, efSize + 1], [efSize - 10, 11]] as const) {
+      const image = (await flashedCard('T=0')).image;
+      const dodf = efData(image, 0x6430)!;
+      dodf.fill(0xff);
+      dodf.set(buildDodfOidEntry({ oid: OMA_DM_BOOTSTRAP_OID, path: { path: Uint8Array.of(0x3f, 0x00, 0x7f, 0xff, 0x64, 0x31), index, ...(length !== undefined ? { length } : {}) } }));
+      const card = new VirtualUicc(image);
+      card.powerOn();
+      const read = new Pkcs15Card(new CardChannel({ transmit: async (cmd) => card.process(cmd) })).readBootstrap();
+      await expect(read, `index ${index} length ${length}`).rejects.toThrow(/EF\(DODF\) entry 2\.23\.43\.7\.1 points at bytes \d+\.\.\d+ of EF 6431, which holds \d+ bytes/);
+      await expect(read).rejects.toSatisfy((e) => e instanceof CardError && e.kind === 'layout');
+    }
+  });
+
   it('regression: an EF size past what READ BINARY can address is a layout error naming the file and the FCP, before any read', async () => {
     /** A card that answers every READ BINARY (Le bytes of 0x41), declaring `fcp` for EF 6431. */
     const scripted = (fcp: Uint8Array): { t: ApduTransport; reads: number[] } => {
