@@ -14,6 +14,7 @@ const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   card: { run: async (a) => (await import('./card.js')).cardCommand(a), summary: 'SIM/UICC readers; read, write (verified) and emulate DM bootstrap cards' },
   tree: { run: async (a) => (await import('./tree.js')).treeCommand(a), summary: 'a handset DM tree in a file: init, run a server package against it, show, TNDS export/import' },
   sim: { run: async (a) => (await import('./sim.js')).simCommand(a), summary: 'virtual handsets: N client-initiated DM sessions against a server (HTTP/HTTPS)' },
+  handset: { run: async (a) => (await import('./handset.js')).handsetCommand(a), summary: 'one long-running virtual handset: package #0 listener and the client-app interface (DM-7/DM-8)' },
   server: { run: async (a) => (await import('./server.js')).serverCommand(a), summary: 'run the DM server (HTTP/HTTPS) in the foreground, logging sessions' },
   job: { run: async (a) => (await import('./job.js')).jobCommand(a), summary: 'queue, list and clear jobs for devices (works while the server runs)' },
   session: { run: async (a) => (await import('./session.js')).sessionCommand(a), summary: 'list sessions and show their decoded message log' },

@@ -2,11 +2,9 @@
  * `dmw sim`: N virtual handsets (main/client) through one client-initiated session each against a
  * DM server, over real HTTP(S). The exit status says whether every session completed.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AuthType } from '../protocol/auth.js';
 import { CliError } from './errors.js';
+import { authType, caFile, checkServerId, credentials, handsetTls, positiveInt, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
   dmw sim --server URL --count N [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
@@ -37,20 +35,6 @@ completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
 
 const USAGE = 'dmw sim --server URL --count N [options] (dmw sim --help)';
 
-function credential(flag: string, v: string | undefined): { name: string; secret: string } | undefined {
-  if (v === undefined) return undefined;
-  const i = v.indexOf(':');
-  if (i <= 0) throw new CliError(`${flag} must be NAME:SECRET`);
-  return { name: v.slice(0, i), secret: v.slice(i + 1) };
-}
-
-function positiveInt(flag: string, v: string | undefined, max = 1_000_000): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > max) throw new CliError(`${flag} must be a whole number from 1 to ${max}, got "${v}"`);
-  return n;
-}
-
 export async function simCommand(argv: string[]): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(`${HELP}\n`);
@@ -74,74 +58,23 @@ export async function simCommand(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (usage: ${USAGE})`);
-  if (values.server === undefined) throw new CliError(`--server URL is required (usage: ${USAGE})`);
-  let url: URL;
-  try {
-    url = new URL(values.server);
-  } catch {
-    throw new CliError(`--server must be an http:// or https:// URL, got "${values.server}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server must be an http:// or https:// URL, got "${values.server}"`);
+  const url = serverUrl(values.server, USAGE);
   if (values.count === undefined) throw new CliError(`--count N is required (usage: ${USAGE})`);
   const count = positiveInt('--count', values.count, 100_000)!;
   const concurrency = positiveInt('--concurrency', values.concurrency, 10_000);
-  let auth: AuthType | undefined;
-  if (values.auth !== undefined) {
-    if (!['basic', 'md5', 'hmac'].includes(values.auth)) throw new CliError(`--auth must be basic, md5 or hmac, got "${values.auth}"`);
-    auth = values.auth as AuthType;
-  }
+  const auth = authType(values.auth);
   const protocol = values.protocol ?? '1.2';
   if (protocol !== '1.2' && protocol !== '2.0') throw new CliError(`--protocol must be 1.2 or 2.0, got "${protocol}"`);
-  const clientCred = credential('--client-cred', values['client-cred']);
-  const serverCred = credential('--server-cred', values['server-cred']);
-  if (auth && !clientCred) throw new CliError(`--auth ${auth} needs --client-cred NAME:SECRET`);
-  if (values['server-id'] !== undefined) {
-    const { isValidServerId } = await import('../tree/acl.js');
-    if (!isValidServerId(values['server-id'])) throw new CliError(`--server-id "${values['server-id']}" cannot appear in an ACL (no spaces, &, +, =, *)`);
-  }
-  if ((values.ca || values.data) && url.protocol !== 'https:') throw new CliError('--ca and --data are for an https:// server');
-  let caPem: string | undefined;
-  if (values.ca) {
-    try {
-      caPem = readFileSync(values.ca, 'utf8');
-    } catch (e) {
-      throw new CliError(`${values.ca}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`${values.ca}: not a PEM certificate`);
-  }
-
-  // Loaded here so `dmw --help` never pays for the tree engine and the client.
-  const { loadTree, TreeFileError } = await import('../tree/persist.js');
-  let tree;
-  if (values.tree !== undefined) {
-    if (!existsSync(values.tree)) throw new CliError(`${values.tree}: no such file`);
-    try {
-      tree = { tree: await loadTree(values.tree), file: values.tree };
-    } catch (e) {
-      if (e instanceof TreeFileError) throw new CliError(`${values.tree}: ${e.jsonPath === '$' ? '' : `${e.jsonPath}: `}${e.reason}`);
-      throw new CliError(`${values.tree}: ${(e as Error).message.split('\n')[0]}`);
-    }
-  }
-  let tls: import('../client/transport.js').HandsetTls | ((devId: string) => Promise<import('../client/transport.js').HandsetTls>) | undefined;
-  if (values.data) {
-    const { LabCa } = await import('../server/ca.js');
-    let ca: Awaited<ReturnType<typeof LabCa.loadOrCreate>>;
-    try {
-      ca = await LabCa.loadOrCreate(path.join(values.data, 'ca'));
-    } catch (e) {
-      throw new CliError(`${values.data}: cannot open the lab CA: ${(e as Error).message}`);
-    }
-    const trust = caPem ?? ca.certPem;
-    tls = async (devId: string) => {
-      const c = await ca.issueDevice(devId);
-      return { ca: trust, cert: c.certPem, key: c.keyPem };
-    };
-  } else if (caPem) tls = { ca: caPem };
+  const { clientCred, serverCred } = credentials(values, auth);
+  await checkServerId(values['server-id']);
+  const caPem = caFile(values, url);
+  const tree = await treeFile(values.tree);
+  const tls = await handsetTls(values.data, caPem);
 
   const { runSim, SimSetupError } = await import('../client/sim.js');
   const json = values.json === true;
   const run = runSim({
-    server: values.server,
+    server: values.server!,
     count,
     encoding: values.wbxml ? 'wbxml' : 'xml',
     ...(protocol === '2.0' ? { handset: { protocol } } : {}),

@@ -1,0 +1,111 @@
+/**
+ * The arguments `dmw sim` and `dmw handset` share: the server URL, credentials, authentication,
+ * ServerID, TLS (--ca / --data) and the tree file. Each check throws a CliError (exit 2) with one
+ * line naming the flag; the messages are part of `dmw sim`'s contract.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AuthType } from '../protocol/auth.js';
+import type { DmTree } from '../tree/tree.js';
+import type { HandsetTls } from '../client/transport.js';
+import { CliError } from './errors.js';
+
+export function credential(flag: string, v: string | undefined): { name: string; secret: string } | undefined {
+  if (v === undefined) return undefined;
+  const i = v.indexOf(':');
+  if (i <= 0) throw new CliError(`${flag} must be NAME:SECRET`);
+  return { name: v.slice(0, i), secret: v.slice(i + 1) };
+}
+
+export function positiveInt(flag: string, v: string | undefined, max = 1_000_000): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1 || n > max) throw new CliError(`${flag} must be a whole number from 1 to ${max}, got "${v}"`);
+  return n;
+}
+
+/** --server: required, http:// or https://. */
+export function serverUrl(v: string | undefined, usage: string): URL {
+  if (v === undefined) throw new CliError(`--server URL is required (usage: ${usage})`);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new CliError(`--server must be an http:// or https:// URL, got "${v}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server must be an http:// or https:// URL, got "${v}"`);
+  return url;
+}
+
+export function authType(v: string | undefined): AuthType | undefined {
+  if (v === undefined) return undefined;
+  if (!['basic', 'md5', 'hmac'].includes(v)) throw new CliError(`--auth must be basic, md5 or hmac, got "${v}"`);
+  return v as AuthType;
+}
+
+/** --client-cred, --server-cred, and --auth needing --client-cred. */
+export function credentials(values: { 'client-cred'?: string; 'server-cred'?: string }, auth: AuthType | undefined) {
+  const clientCred = credential('--client-cred', values['client-cred']);
+  const serverCred = credential('--server-cred', values['server-cred']);
+  if (auth && !clientCred) throw new CliError(`--auth ${auth} needs --client-cred NAME:SECRET`);
+  return { clientCred, serverCred };
+}
+
+export async function checkServerId(v: string | undefined): Promise<void> {
+  if (v === undefined) return;
+  const { isValidServerId } = await import('../tree/acl.js');
+  if (!isValidServerId(v)) throw new CliError(`--server-id "${v}" cannot appear in an ACL (no spaces, &, +, =, *)`);
+}
+
+/** --ca (read and checked) and --data, both only for an https:// server. */
+export function caFile(values: { ca?: string; data?: string }, url: URL): string | undefined {
+  if ((values.ca || values.data) && url.protocol !== 'https:') throw new CliError('--ca and --data are for an https:// server');
+  if (!values.ca) return undefined;
+  let caPem: string;
+  try {
+    caPem = readFileSync(values.ca, 'utf8');
+  } catch (e) {
+    throw new CliError(`${values.ca}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!caPem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`${values.ca}: not a PEM certificate`);
+  return caPem;
+}
+
+/** --tree FILE: the tree in it (the file must exist unless `mayCreate`; then undefined is returned for a new one). */
+export async function treeFile(file: string | undefined, mayCreate = false): Promise<{ tree: DmTree; file: string } | undefined> {
+  if (file === undefined) return undefined;
+  if (!existsSync(file)) {
+    if (mayCreate && existsSync(path.dirname(path.resolve(file)))) return undefined;
+    throw new CliError(`${file}: no such file`);
+  }
+  // Loaded here so `dmw --help` never pays for the tree engine.
+  const { loadTree, TreeFileError } = await import('../tree/persist.js');
+  try {
+    return { tree: await loadTree(file), file };
+  } catch (e) {
+    if (e instanceof TreeFileError) throw new CliError(`${file}: ${e.jsonPath === '$' ? '' : `${e.jsonPath}: `}${e.reason}`);
+    throw new CliError(`${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
+ * HTTPS trust and identity: with --data DIR the lab CA in DIR/ca is trusted (or --ca) and issues
+ * each handset a client certificate (CN = DevId); with --ca alone, that CA is trusted.
+ */
+export async function handsetTls(data: string | undefined, caPem: string | undefined): Promise<HandsetTls | ((devId: string) => Promise<HandsetTls>) | undefined> {
+  if (data) {
+    const { LabCa } = await import('../server/ca.js');
+    let ca: Awaited<ReturnType<typeof LabCa.loadOrCreate>>;
+    try {
+      ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
+    } catch (e) {
+      throw new CliError(`${data}: cannot open the lab CA: ${(e as Error).message}`);
+    }
+    const trust = caPem ?? ca.certPem;
+    return async (devId: string) => {
+      const c = await ca.issueDevice(devId);
+      return { ca: trust, cert: c.certPem, key: c.keyPem };
+    };
+  }
+  return caPem ? { ca: caPem } : undefined;
+}
