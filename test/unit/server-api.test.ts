@@ -191,6 +191,28 @@ describe('request validation', () => {
   });
 });
 
+describe('devices', () => {
+  it('PUT /devices/{devId}: the operator sets where package #0 reaches a device and its own credentials (never seen is fine); peers may not; bad input names the field', async () => {
+    const { call, server } = await setup();
+    const at = `/api/v1/devices/${encodeURIComponent('IMEI:NEW')}`;
+    const put = await call('PUT', at, { body: { notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW', clientCred: { name: 'own', secret: 'own-secret-1' } } });
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({ devId: 'IMEI:NEW', notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW', ownClientCred: true });
+    expect(JSON.stringify(put.json)).not.toMatch(/own-secret-1/);
+    expect(server.store.device('IMEI:NEW')).toMatchObject({ notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW', clientCred: { name: 'own', secret: 'own-secret-1' } });
+    // null goes back to the lab default; what is not given stays.
+    const back = await call('PUT', at, { body: { clientCred: null } });
+    expect(back.json).toMatchObject({ ownClientCred: false, notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW' });
+    expect((await call('PUT', at, { body: { notifyUrl: null } })).json.notifyUrl).toBeUndefined();
+    const bad = await call('PUT', at, { body: { notifyUrl: 'ftp://lab/x' } });
+    expect(bad.json.error).toMatchObject({ status: 400, code: 'invalid', field: 'notifyUrl', message: 'notifyUrl: must be an http:// or https:// URL' });
+    expect((await call('PUT', at, { body: {} })).json.error).toMatchObject({ status: 400, code: 'invalid', message: expect.stringMatching(/give notifyUrl, clientCred or both/) });
+    expect((await call('PUT', at, { body: { notifyUrl: 'http://x/', extra: 1 } })).json.error).toMatchObject({ status: 400, field: 'extra' });
+    expect((await call('PUT', at, { token: PEER, body: { notifyUrl: 'http://x/' } })).json.error).toMatchObject({ status: 403, code: 'forbidden' });
+    expect(server.store.device('IMEI:NEW')!.notifyUrl).toBeUndefined();
+  });
+});
+
 describe('jobs, results and events', () => {
   it('operator: add, list (the `dmw job list --json` shape), get; results and alerts stream over SSE', async () => {
     const { call, server, base } = await setup();

@@ -11,7 +11,7 @@ import { ApiError } from './errors.js';
 import { publicDevice, publicJob } from './public.js';
 import type { RequestContext, Route } from './router.js';
 import {
-  AddJobBody, ClearJobsQuery, DelegateBody, DevicesQuery, EventsQuery, GrantBody, GrantQuery, JobsQuery, PeerDelegationBody, PeerDelegationNotice,
+  AddJobBody, ClearJobsQuery, DelegateBody, DevicesQuery, EventsQuery, GrantBody, GrantQuery, JobsQuery, PeerDelegationBody, PeerDelegationNotice, SetDeviceBody,
 } from './schemas.js';
 import { openStream } from './sse.js';
 
@@ -84,6 +84,18 @@ export function apiRoutes(fed: Federation): Route[] {
         const view = fed.mayManage(c.principal, devId) ? deviceView(fed, c.principal, devId) : undefined;
         if (!view) throw new ApiError(404, 'unknown-device', c.principal.kind === 'operator' ? `no device "${devId}" on this server` : `no device "${devId}" that peer ${c.principal.id} may manage here`, 'device');
         return { status: 200, json: view };
+      },
+    },
+    {
+      // The operator registers a device (it need not have called in yet): where package #0 reaches
+      // it, and its own client credentials. The same as the desktop app's DmServer.setDevice.
+      method: 'PUT', path: '/devices/:devId',
+      handler: async (c) => {
+        operatorOnly(c.principal, 'setting how to reach a device');
+        const devId = c.params[0]!;
+        const b = await c.body(SetDeviceBody);
+        server.setDevice(devId, { ...(b.notifyUrl !== undefined ? { notifyUrl: b.notifyUrl } : {}), ...(b.clientCred !== undefined ? { clientCred: b.clientCred } : {}) });
+        return { status: 200, json: deviceView(fed, c.principal, devId) };
       },
     },
     {

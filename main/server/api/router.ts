@@ -28,7 +28,7 @@ export interface RequestContext {
 export type HandlerResult = { status: number; json: unknown; headers?: Record<string, string> } | 'streaming';
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path under /api/v1, with `:name` segments (URL-decoded into params, in order). */
   path: string;
   handler: (c: RequestContext) => Promise<HandlerResult> | HandlerResult;

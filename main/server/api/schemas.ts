@@ -18,6 +18,23 @@ export const AddJobBody = z.object({
   notify: z.boolean().optional(),
 }).strict();
 
+/**
+ * How to reach a device and what it must authenticate with (`PUT /devices/{devId}`): null goes back
+ * to none (the lab default credentials). A notify URL is where the HTTP notifier posts package #0
+ * (a virtual handset's, e.g. `dmw handset`'s `notifyUrl`).
+ */
+export const SetDeviceBody = z.object({
+  notifyUrl: z.string().max(2048).refine((u) => {
+    try {
+      const url = new URL(u);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL').nullable().optional(),
+  clientCred: z.object({ name: z.string().min(1).max(256), secret: z.string().min(1).max(1024) }).strict().nullable().optional(),
+}).strict().refine((b) => b.notifyUrl !== undefined || b.clientCred !== undefined, 'give notifyUrl, clientCred or both');
+
 export const JobsQuery = z.object({
   device: devId.optional(),
   status: z.enum(['queued', 'sent', 'done', 'failed']).optional(),
