@@ -184,8 +184,8 @@ export async function handsetCommand(argv: string[]): Promise<number> {
   const notifyUrl = listener.register(handset);
   out(JSON.stringify({ devId: handset.devId, notifyUrl, appsUrl: apps.url, appsToken: apps.token }));
 
-  // The outcome is printed by the session-end listener above.
-  if (values.connect) void handset.connect({ serverId }).catch(() => undefined);
+  // The outcome is printed by the session-end listener above; what fails before a session starts, here.
+  if (values.connect) void handset.connect({ serverId }).catch((e: unknown) => process.stderr.write(`dmw: --connect: ${e instanceof Error ? e.message : String(e)}\n`));
 
   const sig = await stopped;
   await shutdown();
