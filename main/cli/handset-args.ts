@@ -5,10 +5,28 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { AuthType } from '../protocol/auth.js';
 import type { DmTree } from '../tree/tree.js';
 import type { HandsetTls } from '../client/transport.js';
 import { CliError } from './errors.js';
+
+type Flags = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * The flags of a handset command (strict: no unknown flag, no positional argument); a bad one is a
+ * CliError naming it, with the command's usage.
+ */
+export function parseFlags<const O extends Flags>(argv: string[], options: O, usage: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+  } catch (e) {
+    throw new CliError(`${(e as Error).message.split('\n')[0]} (usage: ${usage})`);
+  }
+  if (parsed.positionals.length > 0) throw new CliError(`unexpected argument "${parsed.positionals[0]}" (usage: ${usage})`);
+  return parsed.values;
+}
 
 export function credential(flag: string, v: string | undefined): { name: string; secret: string } | undefined {
   if (v === undefined) return undefined;

@@ -4,9 +4,8 @@
  * interface (main/client/APPS.md) on another, and prints each session's outcome as it ends, until
  * SIGINT/SIGTERM; then it closes both listeners and saves the tree.
  */
-import { parseArgs } from 'node:util';
 import { CliError } from './errors.js';
-import { authType, caFile, checkServerId, credentials, handsetTls, serverUrl, treeFile } from './handset-args.js';
+import { authType, caFile, checkServerId, credentials, handsetTls, parseFlags, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
   dmw handset --server URL [--tree TREE.json] [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
@@ -63,24 +62,12 @@ export async function handsetCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        server: { type: 'string' }, tree: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
-        'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, 'server-id': { type: 'string' },
-        ca: { type: 'string' }, data: { type: 'string' }, 'notify-port': { type: 'string' }, 'apps-port': { type: 'string' },
-        'apps-token': { type: 'string' }, connect: { type: 'boolean' }, json: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message.split('\n')[0]} (usage: ${USAGE})`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (usage: ${USAGE})`);
+  const values = parseFlags(argv, {
+    server: { type: 'string' }, tree: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
+    'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, 'server-id': { type: 'string' },
+    ca: { type: 'string' }, data: { type: 'string' }, 'notify-port': { type: 'string' }, 'apps-port': { type: 'string' },
+    'apps-token': { type: 'string' }, connect: { type: 'boolean' }, json: { type: 'boolean' },
+  }, USAGE);
   const url = serverUrl(values.server, USAGE);
   const server = values.server!;
   const auth = authType(values.auth);

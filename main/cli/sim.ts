@@ -2,9 +2,8 @@
  * `dmw sim`: N virtual handsets (main/client) through one client-initiated session each against a
  * DM server, over real HTTP(S). The exit status says whether every session completed.
  */
-import { parseArgs } from 'node:util';
 import { CliError } from './errors.js';
-import { authType, caFile, checkServerId, credentials, handsetTls, positiveInt, serverUrl, treeFile } from './handset-args.js';
+import { authType, caFile, checkServerId, credentials, handsetTls, parseFlags, positiveInt, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
   dmw sim --server URL --count N [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
@@ -40,24 +39,12 @@ export async function simCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        server: { type: 'string' }, count: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
-        'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, tree: { type: 'string' }, json: { type: 'boolean' },
-        'server-id': { type: 'string' }, concurrency: { type: 'string' }, ca: { type: 'string' }, data: { type: 'string' },
-        protocol: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new CliError(`${(e as Error).message.split('\n')[0]} (usage: ${USAGE})`);
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}" (usage: ${USAGE})`);
+  const values = parseFlags(argv, {
+    server: { type: 'string' }, count: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
+    'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, tree: { type: 'string' }, json: { type: 'boolean' },
+    'server-id': { type: 'string' }, concurrency: { type: 'string' }, ca: { type: 'string' }, data: { type: 'string' },
+    protocol: { type: 'string' },
+  }, USAGE);
   const url = serverUrl(values.server, USAGE);
   if (values.count === undefined) throw new CliError(`--count N is required (usage: ${USAGE})`);
   const count = positiveInt('--count', values.count, 100_000)!;
