@@ -13,18 +13,11 @@ import { DEVICE, type DmTree } from '../../main/tree/tree.js';
 import { CORPUS_DIR } from '../helpers/tools.js';
 import { codes, get, resultsList, runPkg } from '../helpers/dm-package.js';
 import type { Element } from '../../main/protocol/element.js';
-import { FUMO_LIKE } from '../helpers/ddf-samples.js';
+import { FUMO_LIKE, TREE_CLOCK as CLOCK, twoAuthorityTree } from '../helpers/tree-samples.js';
 
-const CLOCK = () => Date.UTC(2024, 0, 15, 9, 30, 0);
 
 function handset(): DmTree {
-  const tree = createDeviceTree({
-    clock: CLOCK,
-    accounts: [
-      { serverId: 'srvA', clientCred: { name: 'dev', secret: 'client-secret-A' }, serverCred: { name: 'srvA', secret: 'server-secret-A' } },
-      { serverId: 'srvB', clientCred: { name: 'dev', secret: 'client-secret-B' }, serverCred: { name: 'srvB', secret: 'server-secret-B' } },
-    ],
-  });
+  const tree = twoAuthorityTree();
   const v = tree.createNode(tree.root, 'Vendor', { acl: 'Add=*&Delete=srvA&Get=*&Replace=srvA' });
   const app = tree.createNode(v, 'App', { title: 'The app' });
   tree.createNode(app, 'Name', { format: 'chr', value: 'demo' });

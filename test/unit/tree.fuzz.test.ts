@@ -29,7 +29,7 @@ import { formatPath, nodeNameProblem, parseUri, utf8Length, type UriLimits } fro
 import { DM_FORMATS, checkValue } from '../../main/tree/values.js';
 import { int, mutateText, pick, prng, type Rnd, Judge } from '../helpers/fuzz.js';
 import { CORPUS_DIR } from '../helpers/tools.js';
-import { FUMO_LIKE } from '../helpers/ddf-samples.js';
+import { FUMO_LIKE, TREE_CLOCK as CLOCK, twoAuthorityTree } from '../helpers/tree-samples.js';
 
 // ------------------------------------------------------------------------------------------ engine
 
@@ -142,18 +142,11 @@ function firstDiff(a: unknown, b: unknown, at = ''): string | undefined {
 }
 
 const DMDDF_INFO = { wbxmlVersion: 2, publicId: '-//OMA//DTD-DM-DDF 1.2//EN', rootNamespaceUri: 'syncml:dmddf1.2' };
-const CLOCK = () => Date.UTC(2024, 0, 15, 9, 30, 0);
 const SEED = 20260302;
 
 /** A handset with a Vendor subtree of every value kind. */
 function handset(): DmTree {
-  const tree = createDeviceTree({
-    clock: CLOCK,
-    accounts: [
-      { serverId: 'srvA', clientCred: { name: 'dev', secret: 'client-secret-A' }, serverCred: { name: 'srvA', secret: 'server-secret-A' } },
-      { serverId: 'srvB', clientCred: { name: 'dev', secret: 'client-secret-B' }, serverCred: { name: 'srvB', secret: 'server-secret-B' } },
-    ],
-  });
+  const tree = twoAuthorityTree();
   const v = tree.createNode(tree.root, 'Vendor', { acl: 'Add=*&Delete=srvA&Get=*&Replace=srvA', title: 'Vendor settings' });
   const app = tree.createNode(v, 'App', { title: 'The app', type: 'urn:x-vendor:app:1.0' });
   tree.createNode(app, 'Name', { format: 'chr', value: 'demo ü' });

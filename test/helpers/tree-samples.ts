@@ -1,3 +1,21 @@
+/** Trees and DDFs the tree tests (unit and fuzz) start from. */
+import { createDeviceTree } from '../../main/tree/mos.js';
+import type { DmTree } from '../../main/tree/tree.js';
+
+/** A fixed clock, so timestamps in exported trees compare. */
+export const TREE_CLOCK = () => Date.UTC(2024, 0, 15, 9, 30, 0);
+
+/** A device tree with two management authorities, srvA and srvB, each with its own DMAcc account. */
+export function twoAuthorityTree(): DmTree {
+  return createDeviceTree({
+    clock: TREE_CLOCK,
+    accounts: [
+      { serverId: 'srvA', clientCred: { name: 'dev', secret: 'client-secret-A' }, serverCred: { name: 'srvA', secret: 'server-secret-A' } },
+      { serverId: 'srvB', clientCred: { name: 'dev', secret: 'client-secret-B' }, serverCred: { name: 'srvB', secret: 'server-secret-B' } },
+    ],
+  });
+}
+
 /**
  * A DDF shaped like FUMO's (interior node with a DDFName, leaves of several formats, a CIS node),
  * shared by the DDF unit tests and the tree fuzz tests as a valid seed.
