@@ -19,7 +19,7 @@ import type { Alert, Command, Container, Item, ItemCommand, ItemData, Meta, Resu
 import { itemText } from '../protocol/model.js';
 import { isThrottled, serverCredential, serverHmacHeader, verifyClient } from './auth.js';
 import type { Credential, EngineConfig } from './config.js';
-import { commandUri, getCommand, itemResult, specCommand } from './jobs.js';
+import { commandUri, getCommand, itemResult, reportedUri, specCommand } from './jobs.js';
 import type { AlertRecord, DeviceAuthState, JobMemberStatus, JobResult, JobSpec, JobStatus, SessionState, TreeEntry } from './types.js';
 
 // --- inputs and outputs ----------------------------------------------------------------------
@@ -267,8 +267,7 @@ function isClientObjectKey(key: string): boolean {
 function incomingKey(c: Command, serverMsgId: number): string | undefined {
   if (c.kind === 'Results') return resultsKey(c, serverMsgId);
   if (c.kind === 'Replace' || c.kind === 'Add') {
-    const item = c.items[0];
-    const uri = item?.source?.locURI ?? item?.target?.locURI;
+    const uri = reportedUri(c.items[0]);
     return uri === undefined ? undefined : clientObjectKey(c.kind, uri);
   }
   return undefined;
@@ -683,7 +682,7 @@ class Turn {
   private onClientData(c: ItemCommand): number {
     let code = 200;
     for (const item of c.items) {
-      const uri = item.source?.locURI ?? item.target?.locURI;
+      const uri = reportedUri(item);
       if (!uri) continue;
       const key = clientObjectKey(c.kind, uri);
       if (item.moreData || this.s.incomingLo?.key === key) {
@@ -697,7 +696,7 @@ class Turn {
   }
 
   private cacheClientItem(c: ItemCommand, item: Item): void {
-    const uri = item.source?.locURI ?? item.target?.locURI ?? '';
+    const uri = reportedUri(item) ?? '';
     const text = item.data?.kind === 'binary' ? Buffer.from(item.data.bytes).toString('base64') : itemText(item) ?? null;
     const m = /^(?:\.\/)?DevInfo\/([^/]+)$/.exec(uri);
     if (m && text !== null) (this.fx.devInfo ??= {})[m[1]!] = text;
@@ -756,7 +755,7 @@ class Turn {
     for (const item of r.items) {
       const lo = this.s.incomingLo;
       if (item.moreData || (lo && lo.key === key)) {
-        const got = this.takeChunk(key, item.source?.locURI ?? item.target?.locURI ?? rec.uri, item, r.meta, answer);
+        const got = this.takeChunk(key, reportedUri(item) ?? rec.uri, item, r.meta, answer);
         if (got === 'more') continue;
         if (got !== 'refused' && job) this.addResult(job, rec, got.item, got.meta);
         rec.resultsDone = true;

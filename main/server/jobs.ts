@@ -69,9 +69,14 @@ export function uiAlert(kind: UiAlertKind, text: string, choices: string[], opti
   return { kind: 'Alert', cmdID: '', data: UI_ALERT_CODES[kind], items };
 }
 
+/** The node a device's item is about: its Source (Results, the device's Replace/Add), else its Target. */
+export function reportedUri(item: Item | undefined): string | undefined {
+  return item?.source?.locURI ?? item?.target?.locURI;
+}
+
 /** One Results item as a job result: text as is, binary data as base64. */
 export function itemResult(item: Item, fallbackUri: string, resultsMeta?: Meta): JobResult {
-  const uri = item.source?.locURI ?? item.target?.locURI ?? fallbackUri;
+  const uri = reportedUri(item) ?? fallbackUri;
   const format = item.meta?.format ?? resultsMeta?.format ?? null;
   const type = item.meta?.type ?? resultsMeta?.type;
   const r: JobResult = { uri, format, data: null };
