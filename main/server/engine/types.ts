@@ -1,0 +1,202 @@
+/**
+ * The session engine's vocabulary: what a turn takes in and gives back (public), and the session
+ * state it carries from one message to the next (plain data, cloned per turn).
+ */
+import type { Encoding } from '../../protocol/codec.js';
+import type { AuthType } from '../../protocol/auth.js';
+import type { Command, Item, Meta, Status, SyncML } from '../../protocol/model.js';
+import type { Credential } from '../config.js';
+import type { AlertRecord, DeviceAuthState, JobMemberStatus, JobResult, JobSpec, JobStatus, SessionState, TreeEntry } from '../types.js';
+
+// --- inputs and outputs ----------------------------------------------------------------------
+
+export interface EngineJob {
+  id: number;
+  spec: JobSpec;
+}
+
+export interface DeviceView {
+  devId: string;
+  /** The credentials this device must present (its own, or the lab default). */
+  clientCred?: Credential;
+  auth: DeviceAuthState;
+}
+
+export interface TransportInfo {
+  tls: boolean;
+  /** The TLS client certificate, when one was presented. */
+  clientCert?: { cn: string; authorized: boolean };
+  /** The x-syncml-hmac request header. */
+  hmac?: string;
+}
+
+export interface EngineInput {
+  message: SyncML;
+  encoding: Encoding;
+  /** Exact request body (HMAC is computed over it). */
+  bytes: Uint8Array;
+  transport: TransportInfo;
+  device: DeviceView;
+  /** Jobs queued for this device right now (read from the store at each message). */
+  queuedJobs: EngineJob[];
+  now: number;
+}
+
+export interface JobOutcome {
+  id: number;
+  status: Extract<JobStatus, 'done' | 'failed'>;
+  statusCode: number | null;
+  results: JobResult[];
+  members: JobMemberStatus[];
+  error: string | null;
+}
+
+export interface EngineEffects {
+  /** The device's auth state after this message, when it changed. */
+  deviceAuth?: DeviceAuthState;
+  /** ./DevInfo leaves received (package 1 Replace). */
+  devInfo?: Record<string, string>;
+  /** Jobs whose first command went out in this response. */
+  jobsSent: number[];
+  jobsFinished: JobOutcome[];
+  /** Jobs the session let go of unfinished (it closed): back to the queue, or failed by the caller. */
+  jobsReleased: { id: number; wasSent: boolean }[];
+  tree: Omit<TreeEntry, 'fetchedAt'>[];
+  alerts: AlertRecord[];
+  /** Lines for the session log: auth failures, protocol oddities. */
+  notes: string[];
+  closed?: { state: SessionState; reason: string };
+}
+
+export interface EngineOutput {
+  session: EngineSession;
+  response: SyncML;
+  bytes: Uint8Array;
+  /** Extra HTTP response headers (x-syncml-hmac, Retry-After). */
+  headers: Record<string, string>;
+  effects: EngineEffects;
+}
+
+/** Options of one turn. */
+export interface TurnOptions {
+  /**
+   * Most job commands the response may carry (an Atomic/Sequence, or one large-object chunk, counts
+   * as one). When more are waiting the response still closes the package (Final), so the device
+   * executes and answers what it got; the rest go in the next package of the same session.
+   */
+  maxCommands?: number;
+}
+
+/** A command waiting in a session's outbox, as the step control shows it. */
+export interface PendingCommand {
+  jobId: number;
+  cmd: string;
+  target: string;
+  /** A large object part-way through its chunks. */
+  chunk?: boolean;
+}
+
+/**
+ * A turn stopped after reading the client's message, before its response was built (handleOrHold).
+ * `effects` are what reading the message changed (store them now); `release` builds the response.
+ */
+export interface HeldTurn {
+  readonly session: EngineSession;
+  readonly effects: EngineEffects;
+  /** The outbox as it stands: `next[0]` is the command the next response starts with. */
+  readonly next: PendingCommand[];
+}
+
+export interface ReleaseOptions extends TurnOptions {
+  /** Answer with Alert 1223 (statuses, no commands) and end the session instead. */
+  abort?: { state: SessionState; reason: string };
+}
+
+// --- session state ---------------------------------------------------------------------------
+
+export interface SentRecord {
+  jobId: number; // -1 for the server's own control commands (Alert 1222 ...)
+  cmd: string;
+  uri: string;
+  expectResults: boolean;
+  status?: number;
+  resultsDone?: boolean;
+  /** The command as sent, for re-sending after the client refused our credentials (top level only). */
+  command?: Command;
+  /** Index into the job's members list (Atomic/Sequence members, walk steps). */
+  member?: number;
+  chunk?: { last: boolean };
+  /** Re-sent under a new CmdID: ignore for completion. */
+  superseded?: boolean;
+  walk?: boolean;
+  /** The ?list=Struct Get of a discover job. */
+  structGet?: boolean;
+  /** Key of the Atomic/Sequence this member belongs to. */
+  parent?: string;
+}
+
+export interface OutItem {
+  jobId: number;
+  command: Command;
+  walk?: boolean;
+  structGet?: boolean;
+  /** Set once a large object started going out in chunks. */
+  lo?: { offset: number; total: number; bytes: Uint8Array; text: boolean };
+}
+
+export interface JobProgress {
+  id: number;
+  spec: JobSpec;
+  keys: string[];
+  results: JobResult[];
+  members: JobMemberStatus[];
+  sent: boolean;
+  finished: boolean;
+  /** A failure decided before all answers came (chunk refused, too large to send). */
+  failure?: { code: number | null; error: string };
+  walked?: number;
+}
+
+export interface IncomingLo {
+  key: string;
+  uri: string;
+  declared?: number;
+  received: number;
+  chunks: Uint8Array[];
+  text: boolean;
+  first: Item;
+  /** The carrying command's Meta (Results), kept for the reassembled item. */
+  meta?: Meta;
+}
+
+export interface EngineSession {
+  id: number;
+  devId: string;
+  dmSessionId: string;
+  encoding: Encoding;
+  respUri: string;
+  verDTD: string;
+  verProto: string;
+  phase: 'pkg1' | 'mgmt' | 'closed';
+  closedState?: SessionState;
+  closedCode?: number;
+  authenticated: boolean;
+  authAttempts: number;
+  serverMsgId: number;
+  clientMaxMsgSize?: number;
+  clientMaxObjSize?: number;
+  serverPackageOpen: boolean;
+  outbox: OutItem[];
+  sent: Record<string, SentRecord>;
+  jobs: Record<string, JobProgress>;
+  incomingLo?: IncomingLo;
+  /** Statuses that did not fit the client's MaxMsgSize: they open our next message. */
+  pendingStatuses?: Status[];
+  serverAuth: { type: AuthType | 'none'; nonce?: string; retries: number };
+  abortRequested?: boolean;
+}
+
+export interface NonceSource {
+  /** A fresh random nonce, base64. */
+  nonce(): string;
+}
