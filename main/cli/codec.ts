@@ -7,6 +7,7 @@ import { decodeDocument, encodeDocument, locateError, sniffEncoding, type Encodi
 import { readMessage } from '../protocol/message/read.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
 import { encodeWbxml, formatTokenDump, inspectWbxml } from '../protocol/wbxml/index.js';
+import type { Document } from '../protocol/element.js';
 import { benchCodec } from './codec-bench.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
@@ -19,7 +20,8 @@ const HELP = `usage:
   dmw codec bench WBXML_FILE XML_FILE [--iterations N] [--json]
                                                   decode/encode throughput in this process
 
---lenient: print any well-formed document, even one that is not a valid SyncML DM message.
+--lenient: print any well-formed document, even one that is not a valid SyncML DM message. Without it
+           the root must be SyncML (a DM message) or MgmtTree (a TNDS tree).
 Bad input exits 2 with one line on stderr: "dmw: FILE: <reason> at byte N" (or "line L:C").`;
 
 export async function codecCommand(argv: string[]): Promise<number> {
@@ -30,10 +32,34 @@ function badInput(file: string, e: CodecError): never {
   throw new CliError(`${displayName(file)}: ${describeCodecError(e)}`);
 }
 
+/** The documents `decode` and `encode` are for: a DM message, or a DM tree in TNDS form. */
+const DM_ROOTS = ['SyncML', 'MgmtTree'] as const;
+
+/**
+ * Any other root is refused, so that a page or a stray XML file is not printed as a message with a
+ * SyncML namespace added. Where the root element starts is found the same way a model error's is.
+ */
+function foreignRoot(bytes: Uint8Array, document: Document): CodecError | undefined {
+  const name = document.root.name;
+  if ((DM_ROOTS as readonly string[]).includes(name)) return undefined;
+  const message = `the root element is <${name}>, not ${DM_ROOTS.join(' or ')} (a DM message or a TNDS tree; --lenient prints any well-formed document)`;
+  if (sniffEncoding(bytes) === 'wbxml') {
+    const root = inspectWbxml(bytes).tokens.find((t) => t.kind === 'TAG' || t.kind === 'LITERAL');
+    return { code: 'unexpected-content', message, ...(root ? { offset: root.offset } : {}) };
+  }
+  // The path only serves to find the element; the message already names it.
+  const { path: _, ...located } = locateError(bytes, { code: 'unexpected-content', message, path: name });
+  return located;
+}
+
 function load(file: string, lenient: boolean) {
   const bytes = readInput(file);
   const r = decodeDocument(bytes);
   if (!r.ok) badInput(file, r.error);
+  if (!lenient) {
+    const foreign = foreignRoot(bytes, r.value.document);
+    if (foreign) badInput(file, foreign);
+  }
   for (const w of r.value.document.info.warnings ?? []) process.stderr.write(`dmw: ${displayName(file)}: warning: ${w}\n`);
   // A SyncML message is checked against the model so that a broken package is reported, not printed.
   if (!lenient && r.value.document.root.name === 'SyncML') {

@@ -97,6 +97,36 @@ describe('dmw codec', () => {
     }
   });
 
+  it('refuses a document whose root is neither SyncML nor MgmtTree (exit 2, one line naming the root and where), unless --lenient', () => {
+    const f = path.join(tmp, 'page.xml');
+    writeFileSync(f, '<?xml version="1.0"?>\n<html><body>hello</body></html>');
+    for (const cmd of [['decode', f], ['encode', f, '--to', 'wbxml'], ['encode', f, '--to', 'xml']]) {
+      const r = dmw(['codec', ...cmd]);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toBe(`dmw: ${f}: the root element is <html>, not SyncML or MgmtTree (a DM message or a TNDS tree; --lenient prints any well-formed document) at line 2:1\n`);
+    }
+    const lenient = dmw(['codec', 'decode', f, '--lenient']);
+    expect(lenient.code).toBe(0);
+    expect(lenient.out).toContain('<body>hello</body>');
+  });
+
+  it('still decodes and re-encodes a TNDS tree (root MgmtTree), in XML and WBXML', () => {
+    const src = path.join(CORPUS_DIR, 'tnds-document.xml');
+    const r = dmw(['codec', 'decode', src]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('<MgmtTree');
+    const wb = path.join(tmp, 'tnds.wbxml');
+    const enc = dmw(['codec', 'encode', src, '--to', 'wbxml', '-o', wb]);
+    expect(enc.err).toBe('');
+    expect(enc.code).toBe(0);
+    const back = dmw(['codec', 'decode', wb]);
+    expect(back.err).toBe('');
+    expect(back.code).toBe(0);
+    expect(back.out).toContain('<MgmtTree');
+  });
+
   it('reports a missing file and bad arguments without a stack trace', () => {
     const missing = dmw(['codec', 'decode', path.join(tmp, 'nope.wbxml')]);
     expect(missing.code).toBe(2);
