@@ -5,7 +5,7 @@
  */
 import { decodeMessage, sniffEncoding } from '../protocol/codec.js';
 import { describeCodecError } from '../protocol/errors.js';
-import type { Command, Item, SyncML } from '../protocol/model.js';
+import { itemValue, type Command, type Item, type SyncML } from '../protocol/model.js';
 import { formatTokenDump, inspectWbxml } from '../protocol/wbxml/inspect.js';
 import type { MessageRecord } from '../server/types.js';
 import type { CommandViewT, MessageDetail, MessageSummary } from './contract.js';
@@ -17,12 +17,12 @@ function clip(s: string, max = SUMMARY_MAX): string {
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
 
-function itemData(i: Item): string | undefined {
-  const d = i.data;
-  if (!d) return undefined;
-  if (d.kind === 'text') return d.text;
-  if (d.kind === 'binary') return `[${d.bytes.length} bytes]`;
-  return '[xml]';
+/** An item's value as the debugger shows it: text (OPAQUE text included, see itemValue), else its size. */
+function itemData(i: Item, commandFormat?: string): string | undefined {
+  const v = itemValue(i, commandFormat);
+  if (v?.kind === 'text') return v.text;
+  if (v?.kind === 'binary') return `[${v.bytes.length} bytes]`;
+  return i.data ? '[xml]' : undefined;
 }
 
 function itemUri(i: Item): string | undefined {
@@ -37,7 +37,7 @@ function summarize(c: Command): string {
       return clip([`Alert ${c.data ?? ''}`, ...c.items.map((i) => itemData(i) ?? itemUri(i) ?? '')].filter(Boolean).join(' '));
     case 'Results':
       return clip(c.items.map((i) => {
-        const v = itemData(i);
+        const v = itemData(i, c.meta?.format);
         return v === undefined ? (itemUri(i) ?? '') : `${itemUri(i) ?? ''} = ${v}`;
       }).join(', '));
     case 'Atomic':
@@ -45,7 +45,7 @@ function summarize(c: Command): string {
       return `${c.commands.length} command(s)`;
     default:
       return clip(c.items.map((i) => {
-        const v = itemData(i);
+        const v = itemData(i, c.meta?.format);
         const fmt = i.meta?.format ?? c.meta?.format;
         return `${itemUri(i) ?? ''}${v !== undefined ? ` = ${v}` : ''}${fmt ? ` (${fmt})` : ''}`;
       }).join(', '));

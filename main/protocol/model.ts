@@ -148,6 +148,30 @@ export function statusCode(s: Status): number {
   return Number.parseInt(s.data, 10);
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * What an item's data means, whichever way it travelled. WBXML may carry any Data as OPAQUE bytes
+ * (libdmclient sends every leaf so); the Format says what they are (OMA DM 1.2 representation
+ * §5.1.5 and TND §7: chr, the default, is text; b64 is the base64 text itself). So binary data
+ * whose Format is not bin and whose bytes are valid UTF-8 is text: a Get of ./DevInfo/Mod reads
+ * "test model" after a WBXML session as after an XML one. Only real binary stays bytes.
+ */
+export function itemValue(item: Item, fallbackFormat?: string | null): { kind: 'text'; text: string } | { kind: 'binary'; bytes: Uint8Array } | undefined {
+  const d = item.data;
+  if (!d || d.kind === 'xml') return undefined;
+  if (d.kind === 'text') return d;
+  const format = (item.meta?.format ?? fallbackFormat ?? 'chr').trim().toLowerCase();
+  if (format !== 'bin') {
+    try {
+      return { kind: 'text', text: strictUtf8.decode(d.bytes) };
+    } catch {
+      // Not UTF-8: bytes, whatever the Format claims.
+    }
+  }
+  return d;
+}
+
 /** Text of an item's data whatever its kind (binary decoded as UTF-8), for display and comparisons. */
 export function itemText(item: Item): string | undefined {
   const d = item.data;

@@ -1,7 +1,7 @@
 /**
  * Job specifications -> SyncML commands, and SyncML Results -> job results. Pure.
  */
-import type { Alert, Command, Container, Exec, Item, ItemCommand, Meta } from '../protocol/model.js';
+import { itemValue, type Alert, type Command, type Container, type Exec, type Item, type ItemCommand, type Meta } from '../protocol/model.js';
 import { toBase64 } from '../protocol/binary.js';
 import { JOB_KINDS, UI_ALERT_CODES, type JobResult, type JobSpec, type SimpleJobSpec, type UiAlertKind } from './types.js';
 
@@ -74,19 +74,19 @@ export function reportedUri(item: Item | undefined): string | undefined {
   return item?.source?.locURI ?? item?.target?.locURI;
 }
 
-/** One Results item as a job result: text as is, binary data as base64. */
+/** One Results item as a job result: text as is (OPAQUE text included, see itemValue), binary data as base64. */
 export function itemResult(item: Item, fallbackUri: string, resultsMeta?: Meta): JobResult {
   const uri = reportedUri(item) ?? fallbackUri;
   const format = item.meta?.format ?? resultsMeta?.format ?? null;
   const type = item.meta?.type ?? resultsMeta?.type;
   const r: JobResult = { uri, format, data: null };
   if (type) r.type = type;
-  const d = item.data;
-  if (d?.kind === 'text') r.data = d.text;
-  else if (d?.kind === 'binary') {
-    r.data = toBase64(d.bytes);
+  const v = itemValue(item, format);
+  if (v?.kind === 'text') r.data = v.text;
+  else if (v?.kind === 'binary') {
+    r.data = toBase64(v.bytes);
     r.encoding = 'b64';
-  } else if (d?.kind === 'xml') {
+  } else if (item.data?.kind === 'xml') {
     r.data = '[xml]';
   }
   return r;

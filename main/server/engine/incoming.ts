@@ -5,7 +5,7 @@
  * management commands to a server: those get 406.
  */
 import type { Alert, Command, Item, ItemCommand, Meta, Results, Status } from '../../protocol/model.js';
-import { itemText } from '../../protocol/model.js';
+import { itemValue } from '../../protocol/model.js';
 import { getCommand, itemResult, reportedUri } from '../jobs.js';
 import type { AlertRecord } from '../types.js';
 import { ALERT, clientObjectKey, incomingKey, resultsKey, status } from './helpers.js';
@@ -64,8 +64,8 @@ export function onAlert(t: Turn, a: Alert): number {
         if (i.target) r.target = i.target.locURI;
         if (i.meta?.type) r.type = i.meta.type;
         if (i.meta?.format) r.format = i.meta.format;
-        const t = i.data?.kind === 'binary' ? Buffer.from(i.data.bytes).toString('base64') : itemText(i);
-        if (t !== undefined) r.data = t;
+        const v = itemValue(i);
+        if (v) r.data = v.kind === 'text' ? v.text : Buffer.from(v.bytes).toString('base64');
         return r;
       }) };
       if (a.correlator) rec.correlator = a.correlator;
@@ -107,11 +107,10 @@ export function onClientData(t: Turn, c: ItemCommand): number {
 }
 
 export function cacheClientItem(t: Turn, c: ItemCommand, item: Item): void {
-  const uri = reportedUri(item) ?? '';
-  const text = item.data?.kind === 'binary' ? Buffer.from(item.data.bytes).toString('base64') : itemText(item) ?? null;
-  const m = /^(?:\.\/)?DevInfo\/([^/]+)$/.exec(uri);
-  if (m && text !== null) (t.fx.devInfo ??= {})[m[1]!] = text;
-  t.fx.tree.push({ uri, format: item.meta?.format ?? c.meta?.format ?? null, type: item.meta?.type ?? c.meta?.type ?? null, data: text, ...(item.data?.kind === 'binary' ? { encoding: 'b64' as const } : {}) });
+  const v = itemResult(item, '', c.meta);
+  const m = /^(?:\.\/)?DevInfo\/([^/]+)$/.exec(v.uri);
+  if (m && v.data !== null) (t.fx.devInfo ??= {})[m[1]!] = v.data;
+  t.fx.tree.push({ uri: v.uri, format: v.format, type: v.type ?? null, data: v.data, ...(v.encoding ? { encoding: v.encoding } : {}) });
 }
 
 export function onStatus(t: Turn, st: Status): void {
