@@ -121,7 +121,25 @@ export function onHeaderStatus(t: Turn, st: Status): void {
   }
   if (code === 401 || code === 407) {
     t.serverCredRefused = true;
+    sa.refusals = (sa.refusals ?? 0) + 1;
+    sa.lastRefusal = code;
     t.fx.notes.push(t.config.serverCred ? `client refused the server's credentials (${code})` : `client wants server credentials (${code}); start the server with --server-cred`);
+  } else if (code >= 200 && code < 300) {
+    delete sa.refusals;
+    delete sa.lastRefusal;
   }
+}
+
+/**
+ * Why the session cannot succeed when the device still refuses our credentials (its last SyncHdr
+ * Status was 401/407), for the session's recorded state; undefined when it accepts them.
+ */
+export function serverCredentialsRefused(t: Turn): string | undefined {
+  const sa = t.s.serverAuth;
+  if (!sa.refusals) return undefined;
+  const times = sa.refusals === 1 ? 'once' : `${sa.refusals} times in a row`;
+  return t.config.serverCred
+    ? `the device refused the server's credentials (${sa.lastRefusal}) ${times}`
+    : `the device wants server credentials (${sa.lastRefusal}) and the server has none (--server-cred)`;
 }
 

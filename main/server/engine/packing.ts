@@ -8,6 +8,7 @@ import { encodeMessage } from '../../protocol/codec.js';
 import type { Alert, Command, Container, Status, SyncHdr, SyncML } from '../../protocol/model.js';
 import { serverCredential, serverHmacHeader } from '../auth.js';
 import { commandUri } from '../jobs.js';
+import { serverCredentialsRefused } from './authentication.js';
 import { ALERT, clone, countIds } from './helpers.js';
 import { closeSession, finish } from './job-progress.js';
 import { chunk, loCandidate } from './large-objects.js';
@@ -178,7 +179,9 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
   const wantsAnswer = commands.some((c) => c.kind !== 'Status');
   if (opts.takeOutbox && final && !wantsAnswer && s.phase !== 'closed') {
     const open = Object.values(s.jobs).some((j) => !j.finished);
-    if (!open) closeSession(s, t.fx, 'done', 'completed');
+    // Completed, unless the device's last word on our credentials was a refusal.
+    const refused = serverCredentialsRefused(t);
+    if (!open) closeSession(s, t.fx, refused ? 'failed' : 'done', refused ?? 'completed');
   }
   return { session: s, response, bytes, headers: t.headers, effects: t.fx };
 }

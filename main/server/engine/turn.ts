@@ -8,7 +8,7 @@ import type { Alert, Command, Status, SyncHdr, SyncML } from '../../protocol/mod
 import type { EngineConfig } from '../config.js';
 import { commandUri } from '../jobs.js';
 import type { DeviceAuthState } from '../types.js';
-import { authenticate, onHeaderStatus } from './authentication.js';
+import { authenticate, onHeaderStatus, serverCredentialsRefused } from './authentication.js';
 import { ALERT, emptyEffects, num } from './helpers.js';
 import { cutIncoming } from './large-objects.js';
 import { onCommand } from './incoming.js';
@@ -108,6 +108,14 @@ export class Turn {
     // Jobs are evaluated once the whole message is read: Results follow their Status.
     // On abort, what went unanswered is released to the queue, not failed.
     evaluateJobs(this, msg.body.final && !this.clientAborted);
+
+    // The device refused our credentials again after we re-sent with new ones as often as we
+    // may: nothing more can succeed in this session, and it ends as failed, saying so.
+    if (this.serverCredRefused && this.resend.length === 0 && (s.serverAuth.refusals ?? 0) > this.config.limits.maxServerAuthRetries) {
+      const r = respond(this, { takeOutbox: false, final: true });
+      closeSession(s, this.fx, 'failed', serverCredentialsRefused(this)!);
+      return r;
+    }
 
     if (this.clientAborted) {
       const r = respond(this, { takeOutbox: false, final: true });

@@ -192,7 +192,12 @@ export interface EngineSession {
   incomingLo?: IncomingLo;
   /** Statuses that did not fit the client's MaxMsgSize: they open our next message. */
   pendingStatuses?: Status[];
-  serverAuth: { type: AuthType | 'none'; nonce?: string; retries: number };
+  /**
+   * How we authenticate to the device: the scheme and nonce it asked for, how often we re-sent
+   * commands it refused for our credentials, and its refusals of them in a row (reset when its
+   * SyncHdr Status accepts us).
+   */
+  serverAuth: { type: AuthType | 'none'; nonce?: string; retries: number; refusals?: number; lastRefusal?: number };
   abortRequested?: boolean;
 }
 
