@@ -133,7 +133,7 @@ export function onStatus(t: Turn, st: Status): void {
       for (const r of Object.values(t.s.sent)) if (r.parent === key) r.superseded = true;
       job.members = [];
     }
-    t.resend.push({ jobId: rec.jobId, command: rec.command, ...(rec.walk ? { walk: true } : {}), ...(rec.structGet ? { structGet: true } : {}) });
+    t.resend.push({ jobId: rec.jobId, command: rec.command, ...(rec.walk ? { walk: true } : {}), ...(rec.structGet ? { structGet: true } : {}), ...(rec.readBack ? { readBack: true } : {}) });
     return;
   }
   if (rec.member !== undefined) {
@@ -179,7 +179,9 @@ export function onResults(t: Turn, r: Results): void {
 
 export function addResult(t: Turn, job: JobProgress, rec: SentRecord, item: Item, meta: Meta | undefined): void {
   const res = itemResult(item, rec.uri, meta);
-  job.results.push(res);
+  // What a read-back found decides the job; it is not what the job was asked to fetch.
+  if (rec.readBack && job.readBack) job.readBack.value = res;
+  else job.results.push(res);
   t.fx.tree.push({ uri: res.uri, format: res.format, type: res.type ?? null, data: res.data, ...(res.encoding ? { encoding: res.encoding } : {}) });
   if (rec.walk && res.format === 'node' && res.data) {
     const base = res.uri.replace(/\/+$/, '');

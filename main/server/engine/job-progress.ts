@@ -5,6 +5,7 @@
 import type { Command } from '../../protocol/model.js';
 import { specCommand } from '../jobs.js';
 import type { SessionState } from '../types.js';
+import { decideAfterReadBack, readBackCommand } from './read-back.js';
 import type { Turn } from './turn.js';
 import type { EngineEffects, EngineSession, JobProgress } from './types.js';
 
@@ -15,7 +16,9 @@ export function closeSession(s: EngineSession, fx: EngineEffects, state: Session
   s.closedState = state;
   for (const j of Object.values(s.jobs)) {
     if (!j.finished) {
-      fx.jobsReleased.push({ id: j.id, wasSent: j.sent });
+      // A read-back Get changes nothing on the device: a job that sent only that was not sent.
+      const wasSent = j.keys.some((k) => !s.sent[k]?.readBack);
+      fx.jobsReleased.push({ id: j.id, wasSent });
       j.finished = true;
     }
   }
@@ -34,7 +37,6 @@ export function failJob(t: Turn, id: number, code: number | null, error: string)
   if (job && !job.failure) job.failure = { code, error };
 }
 
-
 export function ingestJobs(t: Turn): void {
   for (const j of t.input.queuedJobs) {
     if (t.s.jobs[j.id]) continue;
@@ -46,6 +48,13 @@ export function ingestJobs(t: Turn): void {
     } catch (e) {
       finish(t, job, 'failed', null, `bad job: ${(e as Error).message}`);
       continue;
+    }
+    if (j.verify) {
+      const readBack = readBackCommand(t, job);
+      if (readBack) {
+        t.s.outbox.push(readBack);
+        continue;
+      }
     }
     t.s.outbox.push({ jobId: j.id, command, ...(j.spec.kind === 'discover' ? { structGet: true } : {}) });
   }
@@ -68,6 +77,11 @@ export function evaluateJobs(t: Turn, clientFinal: boolean): void {
     }
     if (pending) {
       if (clientFinal && !t.s.incomingLo) finish(t, job, 'failed', primaryCode(t, job), 'the device closed its package without answering');
+      continue;
+    }
+    // The read-back is answered: the job is settled by it, or its command goes out now.
+    if (job.readBack?.pending) {
+      decideAfterReadBack(t, job);
       continue;
     }
     const code = primaryCode(t, job);

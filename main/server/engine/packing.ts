@@ -255,8 +255,9 @@ export function record(t: Turn, out: OutItem, cmd: Command, msgId: string): void
   const rec: SentRecord = { jobId: out.jobId, cmd: cmd.kind, uri: commandUri(cmd), expectResults: cmd.kind === 'Get', command: out.command };
   if (out.walk) rec.walk = true;
   if (out.structGet) rec.structGet = true;
+  if (out.readBack) rec.readBack = true;
   if (job) {
-    if (out.walk) {
+    if (out.walk || out.readBack) {
       rec.member = job.members.length;
       job.members.push({ cmd: 'Get', uri: rec.uri, statusCode: null });
     }

@@ -13,6 +13,12 @@ import type { AlertRecord, DeviceAuthState, JobMemberStatus, JobResult, JobSpec,
 export interface EngineJob {
   id: number;
   spec: JobSpec;
+  /**
+   * The job was sent before without its Status arriving, and the engineer chose to verify: an
+   * Add, Replace or Delete first reads its node back and goes out again only if the node shows
+   * it was not applied (engine/read-back.ts).
+   */
+  verify?: boolean;
 }
 
 export interface DeviceView {
@@ -129,6 +135,8 @@ export interface SentRecord {
   /** Re-sent under a new CmdID: ignore for completion. */
   superseded?: boolean;
   walk?: boolean;
+  /** The read-back Get of a job being verified. */
+  readBack?: boolean;
   /** The ?list=Struct Get of a discover job. */
   structGet?: boolean;
   /** Key of the Atomic/Sequence this member belongs to. */
@@ -140,6 +148,8 @@ export interface OutItem {
   command: Command;
   walk?: boolean;
   structGet?: boolean;
+  /** The Get that reads a verified job's node back before deciding to send it again. */
+  readBack?: boolean;
   /** Set once a large object started going out in chunks. */
   lo?: { offset: number; total: number; bytes: Uint8Array; text: boolean };
 }
@@ -155,6 +165,8 @@ export interface JobProgress {
   /** A failure decided before all answers came (chunk refused, too large to send). */
   failure?: { code: number | null; error: string };
   walked?: number;
+  /** Verifying: `pending` until the read-back Get is answered and decided; what it read. */
+  readBack?: { pending: boolean; value?: JobResult };
 }
 
 export interface IncomingLo {
