@@ -13,7 +13,7 @@ import type { RequestContext, Route } from './router.js';
 import {
   AddJobBody, ClearJobsQuery, DelegateBody, DevicesQuery, EventsQuery, GrantBody, GrantQuery, JobsQuery, PeerDelegationBody, PeerDelegationNotice, SetDeviceBody,
 } from './schemas.js';
-import { openStream } from './sse.js';
+import { parseLastEventId, type EventHub } from './sse.js';
 
 function operatorOnly(p: Principal, what: string): void {
   if (p.kind !== 'operator') throw new ApiError(403, 'forbidden', `${what} is for this server's operator (--api-token), not for peer ${p.id}`, 'authorization');
@@ -55,7 +55,7 @@ function checkPeerJob(fed: Federation, p: Principal, device: string, spec: JobSp
   }
 }
 
-export function apiRoutes(fed: Federation): Route[] {
+export function apiRoutes(fed: Federation, events: EventHub): Route[] {
   const server = fed.server;
   const store = server.store;
   return [
@@ -149,7 +149,8 @@ export function apiRoutes(fed: Federation): Route[] {
         if (q.device !== undefined && !fed.mayManage(c.principal, q.device) && c.principal.kind === 'peer') {
           throw new ApiError(404, 'unknown-device', `no device "${q.device}" that peer ${c.principal.id} may manage here`, 'device');
         }
-        openStream(c.req, c.res, c.principal, { ...(q.device ? { device: q.device } : {}), ...(q.types ? { types: q.types } : {}) }, fed);
+        const lastEventId = parseLastEventId(c.req.headers['last-event-id']);
+        events.openStream(c.req, c.res, c.principal, { ...(q.device ? { device: q.device } : {}), ...(q.types ? { types: q.types } : {}) }, lastEventId);
         return 'streaming';
       },
     },

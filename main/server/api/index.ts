@@ -9,27 +9,36 @@
  */
 import type { DmServer } from '../server.js';
 import { Federation } from '../federation.js';
+import type { EventStreamLimits } from '../event-backlog.js';
 import type { ApiAuthConfig } from './auth.js';
 import { apiRoutes } from './handlers.js';
 import { createRouter } from './router.js';
+import { EventHub } from './sse.js';
 
 export interface ApiOptions {
   auth: ApiAuthConfig;
   maxBodyBytes?: number;
+  /** Backlog and per-subscriber buffer of the event stream (GET /events); defaults in event-backlog.ts. */
+  events?: Partial<EventStreamLimits>;
 }
 
 export interface AttachedApi {
   federation: Federation;
+  /** The event stream's backlog and subscribers (stats). */
+  events: EventHub;
   close(): void;
 }
 
 export function attachApi(server: DmServer, opts: ApiOptions): AttachedApi {
   const federation = new Federation(server, opts.auth.peers);
-  server.httpHook = createRouter({ auth: opts.auth, routes: apiRoutes(federation), ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });
+  const events = new EventHub(federation, opts.events);
+  server.httpHook = createRouter({ auth: opts.auth, routes: apiRoutes(federation, events), ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });
   return {
     federation,
+    events,
     close() {
       server.httpHook = undefined;
+      events.close();
       federation.close();
     },
   };

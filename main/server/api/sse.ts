@@ -2,17 +2,22 @@
  * Server-sent events: job results, device alerts and session activity as they happen, filtered to
  * what the caller may see (a peer: its own jobs, and the devices granted to it).
  *
- *   id: 17
+ *   id: 1736934602114017
  *   event: job-done
  *   data: {"type":"job-done","at":"...","job":{...same shape as GET /api/v1/jobs/17...}}
  *
- * Live only: a reconnecting subscriber catches up with GET /api/v1/jobs. A comment line every
+ * Every event has an id and goes through one bounded backlog (../event-backlog.ts): a subscriber
+ * that stops reading costs at most its buffer limit and is dropped with a last `dropped` event once
+ * it is more than the backlog behind; a client that reconnects with `Last-Event-ID` gets what it
+ * missed, or a `gap` event when the backlog no longer reaches back that far. A comment line every
  * `heartbeatMs` keeps proxies from closing an idle stream.
  */
 import type http from 'node:http';
+import { EventBacklog, type EventSink, type EventStreamLimits, type ResumePoint } from '../event-backlog.js';
 import type { ServerEvent } from '../events.js';
 import type { Federation, FederationEvent } from '../federation.js';
 import { principalName, type Principal } from './auth.js';
+import { ApiError } from './errors.js';
 import { publicJob } from './public.js';
 import type { StreamEventType } from './schemas.js';
 
@@ -21,7 +26,18 @@ export interface StreamFilter {
   types?: StreamEventType[];
 }
 
-let nextId = 1;
+/** What a subscriber's filter and principal are checked against, kept with each event in the backlog. */
+export interface StreamMeta {
+  type: StreamEventType;
+  device: string | null;
+  /** job-sent, job-done: whose job it is decides whether a peer sees it. */
+  jobId?: number;
+  /** delegation: the peer it is with. */
+  peer?: string;
+}
+
+/** After the `dropped` event, how long a subscriber that does not read keeps its socket (and buffer). */
+export const DROP_GRACE_MS = 10_000;
 
 /** The payload a subscriber gets for a server event, or undefined for events that are not streamed. */
 export function streamPayload(e: ServerEvent | FederationEvent): { type: StreamEventType; device: string | null; data: Record<string, unknown> } | undefined {
@@ -45,46 +61,122 @@ export function streamPayload(e: ServerEvent | FederationEvent): { type: StreamE
   }
 }
 
-export function openStream(req: http.IncomingMessage, res: http.ServerResponse, p: Principal, filter: StreamFilter, fed: Federation, heartbeatMs = 15_000): void {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  res.flushHeaders();
-  const write = (name: string, data: unknown) => {
-    if (!res.writableEnded) res.write(`id: ${nextId++}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
-  write('ready', { principal: principalName(p), serverId: fed.server.config.serverId, types: filter.types ?? 'all', device: filter.device ?? null });
+function streamMeta(e: ServerEvent | FederationEvent, type: StreamEventType, device: string | null): StreamMeta {
+  if (e.type === 'job-done') return { type, device, jobId: e.job.id };
+  if (e.type === 'job-sent') return { type, device, jobId: e.jobId };
+  if (e.type === 'delegation') return { type, device, peer: e.delegation.peer };
+  return { type, device };
+}
 
-  const deliver = (e: ServerEvent | FederationEvent) => {
-    const s = streamPayload(e);
-    if (!s) return;
-    if (filter.types && !filter.types.includes(s.type)) return;
-    if (filter.device !== undefined && s.device !== filter.device) return;
-    if (p.kind === 'peer') {
-      if (e.type === 'job-done' || e.type === 'job-sent') {
-        const id = e.type === 'job-done' ? e.job.id : e.jobId;
-        if (!fed.maySeeJob(p, { id })) return;
-      } else if (e.type === 'delegation') {
-        if (e.delegation.peer !== p.id) return;
-      } else if (s.device === null || !fed.mayManage(p, s.device)) return;
-    }
-    write(s.type, s.data);
-  };
-  const offBus = fed.server.bus.subscribe(deliver);
-  const offFed = fed.on(deliver);
-  const beat = setInterval(() => {
-    if (!res.writableEnded) res.write(': ping\n\n');
-  }, heartbeatMs);
-  beat.unref();
-  const stop = () => {
-    clearInterval(beat);
-    offBus();
-    offFed();
-  };
-  // Not req 'close': that fires as soon as the (empty) request body is read.
-  res.on('close', stop);
-  req.socket.on('close', stop);
+/** `Last-Event-ID` (what an EventSource sends when it reconnects): absent, or an id this API gave. */
+export function parseLastEventId(header: string | string[] | undefined): number | undefined {
+  const v = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,16}$/.test(v)) throw new ApiError(400, 'invalid', `Last-Event-ID must be the id of an event this server sent (digits), got ${JSON.stringify(v.slice(0, 40))}`, 'last-event-id');
+  return Number(v);
+}
+
+/** The API's one event stream: every streamed server and federation event, in one backlog. */
+export class EventHub {
+  readonly backlog: EventBacklog<StreamMeta>;
+  private readonly offs: Array<() => void>;
+  private readonly open = new Set<http.ServerResponse>();
+
+  constructor(readonly fed: Federation, limits: Partial<EventStreamLimits> = {}) {
+    this.backlog = new EventBacklog<StreamMeta>(limits);
+    const publish = (e: ServerEvent | FederationEvent) => {
+      const s = streamPayload(e);
+      if (s) this.backlog.publish(streamMeta(e, s.type, s.device), JSON.stringify(s.data));
+    };
+    this.offs = [fed.server.bus.subscribe(publish), fed.on(publish)];
+  }
+
+  /** Answers the request with the event stream, from `lastEventId` on when given. */
+  openStream(req: http.IncomingMessage, res: http.ServerResponse, p: Principal, filter: StreamFilter, lastEventId: number | undefined, heartbeatMs = 15_000): void {
+    const fed = this.fed;
+    const visible = (m: StreamMeta): boolean => {
+      if (filter.types && !filter.types.includes(m.type)) return false;
+      if (filter.device !== undefined && m.device !== filter.device) return false;
+      if (p.kind === 'operator') return true;
+      if (m.jobId !== undefined) return fed.maySeeJob(p, { id: m.jobId });
+      if (m.peer !== undefined) return m.peer === p.id;
+      return m.device !== null && fed.mayManage(p, m.device);
+    };
+    let dropped = false;
+    const sink: EventSink<StreamMeta> = {
+      accepts: visible,
+      write: (e, written) => {
+        const chunk = `id: ${e.id}\nevent: ${e.meta.type}\ndata: ${e.text}\n\n`;
+        res.write(chunk, () => written());
+        return e.bytes + chunk.length - e.text.length;
+      },
+      drop: (notice) => {
+        dropped = true;
+        // No id line: the client's Last-Event-ID stays the last event it really got.
+        res.end(`event: dropped\ndata: ${JSON.stringify({ type: 'dropped', ...notice })}\n\n`);
+        setTimeout(() => res.destroy(), DROP_GRACE_MS).unref();
+      },
+      bufferedBytes: () => res.writableLength,
+    };
+    const sub = this.backlog.subscribe(sink, lastEventId);
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // The ready event's id is where this stream starts: a client that reconnects at once misses nothing.
+    res.write(`id: ${sub.resume.after}\nevent: ready\ndata: ${JSON.stringify({
+      principal: principalName(p), serverId: fed.server.config.serverId, types: filter.types ?? 'all', device: filter.device ?? null,
+      lastEventId: sub.resume.after, resumed: sub.resume.kind === 'resumed',
+    })}\n\n`);
+    const gap = gapNotice(sub.resume);
+    if (gap) res.write(`event: gap\ndata: ${JSON.stringify(gap)}\n\n`);
+    this.open.add(res);
+    sub.start();
+
+    const beat = setInterval(() => {
+      // Only to an idle stream: a subscriber with unread events needs no ping, and must not grow.
+      if (!res.writableEnded && res.writableLength === 0 && sub.stats().queuedBytes === 0) res.write(': ping\n\n');
+    }, heartbeatMs);
+    beat.unref();
+    const stop = () => {
+      clearInterval(beat);
+      sub.close();
+      this.open.delete(res);
+    };
+    // Not req 'close': that fires as soon as the (empty) request body is read.
+    res.on('close', stop);
+    req.socket.on('close', stop);
+    if (dropped) stop();
+  }
+
+  stats() {
+    return this.backlog.stats();
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+    this.backlog.close();
+    for (const res of this.open) res.end();
+    this.open.clear();
+  }
+}
+
+/** The `gap` event's data when the client's Last-Event-ID cannot be honoured in full. */
+export function gapNotice(r: ResumePoint): Record<string, unknown> | undefined {
+  if (r.kind === 'gap') {
+    return {
+      type: 'gap', lastEventId: r.lastEventId, oldestId: r.oldestId,
+      message: `events after ${r.lastEventId} up to ${r.oldestId - 1} are no longer kept (the backlog starts at ${r.oldestId}); what it holds follows; catch up with GET /api/v1/jobs`,
+    };
+  }
+  if (r.kind === 'unknown') {
+    return {
+      type: 'gap', lastEventId: r.lastEventId, oldestId: r.after + 1,
+      message: `this server never sent event ${r.lastEventId} (a restart with the clock set back, or another server's id); new events follow; catch up with GET /api/v1/jobs`,
+    };
+  }
+  return undefined;
 }
