@@ -206,6 +206,8 @@ export function formatEvent(e: ServerEvent): string {
       const res = j.results.length === 1 && j.results[0]!.data !== null ? ` ${JSON.stringify(short(j.results[0]!.data))}` : j.results.length > 1 ? ` (${j.results.length} results)` : '';
       return `${t} job ${j.id} ${j.status}: ${j.command} ${j.target} -> ${j.statusCode ?? '-'}${res}${j.error ? ` (${j.error})` : ''}`;
     }
+    case 'job-unconfirmed':
+      return `${t} job ${e.job.id} unconfirmed: ${e.job.command} ${e.job.target} (${e.job.error ?? 'no Status arrived'})`;
     case 'device-seen':
       // Every message refreshes "last seen"; only a first sighting is worth a line.
       return e.firstTime ? `${t} new device ${e.device}` : '';

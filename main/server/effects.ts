@@ -12,7 +12,7 @@ export interface EffectsTarget {
   sessionId: number;
   devId: string;
   now: number;
-  /** A released job that already went out this many times fails instead of going back to the queue. */
+  /** Automatic re-sends (onUnconfirmed resend or verify) of a released job stop after this many attempts. */
   maxJobAttempts: number;
   /** Also record that the device was seen at this time (folded into the device row's write). */
   seenAt?: number;
@@ -44,7 +44,14 @@ export function applyEffects(s: ServerStore, fx: EngineEffects, t: EffectsTarget
     // An Exec's asynchronous report (1226 with its Correlator) completes what the job says: subscribers get the job again.
     for (const id of reported) jobDone(id);
   }
-  for (const r of fx.jobsReleased) s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, fx.closed?.reason ?? 'session ended', now);
+  // A released job that went out is unconfirmed (nobody knows whether the device executed it): its
+  // policy decides, and subscribers hear when it waits for the engineer or has failed.
+  const why = fx.closed ? `session ${fx.closed.state} (${fx.closed.reason})` : 'the session let go of it';
+  for (const r of fx.jobsReleased) {
+    const job = s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, why, now);
+    if (job?.status === 'unconfirmed') events.push({ type: 'job-unconfirmed', at, job });
+    else if (job?.status === 'failed') events.push({ type: 'job-done', at, job });
+  }
   if (fx.closed) {
     s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
     events.push({ type: 'session-ended', at, sessionId, device: devId, state: fx.closed.state, reason: fx.closed.reason });

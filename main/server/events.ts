@@ -11,6 +11,8 @@ export type ServerEvent =
   | { type: 'session-ended'; at: string; sessionId: number; device: string | null; state: SessionState; reason: string }
   | { type: 'job-sent'; at: string; jobId: number; device: string; sessionId: number }
   | { type: 'job-done'; at: string; job: JobRecord }
+  /** Its command went out and no Status came back: `unconfirmed`, for the engineer to decide (unconfirmed.ts). */
+  | { type: 'job-unconfirmed'; at: string; job: JobRecord }
   | { type: 'device-seen'; at: string; device: string; firstTime: boolean }
   | { type: 'alert'; at: string; device: string; sessionId: number; alert: AlertRecord }
   | { type: 'notified'; at: string; device: string; ok: boolean; detail: string }

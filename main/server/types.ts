@@ -37,7 +37,26 @@ export type JobSpec =
 export type JobKind = JobSpec['kind'];
 export const JOB_KINDS: readonly JobKind[] = ['get', 'replace', 'add', 'delete', 'exec', 'copy', 'alert', 'atomic', 'sequence', 'discover', 'read-acl'];
 
-export type JobStatus = 'queued' | 'sent' | 'done' | 'failed';
+/**
+ * queued: waiting for the device's next session; sent: its command is on the wire; done / failed: the
+ * device answered (or the server gave up); unconfirmed: its command went out but no Status came back
+ * (crash, cut connection, session timeout), so nobody knows whether the device executed it, and the
+ * engineer decides (main/server/unconfirmed.ts).
+ */
+export type JobStatus = 'queued' | 'sent' | 'done' | 'failed' | 'unconfirmed';
+export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'sent', 'done', 'failed', 'unconfirmed'];
+
+/**
+ * What happens to a job whose command went out but whose Status never arrived: ask (it becomes
+ * `unconfirmed`, the engineer decides), verify (read the node back first: add, replace and delete
+ * only), resend (send it again, up to maxJobAttempts), drop (it fails). Set when queueing.
+ */
+export type UnconfirmedPolicy = 'ask' | 'verify' | 'resend' | 'drop';
+export const UNCONFIRMED_POLICIES: readonly UnconfirmedPolicy[] = ['ask', 'verify', 'resend', 'drop'];
+
+/** The engineer's decision on an `unconfirmed` job. */
+export type UnconfirmedDecision = 'verify' | 'resend' | 'drop';
+export const UNCONFIRMED_DECISIONS: readonly UnconfirmedDecision[] = ['verify', 'resend', 'drop'];
 
 export interface JobResult {
   uri: string;
@@ -68,6 +87,10 @@ export interface JobRecord {
   sessionId: number | null;
   attempts: number;
   error: string | null;
+  /** What happens when its command goes out and no Status comes back. */
+  onUnconfirmed: UnconfirmedPolicy;
+  /** The next time it goes out, the server first reads the node back (the "verify" decision). */
+  verify: boolean;
   createdAt: string;
   updatedAt: string;
 }

@@ -22,17 +22,25 @@
 import Database from 'better-sqlite3';
 import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import type { Credential } from '../server/config.js';
+import { DEFAULT_LIMITS, type Credential } from '../server/config.js';
 import { parseJobSpec } from '../server/jobs.js';
 import {
-  jobTarget, type AlertRecord, type DeviceAuthState, type DeviceRecord, type Direction, type JobMemberStatus, type JobRecord,
+  jobTarget, UNCONFIRMED_POLICIES, type AlertRecord, type DeviceAuthState, type DeviceRecord, type Direction, type JobMemberStatus, type JobRecord,
   type JobResult, type JobSpec, type JobStatus, type MessageRecord, type SessionRecord, type SessionState, type TreeEntry,
+  type UnconfirmedDecision, type UnconfirmedPolicy,
 } from '../server/types.js';
+import {
+  decisionRefusal, READ_ONLY_KINDS, resolveUnconfirmedPolicy, settleDecision, settleUnanswered, type JobSettlement,
+} from '../server/unconfirmed.js';
 import { decodeDocument, type Encoding } from '../protocol/codec.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
 
 export const DB_FILE = 'dmw.sqlite';
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the first release. 2: jobs may be 'unconfirmed' and carry on_unconfirmed and verify
+ * (migrateToV2). A data folder opens with the schema it has and is brought up to this one in place.
+ */
+export const SCHEMA_VERSION = 2;
 
 interface Waiter {
   resolve: () => void;
@@ -48,6 +56,54 @@ export interface StoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** The jobs table as of SCHEMA_VERSION (a function: migrateToV2 builds it under another name first). */
+function jobsTable(name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  device TEXT NOT NULL,
+  command TEXT NOT NULL,
+  target TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'done', 'failed', 'unconfirmed')),
+  status_code INTEGER,
+  results TEXT NOT NULL DEFAULT '[]',
+  members TEXT NOT NULL DEFAULT '[]',
+  session_id INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  on_unconfirmed TEXT NOT NULL DEFAULT 'ask' CHECK (on_unconfirmed IN (${UNCONFIRMED_POLICIES.map((p) => `'${p}'`).join(', ')})),
+  verify INTEGER NOT NULL DEFAULT 0 CHECK (verify IN (0, 1))
+);`;
+}
+
+/**
+ * v1 -> v2. SQLite cannot change a CHECK constraint in place, so the jobs table is rebuilt (the
+ * procedure of https://sqlite.org/lang_altertable.html#otheralter): new table, copy, drop, rename,
+ * index. Runs in the caller's transaction: a crash leaves v1 untouched. Jobs keep their ids, and the
+ * id sequence its high-water mark (ids of deleted jobs are never handed out again). Existing jobs get
+ * the policy a new job of their kind gets. Nothing references jobs by foreign key.
+ */
+function migrateToV2(db: Database.Database): void {
+  const readOnly = READ_ONLY_KINDS.map((k) => `'${k}'`).join(', ');
+  const seq = (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'jobs'`).get() as { seq: number } | undefined)?.seq ?? 0;
+  db.exec(`${jobsTable('jobs_v2')}
+    INSERT INTO jobs_v2 (id, device, command, target, spec, status, status_code, results, members, session_id, attempts, error, created_at, updated_at, on_unconfirmed, verify)
+      SELECT id, device, command, target, spec, status, status_code, results, members, session_id, attempts, error, created_at, updated_at,
+        CASE WHEN command IN (${readOnly}) THEN 'resend' ELSE 'ask' END, 0
+      FROM jobs;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v2 RENAME TO jobs;
+    CREATE INDEX IF NOT EXISTS jobs_by_device ON jobs (device, status, id);`);
+  const now = (db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'jobs'`).get() as { seq: number } | undefined)?.seq ?? 0;
+  db.prepare(`DELETE FROM sqlite_sequence WHERE name IN ('jobs', 'jobs_v2')`).run();
+  if (Math.max(seq, now) > 0) db.prepare(`INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?)`).run(Math.max(seq, now));
+}
+
+/** Each step brings a data folder from version N to N + 1 (index N - 1). */
+const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [migrateToV2];
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (
   dev_id TEXT PRIMARY KEY,
@@ -59,22 +115,7 @@ CREATE TABLE IF NOT EXISTS devices (
   notify_url TEXT,
   auth TEXT NOT NULL DEFAULT '{"authFailures":[]}'
 );
-CREATE TABLE IF NOT EXISTS jobs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  device TEXT NOT NULL,
-  command TEXT NOT NULL,
-  target TEXT NOT NULL,
-  spec TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'done', 'failed')),
-  status_code INTEGER,
-  results TEXT NOT NULL DEFAULT '[]',
-  members TEXT NOT NULL DEFAULT '[]',
-  session_id INTEGER,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  error TEXT,
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
-);
+${jobsTable('jobs')}
 CREATE INDEX IF NOT EXISTS jobs_by_device ON jobs (device, status, id);
 CREATE TABLE IF NOT EXISTS sessions (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -130,9 +171,41 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Rows per tree upsert statement (7 parameters each, well under SQLite's parameter limit). */
 const TREE_ROWS_PER_STATEMENT = 64;
 
+/**
+ * Creates the schema in a new data folder, or migrates an older one in place, in one write
+ * transaction (another process opening the folder at the same time waits, then finds it done).
+ */
+function upgrade(db: Database.Database, file: string): void {
+  const tooNew = (v: number) => new Error(`${file} has schema version ${v}; this dmw knows up to ${SCHEMA_VERSION}`);
+  const seen = db.pragma('user_version', { simple: true }) as number;
+  if (seen > SCHEMA_VERSION) throw tooNew(seen);
+  if (seen === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw tooNew(version);
+    if (version === 0) db.exec(SCHEMA);
+    else {
+      try {
+        for (let v = version; v < SCHEMA_VERSION; v++) MIGRATIONS[v - 1]!(db);
+      } catch (e) {
+        throw new Error(`${file}: could not migrate schema version ${version} to ${SCHEMA_VERSION}: ${(e as Error).message}; the data folder is unchanged`);
+      }
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
 interface JobRow {
   id: number; device: string; command: string; target: string; spec: string; status: string; status_code: number | null;
   results: string; members: string; session_id: number | null; attempts: number; error: string | null; created_at: string; updated_at: string;
+  on_unconfirmed: string; verify: number;
+}
+
+/** Why a decision on an unconfirmed job was refused: 404 no such job, 409 not unconfirmed, 400 not for its kind. */
+export class JobDecisionError extends Error {
+  constructor(readonly status: 400 | 404 | 409, message: string) {
+    super(message);
+  }
 }
 interface DeviceRow {
   dev_id: string; dev_info: string; first_seen: string; last_seen: string; client_cred_name: string | null;
@@ -218,16 +291,11 @@ export class ServerStore {
     // never blocks the event loop on the disk.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
+    try {
+      upgrade(db, file);
+    } catch (e) {
       db.close();
-      throw new Error(`${path.join(dir, DB_FILE)} has schema version ${version}; this dmw knows up to ${SCHEMA_VERSION}`);
-    }
-    if (version < SCHEMA_VERSION) {
-      db.transaction(() => {
-        db.exec(SCHEMA);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
+      throw e;
     }
     return new ServerStore(db, (opts.synchronous ?? 'FULL') === 'FULL', `${file}-wal`, opts.fsync ?? fsync);
   }
@@ -437,11 +505,24 @@ export class ServerStore {
 
   // --- jobs ----------------------------------------------------------------------------------
 
-  addJob(device: string, spec: JobSpec, now: number): JobRecord {
+  /**
+   * Queues a job. `onUnconfirmed` (checked against its kind; throws with the reason) says what
+   * happens when its command goes out and no Status comes back; default unconfirmed.ts's.
+   */
+  addJob(device: string, spec: JobSpec, now: number, opts: { onUnconfirmed?: UnconfirmedPolicy } = {}): JobRecord {
     const clean = parseJobSpec(spec);
-    const info = this.sql(`INSERT INTO jobs (device, command, target, spec, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)`)
-      .run(device, clean.kind, jobTarget(clean), JSON.stringify(clean), iso(now), iso(now));
+    const policy = resolveUnconfirmedPolicy(clean, opts.onUnconfirmed);
+    const info = this.sql(`INSERT INTO jobs (device, command, target, spec, status, on_unconfirmed, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)`)
+      .run(device, clean.kind, jobTarget(clean), JSON.stringify(clean), policy, iso(now), iso(now));
     return this.job(Number(info.lastInsertRowid))!;
+  }
+
+  /** A queued job's policy, changed (e.g. right after queueing, in the same transaction); throws as addJob does. */
+  setUnconfirmedPolicy(id: number, policy: UnconfirmedPolicy, now: number): JobRecord {
+    const job = this.job(id);
+    if (!job) throw new JobDecisionError(404, `no job ${id}`);
+    const checked = resolveUnconfirmedPolicy(job.spec, policy);
+    return jobFromRow(this.sql('UPDATE jobs SET on_unconfirmed = ?, updated_at = ? WHERE id = ? RETURNING *').get(checked, iso(now), id) as JobRow);
   }
 
   job(id: number): JobRecord | undefined {
@@ -468,10 +549,13 @@ export class ServerStore {
     return this.jobs({ device, status: 'queued' });
   }
 
-  /** What a session needs of the queue, oldest first: ids and specs only (read at every message). */
-  queuedJobSpecs(device: string): { id: number; spec: JobSpec }[] {
-    const rows = this.sql(`SELECT id, spec FROM jobs WHERE device = ? AND status = 'queued' ORDER BY id`).all(device) as { id: number; spec: string }[];
-    return rows.map((r) => ({ id: r.id, spec: JSON.parse(r.spec) as JobSpec }));
+  /**
+   * What a session needs of the queue, oldest first: ids and specs only (read at every message);
+   * `verify: true` when the engine must read the node back before sending the command.
+   */
+  queuedJobSpecs(device: string): { id: number; spec: JobSpec; verify?: boolean }[] {
+    const rows = this.sql(`SELECT id, spec, verify FROM jobs WHERE device = ? AND status = 'queued' ORDER BY id`).all(device) as { id: number; spec: string; verify: number }[];
+    return rows.map((r) => (r.verify ? { id: r.id, spec: JSON.parse(r.spec) as JobSpec, verify: true } : { id: r.id, spec: JSON.parse(r.spec) as JobSpec }));
   }
 
   markSent(ids: number[], sessionId: number, now: number): void {
@@ -483,23 +567,58 @@ export class ServerStore {
 
   /** Settles a job; returns it as stored now (undefined when it is gone, e.g. cleared meanwhile). */
   finishJob(o: { id: number; status: 'done' | 'failed'; statusCode: number | null; results: JobResult[]; members: JobMemberStatus[]; error: string | null }, now: number): JobRecord | undefined {
-    const row = this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, updated_at = ? WHERE id = ? RETURNING *`)
+    const row = this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, verify = 0, updated_at = ? WHERE id = ? RETURNING *`)
       .get(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id) as JobRow | undefined;
     return row && jobFromRow(row);
   }
 
   /**
-   * A session let go of a job without an answer: back to the queue, unless it already went out
-   * `maxAttempts` times (then failed, so a command a device chokes on does not loop forever).
+   * A session let go of a job without its answer. Not sent: back to the queue. Sent (nobody knows
+   * whether the device executed it): what its onUnconfirmed policy says (unconfirmed.ts), never a
+   * silent re-send of a command that changes the device. `reason` says how the session ended.
+   * Returns the job as it is now when this changed it.
    */
-  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): void {
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): JobRecord | undefined {
     const job = this.job(id);
-    if (!job || (job.status !== 'sent' && job.status !== 'queued')) return;
-    if (wasSent && job.attempts >= maxAttempts) {
-      this.sql(`UPDATE jobs SET status = 'failed', error = ?, updated_at = ? WHERE id = ?`).run(`no answer after ${job.attempts} attempt(s); last: ${reason}`, iso(now), id);
-    } else {
-      this.sql(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE id = ?`).run(iso(now), id);
+    if (!job || (job.status !== 'sent' && job.status !== 'queued')) return undefined;
+    if (!wasSent) {
+      if (job.status === 'queued') return undefined;
+      return this.settle(id, { status: 'queued', verify: job.verify, error: job.error }, now);
     }
+    return this.settle(id, settleUnanswered(job, reason, maxAttempts), now);
+  }
+
+  /**
+   * Every job still out on the wire in a session that ended without their answers (the server
+   * failed inside it): each by its onUnconfirmed policy, as releaseJob. Returns the jobs changed.
+   */
+  releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts: number = DEFAULT_LIMITS.maxJobAttempts): JobRecord[] {
+    const rows = this.sql(`SELECT * FROM jobs WHERE session_id = ? AND status = 'sent' ORDER BY id`).all(sessionId) as JobRow[];
+    return rows.map((r) => this.settle(r.id, settleUnanswered(jobFromRow(r), reason, maxAttempts), now));
+  }
+
+  /**
+   * The engineer's decision on an unconfirmed job: verify (queued, the node is read back before
+   * anything is sent), resend (queued as it is), drop (failed). Throws JobDecisionError: 404 no such
+   * job, 409 not unconfirmed (decided already, or never unconfirmed), 400 verify on a kind that
+   * cannot be read back. One statement decides, so two deciders cannot both win.
+   */
+  decideJob(id: number, action: UnconfirmedDecision, now: number): JobRecord {
+    return this.tx(() => {
+      const job = this.job(id);
+      if (!job) throw new JobDecisionError(404, `no job ${id}`);
+      const refusal = decisionRefusal(job, action);
+      if (refusal) throw new JobDecisionError(refusal.status, refusal.message);
+      const s = settleDecision(job, action);
+      const row = this.sql(`UPDATE jobs SET status = ?, verify = ?, error = ?, updated_at = ? WHERE id = ? AND status = 'unconfirmed' RETURNING *`)
+        .get(s.status, s.verify ? 1 : 0, s.error, iso(now), id) as JobRow | undefined;
+      if (!row) throw new JobDecisionError(409, `job ${id} was decided meanwhile`);
+      return jobFromRow(row);
+    });
+  }
+
+  private settle(id: number, s: JobSettlement, now: number): JobRecord {
+    return jobFromRow(this.sql(`UPDATE jobs SET status = ?, verify = ?, error = ?, updated_at = ? WHERE id = ? RETURNING *`).get(s.status, s.verify ? 1 : 0, s.error, iso(now), id) as JobRow);
   }
 
   /**
@@ -603,13 +722,22 @@ export class ServerStore {
 
   /**
    * After a crash: sessions that were open are 'interrupted' (their devices will start new ones) and
-   * their jobs that went out unanswered are queued again.
+   * their jobs that went out unanswered follow their onUnconfirmed policy (releaseJob): `jobs` of
+   * them queued again (read-only ones, verify, resend), `unconfirmed` left to the engineer,
+   * `failed` dropped or out of attempts.
    */
-  recoverInterrupted(now: number): { sessions: number; jobs: number } {
+  recoverInterrupted(now: number, maxAttempts: number = DEFAULT_LIMITS.maxJobAttempts): { sessions: number; jobs: number; unconfirmed: number; failed: number } {
     return this.tx(() => {
       const sessions = this.sql(`UPDATE sessions SET state = 'interrupted', reason = 'server stopped during the session', ended_at = ? WHERE state = 'active'`).run(iso(now)).changes;
-      const jobs = this.sql(`UPDATE jobs SET status = 'queued', updated_at = ? WHERE status = 'sent'`).run(iso(now)).changes;
-      return { sessions, jobs };
+      const out = { sessions, jobs: 0, unconfirmed: 0, failed: 0 };
+      const rows = this.sql(`SELECT * FROM jobs WHERE status = 'sent' ORDER BY id`).all() as JobRow[];
+      for (const r of rows) {
+        const j = this.settle(r.id, settleUnanswered(jobFromRow(r), 'the server stopped during the session (crash, kill or power loss)', maxAttempts), now);
+        if (j.status === 'queued') out.jobs++;
+        else if (j.status === 'unconfirmed') out.unconfirmed++;
+        else out.failed++;
+      }
+      return out;
     });
   }
 
@@ -709,6 +837,8 @@ function jobFromRow(r: JobRow): JobRecord {
     sessionId: r.session_id,
     attempts: r.attempts,
     error: r.error,
+    onUnconfirmed: r.on_unconfirmed as UnconfirmedPolicy,
+    verify: r.verify === 1,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -42,15 +42,15 @@ describe('server store', () => {
     s.close();
   });
 
-  it('puts unanswered jobs back in the queue, and fails them after maxAttempts', () => {
+  it('puts unanswered read-only jobs back in the queue (their default onUnconfirmed resend), and fails them after maxAttempts', () => {
     const s = ServerStore.open(fresh());
-    const j = s.addJob('d', { kind: 'exec', uri: './Reboot' }, T);
+    const j = s.addJob('d', { kind: 'get', uri: './DevInfo/Mod' }, T);
     for (let i = 1; i <= 3; i++) {
       s.markSent([j.id], 1, T);
       s.releaseJob(j.id, true, 3, 'timeout', T);
       expect(s.job(j.id)!.status).toBe(i < 3 ? 'queued' : 'failed');
     }
-    expect(s.job(j.id)).toMatchObject({ attempts: 3, error: 'no answer after 3 attempt(s); last: timeout' });
+    expect(s.job(j.id)).toMatchObject({ attempts: 3, error: 'no answer after 3 attempt(s); last: sent in session 1, no Status arrived: timeout' });
     // A job that never went out does not use up an attempt.
     const k = s.addJob('d', { kind: 'get', uri: './A' }, T);
     s.releaseJob(k.id, false, 1, 'x', T);
@@ -67,7 +67,7 @@ describe('server store', () => {
     s.addMessage({ sessionId: sid, direction: 'in', at: T, bytes: new Uint8Array([2, 0xa4, 1, 0x6a]), decoded: null, error: 'x' });
     s.close(); // as if killed: nothing more is written
     const again = ServerStore.open(dir);
-    expect(again.recoverInterrupted(T + 5)).toEqual({ sessions: 1, jobs: 1 });
+    expect(again.recoverInterrupted(T + 5)).toEqual({ sessions: 1, jobs: 1, unconfirmed: 0, failed: 0 });
     expect(again.session(sid)).toMatchObject({ state: 'interrupted', messageCount: 1 });
     expect(again.job(j.id)).toMatchObject({ status: 'queued', attempts: 1 });
     expect(Array.from(again.messages(sid)[0]!.bytes)).toEqual([2, 0xa4, 1, 0x6a]);

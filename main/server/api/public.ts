@@ -12,6 +12,8 @@ export function publicJob(j: JobRecord) {
     results: j.results.map((r) => ({ uri: r.uri, format: r.format, data: r.data, ...(r.type ? { type: r.type } : {}), ...(r.encoding ? { encoding: r.encoding } : {}) })),
     ...(j.members.length > 0 ? { members: j.members } : {}),
     error: j.error, attempts: j.attempts, sessionId: j.sessionId, createdAt: j.createdAt, updatedAt: j.updatedAt,
+    // What happens when its command goes out and no Status comes back; verify: read back first next time.
+    onUnconfirmed: j.onUnconfirmed, ...(j.verify ? { verify: true } : {}),
   };
 }
 
