@@ -1,12 +1,12 @@
 /**
- * `dmw job add|list|clear --server URL`: the same commands against a running server's management
+ * `dmw job add|list|clear|verify|resend|drop --server URL`: the same commands against a running server's management
  * API (main/server/API.md) instead of its data folder. The token comes from --token or
  * $DMW_API_TOKEN; for HTTPS, the lab CA from --ca or $DMW_API_CA (a PEM file).
  */
 import { readFileSync } from 'node:fs';
 import { ApiClient, describeApiError } from '../server/api/client.js';
 import type { PublicJob } from '../server/api/public.js';
-import type { JobRecord, JobSpec, JobStatus } from '../server/types.js';
+import type { JobRecord, JobSpec, JobStatus, UnconfirmedDecision, UnconfirmedPolicy } from '../server/types.js';
 import { CliError } from './errors.js';
 
 /** Options every `dmw job` subcommand takes for the remote form. */
@@ -57,18 +57,24 @@ async function call(v: RemoteValues, method: string, path: string, body?: unknow
     if (e instanceof CliError) throw e;
     throw new CliError(`${v.server}: cannot reach the server: ${(e as Error).message}`);
   }
-  if (r.status !== ok) throw new CliError(`${v.server}: ${describeApiError(r)}`);
+  // 409: the request was well formed but the job's state refuses it (a decision on a job that is not unconfirmed).
+  if (r.status !== ok) throw new CliError(`${v.server}: ${describeApiError(r)}`, r.status === 409 ? 1 : 2);
   return r.json;
 }
 
 /** The API's job back as the record `dmw job` prints (publicJob of it is the same JSON). */
 function asRecord(p: PublicJob): JobRecord {
-  return { ...p, members: p.members ?? [], spec: undefined as unknown as JobSpec };
+  return { ...p, members: p.members ?? [], verify: p.verify ?? false, spec: undefined as unknown as JobSpec };
 }
 
-export async function remoteAddJob(v: RemoteValues, device: string, spec: JobSpec): Promise<JobRecord> {
-  const json = (await call(v, 'POST', '/jobs', { device, spec }, undefined, 201)) as { job: PublicJob };
+export async function remoteAddJob(v: RemoteValues, device: string, spec: JobSpec, onUnconfirmed?: UnconfirmedPolicy): Promise<JobRecord> {
+  const json = (await call(v, 'POST', '/jobs', { device, spec, ...(onUnconfirmed ? { onUnconfirmed } : {}) }, undefined, 201)) as { job: PublicJob };
   return asRecord(json.job);
+}
+
+/** POST /jobs/{id}/decision: the engineer's decision on an unconfirmed job. */
+export async function remoteDecideJob(v: RemoteValues, id: number, action: UnconfirmedDecision): Promise<JobRecord> {
+  return asRecord((await call(v, 'POST', `/jobs/${id}/decision`, { action })) as PublicJob);
 }
 
 export async function remoteJobs(v: RemoteValues, filter: { device?: string; status?: JobStatus }): Promise<JobRecord[]> {

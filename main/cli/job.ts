@@ -1,5 +1,5 @@
 /**
- * `dmw job add|list|clear`: the job queue in a data folder. Safe while `dmw server` runs on the same
+ * `dmw job add|list|clear|verify|resend|drop`: the job queue in a data folder. Safe while `dmw server` runs on the same
  * folder: both go through SQLite (WAL, write lock with a wait), and the server reads the queue at
  * every message, so a job added here goes out in the device's next session (or the running one).
  */
@@ -9,32 +9,45 @@ import path from 'node:path';
 import type { ServerStore } from '../store/server-store.js';
 import { parseJobSpec } from '../server/jobs.js';
 import { publicJob } from '../server/api/public.js';
-import type { JobRecord, JobSpec, JobStatus } from '../server/types.js';
+import { JOB_STATUSES, UNCONFIRMED_POLICIES, type JobRecord, type JobSpec, type JobStatus, type UnconfirmedDecision, type UnconfirmedPolicy } from '../server/types.js';
+import { resolveUnconfirmedPolicy } from '../server/unconfirmed.js';
 import { CliError } from './errors.js';
 import { runSubcommand } from './subcommands.js';
-import { isRemote, remoteAddJob, remoteClearJobs, remoteJobs, REMOTE_OPTIONS } from './job-remote.js';
+import { isRemote, remoteAddJob, remoteClearJobs, remoteDecideJob, remoteJobs, REMOTE_OPTIONS } from './job-remote.js';
 
 const HELP = `usage:
   dmw job add --data DIR --device DEVID get|replace|add|delete|exec URI [VALUE] [--format F] [--type MIME] [--binary] [--json]
   dmw job add --data DIR --device DEVID exec URI [DATA] [--correlator ID] [--format F] [--type MIME] [--json]
   dmw job add --data DIR --device DEVID copy URI SOURCE_URI
   dmw job add --data DIR --device DEVID discover|acl URI
-  dmw job list --data DIR [--device DEVID] [--status queued|sent|done|failed] [--json]
+  dmw job add ... [--on-unconfirmed ask|verify|resend|drop]
+  dmw job list --data DIR [--device DEVID] [--status queued|sent|done|failed|unconfirmed] [--json]
   dmw job clear --data DIR --device DEVID
-  dmw job add|list|clear --server URL [--token TOKEN] [--ca CA.pem] ...   the same, through a running server's API
+  dmw job verify|resend|drop ID --data DIR [--json]
+  dmw job add|list|clear|verify|resend|drop --server URL [--token TOKEN] [--ca CA.pem] ...   the same, through a running server's API
 
 add: VALUE is the node value (Replace/Add) or the Exec data; --binary takes VALUE as base64.
      Add without VALUE creates an interior node. A job may name a device the server has not seen:
      it goes out in that device's first session.
      --correlator (exec only): the Exec's Correlator; a Generic Alert (1226) the device sends back
      with the same Correlator is added to the job's results (FUMO reports, main/client/APPS.md).
-list --json: [{id, device, command, target, status, statusCode, results: [{uri, format, data}], ...}]
+     --on-unconfirmed: what happens when the command goes out and no Status comes back (crash,
+     cut connection, session timeout): ask (the job becomes unconfirmed and waits for your decision;
+     the default for everything that changes the device), verify (the server reads the node back
+     first, then sends the command only if it is not there yet: add, replace, delete only), resend
+     (sent again, up to the attempt limit; the default for get, discover, acl), drop (failed). An
+     Exec is re-sent only with an explicit --on-unconfirmed resend.
+list --json: [{id, device, command, target, status, statusCode, results: [{uri, format, data}], onUnconfirmed, ...}]
 clear: removes the device's jobs except those out on the wire right now.
+verify|resend|drop ID: your decision on an unconfirmed job (its command went out, its Status never
+     came back, so the device may or may not have executed it): verify = queued again, the node is
+     read back first and the command sent only if the device does not have it (add, replace, delete);
+     resend = queued again as it is; drop = failed. Exit 1 when the job is not unconfirmed.
 --server: instead of --data, the server's management API (main/server/API.md), same output;
      the token is --token or $DMW_API_TOKEN, an HTTPS server's lab CA --ca or $DMW_API_CA.`;
 
 export async function jobCommand(argv: string[]): Promise<number> {
-  return runSubcommand('job', HELP, { add, list, clear }, argv);
+  return runSubcommand('job', HELP, { add, list, clear, verify: decide('verify'), resend: decide('resend'), drop: decide('drop') }, argv);
 }
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
@@ -58,12 +71,12 @@ export async function openStore(dir: string | undefined, usage: string, create: 
   }
 }
 
-const ADD_USAGE = 'dmw job add --data DIR --device DEVID get|replace|add|delete|exec|copy|discover|acl URI [VALUE]';
+const ADD_USAGE = 'dmw job add --data DIR --device DEVID get|replace|add|delete|exec|copy|discover|acl URI [VALUE] [--on-unconfirmed ask|verify|resend|drop]';
 
 async function add(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     data: { type: 'string' }, device: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
-    binary: { type: 'boolean' }, json: { type: 'boolean' }, correlator: { type: 'string' }, ...REMOTE_OPTIONS,
+    binary: { type: 'boolean' }, json: { type: 'boolean' }, correlator: { type: 'string' }, 'on-unconfirmed': { type: 'string' }, ...REMOTE_OPTIONS,
   }, ADD_USAGE);
   const remote = isRemote(values);
   if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${ADD_USAGE}`);
@@ -106,12 +119,22 @@ async function add(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+  const given = values['on-unconfirmed'];
+  if (given !== undefined && !(UNCONFIRMED_POLICIES as readonly string[]).includes(given)) {
+    throw new CliError(`--on-unconfirmed must be one of ${UNCONFIRMED_POLICIES.join(', ')}, got "${given}"`);
+  }
+  let onUnconfirmed: UnconfirmedPolicy | undefined;
+  try {
+    onUnconfirmed = given === undefined ? undefined : resolveUnconfirmedPolicy(spec, given);
+  } catch (e) {
+    throw new CliError(`--on-unconfirmed: ${(e as Error).message.replace(/^onUnconfirmed /, '')}`);
+  }
   let job: JobRecord;
-  if (remote) job = await remoteAddJob(values, values.device, spec);
+  if (remote) job = await remoteAddJob(values, values.device, spec, onUnconfirmed);
   else {
     const store = await openStore(values.data, ADD_USAGE, true);
     try {
-      job = store.tx(() => store.addJob(values.device!, spec, Date.now()));
+      job = store.tx(() => store.addJob(values.device!, spec, Date.now(), onUnconfirmed ? { onUnconfirmed } : {}));
     } finally {
       store.close();
     }
@@ -124,7 +147,7 @@ async function add(argv: string[]): Promise<number> {
 /** The job as scripts see it (the contract of `dmw job list --json`); the HTTP API sends the same shape. */
 export { publicJob };
 
-const STATUSES: JobStatus[] = ['queued', 'sent', 'done', 'failed'];
+const STATUSES = JOB_STATUSES;
 
 async function list(argv: string[]): Promise<number> {
   const usage = 'dmw job list --data DIR [--device DEVID] [--status S] [--json]';
@@ -187,4 +210,40 @@ async function clear(argv: string[]): Promise<number> {
   }
   process.stdout.write(`cleared ${r.deleted} job(s) of ${values.device}${r.kept > 0 ? `; ${r.kept} in flight kept` : ''}\n`);
   return 0;
+}
+
+const DECIDED: Record<UnconfirmedDecision, string> = {
+  verify: 'queued again: the node is read back first, and the command goes out only if the device does not have it yet',
+  resend: 'queued to be sent again',
+  drop: 'dropped (failed); the device may have executed it',
+};
+
+/** `dmw job verify|resend|drop ID`: the engineer's decision on an unconfirmed job. */
+function decide(action: UnconfirmedDecision) {
+  return async (argv: string[]): Promise<number> => {
+    const usage = `dmw job ${action} ID --data DIR [--json]`;
+    const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, usage);
+    const remote = isRemote(values);
+    if (positionals.length !== 1) throw new CliError(`expected one job ID\nusage: ${usage}`);
+    const text = positionals[0]!;
+    if (!/^[1-9]\d{0,15}$/.test(text)) throw new CliError(`job ID must be a positive integer, got "${text}"\nusage: ${usage}`);
+    const id = Number(text);
+    let job: JobRecord;
+    if (remote) job = await remoteDecideJob(values, id, action);
+    else {
+      const store = await openStore(values.data, usage, false);
+      const { JobDecisionError } = await import('../store/server-store.js');
+      try {
+        job = store.decideJob(id, action, Date.now());
+      } catch (e) {
+        if (e instanceof JobDecisionError) throw new CliError(e.message, e.status === 409 ? 1 : 2);
+        throw e;
+      } finally {
+        store.close();
+      }
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify(publicJob(job))}\n`);
+    else process.stdout.write(`job ${job.id} (${job.command} ${job.target} on ${job.device}) ${DECIDED[action]}\n`);
+    return 0;
+  };
 }
