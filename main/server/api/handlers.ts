@@ -4,6 +4,8 @@
  * to it, only the subtrees it was given, and only the jobs it submitted.
  */
 import { parseJobSpec } from '../jobs.js';
+import { resolveUnconfirmedPolicy } from '../unconfirmed.js';
+import { JobDecisionError } from '../../store/server-store.js';
 import type { JobSpec } from '../types.js';
 import { checkDelegableSubtree, jobUris, withinSubtrees, type Federation } from '../federation.js';
 import { principalName, type Principal } from './auth.js';
@@ -11,7 +13,7 @@ import { ApiError } from './errors.js';
 import { publicDevice, publicJob } from './public.js';
 import type { RequestContext, Route } from './router.js';
 import {
-  AddJobBody, ClearJobsQuery, DelegateBody, DevicesQuery, EventsQuery, GrantBody, GrantQuery, JobsQuery, PeerDelegationBody, PeerDelegationNotice, SetDeviceBody,
+  AddJobBody, ClearJobsQuery, JobDecisionBody, DelegateBody, DevicesQuery, EventsQuery, GrantBody, GrantQuery, JobsQuery, PeerDelegationBody, PeerDelegationNotice, SetDeviceBody,
 } from './schemas.js';
 import { parseLastEventId, type EventHub } from './sse.js';
 
@@ -108,10 +110,21 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         } catch (e) {
           throw new ApiError(400, 'invalid', `spec: ${(e as Error).message}`, 'spec');
         }
+        if (b.onUnconfirmed !== undefined) {
+          try {
+            resolveUnconfirmedPolicy(spec, b.onUnconfirmed);
+          } catch (e) {
+            throw new ApiError(400, 'invalid', (e as Error).message, 'onUnconfirmed');
+          }
+        }
         // The operator may queue for a device never seen (it goes out in its first session), as
         // `dmw job add --data` does; a peer only for devices granted to it.
         checkPeerJob(fed, c.principal, b.device, spec);
-        const job = fed.addJob(c.principal, b.device, spec);
+        const policy = b.onUnconfirmed;
+        // One transaction: the job is never seen (nor sent) with another policy than the one asked for.
+        const job = policy === undefined
+          ? fed.addJob(c.principal, b.device, spec)
+          : store.tx(() => store.setUnconfirmedPolicy(fed.addJob(c.principal, b.device, spec).id, policy, Date.now()));
         const notified = b.notify ? await server.notify(b.device) : undefined;
         return { status: 201, json: { job: publicJob(job), ...(notified ? { notified } : {}) }, headers: { location: `/api/v1/jobs/${job.id}` } };
       },
@@ -140,6 +153,27 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         const job = store.job(id);
         if (!job || !fed.maySeeJob(c.principal, job)) throw new ApiError(404, 'unknown-job', `no job ${id}${c.principal.kind === 'peer' ? ` submitted by ${c.principal.id}` : ''}`, 'id');
         return { status: 200, json: publicJob(job) };
+      },
+    },
+    {
+      // The engineer's decision on an unconfirmed job (its command went out, no Status came back).
+      method: 'POST', path: '/jobs/:id/decision',
+      handler: async (c) => {
+        operatorOnly(c.principal, 'deciding on an unconfirmed job');
+        const id = idParam(c, 'id');
+        const b = await c.body(JobDecisionBody);
+        let job;
+        try {
+          job = store.decideJob(id, b.action, Date.now());
+        } catch (e) {
+          if (!(e instanceof JobDecisionError)) throw e;
+          if (e.status === 404) throw new ApiError(404, 'unknown-job', e.message, 'id');
+          if (e.status === 409) throw new ApiError(409, 'conflict', e.message, 'id');
+          throw new ApiError(400, 'invalid', e.message, 'action');
+        }
+        if (job.status === 'failed') server.bus.emit({ type: 'job-done', at: new Date(Date.now()).toISOString(), job });
+        const notified = b.notify && job.status === 'queued' ? await server.notify(job.device) : undefined;
+        return { status: 200, json: notified ? { ...publicJob(job), notified } : publicJob(job) };
       },
     },
     {

@@ -16,6 +16,18 @@ export const AddJobBody = z.object({
   spec: JobSpecSchema,
   /** Send package #0 through the server's notifiers right away. */
   notify: z.boolean().optional(),
+  /**
+   * What happens when the command goes out and no Status comes back (main/server/unconfirmed.ts):
+   * default ask for jobs that change the device, resend for get, discover and read-acl.
+   */
+  onUnconfirmed: z.enum(['ask', 'verify', 'resend', 'drop']).optional(),
+}).strict();
+
+/** The engineer's decision on an unconfirmed job (`POST /jobs/{id}/decision`). */
+export const JobDecisionBody = z.object({
+  action: z.enum(['verify', 'resend', 'drop']),
+  /** Send package #0 right away, so a queued decision goes out in the device's next session now. */
+  notify: z.boolean().optional(),
 }).strict();
 
 /**
@@ -37,7 +49,7 @@ export const SetDeviceBody = z.object({
 
 export const JobsQuery = z.object({
   device: devId.optional(),
-  status: z.enum(['queued', 'sent', 'done', 'failed']).optional(),
+  status: z.enum(['queued', 'sent', 'done', 'failed', 'unconfirmed']).optional(),
 }).strict();
 
 export const ClearJobsQuery = z.object({ device: devId }).strict();
