@@ -27,7 +27,7 @@ export interface EventStreamLimits {
 export const DEFAULT_EVENT_STREAM_LIMITS: Readonly<EventStreamLimits> = Object.freeze({
   backlogEvents: 1024,
   backlogBytes: 8 * 1024 * 1024,
-  subscriberBytes: 1024 * 1024,
+  subscriberBytes: 256 * 1024,
 });
 
 /** Checks limits given by a caller (API options, tests); throws naming the limit. */
