@@ -5,12 +5,14 @@
  * commands leaves its Replace unconfirmed, never queued again by itself.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig, publicJob } from '../../main/server/api/index.js';
 import { TestClient } from '../helpers/dm-test-client.js';
+import { sseReader, type StreamEvent } from '../helpers/dmw-servers.js';
 
 const OP = 'operator-token-0123456789';
 const PEER = 'peer-token-srvB-0123456789';
@@ -38,7 +40,28 @@ async function setup() {
     const text = await r.text();
     return { status: r.status, json: text ? (JSON.parse(text) as any) : undefined };
   };
-  return { server, call };
+  /** The event stream, as a DMA-DMS subscriber reads it. */
+  const subscribe = (query: string, token = OP) => {
+    const events: StreamEvent[] = [];
+    const req = http.get(`${base}/api/v1/events${query}`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', sseReader((e) => events.push(e)));
+    });
+    req.on('error', () => undefined);
+    cleanup.push(() => req.destroy());
+    return events;
+  };
+  return { server, call, subscribe };
+}
+
+async function until<T>(f: () => T | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** A device that takes the server's commands and never answers them: the session times out. */
@@ -65,8 +88,11 @@ describe('POST /jobs onUnconfirmed', () => {
 });
 
 describe('unconfirmed jobs and POST /jobs/{id}/decision', () => {
-  it('a Replace whose Status never came back is unconfirmed (event, GET /jobs?status=unconfirmed), not queued again; the operator decides', async () => {
-    const { server, call } = await setup();
+  it('a Replace whose Status never came back is unconfirmed (event, SSE, GET /jobs?status=unconfirmed), not queued again; the operator decides', async () => {
+    const { server, call, subscribe } = await setup();
+    const stream = subscribe('?types=job-unconfirmed');
+    const peerStream = subscribe('', PEER);
+    for (const st of [stream, peerStream]) await until(() => st.find((x) => x.event === 'ready'));
     const add = await call('POST', '/api/v1/jobs', { device: DEV, spec: { kind: 'replace', uri: './Lab/R', value: 'new' } });
     const id = add.json.job.id as number;
     const event = server.bus.next('job-unconfirmed', (e) => e.job.id === id, 10_000);
@@ -74,6 +100,10 @@ describe('unconfirmed jobs and POST /jobs/{id}/decision', () => {
     const e = await event;
     expect(e.job).toMatchObject({ id, status: 'unconfirmed', attempts: 1, error: expect.stringMatching(/^sent in session \d+, no Status arrived: session timeout \(no message for \d+ s\); decide: verify, resend or drop$/) });
     expect(server.store.queuedJobSpecs(DEV)).toEqual([]);
+    const streamed = await until(() => stream.find((x) => x.event === 'job-unconfirmed'));
+    expect(streamed.data).toMatchObject({ type: 'job-unconfirmed', job: publicJob(e.job) });
+    // A peer does not see the operator's job.
+    expect(peerStream.some((x) => x.event === 'job-unconfirmed')).toBe(false);
 
     const listed = await call('GET', `/api/v1/jobs?status=unconfirmed&device=${encodeURIComponent(DEV)}`);
     expect(listed).toMatchObject({ status: 200, json: [publicJob(server.store.job(id)!)] });

@@ -55,7 +55,7 @@ export const JobsQuery = z.object({
 export const ClearJobsQuery = z.object({ device: devId }).strict();
 
 /** Events a subscriber may ask for (`types=job-done,alert`). */
-export const STREAM_EVENT_TYPES = ['job-sent', 'job-done', 'alert', 'session-started', 'session-ended', 'device-seen', 'notified', 'delegation'] as const;
+export const STREAM_EVENT_TYPES = ['job-sent', 'job-done', 'job-unconfirmed', 'alert', 'session-started', 'session-ended', 'device-seen', 'notified', 'delegation'] as const;
 export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number];
 export const _check: readonly (ServerEventType | 'delegation')[] = STREAM_EVENT_TYPES;
 

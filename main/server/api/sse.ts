@@ -30,7 +30,7 @@ export interface StreamFilter {
 export interface StreamMeta {
   type: StreamEventType;
   device: string | null;
-  /** job-sent, job-done: whose job it is decides whether a peer sees it. */
+  /** job-sent, job-done, job-unconfirmed: whose job it is decides whether a peer sees it. */
   jobId?: number;
   /** delegation: the peer it is with. */
   peer?: string;
@@ -43,6 +43,7 @@ export const DROP_GRACE_MS = 10_000;
 export function streamPayload(e: ServerEvent | FederationEvent): { type: StreamEventType; device: string | null; data: Record<string, unknown> } | undefined {
   switch (e.type) {
     case 'job-done':
+    case 'job-unconfirmed':
       return { type: e.type, device: e.job.device, data: { type: e.type, at: e.at, job: publicJob(e.job) } };
     case 'job-sent':
     case 'alert':
@@ -62,7 +63,7 @@ export function streamPayload(e: ServerEvent | FederationEvent): { type: StreamE
 }
 
 function streamMeta(e: ServerEvent | FederationEvent, type: StreamEventType, device: string | null): StreamMeta {
-  if (e.type === 'job-done') return { type, device, jobId: e.job.id };
+  if (e.type === 'job-done' || e.type === 'job-unconfirmed') return { type, device, jobId: e.job.id };
   if (e.type === 'job-sent') return { type, device, jobId: e.jobId };
   if (e.type === 'delegation') return { type, device, peer: e.delegation.peer };
   return { type, device };
