@@ -327,7 +327,7 @@ export class Backend {
         state: active.has(d.devId) ? 'in-session' : 'idle',
         hasOwnCredentials: d.clientCred !== undefined,
         notifyUrl: d.notifyUrl ?? null,
-        jobs: { queued: c.queued ?? 0, sent: c.sent ?? 0, done: c.done ?? 0, failed: c.failed ?? 0, held: hold?.held.length ?? 0 },
+        jobs: { queued: c.queued ?? 0, sent: c.sent ?? 0, done: c.done ?? 0, failed: c.failed ?? 0, held: hold?.held.length ?? 0, unconfirmed: c.unconfirmed ?? 0 },
         paused: hold?.paused ?? false,
         virtual: virtual.has(d.devId),
       };
@@ -591,6 +591,8 @@ export class Backend {
         this.emit('jobs.changed', st);
         return st;
       },
+      // The store refuses (with the reason) a job that is not unconfirmed, or verify where nothing can be read back.
+      'jobs.decide': ({ id, action }) => this.reader.decideJob(id, action, this.now()),
 
       'tree.get': ({ device }) => {
         const entries = this.reader.tree(device);

@@ -28,6 +28,7 @@ export const CHANNELS = [
   'jobs.pause',
   'jobs.step',
   'jobs.discard',
+  'jobs.decide',
   'tree.get',
   'tree.diff',
   'acl.matrix',

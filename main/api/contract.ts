@@ -49,7 +49,9 @@ export const JobSpecSchema = z.union([
 ]);
 export type JobSpecInput = z.infer<typeof JobSpecSchema>;
 
-const JobStatus = z.enum(['queued', 'sent', 'done', 'failed']);
+const JobStatus = z.enum(['queued', 'sent', 'done', 'failed', 'unconfirmed']);
+/** What happens to a job whose command went out without a Status coming back (main/server/unconfirmed.ts). */
+const UnconfirmedPolicy = z.enum(['ask', 'verify', 'resend', 'drop']);
 const JobResult = z.object({ uri: z.string(), format: z.string().nullable(), data: z.string().nullable(), type: z.string().optional(), encoding: z.literal('b64').optional() });
 export const JobRecordSchema = z.object({
   id: z.number().int(),
@@ -64,6 +66,9 @@ export const JobRecordSchema = z.object({
   sessionId: z.number().int().nullable(),
   attempts: z.number().int(),
   error: z.string().nullable(),
+  onUnconfirmed: UnconfirmedPolicy.optional(),
+  /** It goes out next with a read-back of its node first (the "verify" decision). */
+  verify: z.boolean().optional(),
   createdAt: isoTime,
   updatedAt: isoTime,
 });
@@ -145,7 +150,7 @@ export const DeviceSummarySchema = z.object({
   state: z.enum(['in-session', 'idle']),
   hasOwnCredentials: z.boolean(),
   notifyUrl: z.string().nullable(),
-  jobs: z.object({ queued: z.number().int(), sent: z.number().int(), done: z.number().int(), failed: z.number().int(), held: z.number().int() }),
+  jobs: z.object({ queued: z.number().int(), sent: z.number().int(), done: z.number().int(), failed: z.number().int(), held: z.number().int(), unconfirmed: z.number().int().optional() }),
   paused: z.boolean(),
   virtual: z.boolean(),
 });
@@ -496,6 +501,8 @@ export const ServerEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session-ended'), at: isoTime, sessionId: z.number(), device: z.string().nullable(), state: z.string(), reason: z.string() }),
   z.object({ type: z.literal('job-sent'), at: isoTime, jobId: z.number(), device: z.string(), sessionId: z.number() }),
   z.object({ type: z.literal('job-done'), at: isoTime, job: JobRecordSchema }),
+  /** Its command went out and no Status came back: the engineer decides (jobs.decide). */
+  z.object({ type: z.literal('job-unconfirmed'), at: isoTime, job: JobRecordSchema }),
   z.object({ type: z.literal('device-seen'), at: isoTime, device: z.string(), firstTime: z.boolean() }),
   z.object({ type: z.literal('alert'), at: isoTime, device: z.string(), sessionId: z.number(), alert: z.object({ code: z.string(), correlator: z.string().optional(), items: z.array(z.record(z.string(), z.string())) }) }),
   z.object({ type: z.literal('notified'), at: isoTime, device: z.string(), ok: z.boolean(), detail: z.string() }),
@@ -548,6 +555,8 @@ export const contract = {
    */
   'jobs.step': { input: z.object({ device: devId, /** Hand every held job to the server at once; in the session each command then waits for its own Step. */ all: z.boolean().optional() }).strict(), output: z.object({ queue: QueueStateSchema, job: JobRecordSchema.nullable() }) },
   'jobs.discard': { input: z.object({ device: devId, heldId: z.number().int() }).strict(), output: QueueStateSchema },
+  /** The engineer's decision on an unconfirmed job: verify (read the node back first), resend, or drop. */
+  'jobs.decide': { input: z.object({ id: z.number().int().positive(), action: z.enum(['verify', 'resend', 'drop']) }).strict(), output: JobRecordSchema },
 
   'tree.get': { input: z.object({ device: devId }).strict(), output: TreeSnapshotSchema },
   'tree.diff': { input: z.object({ device: devId }).strict(), output: TreeDiffSchema },

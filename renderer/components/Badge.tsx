@@ -1,5 +1,5 @@
 const TONES: Record<string, string> = {
-  active: 'live', 'in-session': 'live', sent: 'live', queued: 'wait', held: 'wait', idle: 'quiet',
+  active: 'live', 'in-session': 'live', sent: 'live', queued: 'wait', held: 'wait', idle: 'quiet', unconfirmed: 'warn',
   done: 'ok', completed: 'ok', failed: 'bad', aborted: 'warn', timeout: 'warn', interrupted: 'warn', rejected: 'bad',
 };
 

@@ -2,6 +2,9 @@ import { useEffect, useMemo } from 'react';
 import { useApp } from '../hooks/store.js';
 import { Badge, StatusCode, timeOf } from './Badge.js';
 
+/** Kinds the server can check by reading the node back (main/server/unconfirmed.ts VERIFIABLE_KINDS). */
+const VERIFIABLE = ['add', 'replace', 'delete'];
+
 function describeSpec(spec: unknown): string {
   const s = spec as { kind?: string; uri?: string; value?: string; commands?: { kind: string; uri?: string }[] };
   if (s.commands) return `${s.kind} [${s.commands.map((c) => `${c.kind} ${c.uri ?? ''}`).join(', ')}]`;
@@ -22,12 +25,14 @@ export function QueuePanel({ device }: { device: string }) {
   const pause = useApp((s) => s.pauseQueue);
   const step = useApp((s) => s.stepQueue);
   const discard = useApp((s) => s.discardHeld);
+  const decide = useApp((s) => s.decideJob);
   useEffect(() => {
     void loadQueue(device);
     void loadJobs(device);
   }, [device, loadQueue, loadJobs]);
   const jobs = useMemo(() => Object.values(jobsById).filter((j) => j.device === device).sort((a, b) => b.id - a.id).slice(0, 50), [jobsById, device]);
   const paused = queue?.paused ?? false;
+  const unconfirmed = jobs.filter((j) => j.status === 'unconfirmed');
   return (
     <section className="panel" aria-label="Job queue">
       <header className="panel-head">
@@ -63,6 +68,31 @@ export function QueuePanel({ device }: { device: string }) {
             ))}
           </tbody>
         </table>
+      )}
+      {unconfirmed.length > 0 && (
+        <div className="hint" data-testid="unconfirmed-jobs">
+          <p>
+            {unconfirmed.length === 1 ? 'One command' : `${unconfirmed.length} commands`} went out without an answer: the device may or may not have
+            executed {unconfirmed.length === 1 ? 'it' : 'them'}, so nothing is sent again until you decide. Verify reads the node back first and
+            sends the command only if it is not there yet; Re-send sends it as it is; Drop gives up on it.
+          </p>
+          <table className="grid compact">
+            <tbody>
+              {unconfirmed.map((j) => (
+                <tr key={j.id} data-unconfirmed={j.id}>
+                  <td>{j.id}</td>
+                  <td className="mono">{describeSpec(j.spec)}</td>
+                  <td className="small">{j.error}</td>
+                  <td className="row gap">
+                    {VERIFIABLE.includes(j.command) && <button onClick={() => void decide(j.id, 'verify')} data-testid={`verify-${j.id}`}>Verify</button>}
+                    <button onClick={() => void decide(j.id, 'resend')} data-testid={`resend-${j.id}`} title={j.command === 'exec' ? 'The device may already have executed it' : undefined}>Re-send</button>
+                    <button onClick={() => void decide(j.id, 'drop')} data-testid={`drop-${j.id}`}>Drop</button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <table className="grid compact" data-testid="job-list">
         <thead><tr><th>#</th><th>command</th><th>state</th><th>status</th><th>updated</th></tr></thead>

@@ -92,6 +92,8 @@ export interface AppState extends BootstrapSlice, SerialSlice {
   /** One command; `all`: every held job into the device's (next) session, stepped there. */
   stepQueue(device: string, opts?: { all?: boolean }): Promise<void>;
   discardHeld(device: string, heldId: number): Promise<void>;
+  /** The engineer's decision on an unconfirmed job (its command went out, no Status came back). */
+  decideJob(id: number, action: 'verify' | 'resend' | 'drop'): Promise<void>;
 
   // tree
   treeDevice: string | null;
@@ -231,6 +233,10 @@ export function createAppStore(deps: StoreDeps): AppStore {
             }
             case 'job-done':
               jobs = { ...jobs, [e.job.id]: e.job };
+              break;
+            case 'job-unconfirmed':
+              jobs = { ...jobs, [e.job.id]: e.job };
+              soon('devices', () => get().loadDevices());
               break;
             case 'device-seen':
               soon('devices', () => get().loadDevices());
@@ -414,6 +420,13 @@ export function createAppStore(deps: StoreDeps): AppStore {
       discardHeld: async (device, heldId) => {
         const q = await guard('discard', () => api['jobs.discard']({ device, heldId }));
         if (q) set({ queues: { ...get().queues, [device]: q } });
+      },
+      decideJob: async (id, action) => {
+        const job = await guard(action, () => api['jobs.decide']({ id, action }));
+        if (!job) return;
+        set({ jobs: { ...get().jobs, [job.id]: job } });
+        get().notify('info', action === 'drop' ? `Job ${id} dropped` : `Job ${id} queued again${action === 'verify' ? ': the node is read back before anything is sent' : ''}; it goes out in the device's next session`);
+        void get().loadDevices();
       },
 
       treeDevice: null,

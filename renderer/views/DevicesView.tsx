@@ -36,7 +36,7 @@ export function DevicesView() {
                   <td>{d.model ?? '—'}<div className="muted small">{d.manufacturer ?? ''}</div></td>
                   <td>{d.lastSession ? <><Badge value={d.lastSession.state} /> <span className="muted">#{d.lastSession.id} · {ago(d.lastSession.startedAt)}</span></> : 'never'}</td>
                   <td><Badge value={d.state} />{d.paused && <Badge value="held" title="queue paused" />}</td>
-                  <td className="mono">{d.jobs.queued}/{d.jobs.sent}/{d.jobs.done}/{d.jobs.failed}{d.jobs.held > 0 ? ` +${d.jobs.held} held` : ''}</td>
+                  <td className="mono">{d.jobs.queued}/{d.jobs.sent}/{d.jobs.done}/{d.jobs.failed}{d.jobs.held > 0 ? ` +${d.jobs.held} held` : ''}{d.jobs.unconfirmed ? <> <Badge value="unconfirmed" title="commands sent without an answer: decide in the job queue" /> {d.jobs.unconfirmed}</> : null}</td>
                   <td className="row gap">
                     <button className="link" onClick={(e) => { e.stopPropagation(); setSessionFilter({ device: d.devId }); setView('sessions'); }}>sessions</button>
                     <button className="link" onClick={(e) => { e.stopPropagation(); void loadTree(d.devId); setView('tree'); }}>tree</button>
