@@ -421,5 +421,17 @@ export async function runLibdmclientSession(opts: LibdmclientSessionOptions): Pr
 export function describeRun(r: LibdmclientSessionResult, tailLines = 60): string {
   const how = r.timedOut ? 'killed after the timeout' : r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
   const tail = r.stderr.split('\n').slice(-tailLines).join('\n');
-  return `testdmclient ${how} after ${Math.round(r.ms)} ms, HTTP statuses [${r.httpStatuses.join(', ')}]\nstdout: ${r.stdout}\nstderr (last ${tailLines} lines):\n${tail}`;
+  return `testdmclient ${how} after ${Math.round(r.ms)} ms, ${r.httpStatuses.length} answer(s), HTTP ${runs(r.httpStatuses)}\nstdout: ${r.stdout}\nstderr (last ${tailLines} lines):\n${tail}`;
+}
+
+/** [200, 200, 200, 403] -> "200 x3, 403": a looping client's statuses in one line. */
+function runs(statuses: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < statuses.length; ) {
+    let j = i;
+    while (j < statuses.length && statuses[j] === statuses[i]) j++;
+    out.push(j - i > 1 ? `${statuses[i]} x${j - i}` : String(statuses[i]));
+    i = j;
+  }
+  return out.join(', ') || '(none)';
 }

@@ -118,7 +118,8 @@ describe.skipIf(!enabled)('libdmclient (a real DM 1.2 client) against dmw server
           .sort((a, b) => a.id - b.id);
         expect(jobs.map((j) => j.id)).toEqual(ids);
         const outcome = jobs.map((j) => ({ command: j.command, target: j.target, status: j.status, statusCode: j.statusCode, results: j.results }));
-        expect(outcome, describeRun(r)).toEqual([
+        // Soft, like the DevInfo check below: a failure lists every wrong answer.
+        expect.soft(outcome, describeRun(r, 10)).toEqual([
           // 7a: text in both encodings (the WBXML session sends it as OPAQUE, Format chr).
           { command: 'get', target: './DevInfo/Mod', status: 'done', statusCode: 200, results: text('./DevInfo/Mod', 'test model') },
           { command: 'get', target: './DevInfo/DevId', status: 'done', statusCode: 200, results: text('./DevInfo/DevId', devId) },
@@ -140,21 +141,24 @@ describe.skipIf(!enabled)('libdmclient (a real DM 1.2 client) against dmw server
 
         // The device the registry shows: its DevInfo from package 1 is text too (7a), whatever the encoding.
         const device = (await api(srv.base, 'GET', `/api/v1/devices/${encodeURIComponent(devId)}`, TOKEN)).json as { devInfo: Record<string, string> };
-        expect(device.devInfo).toMatchObject({ DevId: devId, Man: 'test manufacturer', Mod: 'test model', DmV: '1.0', Lang: 'test language' });
+        expect.soft(device.devInfo).toMatchObject({ DevId: devId, Man: 'test manufacturer', Mod: 'test model', DmV: '1.0', Lang: 'test language' });
 
         const [session, ...others] = sessionLog(data, devId);
         expect(others).toEqual([]);
         expect(session).toMatchObject({ state: 'done', reason: 'completed', encoding: wbxml ? 'wbxml' : 'xml', dmSessionId: '1' });
         const ins = session!.messages.filter((m) => m.direction === 'in');
-        // Every message it sent is logged, decoded, answered.
-        expect(ins.length, describeRun(r)).toBe(r.httpStatuses.length);
+        // Every message it sent is logged, decoded, answered; with MD5, the refused first attempt may
+        // be left out (issue 14 point 4: failed attempts leave no message rows).
+        const refusedFirst = auth === 'DIGEST' ? 1 : 0;
+        expect(ins.length, describeRun(r, 10)).toBeGreaterThanOrEqual(r.httpStatuses.length - refusedFirst);
+        expect(ins.length, describeRun(r, 10)).toBeLessThanOrEqual(r.httpStatuses.length);
         expect(session!.messages.filter((m) => m.direction === 'out').length).toBe(ins.length);
         for (const m of session!.messages) expect(m.error, m.note ?? '').toBeNull();
         const notes = session!.messages.map((m) => m.note ?? '').join('\n');
         expect(notes).toContain(`client authenticated (${auth === 'BASIC' ? 'basic' : 'md5'})`);
         // It accepted our credentials: it would have answered every command with the refusal otherwise.
         expect(notes).not.toMatch(/refused the server's credentials/);
-        if (auth === 'DIGEST') expect(ins[0]!.note).toMatch(/client authentication failed \(401\)/); // the empty first nonce, above
+        if (auth === 'DIGEST' && ins.length === r.httpStatuses.length) expect(ins[0]!.note).toMatch(/client authentication failed \(401\)/); // the empty first nonce, above
         else expect(ins.map((m) => m.note ?? '').join('\n')).not.toMatch(/authentication failed/);
       });
     }
