@@ -7,11 +7,14 @@
  * on one WBXML file and one XML file, and prints one JSON line with the same fields as
  * `dmw codec bench --json` plus memory figures:
  *   {"decode_MBps":..,"encode_MBps":..,"decode_us_per_msg":..,"encode_us_per_msg":..,
+ *    "decode_cpu_us_per_msg":..,"encode_cpu_us_per_msg":..,
  *    "decode_iterations":..,"encode_iterations":..,"wbxml_bytes":..,"xml_bytes":..,
  *    "base_rss_bytes":..,"peak_rss_bytes":..,"peak_rss_reset":true,"libwbxml":"0.11.8"}
  * base_rss_bytes is the resident set just before the timed loops; peak_rss_bytes the high-water mark
  * at the end, which covers the timed loops alone when peak_rss_reset is true (Linux clear_refs).
  * MB/s counts input bytes consumed (WBXML for decode, XML for encode), 1 MB = 1e6 bytes.
+ * *_cpu_us_per_msg is the process's CPU time per conversion over the same loops (it does not grow
+ * while other processes hold the CPU, so it is the steadier figure on a shared machine).
  * The files are read before timing starts; each iteration frees its output, as the tools do.
  *
  * Usage: baseline WBXML_FILE XML_FILE [--iterations N] [--min-millis M] [--mode both|decode|encode]
@@ -37,6 +40,14 @@ static double now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* CPU time of the process (all threads), as node's process.cpuUsage() counts ours. */
+static double cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -168,6 +179,7 @@ typedef long (*conv_fn)(unsigned char *, unsigned long, WBXMLError *);
 
 struct timing {
     double seconds;
+    double cpu_seconds;
     long long iterations;
 };
 
@@ -175,18 +187,20 @@ struct timing {
 static struct timing time_loop(conv_fn fn, unsigned char *in, unsigned long len,
                                long long min_iterations, double min_ms, long *sink)
 {
-    struct timing t = {0.0, 0};
+    struct timing t = {0.0, 0.0, 0};
     long long batch = 1, i, warm;
-    double start, elapsed;
+    double start, cpu_start, elapsed;
 
     for (warm = 0; warm < 20; warm++)
         *sink += fn(in, len, NULL);
 
     for (;;) {
+        cpu_start = cpu_ns();
         start = now_ns();
         for (i = 0; i < batch; i++)
             *sink += fn(in, len, NULL);
         elapsed = now_ns() - start;
+        t.cpu_seconds += (cpu_ns() - cpu_start) / 1e9;
         t.seconds += elapsed / 1e9;
         t.iterations += batch;
         if (t.iterations >= min_iterations && t.seconds * 1e3 >= min_ms)
@@ -215,7 +229,7 @@ int main(int argc, char **argv)
     long long base_rss;
     int hwm_reset;
     WBXMLError err = WBXML_OK;
-    struct timing dec = {0.0, 0}, enc = {0.0, 0};
+    struct timing dec = {0.0, 0.0, 0}, enc = {0.0, 0.0, 0};
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
@@ -295,10 +309,12 @@ int main(int argc, char **argv)
 
 #define MBPS(len, t) ((t).seconds > 0 ? (double)(len) * (double)(t).iterations / (t).seconds / 1e6 : 0.0)
 #define USPM(t) ((t).iterations > 0 ? (t).seconds * 1e6 / (double)(t).iterations : 0.0)
+#define CPU_USPM(t) ((t).iterations > 0 ? (t).cpu_seconds * 1e6 / (double)(t).iterations : 0.0)
     printf("{\"decode_MBps\":%.4f,\"encode_MBps\":%.4f,\"decode_us_per_msg\":%.4f,\"encode_us_per_msg\":%.4f,"
+           "\"decode_cpu_us_per_msg\":%.4f,\"encode_cpu_us_per_msg\":%.4f,"
            "\"decode_iterations\":%lld,\"encode_iterations\":%lld,\"wbxml_bytes\":%lu,\"xml_bytes\":%lu,"
            "\"base_rss_bytes\":%lld,\"peak_rss_bytes\":%lld,\"peak_rss_reset\":%s,\"libwbxml\":\"%s\",\"sink\":%ld}\n",
-           MBPS(wbxml_len, dec), MBPS(xml_len, enc), USPM(dec), USPM(enc), dec.iterations, enc.iterations,
+           MBPS(wbxml_len, dec), MBPS(xml_len, enc), USPM(dec), USPM(enc), CPU_USPM(dec), CPU_USPM(enc), dec.iterations, enc.iterations,
            wbxml_len, xml_len, base_rss, peak_rss_bytes(), hwm_reset ? "true" : "false", WBXML_LIB_VERSION, sink);
 
     wbxml_conv_wbxml2xml_destroy(decoder);

@@ -21,6 +21,9 @@ export interface BaselineResult {
   encode_MBps: number;
   decode_us_per_msg: number;
   encode_us_per_msg: number;
+  /** CPU time of the process per conversion (CLOCK_PROCESS_CPUTIME_ID over the timed loops). */
+  decode_cpu_us_per_msg: number;
+  encode_cpu_us_per_msg: number;
   decode_iterations: number;
   encode_iterations: number;
   wbxml_bytes: number;
@@ -112,7 +115,8 @@ export interface BaselineRunOptions {
 }
 
 const NUMERIC_FIELDS = [
-  'decode_MBps', 'encode_MBps', 'decode_us_per_msg', 'encode_us_per_msg', 'decode_iterations',
+  'decode_MBps', 'encode_MBps', 'decode_us_per_msg', 'encode_us_per_msg', 'decode_cpu_us_per_msg',
+  'encode_cpu_us_per_msg', 'decode_iterations',
   'encode_iterations', 'wbxml_bytes', 'xml_bytes', 'base_rss_bytes', 'peak_rss_bytes',
 ] as const;
 
