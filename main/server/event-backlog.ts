@@ -102,6 +102,26 @@ interface Subscriber<M> {
   closed: boolean;
 }
 
+/**
+ * What to tell a client whose Last-Event-ID cannot be honoured in full (`gap`), or undefined when it
+ * can. `catchUp` says how to refetch the state the missed events would have brought.
+ */
+export function gapNotice(r: ResumePoint, catchUp: string): { type: 'gap'; lastEventId: number; oldestId: number; message: string } | undefined {
+  if (r.kind === 'gap') {
+    return {
+      type: 'gap', lastEventId: r.lastEventId, oldestId: r.oldestId,
+      message: `events after ${r.lastEventId} up to ${r.oldestId - 1} are no longer kept (the backlog starts at ${r.oldestId}); what it holds follows; ${catchUp}`,
+    };
+  }
+  if (r.kind === 'unknown') {
+    return {
+      type: 'gap', lastEventId: r.lastEventId, oldestId: r.after + 1,
+      message: `event ${r.lastEventId} was never sent here (a restart with the clock set back, or another server's id); new events follow; ${catchUp}`,
+    };
+  }
+  return undefined;
+}
+
 export function utf8Bytes(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }

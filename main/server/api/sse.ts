@@ -13,7 +13,7 @@
  * `heartbeatMs` keeps proxies from closing an idle stream.
  */
 import type http from 'node:http';
-import { EventBacklog, type EventSink, type EventStreamLimits, type ResumePoint } from '../event-backlog.js';
+import { EventBacklog, gapNotice, type EventSink, type EventStreamLimits } from '../event-backlog.js';
 import type { ServerEvent } from '../events.js';
 import type { Federation, FederationEvent } from '../federation.js';
 import { principalName, type Principal } from './auth.js';
@@ -132,7 +132,7 @@ export class EventHub {
       principal: principalName(p), serverId: fed.server.config.serverId, types: filter.types ?? 'all', device: filter.device ?? null,
       lastEventId: sub.resume.after, resumed: sub.resume.kind === 'resumed',
     })}\n\n`);
-    const gap = gapNotice(sub.resume);
+    const gap = gapNotice(sub.resume, 'catch up with GET /api/v1/jobs');
     if (gap) res.write(`event: gap\ndata: ${JSON.stringify(gap)}\n\n`);
     this.open.add(res);
     sub.start();
@@ -163,21 +163,4 @@ export class EventHub {
     for (const res of this.open) res.end();
     this.open.clear();
   }
-}
-
-/** The `gap` event's data when the client's Last-Event-ID cannot be honoured in full. */
-export function gapNotice(r: ResumePoint): Record<string, unknown> | undefined {
-  if (r.kind === 'gap') {
-    return {
-      type: 'gap', lastEventId: r.lastEventId, oldestId: r.oldestId,
-      message: `events after ${r.lastEventId} up to ${r.oldestId - 1} are no longer kept (the backlog starts at ${r.oldestId}); what it holds follows; catch up with GET /api/v1/jobs`,
-    };
-  }
-  if (r.kind === 'unknown') {
-    return {
-      type: 'gap', lastEventId: r.lastEventId, oldestId: r.after + 1,
-      message: `this server never sent event ${r.lastEventId} (a restart with the clock set back, or another server's id); new events follow; catch up with GET /api/v1/jobs`,
-    };
-  }
-  return undefined;
 }
