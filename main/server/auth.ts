@@ -60,6 +60,25 @@ export function recordFailure(state: DeviceAuthState, now: number, limits: Clien
   return next;
 }
 
+/**
+ * Whether a turn that went from `before` to `after` recorded a failure (recordFailure above): a
+ * credential was checked and was wrong. Missing credentials, a nonce not yet issued or expired do
+ * not count, and are not guesses. Lets the server throttle guesses without reading log notes.
+ */
+export function failureRecorded(before: DeviceAuthState, after: DeviceAuthState | undefined, now: number, limits: Pick<ServerLimits, 'authFailureWindowMs'>): boolean {
+  if (!after) return false;
+  if (after.lockedUntil !== undefined && after.lockedUntil > now && after.lockedUntil !== before.lockedUntil) return true;
+  const kept = before.authFailures.filter((t) => now - t < limits.authFailureWindowMs).length;
+  return after.authFailures.length === kept + 1 && after.authFailures[after.authFailures.length - 1] === now;
+}
+
+/** The device's state without its lockout (for a check from an address that never failed, see auth-throttle.ts). */
+export function withoutLockout(state: DeviceAuthState): DeviceAuthState {
+  if (state.lockedUntil === undefined) return state;
+  const { lockedUntil: _, ...rest } = state;
+  return rest;
+}
+
 function equalSecret(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');
   const y = Buffer.from(b, 'utf8');

@@ -47,6 +47,48 @@ export interface ServerLimits {
    * the session: our virtual handsets give up after 30 s (main/client/transport.ts), so 25 s.
    */
   maxHoldMs: number;
+
+  // --- before authentication (README "Limits before authentication"): what a device that has not
+  // proved who it is may cost. Nothing of such a session is stored until it authenticates.
+  /** Sessions that have not authenticated yet, open at once: their own pool, apart from maxSessions. */
+  maxPreAuthSessions: number;
+  /** Of those, from one source address (an IPv4 address, or an IPv6 /64). */
+  maxPreAuthSessionsPerAddress: number;
+  /** An unauthenticated session with no message for this long is dropped (its slot freed). */
+  preAuthTimeoutMs: number;
+  /** Largest message a session that has not authenticated may send (HTTP 413 beyond). */
+  maxPreAuthMessageBytes: number;
+  /**
+   * Failed credential checks from one source address: a bucket of `authFailureBurstPerAddress`,
+   * refilled by one every `authFailureRefillMsPerAddress`. Empty: that address's attempts are refused
+   * unchecked (HTTP 503 + Retry-After), except from DevIds in good standing.
+   */
+  authFailureBurstPerAddress: number;
+  authFailureRefillMsPerAddress: number;
+  /**
+   * Failed checks against one credential name (the device's own or the lab default). Empty: attempts
+   * for it are refused unchecked from addresses that failed within `suspectAddressMs`; a clean
+   * address is still checked, so the right credential is never locked out by someone else's guesses.
+   */
+  authFailureBurstPerCredential: number;
+  authFailureRefillMsPerCredential: number;
+  /** An address whose last failed check is younger than this is suspect (see above, and the per-device lockout). */
+  suspectAddressMs: number;
+  /** Entries each throttle table keeps (addresses, credential names, devices without a row, DevIds in good standing, ended sessions). */
+  maxThrottleEntries: number;
+  /** Recent refusals before authentication kept for the API (GET /api/v1/auth-failures) and the UI. */
+  failureRingSize: number;
+
+  // --- header values (HTTP 400 naming the field and its length beyond; never echoed) ---------
+  /** SyncHdr Source LocURI: the DevId. */
+  maxDevIdLength: number;
+  maxSessionIdLength: number;
+  /** SyncHdr Target LocURI (our URL as the device knows it) and RespURI. */
+  maxLocUriLength: number;
+  /** Any other SyncHdr value (MsgID, VerDTD, VerProto, LocName, Meta) and the CmdID/MsgRef/CmdRef of body commands, which statuses echo. */
+  maxHeaderFieldLength: number;
+  /** SyncHdr Cred Data. */
+  maxCredLength: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
@@ -65,6 +107,22 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxDiscoverNodes: 5000,
   maxServerAuthRetries: 2,
   maxHoldMs: 25_000,
+  maxPreAuthSessions: 256,
+  maxPreAuthSessionsPerAddress: 16,
+  preAuthTimeoutMs: 15_000,
+  maxPreAuthMessageBytes: 64 * 1024,
+  authFailureBurstPerAddress: 10,
+  authFailureRefillMsPerAddress: 6_000,
+  authFailureBurstPerCredential: 20,
+  authFailureRefillMsPerCredential: 3_000,
+  suspectAddressMs: 10 * 60_000,
+  maxThrottleEntries: 10_000,
+  failureRingSize: 200,
+  maxDevIdLength: 256,
+  maxSessionIdLength: 64,
+  maxLocUriLength: 1024,
+  maxHeaderFieldLength: 256,
+  maxCredLength: 1024,
 });
 
 export interface EngineConfig {
