@@ -5,7 +5,7 @@
  * It never enters the repository. The tarball lives next to the checkout
  * (`../shared/peers/libdmclient/`, its README.md says what is known about the client); we check its
  * sha256, extract it into a cache folder outside the repo, make its test DM account read from
- * environment variables (one small substitution, ACCOUNT_FROM_ENV below), and build it there:
+ * environment variables (one small substitution, ACCOUNT_FROM_ENV_C below), and build it there:
  * `autoreconf -i && ./configure --prefix=... --enable-tests && make -j2 && make install`. The build is
  * per prefix (the test client dlopens its MO plugins from a directory compiled in from the prefix),
  * so the cache folder is keyed by the tarball's sha256 and the hash of our substitution and recipe,
@@ -384,12 +384,16 @@ export function accountEnv(a: LibdmclientAccount): Record<string, string> {
 /**
  * One client-initiated session of the real client against `account.serverUrl`: `testdmclient
  * [-w] -s SERVERID`, its stdin empty (a UI alert that asks gets no answer), killed after the timeout.
- * Reusable as "a real handset's session" (e.g. its wall time while an attack runs).
+ * Reusable as "a real handset's session" (e.g. its wall time while an attack runs). With DIGEST its
+ * first message always fails (it digests an empty nonce: the NextNonce we gave cannot be stored in
+ * its static account), which our server counts as an authentication failure of that DevId: give
+ * each of many sessions its own devId, or the device is throttled (maxAuthFailures).
  */
 export async function runLibdmclientSession(opts: LibdmclientSessionOptions): Promise<LibdmclientSessionResult> {
   const build = opts.build ?? (await buildLibdmclient());
   const args = [...(opts.wbxml ? ['-w'] : []), '-s', opts.account.serverId];
-  const env = { ...process.env, ...accountEnv(opts.account) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...accountEnv(opts.account) };
+  if (opts.account.devId === undefined) delete env.DMW_LDMC_DEVID; // theirs ("DMCtest"), not one from our own environment
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -397,9 +401,11 @@ export async function runLibdmclientSession(opts: LibdmclientSessionOptions): Pr
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    const keep = (have: string, b: Buffer) => (have.length >= MAX_CAPTURE ? have : have + b.toString('latin1').slice(0, MAX_CAPTURE - have.length));
-    child.stdout.on('data', (b: Buffer) => (stdout = keep(stdout, b)));
-    child.stderr.on('data', (b: Buffer) => (stderr = keep(stderr, b)));
+    const keep = (have: string, more: string) => (have.length >= MAX_CAPTURE ? have : have + more.slice(0, MAX_CAPTURE - have.length));
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (t: string) => (stdout = keep(stdout, t)));
+    child.stderr.on('data', (t: string) => (stderr = keep(stderr, t)));
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
