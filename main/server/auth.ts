@@ -134,6 +134,12 @@ export function verifyClient(input: ClientAuthInput): ClientAuthOutcome {
   if (state.clientNonce === undefined) return fail(401, 'no nonce issued to this device yet', false);
   if (stale(state, now, limits)) return fail(401, 'nonce expired', false);
   if (!exp || !equalSecret(cred.data.trim(), md5Credential(exp.name, exp.secret, nonceBytes(state.clientNonce)))) {
+    // A client that could not keep our last nonce digests the right password with an empty one
+    // (libdmclient does at the start of every session). That is not a guess: challenge it with a
+    // new nonce (DM security §5.1.3.3) without counting it towards the lockout.
+    if (exp && equalSecret(cred.data.trim(), md5Credential(exp.name, exp.secret, new Uint8Array()))) {
+      return fail(401, 'MD5 digest made with an empty nonce, not the one issued: challenged again', false);
+    }
     return fail(401, 'MD5 digest mismatch (wrong credentials or a used nonce)', true);
   }
   const nonce = input.newNonce();

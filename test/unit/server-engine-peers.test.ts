@@ -95,3 +95,38 @@ describe("a device that refuses the server's credentials", () => {
     expect(p4.effects.jobsFinished[0]).toMatchObject({ status: 'done' });
   });
 });
+
+describe('a client that digests with an empty nonce (libdmclient, at the start of every session)', () => {
+  it('is challenged with a new nonce and is never locked out for it, however many sessions it opens', async () => {
+    const { md5Credential, nonceBytes } = await import('../../main/protocol/auth.js');
+    const lab = { name: 'lab', secret: 'labpw' };
+    let auth = { authFailures: [] as number[] };
+    for (let session = 0; session < 8; session++) {
+      const h = new Harness({ config: { clientAuth: 'md5', limits: { maxAuthFailures: 3 } }, clientCred: lab, auth });
+      h.now += session * 60_000;
+      const cred = (nonce: Uint8Array) => ({ meta: { type: 'syncml:auth-md5', format: 'b64' }, data: md5Credential('lab', 'labpw', nonce) });
+      const first = h.send(h.pkg1([], { cred: cred(new Uint8Array()) }));
+      const hdr = first.response.body.commands.find((c) => c.kind === 'Status' && c.cmdRef === '0');
+      // After the first session the server has a nonce on file, so the empty one is wrong: 401 + Chal.
+      if (session > 0) {
+        expect(hdr).toMatchObject({ data: '401' });
+        expect(first.effects.notes.join('\n')).toMatch(/empty nonce/);
+      }
+      expect(h.auth.lockedUntil).toBeUndefined();
+      expect(h.auth.authFailures).toEqual([]);
+      const nonce = (hdr as { chal?: { meta: { nextNonce?: string } } }).chal?.meta.nextNonce;
+      if (session > 0) {
+        const second = h.send(h.pkg1([], { cred: cred(nonceBytes(nonce!)) }));
+        expect(second.response.body.commands.find((c) => c.kind === 'Status' && c.cmdRef === '0')).toMatchObject({ data: '212' });
+      }
+      auth = h.auth;
+    }
+  });
+
+  it('a wrong password with an empty nonce still counts', async () => {
+    const { md5Credential } = await import('../../main/protocol/auth.js');
+    const h = new Harness({ config: { clientAuth: 'md5' }, clientCred: { name: 'lab', secret: 'labpw' }, auth: { authFailures: [], clientNonce: 'bm9uY2U=', clientNonceIssuedAt: 1_700_000_000_000 } });
+    h.send(h.pkg1([], { cred: { meta: { type: 'syncml:auth-md5', format: 'b64' }, data: md5Credential('lab', 'guess', new Uint8Array()) } }));
+    expect(h.auth.authFailures).toHaveLength(1);
+  });
+});
