@@ -35,9 +35,14 @@ import { REPO_ROOT, haveTool } from './tools.js';
 export const LIBDMCLIENT_COMMIT = '9d4e3e8f252ea6e70f9b0b5f8e1fc733852d8c17';
 /** From ../shared/peers/libdmclient/README.md: the unmodified source at LIBDMCLIENT_COMMIT. */
 export const LIBDMCLIENT_SHA256 = '0b00beeecb3d7b41798db6ff4f09deb10e370b54896c501f1a0afa282b527121';
-/** The tarball; DMW_LIBDMCLIENT_TARBALL overrides where it is (same sha256 required). */
+const TARBALL_IN_SHARED = 'shared/peers/libdmclient/libdmclient-9d4e3e8.tar.gz';
+/**
+ * The tarball: DMW_LIBDMCLIENT_TARBALL, else the lab's shared folder beside this checkout, else
+ * the workspace's (/work/shared, for a clone made elsewhere on the same machine). Same sha256 required.
+ */
 export const LIBDMCLIENT_TARBALL = process.env.DMW_LIBDMCLIENT_TARBALL
-  ?? path.resolve(REPO_ROOT, '../shared/peers/libdmclient/libdmclient-9d4e3e8.tar.gz');
+  ?? [path.resolve(REPO_ROOT, '..', TARBALL_IN_SHARED), path.join('/work', TARBALL_IN_SHARED)].find((p) => existsSync(p))
+  ?? path.resolve(REPO_ROOT, '..', TARBALL_IN_SHARED);
 
 /** Programs the build runs, and the pkg-config modules `configure --enable-tests` checks. */
 const BUILD_TOOLS = ['tar', 'autoreconf', 'autoconf', 'automake', 'aclocal', 'libtoolize', 'pkg-config', 'gcc', 'make'];
