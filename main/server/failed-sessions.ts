@@ -20,7 +20,7 @@ export interface FailedSession {
   reason: string;
   /** Messages refused since it ended. */
   followUps: number;
-  /** Its failure-ring entry, counting the follow-ups (sessions that were never stored). */
+  /** Its failure-ring entry, counting the follow-ups. */
   entry?: RefusalEntry;
 }
 

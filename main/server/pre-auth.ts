@@ -102,13 +102,11 @@ export class PreAuthDesk {
     this.failed.add({ ...f, followUps: 0 }, now);
   }
 
-  /** Counts a message to a failed session: true for the first (log it once), false after. */
+  /** Counts a message to a failed session (one ring entry per session): true for the first (log it once), false after. */
   followUp(f: FailedSession, address: string, now: number): boolean {
     f.followUps++;
-    if (f.sessionId === null) {
-      if (f.entry) this.ring.bump(f.entry, now);
-      else f.entry = this.ring.add({ at: now, kind: 'session-over', address, devId: f.devId, reason: `message to a session that failed authentication (${f.reason}): HTTP 403` });
-    }
+    if (f.entry) this.ring.bump(f.entry, now);
+    else f.entry = this.ring.add({ at: now, kind: 'session-over', address, devId: f.devId, reason: `message to a session that failed authentication (${f.reason}): HTTP 403` });
     return f.followUps === 1;
   }
 

@@ -24,7 +24,13 @@ import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
 import { applyEffects } from './effects.js';
-import { LiveSessions, type Live } from './live-sessions.js';
+import { LiveSessions, type Live, type PendingMessage } from './live-sessions.js';
+import { Admission, isSlot, type NoSlot, type Slot } from './admission.js';
+import { checkHeaderLimits, describeOverLimit } from './header-limits.js';
+import { NO_CREDENTIAL, PreAuthDesk } from './pre-auth.js';
+import type { FailedSession } from './failed-sessions.js';
+import { shownDevId, type RefusalEntry, type RefusalKind } from './failure-ring.js';
+import { sourceAddressKey } from './source-address.js';
 import { EventBus, type HeldCommand, type ReleaseCause, type ServerEvent } from './events.js';
 import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
 import { parseJobSpec } from './jobs.js';
@@ -86,6 +92,32 @@ export interface SteppingState {
   held: { sessionId: number; since: string; releaseAt: string; next: HeldCommand | null; pending: number } | null;
 }
 
+/** Refusals before authentication and the session pools, as GET /api/v1/auth-failures and the UI show them. */
+export interface AuthFailuresView {
+  /** Newest first, bounded (failureRingSize); runs of the same refusal folded into one entry with a count. */
+  recent: RefusalEntry[];
+  /** Refusals per kind since the server started. */
+  counts: Record<RefusalKind, number>;
+  /** Addresses and credential names whose failure buckets are not full, and how many DevIds are in good standing. */
+  throttled: ReturnType<PreAuthDesk['throttle']['snapshot']>;
+  sessions: { authenticated: number; maxSessions: number; preAuth: number; maxPreAuthSessions: number; maxPreAuthSessionsPerAddress: number };
+}
+
+/** How a session enters the store: its slot (taken before any await) and, when it authenticated in memory first, that session. */
+interface StoreEntry {
+  slot: Slot;
+  token: string;
+  /** The engine state before the turn that authenticated it (the turn runs again, with the jobs). */
+  state?: EngineSession;
+  /** The device as that turn saw it (the nonce its session was given). */
+  view?: DeviceView;
+  /** The in-memory session it was (its messages are written first). */
+  from?: Live;
+}
+
+/** A Host header we echo in a RespURI: a name or address and a port, nothing else. */
+const PLAUSIBLE_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
 /** How stale a live session's device row may let last_seen get (it is written with other changes). */
 const SEEN_RESOLUTION_MS = 1000;
 
@@ -97,7 +129,10 @@ export class DmServer {
   readonly engine: SessionEngine;
   ca?: LabCa;
   private listener?: Listener;
-  private readonly live = new LiveSessions();
+  private readonly admission: Admission;
+  private readonly live: LiveSessions;
+  /** Everything about devices that have not authenticated: throttles, recent refusals, failed sessions. */
+  private readonly desk: PreAuthDesk;
   private sweeper?: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
@@ -121,6 +156,9 @@ export class DmServer {
     this.now = opts.now ?? Date.now;
     this.engine = new SessionEngine(config, opts.nonces ?? randomNonces);
     this.notifiers = opts.notifiers ?? [new HttpNotifier()];
+    this.admission = new Admission(config.limits, { authenticated: 30, preAuth: Math.max(1, Math.ceil(config.limits.preAuthTimeoutMs / 3000)) });
+    this.live = new LiveSessions(this.admission);
+    this.desk = new PreAuthDesk(config.limits);
   }
 
   static async start(opts: DmServerOptions): Promise<DmServer> {
@@ -170,7 +208,7 @@ export class DmServer {
       });
       const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
       (config as { serverUri: string }).serverUri = opts.publicUrl ?? `${server.scheme}://${shownHost}:${server.listener.port}${basePath}`;
-      const every = opts.sweepIntervalMs ?? Math.max(50, Math.min(5000, Math.floor(config.limits.sessionTimeoutMs / 4)));
+      const every = opts.sweepIntervalMs ?? Math.max(50, Math.min(5000, Math.floor(Math.min(config.limits.sessionTimeoutMs, config.limits.preAuthTimeoutMs) / 4)));
       server.sweeper = setInterval(() => server.sweep(), every);
       server.sweeper.unref();
       return server;
@@ -194,7 +232,7 @@ export class DmServer {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.releaseAllHolds();
-    for (const l of this.live.values()) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
+    for (const l of [...this.live.values()]) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
     this.live.clear();
     if (this.dm20) closeDm20(this.dm20);
     await this.listener?.close();
@@ -237,7 +275,7 @@ export class DmServer {
   /** The next message of this session answers with Alert 1223 and ends it. */
   abortSession(sessionId: number): boolean {
     const l = this.live.get(sessionId);
-    if (!l || l.state.phase === 'closed') return false;
+    if (!l || l.preAuth || l.state.phase === 'closed') return false;
     const held = this.holds.get(sessionId);
     if (held) {
       // The held answer becomes the abort: statuses and Alert 1223, no command.
@@ -249,7 +287,7 @@ export class DmServer {
   }
 
   activeSessions(): { id: number; device: string; dmSessionId: string; phase: string; lastActivity: string }[] {
-    const dm12 = [...this.live.values()].filter((l) => l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
+    const dm12 = [...this.live.values()].filter((l) => !l.preAuth && l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
     return this.dm20 ? [...dm12, ...activeDm20Sessions(this.dm20)] : dm12;
   }
 
@@ -384,30 +422,37 @@ export class DmServer {
     this.bus.emit(e);
   }
 
-  /** `/dm` -> 'base'; `/dm/s/<id>-<token>` -> that session; anything else -> undefined. */
-  private route(p: string): { kind: 'base' } | { kind: 'session'; id: number; token: string } | undefined {
+  /**
+   * `/dm` -> 'base'; `/dm/s/<n>-<token>` -> that session; anything else -> undefined. `<n>` is the
+   * session's id in the log, or `u<n>` for a session that began before authenticating (it had no
+   * log id yet); the token is what finds it.
+   */
+  private route(p: string): { kind: 'base' } | { kind: 'session'; no: string; token: string } | undefined {
     const base = this.opts.basePath!;
     if (p === base || p === `${base}/`) return { kind: 'base' };
     // Compiled once: building it per request showed up in profiles.
-    this.sessionPath ??= new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/s/(\\d+)-([0-9a-f]+)$`);
+    this.sessionPath ??= new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/s/(u?\\d+)-([0-9a-f]+)$`);
     const m = this.sessionPath.exec(p);
-    return m ? { kind: 'session', id: Number(m[1]), token: m[2]! } : undefined;
+    return m ? { kind: 'session', no: m[1]!, token: m[2]! } : undefined;
   }
 
-  private respUri(host: string | undefined, id: number, token: string): string {
-    const authority = host ?? new URL(this.config.serverUri).host;
-    return `${this.scheme}://${authority}${this.opts.basePath}/s/${id}-${token}`;
+  /** The live session a RespURI names: its token, given out with exactly that URL. */
+  private routed(route: ReturnType<DmServer['route']>): Live | undefined {
+    if (route?.kind !== 'session') return undefined;
+    const l = this.live.withToken(route.token);
+    return l && l.state.respUri.endsWith(`/s/${route.no}-${route.token}`) ? l : undefined;
+  }
+
+  private respUri(host: string | undefined, no: string, token: string): string {
+    // The Host header is the device's own text: echoed only when it looks like an authority.
+    const authority = host !== undefined && PLAUSIBLE_HOST.test(host) ? host : new URL(this.config.serverUri).host;
+    return `${this.scheme}://${authority}${this.opts.basePath}/s/${no}-${token}`;
   }
 
   private onTooLarge(r: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse {
-    const now = this.now();
     const limit = this.config.limits.maxBodyBytes;
     const reason = `body of ${r.declared ?? `more than ${limit}`} bytes is over the limit of ${limit} bytes`;
-    const route = this.route(r.path);
-    const live = route?.kind === 'session' ? this.live.get(route.id) : undefined;
-    const sessionId = this.logRejected(live?.id, r.bytes, r.contentType, now, 413, `${reason}; first ${r.bytes.length} bytes kept`);
-    this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 413, reason });
-    return text(413, `${reason}\n`);
+    return this.reject(r, this.routed(this.route(r.path)), 413, reason, this.now(), { logReason: `${reason}; first ${r.bytes.length} bytes kept` });
   }
 
   private onBody(r: IncomingBody): OutgoingResponse | Promise<OutgoingResponse> {
@@ -419,19 +464,23 @@ export class DmServer {
       this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus: 404, reason: `POST to ${r.path}` });
       return text(404, `no DM endpoint at ${r.path}; POST to ${this.opts.basePath}\n`);
     }
-    const live0 = route.kind === 'session' ? this.live.get(route.id) : undefined;
-    const routed = live0 && route.kind === 'session' && live0.token === route.token ? live0 : undefined;
+    const routed = this.routed(route);
     if (!ACCEPTED_MEDIA_TYPES.has(r.contentType)) {
-      const reason = `unsupported media type "${r.contentType || '(none)'}"; send ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`;
-      const sessionId = this.logRejected(routed?.id, r.bytes, r.contentType, now, 415, reason);
-      this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 415, reason });
-      return text(415, `${reason}\n`);
+      return this.reject(r, routed, 415, `unsupported media type "${r.contentType || '(none)'}"; send ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`, now);
     }
     const decoded = decodeMessage(r.bytes);
     if (!decoded.ok) return this.malformed(r, routed, decoded.error, now);
     const { message, encoding } = decoded.value;
     const hdr = message.hdr;
+    // Header values over their limits are named, never echoed (our SyncHdr Status would carry them).
+    const over = checkHeaderLimits(message, this.config.limits);
+    if (over) return this.reject(r, routed, 400, describeOverLimit(over), now);
     const devId = hdr.source.locURI;
+    const address = sourceAddressKey(r.remote);
+
+    // A session that failed authentication is over, by its RespURI or (from the same address) by DevId and SessionID.
+    const failed = route.kind === 'session' ? this.desk.failed.withToken(route.token, now) : this.desk.failed.latest(devId, hdr.sessionID, now);
+    if (failed && (route.kind === 'session' || failed.address === address)) return this.refuseFailed(r, failed, now);
 
     // Which session: the RespURI we gave, else (device, SessionID), else a new one for package 1.
     let live: Live | undefined = routed;
@@ -440,7 +489,8 @@ export class DmServer {
     }
     if (!live && route.kind === 'base') {
       const same = this.live.latest(devId, hdr.sessionID);
-      if (same && !(same.state.phase === 'closed' && isPackage1(message))) live = same;
+      // A session not yet authenticated is found this way only from its own address (anyone can name a DevId).
+      if (same && !(same.state.phase === 'closed' && isPackage1(message)) && !(same.preAuth && same.address !== address)) live = same;
     }
     const stale = live && this.holds.get(live.id);
     if (stale) {
@@ -452,103 +502,258 @@ export class DmServer {
       this.endLive(live, 'aborted', 'the device started the session over');
       live = undefined;
     }
-    if (!live) {
-      if (!isPackage1(message)) {
-        const why = route.kind === 'session' ? `session ${route.id} is unknown or has expired` : `no open session ${hdr.sessionID} for "${devId}" and the message is not a package 1`;
-        return this.syncmlError(r, hdr, encoding, undefined, 408, why, now);
-      }
-      const open = this.live.openCount;
-      if (open >= this.config.limits.maxSessions) {
-        const reason = `${open} sessions open, the limit is ${this.config.limits.maxSessions}`;
-        const sessionId = this.logRejected(undefined, r.bytes, r.contentType, now, 503, reason);
-        this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 503, reason });
-        return { status: 503, headers: { 'content-type': 'text/plain', 'retry-after': '30' }, body: `${reason}\n` };
-      }
+    if (!live && !isPackage1(message)) {
+      const why = route.kind === 'session' ? `session ${route.no} is unknown or has expired` : `no open session ${hdr.sessionID} for "${devId}" and the message is not a package 1`;
+      return this.syncmlError(r, hdr, encoding, undefined, 408, why, now);
     }
-    return this.exchange(r, live, message, encoding, now);
+    if (this.config.clientAuth === 'none' || (live && !live.preAuth)) return this.exchange(r, live, message, encoding, now);
+    const limit = this.config.limits.maxPreAuthMessageBytes;
+    if (r.bytes.length > limit) {
+      return this.reject(r, live, 413, `a message before authentication may be at most ${limit} bytes (maxPreAuthMessageBytes); this one is ${r.bytes.length}`, now, { devId });
+    }
+    return this.exchangePreAuth(r, live, message, encoding, now);
   }
 
   /**
    * The heart of a request: one transaction from the logged request to the logged response,
-   * answered once it committed.
+   * answered once it committed. For a session already in the store, a new one (client auth
+   * 'none': its slot is taken here, before any await), or one entering the store because it just
+   * authenticated (`entry`, from exchangePreAuth: its messages so far are written first, and its
+   * turn runs again, now with the device's queued jobs).
    */
-  private async exchange(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, now: number): Promise<OutgoingResponse> {
+  private async exchange(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, now: number, entry?: StoreEntry): Promise<OutgoingResponse> {
     const hdr = message.hdr;
     const devId = hdr.source.locURI;
+    if (!live && !entry) {
+      const slot = this.admission.take('authenticated', sourceAddressKey(r.remote));
+      if (!isSlot(slot)) return this.busy(r, slot, now, devId);
+      entry = { slot, token: randomHex(8) };
+    }
     const events: ServerEvent[] = [];
+    const pending = entry?.from?.preAuth?.messages ?? [];
     // Numbered now, not after the await: anything else logged into this session meanwhile comes after.
-    const inSeq = live ? ++live.logged : 1;
-    const outSeq = live ? ++live.logged : 2;
-    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string; held?: HeldTurn; device: DeviceView; seenAt: number | undefined };
+    const inSeq = live ? ++live.logged : pending.length + 1;
+    const outSeq = live ? ++live.logged : pending.length + 2;
+    let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string; held?: HeldTurn; device: DeviceView; seenAt: number | undefined; closed?: string };
     try {
       result = await this.store.group(() => {
         let sessionId = live?.id;
-        let token = live?.token;
-        if (sessionId === undefined) {
-          sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding, authType: this.config.clientAuth }, now);
-          token = randomHex(8);
-          events.push({ type: 'session-started', at: iso(now), sessionId, device: devId, dmSessionId: hdr.sessionID, encoding });
-        }
-        const size = r.bytes.length;
-        events.push({ type: 'message', at: iso(r.receivedAt), sessionId, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null });
+        const token = live?.token ?? entry!.token;
         // The device's row is read once per session; later messages use what the session knows
         // (its auth state is kept up to date below) and refresh last_seen at most once a second.
         let view: DeviceView;
         let seenAt: number | undefined;
+        let seen: ServerEvent;
         if (live) {
           view = live.device;
           if (now - live.seenWritten >= SEEN_RESOLUTION_MS) seenAt = now;
-          events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: false });
+          seen = { type: 'device-seen', at: iso(now), device: devId, firstTime: false };
         } else {
+          const startedAt = entry!.from?.preAuth?.startedAt ?? now;
+          sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding, authType: this.config.clientAuth }, startedAt);
+          events.push({ type: 'session-started', at: iso(startedAt), sessionId, device: devId, dmSessionId: hdr.sessionID, encoding });
           const { device, created } = this.store.touchDevice(devId, now);
-          events.push({ type: 'device-seen', at: iso(now), device: devId, firstTime: created });
+          seen = { type: 'device-seen', at: iso(now), device: devId, firstTime: created };
           const cred = device.clientCred ?? this.config.defaultClientCred;
-          view = { devId, auth: device.auth, ...(cred ? { clientCred: cred } : {}) };
+          // A session that authenticated before entering the store keeps what it was given (its nonce).
+          view = entry!.view ?? { devId, auth: device.auth, ...(cred ? { clientCred: cred } : {}) };
+          if (pending.length > 0) {
+            this.store.addMessages(pending.map((m) => ({ ...m, sessionId: sessionId! })));
+            for (const m of pending) events.push({ type: 'message', at: iso(m.at), sessionId, direction: m.direction, bytes: m.bytes.length, msgId: m.msgId ?? null, httpStatus: m.httpStatus ?? null });
+          }
         }
-        const state = live?.state ?? this.engine.open({ id: sessionId, message, encoding, respUri: this.respUri(r.host, sessionId, token!), device: view });
+        const size = r.bytes.length;
+        events.push({ type: 'message', at: iso(r.receivedAt), sessionId: sessionId!, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null }, seen);
+        const state = live?.state ?? (entry!.state ? { ...entry!.state, id: sessionId! } : this.engine.open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
         const queued = this.store.queuedJobSpecs(devId);
-        const hmac = r.headers['x-syncml-hmac'];
-        const turn = this.turnFor(devId, state, {
-          message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued,
-          transport: { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) },
-        });
+        const turn = this.turnFor(devId, state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) });
+        if (entry?.state && !('held' in turn ? turn.held.session : turn.output.session).authenticated) {
+          throw new Error('a session that authenticated without its jobs did not with them');
+        }
         // What the device said is logged with what the engine noted about it, and with the answer
         // in the same INSERT when there is one (the group's savepoint still undoes it all if
         // anything here throws).
         const fx = 'held' in turn ? turn.held.effects : turn.output.effects;
         const sizeNote = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : undefined;
         const notes = sizeNote ? [sizeNote, ...fx.notes] : fx.notes;
-        const logIn: NewMessage & { seq: number } = { sessionId, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null };
-        this.apply(fx, sessionId, devId, now, events, seenAt);
+        const logIn: NewMessage & { seq: number } = { sessionId: sessionId!, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null };
+        this.apply(fx, sessionId!, devId, now, events, seenAt);
         const device: DeviceView = fx.deviceAuth ? { ...view, auth: fx.deviceAuth } : view;
         if ('held' in turn) {
           // Step control: what the device said is stored now; the answer is built and logged when released.
           this.store.addMessages([logIn]);
-          return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId, token: token!, held: turn.held, device, seenAt };
+          return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId: sessionId!, token, held: turn.held, device, seenAt };
         }
         const out = turn.output;
         const at = this.now();
         this.store.addMessages([logIn, {
-          sessionId, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
+          sessionId: sessionId!, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
           bytes: out.bytes,
         }]);
-        events.push({ type: 'message', at: iso(at), sessionId, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
+        events.push({ type: 'message', at: iso(at), sessionId: sessionId!, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.
         events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
-        return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId, token: token!, device, seenAt };
+        return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId: sessionId!, token, device, seenAt, ...(out.effects.closed ? { closed: out.effects.closed.reason } : {}) };
       });
     } catch (e) {
+      // The slot goes back with the session that held it.
+      if (entry?.from) this.live.delete(entry.from.id);
+      else if (entry) this.admission.release(entry.slot);
       return this.internalError(r, live, e, now);
     }
-    const l: Live = live ?? { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now, logged: outSeq, device: result.device, seenWritten: now };
+    let l: Live;
+    if (live) l = live;
+    else if (entry!.from) {
+      l = entry!.from;
+      this.live.rekey(l, result.sessionId);
+      delete l.preAuth;
+      l.logged = outSeq;
+      l.seenWritten = now;
+    } else {
+      l = { id: result.sessionId, token: result.token, devId, dmSessionId: hdr.sessionID, state: result.state, lastActivity: now, logged: outSeq, device: result.device, seenWritten: now, address: entry!.slot.address, slot: entry!.slot };
+    }
     l.state = result.state;
     l.lastActivity = now;
     l.device = result.device;
     if (result.seenAt !== undefined) l.seenWritten = result.seenAt;
     this.live.set(l);
+    if (entry && this.config.clientAuth !== 'none') this.desk.succeeded(devId, now);
+    if (result.state.phase === 'closed' && result.state.closedCode !== undefined) {
+      this.desk.sessionFailed({ devId, dmSessionId: l.dmSessionId, token: l.token, address: l.address ?? sourceAddressKey(r.remote), sessionId: l.id, reason: result.closed ?? 'authentication failed' }, now);
+    }
     for (const e of events) this.emit(e);
     if (result.held) return this.waitForStep(r, l, result.held, outSeq);
     return { status: 200, headers: { 'content-type': r.contentType, ...result.headers }, body: result.bytes };
+  }
+
+  /**
+   * A message of a session that has not authenticated (client auth is on). Its credentials are
+   * checked only when the throttles allow (pre-auth.ts). The engine runs without the store and
+   * without jobs. If the device authenticates, the session takes a slot among the authenticated
+   * ones and enters the store through exchange(); if not, nothing is stored: the session stays in
+   * memory with its messages (bounded: the engine ends it after maxAuthAttemptsPerSession refusals,
+   * each message at most maxPreAuthMessageBytes) or it is over, and the refusal is counted.
+   */
+  private exchangePreAuth(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, now: number): OutgoingResponse | Promise<OutgoingResponse> {
+    const hdr = message.hdr;
+    const devId = hdr.source.locURI;
+    const address = sourceAddressKey(r.remote);
+    const known = live?.device ?? this.deviceView(devId);
+    const credential = known.clientCred?.name ?? NO_CREDENTIAL;
+    const gate = this.desk.gate({ address, credential, devId, now });
+    if (!gate.check) {
+      return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(gate.retryAfterSec) }, body: `${gate.reason}: refused without checking; try again in ${gate.retryAfterSec} s\n` };
+    }
+    const view = this.desk.checkedView(known, gate.lockBinds, now);
+    const id = live?.id ?? this.desk.newSessionId();
+    const token = live?.token ?? randomHex(8);
+    const state = live?.state ?? this.engine.open({ id, message, encoding, respUri: this.respUri(r.host, `u${-id}`, token), device: view });
+    const out = this.engine.handle(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
+
+    if (out.session.authenticated) {
+      // In: a slot among the authenticated sessions, taken before any await.
+      if (live) {
+        const no = this.admission.promote(live.slot!);
+        if (no) {
+          this.live.delete(live.id);
+          return this.busy(r, no, now, devId);
+        }
+        return this.exchange(r, undefined, message, encoding, now, { slot: live.slot!, token, state, view, from: live });
+      }
+      const slot = this.admission.take('authenticated', address);
+      if (!isSlot(slot)) return this.busy(r, slot, now, devId);
+      return this.exchange(r, undefined, message, encoding, now, { slot, token, state, view });
+    }
+
+    const refusal = this.desk.refused({ address, credential, checked: view, lockBinds: gate.lockBinds, fx: out.effects, session: out.session, now });
+    if (refusal) this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus: 200, reason: `${shownDevId(devId)} from ${address}: ${refusal.reason}` });
+    const reply: OutgoingResponse = { status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes };
+    if (out.session.phase === 'closed') {
+      this.desk.sessionFailed({ devId, dmSessionId: hdr.sessionID, token, address, sessionId: null, reason: out.effects.closed?.reason ?? 'authentication failed' }, now);
+      if (live) this.live.delete(live.id);
+      return reply;
+    }
+    let l = live;
+    if (!l) {
+      const slot = this.preAuthSlot(address);
+      if (!isSlot(slot)) return this.busy(r, slot, now, devId);
+      l = { id, token, devId, dmSessionId: hdr.sessionID, state: out.session, lastActivity: now, logged: 0, device: known, seenWritten: now, address, slot, preAuth: { startedAt: r.receivedAt, messages: [], bytes: 0 } };
+    }
+    // Its own nonce (the one its challenge carried) stays with the session; failures and lockout are the desk's.
+    l.device = { ...known, auth: out.effects.deviceAuth ?? view.auth };
+    l.state = out.session;
+    l.lastActivity = now;
+    this.keepPending(l, r, hdr.msgID, out);
+    this.live.set(l);
+    return reply;
+  }
+
+  /**
+   * A slot among the unauthenticated sessions. When the whole pool is full (not just this
+   * address's share), the session idle longest gives way: a flood's sessions are older than a real
+   * device's, which answers its challenge within a round trip, so a flood cannot keep devices out
+   * by filling the pool, only by refilling all of it within one such round trip.
+   */
+  private preAuthSlot(address: string): Slot | NoSlot {
+    const slot = this.admission.take('pre-auth', address);
+    if (isSlot(slot) || slot.limit !== 'pre-auth') return slot;
+    const oldest = this.live.leastActivePreAuth();
+    if (!oldest) return slot;
+    this.live.delete(oldest.id);
+    return this.admission.take('pre-auth', address);
+  }
+
+  /** A refused exchange stays with its session until it authenticates (then it is written) or ends (then it is dropped). */
+  private keepPending(l: Live, r: IncomingBody, msgId: string, out: EngineOutput): void {
+    const p = l.preAuth!;
+    const notes = out.effects.notes;
+    const at = this.now();
+    p.messages.push(
+      { seq: ++l.logged, direction: 'in', at: r.receivedAt, msgId, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null },
+      { seq: ++l.logged, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200, bytes: out.bytes },
+    );
+    p.bytes += r.bytes.length + out.bytes.length;
+  }
+
+  /** The device as an unauthenticated message sees it: its row read, never written, and the credential it must present. */
+  private deviceView(devId: string): DeviceView {
+    const row = this.store.device(devId);
+    const cred = row?.clientCred ?? this.config.defaultClientCred;
+    return { devId, auth: row?.auth ?? { authFailures: [] }, ...(cred ? { clientCred: cred } : {}) };
+  }
+
+  private transport(r: IncomingBody): EngineInput['transport'] {
+    const hmac = r.headers['x-syncml-hmac'];
+    return { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) };
+  }
+
+  /** No slot: HTTP 503 + Retry-After, counted, nothing stored (shedding load must cost nothing). */
+  private busy(r: IncomingBody, no: NoSlot, now: number, devId: string): OutgoingResponse {
+    this.desk.note('busy', { address: sourceAddressKey(r.remote), devId, reason: no.reason, now });
+    return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(no.retryAfterSec) }, body: `${no.reason}\n` };
+  }
+
+  /** A message for a session that failed authentication: HTTP 403, logged the first time, counted after. */
+  private refuseFailed(r: IncomingBody, f: FailedSession, now: number): OutgoingResponse {
+    const reason = `the session ended because authentication failed (${f.reason}); its later messages are refused`;
+    if (this.desk.followUp(f, sourceAddressKey(r.remote), now)) {
+      if (f.sessionId !== null) this.logRejected(f.sessionId, r.bytes, r.contentType, now, 403, `${reason}: this one is logged, the next ones only counted`);
+      this.emit({ type: 'rejected', at: iso(now), sessionId: f.sessionId, httpStatus: 403, reason });
+    }
+    return text(403, `${reason}\n`);
+  }
+
+  /** Refusals before authentication, what is throttled now, and the session pools (API and UI). */
+  authFailures(): AuthFailuresView {
+    const now = this.now();
+    const l = this.config.limits;
+    const c = this.admission.counts();
+    return {
+      recent: this.desk.ring.recent(),
+      counts: this.desk.ring.counts(),
+      throttled: this.desk.throttle.snapshot(now),
+      sessions: { authenticated: c.authenticated, maxSessions: l.maxSessions, preAuth: c.preAuth, maxPreAuthSessions: l.maxPreAuthSessions, maxPreAuthSessionsPerAddress: l.maxPreAuthSessionsPerAddress },
+    };
   }
 
   /** Writes what the engine decided. Runs inside the request's transaction. */
@@ -557,6 +762,11 @@ export class DmServer {
   }
 
   private endLive(l: Live, state: SessionState, reason: string): void {
+    if (l.preAuth) {
+      // Nothing of it is stored: it just goes (with its slot).
+      this.live.delete(l.id);
+      return;
+    }
     const now = this.now();
     const { session, effects } = this.engine.close(l.state, state, reason);
     const events: ServerEvent[] = [];
@@ -572,16 +782,19 @@ export class DmServer {
   private sweep(): void {
     if (this.dm20) sweepDm20(this.dm20);
     const now = this.now();
-    const timeout = this.config.limits.sessionTimeoutMs;
+    const { sessionTimeoutMs: timeout, preAuthTimeoutMs } = this.config.limits;
     for (const l of [...this.live.values()]) {
       if (this.holds.has(l.id)) continue; // waiting for us, not for the device
       const idle = now - l.lastActivity;
-      if (l.state.phase === 'closed') {
+      if (l.preAuth) {
+        if (idle > preAuthTimeoutMs) this.live.delete(l.id);
+      } else if (l.state.phase === 'closed') {
         if (idle > timeout) this.live.delete(l.id);
       } else if (idle > timeout) {
         this.endLive(l, 'timeout', `no message for ${Math.round(idle / 1000)} s`);
       }
     }
+    this.desk.prune(now);
   }
 
   // --- bad input -----------------------------------------------------------------------------
@@ -590,6 +803,28 @@ export class DmServer {
   private takeSeq(sessionId: number): number | undefined {
     const l = this.live.get(sessionId);
     return l ? ++l.logged : undefined;
+  }
+
+  /** Input that may be logged: into a session in the store, or any when client auth is 'none' (no one to wait for). */
+  private keepsLog(live: Live | undefined): boolean {
+    return this.config.clientAuth === 'none' || (live !== undefined && !live.preAuth);
+  }
+
+  /**
+   * Input refused before any session work: logged (into `live`, or a rejected session of its own)
+   * when the store may have it; otherwise only counted in the ring (a stranger cannot grow the store).
+   */
+  private reject(r: Omit<IncomingBody, 'bytes'> & { bytes: Uint8Array }, live: Live | undefined, status: number, reason: string, now: number, o: { devId?: string; logReason?: string; body?: string } = {}): OutgoingResponse {
+    if (this.keepsLog(live)) {
+      const sessionId = this.logRejected(live?.id, r.bytes, r.contentType, now, status, o.logReason ?? reason);
+      this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: status, reason });
+    } else this.refusedBeforeAuth(r, status, reason, now, o.devId);
+    return text(status, o.body ?? `${reason}\n`);
+  }
+
+  private refusedBeforeAuth(r: { remote: string }, httpStatus: number, reason: string, now: number, devId?: string): void {
+    this.desk.note('rejected', { address: sourceAddressKey(r.remote), ...(devId !== undefined ? { devId } : {}), reason: `${httpStatus}: ${reason}`, now });
+    this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus, reason });
   }
 
   /** Logs bytes that could not start or join a session; returns the session they were filed under. */
@@ -602,20 +837,21 @@ export class DmServer {
   }
 
   /**
-   * A body that is not a valid DM message. When its SyncHdr can still be read, the device gets a
-   * SyncML answer (SyncHdr status 400) in its own encoding; otherwise HTTP 400. The bytes are logged.
+   * A body that is not a valid DM message. When its SyncHdr can still be read (and its values are
+   * within their limits), the device gets a SyncML answer (SyncHdr status 400) in its own encoding;
+   * otherwise HTTP 400. The bytes are logged when the store may have them (keepsLog).
    */
   private malformed(r: IncomingBody, live: Live | undefined, error: CodecError, now: number): OutgoingResponse {
     const reason = describeCodecError(error);
     const enc = sniffEncoding(r.bytes);
     const hdr = enc ? readHeaderOnly(r.bytes) : undefined;
-    if (hdr && enc) return this.syncmlError(r, hdr, enc, live, 400, `malformed message: ${reason}`, now, true);
-    const sessionId = this.logRejected(live?.id, r.bytes, r.contentType, now, 400, `malformed message: ${reason}`);
-    this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 400, reason });
-    return text(400, `malformed SyncML DM message: ${reason}\n`);
+    if (hdr && enc && !checkHeaderLimits({ hdr, body: { commands: [], final: true } }, this.config.limits)) {
+      return this.syncmlError(r, hdr, enc, live, 400, `malformed message: ${reason}`, now, true);
+    }
+    return this.reject(r, live, 400, `malformed message: ${reason}`, now, { body: `malformed SyncML DM message: ${reason}\n` });
   }
 
-  /** Answers with only a SyncHdr status and Final, logging both directions. */
+  /** Answers with only a SyncHdr status and Final, logging both directions when the store may have them. */
   private syncmlError(r: IncomingBody, hdr: SyncHdr, encoding: Encoding, live: Live | undefined, code: number, reason: string, now: number, malformed = false): OutgoingResponse {
     const reply: SyncML = {
       hdr: { verDTD: hdr.verDTD, verProto: hdr.verProto, sessionID: hdr.sessionID, msgID: '1', target: { locURI: hdr.source.locURI }, source: { locURI: this.config.serverUri } },
@@ -623,6 +859,10 @@ export class DmServer {
     };
     const bytes = encodeMessage(reply, encoding);
     if (!bytes.ok) return text(400, `${reason}\n`);
+    if (!this.keepsLog(live)) {
+      this.refusedBeforeAuth(r, 200, `SyncHdr ${code}: ${reason}`, now, hdr.source.locURI);
+      return { status: 200, headers: { 'content-type': r.contentType }, body: bytes.value };
+    }
     const sessionId = this.store.tx(() => {
       const id = live?.id ?? this.store.createSession({ device: hdr.source.locURI, dmSessionId: hdr.sessionID, encoding, state: 'rejected', reason }, now);
       this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, error: malformed ? reason : null, note: malformed ? null : reason });

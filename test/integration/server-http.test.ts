@@ -109,7 +109,10 @@ describe('sessions over HTTP', () => {
       const server = await start({ clientAuth: type, defaultClientCred: { name: 'lab', secret: 'labpw' } });
       const wrong = new TestClient({ url: server.url, devId: `IMEI:${type}`, auth: { type, name: 'lab', secret: 'nope' } });
       const r1 = await wrong.runSession();
-      expect(r1.error).toMatch(/authentication refused \(401\)/);
+      // The test client tries a 4th time; after maxAuthAttemptsPerSession (3) refusals the session is
+      // over, so that message gets HTTP 403 instead of another SyncHdr 401 (issue 14, 7b: a client
+      // without a retry limit must be stopped).
+      expect(r1.error).toMatch(/^HTTP 403: the session ended because authentication failed/);
       expect(r1.headerCodes.every((c) => c === 401 || c === 407)).toBe(true);
       const res = r1.exchanges[0]!.response!;
       const hs = res.body.commands.find((c) => c.kind === 'Status' && c.cmdRef === '0') as Status;

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LiveSessions, type Live } from '../../main/server/live-sessions.js';
+import { Admission, type Slot } from '../../main/server/admission.js';
 import type { EngineSession } from '../../main/server/engine.js';
 
 const state = (phase: EngineSession['phase']) => ({ phase }) as EngineSession;
@@ -34,5 +35,46 @@ describe('live sessions', () => {
     // A state change of a session no longer held does not count it again.
     ls.setState(b, state('mgmt'));
     expect(ls.openCount).toBe(1);
+  });
+
+  it('gives a session\'s slot back when it closes or is dropped, once, and re-keys a session that entered the store', () => {
+    const admission = new Admission({ maxSessions: 2, maxPreAuthSessions: 2, maxPreAuthSessionsPerAddress: 2 });
+    const ls = new LiveSessions(admission);
+    const withSlot = (l: Live, pool: 'authenticated' | 'pre-auth'): Live => ({ ...l, address: 'A', slot: admission.take(pool, 'A') as Slot });
+    const a = withSlot(live(1, 'IMEI:1', '1'), 'authenticated');
+    const p: Live = { ...withSlot(live(-1, 'IMEI:2', '1', 'pkg1'), 'pre-auth'), token: 'p', preAuth: { startedAt: 0, messages: [], bytes: 0 } };
+    ls.set(a);
+    ls.set(p);
+    expect(admission.counts()).toEqual({ authenticated: 1, preAuth: 1, preAuthAddresses: 1 });
+    ls.setState(a, state('closed'));
+    ls.delete(1); // closed, then dropped: released once
+    expect(admission.counts().authenticated).toBe(0);
+    // The pre-auth session authenticates: its slot moves, its id becomes the store's, its token still finds it.
+    expect(admission.promote(p.slot!)).toBeUndefined();
+    ls.rekey(p, 42);
+    delete p.preAuth;
+    ls.set(p);
+    expect(ls.get(-1)).toBeUndefined();
+    expect(ls.get(42)).toBe(p);
+    expect(ls.withToken('p')).toBe(p);
+    expect(ls.openCount).toBe(1);
+    expect(admission.counts()).toEqual({ authenticated: 1, preAuth: 0, preAuthAddresses: 0 });
+    ls.clear();
+    expect(admission.counts()).toEqual({ authenticated: 0, preAuth: 0, preAuthAddresses: 0 });
+  });
+
+  it('knows which unauthenticated session has been idle longest', () => {
+    const ls = new LiveSessions();
+    const pre = (id: number): Live => ({ ...live(id, `IMEI:${id}`, '1', 'pkg1'), token: `t${id}`, preAuth: { startedAt: 0, messages: [], bytes: 0 } });
+    const [x, y, z] = [pre(-1), pre(-2), pre(-3)];
+    ls.set(x);
+    ls.set(y);
+    ls.set(z);
+    ls.set(live(5, 'IMEI:5', '1'));
+    expect(ls.leastActivePreAuth()).toBe(x);
+    ls.set(x); // x sent another message
+    expect(ls.leastActivePreAuth()).toBe(y);
+    ls.delete(-2);
+    expect(ls.leastActivePreAuth()).toBe(z);
   });
 });
