@@ -3,10 +3,11 @@
  * scripts (DMA-DMS) see everything; a peer DM server (DM-6) sees the devices granted or delegated
  * to it, only the subtrees it was given, and only the jobs it submitted.
  */
-import { parseJobSpec } from '../jobs.js';
+import { JobSpecError, parseJobSpec } from '../jobs.js';
 import { resolveUnconfirmedPolicy } from '../unconfirmed.js';
 import { JobDecisionError } from '../../store/server-store.js';
 import type { JobSpec } from '../types.js';
+import { deviceIdProblem } from '../device-id.js';
 import { checkDelegableSubtree, jobUris, withinSubtrees, type Federation } from '../federation.js';
 import { principalName, type Principal } from './auth.js';
 import { ApiError } from './errors.js';
@@ -24,6 +25,14 @@ function operatorOnly(p: Principal, what: string): void {
 function peerOnly(p: Principal, what: string): string {
   if (p.kind !== 'peer') throw new ApiError(403, 'forbidden', `${what} is for peer DM servers (--peer), not for the operator token`, 'authorization');
   return p.id;
+}
+
+/** The device id in a path (`/devices/{devId}`), checked as in bodies and queries. */
+function deviceParam(c: RequestContext): string {
+  const v = c.params[0]!;
+  const why = deviceIdProblem(v);
+  if (why) throw new ApiError(400, 'invalid', `devId: ${why}`, 'devId');
+  return v;
 }
 
 function idParam(c: RequestContext, name: string): number {
@@ -82,7 +91,7 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
     {
       method: 'GET', path: '/devices/:devId',
       handler: (c) => {
-        const devId = c.params[0]!;
+        const devId = deviceParam(c);
         const view = fed.mayManage(c.principal, devId) ? deviceView(fed, c.principal, devId) : undefined;
         if (!view) throw new ApiError(404, 'unknown-device', c.principal.kind === 'operator' ? `no device "${devId}" on this server` : `no device "${devId}" that peer ${c.principal.id} may manage here`, 'device');
         return { status: 200, json: view };
@@ -94,7 +103,7 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
       method: 'PUT', path: '/devices/:devId',
       handler: async (c) => {
         operatorOnly(c.principal, 'setting how to reach a device');
-        const devId = c.params[0]!;
+        const devId = deviceParam(c);
         const b = await c.body(SetDeviceBody);
         server.setDevice(devId, { ...(b.notifyUrl !== undefined ? { notifyUrl: b.notifyUrl } : {}), ...(b.clientCred !== undefined ? { clientCred: b.clientCred } : {}) });
         return { status: 200, json: deviceView(fed, c.principal, devId) };
@@ -108,6 +117,7 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         try {
           spec = parseJobSpec(b.spec);
         } catch (e) {
+          if (e instanceof JobSpecError) throw new ApiError(400, 'invalid', `spec.${e.field}: ${e.reason}`, `spec.${e.field}`);
           throw new ApiError(400, 'invalid', `spec: ${(e as Error).message}`, 'spec');
         }
         if (b.onUnconfirmed !== undefined) {

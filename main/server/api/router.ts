@@ -43,25 +43,47 @@ function compile(r: Route): CompiledRoute {
   return { ...r, re };
 }
 
-function sendJson(res: http.ServerResponse, status: number, json: unknown, headers: Record<string, string> = {}): void {
+/**
+ * A body an early answer left unread (401, 404, 413, 415 ... come before it) is read and dropped
+ * when it announced at most this many bytes, so the connection can serve the next request.
+ */
+export const MAX_DRAINED_BODY = 64 * 1024;
+
+/**
+ * Whether the connection must close after the answer: when the request's body has not been read to
+ * its end and is larger than MAX_DRAINED_BODY (or of unknown length), keeping the connection would
+ * mean reading, and throwing away, whatever the client still sends (50 MB without credentials, say).
+ */
+function mustClose(req: http.IncomingMessage): boolean {
+  if (req.complete) return false;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared <= MAX_DRAINED_BODY) {
+    req.resume();
+    return false;
+  }
+  return true;
+}
+
+/** Answers with JSON (closing the connection when its body is left unread: mustClose). */
+function sendJson(req: http.IncomingMessage, res: http.ServerResponse, status: number, json: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const body = Buffer.from(`${JSON.stringify(json)}\n`, 'utf8');
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(body.length), ...headers });
+  const close = mustClose(req) ? { connection: 'close' } : {};
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(body.length), ...headers, ...close });
   res.end(body);
 }
 
 async function readJson(req: http.IncomingMessage, max: number): Promise<unknown> {
+  // Refused before reading: the body is left unread and the connection closed (sendJson).
   const type = mediaType(req.headers['content-type']);
   if (type !== 'application/json') {
-    req.resume();
     throw new ApiError(415, 'unsupported-media-type', `content-type must be application/json, got "${type || '(none)'}"`, 'content-type');
   }
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) {
-    req.resume();
     throw new ApiError(413, 'too-large', `body of ${declared} bytes is over the limit of ${max} bytes`, 'body', undefined, { connection: 'close' });
   }
   const { bytes, over } = await readBody(req, max);
@@ -91,9 +113,9 @@ export function createRouter(opts: RouterOptions): (req: http.IncomingMessage, r
     if (!raw.startsWith('/api') || !(raw.length === 4 || raw[4] === '/' || raw[4] === '?')) return false;
     const url = new URL(raw, 'http://x');
     handle(req, res, url).catch((e: unknown) => {
-      if (e instanceof ApiError) return sendJson(res, e.status, e.toBody(), e.headers);
+      if (e instanceof ApiError) return sendJson(req, res, e.status, e.toBody(), e.headers);
       process.emitWarning(`API request failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-      sendJson(res, 500, new ApiError(500, 'internal', 'internal error').toBody());
+      sendJson(req, res, 500, new ApiError(500, 'internal', 'internal error').toBody());
     });
     return true;
   };
@@ -103,7 +125,7 @@ export function createRouter(opts: RouterOptions): (req: http.IncomingMessage, r
     // The one route without credentials: is the server up.
     if (url.pathname === `${API_PREFIX}/health`) {
       if (method !== 'GET') throw new ApiError(405, 'method-not-allowed', `${method} is not allowed here; use GET`, 'method', undefined, { allow: 'GET' });
-      return sendJson(res, 200, { ok: true });
+      return sendJson(req, res, 200, { ok: true });
     }
     const principal = authenticate(req, opts.auth);
     const matching = routes.map((r) => ({ r, m: r.re.exec(url.pathname) })).filter((x) => x.m !== null);
@@ -124,7 +146,8 @@ export function createRouter(opts: RouterOptions): (req: http.IncomingMessage, r
       if (k in query) throw new ApiError(400, 'invalid', `query parameter "${k}" is given twice`, k);
       query[k] = v;
     }
-    if (method === 'GET' || method === 'DELETE') req.resume();
+    // A route without a body: an empty one ends at once; one that is not empty is never read (sendJson).
+    if ((method === 'GET' || method === 'DELETE') && req.complete) req.resume();
     const ctx: RequestContext = {
       req, res, principal, params, query,
       async body(schema) {
@@ -141,6 +164,6 @@ export function createRouter(opts: RouterOptions): (req: http.IncomingMessage, r
     };
     const out = await hit.r.handler(ctx);
     if (out === 'streaming') return;
-    sendJson(res, out.status, out.json, out.headers);
+    sendJson(req, res, out.status, out.json, out.headers);
   }
 }

@@ -5,9 +5,14 @@
 import { z } from 'zod';
 import { JobSpecSchema } from '../../api/contract.js';
 import { ACL_COMMANDS } from '../../tree/acl.js';
+import { deviceIdProblem } from '../device-id.js';
 import type { ServerEventType } from '../events.js';
 
-export const devId = z.string().min(1, 'must not be empty').max(512);
+/** A device id in a body or a query: the same rules as in a path (device-id.ts), one limit everywhere. */
+export const devId = z.string().superRefine((v, ctx) => {
+  const why = deviceIdProblem(v);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});
 const dmUri = z.string().min(1).max(4096).refine((u) => u === '.' || u.startsWith('./') || /^[A-Za-z0-9]/.test(u), 'not a DM URI (./Name/...)');
 const serverId = z.string().min(1).max(256);
 
