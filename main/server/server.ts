@@ -14,19 +14,17 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBase64, randomHex } from '../protocol/random-pool.js';
-import { decodeDocument, decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
-import { describeCodecError, type CodecError } from '../protocol/errors.js';
-import { isElement, type Element } from '../protocol/element.js';
-import { readHeader } from '../protocol/message/read.js';
-import type { SyncHdr, SyncML } from '../protocol/model.js';
+import { decodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
+import type { SyncML } from '../protocol/model.js';
 import { ServerStore, type NewMessage, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
 import { applyEffects } from './effects.js';
-import { LiveSessions, type Live, type PendingMessage } from './live-sessions.js';
+import { LiveSessions, type Live } from './live-sessions.js';
 import { Admission, isSlot, type NoSlot, type Slot } from './admission.js';
 import { checkHeaderLimits, describeOverLimit } from './header-limits.js';
+import { Rejections, text } from './rejections.js';
 import { NO_CREDENTIAL, PreAuthDesk } from './pre-auth.js';
 import type { FailedSession } from './failed-sessions.js';
 import { shownDevId, type RefusalEntry, type RefusalKind } from './failure-ring.js';
@@ -133,6 +131,7 @@ export class DmServer {
   private readonly live: LiveSessions;
   /** Everything about devices that have not authenticated: throttles, recent refusals, failed sessions. */
   private readonly desk: PreAuthDesk;
+  private readonly rejections: Rejections;
   private sweeper?: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
@@ -159,6 +158,7 @@ export class DmServer {
     this.admission = new Admission(config.limits, { authenticated: 30, preAuth: Math.max(1, Math.ceil(config.limits.preAuthTimeoutMs / 3000)) });
     this.live = new LiveSessions(this.admission);
     this.desk = new PreAuthDesk(config.limits);
+    this.rejections = new Rejections({ store, config, desk: this.desk, takeSeq: (id) => this.takeSeq(id), emit: (e) => this.emit(e), now: () => this.now() });
   }
 
   static async start(opts: DmServerOptions): Promise<DmServer> {
@@ -452,7 +452,7 @@ export class DmServer {
   private onTooLarge(r: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse {
     const limit = this.config.limits.maxBodyBytes;
     const reason = `body of ${r.declared ?? `more than ${limit}`} bytes is over the limit of ${limit} bytes`;
-    return this.reject(r, this.routed(this.route(r.path)), 413, reason, this.now(), { logReason: `${reason}; first ${r.bytes.length} bytes kept` });
+    return this.rejections.reject(r, this.routed(this.route(r.path)), 413, reason, this.now(), { logReason: `${reason}; first ${r.bytes.length} bytes kept` });
   }
 
   private onBody(r: IncomingBody): OutgoingResponse | Promise<OutgoingResponse> {
@@ -466,15 +466,15 @@ export class DmServer {
     }
     const routed = this.routed(route);
     if (!ACCEPTED_MEDIA_TYPES.has(r.contentType)) {
-      return this.reject(r, routed, 415, `unsupported media type "${r.contentType || '(none)'}"; send ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`, now);
+      return this.rejections.reject(r, routed, 415, `unsupported media type "${r.contentType || '(none)'}"; send ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`, now);
     }
     const decoded = decodeMessage(r.bytes);
-    if (!decoded.ok) return this.malformed(r, routed, decoded.error, now);
+    if (!decoded.ok) return this.rejections.malformed(r, routed, decoded.error, now);
     const { message, encoding } = decoded.value;
     const hdr = message.hdr;
     // Header values over their limits are named, never echoed (our SyncHdr Status would carry them).
     const over = checkHeaderLimits(message, this.config.limits);
-    if (over) return this.reject(r, routed, 400, describeOverLimit(over), now);
+    if (over) return this.rejections.reject(r, routed, 400, describeOverLimit(over), now);
     const devId = hdr.source.locURI;
     const address = sourceAddressKey(r.remote);
 
@@ -485,7 +485,7 @@ export class DmServer {
     // Which session: the RespURI we gave, else (device, SessionID), else a new one for package 1.
     let live: Live | undefined = routed;
     if (live && live.devId !== devId) {
-      return this.syncmlError(r, hdr, encoding, undefined, 401, `message for session ${live.id} claims to come from "${devId}", not "${live.devId}"`, now);
+      return this.rejections.syncmlError(r, hdr, encoding, undefined, 401, `message for session ${live.id} claims to come from "${devId}", not "${live.devId}"`, now);
     }
     if (!live && route.kind === 'base') {
       const same = this.live.latest(devId, hdr.sessionID);
@@ -504,12 +504,12 @@ export class DmServer {
     }
     if (!live && !isPackage1(message)) {
       const why = route.kind === 'session' ? `session ${route.no} is unknown or has expired` : `no open session ${hdr.sessionID} for "${devId}" and the message is not a package 1`;
-      return this.syncmlError(r, hdr, encoding, undefined, 408, why, now);
+      return this.rejections.syncmlError(r, hdr, encoding, undefined, 408, why, now);
     }
     if (this.config.clientAuth === 'none' || (live && !live.preAuth)) return this.exchange(r, live, message, encoding, now);
     const limit = this.config.limits.maxPreAuthMessageBytes;
     if (r.bytes.length > limit) {
-      return this.reject(r, live, 413, `a message before authentication may be at most ${limit} bytes (maxPreAuthMessageBytes); this one is ${r.bytes.length}`, now, { devId });
+      return this.rejections.reject(r, live, 413, `a message before authentication may be at most ${limit} bytes (maxPreAuthMessageBytes); this one is ${r.bytes.length}`, now, { devId });
     }
     return this.exchangePreAuth(r, live, message, encoding, now);
   }
@@ -737,7 +737,7 @@ export class DmServer {
   private refuseFailed(r: IncomingBody, f: FailedSession, now: number): OutgoingResponse {
     const reason = `the session ended because authentication failed (${f.reason}); its later messages are refused`;
     if (this.desk.followUp(f, sourceAddressKey(r.remote), now)) {
-      if (f.sessionId !== null) this.logRejected(f.sessionId, r.bytes, r.contentType, now, 403, `${reason}: this one is logged, the next ones only counted`);
+      if (f.sessionId !== null) this.rejections.log(f.sessionId, r.bytes, r.contentType, now, 403, `${reason}: this one is logged, the next ones only counted`);
       this.emit({ type: 'rejected', at: iso(now), sessionId: f.sessionId, httpStatus: 403, reason });
     }
     return text(403, `${reason}\n`);
@@ -805,74 +805,6 @@ export class DmServer {
     return l ? ++l.logged : undefined;
   }
 
-  /** Input that may be logged: into a session in the store, or any when client auth is 'none' (no one to wait for). */
-  private keepsLog(live: Live | undefined): boolean {
-    return this.config.clientAuth === 'none' || (live !== undefined && !live.preAuth);
-  }
-
-  /**
-   * Input refused before any session work: logged (into `live`, or a rejected session of its own)
-   * when the store may have it; otherwise only counted in the ring (a stranger cannot grow the store).
-   */
-  private reject(r: Omit<IncomingBody, 'bytes'> & { bytes: Uint8Array }, live: Live | undefined, status: number, reason: string, now: number, o: { devId?: string; logReason?: string; body?: string } = {}): OutgoingResponse {
-    if (this.keepsLog(live)) {
-      const sessionId = this.logRejected(live?.id, r.bytes, r.contentType, now, status, o.logReason ?? reason);
-      this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: status, reason });
-    } else this.refusedBeforeAuth(r, status, reason, now, o.devId);
-    return text(status, o.body ?? `${reason}\n`);
-  }
-
-  private refusedBeforeAuth(r: { remote: string }, httpStatus: number, reason: string, now: number, devId?: string): void {
-    this.desk.note('rejected', { address: sourceAddressKey(r.remote), ...(devId !== undefined ? { devId } : {}), reason: `${httpStatus}: ${reason}`, now });
-    this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus, reason });
-  }
-
-  /** Logs bytes that could not start or join a session; returns the session they were filed under. */
-  private logRejected(sessionId: number | undefined, bytes: Uint8Array, contentType: string, now: number, httpStatus: number, reason: string, decoded: string | null = null, hdr?: SyncHdr): number {
-    return this.store.tx(() => {
-      const id = sessionId ?? this.store.createSession({ device: hdr?.source.locURI ?? null, dmSessionId: hdr?.sessionID ?? null, encoding: sniffEncoding(bytes) ?? null, state: 'rejected', reason }, now);
-      this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: now, bytes, contentType, httpStatus, decoded, error: reason, msgId: hdr?.msgID ?? null });
-      return id;
-    });
-  }
-
-  /**
-   * A body that is not a valid DM message. When its SyncHdr can still be read (and its values are
-   * within their limits), the device gets a SyncML answer (SyncHdr status 400) in its own encoding;
-   * otherwise HTTP 400. The bytes are logged when the store may have them (keepsLog).
-   */
-  private malformed(r: IncomingBody, live: Live | undefined, error: CodecError, now: number): OutgoingResponse {
-    const reason = describeCodecError(error);
-    const enc = sniffEncoding(r.bytes);
-    const hdr = enc ? readHeaderOnly(r.bytes) : undefined;
-    if (hdr && enc && !checkHeaderLimits({ hdr, body: { commands: [], final: true } }, this.config.limits)) {
-      return this.syncmlError(r, hdr, enc, live, 400, `malformed message: ${reason}`, now, true);
-    }
-    return this.reject(r, live, 400, `malformed message: ${reason}`, now, { body: `malformed SyncML DM message: ${reason}\n` });
-  }
-
-  /** Answers with only a SyncHdr status and Final, logging both directions when the store may have them. */
-  private syncmlError(r: IncomingBody, hdr: SyncHdr, encoding: Encoding, live: Live | undefined, code: number, reason: string, now: number, malformed = false): OutgoingResponse {
-    const reply: SyncML = {
-      hdr: { verDTD: hdr.verDTD, verProto: hdr.verProto, sessionID: hdr.sessionID, msgID: '1', target: { locURI: hdr.source.locURI }, source: { locURI: this.config.serverUri } },
-      body: { commands: [{ kind: 'Status', cmdID: '1', msgRef: hdr.msgID, cmdRef: '0', cmd: 'SyncHdr', targetRefs: [hdr.target.locURI], sourceRefs: [hdr.source.locURI], data: String(code), items: [] }], final: true },
-    };
-    const bytes = encodeMessage(reply, encoding);
-    if (!bytes.ok) return text(400, `${reason}\n`);
-    if (!this.keepsLog(live)) {
-      this.refusedBeforeAuth(r, 200, `SyncHdr ${code}: ${reason}`, now, hdr.source.locURI);
-      return { status: 200, headers: { 'content-type': r.contentType }, body: bytes.value };
-    }
-    const sessionId = this.store.tx(() => {
-      const id = live?.id ?? this.store.createSession({ device: hdr.source.locURI, dmSessionId: hdr.sessionID, encoding, state: 'rejected', reason }, now);
-      this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, error: malformed ? reason : null, note: malformed ? null : reason });
-      this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'out', at: this.now(), durationMs: this.now() - r.receivedAt, bytes: bytes.value, contentType: r.contentType, httpStatus: 200, msgId: '1' });
-      return id;
-    });
-    this.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 200, reason: `${code}: ${reason}` });
-    return { status: 200, headers: { 'content-type': r.contentType }, body: bytes.value };
-  }
-
   private internalError(r: IncomingBody, live: Live | undefined, e: unknown, now: number): OutgoingResponse {
     const why = e instanceof Error ? e.message : String(e);
     process.emitWarning(`session engine failed: ${e instanceof Error ? e.stack ?? why : why}`);
@@ -933,10 +865,6 @@ function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects {
   return m;
 }
 
-function text(status: number, body: string): OutgoingResponse {
-  return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body };
-}
-
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -945,12 +873,4 @@ function defaultHosts(host: string): string[] {
   const hosts = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
   if (host !== '0.0.0.0' && host !== '::') hosts.add(host);
   return [...hosts];
-}
-
-/** The SyncHdr of a document whose body is broken, so the answer can still be a SyncML status. */
-function readHeaderOnly(bytes: Uint8Array): SyncHdr | undefined {
-  const d = decodeDocument(bytes);
-  if (!d.ok) return undefined;
-  const h = readHeader(d.value.document.root);
-  return h.ok ? h.value : undefined;
 }
