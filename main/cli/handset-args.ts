@@ -9,6 +9,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { AuthType } from '../protocol/auth.js';
 import type { DmTree } from '../tree/tree.js';
 import type { HandsetTls } from '../client/transport.js';
+import { readCredential, type CredentialValues } from './credential-flags.js';
 import { CliError } from './errors.js';
 
 type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -28,12 +29,6 @@ export function parseFlags<const O extends Flags>(argv: string[], options: O, us
   return parsed.values;
 }
 
-export function credential(flag: string, v: string | undefined): { name: string; secret: string } | undefined {
-  if (v === undefined) return undefined;
-  const i = v.indexOf(':');
-  if (i <= 0) throw new CliError(`${flag} must be NAME:SECRET`);
-  return { name: v.slice(0, i), secret: v.slice(i + 1) };
-}
 
 export function positiveInt(flag: string, v: string | undefined, max = 1_000_000): number | undefined {
   if (v === undefined) return undefined;
@@ -61,11 +56,14 @@ export function authType(v: string | undefined): AuthType | undefined {
   return v as AuthType;
 }
 
-/** --client-cred, --server-cred, and --auth needing --client-cred. */
-export function credentials(values: { 'client-cred'?: string; 'server-cred'?: string }, auth: AuthType | undefined) {
-  const clientCred = credential('--client-cred', values['client-cred']);
-  const serverCred = credential('--server-cred', values['server-cred']);
-  if (auth && !clientCred) throw new CliError(`--auth ${auth} needs --client-cred NAME:SECRET`);
+/**
+ * --client-cred and --server-cred, each also as a file (--client-cred-file) or from the environment
+ * (DMW_CLIENT_CRED, DMW_SERVER_CRED): credential-flags.ts; and --auth needing a client credential.
+ */
+export function credentials(values: CredentialValues, auth: AuthType | undefined, env: NodeJS.ProcessEnv = process.env) {
+  const clientCred = readCredential(values, 'client-cred', env);
+  const serverCred = readCredential(values, 'server-cred', env);
+  if (auth && !clientCred) throw new CliError(`--auth ${auth} needs --client-cred NAME:SECRET (or --client-cred-file FILE, or $DMW_CLIENT_CRED)`);
   return { clientCred, serverCred };
 }
 

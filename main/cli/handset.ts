@@ -5,6 +5,7 @@
  * SIGINT/SIGTERM; then it closes both listeners and saves the tree.
  */
 import { CliError } from './errors.js';
+import { CREDENTIAL_FLAGS } from './credential-flags.js';
 import { authType, caFile, checkServerId, credentials, handsetTls, parseFlags, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
@@ -27,6 +28,8 @@ closes the listeners, lets a running session end, saves the tree and exits 0; 2 
 --auth         client authentication (needs --client-cred; default md5 when --client-cred is given)
 --client-cred  the credentials the handset presents (the server's --client-cred)
 --server-cred  the credentials the server must present, and that package #0 is verified with
+               (both also as --client-cred-file FILE / --server-cred-file FILE holding NAME:SECRET,
+               or $DMW_CLIENT_CRED / $DMW_SERVER_CRED, to keep secrets off the command line)
 --server-id    the DMAcc ServerID (default: the tree's account for URL, its only account, the
                --server-cred name, dmw)
 --ca           HTTPS: trust only this CA (PEM)
@@ -64,7 +67,7 @@ export async function handsetCommand(argv: string[]): Promise<number> {
   }
   const values = parseFlags(argv, {
     server: { type: 'string' }, tree: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
-    'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, 'server-id': { type: 'string' },
+    ...CREDENTIAL_FLAGS, 'server-id': { type: 'string' },
     ca: { type: 'string' }, data: { type: 'string' }, 'notify-port': { type: 'string' }, 'apps-port': { type: 'string' },
     'apps-token': { type: 'string' }, connect: { type: 'boolean' }, json: { type: 'boolean' },
   }, USAGE);

@@ -5,15 +5,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCredential, type ClientAuthMode, type Credential, type ServerAuthMode } from '../server/config.js';
+import type { ClientAuthMode, Credential, ServerAuthMode } from '../server/config.js';
 import type { ServerEvent } from '../server/events.js';
 import type { ClientCertMode } from '../server/http.js';
+import { CREDENTIAL_FLAGS, readCredential, readSecretFile } from './credential-flags.js';
 import { CliError } from './errors.js';
 import { parse } from './job.js';
 
 const HELP = `usage:
   dmw server --port N [--host ADDR] [--tls [--client-certs optional|require]] [--data DIR] [--server-id ID]
-             [--client-auth none|basic|md5|hmac] [--client-cred NAME:SECRET] [--server-cred NAME:SECRET]
+             [--client-auth none|basic|md5|hmac] [--client-cred NAME:SECRET | --client-cred-file FILE]
+             [--server-cred NAME:SECRET | --server-cred-file FILE]
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
              [--session-timeout SEC] [--max-body BYTES] [--max-msg-size BYTES] [--max-obj-size BYTES]
              [--max-sessions N] [--dm20]
@@ -22,6 +24,9 @@ const HELP = `usage:
 Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http(s)://HOST:PORT/dm.
 --client-cred   credentials of devices the registry has none for (the lab default)
 --server-cred   what the server presents to devices (libdmclient refuses commands without it)
+--client-cred-file, --server-cred-file
+                the same from a file holding one line NAME:SECRET (warned about when others can
+                read it); or $DMW_CLIENT_CRED / $DMW_SERVER_CRED: secrets off the command line
 --tls           HTTPS with a certificate from the lab CA in DIR/ca (created on first use); device
                 certificates come from \`dmw ca device DEVID --data DIR\`
 --data          data folder (default $DMW_DATA or ~/.dmw)
@@ -45,13 +50,6 @@ function dataDir(v: string | undefined): string {
   return v ?? process.env.DMW_DATA ?? path.join(os.homedir(), '.dmw');
 }
 
-function credential(flag: string, v: string | undefined): Credential | undefined {
-  if (v === undefined) return undefined;
-  const c = parseCredential(v);
-  if (!c) throw new CliError(`${flag} must be NAME:SECRET`);
-  return c;
-}
-
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -67,7 +65,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const usage = 'dmw server --port N [options] (dmw server --help)';
   const { values, positionals } = parse(argv, {
     port: { type: 'string' }, host: { type: 'string' }, tls: { type: 'boolean' }, 'client-certs': { type: 'string' }, data: { type: 'string' },
-    'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' },
+    'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, ...CREDENTIAL_FLAGS,
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
     'max-sessions': { type: 'string' }, dm20: { type: 'boolean' },
@@ -84,8 +82,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const clientCerts = (values['client-certs'] ?? 'optional') as ClientCertMode;
   if (!['optional', 'require'].includes(clientCerts)) throw new CliError('--client-certs must be optional or require');
   if ((values['client-certs'] || values['require-client-cert']) && !values.tls) throw new CliError('client certificates need --tls');
-  const defaultClientCred = credential('--client-cred', values['client-cred']);
-  const serverCred = credential('--server-cred', values['server-cred']);
+  const defaultClientCred: Credential | undefined = readCredential(values, 'client-cred');
+  const serverCred: Credential | undefined = readCredential(values, 'server-cred');
   if (clientAuth !== 'none' && !defaultClientCred) process.stderr.write(`dmw: warning: --client-auth ${clientAuth} without --client-cred: only devices with their own credentials can log in\n`);
   const timeout = positiveInt('--session-timeout', values['session-timeout']);
   const maxBody = positiveInt('--max-body', values['max-body']);
@@ -154,13 +152,7 @@ async function apiAuthConfig(values: { 'api-token'?: string; 'api-token-file'?: 
   const { buildAuthConfig, parsePeerSpec, PeersFileSchema } = await import('../server/api/auth.js');
   if (values['api-token'] !== undefined && values['api-token-file'] !== undefined) throw new CliError('give --api-token or --api-token-file, not both');
   let apiToken = values['api-token'];
-  if (values['api-token-file'] !== undefined) {
-    try {
-      apiToken = readFileSync(values['api-token-file'], 'utf8').trim();
-    } catch (e) {
-      throw new CliError(`--api-token-file: ${(e as Error).message}`);
-    }
-  }
+  if (values['api-token-file'] !== undefined) apiToken = readSecretFile('--api-token-file', values['api-token-file']).trim();
   try {
     const peers = (values.peer ?? []).map(parsePeerSpec);
     let baseDir: string | undefined;

@@ -3,6 +3,7 @@
  * DM server, over real HTTP(S). The exit status says whether every session completed.
  */
 import { CliError } from './errors.js';
+import { CREDENTIAL_FLAGS } from './credential-flags.js';
 import { authType, caFile, checkServerId, credentials, handsetTls, parseFlags, positiveInt, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
@@ -19,6 +20,8 @@ completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
 --auth         client authentication (needs --client-cred; default md5 when --client-cred is given)
 --client-cred  the credentials every handset presents (the server's --client-cred)
 --server-cred  the credentials the server must present; without them the server is not checked
+               (both also as --client-cred-file FILE / --server-cred-file FILE holding NAME:SECRET,
+               or $DMW_CLIENT_CRED / $DMW_SERVER_CRED, to keep secrets off the command line)
 --tree         handset 1 runs on this tree file (dmw tree init) and saves its changes back; the
                others start from a copy with their own DevId
 --json         print only a summary line: {"ok":N,"failed":M,"p50_ms":..,"p99_ms":..}
@@ -41,7 +44,7 @@ export async function simCommand(argv: string[]): Promise<number> {
   }
   const values = parseFlags(argv, {
     server: { type: 'string' }, count: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
-    'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, tree: { type: 'string' }, json: { type: 'boolean' },
+    ...CREDENTIAL_FLAGS, tree: { type: 'string' }, json: { type: 'boolean' },
     'server-id': { type: 'string' }, concurrency: { type: 'string' }, ca: { type: 'string' }, data: { type: 'string' },
     protocol: { type: 'string' },
   }, USAGE);
