@@ -201,9 +201,14 @@ describe('kill -9', () => {
       expect(inBytes.has(Buffer.from(r.request).toString('base64'))).toBe(true);
     }
 
-    // Restart: interrupted sessions are marked, jobs left on the wire go out again, all complete.
+    // Restart: interrupted sessions are marked; Gets left on the wire go out again by themselves,
+    // Replaces are unconfirmed (the device may have applied them) until the engineer decides: here
+    // verify, so the server reads each node back first. Then all complete.
     const srv = await startServer(data, []);
     expect(srv.output()).toMatch(/listening on/);
+    const unconfirmed = store.jobs({ status: 'unconfirmed' });
+    expect(unconfirmed.filter((j) => j.command !== 'replace')).toEqual([]);
+    for (const j of unconfirmed) store.decideJob(j.id, 'verify', Date.now());
     for (let round = 0; round < 5 && store.jobs().some((j) => j.status !== 'done'); round++) {
       for (const devId of devices) {
         const r = await new TestClient({ url: srv.dmUrl, devId, maxMsgSize: 1200, tree }).runSession();
