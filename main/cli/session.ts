@@ -3,6 +3,7 @@
  * for what could not be decoded. Readable while the server runs.
  */
 import type { MessageRecord, SessionRecord } from '../server/types.js';
+import { checkLoggedSession, countBySeverity, findingsByMessage, formatFinding, hasErrors, type Finding } from '../judge/index.js';
 import { CliError } from './errors.js';
 import { openStore, parse } from './job.js';
 import { runSubcommand } from './subcommands.js';
@@ -10,12 +11,17 @@ import { runSubcommand } from './subcommands.js';
 const HELP = `usage:
   dmw session list --data DIR [--device DEVID] [--limit N] [--json]
   dmw session show ID --data DIR [--json]
+  dmw session check ID --data DIR [--json]
 
-show prints every message of the session in order: direction, time, size, then the decoded
-message as XML (WBXML included), or the error and a hex dump when it could not be decoded.`;
+show prints every message of the session in order: direction, time, size, the expert findings on
+it, then the decoded message as XML (WBXML included), or the error and a hex dump when it could
+not be decoded.
+check judges every message, sent and received, against the OMA DM 1.2 rules (rule id, severity,
+spec clause, message number and element path per finding); exit 0 when no finding is an error,
+1 when one is, 2 on bad input.`;
 
 export async function sessionCommand(argv: string[]): Promise<number> {
-  return runSubcommand('session', HELP, { list, show }, argv);
+  return runSubcommand('session', HELP, { list, show, check }, argv);
 }
 
 async function list(argv: string[]): Promise<number> {
@@ -63,15 +69,45 @@ async function show(argv: string[]): Promise<number> {
     store.close();
   }
   if (!session) throw new CliError(`no session ${id} in ${values.data}`);
+  const findings = checkLoggedSession(messages);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64') })) })}\n`);
+    process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64') })), findings })}\n`);
     return 0;
   }
-  process.stdout.write(formatSession(session, messages));
+  process.stdout.write(formatSession(session, messages, findings));
   return 0;
 }
 
-export function formatSession(s: SessionRecord, messages: MessageRecord[]): string {
+const CHECK_USAGE = 'dmw session check ID --data DIR [--json]';
+
+/** `dmw session check`: the session's findings; exit 1 when one is an error (a verdict, not a failure). */
+async function check(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, CHECK_USAGE);
+  if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${CHECK_USAGE}`);
+  const id = Number(positionals[0]);
+  if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
+  const store = await openStore(values.data, CHECK_USAGE, false);
+  let messages: MessageRecord[] | undefined;
+  try {
+    messages = store.session(id) ? store.messages(id) : undefined;
+  } finally {
+    store.close();
+  }
+  if (!messages) throw new CliError(`no session ${id} in ${values.data}`);
+  const findings = checkLoggedSession(messages);
+  if (values.json) {
+    const list = findings.map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
+    process.stdout.write(`${JSON.stringify({ session: id, findings: list })}\n`);
+  } else {
+    for (const f of findings) process.stdout.write(`#${f.msg} ${formatFinding(f)}\n`);
+    const n = countBySeverity(findings);
+    process.stdout.write(`session ${id}: ${messages.length} message(s), ${n.error} error(s), ${n.warning} warning(s), ${n.note} note(s)\n`);
+  }
+  return hasErrors(findings) ? 1 : 0;
+}
+
+export function formatSession(s: SessionRecord, messages: MessageRecord[], findings: readonly Finding[] = []): string {
+  const byMsg = findingsByMessage(findings);
   const out: string[] = [];
   out.push(`session ${s.id}  device ${s.device ?? '-'}  SessionID ${s.dmSessionId ?? '-'}  ${s.encoding ?? '-'}  auth ${s.authType ?? '-'}`);
   out.push(`state ${s.state}${s.reason ? ` (${s.reason})` : ''}  started ${s.startedAt}${s.endedAt ? `  ended ${s.endedAt}` : ''}  ${messages.length} message(s)`);
@@ -80,6 +116,7 @@ export function formatSession(s: SessionRecord, messages: MessageRecord[]): stri
     const arrow = m.direction === 'in' ? '<- in ' : '-> out';
     const parts = [`#${m.seq} ${arrow}`, m.at, m.msgId ? `MsgID ${m.msgId}` : null, `${m.bytes.length} bytes`, m.contentType, m.httpStatus !== null ? `HTTP ${m.httpStatus}` : null, m.durationMs !== null ? `${m.durationMs} ms` : null];
     out.push(parts.filter(Boolean).join('  '));
+    for (const f of byMsg.get(m.seq) ?? []) out.push(`! ${formatFinding(f)}`);
     if (m.error) out.push(`error: ${m.error}`);
     if (m.note) for (const n of m.note.split('\n')) out.push(`note: ${n}`);
     if (m.decoded !== null) out.push(m.decoded.trimEnd());

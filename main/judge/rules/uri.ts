@@ -3,12 +3,13 @@
  * the tree root, no `..`, `./` only at the start, no empty segment, no trailing `/`, and, when the
  * device told its limits (DevDetail/URI/MaxDepth, MaxTotLen, MaxSegLen), within them.
  */
-import { itemPath, itemsOf, normUri, type CmdView, type MsgView } from '../session-model.js';
+import { alertCode, itemPath, itemsOf, normUri, type CmdView, type MsgView } from '../session-model.js';
 import type { UriLimits } from '../types.js';
 import { decoded, type Checks } from './rule.js';
 import type { SessionModel } from '../session-model.js';
 
 const TREE_COMMANDS = new Set(['Add', 'Replace', 'Delete', 'Get', 'Exec', 'Copy', 'Results', 'Alert']);
+const NODE_ALERTS = new Set(['1224', '1225', '1226']);
 
 interface Addressed {
   m: MsgView;
@@ -21,9 +22,11 @@ function* addresses(s: SessionModel): Generator<Addressed> {
   for (const m of decoded(s)) {
     for (const c of m.cmds) {
       if (!TREE_COMMANDS.has(c.command.kind)) continue;
+      // Alerts name tree nodes only when they report on one (client event, unfinished object, Generic
+      // Alert); a Next Message or session Alert may carry the parties' own addresses.
+      if (c.command.kind === 'Alert' && !NODE_ALERTS.has(alertCode(c.command) ?? '')) continue;
       for (const [i, it] of itemsOf(c.command).entries()) {
-        // An Alert's Target may name something outside the tree; its Source is the MO it is about.
-        if (it.target && c.command.kind !== 'Alert') yield { m, c, uri: it.target.locURI, path: `${itemPath(c, i)}/Target/LocURI` };
+        if (it.target && !(c.command.kind === 'Alert' && alertCode(c.command) !== '1225')) yield { m, c, uri: it.target.locURI, path: `${itemPath(c, i)}/Target/LocURI` };
         if (it.source) yield { m, c, uri: it.source.locURI, path: `${itemPath(c, i)}/Source/LocURI` };
       }
     }
