@@ -496,6 +496,7 @@ export class Backend {
   private makeHandlers(): Handlers {
     return {
       'server.status': () => this.status(),
+      'server.authFailures': () => this.server?.authFailures() ?? null,
       'server.start': () => this.startServer(),
       'server.stop': () => this.stopServer(),
       'server.configure': (p) => this.configure({ ...(p.settings ? { settings: p.settings } : {}), ...(p.dataDir ? { dataDir: p.dataDir } : {}) }),

@@ -11,6 +11,7 @@ export const CHANNELS = [
   'server.configure',
   'server.caCertificate',
   'server.issueDeviceCertificate',
+  'server.authFailures',
   'devices.list',
   'devices.configure',
   'handsets.status',

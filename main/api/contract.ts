@@ -134,6 +134,23 @@ export const ServerStatusSchema = z.object({
 });
 export type ServerStatus = z.infer<typeof ServerStatusSchema>;
 
+/** What the DM server refused before devices authenticated (main/server/server.ts AuthFailuresView, GET /api/v1/auth-failures). */
+export const AuthFailuresSchema = z.object({
+  recent: z.array(z.object({
+    at: isoTime, firstAt: isoTime,
+    kind: z.enum(['auth-failed', 'throttled', 'locked', 'refused', 'session-over', 'busy', 'rejected']),
+    address: z.string(), devId: z.string().nullable(), credential: z.string().nullable(), reason: z.string(), count: z.number().int(),
+  })),
+  counts: z.record(z.string(), z.number().int()),
+  throttled: z.object({
+    addresses: z.array(z.object({ address: z.string(), tokens: z.number(), lastFailureAt: isoTime })),
+    credentials: z.array(z.object({ credential: z.string(), tokens: z.number() })),
+    goodStanding: z.number().int(),
+  }),
+  sessions: z.object({ authenticated: z.number().int(), maxSessions: z.number().int(), preAuth: z.number().int(), maxPreAuthSessions: z.number().int(), maxPreAuthSessionsPerAddress: z.number().int() }),
+});
+export type AuthFailures = z.infer<typeof AuthFailuresSchema>;
+
 const PemBundle = z.object({ fileName: z.string(), pem: z.string() });
 
 // --- devices and virtual handsets ---------------------------------------------------------------
@@ -522,6 +539,8 @@ export const contract = {
   'server.configure': { input: z.object({ settings: ServerSettingsSchema.partial().optional(), dataDir: z.string().min(1).max(4096).optional() }).strict(), output: ServerStatusSchema },
   'server.caCertificate': { input: empty, output: PemBundle },
   'server.issueDeviceCertificate': { input: z.object({ devId }).strict(), output: z.object({ fileName: z.string(), certPem: z.string(), keyPem: z.string(), caPem: z.string() }) },
+  /** Refusals before authentication, what is throttled, the session pools; null while the server is stopped. */
+  'server.authFailures': { input: empty, output: AuthFailuresSchema.nullable() },
 
   'devices.list': { input: empty, output: z.array(DeviceSummarySchema) },
   /** Per-device credentials (null: back to the lab default) and notification URL. */

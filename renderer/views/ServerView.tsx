@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { ServerSettings } from '../../main/api/contract.js';
+import { AuthFailures } from '../components/AuthFailures.js';
 import { Badge } from '../components/Badge.js';
 import { downloadText } from '../hooks/download.js';
 import { useApi, useApp, useAppShallow } from '../hooks/store.js';
@@ -109,6 +110,8 @@ export function ServerView() {
             </button>
           </div>
         </section>
+
+        {server.running && <AuthFailures />}
 
         <section className="panel" aria-label="Data folder">
           <header className="panel-head"><h3>Data folder</h3></header>

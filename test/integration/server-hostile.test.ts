@@ -19,6 +19,7 @@ import { VirtualHandset, AAUTH_TYPE } from '../../main/client/index.js';
 import type { AuthType } from '../../main/protocol/auth.js';
 import { basicCred, followUp, package1, post, randomImei, storeRows, tally, type Answer } from '../helpers/hostile.js';
 import { rawPost, TestClient } from '../helpers/dm-test-client.js';
+import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -158,6 +159,20 @@ describe('password guessing (point 4)', () => {
     expect(s.store.devices().map((d) => d.devId).sort()).toEqual([real.devId, newcomer.devId].sort());
     expect(s.store.sessions().every((x) => x.device === real.devId || x.device === newcomer.devId)).toBe(true);
     expect(s.authFailures().recent[0]).toMatchObject({ kind: 'auth-failed', address: '127.0.0.5', credential: 'lab' });
+
+    // The same, for the operator, at GET /api/v1/auth-failures (a peer server may not see it).
+    const token = 'operator-token-0123456789';
+    const api = attachApi(s, { auth: buildAuthConfig({ apiToken: token, peers: [{ id: 'srvB', token: 'peer-token-0123456789' }], serverId: 'dmw' }) });
+    cleanups.push(() => api.close());
+    const apiUrl = `${s.url.replace(/\/dm$/, '')}/api/v1/auth-failures`;
+    const res = await fetch(apiUrl, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const view = await res.json() as ReturnType<DmServer['authFailures']>;
+    expect(view.counts).toMatchObject({ 'auth-failed': 13, throttled: 195 + 5 + 8 + 1 });
+    expect(view.recent.find((e) => e.kind === 'throttled' && e.address === '127.0.0.2')).toMatchObject({ credential: 'lab', count: 195 });
+    expect(view.throttled.addresses.map((a) => a.address)).toEqual(expect.arrayContaining(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']));
+    expect(view.sessions).toMatchObject({ authenticated: 0, preAuth: 13, maxSessions: 256 }); // each checked guess waits for its retry, until preAuthTimeoutMs
+    expect((await fetch(apiUrl, { headers: { authorization: 'Bearer peer-token-0123456789' } })).status).toBe(403);
   }, 30_000);
 
   it('guesses against a real DevId lock it for the guessing address only: the device, from its own address, still gets in', async () => {
