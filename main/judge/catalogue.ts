@@ -258,7 +258,7 @@ export const RULES: readonly Rule[] = [
   rule('auth.nonce-not-used', 'error', `${PROTO} §9`, 'After a new nonce (a Chal with 200, 401 or 407) the next digest is built with it',
     challenged(c(RETRY, { cred: DIGEST_B }), chal(MD5, 'bm9uY2Ux'), 401, c(PKG1, { cred: DIGEST_A })),
     challenged(c(RETRY, { cred: DIGEST_A }), chal(MD5, 'bm9uY2Ux'), 401, c(PKG1, { cred: DIGEST_A }))),
-  rule('auth.nonce-repeated', 'warning', `${PROTO} §9.1`, 'A party never hands out the same nonce twice in a session',
+  rule('auth.nonce-repeated', 'warning', `${PROTO} §9.1`, 'A nonce for the next request (with 200, 401 or 407) is one not handed out before in the session',
     [...challenged(c(RETRY, { cred: DIGEST_B }), chal(MD5, 'bm9uY2Ux'), 401, c(PKG1, { cred: DIGEST_A })), s(`${hdrStatus(1, 2, 401, chal(MD5, 'bm9uY2Uy'))}${status(2, 2, 2, 'Alert', 401)}${status(3, 2, 3, 'Replace', 401)}${FINAL}`)],
     [...challenged(c(RETRY, { cred: DIGEST_B }), chal(MD5, 'bm9uY2Ux'), 401, c(PKG1, { cred: DIGEST_A })), s(`${hdrStatus(1, 2, 401, chal(MD5, 'bm9uY2Ux'))}${status(2, 2, 2, 'Alert', 401)}${status(3, 2, 3, 'Replace', 401)}${FINAL}`)]),
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { decodeMessage } from '../../main/protocol/codec.js';
 import { RULES } from '../../main/judge/catalogue.js';
 import { CHECK_FAILED, checkSession } from '../../main/judge/checker.js';
-import { exampleInput } from '../../main/judge/example-kit.js';
+import { alert, BASIC_CRED, c, chal, cmd, exampleInput, FINAL, hdrStatus, item, meta, P2, PKG1, s, status } from '../../main/judge/example-kit.js';
 import { checkLoggedSession, findingsByMessage, formatFinding, hasErrors } from '../../main/judge/index.js';
 import { prng, int, mutateXml } from '../helpers/fuzz.js';
 import { VECTORS_DIR } from '../helpers/tools.js';
@@ -29,6 +29,29 @@ describe('android-dm12 packages (another engine\'s DM 1.2 test traffic)', () => 
   it('judged from the wrong side, the device package shows it (server-only alert, items without Target)', () => {
     const bytes = new Uint8Array(readFileSync(path.join(VECTORS_DIR, 'testreplace.wbxml')));
     expect(new Set(checkSession([{ direction: 'out', bytes }]).map((f) => f.rule))).toEqual(new Set(['alert.direction', 'cmd.item-target']));
+  });
+});
+
+describe('what libdmclient (a real client) does and the spec allows', () => {
+  it('package 1 may report interior DevInfo nodes as a Get would: Format node with the child list as Data', () => {
+    const devInfo = cmd('Replace', 2, [
+      item({ source: './DevInfo/Ext', meta: meta({ format: 'node' }), data: 'Intel/other' }),
+      ...['DevId', 'Man', 'Mod', 'DmV', 'Lang'].map((n) => item({ source: `./DevInfo/${n}`, meta: meta({ format: 'chr', type: 'text/plain' }), data: 'x' })),
+    ].join(''));
+    expect(checkSession(exampleInput([c(`${alert(1, '1201')}${devInfo}${FINAL}`)]))).toEqual([]);
+  });
+
+  it('the same next-session nonce beside every 212 is no reuse; beside a 401 it is', () => {
+    const md5 = (nonce: string, code: number) => `${hdrStatus(1, 1, code, chal('syncml:auth-md5', nonce))}`;
+    const session = (code: number) => exampleInput([
+      c(PKG1, { cred: BASIC_CRED }),
+      s(`${P2()}${cmd('Get', 4, item({ target: './DevInfo/Mod' }))}${FINAL}`),
+      c(`${md5('bm9uY2Ux', 212)}${status(2, 1, 4, 'Get', 404)}${FINAL}`),
+      s(`${hdrStatus(1, 2, 200)}${cmd('Get', 2, item({ target: './DevInfo/Man' }))}${FINAL}`),
+      c(`${md5('bm9uY2Ux', code)}${status(2, 2, 2, 'Get', 404)}${FINAL}`),
+    ]);
+    expect(checkSession(session(212)).filter((f) => f.rule === 'auth.nonce-repeated')).toEqual([]);
+    expect(checkSession(session(401)).filter((f) => f.rule === 'auth.nonce-repeated').map((f) => f.msg)).toEqual([5]);
   });
 });
 

@@ -188,11 +188,13 @@ export const authChecks: Checks = {
 
   'auth.nonce-repeated': (s, report) => {
     for (const role of ['client', 'server'] as const) {
+      // A nonce beside 212 is for the next session: saying it again is no reuse. One beside 200, 401
+      // or 407 is for the next request, and must not be one handed out before.
       const seen = new Map<string, MsgView>();
       for (const n of noncesFrom(s, role)) {
         const first = seen.get(n.value);
-        if (first) report(n.at, BODY, `NextNonce ${n.value} was already given in message ${first.n}: a nonce is used once`);
-        else seen.set(n.value, n.at);
+        if (first && n.code !== 212) report(n.at, BODY, `NextNonce ${n.value} was already given in message ${first.n}: a nonce is used once`);
+        else if (!first) seen.set(n.value, n.at);
       }
     }
   },

@@ -84,7 +84,8 @@ export const metaChecks: Checks = {
 
   'meta.node': (s, report) => {
     for (const v of valued(s)) {
-      if (v.format !== 'node' || (v.c.command.kind !== 'Add' && v.c.command.kind !== 'Replace')) continue;
+      // A device's Replace reports DevInfo as a Get's Results would: an interior node with its child list.
+      if (v.format !== 'node' || v.m.from !== 'server' || (v.c.command.kind !== 'Add' && v.c.command.kind !== 'Replace')) continue;
       const d = v.item.data;
       const empty = !d || (d.kind === 'text' && d.text.trim() === '') || (d.kind === 'binary' && d.bytes.length === 0);
       if (!empty) report(v.m, `${itemPath(v.c, v.i)}/Data`, `Format node (an interior node) with Data: an interior node holds no value`);
