@@ -94,6 +94,16 @@ describe('checkSession', () => {
     expect(hasErrors(f)).toBe(f.some((x) => x.severity === 'error'));
   });
 
+  it('a missing Status is judged once the answering package is over, not while it may still come (live sessions)', () => {
+    const opening = [c(PKG1), s(`${P2()}${cmd('Get', 4, item({ target: './A' }))}${cmd('Get', 5, item({ target: './B' }))}${FINAL}`)];
+    const first = c(`${hdrStatus(1, 1, 200)}${status(2, 1, 4, 'Get', 404)}`); // no Final: the package goes on
+    const next = s(`${hdrStatus(1, 2, 200)}${alert(2, '1222')}`);
+    expect(checkSession(exampleInput([...opening, first])).map((f) => f.rule)).toEqual([]);
+    expect(checkSession(exampleInput([...opening, first, next])).map((f) => f.rule)).toEqual([]);
+    const last = c(`${hdrStatus(1, 2, 200)}${status(2, 2, 2, 'Alert', 200)}${FINAL}`);
+    expect(checkSession(exampleInput([...opening, first, next, last])).map((f) => `${f.rule} #${f.msg} ${f.text}`)).toEqual(['status.missing #5 no Status for Get (CmdID 5) of message 2']);
+  });
+
   it('an empty session or a message that is no DM message is judged, not thrown', () => {
     expect(checkSession([])).toEqual([]);
     expect(checkSession([{ direction: 'in', bytes: new Uint8Array() }]).map((f) => f.rule)).toEqual(['msg.decode']);

@@ -5,7 +5,7 @@
  * (DM Protocol §6.1, §8.4, §8.5; DM RepPro §6.1.3, §6.1.5, §6.1.13, §6.1.21, §6.1.23, §6.5.1).
  */
 import type { Status } from '../../protocol/model.js';
-import { hasAlert, itemsOf, normUri, sameId, type CmdView, type MsgView, type SessionModel } from '../session-model.js';
+import { hasAlert, isFinal, itemsOf, normUri, sameId, type CmdView, type MsgView, type SessionModel } from '../session-model.js';
 import { BODY, decoded, type Checks } from './rule.js';
 
 /** SyncML status codes (SyncML RepPro, response status codes). */
@@ -67,7 +67,9 @@ export const statusChecks: Checks = {
       if (m.message.hdr.noResp || hasAlert(m, '1223')) continue; // nobody answers an abort
       const window = s.replyWindow(m);
       const last = window[window.length - 1];
-      if (!last || window.some((x) => !x.message || hasAlert(x, '1223'))) continue;
+      // Judged once the answering package is over (Final): a session still running, or cut off,
+      // may yet carry (or never had the chance to carry) the Status.
+      if (!last || !isFinal(last) || window.some((x) => !x.message || hasAlert(x, '1223'))) continue;
       for (const c of m.cmds) {
         if (!needsStatus(c) || refusedContainer(s, c)) continue;
         if (!s.statusesOf(m, c).some((st) => st.msg.index > m.index)) report(last, BODY, `no Status for ${describe(c)}`);
