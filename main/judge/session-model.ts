@@ -108,12 +108,13 @@ export class SessionModel {
         const enc = sniffEncoding(m.bytes);
         if (enc) view.encoding = enc;
       }
+      // No body at all is an HTTP-level answer (413, 503 ...), not a DM message: nothing to judge.
       if (m.message) view.message = m.message;
-      else if (m.bytes) {
+      else if (m.bytes && m.bytes.length > 0) {
         const d = decodeMessage(m.bytes);
         if (d.ok) view.message = d.value.message;
         else view.decodeError = describeCodecError(d.error);
-      } else view.decodeError = 'no bytes and no decoded message';
+      }
       if (view.message) flatten(view.message.body.commands, 'SyncML/SyncBody', view, undefined, view.cmds);
       return view;
     });
