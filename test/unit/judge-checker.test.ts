@@ -55,6 +55,19 @@ describe('what libdmclient (a real client) does and the spec allows', () => {
   });
 });
 
+describe('sessions that fail authentication', () => {
+  it('a server without credentials that ends the session after a 407 repeats no request, so owes no Cred', () => {
+    const refused = (last: string) => exampleInput([
+      c(PKG1, { cred: BASIC_CRED }),
+      s(`${P2(1, 1, 212)}${cmd('Replace', 4, item({ target: './A', data: 'x' }))}${FINAL}`),
+      c(`${hdrStatus(1, 1, 407, chal('syncml:auth-basic'))}${status(2, 1, 4, 'Replace', 407)}${FINAL}`),
+      s(last),
+    ]);
+    expect(checkSession(refused(`${hdrStatus(1, 2, 200)}${FINAL}`))).toEqual([]);
+    expect(checkSession(refused(`${hdrStatus(1, 2, 200)}${cmd('Replace', 2, item({ target: './A', data: 'x' }))}${FINAL}`)).map((f) => f.rule)).toEqual(['auth.cred-after-challenge']);
+  });
+});
+
 describe('checkSession', () => {
   const bad = exampleInput(rule('status.missing').bad);
 

@@ -123,8 +123,9 @@ export const authChecks: Checks = {
       const h = hdrStatusIn(s, m);
       const n = h ? code(h.status) : undefined;
       if (!h || (n !== 401 && n !== 407) || credType(h.status.chal?.meta) === MAC) continue;
+      // Only a request that is repeated needs them: a last message of Statuses that ends the session does not.
       const retry = s.next(m.to, m.index);
-      if (retry?.message && !retry.message.hdr.cred) report(retry, HDR, `no Cred after the ${n} challenge in message ${m.n}`);
+      if (retry?.message && !retry.message.hdr.cred && retry.cmds.some((c) => c.command.kind !== 'Status')) report(retry, HDR, `no Cred after the ${n} challenge in message ${m.n}`);
     }
   },
 
