@@ -89,7 +89,9 @@ export function checkHost(header: string | undefined, allowed: ReadonlySet<strin
   return { ok: false, status: 421, reason: `Host ${shown} is not this server (${[...allowed].join(' or ')}): a page that reached it through another name is refused` };
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 421: 'Misdirected Request', 500: 'Internal Server Error' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 421: 'Misdirected Request', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
+};
 
 /** A complete HTTP/1.1 answer for a socket that never became a response object (upgrades, parse errors). */
 export function rawResponse(status: number, reason: string): string {

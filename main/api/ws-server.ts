@@ -141,6 +141,8 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   // A request Node cannot parse, or a connection reset mid-request: answer if we still can, never throw.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
+    else if (err.code === 'HPE_HEADER_OVERFLOW') refuse(socket, 431, 'request headers too large');
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') refuse(socket, 408, 'request not complete in time');
     else refuse(socket, 400, `bad request (${err.code ?? 'unparsable'})`);
   });
 

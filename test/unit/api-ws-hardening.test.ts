@@ -135,6 +135,7 @@ describe('browser backend: malformed requests', () => {
     const { ui } = await start();
     expect((await raw(ui.port, 'BLAH\r\n\r\n')).status).toBe(400);
     expect((await raw(ui.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\nContent-Length: x\r\n\r\n`)).status).toBe(400);
+    expect((await raw(ui.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1:${ui.port}\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`)).status).toBe(431);
     const c = await connect(ui);
     // A text frame with a reserved opcode (0x3), masked as a client's must be.
     (c.ws as unknown as { _socket: net.Socket })._socket.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]));
