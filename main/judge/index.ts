@@ -15,6 +15,7 @@ export interface LoggedMessage {
   direction: 'in' | 'out';
   bytes: Uint8Array;
   seq: number;
+  contentType?: string | null;
   /** Already decoded (e.g. by the session view's DecodeCache): not decoded again. */
   message?: SyncML;
 }
@@ -24,7 +25,7 @@ export interface LoggedMessage {
  * seq as `dmw session show` shows them. What the UI's Sessions view and `dmw session check` call.
  */
 export function checkLoggedSession(messages: readonly LoggedMessage[], options: JudgeOptions = {}): Finding[] {
-  return checkSession(messages.map((m) => ({ direction: m.direction, bytes: m.bytes, seq: m.seq, ...(m.message ? { message: m.message } : {}) })), options);
+  return checkSession(messages.map((m) => ({ direction: m.direction, bytes: m.bytes, seq: m.seq, contentType: m.contentType ?? null, ...(m.message ? { message: m.message } : {}) })), options);
 }
 
 /** Findings grouped by message number, in order, for showing each message's findings beside it. */

@@ -40,6 +40,8 @@ export interface Referent {
   cmd?: CmdView;
 }
 
+const DM20_CONTENT = /^application\/vnd\.oma\.dm\+json\b/i;
+
 export const peerOf = (r: Role): Role => (r === 'client' ? 'server' : 'client');
 
 export function alertCode(c: Command): string | undefined {
@@ -108,9 +110,10 @@ export class SessionModel {
         const enc = sniffEncoding(m.bytes);
         if (enc) view.encoding = enc;
       }
-      // No body at all is an HTTP-level answer (413, 503 ...), not a DM message: nothing to judge.
+      // No body at all is an HTTP-level answer (413, 503 ...), not a DM message, and DM 2.0 is JSON
+      // under its own rules: nothing to judge here.
       if (m.message) view.message = m.message;
-      else if (m.bytes && m.bytes.length > 0) {
+      else if (m.bytes && m.bytes.length > 0 && !DM20_CONTENT.test(m.contentType ?? '')) {
         const d = decodeMessage(m.bytes);
         if (d.ok) view.message = d.value.message;
         else view.decodeError = describeCodecError(d.error);

@@ -40,6 +40,8 @@ export interface JudgeMessage {
   seq?: number;
   /** Where a device's message was sent (RespURI checks), when the log knows it. */
   url?: string;
+  /** The HTTP Content-Type, when the log knows it: DM 2.0 (JSON) messages are not judged by these rules. */
+  contentType?: string | null;
 }
 
 /** DevDetail/URI limits of the device (StdObj §5.3.3), when known from outside the session. */

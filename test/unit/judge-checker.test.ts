@@ -121,6 +121,10 @@ describe('checkSession', () => {
     expect(checkSession([])).toEqual([]);
     expect(checkSession([{ direction: 'out', bytes: new Uint8Array() }, { direction: 'in' }])).toEqual([]);
     expect(checkSession([{ direction: 'in', bytes: new TextEncoder().encode('<html/>') }]).map((f) => f.rule)).toEqual(['msg.decode']);
+    // A DM 2.0 session (JSON) in the same log is not judged by the DM 1.2 rules.
+    const json = new TextEncoder().encode('{"Pkg":1}');
+    expect(checkLoggedSession([{ direction: 'in', bytes: json, seq: 1, contentType: 'application/vnd.oma.dm+json' }])).toEqual([]);
+    expect(checkLoggedSession([{ direction: 'in', bytes: json, seq: 1, contentType: 'application/vnd.syncml.dm+xml' }]).map((f) => f.rule)).toEqual(['msg.decode']);
   });
 
   it('survives hostile messages: 600 mutated sessions from the catalogue, no rule trips (no judge.check-failed)', () => {
