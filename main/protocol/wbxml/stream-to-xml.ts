@@ -25,17 +25,31 @@ function bail(): never {
   throw BAIL;
 }
 
+/**
+ * ASCII markup made once, as little-endian 32-bit words: most of the output is tags, and writing
+ * them four bytes at a time (DataView) costs half of a byte loop.
+ */
+interface Packed {
+  n: number;
+  words: Uint32Array;
+}
+function pack(s: string): Packed {
+  const words = new Uint32Array(Math.ceil(s.length / 4));
+  for (let i = 0; i < s.length; i++) words[i >> 2] = (words[i >> 2]! | (s.charCodeAt(i) << (8 * (i & 3)))) >>> 0;
+  return { n: s.length, words };
+}
+
 /** `<Name` and `</Name>` per code page (0 SyncML, 1 MetInf) and token id; undefined: no such tag. */
-const OPEN: (Uint8Array | undefined)[][] = [[], []];
-const CLOSE: (Uint8Array | undefined)[][] = [[], []];
-const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const OPEN: (Packed | undefined)[][] = [[], []];
+const CLOSE: (Packed | undefined)[][] = [[], []];
 for (const [page, list] of [[0, TAG_LIST.syncml], [1, TAG_LIST.metinf]] as const) {
   for (const [name, tok] of list) {
-    OPEN[page]![tok] = ascii(`<${name}`);
-    CLOSE[page]![tok] = ascii(`</${name}>`);
+    OPEN[page]![tok] = pack(`<${name}`);
+    CLOSE[page]![tok] = pack(`</${name}>`);
   }
 }
-const NS_DECL = [ascii(` xmlns="${NAMESPACE_URI.syncml}"`), ascii(` xmlns="${NAMESPACE_URI.metinf}"`)];
+const NS_DECL = [pack(` xmlns="${NAMESPACE_URI.syncml}"`), pack(` xmlns="${NAMESPACE_URI.metinf}"`)];
+const SELF_CLOSE = pack('/>');
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
 
 const TOKEN_ITEM = 0x14; // page 0
@@ -65,10 +79,13 @@ const OPAQUE_BEFORE_FORMAT = 8;
 export function wbxmlToXmlFast(bytes: Uint8Array): Uint8Array | undefined {
   if (bytes.length > DEFAULT_WBXML_LIMITS.maxBytes) return undefined;
   try {
-    return convert(fastView(bytes));
+    return convert(bytes);
   } catch {
     // BAIL, a CodecFailure from a primitive, or a fault of the fast path itself: the tree path decides.
     return undefined;
+  } finally {
+    // Not kept between calls: it would hold on to an output buffer the writer has let go.
+    view = viewOf = undefined;
   }
 }
 
@@ -100,8 +117,8 @@ function convert(buf: Uint8Array): Uint8Array {
         if (depth === 0) bail();
         const top = --depth;
         if (formatText !== undefined && top === itemDepth + 1) endFormat(top);
-        if (stackOpen[top]) w.bytes(CLOSE[stackPage[top]!]![stackTok[top]!]!);
-        else w.ascii('/>');
+        if (stackOpen[top]) put(w, CLOSE[stackPage[top]!]![stackTok[top]!]!);
+        else put(w, SELF_CLOSE);
         if (itemDepth === top + 1) itemDepth = 0;
         if (depth === 0) {
           if (pos !== len) bail(); // trailing data: the tree path's error
@@ -109,13 +126,10 @@ function convert(buf: Uint8Array): Uint8Array {
         }
         continue;
       }
-      case GLOBAL.STR_I: {
-        const nul = buf.indexOf(0, pos);
-        if (nul < 0 || depth === 0) bail();
-        if (nul > pos) text(w, buf, pos, nul, tokOff, depth - 1);
-        pos = nul + 1;
+      case GLOBAL.STR_I:
+        if (depth === 0) bail();
+        pos = strI(w, buf, pos, tokOff, depth - 1);
         continue;
-      }
       case GLOBAL.STR_T: {
         if (depth === 0) bail();
         const idx = readMbUint(buf, pos, tokOff, 'a STR_T offset');
@@ -124,7 +138,7 @@ function convert(buf: Uint8Array): Uint8Array {
         if (s === undefined) {
           const end = tableStringEnd(h.stringTable, idx);
           if (end < 0) bail();
-          s = utf8Text(h.stringTable, idx, end, tokOff);
+          s = utf8Text(fastView(h.stringTable), idx, end, tokOff);
           (strtCache ??= new Map()).set(idx, s);
         }
         textString(w, s, depth - 1);
@@ -142,10 +156,10 @@ function convert(buf: Uint8Array): Uint8Array {
         const n = readMbUint(buf, pos, tokOff, 'an OPAQUE length');
         pos = mbEnd;
         if (n > len - pos || depth === 0) bail();
-        const data = buf.subarray(pos, pos + n);
+        const start = pos;
         pos += n;
         // A whole WBXML DM DDF document (TNDS) is expanded by the tree path.
-        if (n >= 4 && data[0]! <= 0x03 && isEmbeddedDdf(data)) bail();
+        if (n >= 4 && buf[start]! <= 0x03 && isEmbeddedDdf(buf.subarray(start, pos))) bail();
         let bin = false;
         if (itemDepth !== 0 && itemDepth === depth - 1) {
           const item = itemDepth - 1;
@@ -155,8 +169,7 @@ function convert(buf: Uint8Array): Uint8Array {
         }
         if (formatText !== undefined) endFormat(depth - 1);
         child(w, depth - 1);
-        if (!bin && isPlainAscii(data)) w.bytes(data);
-        else w.utf8(binaryAsXmlText(data, bin));
+        opaque(w, buf, start, n, bin);
         continue;
       }
       default: {
@@ -168,7 +181,7 @@ function convert(buf: Uint8Array): Uint8Array {
         if (depth >= MAX_DEPTH || ++elements > DEFAULT_WBXML_LIMITS.maxElements) bail();
         if (depth === 0) {
           if (page !== 0) bail();
-          w.bytes(open);
+          put(w, open);
           w.ascii(' xmlns="');
           w.utf8(escapeMarkup(SYNCML_NAMESPACE_URI[h.publicIdInfo.version]));
           w.byte(0x22);
@@ -184,8 +197,8 @@ function convert(buf: Uint8Array): Uint8Array {
           } else if (page === 1 && id === TOKEN_FORMAT && itemDepth !== 0 && itemDepth === depth - 1 && stackPage[parent] === 0 && stackTok[parent] === TOKEN_META) {
             if ((stackItemFormat[itemDepth - 1]! & 7) === FORMAT_UNKNOWN && tok & TAG_CONTENT) formatText = '';
           }
-          w.bytes(open);
-          if (page !== stackPage[parent]) w.bytes(NS_DECL[page]!);
+          put(w, open);
+          if (page !== stackPage[parent]) put(w, NS_DECL[page]!);
         }
         if (tok & TAG_CONTENT) {
           stackPage[depth] = page;
@@ -195,7 +208,7 @@ function convert(buf: Uint8Array): Uint8Array {
           if (page === 0 && id === TOKEN_ITEM) itemDepth = depth + 1;
           depth++;
         } else {
-          w.ascii('/>');
+          put(w, SELF_CLOSE);
           if (depth === 0) {
             if (pos !== len) bail();
             return w.result();
@@ -232,51 +245,113 @@ function endFormat(formatTop: number): void {
   stackItemFormat[item] = s.trim() === 'bin' ? FORMAT_BIN : FORMAT_OTHER;
 }
 
-/** STR_I bytes: plain printable ASCII is copied (escaping & < > and CR); anything else as a string. */
-function text(w: ByteWriter, b: Uint8Array, start: number, end: number, tokOff: number, top: number): void {
-  if (formatText !== undefined) {
-    textString(w, utf8Text(b, start, end, tokOff), top);
-    return;
-  }
-  let extra = 0;
-  for (let i = start; i < end; i++) {
-    const c = b[i]!;
-    if (c >= 0x20 && c < 0x7f) {
-      if (c === 0x26 || c === 0x3c || c === 0x3e) extra += 4;
-    } else if (c === 0x0d) extra += 4;
-    else if (c !== 0x0a && c !== 0x09) {
-      // Non-ASCII (validated and checked as a string) or a control character XML cannot carry.
-      textString(w, utf8Text(b, start, end, tokOff), top);
-      return;
-    }
-  }
+/**
+ * An inline string starting at `start` (just past STR_I): plain printable ASCII is copied to the
+ * output as it is found (escaping & < > and CR), in the same pass that looks for its NUL; anything
+ * else goes the string way. Returns the offset just past the NUL.
+ */
+function strI(w: ByteWriter, b: Uint8Array, start: number, tokOff: number, top: number): number {
+  const len = b.length;
+  if (start >= len) bail();
+  if (b[start] === 0) return start + 1; // empty: nothing to say, and no child either
+  if (formatText !== undefined) return strIAsString(w, b, start, tokOff, top);
   child(w, top);
-  w.ensure(end - start + extra);
-  const out = w.buf;
-  let o = w.pos;
-  if (extra === 0) {
-    if (end - start > 64) {
-      out.set(b.subarray(start, end), o);
-      w.pos = o + end - start;
-      return;
+  const begin = w.pos;
+  let out = w.buf;
+  let o = begin;
+  let room = out.length - 8;
+  let i = start;
+  for (;;) {
+    if (i >= len) bail(); // no NUL: the tree path's error
+    if (o >= room) {
+      w.pos = o;
+      w.ensure(len - i + 16);
+      out = w.buf;
+      room = out.length - 8;
     }
-    for (let i = start; i < end; i++) out[o++] = b[i]!;
-    w.pos = o;
-    return;
-  }
-  for (let i = start; i < end; i++) {
-    const c = b[i]!;
-    if (c === 0x26) {
-      out[o++] = 0x26; out[o++] = 0x61; out[o++] = 0x6d; out[o++] = 0x70; out[o++] = 0x3b; // &amp;
-    } else if (c === 0x3c) {
-      out[o++] = 0x26; out[o++] = 0x6c; out[o++] = 0x74; out[o++] = 0x3b; // &lt;
-    } else if (c === 0x3e) {
-      out[o++] = 0x26; out[o++] = 0x67; out[o++] = 0x74; out[o++] = 0x3b; // &gt;
+    const c = b[i++]!;
+    if (c >= 0x20 && c < 0x7f) {
+      if (c === 0x26) {
+        out[o++] = 0x26; out[o++] = 0x61; out[o++] = 0x6d; out[o++] = 0x70; out[o++] = 0x3b; // &amp;
+      } else if (c === 0x3c) {
+        out[o++] = 0x26; out[o++] = 0x6c; out[o++] = 0x74; out[o++] = 0x3b; // &lt;
+      } else if (c === 0x3e) {
+        out[o++] = 0x26; out[o++] = 0x67; out[o++] = 0x74; out[o++] = 0x3b; // &gt;
+      } else out[o++] = c;
+    } else if (c === 0) {
+      w.pos = o;
+      return i;
+    } else if (c === 0x0a || c === 0x09) {
+      out[o++] = c;
     } else if (c === 0x0d) {
       out[o++] = 0x26; out[o++] = 0x23; out[o++] = 0x31; out[o++] = 0x33; out[o++] = 0x3b; // &#13;
-    } else out[o++] = c;
+    } else {
+      // Non-ASCII (validated as a string) or a control character XML cannot carry.
+      w.pos = begin;
+      return strIAsString(w, b, start, tokOff, top);
+    }
   }
-  w.pos = o;
+}
+
+function strIAsString(w: ByteWriter, b: Uint8Array, start: number, tokOff: number, top: number): number {
+  let nul = start;
+  let ascii = true;
+  for (; nul < b.length; nul++) {
+    const c = b[nul]!;
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+  }
+  if (nul >= b.length) bail();
+  let s: string;
+  if (ascii && nul - start <= 16) {
+    // Short ASCII (a Format such as bin or chr): no Buffer view for so little.
+    s = '';
+    for (let i = start; i < nul; i++) s += String.fromCharCode(b[i]!);
+  } else s = utf8Text(fastView(b), start, nul, tokOff);
+  textString(w, s, top);
+  return nul + 1;
+}
+
+/** The DataView over the output buffer put() writes through (remade when the buffer grows). */
+let view: DataView | undefined;
+let viewOf: Uint8Array | undefined;
+
+/** Markup made once (tags, namespace declarations) into the output, a word at a time. */
+function put(w: ByteWriter, p: Packed): void {
+  const o = w.pos;
+  const words = p.words;
+  // Whole words are written: room for up to 3 bytes past the markup, which later writes overwrite.
+  if (o + 4 * words.length > w.buf.length) w.ensure(4 * words.length);
+  const buf = w.buf;
+  if (buf !== viewOf) {
+    viewOf = buf;
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  const v = view!;
+  for (let i = 0, k = o; i < words.length; i++, k += 4) v.setUint32(k, words[i]!, true);
+  w.pos = o + p.n;
+}
+
+/** OPAQUE data copied as it is when it is plain printable ASCII (the common case), else as binary.ts shows it. */
+function opaque(w: ByteWriter, b: Uint8Array, start: number, n: number, bin: boolean): void {
+  if (!bin && n <= 64) {
+    const o = w.pos;
+    if (o + n > w.buf.length) w.ensure(n);
+    const out = w.buf;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = b[start + i]!;
+      if (c < 0x20 || c >= 0x7f || c === 0x26 || c === 0x3c || c === 0x3e) break;
+      out[o + i] = c;
+    }
+    if (i === n) {
+      w.pos = o + n;
+      return;
+    }
+  }
+  const data = b.subarray(start, start + n);
+  if (!bin && isPlainAscii(data)) w.bytes(data);
+  else w.utf8(binaryAsXmlText(data, bin));
 }
 
 /** Text as a string (non-ASCII, STR_T, ENTITY): escaped as the serializer does. */

@@ -47,6 +47,12 @@ const IS_METINF_NAME: boolean[] = [];
   for (const [name, tok] of TAG_LIST.syncml) SYNCML_TOKEN[add(name)] = tok;
   for (const [name, tok] of TAG_LIST.metinf) METINF_TOKEN[add(name)] = tok;
 }
+/** Whether text[at, at + name.length) is `name`: a char loop, cheaper than startsWith for short names. */
+function nameAt(text: string, at: number, name: string): boolean {
+  const len = name.length;
+  for (let i = 0; i < len; i++) if (text.charCodeAt(at + i) !== name.charCodeAt(i)) return false;
+  return true;
+}
 const NAME_ITEM = NAMES.indexOf('Item');
 const NAME_META = NAMES.indexOf('Meta');
 const NAME_DATA = NAMES.indexOf('Data');
@@ -153,7 +159,7 @@ function convert(text: string): Uint8Array {
       const e = stackName[top]!;
       const name = NAMES[e]!;
       let p = pos + 2;
-      if (!text.startsWith(name, p)) bail();
+      if (!nameAt(text, p, name)) bail();
       p += name.length;
       let c = text.charCodeAt(p);
       while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
@@ -191,7 +197,7 @@ function convert(text: string): Uint8Array {
       for (;;) {
         const cand = SLOT_ENTRY[slot]!;
         if (cand === -1) bail(); // no WBXML token on pages 0 and 1: the tree path says why
-        if (SLOT_HASH[slot] === h && NAMES[cand]!.length === nameLen && text.startsWith(NAMES[cand]!, nameStart)) {
+        if (SLOT_HASH[slot] === h && NAMES[cand]!.length === nameLen && nameAt(text, nameStart, NAMES[cand]!)) {
           e = cand;
           break;
         }
@@ -214,7 +220,7 @@ function convert(text: string): Uint8Array {
           selfClosing = true;
           break;
         }
-        if (p === ws || declared !== -1 || !text.startsWith('xmlns', p)) bail();
+        if (p === ws || declared !== -1 || !nameAt(text, p, 'xmlns')) bail();
         p += 5;
         c = text.charCodeAt(p);
         while (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) c = text.charCodeAt(++p);
@@ -296,9 +302,12 @@ function convert(text: string): Uint8Array {
       }
     }
 
-    // Character data up to the next markup.
-    const lt = text.indexOf('<', pos);
-    if (lt < 0) bail(); // unclosed elements
+    // Character data up to the next markup: usually none or a few characters, found without a call.
+    let lt = pos;
+    const near = Math.min(n, pos + 32);
+    while (lt < near && text.charCodeAt(lt) !== 0x3c) lt++;
+    if (lt === near && lt < n) lt = text.indexOf('<', lt);
+    if (lt < 0 || lt >= n) bail(); // unclosed elements
     if (lt > pos) {
       const top = depth - 1;
       const e = stackName[top]!;
@@ -363,8 +372,8 @@ const noPath = (): undefined => undefined;
 /** NS_SYNCML / NS_METINF for a namespace URI in the text; bails on others (DDF, unknown). */
 function namespaceAt(text: string, start: number, end: number): number {
   const len = end - start;
-  if (len === 13 && text.startsWith('syncml:metinf', start)) return NS_METINF;
-  if (len === 16 && text.startsWith('SYNCML:SYNCML1.', start)) {
+  if (len === 13 && nameAt(text, start, 'syncml:metinf')) return NS_METINF;
+  if (len === 16 && nameAt(text, start, 'SYNCML:SYNCML1.')) {
     const v = text.charCodeAt(start + 15);
     if (v >= 0x30 && v <= 0x32) return NS_SYNCML;
   }
@@ -405,6 +414,8 @@ function skipDoctype(text: string, at: number): number {
  * else (non-ASCII) goes through the tree path's own string functions.
  */
 function writeText(w: ByteWriter, text: string, start: number, end: number, trim: boolean): boolean {
+  // Long values (large objects, base64): native string scans and encodeInto beat a JS loop by far.
+  if (end - start > LONG_TEXT) return writeTextSlow(w, text, start, end, trim);
   let s = start;
   if (trim) {
     // Leading layout whitespace; a run of nothing else is no text at all.
@@ -461,7 +472,13 @@ function writeText(w: ByteWriter, text: string, start: number, end: number, trim
   return true;
 }
 
-/** The same through strings: non-ASCII text (and its Unicode whitespace, which trim() removes too). */
+/** Above this many characters a text run goes the string way (native scans), not the ASCII loop. */
+const LONG_TEXT = 256;
+
+/**
+ * The same through strings: long runs, and non-ASCII text (and its Unicode whitespace, which trim()
+ * removes too).
+ */
 function writeTextSlow(w: ByteWriter, text: string, start: number, end: number, trim: boolean): boolean {
   let s = characterData(text, start, end);
   if (trim) s = s.trim();
