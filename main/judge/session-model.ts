@@ -96,6 +96,11 @@ export class SessionModel {
   readonly msgs: MsgView[];
   /** The log starts with the device's first message, so references to earlier messages must resolve. */
   readonly complete: boolean;
+  /**
+   * Messages whose SyncHdr the peer answered 401 or 407: refused unread, so the sender may send what
+   * they carried again with credentials (DM Protocol §9) without that being a second answer.
+   */
+  readonly refused: ReadonlySet<MsgView>;
   private readonly referents = new Map<CmdView, Referent | null>();
   private readonly answers = new Map<string, CmdView[]>();
 
@@ -122,6 +127,7 @@ export class SessionModel {
       return view;
     });
     this.complete = this.msgs[0]?.from === 'client';
+    this.refused = this.findRefused();
     for (const m of this.msgs) {
       for (const c of m.cmds) {
         if (c.command.kind !== 'Status' && c.command.kind !== 'Results') continue;
@@ -133,6 +139,17 @@ export class SessionModel {
         else this.answers.set(key, [c]);
       }
     }
+  }
+
+  private findRefused(): Set<MsgView> {
+    const out = new Set<MsgView>();
+    for (const m of this.msgs) {
+      const reply = this.next(m.to, m.index);
+      const st = reply?.cmds.find((c) => c.command.kind === 'Status' && c.command.cmdRef.trim() === '0' && this.referent(c)?.msg === m);
+      const code = st?.command.kind === 'Status' ? st.command.data.trim() : undefined;
+      if (code === '401' || code === '407') out.add(m);
+    }
+    return out;
   }
 
   /** Latest message from `role` before index `before`. */

@@ -68,6 +68,21 @@ describe('sessions that fail authentication', () => {
   });
 });
 
+describe('a message refused with 401 mid-session and sent again', () => {
+  it('does not count: the Statuses and Results sent again are no duplicates, and the answer that counts is the second', () => {
+    const get = cmd('Get', 4, item({ target: './DevInfo/Mod' }));
+    const answer = (hdr: string) => `${hdr}${status(2, 1, 4, 'Get', 200)}${cmd('Results', 3, `<MsgRef>1</MsgRef><CmdRef>4</CmdRef>${item({ source: './DevInfo/Mod', data: 'x' })}`)}${FINAL}`;
+    const session = exampleInput([
+      c(PKG1, { cred: BASIC_CRED }),
+      s(`${P2()}${get}${FINAL}`),
+      c(answer(hdrStatus(1, 1, 200))), // no Cred: refused
+      s(`${hdrStatus(1, 2, 401, chal('syncml:auth-basic'))}${FINAL}`),
+      c(answer(`${hdrStatus(1, 2, 200)}`).replace('<CmdID>1</CmdID>', '<CmdID>1</CmdID>'), { cred: BASIC_CRED }),
+    ]);
+    expect(checkSession(session).map((f) => f.rule)).toEqual([]);
+  });
+});
+
 describe('checkSession', () => {
   const bad = exampleInput(rule('status.missing').bad);
 

@@ -97,9 +97,9 @@ export const statusChecks: Checks = {
 
   'status.duplicate': (s, report) => {
     const groups = new Map<string, CmdView[]>();
-    forEachStatus(s, (_m, _st, c) => {
+    forEachStatus(s, (m, _st, c) => {
       const r = s.referent(c);
-      if (!r) return;
+      if (!r || s.refused.has(m)) return; // sent again after a 401: the first copy was never read
       const key = `${r.msg.index}:${r.cmd ? r.msg.cmds.indexOf(r.cmd) : 'hdr'}`;
       groups.set(key, [...(groups.get(key) ?? []), c]);
     });
