@@ -33,7 +33,7 @@ const KNOWN_PRODUCT_BUGS: readonly { rule: string; who: string; why: string }[] 
     rule: 'status.hdr-missing',
     who: 'main/client (handset)',
     why: 'after a 401/407 on package 1 the handset sends package 1 again without a Status for the server\'s SyncHdr; '
-      + 'DM Protocol §9: "the next message containing the proper credentials MUST contain a Status for the SyncHdr"',
+      + 'DM Protocol §9.1: "the next message containing the proper credentials MUST contain a Status for the SyncHdr"',
   },
   {
     rule: 'meta.bin-xml',
