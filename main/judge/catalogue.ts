@@ -151,7 +151,7 @@ export const RULES: readonly Rule[] = [
     GET_SESSION, withGetReply(getReply(299, ''))),
   rule('status.code-for-command', 'warning', `${REP} §6.6`, "The code is one the command's table in DM RepPro lists",
     withGetReply(getReply(404, '')), withGetReply(getReply(418, ''))),
-  rule('status.code-misplaced', 'error', `${REP} §6.5.1; ${PROTO} §7, §9`, '212 answers only a SyncHdr, 213 only a chunk, 216 only an Atomic member, 507 and 517 only an Atomic',
+  rule('status.code-misplaced', 'error', `${REP} §6.5.1; ${PROTO} §7, §9.1`, '212 answers only a SyncHdr, 213 only a chunk, 216 only an Atomic member, 507 and 517 only an Atomic',
     opening(''), [c(PKG1), s(`${hdrStatus(1, 1, 212)}${status(2, 1, 1, 'Alert', 212)}${status(3, 1, 2, 'Replace', 200)}${FINAL}`)]),
 
   // --- Results ---
