@@ -99,6 +99,7 @@ function wbxmlCases(): Uint8Array[] {
   const info = { wbxmlVersion: 2, publicId: 0x1201, rootNamespaceUri: 'SYNCML:SYNCML1.2' };
   const wrap = (...items: Child[]) => s('SyncML', [s('SyncHdr', [s('VerDTD', ['1.2'])]), s('SyncBody', [s('Replace', [s('CmdID', ['1']), ...items]), s('Final')])]);
   const bytes = new Uint8Array([0, 1, 0x3c, 0x26, 0xff, 0x0d]);
+  const big = Uint8Array.from({ length: 5000 }, (_, i) => 0x41 + (i % 26));
   const trees = [
     wrap(s('Item', [s('Meta', [m('Format', ['bin'])]), s('Data', [bytes])])),
     wrap(s('Item', [s('Meta', [m('Format', [' bin '])]), s('Data', [new TextEncoder().encode('plain text')])])),
@@ -115,6 +116,9 @@ function wbxmlCases(): Uint8Array[] {
     wrap(s('Alert', [s('Data', ['x']), 'between', s('NoResp')])),
     wrap(s('Atomic', [s('Meta', [m('MetInf', [m('MaxMsgSize', ['1'])])]), s('CmdID', ['2'])])),
     wrap(s('Add', [s('Item', [s('Data', [el('dmddf', 'MgmtTree', [el('dmddf', 'VerDTD', ['1.2'])])])])])),
+    // Large plain OPAQUE goes into the result directly; twice, with markup between and after.
+    wrap(s('Item', [s('Data', [big])]), s('Item', [s('Data', [big.subarray(0, 4096)]), s('Meta', [m('Size', ['5000'])])]), s('Item', [s('Data', [big.subarray(0, 4095)])])),
+    wrap(s('Item', [s('Meta', [m('Format', ['bin'])]), s('Data', [big])])),
   ];
   const out: Uint8Array[] = [];
   for (const t of trees) {

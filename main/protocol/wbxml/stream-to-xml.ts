@@ -12,7 +12,7 @@
  * roots, and an Item whose binary format is only known after OPAQUE data it decides.
  * test/unit/codec-fast-path.test.ts compares both paths on the corpus and on mutated documents.
  */
-import { ByteWriter } from '../byte-writer.js';
+import { ByteWriter, allocBytes } from '../byte-writer.js';
 import { binaryAsXmlText, escapeMarkup, hasXmlIllegalChar, isPlainAscii } from '../binary.js';
 import { NAMESPACE_URI } from '../element.js';
 import { parseHeader } from './header.js';
@@ -86,6 +86,8 @@ export function wbxmlToXmlFast(bytes: Uint8Array): Uint8Array | undefined {
   } finally {
     // Not kept between calls: it would hold on to an output buffer the writer has let go.
     view = viewOf = undefined;
+    bigAt.length = 0;
+    bigData.length = 0;
   }
 }
 
@@ -122,7 +124,7 @@ function convert(buf: Uint8Array): Uint8Array {
         if (itemDepth === top + 1) itemDepth = 0;
         if (depth === 0) {
           if (pos !== len) bail(); // trailing data: the tree path's error
-          return w.result();
+          return finish(w);
         }
         continue;
       }
@@ -211,7 +213,7 @@ function convert(buf: Uint8Array): Uint8Array {
           put(w, SELF_CLOSE);
           if (depth === 0) {
             if (pos !== len) bail();
-            return w.result();
+            return finish(w);
           }
         }
         continue;
@@ -312,6 +314,32 @@ function strIAsString(w: ByteWriter, b: Uint8Array, start: number, tokOff: numbe
   return nul + 1;
 }
 
+/** OPAQUE at least this large and plain goes into the result directly (see finish). */
+const BIG_RUN = 4096;
+/** Where in the written output each such run belongs, and its bytes (views into the input). */
+const bigAt: number[] = [];
+const bigData: Uint8Array[] = [];
+
+/** The result: the written output with the large runs put back in their places, in one exact copy. */
+function finish(w: ByteWriter): Uint8Array {
+  if (bigAt.length === 0) return w.result();
+  let total = w.pos;
+  for (const d of bigData) total += d.length;
+  const out = allocBytes(total);
+  let from = 0;
+  let o = 0;
+  for (let k = 0; k < bigAt.length; k++) {
+    const at = bigAt[k]!;
+    out.set(w.buf.subarray(from, at), o);
+    o += at - from;
+    out.set(bigData[k]!, o);
+    o += bigData[k]!.length;
+    from = at;
+  }
+  out.set(w.buf.subarray(from, w.pos), o);
+  return out;
+}
+
 /** The DataView over the output buffer put() writes through (remade when the buffer grows). */
 let view: DataView | undefined;
 let viewOf: Uint8Array | undefined;
@@ -350,6 +378,12 @@ function opaque(w: ByteWriter, b: Uint8Array, start: number, n: number, bin: boo
     }
   }
   const data = b.subarray(start, start + n);
+  if (!bin && n >= BIG_RUN && isPlainAscii(data)) {
+    // A large object: copied once, straight into the result, not through the scratch buffer.
+    bigAt.push(w.pos);
+    bigData.push(data);
+    return;
+  }
   if (!bin && isPlainAscii(data)) w.bytes(data);
   else w.utf8(binaryAsXmlText(data, bin));
 }
