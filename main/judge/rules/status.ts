@@ -157,15 +157,21 @@ export const statusChecks: Checks = {
   },
 
   'status.refs': (s, report) => {
+    // A SyncHdr's Target may be the RespURI its recipient gave earlier: those seen so far, per sender.
+    const given = { client: new Set<string>(), server: new Set<string>() };
+    let upTo = 0;
     forEachStatus(s, (m, st, c) => {
+      for (; upTo < m.index; upTo++) {
+        const u = s.msgs[upTo]!.message?.hdr.respURI;
+        if (u) given[s.msgs[upTo]!.from].add(u);
+      }
       const r = s.referent(c);
       if (!r) return;
       let targets: string[];
       let sources: string[];
       if (!r.cmd) {
         const h = r.msg.message!.hdr;
-        const respURIs = s.msgs.filter((x) => x.from === m.from && x.index < m.index).map((x) => x.message?.hdr.respURI).filter((u): u is string => !!u);
-        targets = [h.target.locURI, ...(r.msg.url ? [r.msg.url] : []), ...respURIs];
+        targets = [h.target.locURI, ...(r.msg.url ? [r.msg.url] : []), ...given[m.from]];
         sources = [h.source.locURI];
       } else {
         const items = itemsOf(r.cmd.command);
