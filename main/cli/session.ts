@@ -3,7 +3,7 @@
  * for what could not be decoded. Readable while the server runs.
  */
 import type { MessageRecord, SessionRecord } from '../server/types.js';
-import { checkLoggedSession, countBySeverity, findingsByMessage, formatFinding, hasErrors, type Finding } from '../judge/index.js';
+import { checkLoggedSession, countBySeverity, findingsByMessage, formatFinding, hasErrors, uriLimitsFromTree, type Finding, type UriLimits } from '../judge/index.js';
 import { CliError } from './errors.js';
 import { openStore, parse } from './job.js';
 import { runSubcommand } from './subcommands.js';
@@ -62,14 +62,16 @@ async function show(argv: string[]): Promise<number> {
   const store = await openStore(values.data, usage, false);
   let session: SessionRecord | undefined;
   let messages: MessageRecord[];
+  let uriLimits: UriLimits = {};
   try {
     session = store.session(id);
     messages = session ? store.messages(id) : [];
+    if (session?.device) uriLimits = uriLimitsFromTree(store.tree(session.device));
   } finally {
     store.close();
   }
   if (!session) throw new CliError(`no session ${id} in ${values.data}`);
-  const findings = checkLoggedSession(messages);
+  const findings = checkLoggedSession(messages, { uriLimits });
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64') })), findings })}\n`);
     return 0;
@@ -88,13 +90,17 @@ async function check(argv: string[]): Promise<number> {
   if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
   const store = await openStore(values.data, CHECK_USAGE, false);
   let messages: MessageRecord[] | undefined;
+  let uriLimits: UriLimits = {};
   try {
-    messages = store.session(id) ? store.messages(id) : undefined;
+    const session = store.session(id);
+    messages = session ? store.messages(id) : undefined;
+    // DevDetail/URI limits the server read from this device before, for the URI rules.
+    if (session?.device) uriLimits = uriLimitsFromTree(store.tree(session.device));
   } finally {
     store.close();
   }
   if (!messages) throw new CliError(`no session ${id} in ${values.data}`);
-  const findings = checkLoggedSession(messages);
+  const findings = checkLoggedSession(messages, { uriLimits });
   if (values.json) {
     const list = findings.map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
     process.stdout.write(`${JSON.stringify({ session: id, findings: list })}\n`);

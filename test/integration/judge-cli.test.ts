@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { ServerStore } from '../../main/store/server-store.js';
 import { RULES } from '../../main/judge/catalogue.js';
-import { exampleInput, type Example } from '../../main/judge/example-kit.js';
+import { cmd, exampleInput, item, opening, type Example } from '../../main/judge/example-kit.js';
 import { dmw, dmwLab } from '../helpers/dmw-servers.js';
 
 const { tmp } = dmwLab('dmw-cli-judge-');
@@ -67,6 +67,19 @@ describe('dmw session check', () => {
     expect(show.out.match(/^! /gm)).toHaveLength(1);
     const json = JSON.parse(dmw(['session', 'show', '2', '--data', data, '--json']).out) as { findings: { rule: string; msg: number }[] };
     expect(json.findings.map((f) => [f.rule, f.msg])).toEqual([['status.missing', 3]]);
+  });
+
+  it("judges URIs against the DevDetail/URI limits the server read from the device's tree before", () => {
+    const data = folder(opening(cmd('Get', 4, item({ target: './A/B/C/D' }))));
+    const store = ServerStore.open(data);
+    try {
+      store.upsertTree('IMEI:493005100592800', [{ uri: './DevDetail/URI/MaxDepth', format: 'int', type: null, data: '3' }], Date.now());
+    } finally {
+      store.close();
+    }
+    const r = dmw(['session', 'check', '1', '--data', data, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).findings.map((f: { rule: string; msg: number }) => `${f.rule} #${f.msg}`)).toEqual(['uri.limits #2']);
   });
 
   it('bad input: exit 2 and one line on stderr', () => {
