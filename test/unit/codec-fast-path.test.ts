@@ -30,6 +30,8 @@ const doc = (body: string, rootAttrs = S): string => `<?xml version="1.0" encodi
 const item = (inner: string): string => doc(`<Replace><CmdID>1</CmdID><Item>${inner}</Item></Replace>`);
 const fmt = (f: string): string => `<Meta><Format xmlns="syncml:metinf">${f}</Format></Meta>`;
 
+const LONG = 'QUJDRA=='.repeat(40);
+
 /** XML written to hit the rules the encoder's fast path re-implements. */
 const XML_CASES: string[] = [
   item(`${fmt('bin')}<Data>AAECAw==</Data>`),
@@ -79,6 +81,12 @@ const XML_CASES: string[] = [
   doc('<Get><CmdID>1</CmdID></Get>', 'xmlns="SYNCML:SYNCML1.1"'),
   doc('<Get><CmdID>1</CmdID></Get>', 'xmlns="syncml:syncml1.1"'),
   doc('<Get><CmdID>1</CmdID></Get>', ''),
+  // Long runs (> 256 characters) take the native path: line-wrapped, trimmed, and each thing it hands back.
+  doc(`<Alert><CmdID>1</CmdID><Data>${LONG}\n${LONG}\n</Data></Alert>`),
+  doc(`<Alert><CmdID>  ${LONG}\t\n</CmdID><Data>\t${LONG}\u0001</Data></Alert>`),
+  doc(`<Alert><CmdID>1</CmdID><Data>${LONG}\u0000${LONG}</Data></Alert>`),
+  doc(`<Alert><CmdID>1</CmdID><Data>${LONG}\u00e9\u00a0</Data><Data>${LONG}&amp;</Data><Data>${LONG}\r\n</Data><Data>${LONG}]]></Data></Alert>`),
+  doc(`<Alert><CmdID>\u00a0${LONG}\u00a0</CmdID><Data>\ud83d\ude00${LONG}</Data><Data>${LONG}\ud800</Data><Data>${LONG}\ufffe</Data></Alert>`),
   `<SyncML ${S}/>`,
   `  <SyncML ${S}></SyncML>  \n`,
   `<SyncML ${S}></SyncML><SyncML ${S}></SyncML>`,

@@ -415,7 +415,7 @@ function skipDoctype(text: string, at: number): number {
  */
 function writeText(w: ByteWriter, text: string, start: number, end: number, trim: boolean): boolean {
   // Long values (large objects, base64): native string scans and encodeInto beat a JS loop by far.
-  if (end - start > LONG_TEXT) return writeTextSlow(w, text, start, end, trim);
+  if (end - start > LONG_TEXT) return writeLongText(w, text, start, end, trim);
   let s = start;
   if (trim) {
     // Leading layout whitespace; a run of nothing else is no text at all.
@@ -472,8 +472,67 @@ function writeText(w: ByteWriter, text: string, start: number, end: number, trim
   return true;
 }
 
-/** Above this many characters a text run goes the string way (native scans), not the ASCII loop. */
+/** Above this many characters a text run goes through native scans and encodeInto, not the ASCII loop. */
 const LONG_TEXT = 256;
+
+const utf8Encoder = new TextEncoder();
+
+/**
+ * A long run (a large object, base64): encoded natively straight into the output, then checked there.
+ * When every character is ASCII (as many bytes written as characters read), the only characters XML
+ * forbids are controls, which a word-at-a-time scan of the bytes finds; references, CR, `]]>`,
+ * non-ASCII text and controls other than tab and LF go the string way, with the tree path's checks.
+ */
+function writeLongText(w: ByteWriter, text: string, start: number, end: number, trim: boolean): boolean {
+  let s = text.slice(start, end);
+  if (s.includes('&') || s.includes('\r') || s.includes(']]>')) return writeTextSlow(w, text, start, end, trim);
+  if (trim) s = s.trim();
+  const n = s.length;
+  if (n === 0) return false;
+  w.ensure(n + 2);
+  const begin = w.pos;
+  const buf = w.buf;
+  buf[begin] = GLOBAL.STR_I;
+  const r = utf8Encoder.encodeInto(s, buf.subarray(begin + 1, begin + 1 + n));
+  if (r.read !== n || r.written !== n || !onlyTextControls(buf, begin + 1, begin + 1 + n)) return writeTextSlow(w, text, start, end, trim);
+  buf[begin + 1 + n] = 0;
+  w.pos = begin + 2 + n;
+  return true;
+}
+
+/** Whether ASCII bytes b[from, to) hold no control character other than tab and LF. */
+function onlyTextControls(b: Uint8Array, from: number, to: number): boolean {
+  let i = from;
+  const control = (c: number): boolean => c < 0x20 && c !== 0x09 && c !== 0x0a;
+  for (; i < to && ((b.byteOffset + i) & 3) !== 0; i++) if (control(b[i]!)) return false;
+  const words = (to - i) >>> 2;
+  if (words > 0) {
+    const u32 = new Uint32Array(b.buffer, b.byteOffset + i, words);
+    // A byte < 0x20 (all are < 0x80 here) sets its top bit in (x - 0x20..) & ~x. Four words a round;
+    // a flagged round is looked at byte by byte (line-wrapped base64 has an LF every 60-76 bytes).
+    const quads = words & ~3;
+    let k = 0;
+    for (; k < quads; k += 4) {
+      const x0 = u32[k]!;
+      const x1 = u32[k + 1]!;
+      const x2 = u32[k + 2]!;
+      const x3 = u32[k + 3]!;
+      if ((((x0 - 0x20202020) & ~x0) | ((x1 - 0x20202020) & ~x1) | ((x2 - 0x20202020) & ~x2) | ((x3 - 0x20202020) & ~x3)) & 0x80808080) {
+        for (let at = i + 4 * k, stop = at + 16; at < stop; at++) if (control(b[at]!)) return false;
+      }
+    }
+    for (; k < words; k++) {
+      const x = u32[k]!;
+      if (((x - 0x20202020) & ~x & 0x80808080) !== 0) {
+        const at = i + 4 * k;
+        if (control(b[at]!) || control(b[at + 1]!) || control(b[at + 2]!) || control(b[at + 3]!)) return false;
+      }
+    }
+    i += words * 4;
+  }
+  for (; i < to; i++) if (control(b[i]!)) return false;
+  return true;
+}
 
 /**
  * The same through strings: long runs, and non-ASCII text (and its Unicode whitespace, which trim()
