@@ -524,11 +524,14 @@ export class VirtualHandset {
         if (!clientType || authRetries > maxAuthRetries) {
           return finish(`the server refused our credentials (${code})${clientType ? ` ${authRetries} times` : ': this account has no client credentials'}`);
         }
-        // Nothing of that message was executed: the same message again, new MsgID and credentials.
+        // Nothing of that message was executed: the same message again, new MsgID and credentials,
+        // and a Status for the challenging message's SyncHdr: "the next message containing the
+        // proper credentials MUST contain a Status for the SyncHdr" (DM 1.2 protocol §9.1).
         msgIdShift++;
         const cred = credForHeader();
         if (cred) msg.hdr.cred = cred;
         else delete msg.hdr.cred;
+        msg = withChallengeStatus(msg, server);
         continue;
       }
       if (code !== undefined && (code < 200 || code >= 300)) {
@@ -637,4 +640,25 @@ export class VirtualHandset {
     const session = this.connect({ serverId: pkg.serverId, initiator: 'server', sessionId: pkg.sessionIdHex });
     return { accepted: true, reason: `digest verified with the ${matched}`, httpStatus: 200, ...base, matched, session };
   }
+}
+
+/** The SyncHdr Statuses withChallengeStatus added, so that a second re-send replaces its own. */
+const challengeStatuses = new WeakSet<object>();
+
+/**
+ * `msg` with a Status answering `challenger`'s SyncHdr first (replacing one a previous re-send
+ * put there). Its CmdID follows the message's others: the commands already numbered keep theirs,
+ * since the session waits for the server's statuses by them.
+ */
+function withChallengeStatus(msg: SyncML, challenger: SyncML): SyncML {
+  const kept = msg.body.commands.filter((c) => !challengeStatuses.has(c));
+  const ids = kept.flatMap(function ids(c): number[] {
+    return [Number(c.cmdID), ...(c.kind === 'Atomic' || c.kind === 'Sequence' ? c.commands.flatMap(ids) : [])];
+  }).filter(Number.isFinite);
+  const st: Status = {
+    kind: 'Status', cmdID: String(Math.max(0, ...ids) + 1), msgRef: challenger.hdr.msgID, cmdRef: '0', cmd: 'SyncHdr',
+    targetRefs: [challenger.hdr.target.locURI], sourceRefs: [challenger.hdr.source.locURI], data: '200', items: [],
+  };
+  challengeStatuses.add(st);
+  return { ...msg, body: { ...msg.body, commands: [st, ...kept] } };
 }

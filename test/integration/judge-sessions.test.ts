@@ -30,12 +30,6 @@ afterEach(async () => {
  */
 const KNOWN_PRODUCT_BUGS: readonly { rule: string; who: string; why: string }[] = [
   {
-    rule: 'status.hdr-missing',
-    who: 'main/client (handset)',
-    why: 'after a 401/407 on package 1 the handset sends package 1 again without a Status for the server\'s SyncHdr; '
-      + 'DM Protocol §9.1: "the next message containing the proper credentials MUST contain a Status for the SyncHdr"',
-  },
-  {
     rule: 'meta.bin-xml',
     who: 'main/server jobs (binary Replace) and main/client (Results of a bin node), both through the XML writer',
     why: 'binary data over XML goes out as base64 text with Meta Format bin; DM TND §7.7.2: "When data has a binary form ... and '
