@@ -648,7 +648,14 @@ export class DmServer {
     const id = live?.id ?? this.desk.newSessionId();
     const token = live?.token ?? randomHex(8);
     const state = live?.state ?? this.engine.open({ id, message, encoding, respUri: this.respUri(r.host, `u${-id}`, token), device: view });
-    const out = this.engine.handle(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
+    let out: EngineOutput;
+    try {
+      out = this.engine.handle(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
+    } catch (e) {
+      // A bug, not the device's doing: logged like any internal error, and the session goes.
+      if (live) this.live.delete(live.id);
+      return this.internalError(r, undefined, e, now);
+    }
 
     if (out.session.authenticated) {
       // In: a slot among the authenticated sessions, taken before any await.

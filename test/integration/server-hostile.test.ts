@@ -16,7 +16,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DmServer, type DmServerOptions } from '../../main/server/server.js';
 import { VirtualHandset, AAUTH_TYPE } from '../../main/client/index.js';
-import type { AuthType } from '../../main/protocol/auth.js';
+import { AUTH_META_TYPE, md5Credential, nonceBytes, type AuthType } from '../../main/protocol/auth.js';
+import { decodeMessage } from '../../main/protocol/codec.js';
+import type { Status } from '../../main/protocol/model.js';
 import { basicCred, followUp, package1, post, randomImei, storeRows, tally, type Answer } from '../helpers/hostile.js';
 import { rawPost, TestClient } from '../helpers/dm-test-client.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
@@ -174,6 +176,27 @@ describe('password guessing (point 4)', () => {
     expect(view.sessions).toMatchObject({ authenticated: 0, preAuth: 13, maxSessions: 256 }); // each checked guess waits for its retry, until preAuthTimeoutMs
     expect((await fetch(apiUrl, { headers: { authorization: 'Bearer peer-token-0123456789' } })).status).toBe(403);
   }, 30_000);
+
+  it('MD5: the handshake (no credentials, a nonce to use) is not a guess; wrong digests are, against the expected credential name', async () => {
+    const s = await start({ clientAuth: 'md5', defaultClientCred: LAB, limits: { authFailureBurstPerAddress: 3, authFailureRefillMsPerAddress: 600_000 } });
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const devId = randomImei();
+      const hello = await post(s.url, package1({ server: s.url, devId, sessionId: String(i) }), { localAddress: '127.0.0.2' });
+      codes.push(`hello ${hello.hdrCode ?? hello.status}`); // 407: no credentials, a challenge (not a failure)
+      if (hello.hdrCode !== 407) continue;
+      const nonce = decodeMessage(hello.body);
+      const chal = nonce.ok ? (nonce.value.message.body.commands.find((c) => c.kind === 'Status' && c.cmdRef === '0') as Status).chal : undefined;
+      const digest = md5Credential('lab', 'guess', nonceBytes(chal!.meta.nextNonce!));
+      const guess = await post(hello.respUri!, package1({ server: s.url, devId, sessionId: String(i), msgId: '2', cred: { meta: { type: AUTH_META_TYPE.md5, format: 'b64' }, data: digest } }), { localAddress: '127.0.0.2' });
+      codes.push(`guess ${guess.hdrCode ?? guess.status}`);
+    }
+    // Three guesses checked; then the address is refused unchecked, its handshakes too.
+    expect(codes).toEqual(['hello 407', 'guess 401', 'hello 407', 'guess 401', 'hello 407', 'guess 401', 'hello 503', 'hello 503']);
+    expect(s.authFailures().counts).toMatchObject({ 'auth-failed': 3, throttled: 2 });
+    expect(s.authFailures().recent.find((e) => e.kind === 'auth-failed')).toMatchObject({ credential: 'lab', reason: expect.stringMatching(/MD5 digest mismatch/) });
+    expect(storeRows(s.store)).toEqual({ devices: 0, sessions: 0, messages: 0 });
+  });
 
   it('guesses against a real DevId lock it for the guessing address only: the device, from its own address, still gets in', async () => {
     const s = await start({ clientAuth: 'basic', defaultClientCred: LAB, serverCred: SRV, serverAuth: 'basic', limits: { maxAuthFailures: 3 } });
