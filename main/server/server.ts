@@ -14,13 +14,14 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBase64, randomHex } from '../protocol/random-pool.js';
-import { decodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
+import { decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import type { SyncML } from '../protocol/model.js';
 import { ServerStore, type NewMessage, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
 import { applyEffects } from './effects.js';
+import { serverHmacHeader } from './auth.js';
 import { LiveSessions, type Live } from './live-sessions.js';
 import { Admission, isSlot, type NoSlot, type Slot } from './admission.js';
 import { checkHeaderLimits, describeOverLimit } from './header-limits.js';
@@ -672,6 +673,7 @@ export class DmServer {
       return this.exchange(r, undefined, message, encoding, now, { slot, token, state, view });
     }
 
+    out = this.withinMaxMsgSize(out);
     const refusal = this.desk.refused({ address, credential, checked: view, lockBinds: gate.lockBinds, fx: out.effects, session: out.session, now });
     if (refusal) this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus: 200, reason: `${shownDevId(devId)} from ${address}: ${refusal.reason}` });
     const reply: OutgoingResponse = { status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes };
@@ -693,6 +695,25 @@ export class DmServer {
     this.keepPending(l, r, hdr.msgID, out);
     this.live.set(l);
     return reply;
+  }
+
+  /**
+   * A refusal whose statuses do not fit the device's MaxMsgSize (a message of thousands of commands
+   * before authenticating) goes with the SyncHdr's Status alone: the device must send its package
+   * again once it authenticated anyway, and our answer must not grow with what it sent.
+   */
+  private withinMaxMsgSize(out: EngineOutput): EngineOutput {
+    const limit = out.session.clientMaxMsgSize ?? this.config.limits.assumedClientMaxMsgSize;
+    const [hdrStatus, ...rest] = out.response.body.commands;
+    if (out.bytes.length <= limit || !hdrStatus || rest.length === 0) return out;
+    const response: SyncML = { hdr: out.response.hdr, body: { commands: [hdrStatus], final: out.response.body.final } };
+    const bytes = encodeMessage(response, out.session.encoding);
+    if (!bytes.ok) return out;
+    const headers = { ...out.headers };
+    const cred = this.config.serverCred;
+    if (cred && headers['x-syncml-hmac'] !== undefined) headers['x-syncml-hmac'] = serverHmacHeader(cred, out.session.serverAuth.nonce, bytes.value);
+    const note = `the statuses of ${rest.length} refused commands (${out.bytes.length} bytes) do not fit the device's MaxMsgSize ${limit}: only the SyncHdr's went`;
+    return { ...out, response, bytes: bytes.value, headers, effects: { ...out.effects, notes: [...out.effects.notes, note] } };
   }
 
   /**

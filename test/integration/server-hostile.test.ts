@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DmServer, type DmServerOptions } from '../../main/server/server.js';
 import { VirtualHandset, AAUTH_TYPE } from '../../main/client/index.js';
-import { AUTH_META_TYPE, md5Credential, nonceBytes, type AuthType } from '../../main/protocol/auth.js';
+import { AUTH_META_TYPE, hmacHeader, md5Credential, nonceBytes, type AuthType } from '../../main/protocol/auth.js';
 import { decodeMessage } from '../../main/protocol/codec.js';
 import type { Status } from '../../main/protocol/model.js';
 import { basicCred, followUp, package1, post, randomImei, storeRows, tally, type Answer } from '../helpers/hostile.js';
@@ -233,6 +233,24 @@ describe('password guessing (point 4)', () => {
       else expect(s.store.sessions().map((x) => x.state)).toEqual(['rejected', 'rejected', 'rejected']); // 'none' keeps bad input, as bytes
     }
   }, 30_000);
+});
+
+describe('answers within the MaxMsgSize the device announced (point 4)', () => {
+  it('a refused package 1 of thousands of commands gets its SyncHdr Status alone when all the statuses would not fit (HMAC header over what was sent)', async () => {
+    for (const [clientAuth, encoding, n] of [['md5', 'wbxml', 3000], ['hmac', 'xml', 1000]] as const) {
+      const s = await start({ clientAuth, defaultClientCred: LAB, serverCred: SRV, serverAuth: clientAuth });
+      const extra = Array.from({ length: n }, (_, i) => ({ kind: 'Alert' as const, cmdID: String(i + 3), data: '1224', items: [] }));
+      const body = package1({ server: s.url, devId: 'IMEI:MANY', maxMsgSize: 4096, extra, encoding });
+      expect(body.length).toBeLessThan(64 * 1024);
+      const a = await post(s.url, body, { encoding });
+      expect(a.status).toBe(200);
+      expect(a.body.length, clientAuth).toBeLessThanOrEqual(4096);
+      const m = decodeMessage(a.body);
+      expect(m.ok && m.value.message.body.commands.map((c) => c.kind)).toEqual(['Status']);
+      expect(a.hdrCode).toBe(407);
+      if (clientAuth === 'hmac') expect(a.headers['x-syncml-hmac']).toBe(hmacHeader(SRV.name, SRV.secret, new Uint8Array(), a.body));
+    }
+  });
 });
 
 describe('a session that failed authentication is over (point 7b)', () => {
