@@ -36,9 +36,11 @@ export interface Live {
   preAuth?: {
     /** When its first message arrived (the session's start once it is stored). */
     startedAt: number;
-    /** Its messages so far, in order. */
+    /**
+     * Its messages so far, in order. Bounded by the engine, which ends an unauthenticated session
+     * after maxAuthAttemptsPerSession refused messages, each at most maxPreAuthMessageBytes.
+     */
     messages: PendingMessage[];
-    bytes: number;
   };
 }
 

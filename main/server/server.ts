@@ -686,7 +686,7 @@ export class DmServer {
     if (!l) {
       const slot = this.preAuthSlot(address);
       if (!isSlot(slot)) return this.busy(r, slot, now, devId);
-      l = { id, token, devId, dmSessionId: hdr.sessionID, state: out.session, lastActivity: now, logged: 0, device: known, seenWritten: now, address, slot, preAuth: { startedAt: r.receivedAt, messages: [], bytes: 0 } };
+      l = { id, token, devId, dmSessionId: hdr.sessionID, state: out.session, lastActivity: now, logged: 0, device: known, seenWritten: now, address, slot, preAuth: { startedAt: r.receivedAt, messages: [] } };
     }
     // Its own nonce (the one its challenge carried) stays with the session; failures and lockout are the desk's.
     l.device = { ...known, auth: out.effects.deviceAuth ?? view.auth };
@@ -733,14 +733,12 @@ export class DmServer {
 
   /** A refused exchange stays with its session until it authenticates (then it is written) or ends (then it is dropped). */
   private keepPending(l: Live, r: IncomingBody, msgId: string, out: EngineOutput): void {
-    const p = l.preAuth!;
     const notes = out.effects.notes;
     const at = this.now();
-    p.messages.push(
+    l.preAuth!.messages.push(
       { seq: ++l.logged, direction: 'in', at: r.receivedAt, msgId, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null },
       { seq: ++l.logged, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200, bytes: out.bytes },
     );
-    p.bytes += r.bytes.length + out.bytes.length;
   }
 
   /** The device as an unauthenticated message sees it: its row read, never written, and the credential it must present. */

@@ -42,7 +42,7 @@ describe('live sessions', () => {
     const ls = new LiveSessions(admission);
     const withSlot = (l: Live, pool: 'authenticated' | 'pre-auth'): Live => ({ ...l, address: 'A', slot: admission.take(pool, 'A') as Slot });
     const a = withSlot(live(1, 'IMEI:1', '1'), 'authenticated');
-    const p: Live = { ...withSlot(live(-1, 'IMEI:2', '1', 'pkg1'), 'pre-auth'), token: 'p', preAuth: { startedAt: 0, messages: [], bytes: 0 } };
+    const p: Live = { ...withSlot(live(-1, 'IMEI:2', '1', 'pkg1'), 'pre-auth'), token: 'p', preAuth: { startedAt: 0, messages: [] } };
     ls.set(a);
     ls.set(p);
     expect(admission.counts()).toEqual({ authenticated: 1, preAuth: 1, preAuthAddresses: 1 });
@@ -65,7 +65,7 @@ describe('live sessions', () => {
 
   it('knows which unauthenticated session has been idle longest', () => {
     const ls = new LiveSessions();
-    const pre = (id: number): Live => ({ ...live(id, `IMEI:${id}`, '1', 'pkg1'), token: `t${id}`, preAuth: { startedAt: 0, messages: [], bytes: 0 } });
+    const pre = (id: number): Live => ({ ...live(id, `IMEI:${id}`, '1', 'pkg1'), token: `t${id}`, preAuth: { startedAt: 0, messages: [] } });
     const [x, y, z] = [pre(-1), pre(-2), pre(-3)];
     ls.set(x);
     ls.set(y);
