@@ -9,7 +9,9 @@
  * - a credential whose bucket is empty is refused unchecked only from a suspect address (one that
  *   failed a check within `suspectAddressMs`); a clean address is still checked, so the right
  *   credential is never refused because someone else guessed wrong;
- * - the per-device lockout (auth.ts) binds suspect addresses only, for the same reason.
+ * - the per-device lockout (auth.ts) binds suspect addresses only, for the same reason;
+ * - a DevId in good standing passes both buckets (the per-device lockout still bounds guesses
+ *   against it from suspect addresses).
  *
  * Each guess then costs the guesser a token of its address, which refills slowly; rotating DevIds
  * gains nothing. Every table is bounded (BoundedMap). The caller decides and records in one
