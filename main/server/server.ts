@@ -184,9 +184,9 @@ export class DmServer {
       });
     }
     try {
-      const recovered = store.recoverInterrupted(server.now());
-      if (recovered.sessions > 0 || recovered.jobs > 0) {
-        process.emitWarning(`recovered after an unclean stop: ${recovered.sessions} session(s) marked interrupted, ${recovered.jobs} job(s) queued again`);
+      const recovered = store.recoverInterrupted(server.now(), config.limits.maxJobAttempts);
+      if (recovered.sessions > 0 || recovered.jobs > 0 || recovered.unconfirmed > 0 || recovered.failed > 0) {
+        process.emitWarning(`recovered after an unclean stop: ${recovered.sessions} session(s) marked interrupted; of the jobs on the wire, ${recovered.unconfirmed} unconfirmed (decide: dmw job verify|resend|drop), ${recovered.jobs} queued again by their policy, ${recovered.failed} failed`);
       }
       let tls;
       if (opts.tls) {
@@ -834,15 +834,20 @@ export class DmServer {
   private internalError(r: IncomingBody, live: Live | undefined, e: unknown, now: number): OutgoingResponse {
     const why = e instanceof Error ? e.message : String(e);
     process.emitWarning(`session engine failed: ${e instanceof Error ? e.stack ?? why : why}`);
+    const at = iso(now);
     try {
-      this.store.tx(() => {
+      const released = this.store.tx(() => {
         const id = live?.id ?? this.store.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(r.bytes) ?? null, state: 'failed', reason: `internal error: ${why}` }, now);
         this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: 500, error: `internal error: ${why}` });
-        if (live) {
-          this.store.endSession(id, 'failed', `internal error: ${why}`, now);
-          this.store.db.prepare(`UPDATE jobs SET status = 'queued' WHERE session_id = ? AND status = 'sent'`).run(id);
-        }
+        if (!live) return [];
+        this.store.endSession(id, 'failed', `internal error: ${why}`, now);
+        // What went out in this session may have been applied: its jobs follow their onUnconfirmed policy.
+        return this.store.releaseSessionJobs(id, `internal error: ${why}`, now, this.config.limits.maxJobAttempts);
       });
+      for (const job of released) {
+        if (job.status === 'unconfirmed') this.emit({ type: 'job-unconfirmed', at, job });
+        else if (job.status === 'failed') this.emit({ type: 'job-done', at, job });
+      }
     } catch {
       // The store itself failed; the warning above is all we can do.
     }

@@ -357,3 +357,28 @@ describe('notifier', () => {
     expect(server.store.job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'DMW Test' }] });
   });
 });
+
+describe('an internal error in the middle of a session', () => {
+  it('ends the session failed and leaves the jobs it sent unconfirmed (not silently queued again), with their events', async () => {
+    const server = await start();
+    const { job } = await server.addJob('IMEI:500', { kind: 'replace', uri: './Vendor/Volume', value: '5' });
+    const events: ServerEvent[] = [];
+    server.bus.subscribe((e) => events.push(e));
+    // The engine fails on the device's answer to the Replace (its second message).
+    const handle = server.engine.handle.bind(server.engine);
+    let calls = 0;
+    vi.spyOn(server.engine, 'handle').mockImplementation((s, input, o) => {
+      if (++calls === 2) throw new Error('injected engine failure');
+      return handle(s, input, o);
+    });
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const r = await new TestClient({ url: server.url, devId: 'IMEI:500' }).runSession();
+    warn.mockRestore();
+    expect(r.error).toMatch(/500/);
+    const after = server.store.job(job.id)!;
+    expect(after.status).toBe('unconfirmed');
+    expect(after.error).toMatch(/no Status arrived: internal error: injected engine failure; decide: verify, resend or drop/);
+    expect(server.store.sessions()[0]).toMatchObject({ state: 'failed', reason: 'internal error: injected engine failure' });
+    expect(events.some((e) => e.type === 'job-unconfirmed' && e.job.id === job.id)).toBe(true);
+  });
+});
