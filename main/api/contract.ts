@@ -9,10 +9,11 @@
  */
 import { z } from 'zod';
 import type { ChannelName, EventName } from './channels.js';
+import { MAX_DEVICE_ID_LENGTH } from '../server/device-id.js';
 
 // --- shared pieces ------------------------------------------------------------------------------
 
-const devId = z.string().min(1).max(512);
+const devId = z.string().min(1).max(MAX_DEVICE_ID_LENGTH);
 const dmUri = z
   .string()
   .min(1)

@@ -3,6 +3,7 @@
  * store read them from here; `dmw server` and the API only override.
  */
 import type { AuthType } from '../protocol/auth.js';
+import { MAX_DEVICE_ID_LENGTH } from './device-id.js';
 
 export type ClientAuthMode = 'none' | AuthType;
 /** How the server proves itself to the client: Cred in SyncHdr (basic/md5) or the x-syncml-hmac header. */
@@ -118,7 +119,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   suspectAddressMs: 10 * 60_000,
   maxThrottleEntries: 10_000,
   failureRingSize: 200,
-  maxDevIdLength: 256,
+  maxDevIdLength: MAX_DEVICE_ID_LENGTH,
   maxSessionIdLength: 64,
   maxLocUriLength: 1024,
   maxHeaderFieldLength: 256,

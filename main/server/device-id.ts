@@ -5,8 +5,12 @@
  * log line, or show the engineer a different id than the one stored.
  */
 
-/** Longest device id the API takes, in every place it takes one (PUT /devices, POST /jobs, queries, delegations). */
-export const MAX_DEVICE_ID_LENGTH = 512;
+/**
+ * Longest device id, in every place one is taken: the API (PUT /devices, POST /jobs, queries,
+ * delegations), the UI contract, and the DM server's default for a SyncHdr Source (config.ts
+ * maxDevIdLength), so that no job can be queued for an id no device may connect with.
+ */
+export const MAX_DEVICE_ID_LENGTH = 256;
 
 /**
  * Characters no id or URI we show may hold: controls (Cc), format characters such as bidi overrides
