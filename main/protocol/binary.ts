@@ -7,6 +7,7 @@
  *  - other OPAQUE data that is well-formed UTF-8 is shown as text (libwbxml does the same);
  *  - other OPAQUE data (not text) is shown as base64 after a comment saying so.
  */
+import { isAscii } from 'node:buffer';
 import { isElement, type Element } from './element.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -45,36 +46,30 @@ export function fromBase64(text: string): Uint8Array | undefined {
 
 /**
  * True when every byte is printable ASCII other than & < > (tabs and newlines excluded too, to keep
- * the test simple): such bytes are valid UTF-8 XML text as they are. Checked four bytes at a time
- * because large objects (firmware chunks) pass through here.
+ * the test simple): such bytes are valid UTF-8 XML text as they are. Large objects (firmware chunks)
+ * pass through here, so it is native scans where there are any: memchr for the markup characters,
+ * Node's SIMD isAscii for the top bit, and then, four words a round, the one test left, for bytes
+ * below 0x20.
  */
 export function isPlainAscii(b: Uint8Array): boolean {
   const n = b.length;
-  // Markup characters: three native byte searches (memchr speed).
   const view = Buffer.from(b.buffer, b.byteOffset, n);
   if (view.indexOf(0x26) >= 0 || view.indexOf(0x3c) >= 0 || view.indexOf(0x3e) >= 0) return false;
+  if (!isAscii(view)) return false;
   let i = 0;
   const head = (4 - (b.byteOffset & 3)) & 3;
   for (; i < head && i < n; i++) if (!plainByte(b[i]!)) return false;
   const words = (n - i) >>> 2;
   if (words > 0) {
     const u32 = new Uint32Array(b.buffer, b.byteOffset + i, words);
-    // A byte >= 0x80 has its top bit set; a byte < 0x20 sets it in (x - 0x20..) & ~x (SWAR).
-    // Four words a round, their flags OR-ed: the loop's own cost is most of it at this size.
+    // Every byte is below 0x80, so x - 0x20202020 sets a top bit only where some byte is below 0x20
+    // (a borrow moves up from such a byte, never from a larger one).
     const quads = words & ~3;
     let k = 0;
     for (; k < quads; k += 4) {
-      const x0 = u32[k]!;
-      const x1 = u32[k + 1]!;
-      const x2 = u32[k + 2]!;
-      const x3 = u32[k + 3]!;
-      const bad = x0 | ((x0 - 0x20202020) & ~x0) | x1 | ((x1 - 0x20202020) & ~x1) | x2 | ((x2 - 0x20202020) & ~x2) | x3 | ((x3 - 0x20202020) & ~x3);
-      if ((bad & 0x80808080) !== 0) return false;
+      if ((((u32[k]! - 0x20202020) | (u32[k + 1]! - 0x20202020) | (u32[k + 2]! - 0x20202020) | (u32[k + 3]! - 0x20202020)) & 0x80808080) !== 0) return false;
     }
-    for (; k < words; k++) {
-      const x = u32[k]!;
-      if (((x | ((x - 0x20202020) & ~x)) & 0x80808080) !== 0) return false;
-    }
+    for (; k < words; k++) if (((u32[k]! - 0x20202020) & 0x80808080) !== 0) return false;
     i += words * 4;
   }
   for (; i < n; i++) if (!plainByte(b[i]!)) return false;
