@@ -19,7 +19,7 @@ import type { SyncML } from '../protocol/model.js';
 import { ServerStore, type NewMessage, type StoreOptions } from '../store/server-store.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
-import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource, type ReleaseOptions } from './engine.js';
+import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource } from './engine.js';
 import { applyEffects } from './effects.js';
 import { serverHmacHeader } from './auth.js';
 import { LiveSessions, type Live } from './live-sessions.js';
@@ -30,7 +30,8 @@ import { NO_CREDENTIAL, PreAuthDesk } from './pre-auth.js';
 import type { FailedSession } from './failed-sessions.js';
 import { shownDevId, type RefusalEntry, type RefusalKind } from './failure-ring.js';
 import { sourceAddressKey } from './source-address.js';
-import { EventBus, type HeldCommand, type ReleaseCause, type ServerEvent } from './events.js';
+import { EventBus, type ServerEvent } from './events.js';
+import { StepControl, type SteppingState } from './step-control.js';
 import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
 import { parseJobSpec } from './jobs.js';
 import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiMode } from './notifier.js';
@@ -70,27 +71,6 @@ export interface DmServerOptions {
   dm20?: boolean | { limits?: Partial<Dm20Limits> };
 }
 
-/** An answer the step control holds: the device's HTTP request waits for Step, Resume, the limit or an end. */
-interface Hold {
-  live: Live;
-  turn: HeldTurn;
-  since: number;
-  releaseAt: number;
-  timer: NodeJS.Timeout;
-  resolve: (r: { out: EngineOutput; by: ReleaseCause }) => void;
-  /** Settles when the answer is logged (and handed to the listener). */
-  done: Promise<void>;
-}
-
-/** A device's step control, as the UI shows it. */
-export interface SteppingState {
-  device: string;
-  paused: boolean;
-  /** Steps given while nothing was held: that many job commands go out without a hold, one per message. */
-  credits: number;
-  held: { sessionId: number; since: string; releaseAt: string; next: HeldCommand | null; pending: number } | null;
-}
-
 /** Refusals before authentication and the session pools, as GET /api/v1/auth-failures and the UI show them. */
 export interface AuthFailuresView {
   /** Newest first, bounded (failureRingSize); runs of the same refusal folded into one entry with a count. */
@@ -122,6 +102,8 @@ const SEEN_RESOLUTION_MS = 1000;
 
 const randomNonces: NonceSource = { nonce: () => randomBase64(16) };
 
+export type { SteppingState } from './step-control.js';
+
 export class DmServer {
   readonly bus = new EventBus();
   readonly config: EngineConfig;
@@ -137,12 +119,10 @@ export class DmServer {
   private readonly now: () => number;
   private readonly notifiers: Notifier[];
   private scheme = 'http';
-  /** Devices whose queue is paused (step control), with their Step credits. */
-  private readonly stepping = new Map<string, { credits: number }>();
   /** Matches RespURI paths (`<basePath>/s/<id>-<token>`). */
   private sessionPath?: RegExp;
-  /** Held answers by session id. */
-  private readonly holds = new Map<number, Hold>();
+  /** Held answers of paused devices (the Sessions view's Step and Resume). */
+  private readonly steps: StepControl;
   private dm20?: Dm20Context;
   /** Requests the DM endpoint does not own (the management API, api/index.ts): true = taken. */
   httpHook?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
@@ -158,6 +138,7 @@ export class DmServer {
     this.notifiers = opts.notifiers ?? [new HttpNotifier()];
     this.admission = new Admission(config.limits, { authenticated: 30, preAuth: Math.max(1, Math.ceil(config.limits.preAuthTimeoutMs / 3000)) });
     this.live = new LiveSessions(this.admission);
+    this.steps = new StepControl({ engine: this.engine, now: this.now, maxHoldMs: config.limits.maxHoldMs, setState: (l, st) => this.live.setState(l, st), emit: (e) => this.emit(e) });
     this.desk = new PreAuthDesk(config.limits);
     this.rejections = new Rejections({ store, config, desk: this.desk, takeSeq: (id) => this.takeSeq(id), emit: (e) => this.emit(e), now: () => this.now() });
   }
@@ -232,7 +213,7 @@ export class DmServer {
   /** Ends open sessions (their jobs go back to the queue), stops listening, closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    await this.releaseAllHolds();
+    await this.steps.releaseAll();
     for (const l of [...this.live.values()]) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
     this.live.clear();
     if (this.dm20) closeDm20(this.dm20);
@@ -277,12 +258,8 @@ export class DmServer {
   abortSession(sessionId: number): boolean {
     const l = this.live.get(sessionId);
     if (!l || l.preAuth || l.state.phase === 'closed') return false;
-    const held = this.holds.get(sessionId);
-    if (held) {
-      // The held answer becomes the abort: statuses and Alert 1223, no command.
-      this.settle(held, 'abort', { abort: { state: 'aborted', reason: 'aborted by the server' } });
-      return true;
-    }
+    // A held answer becomes the abort: statuses and Alert 1223, no command.
+    if (this.steps.abort(sessionId, 'abort', 'aborted by the server')) return true;
     this.live.setState(l, this.engine.requestAbort(l.state));
     return true;
   }
@@ -292,107 +269,30 @@ export class DmServer {
     return this.dm20 ? [...dm12, ...activeDm20Sessions(this.dm20)] : dm12;
   }
 
-  // --- step control (Sessions view: step a device's session command by command) --------------
+  // --- step control (Sessions view: step a device's session command by command, step-control.ts) ---
 
-  /**
-   * Pauses the device's queue: from its next message on, an answer that would carry job commands is
-   * held (the HTTP request stays open) until step() (one command), resume() (all) or the hold limit.
-   */
   pauseDevice(devId: string): SteppingState {
-    if (!this.stepping.has(devId)) this.stepping.set(devId, { credits: 0 });
-    return this.steppingState(devId);
+    return this.steps.pause(devId);
   }
 
-  /**
-   * One command: the held answer goes out with at most one job command, in the same session. With
-   * nothing held, a paused device gets a credit instead: its next command goes out without a hold.
-   */
   step(devId: string): { released: boolean; state: SteppingState } {
-    const h = this.holdOf(devId);
-    if (h) {
-      this.settle(h, 'step', { maxCommands: 1 });
-      return { released: true, state: this.steppingState(devId) };
-    }
-    const st = this.stepping.get(devId);
-    if (st) st.credits++;
-    return { released: false, state: this.steppingState(devId) };
+    return this.steps.step(devId);
   }
 
-  /** Unpauses: a held answer goes out with everything that fits, as if it had never been held. */
   resume(devId: string): SteppingState {
-    this.stepping.delete(devId);
-    const h = this.holdOf(devId);
-    if (h) this.settle(h, 'resume', {});
-    return this.steppingState(devId);
+    return this.steps.resume(devId);
   }
 
   steppingState(devId: string): SteppingState {
-    const st = this.stepping.get(devId);
-    const h = this.holdOf(devId);
-    const next = h?.turn.next[0];
-    return {
-      device: devId,
-      paused: st !== undefined,
-      credits: st?.credits ?? 0,
-      held: h ? { sessionId: h.live.id, since: iso(h.since), releaseAt: iso(h.releaseAt), next: next ? { jobId: next.jobId, cmd: next.cmd, target: next.target } : null, pending: h.turn.next.length } : null,
-    };
+    return this.steps.state(devId);
   }
 
-  private holdOf(devId: string): Hold | undefined {
-    for (const h of this.holds.values()) if (h.live.devId === devId) return h;
-    return undefined;
-  }
-
-  /** Builds the held answer now (synchronously, so the session's state is settled at once). */
-  private settle(h: Hold, by: ReleaseCause, opts: ReleaseOptions): void {
-    if (this.holds.get(h.live.id) !== h) return;
-    this.holds.delete(h.live.id);
-    clearTimeout(h.timer);
-    const out = this.engine.release(h.turn, opts);
-    this.live.setState(h.live, out.session);
-    h.resolve({ out, by });
-  }
-
-  private async releaseAllHolds(): Promise<void> {
-    const pending = [...this.holds.values()].map((h) => {
-      this.settle(h, 'close', { abort: { state: 'interrupted', reason: 'server shut down' } });
-      return h.done;
-    });
-    if (pending.length === 0) return;
-    await Promise.all(pending);
-    // Let the listener write those answers before its connections are cut.
-    await new Promise((r) => setImmediate(r));
-  }
-
-  /** The engine turn of a paused device: held, or released at once by a Step given in advance. */
-  private turnFor(devId: string, state: EngineSession, input: EngineInput): { output: EngineOutput } | { held: HeldTurn } {
-    const st = this.stepping.get(devId);
-    if (!st) return { output: this.engine.handle(state, input) };
-    const r = this.engine.handleOrHold(state, input);
-    if ('output' in r || st.credits === 0) return r;
-    st.credits--;
-    const out = this.engine.release(r.held, { maxCommands: 1 });
-    return { output: { ...out, effects: mergeEffects(r.held.effects, out.effects) } };
-  }
-
-  /** Waits for Step/Resume/limit/abort/close, then logs the answer as it leaves and returns it. */
+  /** Logs a held answer as it leaves (once the step control released it) and returns it. */
   private async waitForStep(r: IncomingBody, l: Live, turn: HeldTurn, outSeq: number): Promise<OutgoingResponse> {
-    const since = this.now();
-    const limit = this.config.limits.maxHoldMs;
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    const released = new Promise<{ out: EngineOutput; by: ReleaseCause }>((resolve) => {
-      const h: Hold = { live: l, turn, since, releaseAt: since + limit, resolve, done, timer: setTimeout(() => this.settle(h, 'limit', { maxCommands: 1 }), limit) };
-      this.holds.set(l.id, h);
-    });
-    const next = turn.next[0];
-    this.emit({ type: 'session-held', at: iso(since), sessionId: l.id, device: l.devId, next: next ? { jobId: next.jobId, cmd: next.cmd, target: next.target } : null, pending: turn.next.length, releaseAt: iso(since + limit) });
+    const { out, by, since, commands, note, finish } = await this.steps.hold(l, turn);
     try {
-      const { out, by } = await released;
       const at = this.now();
       const events: ServerEvent[] = [];
-      const commands = out.response.body.commands.filter((c) => c.kind !== 'Status' && !(c.kind === 'Alert' && CONTROL_ALERTS.has(c.data ?? ''))).length;
-      const note = [holdNote(by, at - since, limit, commands), ...out.effects.notes].join('\n');
       try {
         await this.store.group(() => {
           this.apply(out.effects, l.id, l.devId, at, events);
@@ -493,10 +393,9 @@ export class DmServer {
       // A session not yet authenticated is found this way only from its own address (anyone can name a DevId).
       if (same && !(same.state.phase === 'closed' && isPackage1(message)) && !(same.preAuth && same.address !== address)) live = same;
     }
-    const stale = live && this.holds.get(live.id);
+    // A client that sends again while its answer is held stopped waiting for it (timeout, restart).
+    const stale = live !== undefined && this.steps.abort(live.id, 'superseded', 'the device sent another message while the answer to its previous one was held');
     if (stale) {
-      // A client that sends again while its answer is held stopped waiting for it (timeout, restart).
-      this.settle(stale, 'superseded', { abort: { state: 'aborted', reason: 'the device sent another message while the answer to its previous one was held' } });
       if (isPackage1(message) && route.kind === 'base') live = undefined;
     }
     if (live && live.state.phase === 'mgmt' && isPackage1(message) && route.kind === 'base') {
@@ -567,7 +466,7 @@ export class DmServer {
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId: sessionId!, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null }, seen);
         const state = live?.state ?? (entry!.state ? { ...entry!.state, id: sessionId! } : this.engine.open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
         const queued = this.store.queuedJobSpecs(devId);
-        const turn = this.turnFor(devId, state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) });
+        const turn = this.steps.turnFor(devId, state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) });
         if (entry?.state && !('held' in turn ? turn.held.session : turn.output.session).authenticated) {
           throw new Error('a session that authenticated without its jobs did not with them');
         }
@@ -810,7 +709,7 @@ export class DmServer {
     const now = this.now();
     const { sessionTimeoutMs: timeout, preAuthTimeoutMs } = this.config.limits;
     for (const l of [...this.live.values()]) {
-      if (this.holds.has(l.id)) continue; // waiting for us, not for the device
+      if (this.steps.isHolding(l.id)) continue; // waiting for us, not for the device
       const idle = now - l.lastActivity;
       if (l.preAuth) {
         if (idle > preAuthTimeoutMs) this.live.delete(l.id);
@@ -854,46 +753,6 @@ export class DmServer {
     if (live) this.live.delete(live.id);
     return text(500, 'internal error; the message was logged\n');
   }
-}
-
-/** Alerts the engine sends on its own (next message, abort, no end of data): not job commands. */
-const CONTROL_ALERTS = new Set(['1222', '1223', '1225']);
-
-function holdNote(by: ReleaseCause, heldMs: number, limitMs: number, commands: number): string {
-  const held = `held ${(heldMs / 1000).toFixed(1)} s by the step control`;
-  const n = `${commands} command${commands === 1 ? '' : 's'}`;
-  switch (by) {
-    case 'step':
-      return `${held}; released by Step (${n})`;
-    case 'resume':
-      return `${held}; released by Resume (${n})`;
-    case 'limit':
-      return `${held}; the hold limit of ${limitMs % 1000 === 0 ? limitMs / 1000 : (limitMs / 1000).toFixed(1)} s was reached, released by itself as one Step (${n}) so the device's request does not time out`;
-    case 'abort':
-      return `${held}; aborted while held (Alert 1223, no command)`;
-    case 'close':
-      return `${held}; the server shut down while it was held (Alert 1223, no command)`;
-    case 'superseded':
-      return `${held}; the device sent another message meanwhile (it stopped waiting), so the session was ended`;
-  }
-}
-
-/** Effects of a held turn's two halves, as one. */
-function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects {
-  const m: EngineEffects = {
-    jobsSent: [...a.jobsSent, ...b.jobsSent],
-    jobsFinished: [...a.jobsFinished, ...b.jobsFinished],
-    jobsReleased: [...a.jobsReleased, ...b.jobsReleased],
-    tree: [...a.tree, ...b.tree],
-    alerts: [...a.alerts, ...b.alerts],
-    notes: [...a.notes, ...b.notes],
-  };
-  const deviceAuth = b.deviceAuth ?? a.deviceAuth;
-  if (deviceAuth) m.deviceAuth = deviceAuth;
-  if (a.devInfo) m.devInfo = a.devInfo;
-  const closed = b.closed ?? a.closed;
-  if (closed) m.closed = closed;
-  return m;
 }
 
 function iso(ms: number): string {
