@@ -58,7 +58,9 @@ export function api(base: string, method: string, p: string, auth: string | Tls,
   if (payload) headers['content-type'] = 'application/json';
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request(u, { method, headers, ...tls }, (res) => {
+    // A new connection per call: Node's global agent keeps idle sockets for 5 s, as long as the
+    // server does, so a call that reused one at that moment met the server closing it (socket hang up).
+    const req = lib.request(u, { method, headers, agent: false, ...tls }, (res) => {
       let t = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (t += c));
