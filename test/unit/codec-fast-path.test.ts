@@ -87,6 +87,10 @@ const XML_CASES: string[] = [
   doc(`<Alert><CmdID>1</CmdID><Data>${LONG}\u0000${LONG}</Data></Alert>`),
   doc(`<Alert><CmdID>1</CmdID><Data>${LONG}\u00e9\u00a0</Data><Data>${LONG}&amp;</Data><Data>${LONG}\r\n</Data><Data>${LONG}]]></Data></Alert>`),
   doc(`<Alert><CmdID>\u00a0${LONG}\u00a0</CmdID><Data>\ud83d\ude00${LONG}</Data><Data>${LONG}\ud800</Data><Data>${LONG}\ufffe</Data></Alert>`),
+  // Nesting at and past the depth limit (64, the root counting as 1).
+  doc(`${'<Sequence>'.repeat(61)}${'</Sequence>'.repeat(61)}`),
+  doc(`${'<Sequence>'.repeat(62)}${'</Sequence>'.repeat(62)}`),
+  doc(`${'<Sequence>'.repeat(70)}${'</Sequence>'.repeat(70)}`),
   `<SyncML ${S}/>`,
   `  <SyncML ${S}></SyncML>  \n`,
   `<SyncML ${S}></SyncML><SyncML ${S}></SyncML>`,
@@ -128,6 +132,9 @@ function wbxmlCases(): Uint8Array[] {
     wrap(s('Item', [s('Data', [big])]), s('Item', [s('Data', [big.subarray(0, 4096)]), s('Meta', [m('Size', ['5000'])])]), s('Item', [s('Data', [big.subarray(0, 4095)])])),
     wrap(s('Item', [s('Meta', [m('Format', ['bin'])]), s('Data', [big])])),
   ];
+  // Nesting at and past the depth limit (64, the root counting as 1).
+  const nest = (d: number): Child => (d === 0 ? s('CmdID', ['1']) : s('Sequence', [nest(d - 1)]));
+  trees.push(wrap(nest(59)), wrap(nest(60)), wrap(nest(70)));
   const out: Uint8Array[] = [];
   for (const t of trees) {
     for (const opts of [{}, { ddf: 'opaque' as const }, { publicId: '-//SYNCML//DTD SyncML 1.2//EN' }, { version: 1 as const, publicId: 0x0fd3 }]) {

@@ -101,9 +101,8 @@ export function xmlToWbxmlFast(text: string): Uint8Array | undefined {
   if (text.length > DEFAULT_XML_LIMITS.maxChars) return undefined;
   try {
     return convert(text);
-  } catch (e) {
-    if (e === BAIL) return undefined;
-    // Anything else is a fault of the fast path itself: the tree path decides.
+  } catch {
+    // BAIL, or a fault of the fast path itself (a CodecFailure from the byte writer): the tree path decides.
     return undefined;
   }
 }
@@ -127,8 +126,11 @@ function convert(text: string): Uint8Array {
   let elements = 0;
   let rootDone = false;
   let sawDoctype = false;
-  /** Depth of the open Item (1-based index into the stacks + 1), 0 when none. */
+  /** Stack index of the open Item + 1, 0 when none. */
   let itemDepth = 0;
+  // DEFAULT_XML_LIMITS is a plain object: read its bounds now, as parseXml does on each call.
+  const maxDepth = Math.min(MAX_DEPTH, DEFAULT_XML_LIMITS.maxDepth);
+  const maxElements = DEFAULT_XML_LIMITS.maxElements;
 
   // Prolog: declaration, whitespace, one DOCTYPE.
   for (;;) {
@@ -177,7 +179,7 @@ function convert(text: string): Uint8Array {
       bail();
     } else {
       // Start tag.
-      if (depth >= MAX_DEPTH) bail();
+      if (depth >= maxDepth) bail();
       let p = pos + 1;
       const nameStart = p;
       let h = 0;
@@ -255,7 +257,7 @@ function convert(text: string): Uint8Array {
         ns = declared === -1 ? stackNs[depth - 1]! : declared;
         if (ns === NS_SYNCML && stackName[depth - 1] === NAME_META && IS_METINF_NAME[e]) ns = NS_METINF;
       }
-      if (++elements > DEFAULT_XML_LIMITS.maxElements) bail();
+      if (++elements > maxElements) bail();
       const tok = ns === NS_SYNCML ? SYNCML_TOKEN[e]! : METINF_TOKEN[e]!;
       if (tok < 0) bail();
 
