@@ -2,18 +2,20 @@
  * server: our DM server (in a child process, test/bench/server-child.ts) and N virtual handsets
  * (main/client, in this process) on loopback.
  *
- * Throughput: full sessions per second, each a real DM session in WBXML with MD5 client
+ * CPU per round trip: full sessions, each a real DM session in WBXML with MD5 client
  * authentication and MD5 server credentials, carrying one Get and one Replace job (queued through
- * the store between rounds, as `dmw job add` does; not timed). Beside it, in the same run, the
- * baseline: a bare node:http server answering POSTs of the same size with a fixed body, driven by
- * the same number of keep-alive clients. Target: (sessions/s x round trips per session) /
- * baseline req/s >= 0.5, i.e. a DM round trip costs at most twice a bare HTTP one.
+ * the store between rounds, as `dmw job add` does; not timed). Beside it the baseline: a bare
+ * node:http server answering POSTs of the same size with a fixed body, driven by the same number
+ * of keep-alive clients. `--rounds N` (default 5) rounds, each a DM run and a bare run in an order
+ * that alternates; per round, the ratios of CPU per round trip (server child vs bare server child;
+ * handsets in this process vs bare clients in this process), then their median and range.
+ * Targets (issue 17): server <= 4x, handsets <= 2.5x. `--json` ends the output with one JSON line.
  *
  * Memory: 10,000 registered devices, then 1,000 sessions open at once (each handset holds after
  * the server's package 2, its Get and Replace out, until all 1,000 are there). Target: the server
  * process's RSS < 1 GiB (read from /proc/<pid>/status: VmRSS at the hold, VmHWM for the peak).
  *
- *   npm run bench -- server [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
+ *   npm run bench -- server [--rounds 5] [--json] [--no-memory] [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
  *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes]
  *
  * --synchronous NORMAL runs the server's store without its fsync of the WAL before answering (the
@@ -26,17 +28,22 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../fixtures.js';
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, table, verdictWord } from '../format.js';
 import type { BenchContext, BenchSuite, Verdict } from '../suite.js';
+import { spreadOf, type Spread } from './codec.js';
 import { HandsetPool, Transport, randomImeiDevId, type SessionOutcome } from '../../../main/client/index.js';
 import type { ServerStore } from '../../../main/store/server-store.js';
 import { DEVICE } from '../../../main/tree/tree.js';
 
-export const RATIO_TARGET = 0.5;
+/** Server CPU per DM round trip against the bare node:http server's CPU per request (issue 17). */
+export const SERVER_CPU_TARGET = 4;
+/** The handsets' CPU per DM round trip against the bare clients' CPU per request (issue 17). */
+export const HANDSET_CPU_TARGET = 2.5;
+const DEFAULT_ROUNDS = 5;
 export const RSS_TARGET_BYTES = 1024 ** 3;
 /** Untimed load before each throughput figure (DM sessions and the bare baseline alike). */
 const WARM_UP_MS = 2000;
@@ -93,6 +100,36 @@ function procCpuMs(pid: number): number | undefined {
   }
 }
 
+interface DmRun { sessions: number; roundTrips: number; ms: number; serverCpuMs: number; clientCpuMs: number }
+interface BareRun { requests: number; ms: number; serverCpuMs: number; clientCpuMs: number }
+interface RoundFigures {
+  sessionsPerS: number; rtPerSession: number; serverCpuMsPerRt: number; handsetCpuMsPerRt: number;
+  bareReqPerS: number; bareCpuMsPerReq: number; bareClientCpuMsPerReq: number;
+  serverRatio: number; handsetRatio: number; throughputRatio: number;
+}
+
+/** One round's figures: a DM run and a bare run made seconds apart, so their ratios share the machine's phase. */
+function roundFigures(d: DmRun, b: BareRun): RoundFigures {
+  const serverCpuMsPerRt = d.serverCpuMs / d.roundTrips;
+  const handsetCpuMsPerRt = d.clientCpuMs / d.roundTrips;
+  const bareCpuMsPerReq = b.serverCpuMs / b.requests;
+  const bareClientCpuMsPerReq = b.clientCpuMs / b.requests;
+  const bareReqPerS = b.requests / (b.ms / 1000);
+  return {
+    sessionsPerS: d.sessions / (d.ms / 1000), rtPerSession: d.roundTrips / d.sessions, serverCpuMsPerRt, handsetCpuMsPerRt,
+    bareReqPerS, bareCpuMsPerReq, bareClientCpuMsPerReq,
+    serverRatio: serverCpuMsPerRt / bareCpuMsPerReq, handsetRatio: handsetCpuMsPerRt / bareClientCpuMsPerReq,
+    throughputRatio: d.roundTrips / (d.ms / 1000) / bareReqPerS,
+  };
+}
+
+/** `--json`: one JSON line after everything else (the summary included), so scripts read the last line. */
+function printJsonLast(value: unknown): void {
+  process.once('beforeExit', () => {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  });
+}
+
 function intArg(args: readonly string[], name: string, dflt: number): number {
   const i = args.indexOf(name);
   if (i < 0) return dflt;
@@ -141,6 +178,7 @@ export const suite: BenchSuite = {
   description: 'DM server + virtual handsets on loopback: sessions/s vs bare HTTP; RSS with 10k devices and 1,000 open sessions',
   async run(ctx: BenchContext): Promise<Verdict[]> {
     const nHandsets = intArg(ctx.args, '--handsets', 32);
+    const rounds = intArg(ctx.args, '--rounds', DEFAULT_ROUNDS);
     const nConcurrent = intArg(ctx.args, '--concurrent', 1000);
     const nDevices = Math.max(intArg(ctx.args, '--devices', 10_000), nConcurrent, nHandsets);
     const si = ctx.args.indexOf('--synchronous');
@@ -157,7 +195,9 @@ export const suite: BenchSuite = {
     try {
       const dm = await startChild('dm', {
         dataDir, clientAuth: 'md5', defaultClientCred: CLIENT, serverCred: SERVER, serverAuth: 'md5',
-        limits: { maxSessions: nConcurrent + 100, sessionTimeoutMs: 600_000 }, ...(synchronous === 'NORMAL' ? { store: { synchronous } } : {}),
+        // The pre-authentication limits sized for the bench's handsets, all from 127.0.0.1 (a first
+        // session opens unauthenticated: MD5 needs the server's nonce first).
+        limits: { maxSessions: nConcurrent + 100, maxPreAuthSessions: nConcurrent + 100, maxPreAuthSessionsPerAddress: nConcurrent + 100, sessionTimeoutMs: 600_000 }, ...(synchronous === 'NORMAL' ? { store: { synchronous } } : {}),
         ...(whatIf ? { whatIf } : {}),
       });
       cleanup.unshift(() => dm.stop());
@@ -179,47 +219,30 @@ export const suite: BenchSuite = {
       });
       const rssIdle = procStatus(dm.pid, 'VmRSS');
 
-      // --- throughput --------------------------------------------------------------------------
+      // --- throughput, in alternating rounds ---------------------------------------------------
       const tDevs = devIds.slice(0, nHandsets);
       const pool = await handsets(dm.url, tDevs);
       cleanup.unshift(() => pool.close());
+      let bytes = 0;
+      let messages = 0;
+      const off = pool.events.on((e) => {
+        if (e.type === 'message') {
+          bytes += e.bytes.length;
+          messages++;
+        }
+      });
+      cleanup.unshift(off);
       // Warm-up, untimed: the first round sets every device's nonces; the rest lets both processes'
       // JIT settle (a session runs far more code than a bare POST: one round left a 1 s run
       // measuring half-compiled code at twice the steady-state CPU per session).
-      let round = 0;
-      for (const w0 = performance.now(); round === 0 || performance.now() - w0 < WARM_UP_MS; round++) {
-        queueJobs(store, tDevs, round);
+      let jobRound = 0;
+      for (const w0 = performance.now(); jobRound === 0 || performance.now() - w0 < WARM_UP_MS; jobRound++) {
+        queueJobs(store, tDevs, jobRound);
         check(await pool.runAll({ concurrency: nHandsets }), 'warm-up');
       }
-      let sessions = 0;
-      let roundTrips = 0;
-      let timed = 0;
-      let bytes = 0;
-      const off = pool.events.on((e) => {
-        if (e.type === 'message') bytes += e.bytes.length;
-      });
-      let serverCpu = 0;
-      let clientCpu = 0;
-      for (const first = round; timed < ctx.minMillis || round < first + 2; round++) {
-        queueJobs(store, tDevs, round);
-        const s0 = procCpuMs(dm.pid) ?? NaN;
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        const out = await pool.runAll({ concurrency: nHandsets });
-        timed += performance.now() - t0;
-        const c1 = process.cpuUsage(c0);
-        clientCpu += (c1.user + c1.system) / 1000;
-        serverCpu += (procCpuMs(dm.pid) ?? NaN) - s0;
-        check(out, `round ${round}`);
-        sessions += out.length;
-        for (const o of out) roundTrips += o.roundTrips;
-      }
-      off();
-      const sessionsPerS = sessions / (timed / 1000);
-      const rtPerSession = roundTrips / sessions;
-      const avgMsg = bytes / (roundTrips * 2);
+      const avgMsg = bytes / messages;
 
-      // --- baseline: bare node:http, same clients, same concurrency, same body size ------------
+      // The baseline: bare node:http, same clients, same concurrency, same body size.
       const bare = await startChild('bare', { responseBytes: Math.round(avgMsg) });
       cleanup.unshift(() => bare.stop());
       const body = new Uint8Array(Math.round(avgMsg)).fill(0x61);
@@ -238,30 +261,100 @@ export const suite: BenchSuite = {
         return n;
       };
       await hammer(WARM_UP_MS);
-      const bs0 = procCpuMs(bare.pid) ?? NaN;
-      const bc0 = process.cpuUsage();
-      const b0 = performance.now();
-      const reqs = await hammer(Math.max(ctx.minMillis, 500));
-      const baselineReqPerS = reqs / ((performance.now() - b0) / 1000);
-      const bc1 = process.cpuUsage(bc0);
-      const bareServerCpu = ((procCpuMs(bare.pid) ?? NaN) - bs0) / reqs;
-      const bareClientCpu = (bc1.user + bc1.system) / 1000 / reqs;
-      await bare.stop();
-      const ratio = (sessionsPerS * rtPerSession) / baselineReqPerS;
 
-      ctx.log(`  throughput: ${nHandsets} handsets at once, WBXML, MD5 both ways, Get + Replace job per session`);
+      const runDm = async (): Promise<DmRun> => {
+        const r: DmRun = { sessions: 0, roundTrips: 0, ms: 0, serverCpuMs: 0, clientCpuMs: 0 };
+        while (r.ms < ctx.minMillis || r.sessions < 2 * nHandsets) {
+          queueJobs(store, tDevs, jobRound++);
+          const s0 = procCpuMs(dm.pid) ?? NaN;
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          const out = await pool.runAll({ concurrency: nHandsets });
+          r.ms += performance.now() - t0;
+          const c1 = process.cpuUsage(c0);
+          r.clientCpuMs += (c1.user + c1.system) / 1000;
+          r.serverCpuMs += (procCpuMs(dm.pid) ?? NaN) - s0;
+          check(out, `round ${jobRound}`);
+          r.sessions += out.length;
+          for (const o of out) r.roundTrips += o.roundTrips;
+        }
+        return r;
+      };
+      const runBare = async (): Promise<BareRun> => {
+        const s0 = procCpuMs(bare.pid) ?? NaN;
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        const requests = await hammer(Math.max(ctx.minMillis, 500));
+        const ms = performance.now() - t0;
+        const c1 = process.cpuUsage(c0);
+        return { requests, ms, serverCpuMs: (procCpuMs(bare.pid) ?? NaN) - s0, clientCpuMs: (c1.user + c1.system) / 1000 };
+      };
+
+      const load0 = loadavg();
+      const figures: RoundFigures[] = [];
+      for (let r = 0; r < rounds; r++) {
+        // Alternate which side goes first, so a slow phase of the machine does not always hit one.
+        let d: DmRun;
+        let b: BareRun;
+        if (r % 2 === 0) {
+          d = await runDm();
+          b = await runBare();
+        } else {
+          b = await runBare();
+          d = await runDm();
+        }
+        figures.push(roundFigures(d, b));
+      }
+      const load1 = loadavg();
+      await bare.stop();
+      const med = (k: keyof RoundFigures): Spread => spreadOf(figures.map((f) => f[k]));
+      const m = {
+        sessionsPerS: med('sessionsPerS'), rtPerSession: med('rtPerSession'), serverCpu: med('serverCpuMsPerRt'), bareCpu: med('bareCpuMsPerReq'),
+        serverRatio: med('serverRatio'), handsetCpu: med('handsetCpuMsPerRt'), bareClientCpu: med('bareClientCpuMsPerReq'), handsetRatio: med('handsetRatio'),
+        bareReqPerS: med('bareReqPerS'), throughputRatio: med('throughputRatio'),
+      };
+      const sp = (s: Spread, digits: number, unit = ''): string => `${fmtNum(s.median, digits)}${unit} (${fmtNum(s.min, digits)}-${fmtNum(s.max, digits)})`;
+
+      ctx.log(`  throughput: ${nHandsets} handsets at once, WBXML, MD5 both ways, Get + Replace job per session, ~${fmtInt(avgMsg)} B per message`);
+      ctx.log(`  ${rounds} rounds, DM and bare alternating, >= ${fmtInt(ctx.minMillis)} ms each; median (min-max) of the rounds; CPU from /proc (10 ms ticks) and process.cpuUsage()`);
+      ctx.log(`  load average ${load0.map((x) => fmtNum(x, 2)).join(' ')} before, ${load1.map((x) => fmtNum(x, 2)).join(' ')} after (${cpus().length} CPUs)`);
       for (const line of table([
-        ['', 'figure', ''],
-        ['DM sessions', `${fmtNum(sessionsPerS)} /s`, `${fmtInt(sessions)} sessions in ${fmtNum(timed / 1000, 2)} s, ${fmtNum(rtPerSession, 2)} round trips each, ~${fmtInt(avgMsg)} B per message`],
-        ['DM round trips', `${fmtNum(sessionsPerS * rtPerSession)} /s`, ''],
-        ['CPU per session', `${fmtNum(serverCpu / sessions, 2)} ms`, `server process; the handsets (this process; queueing the jobs is not timed): ${fmtNum(clientCpu / sessions, 2)} ms`],
-        ['bare node:http', `${fmtNum(baselineReqPerS)} req/s`, `${fmtInt(reqs)} POSTs of ${fmtInt(avgMsg)} B, ${nHandsets} keep-alive clients`],
-        // Where a round trip's CPU goes, side by side: what the target asks of each process.
-        ['CPU per round trip', `${fmtNum(serverCpu / roundTrips, 3)} ms`, `DM server vs ${fmtNum(bareServerCpu, 3)} ms bare server (${fmtNum(serverCpu / roundTrips / bareServerCpu, 1)}x); handsets ${fmtNum(clientCpu / roundTrips, 3)} ms vs ${fmtNum(bareClientCpu, 3)} ms bare clients (${fmtNum(clientCpu / roundTrips / bareClientCpu, 1)}x)`],
-        ['ratio', fmtRatio(ratio), whatIf ? `what-if ${whatIf}: not judged` : `target >= ${RATIO_TARGET}: ${verdictWord(ratio >= RATIO_TARGET)}`],
+        ['', 'median (min-max)', ''],
+        ['DM sessions', sp(m.sessionsPerS, 0, ' /s'), `${fmtNum(m.rtPerSession.median, 2)} round trips each`],
+        ['bare node:http', sp(m.bareReqPerS, 0, ' req/s'), `POSTs of ${fmtInt(avgMsg)} B, ${nHandsets} keep-alive clients`],
+        ['server CPU per round trip', sp(m.serverCpu, 3, ' ms'), `bare server ${sp(m.bareCpu, 3, ' ms')} per request`],
+        ['  ratio', sp(m.serverRatio, 2, 'x'), whatIf ? 'not judged' : `target <= ${SERVER_CPU_TARGET}x: ${verdictWord(m.serverRatio.median <= SERVER_CPU_TARGET)}`],
+        ['handset CPU per round trip', sp(m.handsetCpu, 3, ' ms'), `bare clients ${sp(m.bareClientCpu, 3, ' ms')} per request`],
+        ['  ratio', sp(m.handsetRatio, 2, 'x'), whatIf ? 'not judged' : `target <= ${HANDSET_CPU_TARGET}x: ${verdictWord(m.handsetRatio.median <= HANDSET_CPU_TARGET)}`],
+        ['DM round trips / bare req', sp(m.throughputRatio, 2, 'x'), 'both sides share the 2 CPUs: shown, not judged'],
       ], 'lrl')) ctx.log(line);
+      if (ctx.args.includes('--json')) {
+        const r3 = (n: number): number => Math.round(n * 1000) / 1000;
+        const json: Record<string, unknown> = { suite: 'server', rounds, basis: 'cpu', handsets: nHandsets, synchronous, ...(whatIf ? { what_if: whatIf } : {}) };
+        const put = (key: string, s: Spread): void => {
+          json[key] = r3(s.median);
+          json[`${key}_min`] = r3(s.min);
+          json[`${key}_max`] = r3(s.max);
+        };
+        put('sessions_per_s', m.sessionsPerS);
+        put('server_cpu_ms_per_roundtrip', m.serverCpu);
+        put('bare_cpu_ms_per_request', m.bareCpu);
+        put('server_cpu_ratio', m.serverRatio);
+        put('handset_cpu_ms_per_roundtrip', m.handsetCpu);
+        put('bare_client_cpu_ms_per_request', m.bareClientCpu);
+        put('handset_cpu_ratio', m.handsetRatio);
+        put('roundtrips_per_session', m.rtPerSession);
+        put('bare_req_per_s', m.bareReqPerS);
+        json.message_bytes = Math.round(avgMsg);
+        json.loadavg_before = load0.map(r3);
+        json.loadavg_after = load1.map(r3);
+        json.targets = { server_cpu_ratio: SERVER_CPU_TARGET, handset_cpu_ratio: HANDSET_CPU_TARGET };
+        printJsonLast(json);
+      }
       if (whatIf) return verdicts;
-      verdicts.push({ target: `server round trips/s >= ${RATIO_TARGET}x bare node:http req/s`, pass: ratio >= RATIO_TARGET, detail: `${fmtRatio(ratio)}: ${fmtNum(sessionsPerS)} sessions/s x ${fmtNum(rtPerSession, 2)} vs ${fmtNum(baselineReqPerS)} req/s` });
+      verdicts.push({ target: `server CPU per DM round trip <= ${SERVER_CPU_TARGET}x bare node:http per request`, pass: m.serverRatio.median <= SERVER_CPU_TARGET, detail: `${sp(m.serverRatio, 2, 'x')}: ${fmtNum(m.serverCpu.median, 3)} vs ${fmtNum(m.bareCpu.median, 3)} ms` });
+      verdicts.push({ target: `handset CPU per DM round trip <= ${HANDSET_CPU_TARGET}x bare clients per request`, pass: m.handsetRatio.median <= HANDSET_CPU_TARGET, detail: `${sp(m.handsetRatio, 2, 'x')}: ${fmtNum(m.handsetCpu.median, 3)} vs ${fmtNum(m.bareClientCpu.median, 3)} ms` });
+      if (ctx.args.includes('--no-memory')) return verdicts;
       await pool.close();
 
       // --- 1,000 sessions open at once --------------------------------------------------------
