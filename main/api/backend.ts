@@ -31,6 +31,7 @@ import {
 } from './contract.js';
 import { loadHandsetModule, type HandsetFleet, type HandsetLoad } from './handsets.js';
 import { DecodeCache, messageDetail, summarizeSession } from './session-view.js';
+import { explainRule, FindingsCache } from './findings-view.js';
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   port: 8080,
@@ -95,6 +96,8 @@ export class Backend {
   private nextHeldId = 1;
   private readonly cache = new DecodeCache();
   private readonly summaryCache = new Map<number, { count: number; messages: MessageSummary[] }>();
+  /** Expert findings per session, judged on demand (findings-view.ts). */
+  private readonly findings = new FindingsCache(() => this.reader, this.cache);
   private readonly snapshots = new Map<string, { previous: Snapshot | null; last: Snapshot }>();
   private fleet: HandsetFleet | undefined;
   private fleetReason: string | null = null;
@@ -280,6 +283,7 @@ export class Backend {
       this.dataDir = dir;
       this.holds.clear();
       this.snapshots.clear();
+      this.findings.clear();
       this.settings = this.loadSettings();
     }
     if (p.settings) this.settings = { ...this.settings, ...stripUndefined(p.settings) };
@@ -571,6 +575,13 @@ export class Backend {
         return { fileName: name, json: `${JSON.stringify(doc, null, 2)}\n` };
       },
       'sessions.abort': ({ id }) => ({ ok: this.server?.abortSession(id) ?? false }),
+      'sessions.findings': ({ id }) => this.findings.findings(id),
+      'sessions.findingCounts': ({ ids }) => this.findings.counts(ids),
+      'judge.rule': ({ id }) => {
+        const r = explainRule(id);
+        if (!r) throw new Error(`no rule "${id}" in the catalogue (dmw session check lists the ids it finds)`);
+        return r;
+      },
 
       'jobs.list': ({ device }) => this.reader.jobs(device ? { device } : {}),
       'jobs.add': (p) => this.addJob(p),

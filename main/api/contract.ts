@@ -279,6 +279,43 @@ export const MessageDetailSchema = z.object({
 });
 export type MessageDetail = z.infer<typeof MessageDetailSchema>;
 
+// --- expert findings (main/judge, main/api/findings-view.ts) -------------------------------------
+
+const Severity = z.enum(['error', 'warning', 'note']);
+/** One finding, the fields of `dmw session check --json`. */
+export const FindingSchema = z.object({
+  severity: Severity,
+  rule: z.string(),
+  clause: z.string(),
+  /** The message's seq in the session (MessageSummary.seq). */
+  msg: z.number().int(),
+  path: z.string(),
+  text: z.string(),
+});
+export type FindingView = z.infer<typeof FindingSchema>;
+export const SeverityCountsSchema = z.object({ error: z.number().int(), warning: z.number().int(), note: z.number().int() });
+export type SeverityCountsView = z.infer<typeof SeverityCountsSchema>;
+export const SessionFindingsSchema = z.object({
+  session: z.number().int(),
+  findings: z.array(FindingSchema),
+  counts: SeverityCountsSchema,
+  /** How many logged messages were judged (a live session's list grows). */
+  messages: z.number().int(),
+});
+export type SessionFindingsView = z.infer<typeof SessionFindingsSchema>;
+const ExampleMessageView = z.object({ from: z.enum(['client', 'server']), xml: z.string() });
+export const RuleExplanationSchema = z.object({
+  id: z.string(),
+  severity: Severity,
+  clause: z.string(),
+  text: z.string(),
+  good: z.array(ExampleMessageView),
+  bad: z.array(ExampleMessageView),
+});
+export type RuleExplanationView = z.infer<typeof RuleExplanationSchema>;
+/** Most sessions one sessions.findingCounts call judges (main/api/findings-view.ts MAX_COUNT_BATCH). */
+export const MAX_FINDING_COUNT_IDS = 200;
+
 // --- tree and ACL -------------------------------------------------------------------------------
 
 export const TreeEntrySchema = z.object({
@@ -558,6 +595,15 @@ export const contract = {
   /** A self-contained JSON file for a bug report: the session, every message (bytes and decoded), its jobs. */
   'sessions.export': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ fileName: z.string(), json: z.string() }) },
   'sessions.abort': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ ok: z.boolean() }) },
+  /** The session's expert findings, judged on first call and cached until it logs another message. */
+  'sessions.findings': { input: z.object({ id: z.number().int() }).strict(), output: SessionFindingsSchema },
+  /**
+   * Findings counted by severity for these sessions (the rows the list shows), by session id; ids
+   * with no session are left out. Judged on demand, cached per session.
+   */
+  'sessions.findingCounts': { input: z.object({ ids: z.array(z.number().int()).max(MAX_FINDING_COUNT_IDS) }).strict(), output: z.record(z.string(), SeverityCountsSchema) },
+  /** A rule of the catalogue: clause, one line, and a good and a bad example session. */
+  'judge.rule': { input: z.object({ id: z.string().min(1).max(128) }).strict(), output: RuleExplanationSchema },
 
   'jobs.list': { input: z.object({ device: devId.optional() }).strict(), output: z.array(JobRecordSchema) },
   /** Queue a job (held instead when the device's queue is paused). */

@@ -1,0 +1,161 @@
+/**
+ * The judge's findings for the Sessions view: a session's findings (the same list as
+ * `dmw session check --json`), per-session counts by severity for the session list, and a rule's
+ * explanation. Judging reads every message of a session, so it happens on demand and is cached:
+ *
+ *  - Findings and counts are cached per session under a key of the session's message count and the
+ *    device's DevDetail/URI limits. A logged message never changes, so the key changes exactly when
+ *    a live session logs another message (or the server learns new URI limits): then it is judged again.
+ *  - The session list asks for counts of the rows it shows (a bounded batch per call), never for all
+ *    sessions at once; counts stay cached (a small record each, up to MAX_COUNTED sessions), full
+ *    findings only for the last MAX_FINDINGS sessions opened.
+ */
+import { exampleXml } from '../judge/example-kit.js';
+import { checkLoggedSession, countBySeverity, RULE_BY_ID, uriLimitsFromTree, type Finding, type Severity } from '../judge/index.js';
+import type { MessageRecord, SessionRecord, TreeEntry } from '../server/types.js';
+import { MAX_FINDING_COUNT_IDS } from './contract.js';
+import type { DecodeCache } from './session-view.js';
+
+/** Sessions whose findings are kept whole (the ones being looked at). */
+export const MAX_FINDINGS = 8;
+/** Sessions whose counts are kept (a few numbers each). */
+export const MAX_COUNTED = 20_000;
+/** Most sessions one counts call judges (the UI asks for the rows it shows, in batches). */
+export const MAX_COUNT_BATCH = MAX_FINDING_COUNT_IDS;
+
+export type SeverityCounts = Record<Severity, number>;
+
+export interface SessionFindings {
+  session: number;
+  findings: Finding[];
+  counts: SeverityCounts;
+  /** The number of logged messages judged. */
+  messages: number;
+}
+
+/** What the cache reads: the store's session, messages and tree (ServerStore fits). */
+export interface FindingsSource {
+  session(id: number): SessionRecord | undefined;
+  messages(sessionId: number): MessageRecord[];
+  tree(device: string): TreeEntry[];
+}
+
+export class UnknownSessionError extends Error {
+  constructor(readonly id: number) {
+    super(`no session ${id}`);
+  }
+}
+
+interface Counted {
+  key: string;
+  counts: SeverityCounts;
+}
+
+export class FindingsCache {
+  private readonly full = new Map<number, { key: string; value: SessionFindings }>();
+  private readonly counted = new Map<number, Counted>();
+  /** How many sessions were judged (tests and the bench read it: a cache hit judges nothing). */
+  judged = 0;
+
+  constructor(private readonly source: () => FindingsSource, private readonly decode?: DecodeCache) {}
+
+  /** Forget everything (the data folder changed). */
+  clear(): void {
+    this.full.clear();
+    this.counted.clear();
+  }
+
+  /** The session's findings, judged now unless the cached ones are for the same messages. */
+  findings(id: number): SessionFindings {
+    const src = this.source();
+    const s = src.session(id);
+    if (!s) throw new UnknownSessionError(id);
+    const limitsMemo = new Map<string, string>();
+    const key = this.keyOf(src, s, limitsMemo);
+    const hit = this.full.get(id);
+    if (hit && hit.key === key) return hit.value;
+    const value = this.judge(src, s);
+    this.full.delete(id);
+    this.full.set(id, { key, value });
+    if (this.full.size > MAX_FINDINGS) this.full.delete(this.full.keys().next().value!);
+    this.remember(id, { key, counts: value.counts });
+    return value;
+  }
+
+  /**
+   * Counts by severity for these sessions (unknown ids left out), judging only those not cached
+   * for their current messages. At most MAX_COUNT_BATCH ids per call (the contract bounds it too).
+   */
+  counts(ids: readonly number[]): Record<number, SeverityCounts> {
+    if (ids.length > MAX_COUNT_BATCH) throw new Error(`ids: at most ${MAX_COUNT_BATCH} sessions per call, got ${ids.length}`);
+    const src = this.source();
+    const out: Record<number, SeverityCounts> = {};
+    const limitsMemo = new Map<string, string>();
+    for (const id of new Set(ids)) {
+      const s = src.session(id);
+      if (!s) continue;
+      const key = this.keyOf(src, s, limitsMemo);
+      const hit = this.counted.get(id);
+      if (hit && hit.key === key) {
+        out[id] = hit.counts;
+        continue;
+      }
+      const full = this.full.get(id);
+      const counts = full && full.key === key ? full.value.counts : this.judge(src, s).counts;
+      this.remember(id, { key, counts });
+      out[id] = counts;
+    }
+    return out;
+  }
+
+  private remember(id: number, c: Counted): void {
+    this.counted.delete(id);
+    this.counted.set(id, c);
+    if (this.counted.size > MAX_COUNTED) this.counted.delete(this.counted.keys().next().value!);
+  }
+
+  /** Message count and URI limits: what the findings depend on besides bytes that never change. */
+  private keyOf(src: FindingsSource, s: SessionRecord, memo: Map<string, string>): string {
+    let limits = '';
+    if (s.device) {
+      limits = memo.get(s.device) ?? JSON.stringify(uriLimitsFromTree(src.tree(s.device)));
+      memo.set(s.device, limits);
+    }
+    return `${s.messageCount ?? -1}|${limits}`;
+  }
+
+  private judge(src: FindingsSource, s: SessionRecord): SessionFindings {
+    this.judged++;
+    const records = src.messages(s.id);
+    const uriLimits = s.device ? uriLimitsFromTree(src.tree(s.device)) : {};
+    const decode = this.decode;
+    const logged = records.map((r) => {
+      const message = decode?.get(r);
+      return { direction: r.direction, bytes: r.bytes, seq: r.seq, contentType: r.contentType, ...(message ? { message } : {}) };
+    });
+    // The fields of `dmw session check --json`, in its order, and nothing else.
+    const findings = checkLoggedSession(logged, { uriLimits }).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
+    return { session: s.id, findings, counts: countBySeverity(findings), messages: records.length };
+  }
+}
+
+export interface RuleExplanation {
+  id: string;
+  severity: Severity;
+  clause: string;
+  text: string;
+  /** A session that keeps the rule and one that breaks it, message by message. */
+  good: { from: 'client' | 'server'; xml: string }[];
+  bad: { from: 'client' | 'server'; xml: string }[];
+}
+
+/** A rule from the catalogue with its examples as XML, for the rule explanation in the UI. */
+export function explainRule(id: string): RuleExplanation | null {
+  const r = RULE_BY_ID.get(id);
+  if (!r) return null;
+  const view = (ex: typeof r.good) => {
+    const xml = exampleXml(ex);
+    return ex.map((m, i) => ({ from: m.from, xml: xml[i]! }));
+  };
+  return { id: r.id, severity: r.severity, clause: r.clause, text: r.text, good: view(r.good), bad: view(r.bad) };
+}

@@ -1,0 +1,37 @@
+/**
+ * GET /api/v1/sessions/{id}/findings: the session's expert findings (main/judge), the same JSON as
+ * `dmw session check ID --json`: `{session, findings: [{severity, rule, clause, msg, path, text}]}`.
+ * The operator's only: findings quote what devices sent (URIs, names), across every device.
+ * Judged on each request from the log, as the CLI does (the desktop app's cache is main/api/findings-view.ts).
+ */
+import { checkLoggedSession, uriLimitsFromTree } from '../../judge/index.js';
+import type { ServerStore } from '../../store/server-store.js';
+import { ApiError } from './errors.js';
+import type { Route } from './router.js';
+
+/** The findings document of `dmw session check --json`, or undefined when there is no such session. */
+export function sessionFindingsJson(store: Pick<ServerStore, 'session' | 'messages' | 'tree'>, id: number) {
+  const session = store.session(id);
+  if (!session) return undefined;
+  const uriLimits = session.device ? uriLimitsFromTree(store.tree(session.device)) : {};
+  const findings = checkLoggedSession(store.messages(id), { uriLimits }).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
+  return { session: id, findings };
+}
+
+export function sessionFindingRoutes(store: Pick<ServerStore, 'session' | 'messages' | 'tree'>): Route[] {
+  return [
+    {
+      method: 'GET', path: '/sessions/:id/findings',
+      handler: (c) => {
+        if (c.principal.kind !== 'operator') throw new ApiError(403, 'forbidden', `session findings are for this server's operator (--api-token), not for peer ${c.principal.id}`, 'authorization');
+        const raw = c.params[0]!;
+        if (!/^[1-9]\d{0,15}$/.test(raw)) throw new ApiError(400, 'invalid', `id must be a positive integer, got "${raw}"`, 'id');
+        const unknown = Object.keys(c.query)[0];
+        if (unknown !== undefined) throw new ApiError(400, 'invalid', `unknown query parameter "${unknown}"`, unknown);
+        const doc = sessionFindingsJson(store, Number(raw));
+        if (!doc) throw new ApiError(404, 'not-found', `no session ${raw} on this server`, 'id');
+        return { status: 200, json: doc };
+      },
+    },
+  ];
+}
