@@ -38,6 +38,7 @@ import { HandsetEvents, iso, type HandsetEvent, type Initiator } from './events.
 import { Transport, type HandsetTls } from './transport.js';
 import { DEFAULT_DM_PROTOCOL, DM20_MEDIA_TYPE, type DmProtocol } from '../protocol/dm20/model.js';
 import { dm20Url, eventFromGenericAlert, runDm20Session } from './dm20/session.js';
+import { applyOutgoingFaults, parseFaults, processorFaults, withoutMaxMsgSize, type FaultName } from './faults.js';
 
 /**
  * How UI alerts (1100-1104) are answered when nobody is at the handset:
@@ -124,6 +125,11 @@ export interface HandsetOptions {
    * main/protocol/dm20/README.md, at the account's address + `/v2`).
    */
   protocol?: DmProtocol;
+  /**
+   * Fault injection (main/client/faults.ts): misbehave on purpose, to prove that checks catch it.
+   * Unknown names throw UnknownFaultError at open. Default none: a correct handset.
+   */
+  faults?: readonly (FaultName | string)[];
 }
 
 export interface ConnectOptions {
@@ -248,8 +254,11 @@ export class VirtualHandset {
   private transport: Transport;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
+  /** Faults injected (HandsetOptions.faults); empty for a correct handset. */
+  readonly faults: ReadonlySet<FaultName>;
 
   private constructor(tree: DmTree, options: HandsetOptions) {
+    this.faults = parseFaults(options.faults ?? []);
     this.tree = tree;
     this.treeFile = options.treeFile;
     this.options = options;
@@ -437,6 +446,7 @@ export class VirtualHandset {
       sessionId,
       authenticate: () => ({ status: verdict.status, ...(verdict.chal ? { chal: verdict.chal } : {}) }),
       credentials: credForHeader,
+      ...(this.faults.size > 0 ? { faults: processorFaults(this.faults) } : {}),
     });
     for (const g of opts.genericAlerts ?? []) session.queueGenericAlert(g);
 
@@ -453,11 +463,13 @@ export class VirtualHandset {
       if (outcome.roundTrips >= maxRoundTrips) return finish(`no end after ${maxRoundTrips} round trips`);
       if (opts.beforeSend) await opts.beforeSend(index, msg);
       msg.hdr.msgID = String(baseMsgId + msgIdShift);
+      // Fault injection (faults.ts): the message as a faulty handset sends it; `msg` stays as built.
+      const wire = this.faults.size > 0 ? applyOutgoingFaults(msg, this.faults) : msg;
       // The session may have encoded the message whole to measure it: those are its bytes, unless a
       // re-send changed its MsgID and Cred (msgIdShift) or a beforeSend hook has had it.
-      let body = msgIdShift === 0 && !opts.beforeSend ? session.encodedAsBuilt(msg) : undefined;
+      let body = msgIdShift === 0 && !opts.beforeSend ? session.encodedAsBuilt(wire) : undefined;
       if (body === undefined) {
-        const enc = encodeMessage(msg, encoding);
+        const enc = encodeMessage(wire, encoding);
         if (!enc.ok) return finish(`cannot encode our message: ${enc.error.message}`);
         body = enc.value;
       }
@@ -467,7 +479,7 @@ export class VirtualHandset {
       if (serverMaxMsgSize !== undefined && body.length > serverMaxMsgSize) {
         this.warn(serverId, `our message of ${body.length} bytes is over the server's MaxMsgSize ${serverMaxMsgSize}`, outcome.warnings);
       }
-      this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'out', url, bytes: body, contentType: mediaType, encoding, msgId: msg.hdr.msgID, ...(headers['x-syncml-hmac'] ? { headers: { 'x-syncml-hmac': headers['x-syncml-hmac'] } } : {}) });
+      this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'out', url, bytes: body, contentType: mediaType, encoding, msgId: wire.hdr.msgID, ...(headers['x-syncml-hmac'] ? { headers: { 'x-syncml-hmac': headers['x-syncml-hmac'] } } : {}) });
 
       let reply;
       try {
@@ -509,7 +521,7 @@ export class VirtualHandset {
           clientType = t;
           writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthType', AAUTH_TYPE[t]);
         }
-        if (chal.meta.nextNonce !== undefined) writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthData', storableNonce(chal.meta.nextNonce));
+        if (chal.meta.nextNonce !== undefined && !this.faults.has('reuse-nonce')) writeCredentialLeaf(tree, accPath, 'CLCRED', 'AAuthData', storableNonce(chal.meta.nextNonce));
       }
       if (code === 212) authenticated = true;
       // The server read our last answer (it did not refuse our credentials): the challenge in that
@@ -550,10 +562,12 @@ export class VirtualHandset {
 
       let next: SyncML | null;
       try {
-        const meta = server.hdr.meta;
+        // Fault injection (exceed-maxmsgsize): the server's limit is not heard.
+        const heard = this.faults.has('exceed-maxmsgsize') ? withoutMaxMsgSize(server) : server;
+        const meta = heard.hdr.meta;
         const sized = meta?.maxMsgSize !== undefined && Number(meta.maxMsgSize) > MSGID_MARGIN * 4
-          ? { ...server, hdr: { ...server.hdr, meta: { ...meta, maxMsgSize: String(Number(meta.maxMsgSize) - MSGID_MARGIN) } } }
-          : server;
+          ? { ...heard, hdr: { ...heard.hdr, meta: { ...meta, maxMsgSize: String(Number(meta.maxMsgSize) - MSGID_MARGIN) } } }
+          : heard;
         next = await session.receive(sized);
       } catch (e) {
         return finish(`processing the server's message failed: ${(e as Error).message}`);

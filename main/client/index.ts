@@ -13,3 +13,4 @@ export { authTypeOf, checkServer, clientCred, AAUTH_TYPE, type AccountCredential
 export { createFleet, prepareForServer, type FleetContext, type FleetServer, type FleetHandset, type HandsetFleet } from './fleet.js';
 export { runSim, SimSetupError, summarize, percentile, configureAccount, defaultServerId, type SimOptions, type SimSummary, type SimCredential } from './sim.js';
 export * from './apps/index.js';
+export { FAULTS, FAULT_NAMES, UnknownFaultError, applyOutgoingFaults, describeFaults, faultInfo, parseFaults, type FaultInfo, type FaultName } from './faults.js';

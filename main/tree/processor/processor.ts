@@ -25,7 +25,7 @@
 import type { Alert, Command, Container, Exec, Item, ItemCommand, ItemData, Meta, Results, Status } from '../../protocol/model.js';
 import { serializeXml } from '../../protocol/xml/serialize.js';
 import { fromBase64 } from '../../protocol/binary.js';
-import type { DmTree } from '../tree.js';
+import { DEVICE, type DmTree, type Principal } from '../tree.js';
 import type { TreeResult } from '../status.js';
 import { ddfAccessFor, ddfBind, ddfCheck, type DdfCommand } from '../ddf.js';
 import { exportTnds, importTnds, isTndsType, tndsElement, tndsFromItemData, TNDS_FLAGS, TNDS_XML_TYPE, type TndsFlag } from '../tnds.js';
@@ -113,14 +113,15 @@ export class CommandProcessor {
   private nextMessageRequested = false;
   private sessionAborted = false;
   private outgoingObjectAborted = false;
-  private readonly serverId: string;
+  /** The principal of every tree call: the server, or the device itself under the skip-acl fault. */
+  private readonly serverId: Principal;
 
   constructor(
     private readonly tree: DmTree,
     private readonly options: ProcessorOptions,
     private readonly state: ProcessorState = {},
   ) {
-    this.serverId = options.serverId;
+    this.serverId = options.faults?.skipAcl ? DEVICE : options.serverId;
   }
 
   /** Process one server message's commands. */
@@ -617,7 +618,7 @@ export class CommandProcessor {
           ...(meta.format !== undefined ? { format: meta.format } : {}),
           ...(meta.type !== undefined ? { type: meta.type } : {}),
           ...(c.correlator !== undefined ? { correlator: c.correlator } : {}),
-          serverId: this.serverId,
+          serverId: this.options.serverId,
           tree: this.tree,
           inAtomic: scope.inAtomic,
           cmdId: c.cmdID,
@@ -691,7 +692,7 @@ export class CommandProcessor {
       options: parseUiOptions(texts[0]!),
       text: texts[1]!,
       choices,
-      serverId: this.serverId,
+      serverId: this.options.serverId,
       cmdId: c.cmdID,
     };
     if (scope.container) ui.container = scope.container;
@@ -787,6 +788,12 @@ export class CommandProcessor {
       }
       return out;
     };
+    if (failedWhy !== undefined && this.options.faults?.ignoreAtomicRollback) {
+      // Fault injection (ignore-atomic-rollback): what succeeded stays, and the Atomic says 200.
+      this.tree.commit();
+      this.report(c, 200, undefined, `fault ignore-atomic-rollback: not rolled back though ${failedWhy}`);
+      return { units: [{ commands: block(200, false), indivisible: true }], failed: false, unconfirmed: false, cancelled };
+    }
     if (failedWhy === undefined) {
       const ok = block(200, false);
       if (ctx.fitsInOneMessage === undefined || ctx.fitsInOneMessage(ok)) {

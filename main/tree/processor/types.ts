@@ -55,6 +55,16 @@ export interface ProcessorOptions {
   maxObjSize?: number;
   /** Sequence: skip (215) the members after one that failed. Default false: only a 1101 "no" bypasses. */
   sequenceStopsOnError?: boolean;
+  /** Fault injection (main/client/faults.ts): wrong behaviour on purpose. Never set outside fault runs. */
+  faults?: ProcessorFaults;
+}
+
+/** What a faulty handset's processor does wrong (main/client/faults.ts). */
+export interface ProcessorFaults {
+  /** ignore-atomic-rollback: an Atomic with a failing member keeps what succeeded and is answered 200. */
+  ignoreAtomicRollback?: boolean;
+  /** skip-acl: commands run as the device itself, which no ACL binds. */
+  skipAcl?: boolean;
 }
 
 /** One step of the package's processing, for the session log and the CLI report. */
