@@ -12,16 +12,20 @@ const HELP = `usage:
   dmw session list --data DIR [--device DEVID] [--limit N] [--json]
   dmw session show ID --data DIR [--json]
   dmw session check ID --data DIR [--json]
+  dmw session export ID --data DIR --format pcapng|bundle -o OUT
 
 show prints every message of the session in order: direction, time, size, the expert findings on
 it, then the decoded message as XML (WBXML included), or the error and a hex dump when it could
 not be decoded.
 check judges every message, sent and received, against the OMA DM 1.2 rules (rule id, severity,
 spec clause, message number and element path per finding); exit 0 when no finding is an error,
-1 when one is, 2 on bad input.`;
+1 when one is, 2 on bad input.
+export writes the session as a pcapng trace (Wireshark and tshark dissect every DM message) or as
+a bundle (the JSON session export, the server settings without secrets, the app version) that
+\`dmw capture import\` reads back.`;
 
 export async function sessionCommand(argv: string[]): Promise<number> {
-  return runSubcommand('session', HELP, { list, show, check }, argv);
+  return runSubcommand('session', HELP, { list, show, check, export: exportSession }, argv);
 }
 
 async function list(argv: string[]): Promise<number> {
@@ -142,4 +146,24 @@ export function hexDump(b: Uint8Array, max: number): string {
   }
   if (b.length > n) lines.push(`... ${b.length - n} more bytes`);
   return lines.join('\n');
+}
+
+const EXPORT_USAGE = 'dmw session export ID --data DIR --format pcapng|bundle -o OUT';
+
+/** `dmw session export`: the session as a pcapng trace or a bundle (main/capture/). */
+async function exportSession(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, format: { type: 'string' }, o: { type: 'string', short: 'o' } }, EXPORT_USAGE);
+  if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${EXPORT_USAGE}`);
+  const id = Number(positionals[0]);
+  if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
+  if (values.format !== 'pcapng' && values.format !== 'bundle') throw new CliError(`--format must be pcapng or bundle, got ${JSON.stringify(values.format ?? null)}\nusage: ${EXPORT_USAGE}`);
+  if (!values.o) throw new CliError(`-o OUT is required\nusage: ${EXPORT_USAGE}`);
+  const { exportSessionFile } = await import('./capture.js');
+  const store = await openStore(values.data, EXPORT_USAGE, false);
+  try {
+    exportSessionFile(store, values.data!, id, values.format, values.o);
+  } finally {
+    store.close();
+  }
+  return 0;
 }

@@ -770,6 +770,24 @@ export class ServerStore {
     return (this.sql('SELECT * FROM alerts WHERE device = ? ORDER BY id').all(device) as { code: string; correlator: string | null; items: string; at: string; session_id: number | null }[])
       .map((r) => ({ code: r.code, items: JSON.parse(r.items), at: r.at, sessionId: r.session_id, ...(r.correlator ? { correlator: r.correlator } : {}) }));
   }
+
+  // --- imported sessions (dmw capture import; main/capture/) ----------------------------------
+
+  /**
+   * Stores sessions read from a capture or a bundle, all in one transaction (a file imports whole
+   * or not at all). State 'imported', `reason` naming the file; started/ended at the first/last
+   * message's own time; messages keep their original times and bytes. Returns the session ids.
+   */
+  importSessions(sessions: readonly { device: string | null; dmSessionId: string | null; encoding: Encoding | null; authType: string | null; messages: readonly Omit<NewMessage, 'sessionId' | 'seq'>[] }[], reason: string): number[] {
+    return this.tx(() => sessions.map((s) => {
+      const first = s.messages[0]?.at ?? 0;
+      const last = s.messages[s.messages.length - 1]?.at ?? first;
+      const id = Number(this.sql(`INSERT INTO sessions (device, dm_session_id, state, encoding, auth_type, started_at, ended_at, reason) VALUES (?, ?, 'imported', ?, ?, ?, ?, ?)`)
+        .run(s.device, s.dmSessionId, s.encoding, s.authType, iso(first), iso(last), reason).lastInsertRowid);
+      s.messages.forEach((m, i) => this.addMessage({ ...m, sessionId: id, seq: i + 1 }));
+      return id;
+    }));
+  }
 }
 
 /** A message row's values, in the column order of the INSERTs above. */
