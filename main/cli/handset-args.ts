@@ -11,6 +11,7 @@ import type { DmTree } from '../tree/tree.js';
 import type { HandsetTls } from '../client/transport.js';
 import { readCredential, type CredentialValues } from './credential-flags.js';
 import { CliError } from './errors.js';
+import { describeFaults, parseFaults, UnknownFaultError, type FaultName } from '../client/faults.js';
 
 type Flags = NonNullable<ParseArgsConfig['options']>;
 
@@ -124,4 +125,24 @@ export async function handsetTls(data: string | undefined, caPem: string | undef
     };
   }
   return caPem ? { ca: caPem } : undefined;
+}
+
+/** --fault NAME (repeatable): the faults the handsets misbehave with (main/client/faults.ts). */
+export const FAULT_FLAG = { fault: { type: 'string', multiple: true } } as const;
+
+/** `--fault list` (or --help) shows this: every fault, its clause and the judge rules that catch it. */
+export function faultCatalogue(): string {
+  return `faults (--fault NAME, repeatable; main/client/faults.ts):\n${describeFaults()}`;
+}
+
+/** The --fault values checked: `list` asks for the catalogue; an unknown name is bad input listing the valid ones. */
+export function faultFlag(v: readonly string[] | undefined): FaultName[] | 'list' {
+  if (v === undefined || v.length === 0) return [];
+  if (v.includes('list')) return 'list';
+  try {
+    return [...parseFaults(v)];
+  } catch (e) {
+    if (e instanceof UnknownFaultError) throw new CliError(`--fault: ${e.message}`);
+    throw e;
+  }
 }

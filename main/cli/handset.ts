@@ -6,12 +6,14 @@
  */
 import { CliError } from './errors.js';
 import { CREDENTIAL_FLAGS } from './credential-flags.js';
-import { authType, caFile, checkServerId, credentials, handsetTls, parseFlags, serverUrl, treeFile } from './handset-args.js';
+import { authType, caFile, checkServerId, credentials, FAULT_FLAG, faultCatalogue, faultFlag, handsetTls, parseFlags, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
   dmw handset --server URL [--tree TREE.json] [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
               [--server-cred NAME:SECRET] [--server-id ID] [--ca CA.pem] [--data DIR]
               [--notify-port N] [--apps-port N] [--apps-token TOKEN] [--connect] [--json]
+              [--fault NAME]...
+  dmw handset --fault list
 
 Runs one virtual handset until SIGINT or SIGTERM: it takes package #0 (server-initiated sessions) at
 notifyUrl and serves local apps the client-app interface (DM-7/DM-8, main/client/APPS.md) at appsUrl,
@@ -42,7 +44,10 @@ closes the listeners, lets a running session end, saves the tree and exits 0; 2 
 --connect      run one client-initiated session (Alert 1201) at start
 --json         session lines as JSON too:
                {"type":"session","devId","serverId","sessionId","initiator","ok","roundTrips","durationMs","error"?}
-               and {"type":"stopped","signal"} at the end; refused notifications go to stderr`;
+               and {"type":"stopped","signal"} at the end; refused notifications go to stderr
+--fault        make the handset misbehave this way (repeatable, several at once): to prove that
+               the judge (dmw session check) and conformance plans catch it; --fault list shows
+               the faults`;
 
 const USAGE = 'dmw handset --server URL [options] (dmw handset --help)';
 
@@ -62,15 +67,20 @@ function listenError(flag: string, p: number, e: unknown): CliError {
 
 export async function handsetCommand(argv: string[]): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${HELP}\n\n${faultCatalogue()}\n`);
     return 0;
   }
   const values = parseFlags(argv, {
     server: { type: 'string' }, tree: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
     ...CREDENTIAL_FLAGS, 'server-id': { type: 'string' },
     ca: { type: 'string' }, data: { type: 'string' }, 'notify-port': { type: 'string' }, 'apps-port': { type: 'string' },
-    'apps-token': { type: 'string' }, connect: { type: 'boolean' }, json: { type: 'boolean' },
+    'apps-token': { type: 'string' }, connect: { type: 'boolean' }, json: { type: 'boolean' }, ...FAULT_FLAG,
   }, USAGE);
+  const faults = faultFlag(values.fault);
+  if (faults === 'list') {
+    process.stdout.write(`${faultCatalogue()}\n`);
+    return 0;
+  }
   const url = serverUrl(values.server, USAGE);
   const server = values.server!;
   const auth = authType(values.auth);
@@ -109,7 +119,7 @@ export async function handsetCommand(argv: string[]): Promise<number> {
   }
   const devIdLeaf = tree.lookup('./DevInfo/DevId')?.value;
   const tls = typeof tlsFor === 'function' ? await tlsFor(typeof devIdLeaf === 'string' ? devIdLeaf : '') : tlsFor;
-  const handset = await VirtualHandset.open({ tree, ...(values.tree !== undefined ? { treeFile: values.tree } : {}), encoding: values.wbxml ? 'wbxml' : 'xml', ...(tls ? { tls } : {}) });
+  const handset = await VirtualHandset.open({ tree, ...(values.tree !== undefined ? { treeFile: values.tree } : {}), encoding: values.wbxml ? 'wbxml' : 'xml', ...(tls ? { tls } : {}), ...(faults.length > 0 ? { faults } : {}) });
   await handset.save(); // a new tree file exists from the start; a loaded one gets the account
 
   // Every session the handset runs, whoever started it, is reported as it ends.

@@ -4,12 +4,14 @@
  */
 import { CliError } from './errors.js';
 import { CREDENTIAL_FLAGS } from './credential-flags.js';
-import { authType, caFile, checkServerId, credentials, handsetTls, parseFlags, positiveInt, serverUrl, treeFile } from './handset-args.js';
+import { authType, caFile, checkServerId, credentials, FAULT_FLAG, faultCatalogue, faultFlag, handsetTls, parseFlags, positiveInt, serverUrl, treeFile } from './handset-args.js';
 
 const HELP = `usage:
   dmw sim --server URL --count N [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
           [--server-cred NAME:SECRET] [--tree TREE.json] [--json]
           [--server-id ID] [--concurrency N] [--ca CA.pem] [--data DIR] [--protocol 1.2|2.0]
+          [--fault NAME]...
+  dmw sim --fault list
 
 Runs N virtual handsets, one client-initiated DM session each (Alert 1201), and reports how many
 completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
@@ -33,21 +35,29 @@ completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
 --data         HTTPS: the lab CA in DIR/ca (dmw server --tls --data DIR): trusted, and it issues
                each handset a client certificate (CN = DevId)
 --protocol     1.2 (SyncML DM 1.2/1.3, default) or 2.0 (the lab DM 2.0 JSON binding at URL/v2,
-               needs dmw server --dm20; main/protocol/dm20/README.md)`;
+               needs dmw server --dm20; main/protocol/dm20/README.md)
+--fault        make every handset misbehave this way (repeatable, several at once): to prove that
+               the judge (dmw session check) and conformance plans catch it; --fault list shows
+               the faults`;
 
 const USAGE = 'dmw sim --server URL --count N [options] (dmw sim --help)';
 
 export async function simCommand(argv: string[]): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h') {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${HELP}\n\n${faultCatalogue()}\n`);
     return 0;
   }
   const values = parseFlags(argv, {
     server: { type: 'string' }, count: { type: 'string' }, wbxml: { type: 'boolean' }, auth: { type: 'string' },
     ...CREDENTIAL_FLAGS, tree: { type: 'string' }, json: { type: 'boolean' },
     'server-id': { type: 'string' }, concurrency: { type: 'string' }, ca: { type: 'string' }, data: { type: 'string' },
-    protocol: { type: 'string' },
+    protocol: { type: 'string' }, ...FAULT_FLAG,
   }, USAGE);
+  const faults = faultFlag(values.fault);
+  if (faults === 'list') {
+    process.stdout.write(`${faultCatalogue()}\n`);
+    return 0;
+  }
   const url = serverUrl(values.server, USAGE);
   if (values.count === undefined) throw new CliError(`--count N is required (usage: ${USAGE})`);
   const count = positiveInt('--count', values.count, 100_000)!;
@@ -67,7 +77,7 @@ export async function simCommand(argv: string[]): Promise<number> {
     server: values.server!,
     count,
     encoding: values.wbxml ? 'wbxml' : 'xml',
-    ...(protocol === '2.0' ? { handset: { protocol } } : {}),
+    ...(protocol === '2.0' || faults.length > 0 ? { handset: { ...(protocol === '2.0' ? { protocol } : {}), ...(faults.length > 0 ? { faults } : {}) } } : {}),
     ...(auth ? { auth } : {}),
     ...(clientCred ? { clientCred } : {}),
     ...(serverCred ? { serverCred } : {}),
