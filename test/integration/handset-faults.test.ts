@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AuthType } from '../../main/protocol/auth.js';
+import type { Encoding } from '../../main/protocol/codec.js';
 import type { SyncML } from '../../main/protocol/model.js';
 import { DmServer, type DmServerOptions } from '../../main/server/index.js';
 import type { JobSpec } from '../../main/server/types.js';
@@ -97,7 +98,7 @@ interface Run {
 }
 
 /** One session of a handset (with `faults`) against a fresh server, judged from the handset's view. */
-async function run(name: ScenarioName, faults: FaultName[]): Promise<Run> {
+async function run(name: ScenarioName, faults: FaultName[], encoding: Encoding = 'xml'): Promise<Run> {
   const sc: Scenario = SCENARIOS[name];
   const dir = mkdtempSync(path.join(tmpdir(), 'dmw-faults-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -105,7 +106,7 @@ async function run(name: ScenarioName, faults: FaultName[]): Promise<Run> {
   cleanup.push(() => s.close());
   const type = AAUTH_TYPE[sc.auth];
   const h = await VirtualHandset.open({
-    encoding: 'xml', maxRoundTrips: 20, requestTimeoutMs: 10_000, ...sc.handset, faults,
+    encoding, maxRoundTrips: 20, requestTimeoutMs: 10_000, ...sc.handset, faults,
     device: { mod: 'Lab Phone 9', accounts: [{ serverId: s.config.serverId, addr: s.url, clientCred: { type, name: 'lab', secret: 'pw' }, serverCred: { type, name: s.config.serverId, secret: '' } }] },
   });
   cleanup.push(() => h.close());
@@ -120,10 +121,10 @@ async function run(name: ScenarioName, faults: FaultName[]): Promise<Run> {
 
 const rulesOf = (fs: Finding[]) => [...new Set(fs.map((f) => f.rule))].sort();
 
-const clean = new Map<ScenarioName, Promise<Run>>();
-const cleanRun = (name: ScenarioName): Promise<Run> => {
-  let r = clean.get(name);
-  if (!r) clean.set(name, (r = run(name, [])));
+const clean = new Map<string, Promise<Run>>();
+const cleanRun = (name: ScenarioName, encoding: Encoding = 'xml'): Promise<Run> => {
+  let r = clean.get(`${name}/${encoding}`);
+  if (!r) clean.set(`${name}/${encoding}`, (r = run(name, [], encoding)));
   return r;
 };
 
@@ -162,11 +163,12 @@ describe('the fault catalogue', () => {
 
 describe('each fault is caught by the judge on a real session; a correct handset is not', () => {
   const judged = FAULTS.filter((f) => f.rules.length > 0);
-  it.each(judged.map((f) => [f.name, f.rules.join(', ')] as const))('%s: reported as %s', async (name, _rules) => {
+  const cases = judged.flatMap((f) => (['xml', 'wbxml'] as const).map((e) => [f.name, e, f.rules.join(', ')] as const));
+  it.each(cases)('%s (%s): reported as %s', async (name, encoding, _rules) => {
     const fault = FAULTS.find((f) => f.name === name)!;
     const scenario = SCENARIO_OF[name];
-    const bad = await run(scenario, [name]);
-    const good = await cleanRun(scenario);
+    const bad = await run(scenario, [name], encoding);
+    const good = await cleanRun(scenario, encoding);
     expect(good.outcome.error).toBeUndefined();
     for (const r of fault.rules) {
       expect(rulesOf(bad.findings), `${name} should be reported as ${r}`).toContain(r);
