@@ -18,7 +18,7 @@ const HELP = `usage:
              [--server-cred NAME:SECRET | --server-cred-file FILE]
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
              [--session-timeout SEC] [--max-body BYTES] [--max-msg-size BYTES] [--max-obj-size BYTES]
-             [--max-sessions N] [--dm20]
+             [--max-sessions N] [--max-preauth-sessions N] [--max-preauth-per-address N] [--preauth-timeout SEC] [--dm20]
              [--api-token TOKEN | --api-token-file FILE] [--peer ID[=URL][,token=T][,ca=F][,cert=F,key=F]]... [--peers FILE]
 
 Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http(s)://HOST:PORT/dm.
@@ -31,6 +31,10 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
                 certificates come from \`dmw ca device DEVID --data DIR\`
 --data          data folder (default $DMW_DATA or ~/.dmw)
 --max-sessions  sessions open at once; a package 1 past it gets HTTP 503 + Retry-After (default 256)
+--max-preauth-sessions, --max-preauth-per-address, --preauth-timeout
+                sessions that have not authenticated yet (with --client-auth): kept in memory, never
+                stored, in their own pool (default 256 in all, 16 per source address), dropped after
+                SEC without a message (default 15); they never count against --max-sessions
 --dm20          also serve the lab DM 2.0 JSON binding at /dm/v2 (main/protocol/dm20/README.md:
                 built on assumptions; DM 1.2/1.3 at /dm stays the protocol)
 --api-token     bearer token of the management API (/api/v1, main/server/API.md) for line-of-business
@@ -69,6 +73,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
     'max-sessions': { type: 'string' }, dm20: { type: 'boolean' },
+    'max-preauth-sessions': { type: 'string' }, 'max-preauth-per-address': { type: 'string' }, 'preauth-timeout': { type: 'string' },
     'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, peer: { type: 'string', multiple: true }, peers: { type: 'string' },
   }, usage);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
@@ -90,6 +95,9 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const maxMsg = positiveInt('--max-msg-size', values['max-msg-size']);
   const maxObj = positiveInt('--max-obj-size', values['max-obj-size']);
   const maxSessions = positiveInt('--max-sessions', values['max-sessions']);
+  const maxPreAuthSessions = positiveInt('--max-preauth-sessions', values['max-preauth-sessions']);
+  const maxPreAuthSessionsPerAddress = positiveInt('--max-preauth-per-address', values['max-preauth-per-address']);
+  const preAuthTimeout = positiveInt('--preauth-timeout', values['preauth-timeout']);
   const data = dataDir(values.data);
   const apiAuth = await apiAuthConfig(values, values['server-id'] ?? 'dmw');
 
@@ -108,6 +116,9 @@ export async function serverCommand(argv: string[]): Promise<number> {
       ...(values.dm20 ? { dm20: true } : {}),
       limits: {
         ...(maxSessions ? { maxSessions } : {}),
+        ...(maxPreAuthSessions ? { maxPreAuthSessions } : {}),
+        ...(maxPreAuthSessionsPerAddress ? { maxPreAuthSessionsPerAddress } : {}),
+        ...(preAuthTimeout ? { preAuthTimeoutMs: preAuthTimeout * 1000 } : {}),
         ...(timeout ? { sessionTimeoutMs: timeout * 1000 } : {}),
         ...(maxBody ? { maxBodyBytes: maxBody } : {}),
         ...(maxMsg ? { maxMsgSize: maxMsg } : {}),
