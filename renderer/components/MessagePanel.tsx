@@ -1,11 +1,17 @@
 import { useState } from 'react';
-import type { MessageDetail, MessageSummary } from '../../main/api/contract.js';
+import type { FindingView, MessageDetail, MessageSummary } from '../../main/api/contract.js';
+import { FindingList } from './Findings.js';
 import { StatusCode } from './Badge.js';
 import { HexView } from './HexView.js';
 
 type Tab = 'commands' | 'xml' | 'tokens' | 'hex';
 
-export function MessagePanel({ summary, detail }: { summary: MessageSummary; detail: MessageDetail | undefined }) {
+export function MessagePanel({ summary, detail, findings, onExplain }: {
+  summary: MessageSummary; detail: MessageDetail | undefined;
+  /** This message's expert findings (undefined: not judged yet). */
+  findings?: readonly FindingView[] | undefined;
+  onExplain?: (rule: string) => void;
+}) {
   const [tab, setTab] = useState<Tab>('commands');
   const tabs: { id: Tab; label: string; disabled?: boolean }[] = [
     { id: 'commands', label: 'Commands' },
@@ -35,6 +41,7 @@ export function MessagePanel({ summary, detail }: { summary: MessageSummary; det
           {summary.note && <div className="warn-text" style={{ whiteSpace: 'pre-wrap' }}>{summary.note}</div>}
         </div>
       )}
+      {findings !== undefined && onExplain && <FindingList findings={findings} onExplain={onExplain} />}
       {tab === 'commands' && <CommandTable summary={summary} />}
       {tab === 'xml' && (detail ? <pre className="code-block" data-testid="xml-view">{detail.xml ?? '(not decodable)'}</pre> : <p className="muted">Loading…</p>)}
       {tab === 'tokens' && detail?.tokens && <pre className="code-block" data-testid="token-view">{detail.tokens}</pre>}

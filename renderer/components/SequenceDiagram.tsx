@@ -1,6 +1,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useRef } from 'react';
-import type { MessageSummary } from '../../main/api/contract.js';
+import type { FindingView, MessageSummary } from '../../main/api/contract.js';
+import { MessageFindingMark } from './Findings.js';
 
 const ROW = 44;
 
@@ -19,7 +20,11 @@ function label(m: MessageSummary): string {
  * The session as a sequence diagram: a client lane and a server lane, one arrow per logged message
  * (client→server for requests, server→client for answers), virtualized so 10k messages scroll.
  */
-export function SequenceDiagram({ messages, selectedId, onSelect }: { messages: MessageSummary[]; selectedId: number | null; onSelect: (id: number) => void }) {
+export function SequenceDiagram({ messages, selectedId, onSelect, findings }: {
+  messages: MessageSummary[]; selectedId: number | null; onSelect: (id: number) => void;
+  /** Expert findings by message seq: each message's mark (worst severity, how many). */
+  findings?: ReadonlyMap<number, FindingView[]>;
+}) {
   const parent = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({ count: messages.length, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: 12 });
   return (
@@ -50,6 +55,7 @@ export function SequenceDiagram({ messages, selectedId, onSelect }: { messages: 
                 <span className="seq-lane-line left" />
                 <span className={`seq-arrow ${toServer ? 'to-server' : 'to-client'}`}>
                   <span className="seq-label">
+                    <MessageFindingMark findings={findings?.get(m.seq)} />
                     <b>{toServer ? '▶' : '◀'} #{m.seq}</b> MsgID {m.msgId ?? '?'} · {m.size} B · {label(m)}
                     {m.final === false && <i> (more)</i>}
                     {m.durationMs !== null && <span className="muted"> · server {Math.round(m.durationMs)} ms</span>}

@@ -12,6 +12,7 @@ import type {
 import type { ConnectionState } from '../api/transport.js';
 import { applyBootstrapEvent, createBootstrapSlice, type BootstrapSlice } from './bootstrap-slice.js';
 import { applySerialEvent, createSerialSlice, type SerialSlice } from './serial-slice.js';
+import { createFindingsSlice, type FindingsSlice } from './findings-slice.js';
 
 export type ViewName = 'devices' | 'sessions' | 'tree' | 'acl' | 'server' | 'bootstrap' | 'serial';
 export const VIEWS: { id: ViewName; label: string }[] = [
@@ -36,7 +37,7 @@ export interface SessionFilter {
   text: string;
 }
 
-export interface AppState extends BootstrapSlice, SerialSlice {
+export interface AppState extends BootstrapSlice, SerialSlice, FindingsSlice {
   // connection and navigation
   connection: ConnectionState;
   connectionDetail: string | null;
@@ -264,6 +265,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
     return {
       ...createBootstrapSlice(api, setSlice, get, guard),
       ...createSerialSlice(api, setSlice, get, guard),
+      ...createFindingsSlice(api, setSlice, get, guard),
       connection: 'connecting',
       connectionDetail: null,
       view: 'devices',

@@ -10,6 +10,8 @@ import { SequenceDiagram } from '../components/SequenceDiagram.js';
 import { downloadText } from '../hooks/download.js';
 import { useApi, useApp, useAppShallow } from '../hooks/store.js';
 import { filterSessions, heldSession } from '../stores/app-store.js';
+import { FindingCounts, RuleExplanation } from '../components/Findings.js';
+import { atLeast, findingsBySeq, sessionsWithErrors, SEVERITY_ORDER, type SeverityName } from '../stores/findings-slice.js';
 
 /** Auth rows shown at once: a long session repeats the same Cred in every message. */
 const AUTH_ROWS = 50;
@@ -19,15 +21,30 @@ export function SessionsView() {
   const { sessions, filter, selectedId, detail } = useAppShallow((s) => ({ sessions: s.sessions, filter: s.sessionFilter, selectedId: s.selectedSessionId, detail: s.sessionDetail }));
   const setFilter = useApp((s) => s.setSessionFilter);
   const select = useApp((s) => s.selectSession);
-  const shown = useMemo(() => filterSessions(sessions, filter), [sessions, filter]);
+  const { errorsOnly, findingCounts } = useAppShallow((s) => ({ errorsOnly: s.errorsOnly, findingCounts: s.findingCounts }));
+  const setErrorsOnly = useApp((s) => s.setErrorsOnly);
+  const loadCounts = useApp((s) => s.loadFindingCounts);
+  const filtered = useMemo(() => filterSessions(sessions, filter), [sessions, filter]);
+  const withErrors = useMemo(() => (errorsOnly ? sessionsWithErrors(filtered, findingCounts) : null), [errorsOnly, filtered, findingCounts]);
+  const shown = withErrors ? withErrors.shown : filtered;
   const parent = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({ count: shown.length, getScrollElement: () => parent.current, estimateSize: () => 52, overscan: 10 });
+  // Counts are judged on demand: for the rows on screen, or for the whole filtered list while "errors only" is on.
+  const visible = v.getVirtualItems().map((it) => shown[it.index]).filter((x) => x !== undefined);
+  const visibleKey = visible.map((x) => `${x.id}:${x.messageCount}`).join(',');
+  // Keyed by the rows' ids and message counts, not the array (a new one every render).
+  useEffect(() => {
+    if (visible.length > 0) void loadCounts(visible);
+  }, [visibleKey, loadCounts]);
+  useEffect(() => {
+    if (errorsOnly) void loadCounts(filtered);
+  }, [errorsOnly, filtered, loadCounts]);
 
   return (
     <div className="view sessions-view">
       <header className="view-head">
         <h1>Sessions</h1>
-        <span className="muted">{shown.length} of {sessions.length} · live</span>
+        <span className="muted">{shown.length} of {sessions.length} · live{withErrors && withErrors.unjudged > 0 ? ` · judging ${withErrors.unjudged} session(s)…` : ''}</span>
       </header>
       <div className="split">
         <div className="split-list">
@@ -41,6 +58,10 @@ export function SessionsView() {
               </select>
             </label>
             <input type="search" placeholder="Search sessions" value={filter.text} onChange={(e) => setFilter({ text: e.target.value })} aria-label="Search sessions" />
+            <label className="check">
+              <input type="checkbox" checked={errorsOnly} onChange={(e) => setErrorsOnly(e.target.checked)} data-testid="errors-only" />
+              <span>Only sessions with errors (expert findings)</span>
+            </label>
           </div>
           <div className="list-scroll" ref={parent} data-testid="session-list">
             <div style={{ height: v.getTotalSize(), position: 'relative' }}>
@@ -63,7 +84,7 @@ export function SessionsView() {
                     </div>
                     <div className="row between muted small">
                       <span>{timeOf(s.startedAt)} · {ago(s.startedAt)}</span>
-                      <span>{s.messageCount} msg · {s.encoding ?? '?'}</span>
+                      <span><FindingCounts counts={findingCounts[s.id]?.counts} /> {s.messageCount} msg · {s.encoding ?? '?'}</span>
                     </div>
                   </div>
                 );
@@ -95,7 +116,20 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
   const s = detail.session;
   const held = useApp((st) => heldSession(st, s.device, s.id) !== null);
   const q = search.trim().toLowerCase();
-  const messages = useMemo(() => detail.messages.filter((m) => matches(m, q)), [detail.messages, q]);
+  const { allFindings, floor, ruleExplained, ruleLoading } = useAppShallow((st) => ({ allFindings: st.sessionFindings, floor: st.findingFloor, ruleExplained: st.ruleExplained, ruleLoading: st.ruleLoading }));
+  const loadFindings = useApp((st) => st.loadFindings);
+  const setFloor = useApp((st) => st.setFindingFloor);
+  const explain = useApp((st) => st.explainRule);
+  const findings = allFindings?.session === s.id ? allFindings : null;
+  const bySeq = useMemo(() => findingsBySeq(findings), [findings]);
+  // Judged again (the backend's cache permitting) whenever the live session shows another message.
+  useEffect(() => {
+    void loadFindings(s.id);
+  }, [s.id, detail.messages.length, loadFindings]);
+  const messages = useMemo(
+    () => detail.messages.filter((m) => matches(m, q) && (floor === null || (bySeq.get(m.seq) ?? []).some((f) => atLeast(f.severity, floor)))),
+    [detail.messages, q, floor, bySeq],
+  );
   const selected = detail.messages.find((m) => m.id === selectedMessageId);
 
   useEffect(() => {
@@ -132,10 +166,23 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
         </div>
       </header>
       {s.device && s.state === 'active' && <HeldSessionBar device={s.device} sessionId={s.id} />}
+      <RuleExplanation rule={ruleExplained} loading={ruleLoading} onClose={() => void explain(null)} />
       <div className="debugger-grid">
         <div className="debugger-left">
           <input type="search" placeholder="Filter messages: command, URI, status…" value={search} onChange={(e) => setSearch(e.target.value)} aria-label="Filter messages" />
-          <SequenceDiagram messages={messages} selectedId={selectedMessageId} onSelect={(id) => void selectMessage(id)} />
+          <div className="row gap wrap" data-testid="findings-summary">
+            <span>Expert findings:</span>
+            {findings ? <FindingCounts counts={findings.counts} /> : <span className="muted small">judging…</span>}
+            <label className="field inline">
+              <span>Show</span>
+              <select value={floor ?? ''} onChange={(e) => setFloor((e.target.value || null) as SeverityName | null)} aria-label="Show messages by finding severity" data-testid="finding-floor">
+                <option value="">all messages</option>
+                {SEVERITY_ORDER.map((sev) => <option key={sev} value={sev}>{sev === 'error' ? 'messages with errors' : `messages with ${sev}s or worse`}</option>)}
+              </select>
+            </label>
+            {floor !== null && <span className="muted small">{messages.length} of {detail.messages.length} messages</span>}
+          </div>
+          <SequenceDiagram messages={messages} selectedId={selectedMessageId} onSelect={(id) => void selectMessage(id)} findings={bySeq} />
           <section className="panel" aria-label="Auth exchange">
             <header className="panel-head"><h3>Auth exchange</h3></header>
             {auth.length === 0 ? <p className="muted small">No credentials or challenges in this session (client auth: {s.authType ?? 'none'}).</p> : (
@@ -170,7 +217,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
           )}
         </div>
         <div className="debugger-right">
-          {selected ? <MessagePanel summary={selected} detail={messageDetails[selected.id]} /> : <p className="muted">Select a message.</p>}
+          {selected ? <MessagePanel summary={selected} detail={messageDetails[selected.id]} findings={findings ? bySeq.get(selected.seq) ?? [] : undefined} onExplain={(rule) => void explain(rule)} /> : <p className="muted">Select a message.</p>}
           {s.device && <QueuePanel device={s.device} />}
         </div>
       </div>
