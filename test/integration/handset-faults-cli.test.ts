@@ -4,11 +4,21 @@
  * log `dmw session check` then judges.
  */
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { FAULT_NAMES } from '../../main/client/index.js';
-import { dmw as dmwSync, dmwAsync as dmw, dmwLab } from '../helpers/dmw-servers.js';
+import { BIN, dmw as dmwSync, dmwAsync as dmw, dmwLab } from '../helpers/dmw-servers.js';
 
-const { tmp, startServer } = dmwLab('dmw-faults-cli-');
+const { tmp, startServer, cleanup } = dmwLab('dmw-faults-cli-');
+
+/** The findings' rule ids of the one session in `data` (the server stopped first). */
+async function sessionRules(data: string): Promise<string[]> {
+  const sessions = JSON.parse((await dmw(['session', 'list', '--data', data, '--json'])).out) as { id: number }[];
+  expect(sessions).toHaveLength(1);
+  const check = await dmw(['session', 'check', String(sessions[0]!.id), '--data', data, '--json']);
+  expect(check.code).toBe(1);
+  return (JSON.parse(check.out) as { findings: { rule: string }[] }).findings.map((f) => f.rule);
+}
 
 describe('dmw sim|handset --fault', () => {
   it('--fault list and --help show every fault with its clause and judge rules', () => {
@@ -46,11 +56,32 @@ describe('dmw sim|handset --fault', () => {
     expect(r.code).toBe(0);
     srv.child.kill('SIGTERM');
     await srv.exited;
-    const sessions = JSON.parse((await dmw(['session', 'list', '--data', data, '--json'])).out) as { id: number }[];
-    expect(sessions).toHaveLength(1);
-    const check = await dmw(['session', 'check', String(sessions[0]!.id), '--data', data, '--json']);
-    expect(check.code).toBe(1);
-    const rules = (JSON.parse(check.out) as { findings: { rule: string }[] }).findings.map((f) => f.rule);
-    expect(rules).toEqual(expect.arrayContaining(['cmd.cmdid-unique', 'status.hdr-missing']));
+    expect(await sessionRules(data)).toEqual(expect.arrayContaining(['cmd.cmdid-unique', 'status.hdr-missing']));
+  });
+
+  it('dmw handset --fault missing-devinfo --connect: its session is judged pkg1.devinfo', async () => {
+    const data = tmp();
+    const srv = await startServer(data, ['--client-auth', 'basic', '--client-cred', 'lab:pw']);
+    const child = spawn(process.execPath, [BIN, 'handset', '--server', srv.dmUrl, '--auth', 'basic', '--client-cred', 'lab:pw', '--fault', 'missing-devinfo', '--connect', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanup.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!/"type":"session"/.test(out)) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no session line from dmw handset: ${out}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    srv.child.kill('SIGTERM');
+    await srv.exited;
+    expect(await sessionRules(data)).toContain('pkg1.devinfo');
   });
 });
