@@ -80,6 +80,16 @@ export class SessionEngine {
   }
 
   /**
+   * The authentication phase alone, for a session that has not authenticated yet: the answer
+   * handle() would give when the message is refused, or undefined when the device authenticates.
+   * Then nothing of this turn is kept: the caller runs the whole turn (with the device's queued
+   * jobs) through handle(), so an answer built and encoded only to be thrown away is not made.
+   */
+  admit(session: EngineSession, input: EngineInput): EngineOutput | undefined {
+    return this.turn(session, input, {}).admit();
+  }
+
+  /**
    * Like handle, but when the response would carry job commands the turn stops before building it
    * (the step control: the caller stores `held.effects`, waits, then calls `release`). Responses that
    * carry no job command (statuses, challenges, 1222, aborts, the end) are never held.

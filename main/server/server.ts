@@ -548,16 +548,19 @@ export class DmServer {
     const id = live?.id ?? this.desk.newSessionId();
     const token = live?.token ?? randomHex(8);
     const state = live?.state ?? this.engine.open({ id, message, encoding, respUri: this.respUri(r.host, `u${-id}`, token), device: view });
-    let out: EngineOutput;
+    // Only the authentication phase runs here: a device that authenticates has its whole turn run
+    // once, in exchange(), with its queued jobs (building and encoding an answer without them here
+    // cost a third of the first message's work, and was thrown away).
+    let refused: EngineOutput | undefined;
     try {
-      out = this.engine.handle(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
+      refused = this.engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
     } catch (e) {
       // A bug, not the device's doing: logged like any internal error, and the session goes.
       if (live) this.live.delete(live.id);
       return this.internalError(r, undefined, e, now);
     }
 
-    if (out.session.authenticated) {
+    if (!refused) {
       // In: a slot among the authenticated sessions, taken before any await.
       if (live) {
         const no = this.admission.promote(live.slot!);
@@ -572,7 +575,7 @@ export class DmServer {
       return this.exchange(r, undefined, message, encoding, now, { slot, token, state, view });
     }
 
-    out = this.withinMaxMsgSize(out);
+    const out = this.withinMaxMsgSize(refused);
     const refusal = this.desk.refused({ address, credential, checked: view, lockBinds: gate.lockBinds, fx: out.effects, session: out.session, now });
     if (refusal) this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus: 200, reason: `${shownDevId(devId)} from ${address}: ${refusal.reason}` });
     const reply: OutgoingResponse = { status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes };

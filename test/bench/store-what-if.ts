@@ -17,6 +17,7 @@ type StoreClass = typeof ServerStore;
 export function withoutStoreWrites(Store: StoreClass): void {
   const proto = Store.prototype as unknown as Record<string, unknown>;
   const touchDevice = Store.prototype.touchDevice;
+  const device = Store.prototype.device;
   const auths = new Map<string, DeviceAuthState>();
   /** Per device, the newest job id that went out: the queue read skips it and everything older. */
   const sentUpTo = new Map<string, number>();
@@ -36,6 +37,13 @@ export function withoutStoreWrites(Store: StoreClass): void {
     const auth = auths.get(devId);
     if (auth) r.device.auth = auth;
     return r;
+  };
+  // Sessions before authentication read the device row with device() (server.ts), not touchDevice().
+  proto.device = function (this: ServerStore, devId: string) {
+    const d = device.call(this, devId);
+    const auth = auths.get(devId);
+    if (d && auth) d.auth = auth;
+    return d;
   };
   proto.setDeviceAuth = (devId: string, auth: DeviceAuthState) => void auths.set(devId, auth);
   proto.queuedJobSpecs = function (this: ServerStore, devId: string): { id: number; spec: JobSpec }[] {

@@ -85,14 +85,22 @@ export class Turn {
     return respond(this, { takeOutbox: true, final: true });
   }
 
-  run(hold: boolean): EngineOutput | typeof HOLD {
-    const { s, hdr, msg } = this;
+  /**
+   * The start of every turn: the limits the device announces, then who it is. Returns the answer
+   * when the message is refused (the turn ends there), undefined when it goes on.
+   */
+  admit(): EngineOutput | undefined {
+    const { s, hdr } = this;
     const maxMsg = num(hdr.meta?.maxMsgSize);
     if (maxMsg) s.clientMaxMsgSize = maxMsg;
     const maxObj = num(hdr.meta?.maxObjSize);
     if (maxObj) s.clientMaxObjSize = maxObj;
+    return authenticate(this);
+  }
 
-    const refused = authenticate(this);
+  run(hold: boolean): EngineOutput | typeof HOLD {
+    const { s, msg } = this;
+    const refused = this.admit();
     if (refused) return refused;
 
     // The client's verdict on our previous message's credentials comes first.

@@ -27,7 +27,7 @@
  * DMW_BENCH_PROFILE=DIR writes a V8 CPU profile of the server child there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -292,20 +292,30 @@ export const suite: BenchSuite = {
 
       const load0 = loadavg();
       const figures: RoundFigures[] = [];
+      // With DMW_BENCH_PROFILE, the timed DM runs' windows (monotonic microseconds, the clock of V8's
+      // profiles) go to phases.json there, so a profile of this process can be cut to the handsets' part.
+      const windows: { phase: 'dm' | 'bare'; start: number; end: number }[] = [];
+      const timedRun = async <T>(phase: 'dm' | 'bare', f: () => Promise<T>): Promise<T> => {
+        const start = Number(process.hrtime.bigint() / 1000n);
+        const v = await f();
+        windows.push({ phase, start, end: Number(process.hrtime.bigint() / 1000n) });
+        return v;
+      };
       for (let r = 0; r < rounds; r++) {
         // Alternate which side goes first, so a slow phase of the machine does not always hit one.
         let d: DmRun;
         let b: BareRun;
         if (r % 2 === 0) {
-          d = await runDm();
-          b = await runBare();
+          d = await timedRun('dm', runDm);
+          b = await timedRun('bare', runBare);
         } else {
-          b = await runBare();
-          d = await runDm();
+          b = await timedRun('bare', runBare);
+          d = await timedRun('dm', runDm);
         }
         figures.push(roundFigures(d, b));
       }
       const load1 = loadavg();
+      if (process.env.DMW_BENCH_PROFILE) writeFileSync(join(process.env.DMW_BENCH_PROFILE, `phases-${process.pid}.json`), JSON.stringify(windows));
       await bare.stop();
       const med = (k: keyof RoundFigures): Spread => spreadOf(figures.map((f) => f[k]));
       const m = {
