@@ -519,6 +519,35 @@ describe('client authentication', () => {
     expect(hdrStatus(h3.send(h3.pkg1([], { cred: md5(h2.auth.clientNonce!) }))).data).toBe('212');
   });
 
+  it('admit (the authentication phase alone, as the server runs it before a session authenticates): undefined when the device authenticates, the answer handle() gives when refused; the session passed in is not changed', () => {
+    const h = new Harness({ config: { clientAuth: 'md5' }, clientCred: cred });
+    const md5 = (nonce: string) => ({ meta: { type: AUTH_META_TYPE.md5, format: 'b64' }, data: md5Credential('dev', 'pw', nonceBytes(nonce)) });
+    const n1 = hdrStatus(h.send(h.pkg1([], { cred: md5('') }))).chal!.meta.nextNonce!;
+    const state = h.session!;
+    const input = (msg: ReturnType<Harness['pkg1']>) => ({
+      message: msg, encoding: 'xml' as const, bytes: (encodeMessage(msg, 'xml') as { ok: true; value: Uint8Array }).value,
+      transport: { tls: false }, device: { devId: h.devId, auth: h.auth, clientCred: cred }, queuedJobs: [get(1, './DevInfo/Mod')], now: h.now,
+    });
+    const right = input(h.pkg1([], { cred: md5(n1) }));
+    expect(h.engine.admit(state, right)).toBeUndefined();
+    expect(state.authenticated).toBe(false);
+    expect(state.serverMsgId).toBe(1);
+    // The whole turn afterwards still authenticates and sends the job: admit spent nothing.
+    const whole = h.engine.handle(state, right);
+    expect(hdrStatus(whole).data).toBe('212');
+    expect(commandsOf(whole).map((c) => c.kind)).toEqual(['Get']);
+
+    const wrong = input(h.pkg1([], { cred: md5('bm9wZQ==') }));
+    const refused = h.engine.admit(state, wrong)!;
+    const handled = h.engine.handle(state, wrong);
+    expect(refused).toBeDefined();
+    expect(statusesOf(refused).map((st) => [st.cmd, st.data])).toEqual(statusesOf(handled).map((st) => [st.cmd, st.data]));
+    expect(statusesOf(refused).map((st) => st.data)).toEqual(['401', '401', '401']);
+    expect(refused.effects.notes).toEqual(handled.effects.notes);
+    expect(refused.session.authenticated).toBe(false);
+    expect(commandsOf(refused)).toEqual([]);
+  });
+
   it('md5: a nonce older than nonceMaxAgeMs is refused even with the right digest', () => {
     const h = new Harness({ config: { clientAuth: 'md5', limits: { nonceMaxAgeMs: 60_000 } }, clientCred: cred, auth: { authFailures: [], clientNonce: 'b2xk', clientNonceIssuedAt: 1_700_000_000_000 - 120_000 } });
     const out = h.send(h.pkg1([], { cred: { meta: { type: AUTH_META_TYPE.md5, format: 'b64' }, data: md5Credential('dev', 'pw', nonceBytes('b2xk')) } }));
