@@ -65,6 +65,7 @@ export async function simCommand(argv: string[]): Promise<number> {
   const auth = authType(values.auth);
   const protocol = values.protocol ?? '1.2';
   if (protocol !== '1.2' && protocol !== '2.0') throw new CliError(`--protocol must be 1.2 or 2.0, got "${protocol}"`);
+  if (protocol === '2.0' && faults.length > 0) throw new CliError('--fault is for DM 1.2 sessions: the faults are DM 1.2 client faults (not with --protocol 2.0)');
   const { clientCred, serverCred } = credentials(values, auth);
   await checkServerId(values['server-id']);
   const caPem = caFile(values, url);
@@ -73,6 +74,7 @@ export async function simCommand(argv: string[]): Promise<number> {
 
   const { runSim, SimSetupError } = await import('../client/sim.js');
   const json = values.json === true;
+  if (faults.length > 0 && !json) process.stdout.write(`faults: ${faults.join(', ')} (the handsets misbehave on purpose)\n`);
   const run = runSim({
     server: values.server!,
     count,

@@ -127,7 +127,8 @@ export interface HandsetOptions {
   protocol?: DmProtocol;
   /**
    * Fault injection (main/client/faults.ts): misbehave on purpose, to prove that checks catch it.
-   * Unknown names throw UnknownFaultError at open. Default none: a correct handset.
+   * Unknown names throw UnknownFaultError at open. DM 1.2 sessions only (a DM 2.0 session ignores
+   * them). Default none: a correct handset.
    */
   faults?: readonly (FaultName | string)[];
 }

@@ -42,6 +42,9 @@ describe('dmw sim|handset --fault', () => {
       expect(r.err).toContain('--fault: unknown fault "bogus"; valid faults: ignore-atomic-rollback, ');
       expect(r.err).toContain('final-with-1222');
     }
+    const dm20 = dmwSync(['sim', '--server', 'http://127.0.0.1:9/dm', '--count', '1', '--protocol', '2.0', '--fault', 'no-213']);
+    expect(dm20.code).toBe(2);
+    expect(dm20.err).toContain('--fault is for DM 1.2 sessions');
   });
 
   it('dmw sim --fault A --fault B: the server logs the faulty session and dmw session check reports both faults', async () => {
@@ -57,7 +60,7 @@ describe('dmw sim|handset --fault', () => {
     srv.child.kill('SIGTERM');
     await srv.exited;
     expect(await sessionRules(data)).toEqual(expect.arrayContaining(['cmd.cmdid-unique', 'status.hdr-missing']));
-  });
+  }, 60_000);
 
   it('dmw handset --fault missing-devinfo --connect: its session is judged pkg1.devinfo', async () => {
     const data = tmp();
@@ -83,5 +86,5 @@ describe('dmw sim|handset --fault', () => {
     srv.child.kill('SIGTERM');
     await srv.exited;
     expect(await sessionRules(data)).toContain('pkg1.devinfo');
-  });
+  }, 60_000);
 });
