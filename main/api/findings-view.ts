@@ -11,6 +11,8 @@
  *    findings only for the last MAX_FINDINGS sessions opened.
  */
 import { exampleXml } from '../judge/example-kit.js';
+import { parseXml } from '../protocol/xml/parse.js';
+import { serializeXml } from '../protocol/xml/serialize.js';
 import { checkLoggedSession, countBySeverity, RULE_BY_ID, uriLimitsFromTree, type Finding, type Severity } from '../judge/index.js';
 import type { MessageRecord, SessionRecord, TreeEntry } from '../server/types.js';
 import { MAX_FINDING_COUNT_IDS } from './contract.js';
@@ -155,7 +157,13 @@ export function explainRule(id: string): RuleExplanation | null {
   if (!r) return null;
   const view = (ex: typeof r.good) => {
     const xml = exampleXml(ex);
-    return ex.map((m, i) => ({ from: m.from, xml: xml[i]! }));
+    return ex.map((m, i) => ({ from: m.from, xml: pretty(xml[i]!) }));
   };
   return { id: r.id, severity: r.severity, clause: r.clause, text: r.text, good: view(r.good), bad: view(r.bad) };
+}
+
+/** Indented for reading; an example that is not XML at all (a rule about undecodable messages) as it is. */
+function pretty(xml: string): string {
+  const doc = parseXml(xml);
+  return doc.ok ? serializeXml(doc.value, { pretty: true }) : xml;
 }

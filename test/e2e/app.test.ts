@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { e2eSkipReason, launchBrowser, serve, type Served } from './support/browser.js';
+import { RULE_BY_ID } from '../../main/judge/catalogue.js';
+import { exampleInput } from '../../main/judge/example-kit.js';
+import { checkLoggedSession } from '../../main/judge/index.js';
+import { ServerStore } from '../../main/store/server-store.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
@@ -155,6 +159,45 @@ describe.skipIf(skip !== undefined)('DM Workbench in a browser (npm run serve --
     await page.locator('[data-testid=bootstrap-push-preview]').click();
     await expect.poll(() => page.locator('body').textContent(), { timeout: 10_000 }).toContain('imsi:');
     await shot('serial');
+  });
+
+  it('shows an expert finding beside its message, counted in the session list, and explains its rule', async () => {
+    // A logged session that breaks status.missing (the catalogue's bad example), written into the
+    // served data folder as another process (dmw capture import, say) would.
+    const dataDir = /data folder: (.+)/.exec(served.output())![1]!.trim();
+    const device = 'IMEI:000000000004242';
+    const store = ServerStore.open(dataDir);
+    let sessionId: number;
+    let messageId: number;
+    try {
+      sessionId = store.createSession({ device, dmSessionId: '42', encoding: 'xml', state: 'done', reason: 'e2e findings' }, Date.now());
+      exampleInput(RULE_BY_ID.get('status.missing')!.bad).forEach((m, i) => store.addMessage({ sessionId, direction: m.direction, at: Date.now() + i, bytes: m.bytes!, contentType: 'application/vnd.syncml.dm+xml' }));
+      const records = store.messages(sessionId);
+      const finding = checkLoggedSession(records).find((f) => f.rule === 'status.missing')!;
+      messageId = records.find((r) => r.seq === finding.msg)!.id;
+    } finally {
+      store.close();
+    }
+    await page.reload();
+    await page.click('[data-view=sessions]');
+    await page.getByLabel('Search sessions').fill(device);
+    const row = page.locator(`[data-session="${sessionId}"]`);
+    await expect.poll(() => row.count(), { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => row.locator('[data-findings=counts]').getAttribute('aria-label'), { timeout: 20_000 }).toMatch(/^findings: \d+ errors?/);
+    await row.click();
+    await page.locator('[data-testid=session-debugger]').waitFor();
+    const message = page.locator(`[data-message="${messageId}"]`);
+    await expect.poll(() => message.locator('[data-finding-mark]').getAttribute('data-finding-mark'), { timeout: 20_000 }).toBe('error');
+    await message.click();
+    const finding = page.locator('[data-testid=message-findings] [data-rule="status.missing"]');
+    await expect.poll(() => finding.textContent(), { timeout: 10_000 }).toContain(RULE_BY_ID.get('status.missing')!.clause);
+    await finding.locator('[data-explain="status.missing"]').click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.locator('[data-testid=rule-text]').textContent(), { timeout: 10_000 }).toBe(RULE_BY_ID.get('status.missing')!.text);
+    expect(await dialog.locator('[data-testid=rule-bad]').textContent()).toContain('<SyncML');
+    await shot('findings');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await page.getByLabel('Search sessions').fill('');
   });
 
   it('shows the server settings', async () => {
