@@ -24,6 +24,11 @@ export const MAX_FINDINGS = 8;
 export const MAX_COUNTED = 20_000;
 /** Most sessions one counts call judges (the UI asks for the rows it shows, in batches). */
 export const MAX_COUNT_BATCH = MAX_FINDING_COUNT_IDS;
+/**
+ * Longest a counts call judges before it lets the event loop run: the DM server shares this process
+ * (`npm run serve`, the utilityProcess), and 200 sessions took about 0.6 s to judge in one go.
+ */
+export const COUNT_SLICE_MS = 20;
 
 export type SeverityCounts = Record<Severity, number>;
 
@@ -86,14 +91,22 @@ export class FindingsCache {
 
   /**
    * Counts by severity for these sessions (unknown ids left out), judging only those not cached
-   * for their current messages. At most MAX_COUNT_BATCH ids per call (the contract bounds it too).
+   * for their current messages. At most MAX_COUNT_BATCH ids per call (the contract bounds it too);
+   * it yields to the event loop every COUNT_SLICE_MS of judging.
    */
-  counts(ids: readonly number[]): Record<number, SeverityCounts> {
+  async counts(ids: readonly number[], now: () => number = () => performance.now()): Promise<Record<number, SeverityCounts>> {
     if (ids.length > MAX_COUNT_BATCH) throw new Error(`ids: at most ${MAX_COUNT_BATCH} sessions per call, got ${ids.length}`);
     const src = this.source();
     const out: Record<number, SeverityCounts> = {};
     const limitsMemo = new Map<string, string>();
+    let sliceStart = now();
     for (const id of new Set(ids)) {
+      if (now() - sliceStart >= COUNT_SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // The data folder was switched meanwhile: these ids are the other folder's sessions.
+        if (this.source() !== src) throw new Error('the data folder changed while counting findings; ask again');
+        sliceStart = now();
+      }
       const s = src.session(id);
       if (!s) continue;
       const key = this.keyOf(src, s, limitsMemo);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backend } from '../../main/api/backend.js';
 import { dispatch } from '../../main/api/dispatch.js';
-import { FindingsCache, MAX_COUNT_BATCH } from '../../main/api/findings-view.js';
+import { COUNT_SLICE_MS, FindingsCache, MAX_COUNT_BATCH } from '../../main/api/findings-view.js';
 import { RULE_BY_ID } from '../../main/judge/catalogue.js';
 import { exampleInput } from '../../main/judge/example-kit.js';
 import { checkLoggedSession } from '../../main/judge/index.js';
@@ -100,6 +100,25 @@ describe('the findings channels', () => {
     expect(tooMany.ok).toBe(false);
     expect((tooMany as { ok: false; error: { code: string; message: string } }).error).toMatchObject({ code: 'bad-input' });
     expect((tooMany as { ok: false; error: { message: string } }).error.message).toContain('ids');
+  });
+
+  it('counting many sessions lets the event loop run between slices (the DM server shares the process)', async () => {
+    const { b, store } = await backendWith();
+    const ids = [1, 2, 3].map(() => logExample(store, 'status.missing', 'bad'));
+    const cache = (b as unknown as { findings: FindingsCache }).findings;
+    // A clock that says every session took longer than a slice: the count must yield to macrotasks.
+    let t = 0;
+    let ran = false;
+    setImmediate(() => (ran = true));
+    const counts = await cache.counts(ids, () => (t += COUNT_SLICE_MS));
+    expect(ran).toBe(true);
+    expect(Object.keys(counts)).toHaveLength(3);
+    // With time to spare it finishes without leaving the microtask queue (nothing else ran).
+    const fresh = [logExample(store, 'status.missing', 'bad')];
+    let ranAgain = false;
+    setImmediate(() => (ranAgain = true));
+    await cache.counts(fresh, () => 0);
+    expect(ranAgain).toBe(false);
   });
 
   it('an unknown session is an error naming it; judge.rule explains a rule with its examples, an unknown rule is an error', async () => {
