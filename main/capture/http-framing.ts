@@ -47,6 +47,7 @@ const latin1 = new TextDecoder('latin1');
 
 export function parseHttpStream(b: Uint8Array, kind: 'request' | 'response', requestMethods: readonly string[] = []): HttpParse {
   const messages: HttpMessage[] = [];
+  let finals = 0;
   let off = 0;
   while (off < b.length) {
     if (messages.length >= HTTP_LIMITS.maxMessagesPerStream) return { messages, stopped: `more than ${HTTP_LIMITS.maxMessagesPerStream} messages` };
@@ -83,7 +84,7 @@ export function parseHttpStream(b: Uint8Array, kind: 'request' | 'response', req
     const te = headers.get('transfer-encoding');
     const cl = headers.get('content-length');
     // Responses that never have a body (RFC 9112 6.3): 1xx, 204, 304, and answers to HEAD.
-    const bodiless = status !== null && ((status >= 100 && status < 200) || status === 204 || status === 304 || requestMethods[messages.filter((m) => m.status === null || m.status >= 200).length] === 'HEAD');
+    const bodiless = status !== null && ((status >= 100 && status < 200) || status === 204 || status === 304 || requestMethods[finals] === 'HEAD');
     if (bodiless) {
       body = new Uint8Array(0);
     } else if (te !== undefined && /(^|,)\s*chunked\s*$/i.test(te)) {
@@ -107,6 +108,8 @@ export function parseHttpStream(b: Uint8Array, kind: 'request' | 'response', req
       body = new Uint8Array(0);
     }
     messages.push({ startLine, method, target, status, headers, body, start: off, end: p });
+    // Interim (1xx) responses answer no request of their own.
+    if (status === null || status >= 200) finals++;
     off = p;
   }
   return { messages, stopped: null };

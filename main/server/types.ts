@@ -147,7 +147,8 @@ export interface TreeEntry {
 
 // --- sessions and their log -----------------------------------------------------------------
 
-export type SessionState = 'active' | 'done' | 'aborted' | 'timeout' | 'interrupted' | 'failed' | 'rejected';
+/** 'imported': read from a capture or bundle by `dmw capture import` (main/capture/), never live. */
+export type SessionState = 'active' | 'done' | 'aborted' | 'timeout' | 'interrupted' | 'failed' | 'rejected' | 'imported';
 
 export interface SessionRecord {
   id: number;

@@ -15,6 +15,7 @@ import { sessionsToPcapng } from '../../main/capture/pcapng-write.js';
 import { decodeDocument, wbxmlFromDocument } from '../../main/protocol/codec.js';
 import { hmacHeader, md5Credential } from '../../main/protocol/auth.js';
 import { ServerStore } from '../../main/store/server-store.js';
+import { mutateBytes, prng } from '../helpers/fuzz.js';
 import { ACK, conversation, frame, ipTcp, LINK_TYPES, pcapFile, PSH, type Link, type Seg } from '../helpers/pcap-build.js';
 
 const SERVER_URL = 'http://127.0.0.1:8080/dm';
@@ -266,5 +267,33 @@ describe('capture import: broken and hostile files', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('capture import: hostile files (fuzz)', () => {
+  it('damaged pcap and pcapng files give sessions or a CaptureError with an offset inside the file, nothing else', () => {
+    const msgs = oneSession();
+    const seeds = [
+      pcapOf('ethernet', conversation({ client: '10.0.0.2', server: '10.0.0.1', cport: 40040, sport: 80, turns: turnsOf(msgs) })),
+      pcapOf('sll2', conversation({ v6: true, client: 'fd00::2', server: 'fd00::1', cport: 40041, sport: 80, turns: turnsOf(msgs) }), { le: false, nanos: true }),
+      sessionsToPcapng([{ messages: msgs.map((b, i) => ({ direction: i % 2 ? 'out' as const : 'in' as const, at: '2026-01-01T00:00:00Z', bytes: b, contentType: null, httpStatus: 200, label: 'x' })) }], { comment: 'c', application: 'a' }),
+    ];
+    const interesting = [0, 1, 0x7f, 0x80, 0xff, 0x0a, 0x0d, 0x30];
+    const rnd = prng(18_4);
+    let errors = 0;
+    for (let i = 0; i < 1200; i++) {
+      const src = seeds[i % seeds.length]!;
+      // Half of them keep every length, so the damage reaches the IP, TCP, HTTP and DM layers.
+      const input = mutateBytes(src, seeds, rnd, interesting, { keepLength: i % 2 === 1 });
+      try {
+        importCapture(input);
+      } catch (e) {
+        if (!(e instanceof CaptureError)) throw new Error(`iteration ${i}: ${(e as Error).stack}`);
+        expect(e.offset).toBeGreaterThanOrEqual(0);
+        expect(e.offset).toBeLessThanOrEqual(input.length);
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(10);
   });
 });
