@@ -15,7 +15,7 @@
  * the server's package 2, its Get and Replace out, until all 1,000 are there). Target: the server
  * process's RSS < 1 GiB (read from /proc/<pid>/status: VmRSS at the hold, VmHWM for the peak).
  *
- *   npm run bench -- server [--rounds 5] [--json] [--no-memory] [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
+ *   npm run bench -- server [--rounds 5] [--json] [--no-memory] [--paced-baseline] [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
  *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes]
  *
  * --synchronous NORMAL runs the server's store without its fsync of the WAL before answering (the
@@ -24,6 +24,8 @@
  * --what-if no-store-writes is a diagnostic, not the product: the server's store writes are left
  * out (store-what-if.ts) to show the ratio's ceiling if durable persistence cost nothing. Its
  * ratio is printed, not judged, and the memory part is skipped.
+ * --paced-baseline adds, per round, a bare run paced to the DM run's round trips per second (not
+ * judged): the CPU per request of a server as idle as ours, which pays for its wake-ups alone.
  * DMW_BENCH_PROFILE=DIR writes a V8 CPU profile of the server child there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -248,11 +250,16 @@ export const suite: BenchSuite = {
       const body = new Uint8Array(Math.round(avgMsg)).fill(0x61);
       const clients = Array.from({ length: nHandsets }, () => new Transport());
       cleanup.unshift(() => clients.forEach((c) => c.close()));
-      const hammer = async (ms: number): Promise<number> => {
+      /** As fast as the server answers, or (`perSecond`) paced to that many requests a second in all. */
+      const hammer = async (ms: number, perSecond?: number): Promise<number> => {
         let n = 0;
-        const end = performance.now() + ms;
-        await Promise.all(clients.map(async (c) => {
-          while (performance.now() < end) {
+        const start = performance.now();
+        const end = start + ms;
+        const gap = perSecond ? (1000 * clients.length) / perSecond : 0;
+        await Promise.all(clients.map(async (c, i) => {
+          for (let due = start + (gap * i) / clients.length; performance.now() < end; due += gap) {
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
             const r = await c.post(bare.url, body, { 'content-type': 'application/vnd.syncml.dm+wbxml' });
             if (r.status !== 200) throw new Error(`bare server answered ${r.status}`);
             n++;
@@ -280,16 +287,19 @@ export const suite: BenchSuite = {
         }
         return r;
       };
-      const runBare = async (): Promise<BareRun> => {
+      const runBare = async (perSecond?: number): Promise<BareRun> => {
         const s0 = procCpuMs(bare.pid) ?? NaN;
         const c0 = process.cpuUsage();
         const t0 = performance.now();
-        const requests = await hammer(Math.max(ctx.minMillis, 500));
+        const requests = await hammer(Math.max(ctx.minMillis, 500), perSecond);
         const ms = performance.now() - t0;
         const c1 = process.cpuUsage(c0);
         return { requests, ms, serverCpuMs: (procCpuMs(bare.pid) ?? NaN) - s0, clientCpuMs: (c1.user + c1.system) / 1000 };
       };
 
+      const paced = ctx.args.includes('--paced-baseline');
+      const pacedCpu: number[] = [];
+      const pacedClientCpu: number[] = [];
       const load0 = loadavg();
       const figures: RoundFigures[] = [];
       // With DMW_BENCH_PROFILE, the timed DM runs' windows (monotonic microseconds, the clock of V8's
@@ -313,6 +323,14 @@ export const suite: BenchSuite = {
           d = await timedRun('dm', runDm);
         }
         figures.push(roundFigures(d, b));
+        // A diagnostic, not judged: the bare server paced to this round's DM round trips per
+        // second. A server that is mostly waiting pays for every wake-up that a saturated one shares
+        // between many requests; this shows how much of the ratio that is.
+        if (paced) {
+          const p = await runBare(d.roundTrips / (d.ms / 1000));
+          pacedCpu.push(p.serverCpuMs / p.requests);
+          pacedClientCpu.push(p.clientCpuMs / p.requests);
+        }
       }
       const load1 = loadavg();
       if (process.env.DMW_BENCH_PROFILE) writeFileSync(join(process.env.DMW_BENCH_PROFILE, `phases-${process.pid}.json`), JSON.stringify(windows));
@@ -336,6 +354,10 @@ export const suite: BenchSuite = {
         ['  ratio', sp(m.serverRatio, 2, 'x'), whatIf ? 'not judged' : `target <= ${SERVER_CPU_TARGET}x: ${verdictWord(m.serverRatio.median <= SERVER_CPU_TARGET)}`],
         ['handset CPU per round trip', sp(m.handsetCpu, 3, ' ms'), `bare clients ${sp(m.bareClientCpu, 3, ' ms')} per request`],
         ['  ratio', sp(m.handsetRatio, 2, 'x'), whatIf ? 'not judged' : `target <= ${HANDSET_CPU_TARGET}x: ${verdictWord(m.handsetRatio.median <= HANDSET_CPU_TARGET)}`],
+        ...(paced ? [
+          ['bare server, paced', sp(spreadOf(pacedCpu), 3, ' ms'), `per request at the DM's round trips/s (--paced-baseline; not judged): DM server ${fmtNum(m.serverCpu.median / spreadOf(pacedCpu).median, 1)}x that`],
+          ['bare clients, paced', sp(spreadOf(pacedClientCpu), 3, ' ms'), `per request: handsets ${fmtNum(m.handsetCpu.median / spreadOf(pacedClientCpu).median, 1)}x that`],
+        ] : []),
         ['DM round trips / bare req', sp(m.throughputRatio, 2, 'x'), 'both sides share the 2 CPUs: shown, not judged'],
       ], 'lrl')) ctx.log(line);
       if (ctx.args.includes('--json')) {
@@ -355,6 +377,10 @@ export const suite: BenchSuite = {
         put('handset_cpu_ratio', m.handsetRatio);
         put('roundtrips_per_session', m.rtPerSession);
         put('bare_req_per_s', m.bareReqPerS);
+        if (paced) {
+          put('bare_paced_cpu_ms_per_request', spreadOf(pacedCpu));
+          put('bare_paced_client_cpu_ms_per_request', spreadOf(pacedClientCpu));
+        }
         json.message_bytes = Math.round(avgMsg);
         json.loadavg_before = load0.map(r3);
         json.loadavg_after = load1.map(r3);
