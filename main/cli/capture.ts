@@ -3,7 +3,7 @@
  * folder, as imported sessions; and the file side of `dmw session export`. The decoding is in
  * main/capture/ (pure); this file reads and writes files and the store.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ServerStore } from '../store/server-store.js';
@@ -89,17 +89,24 @@ function credFlag(v: string | undefined, flag: string): { name: string; secret: 
 }
 
 async function importCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const { values, positionals } = parse(argv, { data: { type: 'string' }, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, json: { type: 'boolean' } }, IMPORT_USAGE);
   if (positionals.length !== 1) throw new CliError(`expected one capture FILE\nusage: ${IMPORT_USAGE}`);
   const file = positionals[0]!;
   const creds: CredentialCheck = { client: credFlag(values['client-cred'], '--client-cred'), server: credFlag(values['server-cred'], '--server-cred') };
   let bytes: Uint8Array;
   try {
+    // Checked before reading: a mistaken path to a disk image must not be read into memory first.
+    const size = statSync(file).size;
+    if (size > MAX_CAPTURE_FILE) throw new CliError(`${file}: ${size} bytes, more than the ${MAX_CAPTURE_FILE}-byte limit`);
     bytes = readFileSync(file);
   } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(`${file}: cannot read: ${(e as Error).message}`);
   }
-  if (bytes.length > MAX_CAPTURE_FILE) throw new CliError(`${file}: ${bytes.length} bytes, more than the ${MAX_CAPTURE_FILE}-byte limit`);
 
   let sessions: ImportedSession[];
   let skipped: SkippedStream[] = [];

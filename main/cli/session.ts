@@ -152,6 +152,10 @@ const EXPORT_USAGE = 'dmw session export ID --data DIR --format pcapng|bundle -o
 
 /** `dmw session export`: the session as a pcapng trace or a bundle (main/capture/). */
 async function exportSession(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`usage: ${EXPORT_USAGE}\n${HELP.slice(HELP.indexOf('export writes'))}\n`);
+    return 0;
+  }
   const { values, positionals } = parse(argv, { data: { type: 'string' }, format: { type: 'string' }, o: { type: 'string', short: 'o' } }, EXPORT_USAGE);
   if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${EXPORT_USAGE}`);
   const id = Number(positionals[0]);

@@ -230,5 +230,8 @@ describe('session bundles and broken captures (CLI)', () => {
     expect(rb.code).toBe(2);
     expect(rb.err).toMatch(/messages\[1\]\.direction must be "in" or "out"; nothing imported/);
     expect(JSON.parse(dmwSync(['session', 'list', '--data', data, '--json']).out)).toHaveLength(1);
+    // Both commands explain themselves.
+    expect(dmwSync(['capture', 'import', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('dmw capture import FILE --data DIR') });
+    expect(dmwSync(['session', 'export', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('dmw session export ID --data DIR --format pcapng|bundle -o OUT') });
   });
 });
