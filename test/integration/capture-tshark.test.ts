@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeDocument } from '../../main/protocol/codec.js';
+import { ServerStore } from '../../main/store/server-store.js';
 import { isElement, type Element } from '../../main/protocol/element.js';
 import { dmw as dmwSync, dmwAsync as dmw, dmwLab } from '../helpers/dmw-servers.js';
 import { reorderAndDuplicateTcp } from '../helpers/pcap-build.js';
@@ -33,14 +34,19 @@ const DECODE_AS_XML = ['application/vnd.syncml.dm+xml', 'application/vnd.syncml+
 
 interface Logged { direction: string; base64: string; msgId: string | null }
 
+/** The sessions of a data folder by "DevId SessionID", read from its store (the server's own log). */
 async function sessionsOf(data: string): Promise<Map<string, { id: number; state: string; reason: string | null; messages: Logged[] }>> {
-  const list = JSON.parse((await dmw(['session', 'list', '--data', data, '--json'])).out) as { id: number; device: string; dmSessionId: string }[];
-  const out = new Map<string, { id: number; state: string; reason: string | null; messages: Logged[] }>();
-  for (const s of list) {
-    const shown = JSON.parse((await dmw(['session', 'show', String(s.id), '--data', data, '--json'])).out) as { session: { state: string; reason: string | null }; messages: { direction: string; bytes: string; msgId: string | null }[] };
-    out.set(`${s.device} ${s.dmSessionId}`, { id: s.id, state: shown.session.state, reason: shown.session.reason, messages: shown.messages.map((m) => ({ direction: m.direction, base64: m.bytes, msgId: m.msgId })) });
+  const store = ServerStore.open(data);
+  try {
+    const out = new Map<string, { id: number; state: string; reason: string | null; messages: Logged[] }>();
+    for (const s of store.sessions()) {
+      const messages = store.messages(s.id).map((m) => ({ direction: m.direction, base64: Buffer.from(m.bytes).toString('base64'), msgId: m.msgId }));
+      out.set(`${s.device} ${s.dmSessionId}`, { id: s.id, state: s.state, reason: s.reason, messages });
+    }
+    return out;
+  } finally {
+    store.close();
   }
-  return out;
 }
 
 /** Element names in document order, as a dissector lists start tags. */
