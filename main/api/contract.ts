@@ -293,7 +293,11 @@ export const FindingSchema = z.object({
   text: z.string(),
 });
 export type FindingView = z.infer<typeof FindingSchema>;
-export const SeverityCountsSchema = z.object({ error: z.number().int(), warning: z.number().int(), note: z.number().int() });
+export const SeverityCountsSchema = z.object({
+  error: z.number().int(), warning: z.number().int(), note: z.number().int(),
+  /** Set when the session was not judged (longer than the app judges), saying why. */
+  skipped: z.string().optional(),
+});
 export type SeverityCountsView = z.infer<typeof SeverityCountsSchema>;
 export const SessionFindingsSchema = z.object({
   session: z.number().int(),
@@ -301,6 +305,8 @@ export const SessionFindingsSchema = z.object({
   counts: SeverityCountsSchema,
   /** How many logged messages were judged (a live session's list grows). */
   messages: z.number().int(),
+  /** Why the session was not judged (too long for the app; `dmw session check` judges it), or null. */
+  skipped: z.string().nullable(),
 });
 export type SessionFindingsView = z.infer<typeof SessionFindingsSchema>;
 const ExampleMessageView = z.object({ from: z.enum(['client', 'server']), xml: z.string() });

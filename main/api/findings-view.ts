@@ -29,8 +29,17 @@ export const MAX_COUNT_BATCH = MAX_FINDING_COUNT_IDS;
  * (`npm run serve`, the utilityProcess), and 200 sessions took about 0.6 s to judge in one go.
  */
 export const COUNT_SLICE_MS = 20;
+/**
+ * Longest session judged in the app. The judge runs in the backend's process, beside the DM server,
+ * and its time grows faster than the message count (a made-up 1,000-message session with 3,600
+ * findings took 1.8 s, 4,000 messages 12 s): longer sessions say so and are left to `dmw session check`.
+ */
+export const MAX_JUDGED_MESSAGES = 1000;
 
-export type SeverityCounts = Record<Severity, number>;
+export type SeverityCounts = Record<Severity, number> & {
+  /** Set when the session was not judged (too long for the app), with why and what to run instead. */
+  skipped?: string;
+};
 
 export interface SessionFindings {
   session: number;
@@ -38,6 +47,8 @@ export interface SessionFindings {
   counts: SeverityCounts;
   /** The number of logged messages judged. */
   messages: number;
+  /** Why the session was not judged (null: it was). */
+  skipped: string | null;
 }
 
 /** What the cache reads: the store's session, messages and tree (ServerStore fits). */
@@ -64,7 +75,7 @@ export class FindingsCache {
   /** How many sessions were judged (tests and the bench read it: a cache hit judges nothing). */
   judged = 0;
 
-  constructor(private readonly source: () => FindingsSource, private readonly decode?: DecodeCache) {}
+  constructor(private readonly source: () => FindingsSource, private readonly decode?: DecodeCache, private readonly maxMessages = MAX_JUDGED_MESSAGES) {}
 
   /** Forget everything (the data folder changed). */
   clear(): void {
@@ -140,6 +151,11 @@ export class FindingsCache {
   }
 
   private judge(src: FindingsSource, s: SessionRecord): SessionFindings {
+    const count = s.messageCount ?? 0;
+    if (count > this.maxMessages) {
+      const skipped = `${count} messages: longer than the app judges (${this.maxMessages}); run dmw session check ${s.id} --data DIR`;
+      return { session: s.id, findings: [], counts: { error: 0, warning: 0, note: 0, skipped }, messages: count, skipped };
+    }
     this.judged++;
     const records = src.messages(s.id);
     const uriLimits = s.device ? uriLimitsFromTree(src.tree(s.device)) : {};
@@ -150,7 +166,7 @@ export class FindingsCache {
     });
     // The fields of `dmw session check --json`, in its order, and nothing else.
     const findings = checkLoggedSession(logged, { uriLimits }).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
-    return { session: s.id, findings, counts: countBySeverity(findings), messages: records.length };
+    return { session: s.id, findings, counts: countBySeverity(findings), messages: records.length, skipped: null };
   }
 }
 

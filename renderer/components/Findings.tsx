@@ -13,9 +13,10 @@ export function SeverityBadge({ severity }: { severity: SeverityName }) {
   return <span className={`badge sev sev-${severity}`} data-severity={severity}><span aria-hidden="true">{MARK[severity]} </span>{severity}</span>;
 }
 
-/** A session's counts in the list: one badge per severity present; "no findings" when clean; "…" while not judged. */
+/** A session's counts: one badge per severity present; "no findings" when clean; "…" while not judged yet; why, when it will not be. */
 export function FindingCounts({ counts }: { counts: SeverityCountsView | undefined }) {
   if (!counts) return <span className="muted small" data-findings="pending" title="findings not judged yet">…</span>;
+  if (counts.skipped) return <span className="muted small" data-findings="skipped" title={counts.skipped}>not judged: too long</span>;
   const present = SEVERITY_ORDER.filter((s) => counts[s] > 0);
   if (present.length === 0) return <span className="muted small" data-findings="none">no findings</span>;
   return (

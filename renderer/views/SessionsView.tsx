@@ -173,6 +173,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
           <div className="row gap wrap" data-testid="findings-summary">
             <span>Expert findings:</span>
             {findings ? <FindingCounts counts={findings.counts} /> : <span className="muted small">judging…</span>}
+            {findings?.skipped && <span className="muted small" data-testid="findings-skipped">{findings.skipped}</span>}
             <label className="field inline">
               <span>Show</span>
               <select value={floor ?? ''} onChange={(e) => setFloor((e.target.value || null) as SeverityName | null)} aria-label="Show messages by finding severity" data-testid="finding-floor">

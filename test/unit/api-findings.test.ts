@@ -10,12 +10,13 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backend } from '../../main/api/backend.js';
 import { dispatch } from '../../main/api/dispatch.js';
-import { COUNT_SLICE_MS, FindingsCache, MAX_COUNT_BATCH } from '../../main/api/findings-view.js';
+import { COUNT_SLICE_MS, FindingsCache, MAX_COUNT_BATCH, MAX_JUDGED_MESSAGES } from '../../main/api/findings-view.js';
 import { RULE_BY_ID } from '../../main/judge/catalogue.js';
 import { exampleInput } from '../../main/judge/example-kit.js';
 import { checkLoggedSession } from '../../main/judge/index.js';
 import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
+import { MAX_API_JUDGED_MESSAGES, sessionFindingsJson } from '../../main/server/api/session-findings.js';
 import { ServerStore } from '../../main/store/server-store.js';
 
 const DEV = 'IMEI:493005100592800';
@@ -121,6 +122,24 @@ describe('the findings channels', () => {
     expect(ranAgain).toBe(false);
   });
 
+  it('a session longer than the app judges is not judged and says so (counts and findings)', async () => {
+    const { b, store } = await backendWith();
+    const id = logExample(store, 'status.missing', 'bad');
+    const n = store.messages(id).length;
+    const cache = new FindingsCache(() => store, undefined, n - 1);
+    const f = cache.findings(id);
+    expect(f.findings).toEqual([]);
+    expect(f.skipped).toContain(`${n} messages`);
+    expect(f.skipped).toContain(`dmw session check ${id}`);
+    expect((await cache.counts([id]))[id]!.skipped).toBe(f.skipped);
+    expect(cache.judged).toBe(0);
+    expect(new FindingsCache(() => store, undefined, n).findings(id).skipped).toBeNull();
+    expect(MAX_JUDGED_MESSAGES).toBeGreaterThanOrEqual(500);
+    // Through the contract (its output schema included).
+    const r = await dispatch(b.handlers, 'sessions.findings', { id });
+    expect(r).toMatchObject({ ok: true, value: { skipped: null } });
+  });
+
   it('an unknown session is an error naming it; judge.rule explains a rule with its examples, an unknown rule is an error', async () => {
     const { b } = await backendWith();
     const missing = await dispatch(b.handlers, 'sessions.findings', { id: 4242 });
@@ -161,6 +180,17 @@ describe('GET /api/v1/sessions/{id}/findings', () => {
     expect(expected.some((f) => f.rule === 'status.missing')).toBe(true);
     expect(r.json).toEqual({ session: id, findings: expected });
     for (const f of r.json.findings) expect(Object.keys(f)).toEqual(['severity', 'rule', 'clause', 'msg', 'path', 'text']);
+  });
+
+  it('refuses a session longer than it judges with 413, saying what to run instead', async () => {
+    const dir = tempDir();
+    const store = ServerStore.open(dir);
+    cleanup.push(() => store.close());
+    const id = logExample(store, 'status.missing', 'bad');
+    const n = store.messages(id).length;
+    expect(() => sessionFindingsJson(store, id, n - 1)).toThrow(new RegExp(`session ${id} has ${n} messages, more than the API judges \\(${n - 1}\\); run dmw session check ${id}`));
+    expect(sessionFindingsJson(store, id, n)!.findings.length).toBeGreaterThan(0);
+    expect(MAX_API_JUDGED_MESSAGES).toBe(MAX_JUDGED_MESSAGES);
   });
 
   it('404 for no such session, 400 naming a bad id or query, 403 for a peer', async () => {

@@ -45,6 +45,7 @@ function message(id: number, seq: number, direction: 'in' | 'out'): MessageSumma
 const FINDINGS: SessionFindingsView = {
   session: 7,
   messages: 2,
+  skipped: null,
   counts: { error: 1, warning: 0, note: 1 },
   findings: [
     { severity: 'error', rule: 'status.missing', clause: 'OMA-TS-DM_RepPro-V1_2 §6.5.1', msg: 2, path: 'SyncML/SyncBody/Get[1]', text: 'Get 4 of message 1 has no Status' },
@@ -95,7 +96,7 @@ describe('Sessions view with findings', () => {
     };
     const api = fakeApi({
       'sessions.findings': spy('sessions.findings', () => FINDINGS),
-      'sessions.findingCounts': spy('sessions.findingCounts', (i: { ids: number[] }) => Object.fromEntries(i.ids.map((id) => [String(id), id === 7 ? FINDINGS.counts : { error: 0, warning: id === 8 ? 2 : 0, note: 0 }]))),
+      'sessions.findingCounts': spy('sessions.findingCounts', (i: { ids: number[] }) => Object.fromEntries(i.ids.map((id) => [String(id), id === 7 ? FINDINGS.counts : id === 10 ? { error: 0, warning: 0, note: 0, skipped: 'a 5000-message session: run dmw session check 10' } : { error: 0, warning: id === 8 ? 2 : 0, note: 0 }]))),
       'judge.rule': spy('judge.rule', () => RULE),
       'sessions.message': () => { throw new Error('not in this test'); },
       'jobs.queue': () => ({ device: DEV, paused: false, held: [], session: null }),
@@ -104,7 +105,7 @@ describe('Sessions view with findings', () => {
       ...over,
     });
     const store = createAppStore({ api });
-    store.setState({ sessions: [session(7), session(8), session(9)], selectedSessionId: 7, sessionDetail: detail, selectedMessageId: 71 });
+    store.setState({ sessions: [session(7), session(8), session(9), session(10)], selectedSessionId: 7, sessionDetail: detail, selectedMessageId: 71 });
     render(<StoreProvider store={store} api={api}><SessionsView /></StoreProvider>);
     return { store, calls };
   }
@@ -174,6 +175,8 @@ describe('Sessions view with findings', () => {
     expect(counts7.querySelector('[data-severity="error"]')!.textContent).toContain('1 error');
     expect(row(8)!.querySelector('[data-findings="counts"]')!.getAttribute('aria-label')).toBe('findings: 2 warnings');
     expect(row(9)!.querySelector('[data-findings="none"]')!.textContent).toBe('no findings');
+    const long = 'a 5000-message session: run dmw session check 10';
+    expect(row(10)!.querySelector('[data-findings="skipped"]')!.getAttribute('title')).toBe(long);
 
     await act(async () => {
       fireEvent.click(screen.getByTestId('errors-only'));
