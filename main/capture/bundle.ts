@@ -33,6 +33,7 @@ export interface ImportedMessage {
   httpStatus: number | null;
   durationMs: number | null;
   note: string | null;
+  error?: string | null;
 }
 
 export interface ImportedSession {
@@ -112,7 +113,7 @@ export function readBundle(text: string): ImportedSession {
     if (!Number.isFinite(at)) throw new BundleError(`messages[${i}].at is not a time`);
     const b64 = str(m.base64);
     if (b64 === null || b64.length > (BUNDLE_LIMITS.maxMessageBytes * 4) / 3 + 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new BundleError(`messages[${i}].base64 is missing, too long or not base64`);
-    return { direction: m.direction, at, bytes: new Uint8Array(Buffer.from(b64, 'base64')), msgId: str(m.msgId), contentType: str(m.contentType), httpStatus: num(m.httpStatus), durationMs: num(m.durationMs), note: str(m.note) };
+    return { direction: m.direction, at, bytes: new Uint8Array(Buffer.from(b64, 'base64')), msgId: str(m.msgId), contentType: str(m.contentType), httpStatus: num(m.httpStatus), durationMs: num(m.durationMs), note: str(m.note), error: str(m.error) };
   });
   const enc = s.encoding === 'xml' || s.encoding === 'wbxml' ? s.encoding : null;
   return { device: str(s.device), dmSessionId: str(s.dmSessionId), encoding: enc, authType: str(s.authType), messages };

@@ -2,8 +2,9 @@
  * DM sessions out of HTTP exchanges: an exchange is DM when its request or response has a SyncML
  * media type (DM or data sync, XML or WBXML); exchanges are grouped into sessions by the DevId and
  * SessionID in their SyncHdr (so requests that followed a RespURI to another path or connection
- * stay in their session), a client MsgID 1 on a key already seen starting a new session. A message
- * that cannot be decoded stays in its connection's current session. Pure.
+ * stay in their session), a client MsgID 1 on a key already seen starting a new session. A request
+ * that cannot be decoded joins the session whose RespURI it was sent to, else its connection's
+ * current session. Pure.
  */
 import { authTypeFromMeta } from '../protocol/auth.js';
 import { decodeMessage, DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
@@ -12,6 +13,8 @@ import type { ImportedMessage, ImportedSession } from './bundle.js';
 
 export interface WireMessage {
   bytes: Uint8Array;
+  /** A request's target (path and query, or an absolute URI); null for responses. */
+  target?: string | null;
   contentType: string | null;
   httpStatus: number | null;
   headers: Map<string, string>;
@@ -42,6 +45,18 @@ export interface DecodedImport {
   headers: Map<string, string>[];
 }
 
+/** Path and query of a URI or request target, the form both sides of a RespURI comparison take. */
+function pathAndQuery(u: string | null | undefined): string | undefined {
+  if (!u) return undefined;
+  if (u.startsWith('/')) return u;
+  try {
+    const url = new URL(u);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return undefined;
+  }
+}
+
 function decode(w: WireMessage | null): SyncML | undefined {
   if (!w || w.bytes.length === 0) return undefined;
   const d = decodeMessage(w.bytes);
@@ -59,6 +74,7 @@ export function groupDmSessions(exchanges: readonly DmExchange[]): DecodedImport
   const ordered = [...exchanges].sort((a, b) => (a.request?.tsMicros ?? a.response?.tsMicros ?? 0) - (b.request?.tsMicros ?? b.response?.tsMicros ?? 0));
   const byKey = new Map<string, DecodedImport>();
   const byStream = new Map<string, DecodedImport>();
+  const byRespUri = new Map<string, DecodedImport>();
   const out: DecodedImport[] = [];
   for (const x of ordered) {
     const req = decode(x.request);
@@ -79,13 +95,16 @@ export function groupDmSessions(exchanges: readonly DmExchange[]): DecodedImport
         out.push(s);
       }
     } else {
-      s = byStream.get(x.stream);
+      const viaRespUri = pathAndQuery(x.request?.target);
+      s = (viaRespUri !== undefined ? byRespUri.get(viaRespUri) : undefined) ?? byStream.get(x.stream);
       if (!s) {
         s = { session: { device: null, dmSessionId: null, encoding: null, authType: null, messages: [] }, decoded: [], headers: [] };
         out.push(s);
       }
     }
     byStream.set(x.stream, s);
+    const respUri = pathAndQuery(res?.hdr.respURI);
+    if (respUri !== undefined) byRespUri.set(respUri, s);
     if (s.session.authType === null && req?.hdr.cred?.meta?.type) s.session.authType = authTypeFromMeta(req.hdr.cred.meta.type) ?? req.hdr.cred.meta.type;
     if (x.request && isDmMediaType(x.request.contentType)) {
       const m = toMessage(x.request, 'in', req, null);

@@ -32,7 +32,7 @@ function isTls(s: DirectionStream): boolean {
 }
 
 function wire(m: HttpMessage, s: DirectionStream): WireMessage {
-  return { bytes: m.body, contentType: m.headers.get('content-type') ?? null, httpStatus: m.status, headers: m.headers, tsMicros: timeAt(s, Math.max(m.start, m.end - 1)) };
+  return { bytes: m.body, target: m.target, contentType: m.headers.get('content-type') ?? null, httpStatus: m.status, headers: m.headers, tsMicros: timeAt(s, Math.max(m.start, m.end - 1)) };
 }
 
 /** The HTTP exchanges of one connection, or why it was skipped. */

@@ -297,3 +297,19 @@ describe('capture import: hostile files (fuzz)', () => {
     expect(errors).toBeGreaterThan(10);
   });
 });
+
+describe('capture import: RespURI', () => {
+  it('puts a request that cannot be decoded into the session whose RespURI it was sent to', () => {
+    const dev = 'IMEI:7';
+    const m1 = dmXml({ sid: '9', msg: '1', dev, fromClient: true });
+    const withResp = new TextEncoder().encode(new TextDecoder().decode(dmXml({ sid: '9', msg: '1', dev, fromClient: false })).replace('</Source>', '</Source><RespURI>http://127.0.0.1:8080/dm?s=9</RespURI>'));
+    const garbage = new TextEncoder().encode('<SyncML><not-closed');
+    const other = oneSession('IMEI:8', '3');
+    const c1 = conversation({ client: '10.0.0.2', server: '10.0.0.1', cport: 40050, sport: 8080, turns: [{ up: post(m1), down: ok(withResp) }] });
+    // The other device talks on the connection the broken request later uses.
+    const c2 = conversation({ client: '10.0.0.2', server: '10.0.0.1', cport: 40051, sport: 8080, turns: [{ up: post(other[0]!), down: ok(other[1]!) }, { up: cat(new TextEncoder().encode(`POST /dm?s=9 HTTP/1.1\r\nContent-Type: application/vnd.syncml.dm+xml\r\nContent-Length: ${garbage.length}\r\n\r\n`), garbage) }] });
+    const r = importCapture(pcapOf('ethernet', [...c1, ...c2]));
+    expect(r.sessions.map((s) => [s.device, s.messages.length])).toEqual([['IMEI:7', 3], ['IMEI:8', 2]]);
+    expect(Buffer.from(r.sessions[0]!.messages[2]!.bytes).toString()).toBe('<SyncML><not-closed');
+  });
+});
