@@ -118,6 +118,10 @@ export function httpBytes(m: TraceMessage): Uint8Array {
   return out;
 }
 
+function refusal(status: number): Uint8Array {
+  return te.encode(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\nContent-Length: 0\r\n\r\n`);
+}
+
 function micros(iso: string): number {
   const ms = Date.parse(iso);
   return Number.isFinite(ms) ? ms * 1000 : 0;
@@ -136,11 +140,14 @@ export function sessionsToPcapng(sessions: readonly TraceSession[], producer: { 
     if (!first) return;
     conv.open(micros(first.at));
     let last = micros(first.at);
-    for (const m of s.messages) {
+    s.messages.forEach((m, i) => {
       // Never back in time inside one connection (frames are sorted by time below).
       last = Math.max(last, micros(m.at));
       conv.send(m.direction === 'in', httpBytes(m), last, m.label);
-    }
+      // A request the server refused without a DM answer (its status logged on the request):
+      // the bare HTTP answer, so the trace shows the refusal and reads back the same.
+      if (m.direction === 'in' && m.httpStatus !== null && s.messages[i + 1]?.direction !== 'out') conv.send(false, refusal(m.httpStatus), last);
+    });
     conv.close(last);
   });
   frames.sort((x, y) => x.ts - y.ts || x.n - y.n);

@@ -298,6 +298,20 @@ describe('capture import: hostile files (fuzz)', () => {
   });
 });
 
+describe('pcapng export: refused requests', () => {
+  it('writes the bare HTTP refusal after a request whose status was logged on it, and reads it back onto the request', () => {
+    const [a, b] = oneSession('IMEI:5', '4');
+    const file = sessionsToPcapng([{ messages: [
+      { direction: 'in', at: '2026-01-01T00:00:00Z', bytes: a!, contentType: null, httpStatus: 403, label: 'refused' },
+      { direction: 'in', at: '2026-01-01T00:00:01Z', bytes: a!, contentType: null, httpStatus: null, label: 'again' },
+      { direction: 'out', at: '2026-01-01T00:00:02Z', bytes: b!, contentType: null, httpStatus: 200, label: 'answer' },
+    ] }], { comment: 'c', application: 'a' });
+    expect(Buffer.from(file).includes(Buffer.from('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'))).toBe(true);
+    const m = importCapture(file).sessions.flatMap((s) => s.messages);
+    expect(m.map((x) => [x.direction, x.httpStatus])).toEqual([['in', 403], ['in', null], ['out', 200]]);
+  });
+});
+
 describe('capture import: RespURI', () => {
   it('puts a request that cannot be decoded into the session whose RespURI it was sent to', () => {
     const dev = 'IMEI:7';
