@@ -191,6 +191,7 @@ describe.skipIf(skip !== undefined)('DM Workbench in a browser (npm run serve --
     await message.click();
     const finding = page.locator('[data-testid=message-findings] [data-rule="status.missing"]');
     await expect.poll(() => finding.textContent(), { timeout: 10_000 }).toContain(RULE_BY_ID.get('status.missing')!.clause);
+    await shot('findings-message');
     await finding.locator('[data-explain="status.missing"]').click();
     const dialog = page.getByRole('dialog');
     await expect.poll(() => dialog.locator('[data-testid=rule-text]').textContent(), { timeout: 10_000 }).toBe(RULE_BY_ID.get('status.missing')!.text);
