@@ -211,3 +211,52 @@ export function reorderAndDuplicateTcp(pcapng: Uint8Array): { file: Uint8Array; 
   }
   return { file, swapped, duplicated };
 }
+
+/** A pcapng file in either byte order, one interface with `tsresol` (if_tsresol, default 6 = microseconds). */
+export function pcapngFile(linkType: number, packets: readonly { tsMicros: number; data: Uint8Array }[], o: { le?: boolean; tsresol?: number } = {}): Uint8Array {
+  const le = o.le ?? true;
+  const blocks: Uint8Array[] = [];
+  const block = (type: number, body: Uint8Array) => {
+    const b = new Uint8Array(12 + body.length);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, type, le);
+    v.setUint32(4, b.length, le);
+    b.set(body, 8);
+    v.setUint32(b.length - 4, b.length, le);
+    blocks.push(b);
+  };
+  const shb = new Uint8Array(16);
+  const sv = new DataView(shb.buffer);
+  sv.setUint32(0, 0x1a2b3c4d, le);
+  sv.setUint16(4, 1, le);
+  sv.setInt32(8, -1, le);
+  sv.setInt32(12, -1, le);
+  block(0x0a0d0d0a, shb);
+  const resol = o.tsresol ?? 6;
+  const idb = new Uint8Array(8 + 8 + 4);
+  const iv = new DataView(idb.buffer);
+  iv.setUint16(0, linkType, le);
+  iv.setUint32(4, 65535, le);
+  iv.setUint16(8, 9, le); // if_tsresol
+  iv.setUint16(10, 1, le);
+  idb[12] = resol;
+  block(1, idb);
+  for (const p of packets) {
+    const ts = (BigInt(p.tsMicros) * 10n ** BigInt(resol)) / 1_000_000n;
+    const body = new Uint8Array(20 + ((p.data.length + 3) & ~3));
+    const v = new DataView(body.buffer);
+    v.setUint32(4, Number(ts >> 32n), le);
+    v.setUint32(8, Number(ts & 0xffffffffn), le);
+    v.setUint32(12, p.data.length, le);
+    v.setUint32(16, p.data.length, le);
+    body.set(p.data, 20);
+    block(6, body);
+  }
+  const out = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0));
+  let off = 0;
+  for (const b of blocks) {
+    out.set(b, off);
+    off += b.length;
+  }
+  return out;
+}

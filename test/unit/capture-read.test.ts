@@ -16,7 +16,7 @@ import { decodeDocument, wbxmlFromDocument } from '../../main/protocol/codec.js'
 import { hmacHeader, md5Credential } from '../../main/protocol/auth.js';
 import { ServerStore } from '../../main/store/server-store.js';
 import { mutateBytes, prng } from '../helpers/fuzz.js';
-import { ACK, conversation, frame, ipTcp, LINK_TYPES, pcapFile, PSH, type Link, type Seg } from '../helpers/pcap-build.js';
+import { ACK, conversation, frame, ipTcp, LINK_TYPES, pcapFile, pcapngFile, PSH, type Link, type Seg } from '../helpers/pcap-build.js';
 
 const SERVER_URL = 'http://127.0.0.1:8080/dm';
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5, 678) * 1000;
@@ -106,6 +106,15 @@ describe('capture import: formats and link layers', () => {
     const segs = conversation({ client: '10.0.0.2', server: '10.0.0.1', cport: 40000, sport: 8080, turns: turnsOf(msgs) });
     const a = importCapture(pcapOf('ethernet', segs));
     const b = importCapture(pcapOf('ethernet', segs, { le: false, nanos: true }));
+    expect(b.sessions).toEqual(a.sessions);
+  });
+
+  it('reads big-endian pcapng with nanosecond timestamps (if_tsresol) the same as little-endian microsecond pcap', () => {
+    const segs = conversation({ v6: true, client: 'fd00::2', server: 'fd00::1', cport: 40000, sport: 8080, turns: turnsOf(msgs) });
+    const packets = segs.map((s, i) => ({ tsMicros: T0 + i * 1000, data: frame('sll2', ipTcp(s)) }));
+    const a = importCapture(pcapFile(LINK_TYPES.sll2, packets));
+    const b = importCapture(pcapngFile(LINK_TYPES.sll2, packets, { le: false, tsresol: 9 }));
+    expect(a.sessions).toHaveLength(1);
     expect(b.sessions).toEqual(a.sessions);
   });
 
