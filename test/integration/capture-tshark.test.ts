@@ -6,8 +6,9 @@
  * malformed; bundles import back; broken files exit 2 with the offset and store nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeDocument } from '../../main/protocol/codec.js';
 import { ServerStore } from '../../main/store/server-store.js';
@@ -18,11 +19,17 @@ import { requireTools, run } from '../helpers/tools.js';
 
 const { tmp, startServer, cleanup } = dmwLab('dmw-capture-');
 
-/** tshark reads anywhere; capturing on lo needs root here (CI runs as root). */
+/**
+ * tshark reads anywhere; capturing on lo needs root or a dumpcap with CAP_NET_RAW/CAP_NET_ADMIN
+ * (.ci/run gives it those when CI does not run as root). Probed with a one-second capture.
+ */
 function mayCapture(): boolean {
-  if (!requireTools('capture (tshark)', 'tshark')) return false;
+  if (!requireTools('capture (tshark)', 'tshark', 'dumpcap')) return false;
   if (process.getuid?.() === 0) return true;
-  const why = 'capture (tshark): capturing on lo needs root';
+  const probe = spawnSync('dumpcap', ['-i', 'lo', '-a', 'duration:1', '-w', path.join(tmpdir(), `dmw-dumpcap-probe-${process.pid}.pcapng`), '-q'], { stdio: 'ignore', timeout: 10_000 });
+  rmSync(path.join(tmpdir(), `dmw-dumpcap-probe-${process.pid}.pcapng`), { force: true });
+  if (probe.status === 0) return true;
+  const why = 'capture (tshark): no permission to capture on lo (run as root, or give dumpcap cap_net_raw,cap_net_admin as .ci/run does)';
   if (process.env.CI) throw new Error(`${why}; CI must not skip this suite`);
   console.warn(`SKIP ${why}`);
   return false;
