@@ -106,7 +106,6 @@ function readPcapng(b: Uint8Array): RawPacket[] {
     if (off + 12 > b.length) throw new CaptureError(`pcapng block header cut short (${b.length - off} of 12 bytes)`, off);
     const rawType = dv.getUint32(off, true);
     if (rawType === 0x0a0d0d0a) {
-      if (off + 12 > b.length) throw new CaptureError('section header cut short', off);
       const bom = dv.getUint32(off + 8, true);
       if (bom === 0x1a2b3c4d) le = true;
       else if (bom === 0x4d3c2b1a) le = false;
@@ -144,6 +143,7 @@ function readPcapng(b: Uint8Array): RawPacket[] {
       if (!iface) throw new CaptureError('simple packet block before any interface description', off);
       if (body.length < 4) throw new CaptureError('simple packet block shorter than 16 bytes', off);
       const capLen = Math.min(bv.getUint32(0, le), body.length - 4);
+      if (capLen > CAPTURE_LIMITS.maxPacketBytes) throw new CaptureError(`packet length ${capLen} over the limit of ${CAPTURE_LIMITS.maxPacketBytes}`, off + 8);
       pushPacket(packets, { linkType: iface.linkType, tsMicros: 0, data: body.subarray(4, 4 + capLen), offset: off });
     }
     // Other blocks (name resolution, statistics, custom, decryption secrets) carry no packets.
