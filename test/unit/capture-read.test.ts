@@ -179,6 +179,20 @@ describe('capture import: TCP reassembly and HTTP framing', () => {
     expect(r.sessions[0]!.messages.map((m) => Buffer.from(m.bytes).toString())).toEqual([a, b, c, d].map((m) => Buffer.from(m!).toString()));
   });
 
+  it('imports the exchanges before a hole (packets cut by a small snaplen) and says where the stream stopped', () => {
+    const segs = conversation({ client: '10.0.0.2', server: '10.0.0.1', cport: 40005, sport: 80, turns: turnsOf(msgs) });
+    // The second request's first data segment captured only 60 bytes of its frame.
+    const second = segs.findIndex((s) => typeof s.data !== 'string' && s.data !== undefined && Buffer.from(s.data).toString().startsWith('POST') && s.seq > 1001);
+    const packets = segs.map((s, i) => {
+      const f = frame('ethernet', ipTcp(s));
+      return { tsMicros: T0 + i * 1000, data: i === second ? f.subarray(0, 60) : f };
+    });
+    const r = importCapture(pcapFile(LINK_TYPES.ethernet, packets));
+    expect(r.sessions[0]!.messages.map((m) => m.direction)).toEqual(['in', 'out']);
+    expect(r.skipped).toHaveLength(1);
+    expect(r.skipped[0]!.reason).toMatch(/^read 1 DM exchange\(s\), then stopped: \d+ byte\(s\) missing from the capture at stream offset \d+/);
+  });
+
   it('lists TLS and non-DM streams as skipped, with the reason', () => {
     const tls = conversation({ client: '10.0.0.3', server: '10.0.0.1', cport: 40003, sport: 443, turns: [{ up: new Uint8Array([0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0]), down: new Uint8Array([0x16, 3, 3, 0, 2, 2, 0]) }] });
     const web = conversation({ client: '10.0.0.4', server: '10.0.0.1', cport: 40004, sport: 80, turns: [{ up: 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', down: 'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nhi' }] });
