@@ -96,6 +96,7 @@ async function importCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, { data: { type: 'string' }, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, json: { type: 'boolean' } }, IMPORT_USAGE);
   if (positionals.length !== 1) throw new CliError(`expected one capture FILE\nusage: ${IMPORT_USAGE}`);
   const file = positionals[0]!;
+  if (!values.data) throw new CliError(`--data DIR is required\nusage: ${IMPORT_USAGE}`);
   const creds: CredentialCheck = { client: credFlag(values['client-cred'], '--client-cred'), server: credFlag(values['server-cred'], '--server-cred') };
   let bytes: Uint8Array;
   try {
@@ -121,7 +122,7 @@ async function importCommand(argv: string[]): Promise<number> {
   const store = await openStore(values.data, IMPORT_USAGE, true);
   let ids: number[];
   try {
-    ids = store.importSessions(sessions.map((s) => ({ ...s, messages: s.messages.map((m) => ({ ...m })) })), `imported from ${path.basename(file)}`);
+    ids = store.importSessions(sessions, `imported from ${path.basename(file)}`);
   } finally {
     store.close();
   }
