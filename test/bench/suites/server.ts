@@ -415,7 +415,15 @@ export const suite: BenchSuite = {
         },
       });
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref());
-      if ((await Promise.race([there, timeout])) === 'timeout') throw new Error(`only ${waiting} of ${nConcurrent} sessions got their package 2 within 120 s`);
+      if ((await Promise.race([there, timeout])) === 'timeout') {
+        // Say why: the sessions that never got there have ended by now (or will within their timeouts).
+        release();
+        const ended = await Promise.race([running, new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000).unref())]);
+        const why = new Map<string, number>();
+        for (const o of ended ?? []) if (!o.ok) why.set((o.error ?? '?').replace(/IMEI:\d+|:\d{4,5}\//g, '#'), (why.get((o.error ?? '?').replace(/IMEI:\d+|:\d{4,5}\//g, '#')) ?? 0) + 1);
+        const failed = [...why.values()].reduce((a, b) => a + b, 0);
+        throw new Error(`only ${waiting} of ${nConcurrent} sessions got their package 2 within 120 s; ${ended ? `once released, ${ended.length - failed} sessions ended well and ${failed} failed${failed ? `: ${JSON.stringify(Object.fromEntries(why))}` : ''}` : 'the rest still running 60 s after the release'}`);
+      }
       const openMs = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 200));
       const rssHeld = procStatus(dm.pid, 'VmRSS');
