@@ -102,16 +102,16 @@ function procCpuMs(pid: number): number | undefined {
   }
 }
 
-interface DmRun { sessions: number; roundTrips: number; ms: number; serverCpuMs: number; clientCpuMs: number }
-interface BareRun { requests: number; ms: number; serverCpuMs: number; clientCpuMs: number }
-interface RoundFigures {
+export interface DmRun { sessions: number; roundTrips: number; ms: number; serverCpuMs: number; clientCpuMs: number }
+export interface BareRun { requests: number; ms: number; serverCpuMs: number; clientCpuMs: number }
+export interface RoundFigures {
   sessionsPerS: number; rtPerSession: number; serverCpuMsPerRt: number; handsetCpuMsPerRt: number;
   bareReqPerS: number; bareCpuMsPerReq: number; bareClientCpuMsPerReq: number;
   serverRatio: number; handsetRatio: number; throughputRatio: number;
 }
 
 /** One round's figures: a DM run and a bare run made seconds apart, so their ratios share the machine's phase. */
-function roundFigures(d: DmRun, b: BareRun): RoundFigures {
+export function roundFigures(d: DmRun, b: BareRun): RoundFigures {
   const serverCpuMsPerRt = d.serverCpuMs / d.roundTrips;
   const handsetCpuMsPerRt = d.clientCpuMs / d.roundTrips;
   const bareCpuMsPerReq = b.serverCpuMs / b.requests;
@@ -123,6 +123,43 @@ function roundFigures(d: DmRun, b: BareRun): RoundFigures {
     serverRatio: serverCpuMsPerRt / bareCpuMsPerReq, handsetRatio: handsetCpuMsPerRt / bareClientCpuMsPerReq,
     throughputRatio: d.roundTrips / (d.ms / 1000) / bareReqPerS,
   };
+}
+
+/**
+ * The `--json` line's content: per figure the median over the rounds and its range (`NAME_min`,
+ * `NAME_max`), rounded to 3 decimals. Scripts compare runs by these names: extend, never rename.
+ */
+export function serverJson(figures: readonly RoundFigures[], o: {
+  handsets: number; synchronous: string; whatIf?: string; messageBytes: number; loadBefore: readonly number[]; loadAfter: readonly number[];
+  paced?: { serverCpuMs: readonly number[]; clientCpuMs: readonly number[] };
+}): Record<string, unknown> {
+  const r3 = (n: number): number => Math.round(n * 1000) / 1000;
+  const json: Record<string, unknown> = { suite: 'server', rounds: figures.length, basis: 'cpu', handsets: o.handsets, synchronous: o.synchronous, ...(o.whatIf ? { what_if: o.whatIf } : {}) };
+  const put = (key: string, values: readonly number[]): void => {
+    const sp = spreadOf(values);
+    json[key] = r3(sp.median);
+    json[`${key}_min`] = r3(sp.min);
+    json[`${key}_max`] = r3(sp.max);
+  };
+  const of = (k: keyof RoundFigures) => figures.map((f) => f[k]);
+  put('sessions_per_s', of('sessionsPerS'));
+  put('server_cpu_ms_per_roundtrip', of('serverCpuMsPerRt'));
+  put('bare_cpu_ms_per_request', of('bareCpuMsPerReq'));
+  put('server_cpu_ratio', of('serverRatio'));
+  put('handset_cpu_ms_per_roundtrip', of('handsetCpuMsPerRt'));
+  put('bare_client_cpu_ms_per_request', of('bareClientCpuMsPerReq'));
+  put('handset_cpu_ratio', of('handsetRatio'));
+  put('roundtrips_per_session', of('rtPerSession'));
+  put('bare_req_per_s', of('bareReqPerS'));
+  if (o.paced) {
+    put('bare_paced_cpu_ms_per_request', o.paced.serverCpuMs);
+    put('bare_paced_client_cpu_ms_per_request', o.paced.clientCpuMs);
+  }
+  json.message_bytes = Math.round(o.messageBytes);
+  json.loadavg_before = o.loadBefore.map(r3);
+  json.loadavg_after = o.loadAfter.map(r3);
+  json.targets = { server_cpu_ratio: SERVER_CPU_TARGET, handset_cpu_ratio: HANDSET_CPU_TARGET };
+  return json;
 }
 
 /** `--json`: one JSON line after everything else (the summary included), so scripts read the last line. */
@@ -361,31 +398,10 @@ export const suite: BenchSuite = {
         ['DM round trips / bare req', sp(m.throughputRatio, 2, 'x'), 'both sides share the 2 CPUs: shown, not judged'],
       ], 'lrl')) ctx.log(line);
       if (ctx.args.includes('--json')) {
-        const r3 = (n: number): number => Math.round(n * 1000) / 1000;
-        const json: Record<string, unknown> = { suite: 'server', rounds, basis: 'cpu', handsets: nHandsets, synchronous, ...(whatIf ? { what_if: whatIf } : {}) };
-        const put = (key: string, s: Spread): void => {
-          json[key] = r3(s.median);
-          json[`${key}_min`] = r3(s.min);
-          json[`${key}_max`] = r3(s.max);
-        };
-        put('sessions_per_s', m.sessionsPerS);
-        put('server_cpu_ms_per_roundtrip', m.serverCpu);
-        put('bare_cpu_ms_per_request', m.bareCpu);
-        put('server_cpu_ratio', m.serverRatio);
-        put('handset_cpu_ms_per_roundtrip', m.handsetCpu);
-        put('bare_client_cpu_ms_per_request', m.bareClientCpu);
-        put('handset_cpu_ratio', m.handsetRatio);
-        put('roundtrips_per_session', m.rtPerSession);
-        put('bare_req_per_s', m.bareReqPerS);
-        if (paced) {
-          put('bare_paced_cpu_ms_per_request', spreadOf(pacedCpu));
-          put('bare_paced_client_cpu_ms_per_request', spreadOf(pacedClientCpu));
-        }
-        json.message_bytes = Math.round(avgMsg);
-        json.loadavg_before = load0.map(r3);
-        json.loadavg_after = load1.map(r3);
-        json.targets = { server_cpu_ratio: SERVER_CPU_TARGET, handset_cpu_ratio: HANDSET_CPU_TARGET };
-        printJsonLast(json);
+        printJsonLast(serverJson(figures, {
+          handsets: nHandsets, synchronous, ...(whatIf ? { whatIf } : {}), messageBytes: avgMsg, loadBefore: load0, loadAfter: load1,
+          ...(paced ? { paced: { serverCpuMs: pacedCpu, clientCpuMs: pacedClientCpu } } : {}),
+        }));
       }
       if (whatIf) return verdicts;
       verdicts.push({ target: `server CPU per DM round trip <= ${SERVER_CPU_TARGET}x bare node:http per request`, pass: m.serverRatio.median <= SERVER_CPU_TARGET, detail: `${sp(m.serverRatio, 2, 'x')}: ${fmtNum(m.serverCpu.median, 3)} vs ${fmtNum(m.bareCpu.median, 3)} ms` });
