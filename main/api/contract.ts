@@ -10,6 +10,12 @@
 import { z } from 'zod';
 import type { ChannelName, EventName } from './channels.js';
 import { MAX_DEVICE_ID_LENGTH } from '../server/device-id.js';
+import type { SessionState } from '../server/types.js';
+
+/** Every state a session can be in, in the order the Sessions view offers them as a filter. */
+export const SESSION_STATES = ['active', 'done', 'aborted', 'timeout', 'interrupted', 'failed', 'rejected', 'imported'] as const satisfies readonly SessionState[];
+/** A state added to SessionState and not listed above fails the typecheck here. */
+export const SESSION_STATES_COMPLETE: Exclude<SessionState, (typeof SESSION_STATES)[number]> extends never ? true : never = true;
 
 // --- shared pieces ------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useMemo, useRef } from 'react';
 import type { MessageSummary, SessionDetail } from '../../main/api/contract.js';
+import { SESSION_STATES } from '../../main/api/contract.js';
 import { Badge, StatusCode, ago, timeOf } from '../components/Badge.js';
 import { DeviceSelect } from '../components/DeviceSelect.js';
 import { HeldSessionBar } from '../components/HeldSession.js';
@@ -15,7 +16,6 @@ import { atLeast, findingsBySeq, sessionsWithErrors, SEVERITY_ORDER, type Severi
 
 /** Auth rows shown at once: a long session repeats the same Cred in every message. */
 const AUTH_ROWS = 50;
-const STATES = ['active', 'done', 'aborted', 'timeout', 'interrupted', 'failed', 'rejected'];
 
 export function SessionsView() {
   const { sessions, filter, selectedId, detail } = useAppShallow((s) => ({ sessions: s.sessions, filter: s.sessionFilter, selectedId: s.selectedSessionId, detail: s.sessionDetail }));
@@ -54,7 +54,7 @@ export function SessionsView() {
               <span>State</span>
               <select value={filter.state ?? ''} onChange={(e) => setFilter({ state: e.target.value || null })} aria-label="State">
                 <option value="">any</option>
-                {STATES.map((s) => <option key={s} value={s}>{s}</option>)}
+                {SESSION_STATES.map((s) => <option key={s} value={s}>{s}</option>)}
               </select>
             </label>
             <input type="search" placeholder="Search sessions" value={filter.text} onChange={(e) => setFilter({ text: e.target.value })} aria-label="Search sessions" />

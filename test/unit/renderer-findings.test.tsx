@@ -110,6 +110,13 @@ describe('Sessions view with findings', () => {
     return { store, calls };
   }
 
+  it('the State filter offers every session state, imported captures included', async () => {
+    mount();
+    await settle();
+    const options = [...screen.getByLabelText('State').querySelectorAll('option')].map((o) => o.getAttribute('value'));
+    expect(options).toEqual(['', 'active', 'done', 'aborted', 'timeout', 'interrupted', 'failed', 'rejected', 'imported']);
+  });
+
   it('shows each message\'s findings beside it: the mark in the diagram, severity, rule, clause, text and path in the message panel', async () => {
     const { calls } = mount();
     await settle();
