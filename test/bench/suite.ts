@@ -32,3 +32,22 @@ export interface BenchSuite {
   default?: boolean;
   run(ctx: BenchContext): Promise<Verdict[]>;
 }
+
+/** `--name N` from a suite's arguments: a whole number >= 1, or `dflt` when the flag is absent. */
+export function intArg(args: readonly string[], name: string, dflt: number): number {
+  const i = args.indexOf(name);
+  if (i < 0) return dflt;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive whole number`);
+  return n;
+}
+
+/**
+ * `--json`: one JSON line after everything else the bench prints (its summary included), so that
+ * scripts can read the last line. Printed when the process is about to exit.
+ */
+export function printJsonLast(value: unknown): void {
+  process.once('beforeExit', () => {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  });
+}

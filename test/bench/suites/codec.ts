@@ -32,6 +32,7 @@ import { ANDROID_TESTADD, GENERATED_FIXTURES, REPO_ROOT, missingFixtureFiles, ty
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, table, verdictWord } from '../format.js';
 import { ensureBaseline, runBaseline, type BaselineResult } from '../libwbxml/harness.js';
 import type { BenchContext, BenchSuite, Verdict } from '../suite.js';
+import { printJsonLast } from '../suite.js';
 import type { CodecBenchDetail } from '../../../main/cli/codec-bench.js';
 
 /** ours / libwbxml, MB/s, each direction. */
@@ -301,16 +302,6 @@ export const suite: BenchSuite = {
 
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
-}
-
-/**
- * `--json`: one JSON line after everything else the bench prints (its summary included), so that
- * scripts can read the last line. Printed when the process is about to exit.
- */
-function printJsonLast(value: unknown): void {
-  process.once('beforeExit', () => {
-    process.stdout.write(`${JSON.stringify(value)}\n`);
-  });
 }
 
 function memory(ctx: BenchContext, binary: string | undefined, haveCodec: boolean): Verdict[] {

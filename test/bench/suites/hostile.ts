@@ -27,6 +27,7 @@ import Database from 'better-sqlite3';
 import { REPO_ROOT } from '../fixtures.js';
 import { fmtBytes, fmtInt, fmtNum, table } from '../format.js';
 import type { BenchContext, BenchSuite, Verdict } from '../suite.js';
+import { intArg } from '../suite.js';
 import { VirtualHandset, AAUTH_TYPE } from '../../../main/client/index.js';
 import type { AuthType } from '../../../main/protocol/auth.js';
 import { basicCred, package1, post, randomImei, type Answer } from '../../helpers/hostile.js';
@@ -145,13 +146,6 @@ function handsetLine(h: HandsetRuns): string {
   return `${h.ok} ok, ${h.failed} failed; session p50 ${fmtNum(pct(h.ms, 50))} ms, p95 ${fmtNum(pct(h.ms, 95))} ms, max ${fmtNum(Math.max(...h.ms))} ms${h.errors.length > 0 ? ` (e.g. ${h.errors[0]})` : ''}`;
 }
 
-function intArg(args: readonly string[], name: string, dflt: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const n = Number(args[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive whole number`);
-  return n;
-}
 
 function printRows(ctx: BenchContext, rows: string[][]): void {
   for (const l of table(rows, 'll', '    ')) ctx.log(l);

@@ -36,6 +36,7 @@ import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../fixtures.js';
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, table, verdictWord } from '../format.js';
 import type { BenchContext, BenchSuite, Verdict } from '../suite.js';
+import { intArg, printJsonLast } from '../suite.js';
 import { spreadOf, type Spread } from './codec.js';
 import { HandsetPool, Transport, randomImeiDevId, type SessionOutcome } from '../../../main/client/index.js';
 import type { ServerStore } from '../../../main/store/server-store.js';
@@ -160,21 +161,6 @@ export function serverJson(figures: readonly RoundFigures[], o: {
   json.loadavg_after = o.loadAfter.map(r3);
   json.targets = { server_cpu_ratio: SERVER_CPU_TARGET, handset_cpu_ratio: HANDSET_CPU_TARGET };
   return json;
-}
-
-/** `--json`: one JSON line after everything else (the summary included), so scripts read the last line. */
-function printJsonLast(value: unknown): void {
-  process.once('beforeExit', () => {
-    process.stdout.write(`${JSON.stringify(value)}\n`);
-  });
-}
-
-function intArg(args: readonly string[], name: string, dflt: number): number {
-  const i = args.indexOf(name);
-  if (i < 0) return dflt;
-  const n = Number(args[i + 1]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive whole number`);
-  return n;
 }
 
 const CLIENT = { name: 'lab', secret: 'pw' };
