@@ -32,6 +32,7 @@ import {
 import { loadHandsetModule, type HandsetFleet, type HandsetLoad } from './handsets.js';
 import { DecodeCache, messageDetail, summarizeSession } from './session-view.js';
 import { explainRule, FindingsCache } from './findings-view.js';
+import { packetFields, queryPackets } from './packets-view.js';
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   port: 8080,
@@ -430,6 +431,17 @@ export class Backend {
   }
 
   /**
+   * Resume: jobs that waited in this hold (queued while paused and out of session, e.g. after "Step
+   * through in one session" handed the earlier ones over) go to the server now, in order, with one
+   * notification; left here they would stay held with nothing to step them.
+   */
+  private async releaseHeld(device: string, h: Hold): Promise<void> {
+    const batch = h.held.splice(0);
+    const notify = batch.some((x) => x.notify) && !this.inSession(device);
+    for (const [i, x] of batch.entries()) await this.submit(device, x.spec, notify && i === batch.length - 1);
+  }
+
+  /**
    * Session summaries, kept for the last few sessions opened: a live session is re-read as each
    * message arrives, and a logged message never changes once its answer is logged.
    */
@@ -586,11 +598,14 @@ export class Backend {
       'jobs.list': ({ device }) => this.reader.jobs(device ? { device } : {}),
       'jobs.add': (p) => this.addJob(p),
       'jobs.queue': ({ device }) => this.queueState(device),
-      'jobs.pause': ({ device, paused }) => {
+      'jobs.pause': async ({ device, paused }) => {
         const h = this.hold(device);
         h.paused = paused;
         if (paused) this.server?.pauseDevice(device);
-        else this.server?.resume(device);
+        else {
+          this.server?.resume(device);
+          await this.releaseHeld(device, h);
+        }
         const st = this.queueState(device);
         this.emit('jobs.changed', st);
         return st;
@@ -627,6 +642,8 @@ export class Backend {
       'serial.pushSend': (p) => this.serial.send(p),
       'serial.bootstrapPreview': (p) => this.serial.bootstrapPreview(p),
       'serial.bootstrapSend': (p) => this.serial.bootstrapSend(p),
+      'packets.query': (q) => queryPackets(this.reader, q),
+      'packets.fields': () => packetFields(),
     };
   }
 }

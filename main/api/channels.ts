@@ -48,6 +48,8 @@ export const CHANNELS = [
   'serial.pushSend',
   'serial.bootstrapPreview',
   'serial.bootstrapSend',
+  'packets.query',
+  'packets.fields',
 ] as const;
 
 export type ChannelName = (typeof CHANNELS)[number];

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { ChannelName, EventName } from './channels.js';
 import { MAX_DEVICE_ID_LENGTH } from '../server/device-id.js';
 import type { SessionState } from '../server/types.js';
+import { packetChannels } from './contract-packets.js';
 
 /** Every state a session can be in, in the order the Sessions view offers them as a filter. */
 export const SESSION_STATES = ['active', 'done', 'aborted', 'timeout', 'interrupted', 'failed', 'rejected', 'imported'] as const satisfies readonly SessionState[];
@@ -663,6 +664,8 @@ export const contract = {
   'serial.bootstrapPreview': { input: BootstrapPushParamsSchema, output: BootstrapPushPreviewSchema },
   /** Sends a previewed bootstrap push, byte for byte as previewed. */
   'serial.bootstrapSend': { input: z.object({ previewId: z.number().int().min(1), port: portPath, baudRate }).strict(), output: PushResultSchema },
+  /** The packet list (contract-packets.ts). */
+  ...packetChannels,
 } as const satisfies Record<ChannelName, { input: z.ZodType; output: z.ZodType }>;
 
 export const eventSchemas = {
