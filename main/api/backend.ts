@@ -32,6 +32,7 @@ import {
 import { loadHandsetModule, type HandsetFleet, type HandsetLoad } from './handsets.js';
 import { DecodeCache, messageDetail, summarizeSession } from './session-view.js';
 import { explainRule, FindingsCache } from './findings-view.js';
+import { certificateDevIdProblem } from './form-rules.js';
 import { packetFields, queryPackets } from './packets-view.js';
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
@@ -215,11 +216,12 @@ export class Backend {
     };
   }
 
-  async startServer(): Promise<ServerStatus> {
+  /** `port`: listen there this time instead of the setting (a restart keeping an ephemeral port). */
+  async startServer(port?: number): Promise<ServerStatus> {
     if (this.server) return this.status();
     if (this.starting) return this.starting;
     this.starting = (async () => {
-      const st = this.settings;
+      const st = port === undefined ? this.settings : { ...this.settings, port };
       try {
         const server = await DmServer.start({
           dataDir: this.dataDir,
@@ -274,6 +276,8 @@ export class Backend {
 
   private async configure(p: { settings?: Partial<ServerSettings>; dataDir?: string }): Promise<ServerStatus> {
     const wasRunning = this.server !== undefined;
+    // Port 0 (any free port): a restart keeps the port it is bound to, so handsets pointed at it keep it.
+    const bound = this.settings.port === 0 ? this.server?.port : undefined;
     if (p.dataDir !== undefined && path.resolve(p.dataDir) !== this.dataDir) {
       await this.stopServer();
       const dir = path.resolve(p.dataDir);
@@ -291,7 +295,8 @@ export class Backend {
     this.saveSettings();
     if (wasRunning) {
       await this.stopServer();
-      return this.startServer();
+      const samePlace = bound !== undefined && this.settings.port === 0 && (p.dataDir === undefined);
+      return this.startServer(samePlace ? bound : undefined);
     }
     const status = this.status();
     this.emit('server.status', status);
@@ -299,7 +304,12 @@ export class Backend {
   }
 
   private async ca(): Promise<LabCa> {
-    return this.server?.ca ?? LabCa.loadOrCreate(path.join(this.dataDir, 'ca'));
+    if (this.server?.ca) return this.server.ca;
+    const existed = this.status().caExists;
+    const ca = await LabCa.loadOrCreate(path.join(this.dataDir, 'ca'));
+    // The Server view's Lab CA panel follows server.status: say the CA now exists.
+    if (!existed) this.emit('server.status', this.status());
+    return ca;
   }
 
   // --- devices and handsets -------------------------------------------------------------------
@@ -518,9 +528,13 @@ export class Backend {
       'server.configure': (p) => this.configure({ ...(p.settings ? { settings: p.settings } : {}), ...(p.dataDir ? { dataDir: p.dataDir } : {}) }),
       'server.caCertificate': async () => ({ fileName: 'dmw-lab-ca.crt.pem', pem: (await this.ca()).certPem }),
       'server.issueDeviceCertificate': async ({ devId }) => {
+        const why = certificateDevIdProblem(devId);
+        if (why) throw new Error(`DevId: ${why}`);
         const ca = await this.ca();
         const issued = await ca.issueDevice(devId);
-        return { fileName: `${devId.replace(/[^A-Za-z0-9._-]/g, '_')}.pem`, certPem: issued.certPem, keyPem: issued.keyPem, caPem: ca.certPem };
+        // Two files: a certificate may be shared, the unencrypted key must not travel with it.
+        const base = devId.replace(/[^A-Za-z0-9._-]/g, '_');
+        return { fileName: `${base}.crt.pem`, keyFileName: `${base}.key.pem`, certPem: issued.certPem, keyPem: issued.keyPem, caPem: ca.certPem };
       },
 
       'devices.list': () => this.devices(),

@@ -12,6 +12,14 @@ import type { ChannelName, EventName } from './channels.js';
 import { MAX_DEVICE_ID_LENGTH } from '../server/device-id.js';
 import type { SessionState } from '../server/types.js';
 import { packetChannels } from './contract-packets.js';
+import { certificateDevIdProblem, integerValueProblem, MAX_HANDSETS_PER_ADD, publicUrlProblem, SETTING_RANGES } from './form-rules.js';
+
+/** A number setting checked by the same words the form shows (form-rules.ts). */
+const ranged = (k: keyof typeof SETTING_RANGES) => z.number().superRefine((n, ctx) => {
+  const [min, max] = SETTING_RANGES[k];
+  const why = integerValueProblem(n, min, max);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});
 
 /** Every state a session can be in, in the order the Sessions view offers them as a filter. */
 export const SESSION_STATES = ['active', 'done', 'aborted', 'timeout', 'interrupted', 'failed', 'rejected', 'imported'] as const satisfies readonly SessionState[];
@@ -108,7 +116,7 @@ export type QueueState = z.infer<typeof QueueStateSchema>;
 // --- server -------------------------------------------------------------------------------------
 
 export const ServerSettingsSchema = z.object({
-  port: z.number().int().min(0).max(65535),
+  port: ranged('port'),
   host: z.string().min(1).max(255),
   tls: z.boolean(),
   clientCerts: z.enum(['off', 'optional', 'require']),
@@ -118,11 +126,11 @@ export const ServerSettingsSchema = z.object({
   serverCred: credential.nullable(),
   serverAuth: z.enum(['none', 'basic', 'md5', 'hmac']),
   requireClientCert: z.boolean(),
-  publicUrl: z.string().max(2048).nullable(),
-  sessionTimeoutSec: z.number().int().min(1).max(24 * 3600),
-  maxMsgSize: z.number().int().min(512).max(64 * 1024 * 1024),
+  publicUrl: z.string().max(2048).refine((u) => publicUrlProblem(u) === null, { error: (i) => publicUrlProblem(String(i.input)) ?? 'not a URL' }).nullable(),
+  sessionTimeoutSec: ranged('sessionTimeoutSec'),
+  maxMsgSize: ranged('maxMsgSize'),
   /** Longest a paused device's answer is held before it goes by itself as one Step (keep it under the device's HTTP timeout). */
-  stepHoldSec: z.number().int().min(1).max(3600).optional(),
+  stepHoldSec: ranged('stepHoldSec').optional(),
 });
 export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
 
@@ -589,7 +597,8 @@ export const contract = {
   /** New settings (and data folder); a running server restarts with them. */
   'server.configure': { input: z.object({ settings: ServerSettingsSchema.partial().optional(), dataDir: z.string().min(1).max(4096).optional() }).strict(), output: ServerStatusSchema },
   'server.caCertificate': { input: empty, output: PemBundle },
-  'server.issueDeviceCertificate': { input: z.object({ devId }).strict(), output: z.object({ fileName: z.string(), certPem: z.string(), keyPem: z.string(), caPem: z.string() }) },
+  /** The certificate (PEM, fileName) and its private key (PEM, keyFileName) as two separate downloads. */
+  'server.issueDeviceCertificate': { input: z.object({ devId: devId.refine((d) => certificateDevIdProblem(d) === null, { error: (i) => certificateDevIdProblem(String(i.input)) ?? 'not a DevId' }) }).strict(), output: z.object({ fileName: z.string(), keyFileName: z.string(), certPem: z.string(), keyPem: z.string(), caPem: z.string() }) },
   /** Refusals before authentication, what is throttled, the session pools; null while the server is stopped. */
   'server.authFailures': { input: empty, output: AuthFailuresSchema.nullable() },
 
@@ -598,7 +607,7 @@ export const contract = {
   'devices.configure': { input: z.object({ devId, clientCred: credential.nullable().optional(), notifyUrl: z.string().url().nullable().optional() }).strict(), output: DeviceSummarySchema },
 
   'handsets.status': { input: empty, output: HandsetsStatusSchema },
-  'handsets.add': { input: z.object({ count: z.number().int().min(1).max(100), model: z.string().max(64).optional() }).strict(), output: HandsetsStatusSchema },
+  'handsets.add': { input: z.object({ count: z.number().superRefine((n, ctx) => { const why = integerValueProblem(n, 1, MAX_HANDSETS_PER_ADD); if (why) ctx.addIssue({ code: 'custom', message: why }); }), model: z.string().max(64).optional() }).strict(), output: HandsetsStatusSchema },
   'handsets.start': { input: z.object({ devId }).strict(), output: HandsetsStatusSchema },
   'handsets.stop': { input: z.object({ devId }).strict(), output: HandsetsStatusSchema },
 

@@ -35,9 +35,19 @@ function serial(): string {
   return b.toString('hex');
 }
 
+/**
+ * PEM text that ends with a line break. @peculiar/x509 returns PEM without the final newline, so two
+ * of them concatenated gave `-----END CERTIFICATE----------BEGIN PRIVATE KEY-----`, which openssl
+ * refuses; every PEM we hand out or store goes through here.
+ */
+export function pemText(pem: string): string {
+  const t = pem.replace(/\r\n/g, '\n').trimEnd();
+  return `${t}\n`;
+}
+
 async function exportKey(key: CryptoKey): Promise<string> {
   const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY');
+  return pemText(x509.PemConverter.encode(der, 'PRIVATE KEY'));
 }
 
 export class LabCa {
@@ -48,7 +58,7 @@ export class LabCa {
   ) {}
 
   get certPem(): string {
-    return this.cert.toString('pem');
+    return pemText(this.cert.toString('pem'));
   }
 
   /** Loads the CA from `dir` (ca.crt.pem / ca.key.pem), creating it on first use. */
@@ -78,7 +88,7 @@ export class LabCa {
       ],
     });
     writeFileSync(keyFile, await exportKey(keys.privateKey), { mode: 0o600 });
-    writeFileSync(certFile, cert.toString('pem'));
+    writeFileSync(certFile, pemText(cert.toString('pem')));
     return new LabCa(cert, keys.privateKey, dir);
   }
 
@@ -116,7 +126,7 @@ export class LabCa {
         ...extra,
       ],
     });
-    return { certPem: cert.toString('pem'), keyPem: await exportKey(keys.privateKey) };
+    return { certPem: pemText(cert.toString('pem')), keyPem: await exportKey(keys.privateKey) };
   }
 
   /** The server certificate kept in the CA folder, issued on first use (and again if the hosts change). */
