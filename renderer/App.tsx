@@ -7,6 +7,7 @@ import { DevicesView } from './views/DevicesView.js';
 import { SerialView } from './views/SerialView.js';
 import { ServerView } from './views/ServerView.js';
 import { SessionsView } from './views/SessionsView.js';
+import { PacketsView } from './views/PacketsView.js';
 import { TreeView } from './views/TreeView.js';
 
 export function App() {
@@ -34,6 +35,7 @@ export function App() {
       <main className="main">
         {view === 'devices' && <DevicesView />}
         {view === 'sessions' && <SessionsView />}
+        {view === 'packets' && <PacketsView />}
         {view === 'tree' && <TreeView />}
         {view === 'acl' && <AclView />}
         {view === 'server' && <ServerView />}

@@ -13,11 +13,13 @@ import type { ConnectionState } from '../api/transport.js';
 import { applyBootstrapEvent, createBootstrapSlice, type BootstrapSlice } from './bootstrap-slice.js';
 import { applySerialEvent, createSerialSlice, type SerialSlice } from './serial-slice.js';
 import { createFindingsSlice, type FindingsSlice } from './findings-slice.js';
+import { createPacketsSlice, type PacketsSlice } from './packets-slice.js';
 
-export type ViewName = 'devices' | 'sessions' | 'tree' | 'acl' | 'server' | 'bootstrap' | 'serial';
+export type ViewName = 'devices' | 'sessions' | 'packets' | 'tree' | 'acl' | 'server' | 'bootstrap' | 'serial';
 export const VIEWS: { id: ViewName; label: string }[] = [
   { id: 'devices', label: 'Devices' },
   { id: 'sessions', label: 'Sessions' },
+  { id: 'packets', label: 'Packets' },
   { id: 'tree', label: 'Tree' },
   { id: 'acl', label: 'ACL' },
   { id: 'server', label: 'Server' },
@@ -37,7 +39,7 @@ export interface SessionFilter {
   text: string;
 }
 
-export interface AppState extends BootstrapSlice, SerialSlice, FindingsSlice {
+export interface AppState extends BootstrapSlice, SerialSlice, FindingsSlice, PacketsSlice {
   // connection and navigation
   connection: ConnectionState;
   connectionDetail: string | null;
@@ -266,6 +268,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
       ...createBootstrapSlice(api, setSlice, get, guard),
       ...createSerialSlice(api, setSlice, get, guard),
       ...createFindingsSlice(api, setSlice, get, guard),
+      ...createPacketsSlice(api, setSlice, get, guard),
       connection: 'connecting',
       connectionDetail: null,
       view: 'devices',

@@ -1,0 +1,178 @@
+/**
+ * The packet list (issue 18 points 1-2): one row per logged message across every session, filtered
+ * and sorted in the backend (packets.query), virtualized and fetched a page at a time so 100k rows
+ * scroll like 100. New messages (the server's `message` events, as the session list counts them)
+ * bring their rows; while the list is at its bottom it follows them, and scrolling up stops that.
+ * Clicking a row opens the message in the Sessions view.
+ */
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { memo, useCallback, useEffect, useRef, useState } from 'react';
+import type { PacketRow, PacketSortColumn } from '../../main/api/contract-packets.js';
+import { PacketFilterBar } from '../components/PacketFilterBar.js';
+import { useApp, useAppShallow } from '../hooks/store.js';
+import { packetAt, packetTone } from '../stores/packets-slice.js';
+import './packets.css';
+
+const ROW = 24;
+const OVERSCAN = 20;
+
+const COLUMNS: { label: string; sort?: PacketSortColumn; title?: string }[] = [
+  { label: 'Time', sort: 'time' },
+  { label: 'Session', sort: 'session' },
+  { label: 'Device', sort: 'device' },
+  { label: 'Dir', sort: 'dir', title: '→ client to server, ← server to client' },
+  { label: 'MsgID', sort: 'msgId' },
+  { label: 'Size', sort: 'size' },
+  { label: 'Enc', sort: 'enc' },
+  { label: 'Commands' },
+  { label: 'Status', sort: 'status' },
+  { label: 'Findings', sort: 'findings' },
+];
+
+function clock(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** The sum of the sessions' message counts: it moves whenever the server logs a message. */
+function loggedCount(s: { sessions: { messageCount: number }[] }): number {
+  let n = 0;
+  for (const x of s.sessions) n += x.messageCount;
+  return n;
+}
+
+export function PacketsView() {
+  const { filter, error, sort, total, pages, tookMs, fields } = useAppShallow((s) => ({
+    filter: s.packetFilter, error: s.packetError, sort: s.packetSort, total: s.packetTotal, pages: s.packetPages, tookMs: s.packetTookMs, fields: s.packetFields,
+  }));
+  const apply = useApp((s) => s.applyPacketFilter);
+  const sortBy = useApp((s) => s.sortPackets);
+  const ensure = useApp((s) => s.ensurePackets);
+  const refreshTail = useApp((s) => s.refreshPacketTail);
+  const loadFields = useApp((s) => s.loadPacketFields);
+  const open = useApp((s) => s.openPacket);
+  const logged = useApp(loggedCount);
+  const [follow, setFollow] = useState(true);
+  const parent = useRef<HTMLDivElement>(null);
+  const count = total ?? 0;
+  const v = useVirtualizer({ count, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: OVERSCAN });
+  const items = v.getVirtualItems();
+  const firstShown = items[0]?.index ?? 0;
+  const lastShown = items[items.length - 1]?.index ?? 0;
+
+  // First visit: every message; coming back: what was logged meanwhile.
+  useEffect(() => {
+    if (total === null) void apply(filter);
+    else void refreshTail();
+    void loadFields();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  // Live rows: the server logged messages (the session list's counts moved).
+  const seenLogged = useRef(logged);
+  useEffect(() => {
+    if (logged === seenLogged.current) return;
+    seenLogged.current = logged;
+    void refreshTail();
+  }, [logged, refreshTail]);
+  // The rows on screen (and a margin) are fetched.
+  useEffect(() => {
+    if (count > 0) void ensure(firstShown, lastShown + 1);
+  }, [firstShown, lastShown, count, pages, ensure]);
+
+  const following = follow && sort.column === 'time' && !sort.desc;
+  useEffect(() => {
+    if (following && count > 0) v.scrollToIndex(count - 1, { align: 'end' });
+  }, [following, count, v]);
+  const onScroll = useCallback(() => {
+    const el = parent.current;
+    if (!el) return;
+    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 1.5;
+    setFollow((f) => (f === atBottom ? f : atBottom));
+  }, []);
+
+  return (
+    <div className="view packets-view">
+      <header className="view-head">
+        <h1>Packets</h1>
+        <span className="muted" data-testid="packet-count">
+          {total === null ? 'loading…' : `${total.toLocaleString('en')} message${total === 1 ? '' : 's'}${filter ? ' match' : ''}`}
+          {tookMs !== null && ` · ${Math.round(tookMs)} ms`}
+        </span>
+      </header>
+      <div className="pad" style={{ display: 'flex', flexDirection: 'column', flex: 1, minHeight: 0 }}>
+        <PacketFilterBar applied={filter} error={error} fields={fields} onApply={(f) => void apply(f)} />
+        <div className="pk-table" role="table" aria-label="Packet list" aria-rowcount={count}>
+          <div className="pk-cols pk-head" role="row">
+            {COLUMNS.map((c) => c.sort ? (
+              <button
+                key={c.label}
+                role="columnheader"
+                onClick={() => void sortBy(c.sort!)}
+                title={c.title ?? `Sort by ${c.label.toLowerCase()}`}
+                aria-sort={sort.column === c.sort ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                data-sort={c.sort}
+              >
+                {c.label}{sort.column === c.sort ? (sort.desc ? ' ▼' : ' ▲') : ''}
+              </button>
+            ) : <span key={c.label} role="columnheader">{c.label}</span>)}
+          </div>
+          <div className="pk-scroll" ref={parent} onScroll={onScroll} data-testid="packet-list">
+            <div style={{ height: v.getTotalSize(), position: 'relative' }}>
+              {items.map((it) => {
+                const row = packetAt(pages, it.index);
+                return row
+                  ? <PacketLine key={it.key} row={row} top={it.start} onOpen={open} />
+                  : <div key={it.key} className="pk-row pk-cols loading" style={{ transform: `translateY(${it.start}px)` }} data-loading><span>…</span></div>;
+              })}
+            </div>
+            {total === 0 && <p className="muted pad">{filter ? 'No message matches this filter.' : 'No messages logged yet.'}</p>}
+          </div>
+        </div>
+        <div className="pk-foot">
+          {sort.column === 'time' && !sort.desc
+            ? following
+              ? <span className="muted" data-testid="following">following new messages</span>
+              : <button onClick={() => setFollow(true)} data-testid="follow">Follow new messages ↓</button>
+            : <span className="muted">sorted by {sort.column}{sort.desc ? ' (descending)' : ''}; new messages take their place in that order</span>}
+          <span className="muted">Rows coloured: <span className="pk-legend tone-fail">status ≥ 300</span> · <span className="pk-legend tone-auth">auth challenge (401/407)</span>. Click a row to open it in its session.</span>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+/** One row; memoized so scrolling re-renders only the rows that come into view. */
+const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketRow; top: number; onOpen: (row: PacketRow) => void }) {
+  const tone = packetTone(row);
+  const f = row.findings;
+  return (
+    <div
+      className={`pk-row pk-cols${tone ? ` tone-${tone}` : ''}`}
+      style={{ transform: `translateY(${top}px)` }}
+      onClick={() => onOpen(row)}
+      onKeyDown={(e) => e.key === 'Enter' && onOpen(row)}
+      role="row"
+      tabIndex={0}
+      data-packet={row.id}
+      data-session={row.sessionId}
+      data-tone={tone ?? 'none'}
+      data-worst={row.worst ?? ''}
+    >
+      <span className="mono">{clock(row.at)}</span>
+      <span>#{row.sessionId}<span className="muted">.{row.seq}</span></span>
+      <span className="mono" title={row.devId}>{row.devId}</span>
+      <span className={row.dir === 'in' ? 'pk-dir-in' : 'pk-dir-out'} title={row.dir === 'in' ? 'client → server' : 'server → client'}>{row.dir === 'in' ? '→' : '←'}</span>
+      <span className="mono">{row.msgId ?? '—'}</span>
+      <span className="mono">{row.size}</span>
+      <span>{row.enc || '?'}</span>
+      <span title={row.commands}>{row.commands || <i className="muted">none</i>}</span>
+      <span className="mono" title={row.status}>{row.status || '—'}</span>
+      <span className="pk-find" aria-label={`findings: ${f.error} errors, ${f.warning} warnings, ${f.note} notes`}>
+        {f.error > 0 && <span className="badge sev sev-error" data-severity="error">✖ {f.error}</span>}
+        {f.warning > 0 && <span className="badge sev sev-warning" data-severity="warning">▲ {f.warning}</span>}
+        {f.note > 0 && <span className="badge sev sev-note" data-severity="note">● {f.note}</span>}
+      </span>
+    </div>
+  );
+});
