@@ -4,6 +4,7 @@
  */
 import type { SyncML } from '../protocol/model.js';
 import { checkSession } from './checker.js';
+import { uriLimitsFromEntries } from '../tree/uri-check.js';
 import type { Finding, JudgeOptions, Severity, UriLimits } from './types.js';
 
 export { checkSession, countBySeverity, CHECK_FAILED } from './checker.js';
@@ -28,23 +29,13 @@ export function checkLoggedSession(messages: readonly LoggedMessage[], options: 
   return checkSession(messages.map((m) => ({ direction: m.direction, bytes: m.bytes, seq: m.seq, contentType: m.contentType ?? null, ...(m.message ? { message: m.message } : {}) })), options);
 }
 
-const LIMIT_NODES: Readonly<Record<string, keyof UriLimits>> = {
-  'DevDetail/URI/MaxDepth': 'maxDepth',
-  'DevDetail/URI/MaxTotLen': 'maxTotLen',
-  'DevDetail/URI/MaxSegLen': 'maxSegLen',
-};
-
 /**
  * The device's DevDetail/URI limits from what the server read of its tree before (the store's
  * tree cache), for JudgeOptions.uriLimits; values a session reads itself take over from there.
+ * The same reading the UI's URI fields use (tree/uri-check.ts).
  */
 export function uriLimitsFromTree(entries: readonly { uri: string; data: string | null }[]): UriLimits {
-  const out: UriLimits = {};
-  for (const e of entries) {
-    const key = LIMIT_NODES[e.uri.trim().replace(/^\.\//, '')];
-    if (key && e.data !== null && /^\d+$/.test(e.data.trim())) out[key] = Number(e.data.trim());
-  }
-  return out;
+  return uriLimitsFromEntries(entries);
 }
 
 /** Findings grouped by message number, in order, for showing each message's findings beside it. */
