@@ -6,6 +6,7 @@ import type { MessageRecord, SessionRecord } from '../server/types.js';
 import { checkLoggedSession, countBySeverity, findingsByMessage, formatFinding, hasErrors, uriLimitsFromTree, type Finding, type UriLimits } from '../judge/index.js';
 import { CliError } from './errors.js';
 import { openStore, parse } from './job.js';
+import { formatStatusLine, statusesOf } from './session-statuses.js';
 import { runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
@@ -14,9 +15,10 @@ const HELP = `usage:
   dmw session check ID --data DIR [--json]
   dmw session export ID --data DIR --format pcapng|bundle -o OUT
 
-show prints every message of the session in order: direction, time, size, the expert findings on
-it, then the decoded message as XML (WBXML included), or the error and a hex dump when it could
-not be decoded.
+show prints every message of the session in order: direction, time, size, each Status with what
+its code means (e.g. "status 425 Permission denied <- Get #3"), the expert findings on it, then
+the decoded message as XML (WBXML included), or the error and a hex dump when it could not be
+decoded.
 check judges every message, sent and received, against the OMA DM 1.2 rules (rule id, severity,
 spec clause, message number and element path per finding); exit 0 when no finding is an error,
 1 when one is, 2 on bad input.
@@ -77,7 +79,7 @@ async function show(argv: string[]): Promise<number> {
   if (!session) throw new CliError(`no session ${id} in ${values.data}`);
   const findings = checkLoggedSession(messages, { uriLimits });
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64') })), findings })}\n`);
+    process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64'), statuses: statusesOf(m.bytes) })), findings })}\n`);
     return 0;
   }
   process.stdout.write(formatSession(session, messages, findings));
@@ -126,6 +128,7 @@ export function formatSession(s: SessionRecord, messages: MessageRecord[], findi
     const arrow = m.direction === 'in' ? '<- in ' : '-> out';
     const parts = [`#${m.seq} ${arrow}`, m.at, m.msgId ? `MsgID ${m.msgId}` : null, `${m.bytes.length} bytes`, m.contentType, m.httpStatus !== null ? `HTTP ${m.httpStatus}` : null, m.durationMs !== null ? `${m.durationMs} ms` : null];
     out.push(parts.filter(Boolean).join('  '));
+    for (const st of statusesOf(m.bytes)) out.push(formatStatusLine(st));
     for (const f of byMsg.get(m.seq) ?? []) out.push(`! ${formatFinding(f)}`);
     if (m.error) out.push(`error: ${m.error}`);
     if (m.note) for (const n of m.note.split('\n')) out.push(`note: ${n}`);

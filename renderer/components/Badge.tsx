@@ -1,3 +1,5 @@
+import { statusMeaning, statusTooltip } from '../../main/protocol/status-codes.js';
+
 const TONES: Record<string, string> = {
   active: 'live', 'in-session': 'live', sent: 'live', queued: 'wait', held: 'wait', idle: 'quiet', unconfirmed: 'warn',
   done: 'ok', completed: 'ok', failed: 'bad', aborted: 'warn', timeout: 'warn', interrupted: 'warn', rejected: 'bad',
@@ -11,12 +13,21 @@ export function Badge({ value, title }: { value: string; title?: string | undefi
   );
 }
 
-/** A DM status code coloured by class (2xx ok, 4xx/5xx bad). */
-export function StatusCode({ code }: { code: string | number | null | undefined }) {
+/**
+ * A DM status code coloured by class (2xx ok, 4xx/5xx bad), with its meaning from the one table
+ * (main/protocol/status-codes.ts): the short name beside the code unless `bare`, the class and a
+ * sentence in the tooltip.
+ */
+export function StatusCode({ code, bare = false }: { code: string | number | null | undefined; bare?: boolean }) {
   if (code === null || code === undefined) return <span className="muted">—</span>;
   const n = Number(code);
   const tone = n >= 200 && n < 300 ? 'ok' : n >= 400 ? 'bad' : 'warn';
-  return <span className={`code tone-${tone}`}>{code}</span>;
+  const meaning = statusMeaning(code)?.meaning;
+  return (
+    <span className={`code tone-${tone}`} title={statusTooltip(code)} data-status-code={String(code)}>
+      {code}{!bare && <span className="status-meaning" style={{ fontWeight: 400 }}> {meaning ?? '(undefined code)'}</span>}
+    </span>
+  );
 }
 
 export function timeOf(iso: string | null | undefined): string {

@@ -3,6 +3,7 @@ import type { FindingView, MessageDetail, MessageSummary } from '../../main/api/
 import { FindingList } from './Findings.js';
 import { StatusCode } from './Badge.js';
 import { HexView } from './HexView.js';
+import { codeOfStatusSummary } from './status-text.js';
 
 type Tab = 'commands' | 'xml' | 'tokens' | 'hex';
 
@@ -63,7 +64,7 @@ function CommandTable({ summary }: { summary: MessageSummary }) {
           <tr key={`${c.cmdId}-${i}`}>
             <td className="mono">{c.cmdId}</td>
             <td style={{ paddingLeft: 8 + c.depth * 16 }}><b>{c.kind}</b></td>
-            <td className="mono wrap">{c.summary || c.targets.join(', ')}</td>
+            <td className="mono wrap">{c.kind === 'Status' ? <StatusSummary summary={c.summary} /> : (c.summary || c.targets.join(', '))}</td>
             <td>
               {c.kind === 'Status' || c.kind === 'Results' ? (
                 <span className="muted">→ {c.ref?.cmd ?? 'cmd'} #{c.ref?.cmdRef} of MsgID {c.ref?.msgRef}</span>
@@ -79,4 +80,11 @@ function CommandTable({ summary }: { summary: MessageSummary }) {
       </tbody>
     </table>
   );
+}
+
+/** A Status row's "404 for Get #3": the code with its meaning from the status table, then the rest. */
+function StatusSummary({ summary }: { summary: string }) {
+  const code = codeOfStatusSummary(summary);
+  if (code === null) return <>{summary}</>;
+  return <><StatusCode code={code} />{summary.replace(/^\s*\d{3}/, '')}</>;
 }

@@ -2,6 +2,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useRef } from 'react';
 import type { FindingView, MessageSummary } from '../../main/api/contract.js';
 import { MessageFindingMark } from './Findings.js';
+import { failedStatusText, statusesOfMessage, statusesTooltip } from './status-text.js';
 
 const ROW = 44;
 
@@ -39,6 +40,8 @@ export function SequenceDiagram({ messages, selectedId, onSelect, findings }: {
             const m = messages[it.index]!;
             const toServer = m.direction === 'in';
             const bad = m.error !== null || (m.httpStatus !== null && m.httpStatus >= 400);
+            const statuses = statusesOfMessage(m);
+            const failed = failedStatusText(statuses);
             return (
               <div
                 key={m.id}
@@ -54,9 +57,10 @@ export function SequenceDiagram({ messages, selectedId, onSelect, findings }: {
                 <span className="seq-time">+{m.offsetMs} ms</span>
                 <span className="seq-lane-line left" />
                 <span className={`seq-arrow ${toServer ? 'to-server' : 'to-client'}`}>
-                  <span className="seq-label">
+                  <span className="seq-label" title={statusesTooltip(statuses)}>
                     <MessageFindingMark findings={findings?.get(m.seq)} />
                     <b>{toServer ? '▶' : '◀'} #{m.seq}</b> MsgID {m.msgId ?? '?'} · {m.size} B · {label(m)}
+                    {failed && <span className="bad" data-testid="seq-status"> · {failed}</span>}
                     {m.final === false && <i> (more)</i>}
                     {m.durationMs !== null && <span className="muted"> · server {Math.round(m.durationMs)} ms</span>}
                     {m.note && <span className="warn-text"> ⚑</span>}

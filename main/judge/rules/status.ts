@@ -7,15 +7,10 @@
 import type { Status } from '../../protocol/model.js';
 import { hasAlert, isFinal, itemsOf, normUri, sameId, type CmdView, type MsgView, type SessionModel } from '../session-model.js';
 import { BODY, decoded, type Checks } from './rule.js';
+import { STATUS_CODES } from '../../protocol/status-codes.js';
 
-/** SyncML status codes (SyncML RepPro, response status codes). */
-const KNOWN_CODES = new Set<number>([
-  101, ...range(200, 216), ...range(300, 305), ...range(400, 428), ...range(500, 517),
-]);
-
-function range(a: number, b: number): number[] {
-  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-}
+/** SyncML status codes: the one table (SyncML RepPro, response status codes) the UI and CLI show too. */
+const KNOWN_CODES: ReadonlySet<number> = new Set(STATUS_CODES.keys());
 
 /**
  * Codes each command may answer with: the DM RepPro §6.6 tables, plus the protocol-level ones every
