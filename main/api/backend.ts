@@ -31,7 +31,9 @@ import {
 } from './contract.js';
 import { loadHandsetModule, type HandsetFleet, type HandsetLoad } from './handsets.js';
 import { DecodeCache, messageDetail, summarizeSession } from './session-view.js';
+import { LAZY_SESSION_MESSAGES, messageCount, sessionEnvelope, summaryWindow } from './session-pages.js';
 import { explainRule, FindingsCache } from './findings-view.js';
+import { writtenEntries } from './tree-writes.js';
 import { certificateDevIdProblem } from './form-rules.js';
 import { packetFields, queryPackets } from './packets-view.js';
 
@@ -270,6 +272,11 @@ export class Backend {
 
   private onServerEvent(e: ServerEvent): void {
     this.emit('server.event', e as EventPayload<'server.event'>);
+    // A 2xx Add/Replace shows in the Tree view at once (tree-writes.ts), not after the next Discover.
+    if (e.type === 'job-done') {
+      const written = writtenEntries(e.job);
+      if (written.length > 0) (this.server?.store ?? this.reader).upsertTree(e.job.device, written, this.now());
+    }
     if (e.type === 'session-ended' && e.device) this.snapshot(e.device);
     if (e.type === 'session-held' || e.type === 'session-released') this.emit('jobs.changed', this.queueState(e.device));
   }
@@ -574,9 +581,18 @@ export class Backend {
       'sessions.get': ({ id }) => {
         const s = this.reader.session(id);
         if (!s) throw new Error(`no session ${id}`);
-        const messages = this.summaries(id, s.messageCount ?? 0);
         const jobs = s.device ? this.reader.jobs({ device: s.device }).filter((j) => j.sessionId === id) : [];
+        // A long session: envelopes and the first messages in full; the view asks for the rest as it scrolls.
+        if ((s.messageCount ?? 0) > LAZY_SESSION_MESSAGES) {
+          const { messages, summarized } = sessionEnvelope(this.reader, id, this.cache);
+          return { session: { ...s, messageCount: messages.length }, messages, jobs, summarized };
+        }
+        const messages = this.summaries(id, s.messageCount ?? 0);
         return { session: { ...s, messageCount: s.messageCount ?? messages.length }, messages, jobs };
+      },
+      'sessions.summaries': ({ id, offset, limit }) => {
+        if (!this.reader.session(id)) throw new Error(`no session ${id}`);
+        return { total: messageCount(this.reader, id), messages: summaryWindow(this.reader, id, offset, limit, this.cache) };
       },
       'sessions.message': ({ id }) => {
         const m = this.reader.message(id);
