@@ -11,6 +11,7 @@ import type { DmTree } from '../tree/tree.js';
 import type { HandsetTls } from '../client/transport.js';
 import { readCredential, type CredentialValues } from './credential-flags.js';
 import { CliError } from './errors.js';
+import { helpIfAsked } from './subcommands.js';
 import { describeFaults, parseFaults, UnknownFaultError, type FaultName } from '../client/faults.js';
 
 type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -20,6 +21,7 @@ type Flags = NonNullable<ParseArgsConfig['options']>;
  * CliError naming it, with the command's usage.
  */
 export function parseFlags<const O extends Flags>(argv: string[], options: O, usage: string) {
+  helpIfAsked(argv, usage);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options });

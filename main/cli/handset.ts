@@ -5,6 +5,7 @@
  * SIGINT/SIGTERM; then it closes both listeners and saves the tree.
  */
 import { CliError } from './errors.js';
+import { wantsHelp } from './subcommands.js';
 import { CREDENTIAL_FLAGS } from './credential-flags.js';
 import { authType, caFile, checkServerId, credentials, FAULT_FLAG, faultCatalogue, faultFlag, handsetTls, parseFlags, serverUrl, treeFile } from './handset-args.js';
 
@@ -66,7 +67,7 @@ function listenError(flag: string, p: number, e: unknown): CliError {
 }
 
 export async function handsetCommand(argv: string[]): Promise<number> {
-  if (argv[0] === '--help' || argv[0] === '-h') {
+  if (wantsHelp(argv)) {
     process.stdout.write(`${HELP}\n\n${faultCatalogue()}\n`);
     return 0;
   }

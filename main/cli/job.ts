@@ -12,7 +12,7 @@ import { publicJob } from '../server/api/public.js';
 import { JOB_STATUSES, UNCONFIRMED_POLICIES, type JobRecord, type JobSpec, type JobStatus, type UnconfirmedDecision, type UnconfirmedPolicy } from '../server/types.js';
 import { resolveUnconfirmedPolicy } from '../server/unconfirmed.js';
 import { CliError } from './errors.js';
-import { runSubcommand } from './subcommands.js';
+import { helpIfAsked, runSubcommand } from './subcommands.js';
 import { isRemote, remoteAddJob, remoteClearJobs, remoteDecideJob, remoteJobs, REMOTE_OPTIONS } from './job-remote.js';
 
 const HELP = `usage:
@@ -51,6 +51,7 @@ export async function jobCommand(argv: string[]): Promise<number> {
 }
 
 export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string) {
+  helpIfAsked(argv, usage);
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {

@@ -4,10 +4,12 @@
  */
 import { CliError } from './errors.js';
 import { codecCommand } from './codec.js';
+import { HelpRequested } from './subcommands.js';
 
 type CommandGroup = (args: string[]) => Promise<number> | number;
 
-const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
+/** Every command group (exported for the CLI test that walks them all). */
+export const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   codec: { run: codecCommand, summary: 'decode, encode, inspect and benchmark SyncML DM messages (XML / WBXML)' },
   // Loaded on use: the card group is the only one that may load the pcsclite addon (and only then).
   bootstrap: { run: async (a) => (await import('./bootstrap.js')).bootstrapCommand(a), summary: 'bootstrap profiles -> DM bootstrap messages (WBXML, XML preview), check, diff, store' },
@@ -47,6 +49,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await g.run(rest);
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(`${e.usage}\n`);
+      return 0;
+    }
     if (e instanceof CliError) {
       process.stderr.write(`dmw: ${e.message}\n`);
       return e.exitCode;

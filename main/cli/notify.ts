@@ -7,7 +7,7 @@ import { InvalidInput } from '../notify/errors.js';
 import { UI_MODES, buildPackage0, parsePackage0, parseSessionIdHex, verifyPackage0, type Initiator, type UiModeName } from '../notify/package0.js';
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
-import { runSubcommand } from './subcommands.js';
+import { helpIfAsked, runSubcommand } from './subcommands.js';
 
 const HELP = `usage:
   dmw notify build --server-id ID --secret S --nonce N --session HEX
@@ -25,6 +25,7 @@ export async function notifyCommand(argv: string[]): Promise<number> {
 }
 
 export function cliArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, usage: string, positionals: { min: number; max: number }) {
+  helpIfAsked(argv, usage);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });

@@ -10,6 +10,7 @@ import type { ServerEvent } from '../server/events.js';
 import type { ClientCertMode } from '../server/http.js';
 import { CREDENTIAL_FLAGS, readCredential, readSecretFile } from './credential-flags.js';
 import { CliError } from './errors.js';
+import { runSubcommand, wantsHelp } from './subcommands.js';
 import { parse } from './job.js';
 
 const HELP = `usage:
@@ -62,7 +63,7 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
 }
 
 export async function serverCommand(argv: string[]): Promise<number> {
-  if (argv[0] === '--help' || argv[0] === '-h') {
+  if (wantsHelp(argv)) {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
@@ -228,45 +229,45 @@ export function formatEvent(e: ServerEvent): string {
 }
 
 export async function caCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') {
-    process.stdout.write(`${CA_HELP}\n`);
-    return sub === undefined ? 2 : 0;
-  }
+  return runSubcommand('ca', CA_HELP, { init: caInit, device: caDevice, peer: caPeer }, argv);
+}
+
+async function caInit(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { data: { type: 'string' } }, 'dmw ca init --data DIR');
+  if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`);
   const { LabCa } = await import('../server/ca.js');
-  if (sub === 'init') {
-    const { values, positionals } = parse(rest, { data: { type: 'string' } }, 'dmw ca init --data DIR');
-    if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`);
-    const dir = path.join(dataDir(values.data), 'ca');
-    await LabCa.loadOrCreate(dir);
-    process.stdout.write(`${path.join(dir, 'ca.crt.pem')}\n`);
-    return 0;
-  }
-  if (sub === 'device') {
-    const usage = 'dmw ca device DEVID --data DIR [--out DIR]';
-    const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' } }, usage);
-    if (positionals.length !== 1) throw new CliError(`expected one DEVID\nusage: ${usage}`);
-    const devId = positionals[0]!;
-    const data = dataDir(values.data);
-    const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
-    const issued = await ca.issueDevice(devId);
-    writeIssued(values.out ?? path.join(data, 'devices'), fileSafe(devId), issued);
-    return 0;
-  }
-  if (sub === 'peer') {
-    // A DM-6 peer logs in to our API with this certificate; the CN prefix keeps it apart from devices.
-    const usage = 'dmw ca peer SERVERID --data DIR [--out DIR]';
-    const { values, positionals } = parse(rest, { data: { type: 'string' }, out: { type: 'string' } }, usage);
-    if (positionals.length !== 1) throw new CliError(`expected one SERVERID\nusage: ${usage}`);
-    const { PEER_CN_PREFIX } = await import('../server/api/auth.js');
-    const peerId = positionals[0]!;
-    const data = dataDir(values.data);
-    const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
-    const issued = await ca.issueDevice(`${PEER_CN_PREFIX}${peerId}`);
-    writeIssued(values.out ?? path.join(data, 'peers'), `peer-${fileSafe(peerId)}`, issued);
-    return 0;
-  }
-  throw new CliError(`ca: unknown subcommand "${sub}"\n${CA_HELP}`);
+  const dir = path.join(dataDir(values.data), 'ca');
+  await LabCa.loadOrCreate(dir);
+  process.stdout.write(`${path.join(dir, 'ca.crt.pem')}\n`);
+  return 0;
+}
+
+async function caDevice(argv: string[]): Promise<number> {
+  const usage = 'dmw ca device DEVID --data DIR [--out DIR]';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, out: { type: 'string' } }, usage);
+  if (positionals.length !== 1) throw new CliError(`expected one DEVID\nusage: ${usage}`);
+  const { LabCa } = await import('../server/ca.js');
+  const devId = positionals[0]!;
+  const data = dataDir(values.data);
+  const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
+  const issued = await ca.issueDevice(devId);
+  writeIssued(values.out ?? path.join(data, 'devices'), fileSafe(devId), issued);
+  return 0;
+}
+
+async function caPeer(argv: string[]): Promise<number> {
+  // A DM-6 peer logs in to our API with this certificate; the CN prefix keeps it apart from devices.
+  const usage = 'dmw ca peer SERVERID --data DIR [--out DIR]';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, out: { type: 'string' } }, usage);
+  if (positionals.length !== 1) throw new CliError(`expected one SERVERID\nusage: ${usage}`);
+  const { LabCa } = await import('../server/ca.js');
+  const { PEER_CN_PREFIX } = await import('../server/api/auth.js');
+  const peerId = positionals[0]!;
+  const data = dataDir(values.data);
+  const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
+  const issued = await ca.issueDevice(`${PEER_CN_PREFIX}${peerId}`);
+  writeIssued(values.out ?? path.join(data, 'peers'), `peer-${fileSafe(peerId)}`, issued);
+  return 0;
 }
 
 function fileSafe(name: string): string {

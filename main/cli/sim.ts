@@ -3,6 +3,7 @@
  * DM server, over real HTTP(S). The exit status says whether every session completed.
  */
 import { CliError } from './errors.js';
+import { wantsHelp } from './subcommands.js';
 import { CREDENTIAL_FLAGS } from './credential-flags.js';
 import { authType, caFile, checkServerId, credentials, FAULT_FLAG, faultCatalogue, faultFlag, handsetTls, parseFlags, positiveInt, serverUrl, treeFile } from './handset-args.js';
 
@@ -43,7 +44,7 @@ completed. Exit status 0 when all did, 1 when any failed, 2 for bad arguments.
 const USAGE = 'dmw sim --server URL --count N [options] (dmw sim --help)';
 
 export async function simCommand(argv: string[]): Promise<number> {
-  if (argv[0] === '--help' || argv[0] === '-h') {
+  if (wantsHelp(argv)) {
     process.stdout.write(`${HELP}\n\n${faultCatalogue()}\n`);
     return 0;
   }
