@@ -21,6 +21,7 @@ export const CHANNELS = [
   'sessions.list',
   'sessions.get',
   'sessions.message',
+  'sessions.summaries',
   'sessions.export',
   'sessions.abort',
   'sessions.findings',

@@ -274,6 +274,11 @@ export const SessionDetailSchema = z.object({
   session: SessionSummarySchema,
   messages: z.array(MessageSummarySchema),
   jobs: z.array(JobRecordSchema),
+  /**
+   * A long session (main/api/session-pages.ts): only messages[0 .. summarized) carry their commands
+   * and auth; the others are envelopes (commands []) until sessions.summaries fills them in. Absent: all do.
+   */
+  summarized: z.number().int().optional(),
 });
 export type SessionDetail = z.infer<typeof SessionDetailSchema>;
 
@@ -614,6 +619,8 @@ export const contract = {
   'sessions.list': { input: z.object({ device: devId.optional(), limit: z.number().int().min(1).max(10_000).optional() }).strict(), output: z.array(SessionSummarySchema) },
   'sessions.get': { input: z.object({ id: z.number().int() }).strict(), output: SessionDetailSchema },
   'sessions.message': { input: z.object({ id: z.number().int() }).strict(), output: MessageDetailSchema },
+  /** Full summaries (commands, answers, auth) of messages [offset, offset + limit) of a long session, in seq order. */
+  'sessions.summaries': { input: z.object({ id: z.number().int(), offset: z.number().int().min(0), limit: z.number().int().min(1).max(500) }).strict(), output: z.object({ total: z.number().int(), messages: z.array(MessageSummarySchema) }) },
   /** A self-contained JSON file for a bug report: the session, every message (bytes and decoded), its jobs. */
   'sessions.export': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ fileName: z.string(), json: z.string() }) },
   'sessions.abort': { input: z.object({ id: z.number().int() }).strict(), output: z.object({ ok: z.boolean() }) },

@@ -96,14 +96,19 @@ function basicName(data: string): string | null {
   }
 }
 
-/** Message summaries with every command answered where the log holds the answer. */
-export function summarizeSession(records: MessageRecord[], cache: DecodeCache): MessageSummary[] {
-  const t0 = records.length > 0 ? Date.parse(records[0]!.at) : 0;
+/**
+ * Message summaries with every command answered where the log holds the answer. `opts.t0` is the
+ * session's first message time (offsets), when `records` are a window of it; `opts.count` summarizes
+ * only the first `count` records, the rest (a lookahead) only lend their Statuses and Results.
+ */
+export function summarizeSession(records: MessageRecord[], cache: DecodeCache, opts: { t0?: number; count?: number } = {}): MessageSummary[] {
+  const t0 = opts.t0 ?? (records.length > 0 ? Date.parse(records[0]!.at) : 0);
   const summaries: MessageSummary[] = [];
   const byKey = new Map<string, CommandViewT>();
   const decoded = records.map((r) => ({ record: r, message: cache.get(r) }));
+  const count = Math.min(opts.count ?? records.length, records.length);
 
-  for (const { record: r, message: m } of decoded) {
+  for (const { record: r, message: m } of decoded.slice(0, count)) {
     const commands: CommandViewT[] = [];
     if (m) {
       for (const { command: c, depth } of flatten(m.body.commands)) {

@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useRef } from 'react';
+import { useEffect, useRef } from 'react';
 import type { FindingView, MessageSummary } from '../../main/api/contract.js';
 import { MessageFindingMark } from './Findings.js';
 import { failedStatusText, statusesOfMessage, statusesTooltip } from './status-text.js';
@@ -21,13 +21,29 @@ function label(m: MessageSummary): string {
  * The session as a sequence diagram: a client lane and a server lane, one arrow per logged message
  * (client→server for requests, server→client for answers), virtualized so 10k messages scroll.
  */
-export function SequenceDiagram({ messages, selectedId, onSelect, findings }: {
+export function SequenceDiagram({ messages, selectedId, onSelect, findings, onRange }: {
   messages: MessageSummary[]; selectedId: number | null; onSelect: (id: number) => void;
   /** Expert findings by message seq: each message's mark (worst severity, how many). */
   findings?: ReadonlyMap<number, FindingView[]>;
+  /** The rows on screen changed: messages[first .. last] (a long session fetches their commands). */
+  onRange?: (first: number, last: number) => void;
 }) {
   const parent = useRef<HTMLDivElement>(null);
   const v = useVirtualizer({ count: messages.length, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: 12 });
+  const items = v.getVirtualItems();
+  const first = items[0]?.index ?? -1;
+  const last = items[items.length - 1]?.index ?? -1;
+  useEffect(() => {
+    if (onRange && first >= 0) onRange(first, last);
+  }, [first, last, onRange]);
+  // A message selected from elsewhere (the packet list) is brought into view once the messages are there.
+  const selectedIndex = selectedId === null ? -1 : messages.findIndex((m) => m.id === selectedId);
+  const scrolledTo = useRef<number | null>(null);
+  useEffect(() => {
+    if (selectedIndex < 0 || scrolledTo.current === selectedId) return;
+    scrolledTo.current = selectedId;
+    if (selectedIndex < first || selectedIndex > last || first < 0) v.scrollToIndex(selectedIndex, { align: 'center' });
+  }, [selectedIndex, selectedId, first, last, v]);
   return (
     <div className="seq" aria-label="Sequence diagram">
       <div className="seq-lanes">
@@ -36,7 +52,7 @@ export function SequenceDiagram({ messages, selectedId, onSelect, findings }: {
       </div>
       <div className="seq-scroll" ref={parent} data-testid="seq-scroll">
         <div style={{ height: v.getTotalSize(), position: 'relative' }}>
-          {v.getVirtualItems().map((it) => {
+          {items.map((it) => {
             const m = messages[it.index]!;
             const toServer = m.direction === 'in';
             const bad = m.error !== null || (m.httpStatus !== null && m.httpStatus >= 400);

@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef } from 'react';
 import type { MessageSummary, SessionDetail } from '../../main/api/contract.js';
 import { SESSION_STATES } from '../../main/api/contract.js';
 import { Badge, StatusCode, ago, timeOf } from '../components/Badge.js';
@@ -9,6 +9,7 @@ import { MessagePanel } from '../components/MessagePanel.js';
 import { QueuePanel } from '../components/QueuePanel.js';
 import { SequenceDiagram } from '../components/SequenceDiagram.js';
 import { downloadText } from '../hooks/download.js';
+import { useSessionWindows } from '../hooks/session-windows.js';
 import { useApi, useApp, useAppShallow } from '../hooks/store.js';
 import { filterSessions, heldSession } from '../stores/app-store.js';
 import { FindingCounts, RuleExplanation } from '../components/Findings.js';
@@ -126,11 +127,22 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
   useEffect(() => {
     void loadFindings(s.id);
   }, [s.id, detail.messages.length, loadFindings]);
+  // A long session comes as envelopes: the windows on screen are filled in as the diagram scrolls.
+  const windows = useSessionWindows(detail);
+  const all = windows.messages;
   const messages = useMemo(
-    () => detail.messages.filter((m) => matches(m, q) && (floor === null || (bySeq.get(m.seq) ?? []).some((f) => atLeast(f.severity, floor)))),
-    [detail.messages, q, floor, bySeq],
+    () => (q === '' && floor === null ? all : all.filter((m) => matches(m, q) && (floor === null || (bySeq.get(m.seq) ?? []).some((f) => atLeast(f.severity, floor))))),
+    [all, q, floor, bySeq],
   );
-  const selected = detail.messages.find((m) => m.id === selectedMessageId);
+  const indexOf = useMemo(() => (messages === all ? null : new Map(all.map((m, i) => [m.id, i]))), [messages, all]);
+  const fillRange = windows.onRange;
+  const onRange = useCallback((first: number, last: number) => {
+    if (!indexOf) return fillRange(first, last);
+    const a = indexOf.get(messages[first]?.id ?? -1);
+    const b = indexOf.get(messages[last]?.id ?? -1);
+    if (a !== undefined && b !== undefined) fillRange(a, b);
+  }, [indexOf, messages, fillRange]);
+  const selected = all.find((m) => m.id === selectedMessageId);
 
   useEffect(() => {
     if (selectedMessageId === null && detail.messages.length > 0) void selectMessage(detail.messages[0]!.id);
@@ -138,8 +150,8 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
 
   const last = detail.messages[detail.messages.length - 1];
   const totalMs = last ? last.offsetMs : 0;
-  const serverMs = detail.messages.reduce((n, m) => n + (m.durationMs ?? 0), 0);
-  const auth = detail.messages.filter((m) => m.auth.cred || (m.auth.hdrStatus && (m.auth.hdrStatus.chalType || m.auth.hdrStatus.code !== '200')));
+  const serverMs = useMemo(() => detail.messages.reduce((n, m) => n + (m.durationMs ?? 0), 0), [detail.messages]);
+  const auth = useMemo(() => all.filter((m) => m.auth.cred || (m.auth.hdrStatus && (m.auth.hdrStatus.chalType || m.auth.hdrStatus.code !== '200'))), [all]);
 
   const exportIt = async () => {
     try {
@@ -183,7 +195,12 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
             </label>
             {floor !== null && <span className="muted small">{messages.length} of {detail.messages.length} messages</span>}
           </div>
-          <SequenceDiagram messages={messages} selectedId={selectedMessageId} onSelect={(id) => void selectMessage(id)} findings={bySeq} />
+          {!windows.complete && (
+            <p className="muted small" data-testid="session-windows">
+              Long session: commands are read for the messages on screen ({windows.summarized} of {detail.messages.length} so far); the filter above and the auth exchange cover those. The Packets view filters the whole session (<code>session == {s.id}</code>).
+            </p>
+          )}
+          <SequenceDiagram messages={messages} selectedId={selectedMessageId} onSelect={(id) => void selectMessage(id)} findings={bySeq} onRange={onRange} />
           <section className="panel" aria-label="Auth exchange">
             <header className="panel-head"><h3>Auth exchange</h3></header>
             {auth.length === 0 ? <p className="muted small">No credentials or challenges in this session (client auth: {s.authType ?? 'none'}).</p> : (
