@@ -34,6 +34,7 @@ import { EventBus, type ServerEvent } from './events.js';
 import { StepControl, type SteppingState } from './step-control.js';
 import { ACCEPTED_MEDIA_TYPES, listen, type ClientCertMode, type IncomingBody, type Listener, type OutgoingResponse } from './http.js';
 import { parseJobSpec } from './jobs.js';
+import type { SessionHook } from './scripted.js';
 import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiMode } from './notifier.js';
 import type { JobRecord, JobSpec, SessionState } from './types.js';
 import { activeDm20Sessions, closeDm20, createDm20Context, handleDm20, sweepDm20, type Dm20Context, type Dm20Limits } from './dm20/index.js';
@@ -124,6 +125,8 @@ export class DmServer {
   /** Held answers of paused devices (the Sessions view's Step and Resume). */
   private readonly steps: StepControl;
   private dm20?: Dm20Context;
+  /** Scripted sessions of a device under test (scripted.ts, the conformance runner): its own engine and turns. */
+  sessionHook?: SessionHook;
   /** Requests the DM endpoint does not own (the management API, api/index.ts): true = taken. */
   httpHook?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
 
@@ -464,9 +467,11 @@ export class DmServer {
         }
         const size = r.bytes.length;
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId: sessionId!, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null }, seen);
-        const state = live?.state ?? (entry!.state ? { ...entry!.state, id: sessionId! } : this.engine.open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
+        const state = live?.state ?? (entry!.state ? { ...entry!.state, id: sessionId! } : (this.sessionHook?.engineFor(devId) ?? this.engine).open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
         const queued = this.store.queuedJobSpecs(devId);
-        const turn = this.steps.turnFor(devId, state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) });
+        const input: EngineInput = { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) };
+        const scripted = this.sessionHook?.turn(devId, state, input);
+        const turn = scripted ? { output: scripted } : this.steps.turnFor(devId, state, input);
         if (entry?.state && !('held' in turn ? turn.held.session : turn.output.session).authenticated) {
           throw new Error('a session that authenticated without its jobs did not with them');
         }
@@ -547,13 +552,14 @@ export class DmServer {
     const view = this.desk.checkedView(known, gate.lockBinds, now);
     const id = live?.id ?? this.desk.newSessionId();
     const token = live?.token ?? randomHex(8);
-    const state = live?.state ?? this.engine.open({ id, message, encoding, respUri: this.respUri(r.host, `u${-id}`, token), device: view });
+    const engine = this.sessionHook?.engineFor(devId) ?? this.engine;
+    const state = live?.state ?? engine.open({ id, message, encoding, respUri: this.respUri(r.host, `u${-id}`, token), device: view });
     // Only the authentication phase runs here: a device that authenticates has its whole turn run
     // once, in exchange(), with its queued jobs (building and encoding an answer without them here
     // cost a third of the first message's work, and was thrown away).
     let refused: EngineOutput | undefined;
     try {
-      refused = this.engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
+      refused = engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
     } catch (e) {
       // A bug, not the device's doing: logged like any internal error, and the session goes.
       if (live) this.live.delete(live.id);

@@ -54,6 +54,8 @@ export interface Check {
   /** Where the actual value is: message number and element path, when there is one. */
   msg?: number;
   path?: string;
+  /** The judge rule (main/judge/catalogue.ts) this check stands for, when there is one. */
+  rule?: string;
 }
 
 export interface CaseResult extends CaseInfo {
@@ -86,7 +88,8 @@ export interface PlanResult {
 export type ConformanceProgress =
   | { kind: 'waiting'; device: string; notified: boolean }
   | { kind: 'case-start'; index: number; total: number; id: string; title: string }
-  | { kind: 'case-end'; index: number; total: number; id: string; verdict: Verdict }
+  /** `result`: the case with its evidence, so the UI can show a finished case while the run goes on (optional). */
+  | { kind: 'case-end'; index: number; total: number; id: string; verdict: Verdict; result?: CaseResult }
   | { kind: 'done'; result: PlanResult };
 
 /** The `--json` summary line's case entry (issue 15's exact form). */

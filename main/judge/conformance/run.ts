@@ -1,0 +1,278 @@
+/**
+ * The conformance runner: a plan's cases, one after the other, each driving the device under test
+ * through the server's scripted sessions (main/server/scripted.ts) and judged by its own checks
+ * and by the expert rules (main/judge) on the device's messages of its sessions.
+ *
+ * Waits are bounded: a device that does not open a session within `waitMs`, or goes quiet for that
+ * long inside one, ends the run; that case and the rest are inconclusive. A session is asked for
+ * with `trigger` when the caller can start one (a virtual handset, a libdmclient run), else with
+ * package #0 when the device has a notify address, else the runner says it waits.
+ */
+import type { DmServer } from '../../server/server.js';
+import { ScriptedSessions, type DeviceScript, type DevicePackage } from '../../server/scripted.js';
+import type { Credential } from '../../server/config.js';
+import type { ServerEvent } from '../../server/events.js';
+import { checkLoggedSession } from '../index.js';
+import { CaseTools, type CaseEnv, type CaseScript, type ConformanceCase } from './dsl.js';
+import { planCases, DEFAULT_PLAN } from './plans.js';
+import type { CaseResult, Check, ConformanceProgress, EvidenceSession, PlanResult, Verdict } from './types.js';
+
+export interface RunOptions {
+  server: DmServer;
+  /** DevId of the device under test. */
+  device: string;
+  plan?: string;
+  /** Only these case ids (in plan order); default all. */
+  cases?: readonly string[];
+  /** Longest wait for the device to open a session, or to send its next message in one (default 60 s). */
+  waitMs?: number;
+  /** What the device presents when it authenticates (default: its registered credential, or the server's lab default). */
+  clientCred?: Credential;
+  /** Starts a session of the device (a virtual handset, one libdmclient run); default package #0 or waiting. */
+  trigger?: () => unknown;
+  onProgress?: (p: ConformanceProgress) => void;
+  now?: () => number;
+}
+
+export class UnknownCaseError extends Error {}
+
+/** The cases a run would take, checked: unknown plan or case ids throw UnknownCaseError. */
+export function selectCases(plan: string, ids: readonly string[] | undefined): ConformanceCase[] {
+  const all = planCases(plan);
+  if (!all) throw new UnknownCaseError(`unknown plan "${plan}"`);
+  if (!ids || ids.length === 0) return all;
+  for (const id of ids) if (!all.some((c) => c.id === id)) throw new UnknownCaseError(`plan "${plan}" has no case "${id}"`);
+  return all.filter((c) => ids.includes(c.id));
+}
+
+export async function runConformance(opts: RunOptions): Promise<PlanResult> {
+  const plan = opts.plan ?? DEFAULT_PLAN;
+  const cases = selectCases(plan, opts.cases);
+  const now = opts.now ?? Date.now;
+  const server = opts.server;
+  const stored = server.store.device(opts.device);
+  const clientCred = opts.clientCred ?? stored?.clientCred ?? server.config.defaultClientCred;
+  const env: CaseEnv = {
+    devId: opts.device,
+    serverId: server.config.serverId,
+    clientAuth: server.config.clientAuth,
+    serverAuth: server.config.serverAuth,
+    ...(clientCred ? { clientCred } : {}),
+    ...(server.config.serverCred ? { serverCred: server.config.serverCred } : {}),
+  };
+  const startedAt = now();
+  const results: CaseResult[] = [];
+  let gone: string | undefined;
+  const emit = (p: ConformanceProgress) => opts.onProgress?.(p);
+  for (const [index, c] of cases.entries()) {
+    emit({ kind: 'case-start', index, total: cases.length, id: c.id, title: c.title });
+    let r: CaseResult;
+    if (gone) r = result(c, 'inconclusive', `not run: ${gone}`, [], [], [], [], 0);
+    else {
+      const na = c.needs?.(env);
+      if (na) r = result(c, 'not-applicable', na, [], [], [], [], 0);
+      else {
+        const out = await runCase(c, env, opts, now);
+        r = out.result;
+        if (out.gone) gone = out.gone;
+      }
+    }
+    results.push(r);
+    emit({ kind: 'case-end', index, total: cases.length, id: c.id, verdict: r.verdict });
+  }
+  const count = (v: Verdict) => results.filter((r) => r.verdict === v).length;
+  const done: PlanResult = {
+    plan, device: opts.device, startedAt, finishedAt: now(),
+    passed: count('pass'), failed: count('fail'), inconclusive: count('inconclusive'), skipped: count('not-applicable'),
+    cases: results,
+  };
+  emit({ kind: 'done', result: done });
+  return done;
+}
+
+function result(c: ConformanceCase, verdict: Verdict, detail: string, checks: Check[], sessions: EvidenceSession[], rules: string[], notRestored: string[], durationMs: number): CaseResult {
+  return { id: c.id, title: c.title, clause: c.clause, group: c.group, verdict, detail, checks, sessions, rules, notRestored, durationMs };
+}
+
+/** One case: its sessions, then its verdict. `gone` says the device stopped connecting. */
+async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: () => number): Promise<{ result: CaseResult; gone?: string }> {
+  const started = now();
+  const waitMs = opts.waitMs ?? 60_000;
+  const server = opts.server;
+  const t = new CaseTools(env);
+  let gen: CaseScript | undefined;
+  let finished = false;
+  let wantsSession = false;
+  let scriptError: string | undefined;
+  const sessions: number[] = [];
+  const ended = new Map<number, { state: string; reason: string }>();
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  let lastActivity = now();
+
+  const step = (p: DevicePackage) => {
+    try {
+      const s = gen ? gen.next(p) : (gen = c.script(t, p)).next();
+      if (s.done) {
+        finished = true;
+        return undefined;
+      }
+      if ('newSession' in s.value) {
+        wantsSession = true;
+        return undefined;
+      }
+      return s.value;
+    } catch (e) {
+      scriptError = e instanceof Error ? e.message : String(e);
+      finished = true;
+      return undefined;
+    }
+  };
+  const script: DeviceScript = {
+    ...(c.config ? { config: c.config(env) } : {}),
+    onMessage: (m) => {
+      lastActivity = now();
+      if (!sessions.includes(m.sessionId)) sessions.push(m.sessionId);
+      poke();
+    },
+    nextPackage: (p) => {
+      lastActivity = now();
+      if (finished) return undefined;
+      if (wantsSession) {
+        // Waiting for the next session: this one (or a stray one) just ends.
+        if (!p.first) return undefined;
+        wantsSession = false;
+      }
+      return step(p);
+    },
+  };
+  const off = server.bus.subscribe((e: ServerEvent) => {
+    if (e.type === 'session-ended' && sessions.includes(e.sessionId)) {
+      ended.set(e.sessionId, { state: e.state, reason: e.reason });
+      poke();
+    }
+    if (e.type === 'session-started' && e.device === env.devId) {
+      lastActivity = now();
+      poke();
+    }
+  });
+  const detach = ScriptedSessions.of(server).attach(env.devId, script);
+  let gone: string | undefined;
+  let unfinished: { state: string; reason: string } | undefined;
+  try {
+    for (;;) {
+      // One session of the case: ask for it, wait for it to open, then to end.
+      const before = sessions.length;
+      await askForSession(opts, server);
+      const openedBy = now() + waitMs;
+      while (sessions.length === before && now() < openedBy) await sleepOrWake((w) => (wake = w), openedBy - now());
+      if (sessions.length === before) {
+        gone = `the device did not open a session within ${Math.round(waitMs / 1000)} s`;
+        break;
+      }
+      let id = sessions[sessions.length - 1]!;
+      for (;;) {
+        id = sessions[sessions.length - 1]!;
+        if (ended.has(id)) break;
+        const quietUntil = lastActivity + waitMs;
+        if (now() >= quietUntil) break;
+        await sleepOrWake((w) => (wake = w), quietUntil - now());
+      }
+      if (!ended.has(id)) {
+        gone = `the device sent nothing for ${Math.round(waitMs / 1000)} s inside session ${id}`;
+        server.abortSession(id);
+        break;
+      }
+      const end = ended.get(id)!;
+      if (finished) break;
+      if (wantsSession && end.state === 'done') continue;
+      unfinished = end;
+      break;
+    }
+  } finally {
+    detach();
+    off();
+  }
+
+  // Evidence and the judge's view of the device's messages.
+  const evidence: EvidenceSession[] = [];
+  const rules = new Set<string>();
+  for (const id of sessions) {
+    const msgs = server.store.messages(id);
+    evidence.push({ sessionId: id, messages: msgs.map((m) => ({ seq: m.seq, direction: m.direction, at: Date.parse(m.at), xml: m.decoded ?? '', size: m.bytes.length })) });
+    const fromDevice = new Set(msgs.filter((m) => m.direction === 'in').map((m) => m.seq));
+    for (const f of checkLoggedSession(msgs)) {
+      if (f.severity === 'error' && fromDevice.has(f.msg) && !c.allowRules?.includes(f.rule)) rules.add(f.rule);
+    }
+  }
+  const checks = t.checks;
+  // A session the device ended (an abort) or the server refused (authentication) is the device's
+  // answer; one that timed out or was cut says nothing about it.
+  if (unfinished && !gone && !deviceWentAway(unfinished.state)) {
+    checks.push({ what: 'the session lasts until the case is done', expected: 'done', actual: `${unfinished.state}: ${unfinished.reason}`, ok: false });
+  }
+  const failed = checks.find((k) => !k.ok);
+  const ruleList = [...rules];
+  let verdict: Verdict;
+  let detail: string;
+  if (scriptError !== undefined) {
+    verdict = failed ? 'fail' : 'inconclusive';
+    detail = failed ? failedLine(failed) : `the case could not read the device's answer: ${scriptError}`;
+  } else if (failed) {
+    verdict = 'fail';
+    detail = failedLine(failed);
+  } else if (ruleList.length > 0) {
+    verdict = 'fail';
+    detail = `the expert checks found errors in the device's messages: ${ruleList.join(', ')}`;
+  } else if (gone) {
+    verdict = 'inconclusive';
+    detail = gone;
+  } else if (unfinished) {
+    verdict = 'inconclusive';
+    detail = `the session ended (${unfinished.state}: ${unfinished.reason}) before the case was done`;
+  } else {
+    verdict = 'pass';
+    detail = `${checks.length} check${checks.length === 1 ? '' : 's'} passed`;
+  }
+  return { result: result(c, verdict, detail, checks, evidence, ruleList, t.notRestored(), now() - started), ...(gone ? { gone } : {}) };
+}
+
+function deviceWentAway(state: string): boolean {
+  return state === 'timeout' || state === 'interrupted';
+}
+
+function failedLine(k: Check): string {
+  return `${k.what}: expected ${k.expected}, got ${k.actual}${k.rule ? ` [${k.rule}]` : ''}`;
+}
+
+async function askForSession(opts: RunOptions, server: DmServer): Promise<void> {
+  if (opts.trigger) {
+    // Not awaited: the session runs while we wait for it (a handset's connect() settles at its end).
+    Promise.resolve()
+      .then(() => opts.trigger!())
+      .catch(() => undefined);
+    return;
+  }
+  const dev = server.store.device(opts.device);
+  if (dev?.notifyUrl) {
+    const r = await server.notify(opts.device);
+    opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: r.ok });
+    return;
+  }
+  opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: false });
+}
+
+function sleepOrWake(setWake: (w: () => void) => void, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(1, Math.min(ms, 1000)));
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    setWake(done);
+  });
+}
