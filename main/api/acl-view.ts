@@ -12,6 +12,7 @@ import { ACL_COMMANDS, parseAcl, type AclCommand } from '../tree/acl.js';
 import { ACCESS_ALL, DmTree, type DmNode } from '../tree/tree.js';
 import type { TreeEntry } from '../server/types.js';
 import type { AclMatrix } from './contract.js';
+import { checkTypedUri, uriLimitsFromEntries } from '../tree/uri-check.js';
 
 const ACL_SUFFIX = '?prop=ACL';
 const MAX_SUBTREE_ROWS = 2000;
@@ -103,6 +104,9 @@ export function knownServers(entries: TreeEntry[], acls: Map<string, string>, ow
 
 export function aclMatrix(device: string, uri: string, entries: TreeEntry[], ownServerId: string): AclMatrix {
   const target = norm(uri);
+  // `./a//b` would become Gets of `./a//b?prop=ACL` and `./a/?prop=ACL` that every device refuses.
+  const problem = checkTypedUri(target, { limits: uriLimitsFromEntries(entries) });
+  if (problem) throw new Error(problem);
   const { tree, acls, paths } = buildCachedTree(entries);
   const servers = knownServers(entries, acls, ownServerId);
   const cells: AclMatrix['cells'] = {};

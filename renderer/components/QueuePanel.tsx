@@ -1,14 +1,23 @@
 import { useEffect, useMemo } from 'react';
 import { useApp } from '../hooks/store.js';
 import { Badge, StatusCode, timeOf } from './Badge.js';
+import { clip, LongValue } from './LongValue.js';
 
 /** Kinds the server can check by reading the node back (main/server/unconfirmed.ts VERIFIABLE_KINDS). */
 const VERIFIABLE = ['add', 'replace', 'delete'];
 
+/** The command and its node; a value is cut to its head (a 1 MB Replace must not fill the table). */
 function describeSpec(spec: unknown): string {
   const s = spec as { kind?: string; uri?: string; value?: string; commands?: { kind: string; uri?: string }[] };
-  if (s.commands) return `${s.kind} [${s.commands.map((c) => `${c.kind} ${c.uri ?? ''}`).join(', ')}]`;
-  return `${s.kind ?? '?'} ${s.uri ?? ''}${s.value !== undefined ? ` = ${s.value}` : ''}`;
+  if (s.commands) return clip(`${s.kind} [${s.commands.map((c) => `${c.kind} ${c.uri ?? ''}`).join(', ')}]`, 200).head;
+  return `${s.kind ?? '?'} ${s.uri ?? ''}`;
+}
+
+/** The command, and its value (if any) cut with "show all" / "download" for the whole. */
+function SpecCell({ spec, id }: { spec: unknown; id: number | string }) {
+  const value = (spec as { value?: unknown }).value;
+  if (typeof value !== 'string') return <>{describeSpec(spec)}</>;
+  return <>{describeSpec(spec)} = <LongValue text={value} fileName={`job-${id}-value.txt`} /></>;
 }
 
 /**
@@ -62,7 +71,7 @@ export function QueuePanel({ device }: { device: string }) {
             {queue.held.map((h) => (
               <tr key={h.heldId}>
                 <td><Badge value="held" /></td>
-                <td className="mono">{describeSpec(h.spec)}</td>
+                <td className="mono wrap"><SpecCell spec={h.spec} id={`held-${h.heldId}`} /></td>
                 <td><button className="link" onClick={() => void discard(device, h.heldId)}>discard</button></td>
               </tr>
             ))}
@@ -81,7 +90,7 @@ export function QueuePanel({ device }: { device: string }) {
               {unconfirmed.map((j) => (
                 <tr key={j.id} data-unconfirmed={j.id}>
                   <td>{j.id}</td>
-                  <td className="mono">{describeSpec(j.spec)}</td>
+                  <td className="mono wrap"><SpecCell spec={j.spec} id={j.id} /></td>
                   <td className="small">{j.error}</td>
                   <td className="row gap">
                     {VERIFIABLE.includes(j.command) && <button onClick={() => void decide(j.id, 'verify')} data-testid={`verify-${j.id}`}>Verify</button>}
@@ -94,14 +103,14 @@ export function QueuePanel({ device }: { device: string }) {
           </table>
         </div>
       )}
-      <table className="grid compact" data-testid="job-list">
-        <thead><tr><th>#</th><th>command</th><th>state</th><th>status</th><th>updated</th></tr></thead>
+      <table className="grid compact" data-testid="job-list" style={{ tableLayout: 'fixed' }}>
+        <thead><tr><th style={{ width: 48 }}>#</th><th>command</th><th style={{ width: 96 }}>state</th><th style={{ width: 64 }}>status</th><th style={{ width: 80 }}>updated</th></tr></thead>
         <tbody>
           {jobs.length === 0 && <tr><td colSpan={5} className="muted">No jobs yet.</td></tr>}
           {jobs.map((j) => (
             <tr key={j.id} data-job={j.id}>
               <td>{j.id}</td>
-              <td className="mono" title={j.error ?? undefined}>{describeSpec(j.spec)}</td>
+              <td className="mono wrap" title={j.error ?? undefined} data-testid="job-command"><SpecCell spec={j.spec} id={j.id} /></td>
               <td><Badge value={j.status} title={j.error ?? undefined} /></td>
               <td><StatusCode code={j.statusCode} /></td>
               <td>{timeOf(j.updatedAt)}</td>

@@ -1,6 +1,11 @@
 /**
  * A value editor typed by the node's DM format (TND §7: b64, bin, bool, chr, int, node, null, xml,
  * date, time, float): the right input for each, and the check a device would make before we send.
+ *
+ * Numbers are text inputs with a numeric keyboard, not number inputs: a number input cannot hold
+ * what was typed for another node ("de-DE" left over when the selection moved on made Chromium warn
+ * `The specified value "de-DE" cannot be parsed` and show an empty field), nor "2.5" in an int field
+ * so that it can be explained. The caller keys the editor's state by node (TreeView: NodePanel key).
  */
 export const FORMATS = ['chr', 'int', 'bool', 'float', 'date', 'time', 'b64', 'bin', 'xml', 'node', 'null'] as const;
 export type DmFormatName = (typeof FORMATS)[number];
@@ -42,10 +47,10 @@ export function ValueEditor({ format, value, onChange, id }: { format: string; v
       );
       break;
     case 'int':
-      input = <input id={id} type="number" step={1} value={value} onChange={(e) => onChange(e.target.value)} aria-label="Value" />;
+      input = <input id={id} type="text" inputMode="numeric" value={value} onChange={(e) => onChange(e.target.value)} aria-label="Value" className="mono" />;
       break;
     case 'float':
-      input = <input id={id} type="number" step="any" value={value} onChange={(e) => onChange(e.target.value)} aria-label="Value" />;
+      input = <input id={id} type="text" inputMode="decimal" value={value} onChange={(e) => onChange(e.target.value)} aria-label="Value" className="mono" />;
       break;
     case 'node':
     case 'null':

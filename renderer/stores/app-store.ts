@@ -31,7 +31,14 @@ export interface Notice {
   id: number;
   kind: 'error' | 'info';
   text: string;
+  /** How many times this same notice came (shown once, with ×N, instead of stacking). */
+  count?: number;
 }
+
+/** Longest an info (success) notice stays; errors stay until closed. */
+export const INFO_NOTICE_MS = 4000;
+/** Notices shown at once: the oldest goes first. */
+export const MAX_NOTICES = 3;
 
 export interface SessionFilter {
   device: string | null;
@@ -117,6 +124,8 @@ export interface AppState extends BootstrapSlice, SerialSlice, FindingsSlice, Pa
   aclDevice: string | null;
   aclUri: string;
   aclMatrix: AclMatrix | null;
+  /** Why the matrix for aclUri could not be had (shown in the ACL view, not only as a toast). */
+  aclError: string | null;
   loadAcl(device?: string, uri?: string): Promise<void>;
 }
 
@@ -276,8 +285,10 @@ export function createAppStore(deps: StoreDeps): AppStore {
       setView: (view) => set({ view }),
       notify: (kind, text) => {
         const id = noticeId++;
-        set({ notices: [...get().notices.slice(-4), { id, kind, text }] });
-        if (kind === 'info') setTimeout(() => get().dismiss(id), 4000);
+        const same = get().notices.find((n) => n.kind === kind && n.text === text);
+        const rest = get().notices.filter((n) => n !== same);
+        set({ notices: [...rest, { id, kind, text, count: (same?.count ?? 1) + (same ? 1 : 0) }].slice(-MAX_NOTICES) });
+        if (kind === 'info') setTimeout(() => get().dismiss(id), INFO_NOTICE_MS);
       },
       dismiss: (id) => set({ notices: get().notices.filter((n) => n.id !== id) }),
       setConnection: (connection, detail) => {
@@ -490,13 +501,18 @@ export function createAppStore(deps: StoreDeps): AppStore {
       aclDevice: null,
       aclUri: '.',
       aclMatrix: null,
+      aclError: null,
       loadAcl: async (device, uri) => {
         const dev = device ?? get().aclDevice;
         const u = uri ?? get().aclUri;
         set({ aclDevice: dev, aclUri: u });
         if (!dev) return;
-        const aclMatrix = await guard('ACL', () => api['acl.matrix']({ device: dev, uri: u }));
-        if (aclMatrix && get().aclDevice === dev && get().aclUri === u) set({ aclMatrix });
+        try {
+          const aclMatrix = await api['acl.matrix']({ device: dev, uri: u });
+          if (get().aclDevice === dev && get().aclUri === u) set({ aclMatrix, aclError: null });
+        } catch (e) {
+          if (get().aclDevice === dev && get().aclUri === u) set({ aclError: `${u}: ${e instanceof Error ? e.message : String(e)}` });
+        }
       },
     };
   });

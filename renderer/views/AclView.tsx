@@ -1,7 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
-import { ACL_COMMAND_NAMES, type AclMatrix, type JobSpecInput } from '../../main/api/contract.js';
+import { ACL_COMMAND_NAMES, type AclMatrix, type JobSpecInput, type JobView } from '../../main/api/contract.js';
+import { Badge, StatusCode } from '../components/Badge.js';
 import { DeviceSelect } from '../components/DeviceSelect.js';
+import { Field } from '../components/Field.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
+import { checkTypedUri, uriLimitsFromEntries } from '../../main/tree/uri-check.js';
 
 type Cmd = (typeof ACL_COMMAND_NAMES)[number];
 type Grants = Record<Cmd, string[]>;
@@ -27,11 +30,20 @@ export function aclText(g: Grants): string {
 }
 
 export function AclView() {
-  const { device, uri, matrix, treeDevice, entries } = useAppShallow((s) => ({ device: s.aclDevice, uri: s.aclUri, matrix: s.aclMatrix, treeDevice: s.treeDevice, entries: s.treeEntries }));
+  const { device, uri, matrix, aclError, treeDevice, entries } = useAppShallow((s) => ({ device: s.aclDevice, uri: s.aclUri, matrix: s.aclMatrix, aclError: s.aclError, treeDevice: s.treeDevice, entries: s.treeEntries }));
   const load = useApp((s) => s.loadAcl);
   const loadTree = useApp((s) => s.loadTree);
   const addJob = useApp((s) => s.addJob);
+  const jobs = useApp((s) => s.jobs);
   const [draftUri, setDraftUri] = useState(uri);
+  /** Jobs this view sent (Read ACLs, Replace ?prop=ACL), with their outcome shown below: a failure is never silent. */
+  const [sent, setSent] = useState<{ key: number; label: string; jobId: number | null }[]>([]);
+  const send = async (label: string, spec: JobSpecInput) => {
+    if (!device) return null;
+    const job = await addJob(device, spec);
+    setSent((r) => [{ key: Date.now() + r.length, label, jobId: job?.id ?? null }, ...r].slice(0, 20));
+    return job;
+  };
   useEffect(() => setDraftUri(uri), [uri]);
   useEffect(() => {
     if (device) void load(device, uri);
@@ -39,15 +51,19 @@ export function AclView() {
   }, [device]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const uris = useMemo(() => (treeDevice === device ? entries.filter((e) => !e.uri.includes('?') && e.format === 'node').map((e) => e.uri).slice(0, 5000) : []), [entries, treeDevice, device]);
+  const limits = useMemo(() => (treeDevice === device ? uriLimitsFromEntries(entries) : {}), [entries, treeDevice, device]);
+  // A node, not a property: `./a//b` or `./a/../b` is refused here, with the reason, before anything is asked.
+  const draftError = draftUri.trim() === '' ? null : checkTypedUri(draftUri.trim(), { limits });
 
   /** The ancestors' and the subtree's unread ACLs: the root by a read-acl job, the rest in one Sequence. */
   const readAcls = async (m: AclMatrix) => {
     if (!device) return;
     const targets = [...new Set([...m.unread, ...m.nodes.filter((n) => n.acl === null).map((n) => n.uri)])].slice(0, 200);
     if (targets.length === 0) targets.push(m.uri);
-    if (targets.includes('.')) await addJob(device, { kind: 'read-acl', uri: '.' });
-    const rest = targets.filter((t) => t !== '.');
-    if (rest.length > 0) await addJob(device, { kind: 'sequence', commands: rest.map((u) => ({ kind: 'get' as const, uri: `${u}?prop=ACL` })) } satisfies JobSpecInput);
+    if (targets.includes('.')) await send('Read ACL .', { kind: 'read-acl', uri: '.' });
+    // Only URIs a device can take: a node the server's copy holds under a malformed name is not asked for.
+    const rest = targets.filter((t) => t !== '.' && checkTypedUri(t) === null);
+    if (rest.length > 0) await send(`Read ACLs of ${rest.length} node${rest.length === 1 ? '' : 's'}`, { kind: 'sequence', commands: rest.map((u) => ({ kind: 'get' as const, uri: `${u}?prop=ACL` })) } satisfies JobSpecInput);
   };
 
   return (
@@ -55,13 +71,15 @@ export function AclView() {
       <header className="view-head">
         <h1>ACL</h1>
         <DeviceSelect value={device} onChange={(d) => d && void load(d, uri)} />
-        <form className="row gap" onSubmit={(e) => { e.preventDefault(); void load(device ?? undefined, draftUri.trim() || '.'); }}>
-          <input list="acl-uris" value={draftUri} onChange={(e) => setDraftUri(e.target.value)} aria-label="Node URI" className="mono" placeholder="./DMAcc" />
+        <form className="row gap" onSubmit={(e) => { e.preventDefault(); if (!draftError) void load(device ?? undefined, draftUri.trim() || '.'); }}>
+          <Field label="Node URI" list="acl-uris" value={draftUri} onChange={setDraftUri} mono placeholder="./DMAcc" error={draftError} testId="acl-uri" />
           <datalist id="acl-uris">{uris.map((u) => <option key={u} value={u} />)}</datalist>
-          <button type="submit">Show</button>
+          <button type="submit" disabled={draftError !== null}>Show</button>
         </form>
       </header>
-      {!matrix ? <p className="muted pad">{device ? 'Loading…' : 'No device yet.'}</p> : (
+      {aclError && <p className="bad pad" role="alert" data-testid="acl-error">Could not show the ACLs of {aclError}</p>}
+      {sent.length > 0 && <AclRequests sent={sent} jobs={jobs} />}
+      {!matrix ? <p className="muted pad">{device ? (aclError ? '' : 'Loading…') : 'No device yet.'}</p> : (
         <div className="acl-body">
           <section className="panel" aria-label="Effective rights">
             <header className="panel-head">
@@ -95,7 +113,7 @@ export function AclView() {
             </table>
             <p className="muted small">Effective right = the node's own ACL, or the nearest ancestor's with a value (OMA DM TND §8.3.7.1). Access types come from DDFs and never travel over DM, so they are not shown. Hover a cell for the reason.</p>
           </section>
-          {device && <AclEditor device={device} matrix={matrix} />}
+          {device && <AclEditor matrix={matrix} send={send} />}
           <section className="panel" aria-label="Subtree ACLs">
             <header className="panel-head"><h3>Subtree</h3></header>
             <table className="grid compact">
@@ -115,8 +133,30 @@ export function AclView() {
   );
 }
 
-function AclEditor({ device, matrix }: { device: string; matrix: AclMatrix }) {
-  const addJob = useApp((s) => s.addJob);
+/** What the jobs sent from this view came to: a refused or failed read shows its status and reason. */
+function AclRequests({ sent, jobs }: { sent: { key: number; label: string; jobId: number | null }[]; jobs: Record<number, JobView> }) {
+  return (
+    <section className="panel" aria-label="ACL requests">
+      <table className="grid compact" data-testid="acl-requests">
+        <tbody>
+          {sent.map((r) => {
+            const j = r.jobId !== null ? jobs[r.jobId] : undefined;
+            return (
+              <tr key={r.key}>
+                <td className="mono wrap">{r.label}</td>
+                <td>{j ? <Badge value={j.status} title={j.error ?? undefined} /> : <Badge value={r.jobId === null ? 'held' : 'queued'} />}</td>
+                <td><StatusCode code={j?.statusCode} /></td>
+                <td className="small wrap" data-testid="acl-request-error">{j?.status === 'failed' ? j.error ?? 'failed' : j?.members.filter((m) => m.statusCode !== null && m.statusCode >= 300).map((m) => `${m.uri}: ${m.statusCode}`).join(', ')}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function AclEditor({ matrix, send }: { matrix: AclMatrix; send: (label: string, spec: JobSpecInput) => Promise<JobView | null> }) {
   const [grants, setGrants] = useState<Grants>(() => parseAclText(matrix.ownAcl ?? ''));
   const [extra, setExtra] = useState('');
   useEffect(() => setGrants(parseAclText(matrix.ownAcl ?? '')), [matrix.uri, matrix.ownAcl]);
@@ -158,7 +198,7 @@ function AclEditor({ device, matrix }: { device: string; matrix: AclMatrix }) {
         <button
           disabled={isRoot || text === (matrix.ownAcl ?? null)}
           title={isRoot ? 'The root ACL cannot be replaced by a job (./?prop=ACL is not a URI a job may name)' : undefined}
-          onClick={() => void addJob(device, { kind: 'replace', uri: `${matrix.uri}?prop=ACL`, value: text, format: 'chr' }).then(() => addJob(device, { kind: 'read-acl', uri: matrix.uri }))}
+          onClick={() => void send(`Replace ${matrix.uri}?prop=ACL = ${text}`, { kind: 'replace', uri: `${matrix.uri}?prop=ACL`, value: text, format: 'chr' }).then(() => send(`Read ACL ${matrix.uri}`, { kind: 'read-acl', uri: matrix.uri }))}
         >
           Send Replace ?prop=ACL
         </button>

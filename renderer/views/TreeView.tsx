@@ -3,6 +3,9 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import type { JobSpecInput, TreeDiff } from '../../main/api/contract.js';
 import { Badge, StatusCode, timeOf } from '../components/Badge.js';
 import { DeviceSelect } from '../components/DeviceSelect.js';
+import { Field } from '../components/Field.js';
+import { clip, LongValue } from '../components/LongValue.js';
+import { checkNodeName, checkTypedUri, uriLimitsFromEntries, type UriLimits } from '../../main/tree/uri-check.js';
 import { FORMATS, ValueEditor, validateValue } from '../components/ValueEditor.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
 import { buildTreeIndex, isInterior, visibleRows, type TreeNode } from '../hooks/tree-index.js';
@@ -14,7 +17,13 @@ interface Request {
   label: string;
   jobId: number | null;
   held: boolean;
+  /** An Add's node: its parent is opened once the Add is done, so the new node is in sight. */
+  added?: string;
 }
+
+/** Commands the job form sends to a typed URI; only Get takes `?prop=` / `?list=`. */
+const URI_JOBS = ['get', 'delete', 'exec', 'discover', 'read-acl'] as const;
+type UriJobKind = (typeof URI_JOBS)[number];
 
 export function TreeView() {
   const { device, entries, expanded, selectedUri, showDiff, diff, previousAt } = useAppShallow((s) => ({
@@ -36,6 +45,8 @@ export function TreeView() {
   }, [device, entries.length, loadTree]);
 
   const selected = selectedUri ? index.byUri.get(selectedUri) : undefined;
+  // The device's DevDetail/URI limits, when the server has read them: every URI typed here is checked against them.
+  const limits = useMemo(() => uriLimitsFromEntries(entries), [entries]);
 
   return (
     <div className="view tree-view">
@@ -88,7 +99,9 @@ export function TreeView() {
           {showDiff && <DiffSummary diff={diff} previousAt={previousAt} />}
         </div>
         <aside className="split-side">
-          {device && selected ? <NodePanel device={device} node={selected} /> : <p className="muted pad">Select a node.</p>}
+          {/* Keyed by node: what was typed for one node never shows in the next node's editors. */}
+          {device && selected ? <NodePanel key={`${device}\n${selected.uri}`} device={device} node={selected} limits={limits} /> : <p className="muted pad">Select a node.</p>}
+          {device && <UriJobForm device={device} limits={limits} />}
         </aside>
       </div>
     </div>
@@ -121,9 +134,10 @@ function DiffSummary({ diff, previousAt }: { diff: TreeDiff | null; previousAt: 
   );
 }
 
-function NodePanel({ device, node }: { device: string; node: TreeNode }) {
+function NodePanel({ device, node, limits }: { device: string; node: TreeNode; limits: UriLimits }) {
   const addJob = useApp((s) => s.addJob);
   const jobs = useApp((s) => s.jobs);
+  const setExpanded = useApp((s) => s.setExpanded);
   const setView = useApp((s) => s.setView);
   const loadAcl = useApp((s) => s.loadAcl);
   const e = node.entry;
@@ -138,11 +152,19 @@ function NodePanel({ device, node }: { device: string; node: TreeNode }) {
 
   useEffect(() => {
     setValue(e?.data ?? '');
-  }, [node.uri, e?.data]);
+  }, [e?.data]);
+
+  // A done Add: open its parent, so the node the tree now has (api/tree-writes.ts) is in sight.
+  const opened = useRef(new Set<number>());
+  useEffect(() => {
+    const done = requests.filter((r) => r.added && r.jobId !== null && jobs[r.jobId]?.status === 'done' && !opened.current.has(r.key));
+    for (const r of done) opened.current.add(r.key);
+    if (done.length > 0) setExpanded(done.map((r) => r.added!.slice(0, r.added!.lastIndexOf('/')) || '.'));
+  }, [requests, jobs, setExpanded]);
 
   const send = async (label: string, spec: JobSpecInput) => {
     const key = keyRef.current++;
-    setRequests((r) => [{ key, label, jobId: null, held: false }, ...r].slice(0, 30));
+    setRequests((r) => [{ key, label, jobId: null, held: false, ...(spec.kind === 'add' ? { added: spec.uri } : {}) }, ...r].slice(0, 30));
     const job = await addJob(device, spec);
     setRequests((r) => r.map((x) => (x.key === key ? { ...x, jobId: job?.id ?? null, held: job === null } : x)));
   };
@@ -150,7 +172,8 @@ function NodePanel({ device, node }: { device: string; node: TreeNode }) {
   const uri = node.uri;
   const valueError = format !== 'node' ? validateValue(format, value) : null;
   const childUri = `${uri === '.' ? '.' : uri}/${childName}`;
-  const childError = childName === '' || childName.includes('/') ? 'a node name' : childFormat !== 'node' ? validateValue(childFormat, childValue) : null;
+  const childNameError = childName === '' ? null : checkNodeName(childName) ?? checkTypedUri(childUri, { limits });
+  const childError = childName === '' ? 'a node name' : childNameError ?? (childFormat !== 'node' ? validateValue(childFormat, childValue) : null);
   const binary = format === 'bin';
 
   return (
@@ -160,7 +183,7 @@ function NodePanel({ device, node }: { device: string; node: TreeNode }) {
         <dl className="props">
           <div><dt>format</dt><dd>{e?.format ?? 'unknown (not read)'}</dd></div>
           <div><dt>type</dt><dd className="mono">{e?.type ?? '—'}</dd></div>
-          <div><dt>value</dt><dd className="mono wrap" data-testid="node-value">{e?.data ?? '—'}{e?.encoding === 'b64' ? ' (base64)' : ''}</dd></div>
+          <div><dt>value</dt><dd className="mono wrap" data-testid="node-value">{e?.data ? <LongValue text={e.data} fileName={`${uri.replace(/[^A-Za-z0-9._-]+/g, '_')}.txt`} /> : '—'}{e?.encoding === 'b64' ? ' (base64)' : ''}</dd></div>
           <div><dt>ACL</dt><dd className="mono">{node.acl === undefined ? 'not read' : node.acl === '' ? '(empty: inherits)' : node.acl}</dd></div>
           <div><dt>fetched</dt><dd>{e ? new Date(e.fetchedAt).toLocaleString() : '—'}</dd></div>
           <div><dt>children</dt><dd>{node.children.length}</dd></div>
@@ -192,7 +215,7 @@ function NodePanel({ device, node }: { device: string; node: TreeNode }) {
         <section className="panel" aria-label="Add child">
           <header className="panel-head"><h3>Add child</h3></header>
           <div className="row gap">
-            <input placeholder="name" value={childName} onChange={(ev) => setChildName(ev.target.value)} aria-label="Child name" />
+            <Field label="Name" value={childName} onChange={setChildName} placeholder="name" mono error={childNameError} testId="child-name" hint={limits.maxSegLen ? `at most ${limits.maxSegLen} bytes (the device's MaxSegLen)` : undefined} />
             <select value={childFormat} onChange={(ev) => setChildFormat(ev.target.value)} aria-label="Child format">
               {FORMATS.filter((f) => f !== 'null').map((f) => <option key={f}>{f}</option>)}
             </select>
@@ -220,8 +243,8 @@ function NodePanel({ device, node }: { device: string; node: TreeNode }) {
             {requests.map((r) => {
               const j = r.jobId !== null ? jobs[r.jobId] : undefined;
               return (
-                <tr key={r.key} data-request={r.label}>
-                  <td className="mono wrap">{r.label}</td>
+                <tr key={r.key} data-request={clip(r.label).head}>
+                  <td className="mono wrap"><LongValue text={r.label} fileName="request.txt" /></td>
                   <td>{j ? <Badge value={j.status} title={j.error ?? undefined} /> : <Badge value={r.held ? 'held' : 'queued'} />}</td>
                   <td><StatusCode code={j?.statusCode} /></td>
                   <td className="muted small">{j ? `#${j.id} · ${timeOf(j.updatedAt)}` : ''}</td>
@@ -232,5 +255,35 @@ function NodePanel({ device, node }: { device: string; node: TreeNode }) {
         </table>
       </section>
     </div>
+  );
+}
+
+/**
+ * A command on a typed URI (the job form): the URI is checked as it is typed, against the rules of a
+ * DM URI and the device's limits, and the reason shows next to the field; nothing invalid is sent.
+ */
+function UriJobForm({ device, limits }: { device: string; limits: UriLimits }) {
+  const addJob = useApp((s) => s.addJob);
+  const [kind, setKind] = useState<UriJobKind>('get');
+  const [uri, setUri] = useState('');
+  const [sent, setSent] = useState<string | null>(null);
+  const error = uri === '' ? null : checkTypedUri(uri, { limits, query: kind === 'get' });
+  const submit = async () => {
+    if (uri === '' || error) return;
+    const job = await addJob(device, { kind, uri: uri.trim() });
+    setSent(job ? `${kind} ${uri.trim()}: job #${job.id}` : `${kind} ${uri.trim()}: held or refused (see the queue)`);
+  };
+  return (
+    <section className="panel" aria-label="Command on a URI">
+      <header className="panel-head"><h3>Command on a URI</h3></header>
+      <form className="row gap wrap" onSubmit={(ev) => { ev.preventDefault(); void submit(); }}>
+        <select value={kind} onChange={(ev) => setKind(ev.target.value as UriJobKind)} aria-label="Command" data-testid="uri-job-kind">
+          {URI_JOBS.map((k) => <option key={k} value={k}>{k}</option>)}
+        </select>
+        <Field label="URI" value={uri} onChange={setUri} placeholder={kind === 'get' ? './DevInfo/Mod or ./DMAcc?list=Struct' : './Vendor/Node'} mono error={error} testId="uri-job-uri" />
+        <button type="submit" disabled={uri === '' || error !== null} data-testid="uri-job-send">Send</button>
+      </form>
+      {sent && <p className="muted small" data-testid="uri-job-sent">{sent}</p>}
+    </section>
   );
 }
