@@ -1,24 +1,31 @@
 /**
- * The packet list's handlers (contract-packets.ts): packets.query and packets.fields.
- * First cut: every message, newest last, no filter yet (the filter language lands next).
+ * The packet list's handlers (contract-packets.ts): packets.query runs a display filter over the
+ * message index (main/store/filter/), packets.fields lists the language's fields for the filter bar.
+ *
+ * A bad filter is an answer ({ ok: false, error: {message, position, length} }), not a failed call:
+ * the filter bar shows it under the character. Before a query, messages the index has not seen yet
+ * (none in normal operation: the store indexes as it logs) are indexed through `writer`, the store
+ * connection allowed to write now (the running server's, so it never waits on its own group commit).
  */
 import type { ServerStore } from '../store/server-store.js';
-import type { PacketField, PacketRow, PacketsQueryInput, PacketsQueryOutput } from './contract-packets.js';
+import { catchUpIndex, unindexedCount } from '../store/message-index.js';
+import { fieldHelp } from '../store/filter/fields.js';
+import { FilterError } from '../store/filter/parse.js';
+import { queryMessages } from '../store/filter/query.js';
+import type { PacketField, PacketsQueryInput, PacketsQueryOutput } from './contract-packets.js';
 
-export function queryPackets(store: ServerStore, q: PacketsQueryInput): PacketsQueryOutput {
+export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: ServerStore = store): PacketsQueryOutput {
   const t0 = performance.now();
-  const total = (store.db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
-  const rows = store.db.prepare(`SELECT m.id, m.session_id, m.seq, m.at, m.direction, m.msg_id, length(m.bytes) AS size, s.device, s.encoding
-    FROM messages m JOIN sessions s ON s.id = m.session_id ORDER BY m.id LIMIT ? OFFSET ?`).all(q.limit, q.offset) as {
-    id: number; session_id: number; seq: number; at: string; direction: 'in' | 'out'; msg_id: string | null; size: number; device: string | null; encoding: string | null;
-  }[];
-  const out: PacketRow[] = rows.map((r) => ({
-    id: r.id, sessionId: r.session_id, seq: r.seq, at: Date.parse(r.at), devId: r.device ?? '', dir: r.direction, msgId: r.msg_id, size: r.size,
-    enc: r.encoding ?? '', commands: '', status: '', worst: null, findings: { error: 0, warning: 0, note: 0 },
-  }));
-  return { ok: true, total, rows: out, tookMs: performance.now() - t0 };
+  if (unindexedCount(store.db) > 0) writer.tx(() => catchUpIndex(writer.db));
+  try {
+    const { total, rows } = queryMessages(store.db, q);
+    return { ok: true, total, rows, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
+  } catch (e) {
+    if (e instanceof FilterError) return { ok: false, error: e.toJSON() };
+    throw e;
+  }
 }
 
 export function packetFields(): { fields: PacketField[] } {
-  return { fields: [] };
+  return { fields: fieldHelp() };
 }

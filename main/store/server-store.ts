@@ -34,13 +34,15 @@ import {
 } from '../server/unconfirmed.js';
 import { decodeDocument, type Encoding } from '../protocol/codec.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
+import { INDEX_SCHEMA, indexMessages, migrateToV3, type LoggedMessage } from './message-index.js';
 
 export const DB_FILE = 'dmw.sqlite';
 /**
  * 1: the first release. 2: jobs may be 'unconfirmed' and carry on_unconfirmed and verify
- * (migrateToV2). A data folder opens with the schema it has and is brought up to this one in place.
+ * (migrateToV2). 3: the message index for display filters (message-index.ts; migrateToV3 backfills it).
+ * A data folder opens with the schema it has and is brought up to this one in place.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 interface Waiter {
   resolve: () => void;
@@ -102,7 +104,7 @@ function migrateToV2(db: Database.Database): void {
 }
 
 /** Each step brings a data folder from version N to N + 1 (index N - 1). */
-const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [migrateToV2];
+const MIGRATIONS: readonly ((db: Database.Database) => void)[] = [migrateToV2, migrateToV3];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devices (
@@ -183,7 +185,7 @@ function upgrade(db: Database.Database, file: string): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw tooNew(version);
-    if (version === 0) db.exec(SCHEMA);
+    if (version === 0) db.exec(SCHEMA + INDEX_SCHEMA);
     else {
       try {
         for (let v = version; v < SCHEMA_VERSION; v++) MIGRATIONS[v - 1]!(db);
@@ -687,9 +689,13 @@ export class ServerStore {
    */
   addMessage(m: NewMessage): number {
     const seq = m.seq ?? ((this.sql('SELECT MAX(seq) AS s FROM messages WHERE session_id = ?').get(m.sessionId) as { s: number | null }).s ?? 0) + 1;
-    const info = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...messageValues(m, seq));
-    return Number(info.lastInsertRowid);
+    // One transaction (a savepoint inside the caller's) for the message and its index rows.
+    return this.db.transaction(() => {
+      const id = Number(this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...messageValues(m, seq)).lastInsertRowid);
+      indexMessages(this.db, [loggedMessage(m, seq, id)]);
+      return id;
+    })();
   }
 
   /**
@@ -700,9 +706,12 @@ export class ServerStore {
     if (ms.length === 0) return [];
     const args: unknown[] = [];
     for (const m of ms) args.push(...messageValues(m, m.seq));
-    const rows = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
-      VALUES ${ms.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id`).all(...args) as { id: number }[];
-    return rows.map((r) => r.id);
+    return this.db.transaction(() => {
+      const rows = this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
+        VALUES ${ms.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id`).all(...args) as { id: number }[];
+      indexMessages(this.db, ms.map((m, i) => loggedMessage(m, m.seq, rows[i]!.id)));
+      return rows.map((r) => r.id);
+    })();
   }
 
   /** Adds a line to a logged message's note (auth reasons, warnings found after it was stored). */
@@ -788,6 +797,11 @@ export class ServerStore {
       return id;
     }));
   }
+}
+
+/** What the message index needs of a message just logged. */
+function loggedMessage(m: NewMessage, seq: number, id: number): LoggedMessage {
+  return { id, sessionId: m.sessionId, seq, direction: m.direction, atMs: m.at, msgId: m.msgId ?? null, contentType: m.contentType ?? null, bytes: m.bytes };
 }
 
 /** A message row's values, in the column order of the INSERTs above. */

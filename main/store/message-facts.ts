@@ -1,0 +1,162 @@
+/**
+ * What the message index (message-index.ts) keeps of one logged message: its encoding, MsgID, the
+ * credential it carries, one row per command item (CmdID, command, URI, status code, data text), and
+ * the packet list's summaries ("Status×3 Get Results", "200×2 404", the worst code).
+ *
+ * Pure: bytes in, facts out. The message is decoded once here, when it is logged (or backfilled),
+ * so a filter never decodes messages again.
+ */
+import { decodeMessage, sniffEncoding } from '../protocol/codec.js';
+import { isElement, type Child } from '../protocol/element.js';
+import { itemValue, type Command, type Item } from '../protocol/model.js';
+
+/** Data text kept per command item for content search (`data contains`); longer data is cut here. */
+export const MAX_INDEXED_DATA = 16 * 1024;
+/** Data text kept in the command row itself (the CLI's and the list's excerpt). */
+export const DATA_EXCERPT = 200;
+
+export interface CommandFact {
+  /** Place of the command (containers and their members flattened) in the message, from 0. */
+  pos: number;
+  /** Place of this item within its command, from 0 (a command without items has one fact, item 0). */
+  item: number;
+  cmdId: string;
+  cmd: string;
+  uri: string | null;
+  /** A Status's own code; for other commands filled later from the Status that answers them. */
+  status: number | null;
+  /** For a Status or Results: the MsgID and CmdID it answers. */
+  msgRef: string | null;
+  cmdRef: string | null;
+  /** Item data as text (up to MAX_INDEXED_DATA), or null. */
+  data: string | null;
+}
+
+export interface MessageFacts {
+  enc: string;
+  /** The header's MsgID when the bytes decode. */
+  hdrMsgId: string | null;
+  /** The credential type this message carries in its SyncHdr (md5, basic, hmac...), or null. */
+  cred: string | null;
+  decoded: boolean;
+  commands: CommandFact[];
+  /** "Status×3 Get Results". */
+  commandSummary: string;
+  /** "200×2 404". */
+  statusSummary: string;
+  worst: number | null;
+}
+
+/** Runs of equal names collapsed: [a, a, a, b] -> "a×3 b". */
+export function collapseRuns(names: readonly string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < names.length;) {
+    let j = i + 1;
+    while (j < names.length && names[j] === names[i]) j++;
+    out.push(j - i > 1 ? `${names[i]}×${j - i}` : names[i]!);
+    i = j;
+  }
+  return out.join(' ');
+}
+
+function encodingOf(bytes: Uint8Array, contentType: string | null): string {
+  const ct = (contentType ?? '').toLowerCase();
+  if (ct.includes('json')) return 'json';
+  const sniffed = sniffEncoding(bytes);
+  if (sniffed) return sniffed;
+  if (ct.includes('wbxml')) return 'wbxml';
+  if (ct.includes('xml')) return 'xml';
+  return '';
+}
+
+/** `syncml:auth-md5` -> `md5`. */
+function credType(type: string | undefined): string {
+  if (!type) return 'basic';
+  const t = type.trim().toLowerCase();
+  return t.startsWith('syncml:auth-') ? t.slice('syncml:auth-'.length) : t;
+}
+
+function elementText(children: readonly Child[], out: string[]): void {
+  for (const c of children) {
+    if (typeof c === 'string') out.push(c);
+    else if (isElement(c)) elementText(c.children, out);
+  }
+}
+
+function itemData(item: Item, format?: string): string | null {
+  const d = item.data;
+  if (!d) return null;
+  let text: string | undefined;
+  if (d.kind === 'xml') {
+    const parts: string[] = [];
+    for (const e of d.elements) elementText([e], parts);
+    text = parts.join(' ');
+  } else {
+    const v = itemValue(item, format);
+    text = v?.kind === 'text' ? v.text : undefined;
+  }
+  if (text === undefined) return null;
+  return text.length > MAX_INDEXED_DATA ? text.slice(0, MAX_INDEXED_DATA) : text;
+}
+
+function flatten(commands: readonly Command[], out: Command[] = []): Command[] {
+  for (const c of commands) {
+    out.push(c);
+    if (c.kind === 'Atomic' || c.kind === 'Sequence') flatten(c.commands, out);
+  }
+  return out;
+}
+
+function commandFacts(c: Command, pos: number): CommandFact[] {
+  const base = { pos, cmdId: c.cmdID, cmd: c.kind, status: null as number | null, msgRef: null as string | null, cmdRef: null as string | null };
+  if (c.kind === 'Atomic' || c.kind === 'Sequence') return [{ ...base, item: 0, uri: null, data: null }];
+  return itemFacts(c as Exclude<Command, { kind: 'Atomic' | 'Sequence' }>, base);
+}
+
+function itemFacts(c: Exclude<Command, { kind: 'Atomic' | 'Sequence' }>, base: Omit<CommandFact, 'item' | 'uri' | 'data'>): CommandFact[] {
+  if (c.kind === 'Status') {
+    const code = Number.parseInt(c.data, 10);
+    const uris = c.targetRefs.length > 0 ? c.targetRefs : c.sourceRefs;
+    const s = { ...base, status: Number.isFinite(code) ? code : null, msgRef: c.msgRef, cmdRef: c.cmdRef };
+    const items = c.items.length > 0 ? c.items : [undefined];
+    const n = Math.max(uris.length, items.length, 1);
+    return Array.from({ length: n }, (_, i) => ({ ...s, item: i, uri: uris[i] ?? null, data: items[i] ? itemData(items[i]!) : null }));
+  }
+  const format = 'meta' in c ? c.meta?.format : undefined;
+  const ref = c.kind === 'Results' ? { msgRef: c.msgRef ?? null, cmdRef: c.cmdRef } : {};
+  const alertCode = c.kind === 'Alert' ? (c.data ?? null) : null;
+  if (c.items.length === 0) return [{ ...base, ...ref, item: 0, uri: null, data: alertCode }];
+  return c.items.map((it, i) => ({
+    ...base, ...ref, item: i,
+    uri: it.target?.locURI ?? it.source?.locURI ?? null,
+    data: itemData(it, format) ?? (i === 0 ? alertCode : null),
+  }));
+}
+
+export function messageFacts(bytes: Uint8Array, contentType: string | null): MessageFacts {
+  const enc = encodingOf(bytes, contentType);
+  const none: MessageFacts = { enc, hdrMsgId: null, cred: null, decoded: false, commands: [], commandSummary: '', statusSummary: '', worst: null };
+  if (bytes.length === 0 || enc === 'json') return none;
+  let d: ReturnType<typeof decodeMessage>;
+  try {
+    d = decodeMessage(bytes);
+  } catch {
+    return none;
+  }
+  if (!d.ok) return none;
+  const m = d.value.message;
+  const flat = flatten(m.body.commands);
+  const commands = flat.flatMap((c, pos) => commandFacts(c, pos));
+  const codes: string[] = [];
+  let worst: number | null = null;
+  for (const c of flat) {
+    if (c.kind !== 'Status') continue;
+    codes.push(c.data);
+    const n = Number.parseInt(c.data, 10);
+    if (Number.isFinite(n) && (worst === null || n > worst)) worst = n;
+  }
+  return {
+    enc, hdrMsgId: m.hdr.msgID, cred: m.hdr.cred ? credType(m.hdr.cred.meta?.type) : null, decoded: true, commands,
+    commandSummary: collapseRuns(flat.map((c) => c.kind)), statusSummary: collapseRuns(codes), worst,
+  };
+}

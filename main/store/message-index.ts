@@ -1,0 +1,201 @@
+/**
+ * The message index (schema v3): what display filters and the packet list read instead of decoding
+ * stored messages.
+ *
+ *  - msg_index: one row per logged message (same id): time in ms, direction, MsgID, size, encoding,
+ *    the credential it carries, the command and status summaries, the worst Status code and the
+ *    judge's finding counts.
+ *  - cmd_index: one row per command item (CmdID, command, URI, status code, data excerpt). A command's
+ *    status is its own code for a Status, and for any other command the code of the Status that
+ *    answered it (filled when that Status is logged: a Status names the MsgID and CmdID it answers).
+ *  - cmd_text: FTS5 (trigram tokenizer, case-sensitive) over each item's data, rowid = cmd_index.id,
+ *    for content search (`data contains "..."`).
+ *  - msg_findings / judged_sessions: the judge's findings per message, stored when a session is judged.
+ *
+ * Rows are written in the transaction that logs the message (ServerStore.addMessage/addMessages, which
+ * the live server, the rejections path and capture import all go through), so a crash never leaves a
+ * message without its index; the v2 -> v3 migration backfills existing folders; `catchUpIndex`
+ * indexes anything logged by other means (none today) before a query.
+ */
+import type Database from 'better-sqlite3';
+import { messageFacts, DATA_EXCERPT } from './message-facts.js';
+
+export const INDEX_SCHEMA = `
+CREATE TABLE IF NOT EXISTS msg_index (
+  message_id INTEGER PRIMARY KEY,
+  session_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
+  dir TEXT NOT NULL,
+  msg_id TEXT,
+  size INTEGER NOT NULL,
+  enc TEXT NOT NULL,
+  cred TEXT,
+  decoded INTEGER NOT NULL,
+  ncmd INTEGER NOT NULL,
+  commands TEXT NOT NULL,
+  status TEXT NOT NULL,
+  worst INTEGER,
+  f_error INTEGER NOT NULL DEFAULT 0,
+  f_warning INTEGER NOT NULL DEFAULT 0,
+  f_note INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS msg_index_by_session ON msg_index (session_id, seq);
+CREATE INDEX IF NOT EXISTS msg_index_by_time ON msg_index (at_ms);
+CREATE INDEX IF NOT EXISTS msg_index_by_size ON msg_index (size);
+CREATE INDEX IF NOT EXISTS msg_index_by_worst ON msg_index (worst);
+CREATE INDEX IF NOT EXISTS msg_index_without_commands ON msg_index (message_id) WHERE ncmd = 0;
+CREATE TABLE IF NOT EXISTS cmd_index (
+  id INTEGER PRIMARY KEY,
+  message_id INTEGER NOT NULL,
+  session_id INTEGER NOT NULL,
+  dir TEXT NOT NULL,
+  msg_id TEXT,
+  pos INTEGER NOT NULL,
+  item INTEGER NOT NULL,
+  cmd_id TEXT NOT NULL,
+  cmd TEXT NOT NULL,
+  uri TEXT,
+  status INTEGER,
+  msg_ref TEXT,
+  cmd_ref TEXT,
+  data TEXT
+);
+CREATE INDEX IF NOT EXISTS cmd_index_by_message ON cmd_index (message_id, pos, item);
+CREATE INDEX IF NOT EXISTS cmd_index_by_ref ON cmd_index (session_id, dir, msg_id, cmd_id);
+CREATE INDEX IF NOT EXISTS cmd_index_by_cmd ON cmd_index (cmd, message_id);
+CREATE INDEX IF NOT EXISTS cmd_index_by_uri ON cmd_index (uri, message_id);
+CREATE INDEX IF NOT EXISTS cmd_index_by_status ON cmd_index (status, message_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS cmd_text USING fts5 (data, tokenize = 'trigram case_sensitive 1');
+CREATE TABLE IF NOT EXISTS msg_findings (
+  message_id INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  severity TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS msg_findings_by_message ON msg_findings (message_id);
+CREATE INDEX IF NOT EXISTS msg_findings_by_rule ON msg_findings (rule, message_id);
+CREATE TABLE IF NOT EXISTS judged_sessions (
+  session_id INTEGER PRIMARY KEY,
+  messages INTEGER NOT NULL
+);
+`;
+
+/** A logged message as the index needs it. */
+export interface LoggedMessage {
+  id: number;
+  sessionId: number;
+  seq: number;
+  direction: 'in' | 'out';
+  atMs: number;
+  msgId: string | null;
+  contentType: string | null;
+  bytes: Uint8Array;
+}
+
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+function sql(db: Database.Database, text: string): Database.Statement {
+  let m = statements.get(db);
+  if (!m) statements.set(db, (m = new Map()));
+  let st = m.get(text);
+  if (!st) m.set(text, (st = db.prepare(text)));
+  return st;
+}
+
+/** Indexes logged messages; runs in the caller's transaction (the one that logged them). */
+export function indexMessages(db: Database.Database, messages: readonly LoggedMessage[]): void {
+  for (const m of messages) indexOne(db, m);
+}
+
+function indexOne(db: Database.Database, m: LoggedMessage): void {
+  const f = messageFacts(m.bytes, m.contentType);
+  const msgId = f.hdrMsgId ?? m.msgId;
+  sql(db, `INSERT OR REPLACE INTO msg_index (message_id, session_id, seq, at_ms, dir, msg_id, size, enc, cred, decoded, ncmd, commands, status, worst)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(m.id, m.sessionId, m.seq, Math.round(m.atMs), m.direction, m.msgId ?? f.hdrMsgId, m.bytes.length, f.enc, f.cred, f.decoded ? 1 : 0, f.commands.length, f.commandSummary, f.statusSummary, f.worst);
+  if (f.commands.length === 0) return;
+  const insert = sql(db, `INSERT INTO cmd_index (message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
+  const text = sql(db, 'INSERT INTO cmd_text (rowid, data) VALUES (?, ?)');
+  const peer = m.direction === 'in' ? 'out' : 'in';
+  for (const c of f.commands) {
+    const row = insert.get(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
+      c.data === null ? null : c.data.slice(0, DATA_EXCERPT)) as { id: number };
+    if (c.data !== null && c.data.length > 0) text.run(row.id, c.data);
+    if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
+      sql(db, `UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status'`)
+        .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef);
+    }
+  }
+}
+
+interface MessageRow { id: number; session_id: number; seq: number; direction: 'in' | 'out'; at: string; msg_id: string | null; content_type: string | null; bytes: Buffer }
+
+function logged(r: MessageRow): LoggedMessage {
+  return { id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction, atMs: Date.parse(r.at), msgId: r.msg_id, contentType: r.content_type, bytes: new Uint8Array(r.bytes) };
+}
+
+/** Messages rows not in the index yet (cheap: both primary keys). */
+export function unindexedCount(db: Database.Database): number {
+  const r = sql(db, `SELECT (SELECT COALESCE(MAX(id), 0) FROM messages) AS m, (SELECT COALESCE(MAX(message_id), 0) FROM msg_index) AS i`).get() as { m: number; i: number };
+  return r.m > r.i ? (sql(db, 'SELECT COUNT(*) AS n FROM messages WHERE id > ?').get(r.i) as { n: number }).n : 0;
+}
+
+/**
+ * Indexes every message after the highest indexed id, in session order, in batches; runs in the
+ * caller's transaction. The v2 -> v3 migration calls it for the whole folder. Returns how many.
+ */
+export function catchUpIndex(db: Database.Database, batch = 2000): number {
+  let n = 0;
+  let after = (sql(db, 'SELECT COALESCE(MAX(message_id), 0) AS i FROM msg_index').get() as { i: number }).i;
+  for (;;) {
+    const rows = sql(db, 'SELECT id, session_id, seq, direction, at, msg_id, content_type, bytes FROM messages WHERE id > ? ORDER BY id LIMIT ?').all(after, batch) as MessageRow[];
+    if (rows.length === 0) return n;
+    indexMessages(db, rows.map(logged));
+    n += rows.length;
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
+/** v2 -> v3: the index tables, filled from the messages already stored. */
+export function migrateToV3(db: Database.Database): void {
+  db.exec(INDEX_SCHEMA);
+  catchUpIndex(db);
+}
+
+const BUMP_FINDING: Readonly<Record<JudgedFinding['severity'], string>> = {
+  error: 'UPDATE msg_index SET f_error = f_error + 1 WHERE message_id = ?',
+  warning: 'UPDATE msg_index SET f_warning = f_warning + 1 WHERE message_id = ?',
+  note: 'UPDATE msg_index SET f_note = f_note + 1 WHERE message_id = ?',
+};
+
+export interface JudgedFinding {
+  /** The message's seq in its session. */
+  msg: number;
+  rule: string;
+  severity: 'error' | 'warning' | 'note';
+}
+
+/**
+ * Stores a session's findings (replacing what an earlier judgement of it stored) and the counts per
+ * message; `messages` is how many of its messages were judged. Runs in the caller's transaction.
+ */
+export function recordFindings(db: Database.Database, sessionId: number, messages: number, findings: readonly JudgedFinding[]): void {
+  sql(db, 'DELETE FROM msg_findings WHERE message_id IN (SELECT message_id FROM msg_index WHERE session_id = ?)').run(sessionId);
+  sql(db, 'UPDATE msg_index SET f_error = 0, f_warning = 0, f_note = 0 WHERE session_id = ? AND (f_error + f_warning + f_note) > 0').run(sessionId);
+  const idOf = sql(db, 'SELECT message_id FROM msg_index WHERE session_id = ? AND seq = ?');
+  const add = sql(db, 'INSERT INTO msg_findings (message_id, rule, severity) VALUES (?, ?, ?)');
+  for (const f of findings) {
+    const row = idOf.get(sessionId, f.msg) as { message_id: number } | undefined;
+    if (!row) continue;
+    add.run(row.message_id, f.rule, f.severity);
+    sql(db, BUMP_FINDING[f.severity]).run(row.message_id);
+  }
+  sql(db, 'INSERT INTO judged_sessions (session_id, messages) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET messages = excluded.messages').run(sessionId, messages);
+}
+
+/** Sessions whose stored findings are missing or older than their messages. */
+export function unjudgedSessions(db: Database.Database): { id: number; messages: number }[] {
+  return sql(db, `SELECT s.id AS id, COUNT(i.message_id) AS messages FROM sessions s JOIN msg_index i ON i.session_id = s.id
+    LEFT JOIN judged_sessions j ON j.session_id = s.id GROUP BY s.id HAVING j.messages IS NULL OR j.messages < COUNT(i.message_id)`).all() as { id: number; messages: number }[];
+}
