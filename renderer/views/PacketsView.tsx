@@ -84,11 +84,17 @@ export function PacketsView() {
   useEffect(() => {
     if (following && count > 0) v.scrollToIndex(count - 1, { align: 'end' });
   }, [following, count, v]);
+  // Following stops when the list moves up (only the user does that: following only scrolls down)
+  // and starts again when it is back at the bottom.
+  const lastTop = useRef(0);
   const onScroll = useCallback(() => {
     const el = parent.current;
     if (!el) return;
+    const up = el.scrollTop < lastTop.current - 1;
+    lastTop.current = el.scrollTop;
     const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 1.5;
-    setFollow((f) => (f === atBottom ? f : atBottom));
+    if (up && !atBottom) setFollow(false);
+    else if (atBottom) setFollow(true);
   }, []);
 
   return (
@@ -156,6 +162,7 @@ const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketR
       tabIndex={0}
       data-packet={row.id}
       data-session={row.sessionId}
+      data-dir={row.dir}
       data-tone={tone ?? 'none'}
       data-worst={row.worst ?? ''}
     >
