@@ -41,8 +41,9 @@ export function App() {
         {view === 'server' && <ServerView />}
         {view === 'bootstrap' && <BootstrapView />}
         {view === 'serial' && <SerialView />}
+        {/* In the layout, under the view: a toast never covers a form. */}
+        <Notices />
       </main>
-      <Notices />
     </div>
   );
 }

@@ -16,11 +16,15 @@
  *                  a number input hides what was typed ("2.5", "1e3") from `value`.
  * - `inputMode?`, `placeholder?`, `disabled?`, `mono?` (monospace input), `className?` (on the label),
  *   `title?`, `autoFocus?`.
+ * - `list?`        id of a <datalist> with suggestions.
  * - `testId?`      data-testid of the input; the error gets `${testId}-error`.
  * - `children?`    rendered after the input in the same row (e.g. a unit or a button).
  *
  * The input gets `aria-invalid` and `aria-describedby` pointing at the error, so screen readers (and
  * tests) find the reason from the input.
+ *
+ * The pure checks (integerProblem, publicUrlProblem, certificateDevIdProblem, ...) live in
+ * main/api/form-rules.ts, browser-safe, so the contract gives the same words at the boundary.
  *
  * To disable Save while anything is invalid, compute the errors in the form with the same pure checks
  * and use `hasErrors({...})` (below), e.g.:
@@ -29,6 +33,7 @@
  *   <button disabled={hasErrors(errors)}>Save</button>
  */
 import { useId, type ReactNode } from 'react';
+import { integerProblem } from '../../main/api/form-rules.js';
 
 export interface FieldProps {
   label: string;
@@ -45,6 +50,7 @@ export interface FieldProps {
   className?: string;
   title?: string;
   autoFocus?: boolean;
+  list?: string;
   testId?: string;
   children?: ReactNode;
 }
@@ -64,6 +70,7 @@ export function Field(p: FieldProps) {
           placeholder={p.placeholder}
           disabled={p.disabled}
           autoFocus={p.autoFocus}
+          list={p.list}
           className={`${p.mono ? 'mono ' : ''}grow`}
           aria-invalid={error ? true : undefined}
           aria-describedby={error ? errId : undefined}
@@ -86,12 +93,5 @@ export function hasErrors(errors: Record<string, string | null | undefined>): bo
   return Object.values(errors).some((e) => typeof e === 'string' && e !== '');
 }
 
-/** Why `text` is not a whole number in min..max, or null. Empty text is an error unless `optional`. */
-export function checkInteger(text: string, min: number, max: number, opts: { optional?: boolean } = {}): string | null {
-  const t = text.trim();
-  if (t === '') return opts.optional ? null : `required: a whole number from ${min} to ${max}`;
-  if (!/^[+-]?\d+$/.test(t)) return `"${t.length > 20 ? `${t.slice(0, 17)}...` : t}" is not a whole number (${min} to ${max})`;
-  const n = Number(t);
-  if (n < min || n > max) return `${n} is out of range: ${min} to ${max}`;
-  return null;
-}
+/** Why `text` is not a whole number in min..max, or null (main/api/form-rules.ts, shared with the contract). */
+export const checkInteger = integerProblem;

@@ -1,7 +1,45 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
+import type { DeviceSummary } from '../../main/api/contract.js';
+import { handsetCountProblem, MAX_HANDSETS_PER_ADD } from '../../main/api/form-rules.js';
 import { Badge, ago } from '../components/Badge.js';
+import { Field } from '../components/Field.js';
 import { QueuePanel } from '../components/QueuePanel.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
+
+type SortColumn = 'devId' | 'model' | 'lastSession' | 'state' | 'jobs';
+interface Sort { column: SortColumn; desc: boolean }
+
+const COLUMNS: { id: SortColumn; label: string }[] = [
+  { id: 'devId', label: 'DevId' },
+  { id: 'model', label: 'Model' },
+  { id: 'lastSession', label: 'Last session' },
+  { id: 'state', label: 'State' },
+  { id: 'jobs', label: 'Jobs q/s/d/f' },
+];
+
+const sortKey: Record<SortColumn, (d: DeviceSummary) => string | number> = {
+  devId: (d) => d.devId,
+  model: (d) => `${d.model ?? ''}\u0000${d.manufacturer ?? ''}`,
+  lastSession: (d) => d.lastSession?.id ?? -1,
+  state: (d) => `${d.state}${d.paused ? ' held' : ''}`,
+  jobs: (d) => d.jobs.queued,
+};
+
+/**
+ * The device list in the order the user chose (default: by DevId), ties broken by DevId. The
+ * backend sends devices newest-seen first, which re-sorted the rows under the mouse at every
+ * session; here rows only move when the chosen column's value changes.
+ */
+export function sortDevices(devices: DeviceSummary[], sort: Sort): DeviceSummary[] {
+  const key = sortKey[sort.column];
+  const dir = sort.desc ? -1 : 1;
+  return [...devices].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    const c = typeof ka === 'number' && typeof kb === 'number' ? ka - kb : String(ka).localeCompare(String(kb));
+    return c !== 0 ? c * dir : a.devId < b.devId ? -1 : a.devId > b.devId ? 1 : 0;
+  });
+}
 
 export function DevicesView() {
   const { devices, selected, handsets } = useAppShallow((s) => ({ devices: s.devices, selected: s.selectedDevice, handsets: s.handsets }));
@@ -11,8 +49,21 @@ export function DevicesView() {
   const loadTree = useApp((s) => s.loadTree);
   const addHandsets = useApp((s) => s.addHandsets);
   const setRunning = useApp((s) => s.setHandsetRunning);
-  const [count, setCount] = useState(1);
+  const selectSession = useApp((s) => s.selectSession);
+  const openSessionId = useApp((s) => s.selectedSessionId);
+  const openSessionDevice = useApp((s) => s.sessionDetail?.session.device ?? s.sessions.find((x) => x.id === s.selectedSessionId)?.device ?? null);
+  const [count, setCount] = useState('1');
+  const [sort, setSort] = useState<Sort>({ column: 'devId', desc: false });
+  const sorted = useMemo(() => sortDevices(devices, sort), [devices, sort]);
   const available = handsets?.available ?? false;
+  const countProblem = handsetCountProblem(count);
+  const sortBy = (column: SortColumn) => setSort((s) => ({ column, desc: s.column === column ? !s.desc : false }));
+  /** The device's sessions, with its own latest session in the detail pane (never another device's). */
+  const showSessions = (d: DeviceSummary) => {
+    setSessionFilter({ device: d.devId });
+    if (openSessionId === null || openSessionDevice !== d.devId) void selectSession(d.lastSession?.id ?? null);
+    setView('sessions');
+  };
 
   return (
     <div className="view">
@@ -24,13 +75,22 @@ export function DevicesView() {
         <div className="split-main">
           <table className="grid" data-testid="device-table">
             <thead>
-              <tr><th>DevId</th><th>Model</th><th>Last session</th><th>State</th><th>Jobs q/s/d/f</th><th /></tr>
+              <tr>
+                {COLUMNS.map((c) => (
+                  <th key={c.id} aria-sort={sort.column === c.id ? (sort.desc ? 'descending' : 'ascending') : undefined} data-column={c.id}>
+                    <button className="sort" onClick={() => sortBy(c.id)} title={`Sort by ${c.label}`}>
+                      {c.label}{sort.column === c.id ? (sort.desc ? ' ▼' : ' ▲') : ''}
+                    </button>
+                  </th>
+                ))}
+                <th />
+              </tr>
             </thead>
             <tbody>
               {devices.length === 0 && (
                 <tr><td colSpan={6} className="muted">No device has called the server yet. Point a handset at the server URL (see Server), or add virtual handsets below.</td></tr>
               )}
-              {devices.map((d) => (
+              {sorted.map((d) => (
                 <tr key={d.devId} className={d.devId === selected ? 'selected' : ''} onClick={() => selectDevice(d.devId)} data-device={d.devId}>
                   <td className="mono">{d.devId}{d.virtual && <span className="tag">virtual</span>}</td>
                   <td>{d.model ?? '—'}<div className="muted small">{d.manufacturer ?? ''}</div></td>
@@ -38,7 +98,7 @@ export function DevicesView() {
                   <td><Badge value={d.state} />{d.paused && <Badge value="held" title="queue paused" />}</td>
                   <td className="mono">{d.jobs.queued}/{d.jobs.sent}/{d.jobs.done}/{d.jobs.failed}{d.jobs.held > 0 ? ` +${d.jobs.held} held` : ''}{d.jobs.unconfirmed ? <> <Badge value="unconfirmed" title="commands sent without an answer: decide in the job queue" /> {d.jobs.unconfirmed}</> : null}</td>
                   <td className="row gap">
-                    <button className="link" onClick={(e) => { e.stopPropagation(); setSessionFilter({ device: d.devId }); setView('sessions'); }}>sessions</button>
+                    <button className="link" onClick={(e) => { e.stopPropagation(); showSessions(d); }}>sessions</button>
                     <button className="link" onClick={(e) => { e.stopPropagation(); void loadTree(d.devId); setView('tree'); }}>tree</button>
                   </td>
                 </tr>
@@ -49,10 +109,11 @@ export function DevicesView() {
           <section className="panel" aria-label="Virtual handsets" data-testid="handsets-panel">
             <header className="panel-head">
               <h3>Virtual handsets</h3>
-              <div className="row gap">
-                <input type="number" min={1} max={100} value={count} onChange={(e) => setCount(Math.max(1, Math.min(100, Number(e.target.value) || 1)))} disabled={!available} aria-label="How many handsets" className="narrow" />
-                <button onClick={() => void addHandsets(count)} disabled={!available} title={handsets?.reason ?? undefined}>Add {count}</button>
-              </div>
+              <Field label="How many handsets" className="inline" value={count} onChange={setCount} validate={handsetCountProblem} inputMode="numeric" disabled={!available} testId="handset-count" hint={`1 to ${MAX_HANDSETS_PER_ADD}`}>
+                <button onClick={() => void addHandsets(Number(count.trim()))} disabled={!available || countProblem !== null} title={handsets?.reason ?? undefined} data-testid="add-handsets">
+                  {countProblem ? 'Add' : `Add ${Number(count.trim())}`}
+                </button>
+              </Field>
             </header>
             {!available && <p className="hint warn-text" data-testid="handsets-reason">{handsets?.reason ?? 'Checking for the virtual handset module…'}</p>}
             {available && handsets && (
