@@ -80,6 +80,8 @@ export interface ServerPackage {
   hmacHeader?: string;
   /** The device's next message must authenticate again (its session is challenged afresh). */
   reauthenticate?: boolean;
+  /** This message ends the session (it carries our Alert 1223): no answer is awaited. */
+  end?: { state: 'aborted' | 'done'; reason: string };
 }
 
 /** The engine configuration a script gives the device's sessions (the rest is the server's). */
@@ -299,6 +301,12 @@ export class ScriptedSessions implements SessionHook {
       }
     }
     if (pkg?.hmacHeader !== undefined) headers['x-syncml-hmac'] = pkg.hmacHeader;
+    if (pkg?.end && out.session.phase !== 'closed') {
+      const closed = this.server.engine.close(out.session, pkg.end.state, pkg.end.reason);
+      out = { ...out, session: closed.session };
+      effects.closed = pkg.end;
+      effects.jobsReleased = [];
+    }
     if (out.session.phase === 'closed') a.sessions.delete(out.session.id);
     a.script.onSent?.(out.session.id, response, bytes);
     return { ...out, response, bytes, headers, effects };

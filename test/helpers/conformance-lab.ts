@@ -25,7 +25,6 @@ export async function conformanceLab(p: { faults?: string[]; auth?: AuthType; se
     serverCred: { name: 'dmw', secret: 'srv-secret' }, store: { synchronous: 'NORMAL' }, ...p.server,
   });
   const handset = await VirtualHandset.open({
-    encoding: 'xml',
     device: {
       devId: 'IMEI:356938035643809', mod: 'Lab Phone 9',
       accounts: [{ serverId: server.config.serverId, addr: server.url, clientCred: { type: auth, name: 'lab', secret: 'pw' }, serverCred: { type: 'md5', name: 'dmw', secret: 'srv-secret' } }],

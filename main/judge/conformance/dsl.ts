@@ -18,7 +18,7 @@
  * Sub-steps compose with `yield*` (t.read, t.scratch, t.cleanup return values that way).
  */
 import type { Alert, Command, Container, Item, Meta, Status, SyncML } from '../../protocol/model.js';
-import type { CommandOutcome, DevicePackage, ScriptConfig, ServerPackage } from '../../server/scripted.js';
+import type { CommandOutcome, DeviceMessage, DevicePackage, ScriptConfig, ServerPackage } from '../../server/scripted.js';
 import { specCommand, uiAlert } from '../../server/jobs.js';
 import type { ClientAuthMode, Credential, ServerAuthMode } from '../../server/config.js';
 import type { JobResult, SimpleJobSpec, UiAlertKind } from '../../server/types.js';
@@ -95,6 +95,8 @@ export function noResp<C extends Command>(c: C): C {
 
 export class CaseTools {
   readonly checks: Check[] = [];
+  /** Every message the device sent in the case's sessions so far, refused ones included. */
+  readonly seen: DeviceMessage[] = [];
   /** What was changed and not yet put back (key -> one line). */
   private readonly open = new Map<string, string>();
 
@@ -206,13 +208,19 @@ export class CaseTools {
     return this.status(r, 0) === 200 ? this.results(r, 0)[0] : undefined;
   }
 
-  /** Our scratch subtree (./DMWConf), added now and deleted by cleanup(). False when the device refused it. */
+  /**
+   * Our scratch subtree (./DMWConf), added now with an ACL granting us everything (a server that
+   * adds a node gets Add, Delete and Replace on it, not Get: TND §7.7.1.3), and deleted by
+   * cleanup(). `more` go in the same package; in the package returned they are numbered from 0.
+   */
   *scratch(...more: Command[]): Sub<DevicePackage> {
-    const r = yield this.pkg(addNode(SCRATCH), ...more);
+    const id = this.env.serverId;
+    const r = yield this.pkg(addNode(SCRATCH), replace(`${SCRATCH}?prop=ACL`, `Add=${id}&Delete=${id}&Exec=${id}&Get=${id}&Replace=${id}`), ...more);
     const code = this.status(r, 0);
     if (code === 200 || code === 418) this.changed('scratch', `${SCRATCH} (added by the case) is still on the device`);
     this.check(`Add ${SCRATCH} (the case's scratch node)`, '200', code === null ? 'no Status' : String(code), code === 200 || code === 418);
-    return r;
+    this.expectStatus(r, 1, 200, `Replace ${SCRATCH}?prop=ACL (the scratch node's ACL)`);
+    return { ...r, outcomes: r.outcomes.map((o) => ({ ...o, index: o.index - 2 })) };
   }
 
   /** Deletes the scratch subtree (with `more` first in the same package). */

@@ -103,6 +103,8 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
   let gen: CaseScript | undefined;
   let finished = false;
   let wantsSession = false;
+  /** The case's last package ended the session itself (Alert 1223): the script resumes after it. */
+  let endingSession = false;
   let scriptError: string | undefined;
   const sessions: number[] = [];
   const ended = new Map<number, { state: string; reason: string }>();
@@ -125,6 +127,7 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
         wantsSession = true;
         return undefined;
       }
+      if (s.value.end) endingSession = true;
       return s.value;
     } catch (e) {
       scriptError = e instanceof Error ? e.message : String(e);
@@ -136,6 +139,7 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
     ...(c.config ? { config: c.config(env) } : {}),
     onMessage: (m) => {
       lastActivity = now();
+      t.seen.push(m);
       if (!sessions.includes(m.sessionId)) sessions.push(m.sessionId);
       poke();
     },
@@ -188,8 +192,12 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
         break;
       }
       const end = ended.get(id)!;
+      if (endingSession) {
+        endingSession = false;
+        if (step({ sessionId: id, first: false, messages: [], outcomes: [] })) scriptError = 'the case gave a package after it ended its session';
+      }
       if (finished) break;
-      if (wantsSession && end.state === 'done') continue;
+      if (wantsSession && (end.state === 'done' || end.state === 'aborted')) continue;
       unfinished = end;
       break;
     }
