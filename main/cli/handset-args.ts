@@ -148,3 +148,33 @@ export function faultFlag(v: readonly string[] | undefined): FaultName[] | 'list
     throw e;
   }
 }
+
+/** --app NAME[:ROOT] (repeatable): a demo client app run inside the handset (main/client/apps). */
+export const APP_FLAG = { app: { type: 'string', multiple: true } } as const;
+
+export const KNOWN_APPS = ['fumo'] as const;
+export type AppName = (typeof KNOWN_APPS)[number];
+export interface AppChoice {
+  name: AppName;
+  /** Where the app's MO goes; undefined for the app's default (FUMO: ./FwUpdate/Lab). */
+  root?: string;
+}
+
+/** The --app values checked: a known app, an optional ./ URI for its MO, each app once. */
+export function appFlag(v: readonly string[] | undefined): AppChoice[] {
+  const out: AppChoice[] = [];
+  for (const spec of v ?? []) {
+    const colon = spec.indexOf(':');
+    const name = colon < 0 ? spec : spec.slice(0, colon);
+    const root = colon < 0 ? undefined : spec.slice(colon + 1);
+    if (!(KNOWN_APPS as readonly string[]).includes(name)) throw new CliError(`--app ${JSON.stringify(spec)}: unknown app "${name}" (known: ${KNOWN_APPS.join(', ')})`);
+    if (root !== undefined && (!root.startsWith('./') || root.length < 3 || root.endsWith('/') || /\/\/|\/\.\.?(\/|$)|[?#\s]/.test(root))) {
+      throw new CliError(`--app ${JSON.stringify(spec)}: the MO root must be a DM URI under the tree root, like ./FwUpdate/Lab, got "${root}"`);
+    }
+    const choice: AppChoice = root === undefined ? { name: name as AppName } : { name: name as AppName, root };
+    // One instance per app: the registry knows an app by its id, and the demo apps have fixed ids.
+    if (out.some((o) => o.name === choice.name)) throw new CliError(`--app ${JSON.stringify(spec)}: ${name} is given twice`);
+    out.push(choice);
+  }
+  return out;
+}

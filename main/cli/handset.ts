@@ -7,13 +7,15 @@
 import { CliError } from './errors.js';
 import { wantsHelp } from './subcommands.js';
 import { CREDENTIAL_FLAGS } from './credential-flags.js';
-import { authType, caFile, checkServerId, credentials, FAULT_FLAG, faultCatalogue, faultFlag, handsetTls, parseFlags, serverUrl, treeFile } from './handset-args.js';
+import { APP_FLAG, appFlag, authType, caFile, checkServerId, credentials, FAULT_FLAG, faultCatalogue, faultFlag, handsetTls, parseFlags, serverUrl, treeFile, type AppChoice } from './handset-args.js';
+import { applyDmaccAcl, DMACC_ACL_FLAG, dmaccAclFlag } from './dmacc-acl.js';
+import type { ClientAppRegistry } from '../client/apps/index.js';
 
 const HELP = `usage:
   dmw handset --server URL [--tree TREE.json] [--wbxml] [--auth basic|md5|hmac] [--client-cred NAME:SECRET]
               [--server-cred NAME:SECRET] [--server-id ID] [--ca CA.pem] [--data DIR]
               [--notify-port N] [--apps-port N] [--apps-token TOKEN] [--connect] [--json]
-              [--fault NAME]...
+              [--dmacc-acl ACL] [--app fumo[:ROOT]]... [--fault NAME]...
   dmw handset --fault list
 
 Runs one virtual handset until SIGINT or SIGTERM: it takes package #0 (server-initiated sessions) at
@@ -46,6 +48,14 @@ closes the listeners, lets a running session end, saves the tree and exits 0; 2 
 --json         session lines as JSON too:
                {"type":"session","devId","serverId","sessionId","initiator","ok","roundTrips","durationMs","error"?}
                and {"type":"stopped","signal"} at the end; refused notifications go to stderr
+--dmacc-acl    the ACL of ./DMAcc (a new tree has Get=*), e.g. 'Add=srvA&Get=*': srvA may then
+               give the device another server's account (DM-6 delegation, main/server/API.md);
+               saved in --tree
+--app          run a demo client app in the handset (repeatable): fumo[:ROOT] is the firmware
+               update app of main/client/APPS.md, its FUMO MO at ROOT (default ./FwUpdate/Lab),
+               managed by the --server-id server: a Replace of ROOT/Update/PkgData and an Exec of
+               ROOT/Update (--correlator) install the package, and the app reports the result
+               in a Generic Alert 1226 (a new session, printed like the others)
 --fault        make the handset misbehave this way (repeatable, several at once): to prove that
                the judge (dmw session check) and conformance plans catch it; --fault list shows
                the faults`;
@@ -76,6 +86,7 @@ export async function handsetCommand(argv: string[]): Promise<number> {
     ...CREDENTIAL_FLAGS, 'server-id': { type: 'string' },
     ca: { type: 'string' }, data: { type: 'string' }, 'notify-port': { type: 'string' }, 'apps-port': { type: 'string' },
     'apps-token': { type: 'string' }, connect: { type: 'boolean' }, json: { type: 'boolean' }, ...FAULT_FLAG,
+    ...DMACC_ACL_FLAG, ...APP_FLAG,
   }, USAGE);
   const faults = faultFlag(values.fault);
   if (faults === 'list') {
@@ -91,6 +102,8 @@ export async function handsetCommand(argv: string[]): Promise<number> {
   const appsPort = port('--apps-port', values['apps-port']);
   const appsToken = values['apps-token'];
   if (appsToken !== undefined && (appsToken.length < 16 || /\s/.test(appsToken))) throw new CliError('--apps-token must be at least 16 characters, without spaces');
+  const dmaccAcl = await dmaccAclFlag(values['dmacc-acl']);
+  const appChoices = appFlag(values.app);
   const caPem = caFile(values, url);
   const loaded = await treeFile(values.tree, true);
   const tlsFor = await handsetTls(values.data, caPem);
@@ -115,7 +128,9 @@ export async function handsetCommand(argv: string[]): Promise<number> {
       serverType: auth ?? 'md5',
       ...(serverCred ? { serverCred } : {}),
     });
+    if (dmaccAcl !== undefined) applyDmaccAcl(tree, dmaccAcl);
   } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(`cannot set up the handset: ${(e as Error).message}`);
   }
   const devIdLeaf = tree.lookup('./DevInfo/DevId')?.value;
@@ -145,6 +160,7 @@ export async function handsetCommand(argv: string[]): Promise<number> {
   });
 
   const registry = ClientAppRegistry.attach(handset);
+  const demoApps = await startDemoApps(registry, appChoices, serverId);
   let listener: Awaited<ReturnType<typeof NotificationListener.start>> | undefined;
   let apps: Awaited<ReturnType<typeof ClientAppServer.start>> | undefined;
   const shutdown = async () => {
@@ -153,8 +169,9 @@ export async function handsetCommand(argv: string[]): Promise<number> {
     // a session already running ends (it saves the tree) before the process does
     const deadline = Date.now() + 10_000;
     while (handset.busy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await handset.save(); // the apps' MOs (FUMO State, ...) are part of the device's tree
+    for (const app of demoApps) app.close();
     registry.detach();
-    await handset.save();
   };
   try {
     try {
@@ -183,7 +200,7 @@ export async function handsetCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', onTerm);
   });
   const notifyUrl = listener.register(handset);
-  out(JSON.stringify({ devId: handset.devId, notifyUrl, appsUrl: apps.url, appsToken: apps.token }));
+  out(JSON.stringify({ devId: handset.devId, notifyUrl, appsUrl: apps.url, appsToken: apps.token, ...(demoApps.length > 0 ? { apps: demoApps.map((a) => ({ appId: a.appId, root: a.root })) } : {}) }));
 
   // The outcome is printed by the session-end listener above; what fails before a session starts, here.
   if (values.connect) void handset.connect({ serverId }).catch((e: unknown) => process.stderr.write(`dmw: --connect: ${e instanceof Error ? e.message : String(e)}\n`));
@@ -192,4 +209,23 @@ export async function handsetCommand(argv: string[]): Promise<number> {
   await shutdown();
   out(json ? JSON.stringify({ type: 'stopped', signal: sig }) : `${sig}: stopped; listeners closed${handset.treeFile ? `, tree saved to ${handset.treeFile}` : ''}`);
   return 0;
+}
+
+/**
+ * The --app demo apps, installed on the handset's registry and managed by its server (the FUMO MO
+ * of a saved tree is adopted, so State survives a restart).
+ */
+async function startDemoApps(registry: ClientAppRegistry, choices: readonly AppChoice[], serverId: string): Promise<{ appId: string; root: string; close(): void }[]> {
+  if (choices.length === 0) return [];
+  const { FirmwareUpdateApp } = await import('../client/apps/fumo.js');
+  const started: { appId: string; root: string; close(): void }[] = [];
+  for (const c of choices) {
+    try {
+      started.push(FirmwareUpdateApp.install(registry, { servers: [serverId], ...(c.root !== undefined ? { root: c.root } : {}) }));
+    } catch (e) {
+      for (const s of started) s.close();
+      throw new CliError(`--app ${c.name}${c.root ? `:${c.root}` : ''}: ${(e as Error).message}`);
+    }
+  }
+  return started;
 }

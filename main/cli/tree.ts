@@ -27,9 +27,10 @@ import {
 import { CliError } from './errors.js';
 import { displayName, readInput, writeOutput } from './io.js';
 import { parseCommandArgs, runSubcommand } from './subcommands.js';
+import { applyDmaccAcl, DMACC_ACL_FLAG, dmaccAclFlag } from './dmacc-acl.js';
 
 const HELP = `usage:
-  dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID]
+  dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID] [--dmacc-acl ACL]
         a handset tree with DevInfo, DevDetail, DMAcc (one account per --account), Inbox
   dmw tree run --tree TREE.json --as SERVERID PACKAGE [--write] [--ui dr|timeout|none] [--exec CODE] [--ddf FILE]...
         process a server package (XML or WBXML) as SERVERID; print the client's response as XML
@@ -42,6 +43,8 @@ const HELP = `usage:
 
 --account SERVERID[:NAME:SECRET]: NAME:SECRET are the client's credentials (CLCRED); the server's
   (SRVCRED) are SERVERID:SECRET. Without them a random secret is generated and printed.
+--dmacc-acl ACL: the ACL of ./DMAcc (default Get=*), e.g. 'Add=srvA&Get=*': a server with Add there
+  may give the device other servers' accounts, which a DM-6 delegation by srvA needs (main/server/API.md).
 --ui: UI alerts are answered with their default response (dr, default), time out like the Android
   engine (timeout: 408), or get 406 (none: no UI).
 --exec CODE: every Exec the ACLs allow answers CODE (default: 406, nothing bound to Exec).
@@ -98,10 +101,11 @@ function parseAccount(spec: string): { account: DmAccountSpec; generated: boolea
   };
 }
 
-function init(argv: string[]): number {
-  const usage = 'dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID]';
-  const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, account: { type: 'string', multiple: true }, devid: { type: 'string' } }, [0, 0], usage);
+async function init(argv: string[]): Promise<number> {
+  const usage = 'dmw tree init -o TREE.json [--account SERVERID[:NAME:SECRET]]... [--devid ID] [--dmacc-acl ACL]';
+  const { values } = parseCommandArgs(argv, { output: { type: 'string', short: 'o' }, account: { type: 'string', multiple: true }, devid: { type: 'string' }, ...DMACC_ACL_FLAG }, [0, 0], usage);
   if (values.output === undefined) throw new CliError(`-o TREE.json is required\nusage: ${usage}`);
+  const dmaccAcl = await dmaccAclFlag(values['dmacc-acl']);
   const accounts = (values.account ?? []).map(parseAccount);
   const ids = new Set<string>();
   for (const a of accounts) {
@@ -112,12 +116,13 @@ function init(argv: string[]): number {
   try {
     tree = createDeviceTree(values.devid !== undefined ? { devId: values.devid } : {});
     for (const a of accounts) addDmAccount(tree, a.account);
+    if (dmaccAcl !== undefined) applyDmaccAcl(tree, dmaccAcl);
   } catch (e) {
     if (e instanceof TreeError) throw new CliError(e.message);
     throw e;
   }
   saveTree(tree, values.output);
-  const lines = [`${values.output}: ${tree.countNodes()} nodes, ${accounts.length} account(s)`];
+  const lines = [`${values.output}: ${tree.countNodes()} nodes, ${accounts.length} account(s)${dmaccAcl !== undefined ? `, ./DMAcc ACL ${dmaccAcl}` : ''}`];
   for (const a of accounts) {
     const c = a.account;
     lines.push(`  ./DMAcc/${accountNodeName(c.serverId)}  ServerID ${c.serverId}  client ${c.clientCred.name}${a.generated ? `  secret ${c.clientCred.secret}` : ''}`);

@@ -18,6 +18,7 @@
  * The device must let A add accounts: ./DMAcc's ACL must give A the Add right.
  */
 import { randomBytes } from 'node:crypto';
+import { describeStatus } from '../protocol/status-codes.js';
 import { parseAcl, ACL_COMMANDS, type AclCommand } from '../tree/acl.js';
 import { accountAcl, accountNodeName } from '../tree/mos.js';
 import { ApiClient, describeApiError } from './api/client.js';
@@ -189,6 +190,19 @@ export function delegationJob(p: {
     { kind: 'replace', uri: `${acc}?prop=ACL`, value: accountAcl(b.serverId) },
   ];
   return { kind: 'atomic', commands };
+}
+
+/**
+ * Why the device refused the delegation Atomic, with the meanings of the codes: the Atomic's own
+ * status (507 Atomic failed) and each member that failed on its own (not the 215/216 of the members
+ * that were only skipped or rolled back), e.g. "Add ./DMAcc/srvB: 425 Permission denied".
+ */
+export function delegationRefusal(job: Pick<JobRecord, 'statusCode' | 'error' | 'members'>): string {
+  const atomic = job.statusCode === null ? `no Status (${job.error ?? 'unknown'})` : describeStatus(job.statusCode);
+  const members = job.members
+    .filter((m) => m.statusCode !== null && m.statusCode >= 300 && m.statusCode !== 215 && m.statusCode !== 216)
+    .map((m) => `${m.cmd} ${m.uri}: ${describeStatus(m.statusCode!)}`);
+  return `the device refused the delegation Atomic: ${[atomic, ...members].join('; ')}`;
 }
 
 /** A client credential for the device to use with the delegate (no colon: BASIC splits on it). */
@@ -401,7 +415,7 @@ export class Federation {
         const row = this.db.prepare(`SELECT * FROM api_delegations WHERE job_id = ? AND direction = 'out' AND status = 'pending'`).get(job.id) as DelegationRow | undefined;
         if (!row) return;
         const ok = job.status === 'done' && job.statusCode !== null && job.statusCode < 300;
-        const error = ok ? null : `the device refused the delegation Atomic: ${job.statusCode ?? '-'} ${job.error ?? ''}${job.members.filter((m) => m.statusCode !== null && m.statusCode >= 300 && m.statusCode !== 215 && m.statusCode !== 216).map((m) => ` ${m.cmd} ${m.uri} ${m.statusCode}`).join(',')}`.trim();
+        const error = ok ? null : delegationRefusal(job);
         d = this.setDelegationStatus(row.id, ok ? 'active' : 'failed', error);
         if (ok) this.grant(d.peer, d.device, d.subtrees, 'delegation');
       } catch (err) {
