@@ -75,13 +75,13 @@ function ftsPhrase(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-function leaf(e: Extract<FilterExpr, { kind: 'has' | 'cmp' }>): SqlPart {
+function leaf(e: Extract<FilterExpr, { kind: 'has' | 'cmp' }>, msgId: string): SqlPart {
   const f = e.field;
   const col = f.column;
   if (f.level === 'finding') {
     if (e.kind === 'has') return { sql: '(m.f_error + m.f_warning + m.f_note) > 0', params: [] };
     const inner = compare(col, e.op, e.value);
-    return { sql: `m.message_id IN (SELECT f.message_id FROM msg_findings f WHERE ${inner.sql})`, params: inner.params };
+    return { sql: `${msgId} IN (SELECT f.message_id FROM msg_findings f WHERE ${inner.sql})`, params: inner.params };
   }
   if (f.level === 'text' && e.kind === 'cmp') return dataTest(e.op, String(e.value));
   if (e.kind === 'has') {
@@ -119,17 +119,17 @@ function dataTest(op: string, v: string): SqlPart {
   }
 }
 
-function fold(e: FilterExpr, withCommands: boolean): Folded {
+function fold(e: FilterExpr, withCommands: boolean, msgId: string): Folded {
   switch (e.kind) {
     case 'true': return { const: true };
     case 'not': {
-      const x = fold(e.expr, withCommands);
+      const x = fold(e.expr, withCommands, msgId);
       return 'const' in x ? { const: !x.const } : { sql: `NOT ${x.sql}`, params: x.params };
     }
     case 'and':
     case 'or': {
-      const l = fold(e.left, withCommands);
-      const r = fold(e.right, withCommands);
+      const l = fold(e.left, withCommands, msgId);
+      const r = fold(e.right, withCommands, msgId);
       const absorbing = e.kind === 'or';
       if ('const' in l) return l.const === absorbing ? l : r;
       if ('const' in r) return r.const === absorbing ? r : l;
@@ -137,7 +137,7 @@ function fold(e: FilterExpr, withCommands: boolean): Folded {
     }
     default:
       if (!withCommands && (e.field.level === 'command' || e.field.level === 'text')) return { const: false };
-      return leaf(e);
+      return leaf(e, msgId);
   }
 }
 
@@ -145,8 +145,21 @@ function fold(e: FilterExpr, withCommands: boolean): Folded {
  * The WHERE condition for a message with one of its commands (withCommands: aliases m, s, c) or for
  * a message without commands (aliases m, s): true, false, or SQL.
  */
-export function compileWhere(e: FilterExpr, withCommands: boolean): Folded {
-  return fold(e, withCommands);
+export function compileWhere(e: FilterExpr, withCommands: boolean, msgId = 'm.message_id'): Folded {
+  return fold(e, withCommands, msgId);
+}
+
+/** Which tables besides cmd_index the filter reads: msg_index (m) and sessions (s). */
+export function aliasesUsed(e: FilterExpr, out = { m: false, s: false }): { m: boolean; s: boolean } {
+  if (e.kind === 'and' || e.kind === 'or') {
+    aliasesUsed(e.left, out);
+    aliasesUsed(e.right, out);
+  } else if (e.kind === 'not') aliasesUsed(e.expr, out);
+  else if (e.kind === 'has' || e.kind === 'cmp') {
+    if (e.field.column.includes('m.') && !(e.field.level === 'finding' && e.kind === 'cmp')) out.m = true;
+    if (e.field.column.startsWith('s.')) out.s = true;
+  }
+  return out;
 }
 
 export function whereSql(f: Folded): SqlPart {

@@ -10,7 +10,7 @@
  */
 import type Database from 'better-sqlite3';
 import { FilterError, parseFilter, type FilterExpr } from './parse.js';
-import { compilePatterns, compileWhere, firstMatches, REGEX_FUNCTION, usesCommands, whereSql, type SqlPart } from './compile.js';
+import { aliasesUsed, compilePatterns, compileWhere, firstMatches, REGEX_FUNCTION, usesCommands, whereSql, type SqlPart } from './compile.js';
 import { DEFAULT_REGEX_STEPS, RegexBudgetError, type Budget, type SafeRegex } from './regex.js';
 
 export type SortColumn = 'time' | 'session' | 'device' | 'dir' | 'msgId' | 'size' | 'enc' | 'status' | 'findings';
@@ -88,17 +88,30 @@ export interface QueryOptions {
 const FROM_MESSAGES = 'msg_index m JOIN sessions s ON s.id = m.session_id';
 const FROM_COMMANDS = 'cmd_index c JOIN msg_index m ON m.message_id = c.message_id JOIN sessions s ON s.id = m.session_id';
 
-/** The ids of matching messages as a subquery, or null when the filter reads message fields only. */
-function hitsSubquery(expr: FilterExpr): SqlPart | null {
+/** The matching messages' ids as one statement, or null when the filter reads message fields only. */
+function hitsQuery(expr: FilterExpr): SqlPart | null {
   if (!usesCommands(expr)) return null;
-  const withCmd = whereSql(compileWhere(expr, true));
+  // Join the message and session rows only when the filter reads them (500k command rows per 100k messages).
+  const used = aliasesUsed(expr);
+  const from = used.s ? FROM_COMMANDS : used.m ? 'cmd_index c JOIN msg_index m ON m.message_id = c.message_id' : 'cmd_index c';
+  const withCmd = whereSql(compileWhere(expr, true, used.m || used.s ? 'm.message_id' : 'c.message_id'));
   const without = compileWhere(expr, false);
-  const parts: SqlPart[] = [{ sql: `SELECT c.message_id FROM ${FROM_COMMANDS} WHERE ${withCmd.sql}`, params: withCmd.params }];
+  const parts: SqlPart[] = [{ sql: `SELECT c.message_id FROM ${from} WHERE ${withCmd.sql}`, params: withCmd.params }];
   if (!('const' in without) || without.const) {
     const w = whereSql(without);
     parts.push({ sql: `SELECT m.message_id FROM ${FROM_MESSAGES} WHERE m.ncmd = 0 AND ${w.sql}`, params: w.params });
   }
-  return { sql: parts.map((p) => p.sql).join(' UNION '), params: parts.flatMap((p) => p.params) };
+  return { sql: parts.map((p) => p.sql).join(' UNION ALL '), params: parts.flatMap((p) => p.params) };
+}
+
+/**
+ * The hits of a command-level filter, collected once per query into a temporary table (the
+ * connection's own, so a read-only reader can write it): the count and the page both read it.
+ */
+function collectHits(db: Database.Database, hits: SqlPart): number {
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS filter_hits (id INTEGER PRIMARY KEY)');
+  db.prepare('DELETE FROM temp.filter_hits').run();
+  return db.prepare(`INSERT OR IGNORE INTO temp.filter_hits (id) ${hits.sql}`).run(...hits.params).changes;
 }
 
 /** One page of messages matching `filter`, and how many match. Throws FilterError for a bad filter. */
@@ -109,11 +122,18 @@ export function queryMessages(
 ): { total: number; rows: MessageHit[] } {
   const expr = parseFilter(q.filter);
   return withPatterns(db, expr, opts.regexSteps ?? DEFAULT_REGEX_STEPS, () => {
-    const hits = hitsSubquery(expr);
-    const where: SqlPart = hits ? { sql: `m.message_id IN (${hits.sql})`, params: hits.params } : whereSql(compileWhere(expr, false));
+    const hits = hitsQuery(expr);
+    let where: SqlPart;
+    let total: number;
+    if (hits) {
+      total = collectHits(db, hits);
+      where = { sql: 'm.message_id IN (SELECT id FROM temp.filter_hits)', params: [] };
+    } else {
+      where = whereSql(compileWhere(expr, false));
+      total = (db.prepare(`SELECT COUNT(*) AS n FROM ${FROM_MESSAGES} WHERE ${where.sql}`).get(...where.params) as { n: number }).n;
+    }
     const dir = q.sort?.desc ? 'DESC' : 'ASC';
     const order = q.sort ? `${SORT_SQL[q.sort.column]} ${dir}, m.message_id ${dir}` : 'm.message_id ASC';
-    const total = (db.prepare(`SELECT COUNT(*) AS n FROM ${FROM_MESSAGES} WHERE ${where.sql}`).get(...where.params) as { n: number }).n;
     const rows = db.prepare(`SELECT m.message_id, m.session_id, m.seq, m.at_ms, s.device, m.dir, m.msg_id, m.size, m.enc, m.commands, m.status, m.worst,
         m.f_error, m.f_warning, m.f_note FROM ${FROM_MESSAGES} WHERE ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?`)
       .all(...where.params, q.limit, q.offset) as Row[];

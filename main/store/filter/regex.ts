@@ -263,18 +263,33 @@ export function compileRegex(pattern: string): SafeRegex {
   emit(tree, prog);
   prog.push({ op: 'match' });
   if (prog.length > MAX_PROGRAM) throw new RegexSyntaxError(`pattern too large once its repeats are expanded (more than ${MAX_PROGRAM} steps)`, 0);
-  return { test: (text, budget) => run(prog, text, budget) };
+  const n = prog.length;
+  // Work arrays reused by every test (filters run synchronously, one test at a time).
+  const work: Work = { a: new Int32Array(n), b: new Int32Array(n), mark: new Int32Array(n), stack: new Int32Array(n * 2 + 2), generation: 0 };
+  return { test: (text, budget) => run(prog, work, text, budget) };
 }
 
-function run(prog: readonly Inst[], text: string, budget?: Budget): boolean {
-  const n = prog.length;
-  let clist = new Int32Array(n);
-  let nlist = new Int32Array(n);
+interface Work {
+  a: Int32Array;
+  b: Int32Array;
+  mark: Int32Array;
+  stack: Int32Array;
+  /** Marks from earlier tests are below it: never reset, only moved on. */
+  generation: number;
+}
+
+function run(prog: readonly Inst[], work: Work, text: string, budget?: Budget): boolean {
+  let clist = work.a;
+  let nlist = work.b;
   let ccount = 0;
   let ncount = 0;
-  const mark = new Int32Array(n).fill(-1);
-  const stack = new Int32Array(n * 2 + 2);
-  let generation = 0;
+  const mark = work.mark;
+  const stack = work.stack;
+  if (work.generation > 0x3fffffff) {
+    mark.fill(0);
+    work.generation = 0;
+  }
+  let generation = work.generation + 1;
   let steps = 0;
 
   // Adds pc and everything reachable from it without consuming a character.
@@ -304,7 +319,10 @@ function run(prog: readonly Inst[], text: string, budget?: Budget): boolean {
     // Re-mark the threads carried over so a new start at this position does not duplicate them.
     for (let k = 0; k < ccount; k++) mark[clist[k]!] = generation;
     const r = add(clist, ccount, 0, pos);
-    if (r === -1) return true;
+    if (r === -1) {
+      work.generation = generation;
+      return true;
+    }
     ccount = r;
     if (pos === text.length) break;
     const ch = text.charCodeAt(pos);
@@ -315,7 +333,10 @@ function run(prog: readonly Inst[], text: string, budget?: Budget): boolean {
       steps++;
       if (ins.test(ch)) {
         const r2 = add(nlist, ncount, clist[k]! + 1, pos + 1);
-        if (r2 === -1) return true;
+        if (r2 === -1) {
+          work.generation = generation;
+          return true;
+        }
         ncount = r2;
       }
     }
@@ -324,9 +345,11 @@ function run(prog: readonly Inst[], text: string, budget?: Budget): boolean {
     if (budget && steps > 4096) {
       budget.steps -= steps;
       steps = 0;
+      work.generation = generation;
       if (budget.steps < 0) throw new RegexBudgetError('the regular expression took too long over the stored data; narrow the filter (e.g. add cmd == "Replace" &&) or simplify the pattern');
     }
   }
+  work.generation = generation;
   if (budget) budget.steps -= steps;
   return false;
 }
