@@ -7,6 +7,8 @@
  */
 import { BootstrapBuildError, buildBootstrap } from '../bootstrap/message.js';
 import { ProfileError, validateProfile, type BootstrapProfile } from '../bootstrap/profile.js';
+import { ProfileStore } from '../bootstrap/store.js';
+import type { ProfileSaveResult, StoredProfiles } from './contract-profiles.js';
 import type { ApduTraceView, BootstrapCheck, CardReaderView, EventPayload, FlashResult, ReadersStatus } from './contract.js';
 import type { EventName } from './channels.js';
 import type { FlashProgress } from '../bootstrap/card.js';
@@ -43,7 +45,7 @@ export function checkProfile(input: unknown): { check: BootstrapCheck; profile?:
   try {
     const built = buildBootstrap(profile);
     return {
-      check: { ok: true, errors: [], xml: built.xml, wbxmlBytes: built.wbxml.length, nodes: built.nodes.map((n) => ({ uri: n.uri, format: n.format, value: n.value ?? null })) },
+      check: { ok: true, errors: [], xml: built.xml, wbxmlBytes: built.wbxml.length, wbxml: Buffer.from(built.wbxml).toString('base64'), nodes: built.nodes.map((n) => ({ uri: n.uri, format: n.format, value: n.value ?? null })) },
       profile,
       wbxml: built.wbxml,
     };
@@ -52,6 +54,45 @@ export function checkProfile(input: unknown): { check: BootstrapCheck; profile?:
     if (e instanceof ProfileError) return { check: { ok: false, errors: e.errors, xml: null, wbxmlBytes: null, nodes: [] } };
     throw e;
   }
+}
+
+// --- stored profiles (the store `dmw bootstrap save|list` uses) -------------------------------
+
+export function listStoredProfiles(store = new ProfileStore()): StoredProfiles {
+  return {
+    dir: store.dir,
+    profiles: store.list().map((id) => {
+      try {
+        const p = store.get(id);
+        return { id, serverId: p?.serverId ?? null, address: p?.address ?? null, error: p ? null : 'gone' };
+      } catch (e) {
+        return { id, serverId: null, address: null, error: e instanceof Error ? e.message : String(e) };
+      }
+    }),
+  };
+}
+
+/** Validates (every bad field named, as the check does) and stores; a bad profile is not stored. */
+export function saveStoredProfile(id: string, input: Record<string, unknown>, store = new ProfileStore()): ProfileSaveResult {
+  let profile: BootstrapProfile;
+  try {
+    profile = validateProfile(input);
+  } catch (e) {
+    if (e instanceof ProfileError) return { ok: false, id, file: null, errors: e.errors };
+    throw e;
+  }
+  try {
+    return { ok: true, id, file: store.save(id, profile), errors: [] };
+  } catch (e) {
+    if (e instanceof ProfileError) return { ok: false, id, file: null, errors: e.errors };
+    throw e;
+  }
+}
+
+export function loadStoredProfile(id: string, store = new ProfileStore()): { id: string; profile: Record<string, unknown> } {
+  const p = store.get(id);
+  if (!p) throw new Error(`no stored profile "${id}" in ${store.dir}`);
+  return { id, profile: p as unknown as Record<string, unknown> };
 }
 
 export class BootstrapService {

@@ -40,6 +40,9 @@ export const CHANNELS = [
   'bootstrap.check',
   'bootstrap.readers',
   'bootstrap.flash',
+  'bootstrap.profiles',
+  'bootstrap.save',
+  'bootstrap.load',
   'serial.ports',
   'serial.identify',
   'serial.consoleOpen',
@@ -51,6 +54,11 @@ export const CHANNELS = [
   'serial.bootstrapSend',
   'packets.query',
   'packets.fields',
+  'conformance.plans',
+  'conformance.run',
+  'conformance.status',
+  'conformance.case',
+  'conformance.report',
 ] as const;
 
 export type ChannelName = (typeof CHANNELS)[number];

@@ -12,6 +12,8 @@ import type { ChannelName, EventName } from './channels.js';
 import { MAX_DEVICE_ID_LENGTH } from '../server/device-id.js';
 import type { SessionState } from '../server/types.js';
 import { packetChannels } from './contract-packets.js';
+import { profileChannels } from './contract-profiles.js';
+import { conformanceContract } from './contract-conformance.js';
 import { certificateDevIdProblem, integerValueProblem, MAX_HANDSETS_PER_ADD, publicUrlProblem, SETTING_RANGES } from './form-rules.js';
 
 /** A number setting checked by the same words the form shows (form-rules.ts). */
@@ -411,6 +413,8 @@ export const BootstrapCheckSchema = z.object({
   /** Pretty XML of the bootstrap message (null while the profile has errors). */
   xml: z.string().nullable(),
   wbxmlBytes: z.number().int().nullable(),
+  /** The bootstrap message as WBXML, base64 (for the view's download; null while the profile has errors). */
+  wbxml: z.string().nullable().optional(),
   /** The DMAcc nodes the message provisions. */
   nodes: z.array(z.object({ uri: z.string(), format: z.string(), value: z.string().nullable() })),
 });
@@ -682,6 +686,10 @@ export const contract = {
   'serial.bootstrapSend': { input: z.object({ previewId: z.number().int().min(1), port: portPath, baudRate }).strict(), output: PushResultSchema },
   /** The packet list (contract-packets.ts). */
   ...packetChannels,
+  /** Stored bootstrap profiles (contract-profiles.ts). */
+  ...profileChannels,
+  /** Conformance plan runs (contract-conformance.ts). */
+  ...conformanceContract,
 } as const satisfies Record<ChannelName, { input: z.ZodType; output: z.ZodType }>;
 
 export const eventSchemas = {

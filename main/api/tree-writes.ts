@@ -23,7 +23,7 @@ function written(spec: SimpleJobSpec): Written | null {
  * for an Atomic (all or nothing) every member once it succeeded; for a Sequence the members whose
  * own status was 2xx. Nothing for other kinds or a failure.
  */
-export function writtenEntries(job: Pick<JobRecord, 'status' | 'statusCode' | 'spec' | 'members'>): Written[] {
+export function writtenEntries(job: Pick<JobRecord, 'status' | 'statusCode' | 'members'> & { spec: unknown }): Written[] {
   if (job.status !== 'done') return [];
   const ok = (code: number | null | undefined) => code !== null && code !== undefined && code >= 200 && code < 300;
   const spec = job.spec as { kind: string; commands?: SimpleJobSpec[] };

@@ -4,8 +4,9 @@
  * the running flash (progress, APDU trace, result).
  */
 import type {
-  ApduTraceView, BootstrapCheck, DmwApi, EventName, EventPayload, FlashProgressView, FlashResult, ReadersStatus,
+  ApduTraceView, BootstrapCheck, DmwApi, EventName, EventPayload, FlashProgressView, FlashResult, ReadersStatus, ServerStatus,
 } from '../../main/api/contract.js';
+import type { ProfileSaveResult, StoredProfiles } from '../../main/api/contract-profiles.js';
 
 /** The editor's fields: what a profile JSON holds, flattened to text for the inputs. */
 export interface ProfileDraft {
@@ -64,6 +65,58 @@ export function draftToProfile(d: ProfileDraft): Record<string, unknown> {
   return p;
 }
 
+/** DM auth of the server settings -> the profile's credential type (AAuthPref). */
+const AUTH_TYPE: Record<string, string> = { basic: 'BASIC', md5: 'DIGEST', hmac: 'HMAC' };
+
+/**
+ * The running lab server as the profile's target: its public URL (or where it listens), port,
+ * ServerID and credentials, so a bootstrapped device calls this server and not example.com.
+ * Null while the server is not running (the example defaults stay, and the view says why).
+ */
+export function labProfileDraft(server: ServerStatus | null): Partial<ProfileDraft> | null {
+  const url = server?.settings.publicUrl ?? server?.url ?? null;
+  if (!server || !url) return null;
+  const st = server.settings;
+  let port = server.port !== null ? String(server.port) : '';
+  try {
+    const u = new URL(url);
+    port = u.port || (u.protocol === 'https:' ? '443' : u.protocol === 'http:' ? '80' : port);
+  } catch {
+    // not a URL: the check names the address field
+  }
+  const d: Partial<ProfileDraft> = { serverId: st.serverId, name: `DM Workbench lab (${st.serverId})`, account: st.serverId, address: url, addrType: 'URI', port, serverName: st.serverCred?.name ?? st.serverId };
+  if (st.serverCred?.secret) d.serverSecret = st.serverCred.secret;
+  const serverType = AUTH_TYPE[st.serverAuth];
+  if (serverType) d.serverType = serverType;
+  const clientType = AUTH_TYPE[st.clientAuth];
+  if (clientType) {
+    d.clientType = clientType;
+    d.authPref = clientType;
+  }
+  if (st.defaultClientCred) {
+    d.clientName = st.defaultClientCred.name;
+    if (st.defaultClientCred.secret) d.clientSecret = st.defaultClientCred.secret;
+  }
+  return d;
+}
+
+/** A profile JSON (a stored or loaded file) -> the editor's fields; what the editor has no field for is named. */
+export function profileToDraft(p: Record<string, unknown>): { draft: ProfileDraft; ignored: string[] } {
+  const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+  const cred = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+  const c = cred(p.clientCredential);
+  const sc = cred(p.serverCredential);
+  const conn = cred(p.connectivity);
+  const draft: ProfileDraft = {
+    serverId: str(p.serverId), name: str(p.name), account: str(p.account), address: str(p.address), addrType: str(p.addrType) || 'URI', port: str(p.port),
+    authPref: str(p.authPref), clientType: str(c.type), clientName: str(c.name), clientSecret: str(c.secret), clientData: str(c.data),
+    serverType: str(sc.type), serverName: str(sc.name), serverSecret: str(sc.secret), serverData: str(sc.data),
+    prefConRef: str(conn.prefConRef), form: p.form === 'tnds' ? 'tnds' : 'dmacc',
+  };
+  const known = new Set(['serverId', 'name', 'account', 'address', 'addrType', 'port', 'authPref', 'clientCredential', 'serverCredential', 'connectivity', 'form', 'id']);
+  return { draft, ignored: Object.keys(p).filter((k) => !known.has(k)) };
+}
+
 /** Field errors by the draft input they belong to (JSON path -> input). */
 export function errorsByInput(check: BootstrapCheck | null): Record<string, string> {
   const map: Record<string, keyof ProfileDraft> = {
@@ -95,8 +148,16 @@ export interface BootstrapSlice {
   cardReaders: ReadersStatus | null;
   selectedReader: string | null;
   flash: FlashState;
+  storedProfiles: StoredProfiles | null;
+  /** The last Save's outcome (saved where, or every field at fault), shown next to the Save button. */
+  profileSave: ProfileSaveResult | null;
   setProfileField<K extends keyof ProfileDraft>(k: K, v: ProfileDraft[K]): void;
   checkProfile(): Promise<void>;
+  /** Replaces the whole draft (lab defaults, a loaded profile) and checks it. */
+  replaceProfileDraft(draft: ProfileDraft): void;
+  loadStoredProfiles(): Promise<void>;
+  saveProfile(id: string): Promise<ProfileSaveResult | null>;
+  loadProfile(id: string): Promise<void>;
   loadReaders(): Promise<void>;
   selectReader(name: string | null): void;
   flashCard(opts: { pin?: string; pinRef?: number; force?: boolean }): Promise<FlashResult | null>;
@@ -116,6 +177,27 @@ export function createBootstrapSlice(api: DmwApi, set: Set, get: Get, guard: <T>
     cardReaders: null,
     selectedReader: null,
     flash: idleFlash,
+    storedProfiles: null,
+    profileSave: null,
+    replaceProfileDraft: (profileDraft) => {
+      set({ profileDraft });
+      void get().checkProfile();
+    },
+    loadStoredProfiles: async () => {
+      const storedProfiles = await guard('stored profiles', () => api['bootstrap.profiles']({}));
+      if (storedProfiles) set({ storedProfiles });
+    },
+    saveProfile: async (id) => {
+      const profileSave = await guard('save the profile', () => api['bootstrap.save']({ id, profile: draftToProfile(get().profileDraft) }));
+      if (!profileSave) return null;
+      set({ profileSave });
+      if (profileSave.ok) void get().loadStoredProfiles();
+      return profileSave;
+    },
+    loadProfile: async (id) => {
+      const r = await guard(`load profile ${id}`, () => api['bootstrap.load']({ id }));
+      if (r) get().replaceProfileDraft(profileToDraft(r.profile).draft);
+    },
     setProfileField: (k, v) => {
       set({ profileDraft: { ...get().profileDraft, [k]: v } });
       void get().checkProfile();

@@ -1,6 +1,24 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { downloadText } from '../hooks/download.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
-import { errorsByInput, flashFraction, type ProfileDraft } from '../stores/bootstrap-slice.js';
+import { DEFAULT_PROFILE, draftToProfile, errorsByInput, flashFraction, labProfileDraft, profileToDraft, type ProfileDraft } from '../stores/bootstrap-slice.js';
+import { PROFILE_ID } from '../../main/api/contract-profiles.js';
+
+/** Saves bytes (base64) as a file through the browser's download. */
+function downloadBase64(fileName: string, b64: string, type: string): void {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 
 const AUTH = ['', 'DIGEST', 'BASIC', 'HMAC', 'HTTP-BASIC', 'HTTP-DIGEST', 'X509', 'TRANSPORT'];
 const ADDR = ['URI', 'IPv4', 'IPv6', 'E164', 'ALPHA'];
@@ -14,12 +32,19 @@ export function BootstrapView() {
   const loadReaders = useApp((s) => s.loadReaders);
   const selectReader = useApp((s) => s.selectReader);
   const flashCard = useApp((s) => s.flashCard);
+  const server = useApp((s) => s.server);
+  const replaceDraft = useApp((s) => s.replaceProfileDraft);
   const [pin, setPin] = useState('');
   const [pinRef, setPinRef] = useState('01');
   useEffect(() => {
     void checkProfile();
     void loadReaders();
   }, []); // eslint-disable-line react-hooks/exhaustive-deps
+  // Untouched example defaults become the running lab server (its URL, port, ServerID, credentials).
+  const lab = labProfileDraft(server);
+  useEffect(() => {
+    if (lab && draft === DEFAULT_PROFILE) replaceDraft({ ...DEFAULT_PROFILE, ...lab });
+  }, [lab === null, draft === DEFAULT_PROFILE]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const errs = errorsByInput(check);
   const field = (k: keyof ProfileDraft, label: string, opts: { type?: string; choices?: string[] } = {}) => (
@@ -69,12 +94,20 @@ export function BootstrapView() {
             {field('form', 'Form', { choices: ['dmacc', 'tnds'] })}
             {errs.$ && <p className="bad small" data-testid="error-profile">{errs.$}</p>}
           </div>
+          <div className="row gap wrap">
+            <button type="button" disabled={!lab} onClick={() => lab && replaceDraft({ ...draft, ...lab })} data-testid="use-lab-server" title={lab ? `Target ${lab.address}` : 'The lab server is not running'}>
+              Use the lab server
+            </button>
+            {!lab && <span className="muted small">The lab server is not running: start it (Server view) to target it.</span>}
+          </div>
           {check && !check.ok && (
             <ul className="small" data-testid="profile-errors">
               {check.errors.map((e, i) => <li key={i} className="bad"><span className="mono">{e.field}</span>: {e.message}</li>)}
             </ul>
           )}
         </section>
+
+        <ProfilesPanel draft={draft} wbxml={check?.ok ? check.wbxml ?? null : null} />
 
         <section className="panel" aria-label="XML preview">
           <header className="panel-head"><h3>Bootstrap message (XML preview)</h3></header>
@@ -148,5 +181,73 @@ export function BootstrapView() {
         </section>
       </div>
     </div>
+  );
+}
+
+/**
+ * Save, load and download: profiles go to the store `dmw bootstrap save|list` uses, load back from it
+ * or from a JSON file, download as that JSON or as the WBXML bootstrap message itself.
+ */
+function ProfilesPanel({ draft, wbxml }: { draft: ProfileDraft; wbxml: string | null }) {
+  const { stored, saved } = useAppShallow((s) => ({ stored: s.storedProfiles, saved: s.profileSave }));
+  const loadStored = useApp((s) => s.loadStoredProfiles);
+  const save = useApp((s) => s.saveProfile);
+  const load = useApp((s) => s.loadProfile);
+  const replaceDraft = useApp((s) => s.replaceProfileDraft);
+  const [id, setId] = useState('');
+  const [fileNote, setFileNote] = useState<string | null>(null);
+  const file = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    void loadStored();
+  }, [loadStored]);
+  const profileId = id || draft.account || draft.serverId;
+  const idError = PROFILE_ID.test(profileId) ? null : 'a profile id: letters, digits, . _ - (at most 64)';
+  const base = profileId.replace(/[^A-Za-z0-9._-]+/g, '_') || 'profile';
+
+  const readFile = async (f: File) => {
+    try {
+      const json = JSON.parse(await f.text()) as unknown;
+      if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
+      const { draft: d, ignored } = profileToDraft(json as Record<string, unknown>);
+      replaceDraft(d);
+      setFileNote(`Loaded ${f.name}${ignored.length ? `; the editor has no field for ${ignored.join(', ')} (left out)` : ''}`);
+    } catch (e) {
+      setFileNote(`${f.name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
+  return (
+    <section className="panel" aria-label="Profiles">
+      <header className="panel-head"><h3>Profiles</h3><span className="muted small">{stored ? `stored in ${stored.dir}` : ''}</span></header>
+      <form className="row gap wrap" onSubmit={(e) => { e.preventDefault(); if (!idError) void save(profileId); }}>
+        <label className="field"><span>Id</span>
+          <input className="mono" value={id} placeholder={draft.account || draft.serverId} onChange={(e) => setId(e.target.value)} aria-invalid={idError ? true : undefined} data-testid="profile-id" />
+          {idError && <span className="bad small">{idError}</span>}
+        </label>
+        <button type="submit" disabled={idError !== null} data-testid="profile-save">Save</button>
+        <button type="button" onClick={() => downloadText(`${base}.json`, `${JSON.stringify(draftToProfile(draft), null, 2)}\n`)} data-testid="profile-download-json">Download JSON</button>
+        <button type="button" disabled={!wbxml} onClick={() => wbxml && downloadBase64(`${base}.wbxml`, wbxml, 'application/vnd.syncml.dm+wbxml')} data-testid="profile-download-wbxml" title={wbxml ? undefined : 'Fix the profile first'}>Download WBXML</button>
+        <button type="button" onClick={() => file.current?.click()} data-testid="profile-load-file">Load JSON file…</button>
+        <input ref={file} type="file" accept=".json,application/json" hidden onChange={(e) => { const f = e.target.files?.[0]; if (f) void readFile(f); e.target.value = ''; }} data-testid="profile-file" />
+      </form>
+      {saved && (saved.ok
+        ? <p className="ok small" data-testid="profile-saved">Saved as <span className="mono">{saved.id}</span> ({saved.file}); <span className="mono">dmw bootstrap build</span> reads that file.</p>
+        : <ul className="small" data-testid="profile-save-errors">{saved.errors.map((e, i) => <li key={i} className="bad"><span className="mono">{e.field}</span>: {e.message}</li>)}</ul>)}
+      {fileNote && <p className="small" data-testid="profile-file-note">{fileNote}</p>}
+      {stored && stored.profiles.length > 0 && (
+        <table className="grid compact" data-testid="stored-profiles">
+          <tbody>
+            {stored.profiles.map((p) => (
+              <tr key={p.id} data-profile={p.id}>
+                <td className="mono">{p.id}</td>
+                <td className="mono small">{p.serverId ?? ''}</td>
+                <td className="mono small wrap">{p.error ? <span className="bad">{p.error}</span> : p.address}</td>
+                <td><button className="link" disabled={p.error !== null} onClick={() => void load(p.id)} data-testid={`profile-load-${p.id}`}>load</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
