@@ -9,7 +9,8 @@
  *   op         := "==" | "!=" | "<" | "<=" | ">" | ">=" | "contains" | "matches"   (also eq ne lt le gt ge)
  *   value      := STRING | NUMBER | WORD     a WORD (IMEI:1, ./DevInfo/Mod, Get) is a string
  *
- * Strings are "double" or 'single' quoted with \\ \" \' \n \r \t \xHH \u{H..} \uHHHH escapes.
+ * Strings are "double" or 'single' quoted with \\ \" \' \n \r \t \0 \xHH \u{H..} \uHHHH escapes; any
+ * other backslash stays as written (so `matches "\d+"` needs no doubling).
  * Every error is a FilterError (message, 0-based position, length); nothing else is ever thrown
  * (test/unit/filter-parse.test.ts fuzzes that). Pure, no Node: the renderer may use it to check as
  * the user types.
@@ -149,8 +150,12 @@ function lexString(src: string, start: number): Token {
       if (cp < 0 || cp > 0x10ffff) throw new FilterError('bad \\u{...} escape: 1 to 6 hex digits, at most 10FFFF', i, close < 0 ? 3 : close + 1 - i);
       value += String.fromCodePoint(cp);
       i = close + 1;
+    } else if (e === 'x' || e === 'u') {
+      throw new FilterError(`bad escape "\\${e}": \\xHH takes two hex digits, \\uHHHH four, \\u{H} one to six`, i, 2);
     } else {
-      throw new FilterError(`unknown escape "\\${e}" in a string (known: \\\\ \\" \\' \\n \\r \\t \\0 \\xHH \\uHHHH \\u{H})`, i, 2);
+      // Kept as written, so a regular expression reads naturally: matches "\d+\.\d".
+      value += `\\${e}`;
+      i += 2;
     }
   }
   throw new FilterError('unterminated string: the closing ' + (quote === '"' ? '"' : "'") + ' is missing', start, src.length - start);
@@ -158,27 +163,28 @@ function lexString(src: string, start: number): Token {
 
 /** Edit distance, for "did you mean". */
 function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  // Optimal string alignment: a swap of two neighbours (uir -> uri) costs one edit.
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return d[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 export function suggestField(name: string): string | undefined {
   const lower = name.toLowerCase();
   let best: { name: string; d: number } | undefined;
   for (const n of fieldNames()) {
-    const d = n.startsWith(lower) || lower.startsWith(n) ? 1 : distance(lower, n);
+    // Ties go to a name with the same first letter (uir: uri rather than dir).
+    const d = (n.startsWith(lower) || lower.startsWith(n) ? 1 : distance(lower, n)) + (n[0] === lower[0] ? 0 : 0.5);
     if (!best || d < best.d) best = { name: n, d };
   }
-  return best && best.d <= Math.max(2, Math.floor(lower.length / 3)) ? best.name : undefined;
+  return best && best.d <= Math.max(2, Math.floor(lower.length / 3)) + 0.5 ? best.name : undefined;
 }
 
 class Parser {
