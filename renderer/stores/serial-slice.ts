@@ -80,6 +80,21 @@ export const MAX_CONSOLE_LINES = 5000;
 type Get = () => SerialSlice & { profileDraft: ProfileDraft; notify(kind: 'error' | 'info', text: string): void };
 type Set = (p: Partial<SerialSlice>) => void;
 
+/**
+ * The port to preselect: the first that looks like a modem or handset (USB, or a ttyUSB / ttyACM
+ * device), never a legacy ttyS port with nothing behind it (every PC lists /dev/ttyS0; preselecting
+ * it sent AT commands into the void). Null: the user picks or types one.
+ */
+export function preselectPort(ports: readonly { path: string; vendorId?: string | undefined }[]): string | null {
+  return ports.find((p) => p.vendorId !== undefined || /\/tty(USB|ACM)\d+$/.test(p.path))?.path ?? null;
+}
+
+/** A serial port path as the backend takes it (contract portPath): /dev/... or COMn. */
+export function portPathProblem(path: string): string | null {
+  if (path === '') return null;
+  return /^(\/dev\/[^\0]+|COM\d{1,3}|\\\\\.\\COM\d{1,3})$/.test(path) && !path.includes('/../') ? null : 'a serial port path: /dev/... (e.g. the /dev/pts/N socat printed) or COMn';
+}
+
 export function createSerialSlice(api: DmwApi, set: Set, get: Get, guard: <T>(what: string, fn: () => Promise<T>) => Promise<T | undefined>): SerialSlice {
   const baud = () => (get().baudRate !== 115200 ? { baudRate: get().baudRate } : {});
   return {
@@ -103,7 +118,9 @@ export function createSerialSlice(api: DmwApi, set: Set, get: Get, guard: <T>(wh
       if (!ports) return;
       const patch: Partial<SerialSlice> = { ports };
       const sel = get().selectedPort;
-      if (sel === null || !ports.ports.some((p) => p.path === sel)) patch.selectedPort = ports.ports[0]?.path ?? null;
+      // A port typed by hand (a pty of socat, not in the listing) stays; a listed one that went away is replaced.
+      const wasListed = sel !== null && (get().ports?.ports.some((p) => p.path === sel) ?? false);
+      if (sel === null || (wasListed && !ports.ports.some((p) => p.path === sel))) patch.selectedPort = preselectPort(ports.ports);
       set(patch);
     },
     selectPort: (selectedPort) => set({ selectedPort }),

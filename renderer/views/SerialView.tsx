@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
 import { Badge } from '../components/Badge.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
-import { secNeedsImsi, type BootstrapPushDraft, type SecMethodName, type UiModeName } from '../stores/serial-slice.js';
+import { Field } from '../components/Field.js';
+import { portPathProblem, secNeedsImsi, type BootstrapPushDraft, type SecMethodName, type UiModeName } from '../stores/serial-slice.js';
 
 const UI_MODES: UiModeName[] = ['unspecified', 'background', 'informative', 'interactive'];
 const SECS: SecMethodName[] = ['NETWPIN', 'USERPIN', 'USERNETWPIN', 'USERPINMAC'];
@@ -20,6 +21,8 @@ export function SerialView() {
     setBDraft: x.setBootstrapPushDraft, previewBootstrap: x.previewBootstrapPush, sendBootstrap: x.sendBootstrapPush,
   }));
   const [line, setLine] = useState('');
+  const [typedPort, setTypedPort] = useState('');
+  const typedError = portPathProblem(typedPort.trim());
   const bottom = useRef<HTMLDivElement>(null);
   useEffect(() => {
     void a.loadPorts();
@@ -57,6 +60,17 @@ export function SerialView() {
               </tbody>
             </table>
           )}
+          {!s.selected && s.ports && <p className="muted small" data-testid="no-port-selected">No port selected: none listed looks like a modem or handset (USB). Pick one above or type its path.</p>}
+          <form className="row gap" onSubmit={(e) => { e.preventDefault(); if (typedPort.trim() && !typedError) a.selectPort(typedPort.trim()); }}>
+            <Field label="Port path" value={typedPort} onChange={setTypedPort} mono placeholder="/dev/pts/3" error={typedError} testId="port-path" />
+            <button type="submit" disabled={!typedPort.trim() || typedError !== null} data-testid="port-path-use">Use</button>
+          </form>
+          <details className="small" data-testid="modem-hint" open={s.ports !== null && !s.selected}>
+            <summary>No modem at hand? Use the simulated one</summary>
+            <p>A pair of connected ptys, with the workbench's simulated handset/modem on one end (it answers AT commands, takes SMS and decodes WAP pushes):</p>
+            <pre className="code-block mono small">{'socat -d -d pty,raw,echo=0,link=/tmp/modem pty,raw,echo=0,link=/tmp/dmw\ndmw serial simulate --port /tmp/modem'}</pre>
+            <p>socat prints the two <span className="mono">/dev/pts/N</span> paths (<span className="mono">readlink -f /tmp/dmw</span> shows the second): type that one under Port path and Use it, then Identify.</p>
+          </details>
           <div className="row gap">
             <label className="field"><span>Baud</span>
               <select value={s.baud} onChange={(e) => a.setBaudRate(Number(e.target.value))} aria-label="Baud rate">
