@@ -8,12 +8,14 @@ import { CliError } from './errors.js';
 import { openStore, parse } from './job.js';
 import { formatStatusLine, statusesOf } from './session-statuses.js';
 import { runSubcommand } from './subcommands.js';
+import { find, FIND_HELP, FIND_USAGE } from './session-find.js';
 
 const HELP = `usage:
   dmw session list --data DIR [--device DEVID] [--limit N] [--json]
   dmw session show ID --data DIR [--json]
   dmw session check ID --data DIR [--json]
   dmw session export ID --data DIR --format pcapng|bundle -o OUT
+  ${FIND_USAGE}
 
 show prints every message of the session in order: direction, time, size, each Status with what
 its code means (e.g. "status 425 Permission denied <- Get #3"), the expert findings on it, then
@@ -24,10 +26,11 @@ spec clause, message number and element path per finding); exit 0 when no findin
 1 when one is, 2 on bad input.
 export writes the session as a pcapng trace (Wireshark and tshark dissect every DM message) or as
 a bundle (the JSON session export, the server settings without secrets, the app version) that
-\`dmw capture import\` reads back.`;
+\`dmw capture import\` reads back.
+${FIND_HELP}`;
 
 export async function sessionCommand(argv: string[]): Promise<number> {
-  return runSubcommand('session', HELP, { list, show, check, export: exportSession }, argv);
+  return runSubcommand('session', HELP, { list, show, check, export: exportSession, find }, argv);
 }
 
 async function list(argv: string[]): Promise<number> {

@@ -33,6 +33,13 @@ export function usesCommands(e: FilterExpr): boolean {
   }
 }
 
+/** Whether the filter reads the judge's findings (finding, severity, findings). */
+export function usesFindings(e: FilterExpr): boolean {
+  if (e.kind === 'and' || e.kind === 'or') return usesFindings(e.left) || usesFindings(e.right);
+  if (e.kind === 'not') return usesFindings(e.expr);
+  return (e.kind === 'has' || e.kind === 'cmp') && (e.field.level === 'finding' || e.field.name === 'findings');
+}
+
 /** Patterns of the filter's `matches` tests, compiled (a syntax error is located in the filter). */
 export function compilePatterns(e: FilterExpr, out = new Map<string, SafeRegex>()): Map<string, SafeRegex> {
   if (e.kind === 'and' || e.kind === 'or') {
