@@ -148,6 +148,9 @@ export function unindexedCount(db: Database.Database): number {
 export function catchUpIndex(db: Database.Database, batch = 2000): number {
   let n = 0;
   let after = (sql(db, 'SELECT COALESCE(MAX(message_id), 0) AS i FROM msg_index').get() as { i: number }).i;
+  // Leftovers of a partial index past that point would collide with the rows written now.
+  sql(db, 'DELETE FROM cmd_index WHERE message_id > ?').run(after);
+  sql(db, 'DELETE FROM cmd_text WHERE rowid > (SELECT COALESCE(MAX(id), 0) FROM cmd_index)').run();
   for (;;) {
     const rows = sql(db, 'SELECT id, session_id, seq, direction, at, msg_id, content_type, bytes FROM messages WHERE id > ? ORDER BY id LIMIT ?').all(after, batch) as MessageRow[];
     if (rows.length === 0) return n;

@@ -27,6 +27,8 @@ export class RegexSyntaxError extends Error {
 
 export class RegexBudgetError extends Error {}
 
+const OVER_BUDGET = 'the regular expression took too long over the stored data; narrow the filter (e.g. add cmd == "Replace" &&) or simplify the pattern';
+
 type Node =
   | { t: 'char'; test: (c: number) => boolean }
   | { t: 'bol' } | { t: 'eol' }
@@ -346,10 +348,13 @@ function run(prog: readonly Inst[], work: Work, text: string, budget?: Budget): 
       budget.steps -= steps;
       steps = 0;
       work.generation = generation;
-      if (budget.steps < 0) throw new RegexBudgetError('the regular expression took too long over the stored data; narrow the filter (e.g. add cmd == "Replace" &&) or simplify the pattern');
+      if (budget.steps < 0) throw new RegexBudgetError(OVER_BUDGET);
     }
   }
   work.generation = generation;
-  if (budget) budget.steps -= steps;
+  if (budget) {
+    budget.steps -= steps;
+    if (budget.steps < 0) throw new RegexBudgetError(OVER_BUDGET);
+  }
   return false;
 }
