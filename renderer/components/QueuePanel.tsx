@@ -24,7 +24,8 @@ function SpecCell({ spec, id }: { spec: unknown; id: number | string }) {
  * A device's job queue: pause it, step it one command at a time, see every request and its state.
  * Out of session, paused jobs wait in the UI backend and Step hands the next one to the server (which
  * notifies the device when it can). In session, the server holds each answer that would carry a
- * command and Step lets it go with one, in the same session.
+ * command and Step lets it go with one, in the same session. After Pause/Resume and Step the device's
+ * jobs are read again: held jobs the backend handed to the server then are new jobs the list must show.
  */
 export function QueuePanel({ device }: { device: string }) {
   const queue = useApp((s) => s.queues[device]);
@@ -47,12 +48,12 @@ export function QueuePanel({ device }: { device: string }) {
       <header className="panel-head">
         <h3>Job queue</h3>
         <div className="row gap">
-          <button onClick={() => void pause(device, !paused)} data-testid="pause-queue">{paused ? 'Resume queue' : 'Pause queue'}</button>
-          <button onClick={() => void step(device)} disabled={!queue || (queue.held.length === 0 && !queue.session)} data-testid="step-queue" title={queue?.session ? 'Send the held answer with the next command, in this session' : 'Send the next held job'}>
+          <button onClick={() => void pause(device, !paused).then(() => loadJobs(device))} data-testid="pause-queue">{paused ? 'Resume queue' : 'Pause queue'}</button>
+          <button onClick={() => void step(device).then(() => loadJobs(device))} disabled={!queue || (queue.held.length === 0 && !queue.session)} data-testid="step-queue" title={queue?.session ? 'Send the held answer with the next command, in this session' : 'Send the next held job'}>
             Step ▸
           </button>
           {paused && queue && queue.held.length > 1 && !queue.session && (
-            <button onClick={() => void step(device, { all: true })} data-testid="step-session" title="Hand every held job to the server and notify the device: in its session each command waits for Step">
+            <button onClick={() => void step(device, { all: true }).then(() => loadJobs(device))} data-testid="step-session" title="Hand every held job to the server and notify the device: in its session each command waits for Step">
               Step through in one session
             </button>
           )}
