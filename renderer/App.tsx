@@ -9,6 +9,7 @@ import { ServerView } from './views/ServerView.js';
 import { SessionsView } from './views/SessionsView.js';
 import { PacketsView } from './views/PacketsView.js';
 import { TreeView } from './views/TreeView.js';
+import { ConformanceView } from './views/ConformanceView.js';
 
 export function App() {
   const view = useApp((s) => s.view);
@@ -41,6 +42,7 @@ export function App() {
         {view === 'server' && <ServerView />}
         {view === 'bootstrap' && <BootstrapView />}
         {view === 'serial' && <SerialView />}
+        {view === 'conformance' && <ConformanceView />}
         {/* In the layout, under the view: a toast never covers a form. */}
         <Notices />
       </main>

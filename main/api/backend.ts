@@ -22,7 +22,7 @@ import { parseJobSpec } from '../server/jobs.js';
 import type { JobRecord, JobSpec, MessageRecord, TreeEntry } from '../server/types.js';
 import { ServerStore, type StoredDevice } from '../store/server-store.js';
 import { aclMatrix } from './acl-view.js';
-import { BootstrapService, checkProfile, type OpenMonitor } from './bootstrap-view.js';
+import { BootstrapService, checkProfile, listStoredProfiles, loadStoredProfile, saveStoredProfile, type OpenMonitor } from './bootstrap-view.js';
 import { SerialService, type OpenLink } from './serial-view.js';
 import type { EventName } from './channels.js';
 import {
@@ -35,7 +35,9 @@ import { LAZY_SESSION_MESSAGES, messageCount, sessionEnvelope, summaryWindow } f
 import { explainRule, FindingsCache } from './findings-view.js';
 import { writtenEntries } from './tree-writes.js';
 import { certificateDevIdProblem } from './form-rules.js';
-import { packetFields, queryPackets } from './packets-view.js';
+import { packetFields, PacketFindings } from './packets-view.js';
+import { ConformanceService, conformanceHandlers, type ConformanceRunner } from './conformance-view.js';
+import { defaultConformanceRunner } from './conformance-runner.js';
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   port: 8080,
@@ -72,6 +74,8 @@ export interface BackendOptions {
   openPcsc?: OpenMonitor;
   /** Serial ports for the Serial view (tests plug in memory links; default: serialport, loaded on first use). */
   openSerial?: OpenLink;
+  /** The conformance runner (tests plug in their own; default main/judge/conformance/run.ts). */
+  conformanceRunner?: () => Promise<ConformanceRunner>;
 }
 
 type EventListener = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
@@ -101,7 +105,9 @@ export class Backend {
   private readonly cache = new DecodeCache();
   private readonly summaryCache = new Map<number, { count: number; messages: MessageSummary[] }>();
   /** Expert findings per session, judged on demand (findings-view.ts). */
-  private readonly findings = new FindingsCache(() => this.reader, this.cache);
+  private readonly findings = new FindingsCache(() => this.reader, this.cache, undefined, (v) => this.packetFindings.record(v));
+  /** The packet list's findings per message, kept in the store's message index (packets-view.ts). */
+  private readonly packetFindings = new PacketFindings({ reader: () => this.reader, writer: () => this.server?.store ?? this.reader, judge: (ids) => this.findings.counts(ids) });
   private readonly snapshots = new Map<string, { previous: Snapshot | null; last: Snapshot }>();
   private fleet: HandsetFleet | undefined;
   private fleetReason: string | null = null;
@@ -110,6 +116,8 @@ export class Backend {
   private starting: Promise<ServerStatus> | undefined;
   private readonly cards: BootstrapService;
   private readonly serial: SerialService;
+  /** Conformance plan runs against a device through this server (conformance-view.ts). */
+  private readonly conformance: ConformanceService;
 
   private constructor(opts: BackendOptions) {
     this.now = opts.now ?? Date.now;
@@ -120,6 +128,12 @@ export class Backend {
     const emit = this.emit.bind(this) as <E extends EventName>(name: E, payload: EventPayload<E>) => void;
     this.cards = new BootstrapService(emit, opts.openPcsc);
     this.serial = new SerialService(emit, { settings: () => this.settings, serverNonce: (d) => this.reader.device(d)?.auth.serverNonce }, opts.openSerial);
+    this.conformance = new ConformanceService({
+      server: () => this.server,
+      runner: opts.conformanceRunner ?? defaultConformanceRunner,
+      // A virtual handset of the app starts its session when asked; other devices get package #0 or are waited for.
+      trigger: (d) => (this.fleet?.list().some((h) => h.devId === d) ? () => this.fleet?.connect(d) : undefined),
+    });
     this.handlers = this.makeHandlers();
   }
 
@@ -662,6 +676,9 @@ export class Backend {
       'bootstrap.check': ({ profile }) => checkProfile(profile).check,
       'bootstrap.readers': () => this.cards.readers(),
       'bootstrap.flash': (p) => this.cards.flash(p),
+      'bootstrap.profiles': () => listStoredProfiles(),
+      'bootstrap.save': ({ id, profile }) => saveStoredProfile(id, profile),
+      'bootstrap.load': ({ id }) => loadStoredProfile(id),
 
       'serial.ports': () => this.serial.ports(),
       'serial.identify': ({ port, baudRate }) => this.serial.identify(port, baudRate),
@@ -672,8 +689,9 @@ export class Backend {
       'serial.pushSend': (p) => this.serial.send(p),
       'serial.bootstrapPreview': (p) => this.serial.bootstrapPreview(p),
       'serial.bootstrapSend': (p) => this.serial.bootstrapSend(p),
-      'packets.query': (q) => queryPackets(this.reader, q),
+      'packets.query': (q) => this.packetFindings.query(q),
       'packets.fields': () => packetFields(),
+      ...conformanceHandlers(this.conformance),
     };
   }
 }

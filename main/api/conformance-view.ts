@@ -10,7 +10,7 @@
  * without a device.
  */
 import { describeSession } from '../judge/conformance/evidence.js';
-import { toHtml } from '../judge/conformance/html-report.js';
+import { MAX_XML_SHOWN, toHtml } from '../judge/conformance/html-report.js';
 import { toJUnit } from '../judge/conformance/junit.js';
 import type { CaseInfo, CaseResult, ConformanceProgress, PlanInfo, PlanResult } from '../judge/conformance/types.js';
 import type { DmServer } from '../server/server.js';
@@ -65,6 +65,13 @@ interface Run {
 
 function verdictView(c: CaseResult): CaseVerdictView {
   return { id: c.id, title: c.title, clause: c.clause, group: c.group, verdict: c.verdict, detail: c.detail, durationMs: c.durationMs };
+}
+
+/** A message's XML as the view shows it: whole up to the HTML report's limit, then cut saying where the rest is. */
+function shownXml(xml: string, sessionId: number | null): string {
+  if (xml.length <= MAX_XML_SHOWN) return xml;
+  const where = sessionId !== null ? `dmw session show ${sessionId}, or the JSON report` : 'the JSON report';
+  return `${xml.slice(0, MAX_XML_SHOWN)}\n… ${xml.length - MAX_XML_SHOWN} more characters not shown (${where})`;
 }
 
 function fileStem(r: PlanResult): string {
@@ -197,7 +204,7 @@ export class ConformanceService {
       notRestored: c.notRestored,
       sessions: c.sessions.map((s) => {
         const rows = describeSession(s);
-        return { sessionId: s.sessionId, messages: s.messages.map((m, i) => ({ ...m, ...rows[i]! })) };
+        return { sessionId: s.sessionId, messages: s.messages.map((m, i) => ({ ...m, ...rows[i]!, xml: shownXml(m.xml, s.sessionId) })) };
       }),
     };
   }

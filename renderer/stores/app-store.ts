@@ -15,7 +15,7 @@ import { applySerialEvent, createSerialSlice, type SerialSlice } from './serial-
 import { createFindingsSlice, type FindingsSlice } from './findings-slice.js';
 import { createPacketsSlice, type PacketsSlice } from './packets-slice.js';
 
-export type ViewName = 'devices' | 'sessions' | 'packets' | 'tree' | 'acl' | 'server' | 'bootstrap' | 'serial';
+export type ViewName = 'devices' | 'sessions' | 'packets' | 'tree' | 'acl' | 'server' | 'bootstrap' | 'serial' | 'conformance';
 export const VIEWS: { id: ViewName; label: string }[] = [
   { id: 'devices', label: 'Devices' },
   { id: 'sessions', label: 'Sessions' },
@@ -25,6 +25,7 @@ export const VIEWS: { id: ViewName; label: string }[] = [
   { id: 'server', label: 'Server' },
   { id: 'bootstrap', label: 'Bootstrap' },
   { id: 'serial', label: 'Serial' },
+  { id: 'conformance', label: 'Conformance' },
 ];
 
 export interface Notice {
