@@ -224,7 +224,7 @@ export class ScriptedSessions implements SessionHook {
     // the rest of ours) and nothing of ours is still waiting to go out.
     const body = input.message.body;
     const asksNext = body.commands.some((c) => c.kind === 'Alert' && c.data?.trim() === '1222');
-    if (!((body.final || asksNext) && s.outbox.length === 0 && !s.incomingLo)) {
+    if (!((body.final || (asksNext && !s.incomingLo)) && s.outbox.length === 0)) {
       const out = engine.handle(s, own);
       return this.finish(a, sess, out, out.effects, undefined);
     }

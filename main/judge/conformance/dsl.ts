@@ -196,6 +196,13 @@ export class CaseTools {
     this.open.delete(key);
   }
 
+  /** The device lacks an optional feature the case needs: the case ends not applicable (unless a check failed). */
+  notApplicable(why: string): void {
+    this.skipped ??= why;
+  }
+
+  skipped: string | undefined;
+
   notRestored(): string[] {
     return [...this.open.values()];
   }

@@ -236,6 +236,9 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
   } else if (ruleList.length > 0) {
     verdict = 'fail';
     detail = `the expert checks found errors in the device's messages: ${ruleList.join(', ')}`;
+  } else if (t.skipped !== undefined) {
+    verdict = 'not-applicable';
+    detail = t.skipped;
   } else if (gone) {
     verdict = 'inconclusive';
     detail = gone;
