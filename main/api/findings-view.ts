@@ -75,7 +75,13 @@ export class FindingsCache {
   /** How many sessions were judged (tests and the bench read it: a cache hit judges nothing). */
   judged = 0;
 
-  constructor(private readonly source: () => FindingsSource, private readonly decode?: DecodeCache, private readonly maxMessages = MAX_JUDGED_MESSAGES) {}
+  constructor(
+    private readonly source: () => FindingsSource,
+    private readonly decode?: DecodeCache,
+    private readonly maxMessages = MAX_JUDGED_MESSAGES,
+    /** Told every judgement (the packet list keeps findings per message in the store's index). */
+    private readonly onJudged?: (value: SessionFindings) => void,
+  ) {}
 
   /** Forget everything (the data folder changed). */
   clear(): void {
@@ -151,6 +157,12 @@ export class FindingsCache {
   }
 
   private judge(src: FindingsSource, s: SessionRecord): SessionFindings {
+    const value = this.judgeNow(src, s);
+    this.onJudged?.(value);
+    return value;
+  }
+
+  private judgeNow(src: FindingsSource, s: SessionRecord): SessionFindings {
     const count = s.messageCount ?? 0;
     if (count > this.maxMessages) {
       const skipped = `${count} messages: longer than the app judges (${this.maxMessages}); run dmw session check ${s.id} --data DIR`;

@@ -6,13 +6,19 @@
  * the filter bar shows it under the character. Before a query, messages the index has not seen yet
  * (none in normal operation: the store indexes as it logs) are indexed through `writer`, the store
  * connection allowed to write now (the running server's, so it never waits on its own group commit).
+ *
+ * Findings per message come from the judge (findings-view.ts) and are kept in the index whenever a
+ * session is judged (PacketFindings.record). The sessions of the rows a page shows are judged before
+ * it is answered; the others are judged in the background, a batch at a time, so `finding` and
+ * `severity` filters and the findings column fill in without the filter ever decoding messages.
  */
 import type { ServerStore } from '../store/server-store.js';
-import { catchUpIndex, unindexedCount } from '../store/message-index.js';
+import { catchUpIndex, recordFindings, unindexedCount, unjudgedSessions } from '../store/message-index.js';
 import { fieldHelp } from '../store/filter/fields.js';
 import { FilterError } from '../store/filter/parse.js';
 import { queryMessages } from '../store/filter/query.js';
 import type { PacketField, PacketsQueryInput, PacketsQueryOutput } from './contract-packets.js';
+import type { SessionFindings } from './findings-view.js';
 
 export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: ServerStore = store): PacketsQueryOutput {
   const t0 = performance.now();
@@ -28,4 +34,66 @@ export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: S
 
 export function packetFields(): { fields: PacketField[] } {
   return { fields: fieldHelp() };
+}
+
+/** Sessions judged per background batch, and the pause between looks for unjudged sessions. */
+const SWEEP_BATCH = 50;
+const SWEEP_EVERY_MS = 5000;
+
+export interface PacketFindingsDeps {
+  reader: () => ServerStore;
+  writer: () => ServerStore;
+  /** Judges these sessions (FindingsCache.counts: cached, time-sliced); each judgement comes back through record(). */
+  judge: (ids: number[]) => Promise<unknown>;
+  now?: () => number;
+}
+
+export class PacketFindings {
+  private sweeping = false;
+  private lastSweep = -Infinity;
+
+  constructor(private readonly deps: PacketFindingsDeps) {}
+
+  /** A session was judged: its findings go to the index (a cache of the judge; a failed write waits for the next judgement). */
+  record(v: SessionFindings): void {
+    const w = this.deps.writer();
+    try {
+      w.tx(() => recordFindings(w.db, v.session, v.messages, v.findings));
+    } catch {
+      // e.g. the folder was switched meanwhile: the next judgement writes it again.
+    }
+  }
+
+  /** packets.query with the shown rows' sessions judged first, and a background sweep of the rest. */
+  async query(q: PacketsQueryInput): Promise<PacketsQueryOutput> {
+    const store = this.deps.reader();
+    const first = queryPackets(store, q, this.deps.writer());
+    if (!first.ok || first.rows.length === 0) return first;
+    const sessions = [...new Set(first.rows.map((r) => r.sessionId))];
+    const judged = new Set((store.db.prepare(`SELECT session_id FROM judged_sessions WHERE session_id IN (${sessions.map(() => '?').join(', ')})`).all(...sessions) as { session_id: number }[]).map((r) => r.session_id));
+    const missing = sessions.filter((id) => !judged.has(id));
+    this.sweep();
+    if (missing.length === 0) return first;
+    await this.deps.judge(missing);
+    const again = queryPackets(this.deps.reader(), q, this.deps.writer());
+    return again.ok ? { ...again, tookMs: first.tookMs + again.tookMs } : again;
+  }
+
+  /** Judges sessions without stored findings in the background, one batch per turn of the event loop. */
+  sweep(): void {
+    const now = (this.deps.now ?? Date.now)();
+    if (this.sweeping || now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    const ids = unjudgedSessions(this.deps.reader().db).map((s) => s.id);
+    if (ids.length === 0) return;
+    this.sweeping = true;
+    void (async () => {
+      for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await this.deps.judge(ids.slice(i, i + SWEEP_BATCH));
+      }
+    })().catch(() => undefined).finally(() => {
+      this.sweeping = false;
+    });
+  }
 }
