@@ -148,7 +148,7 @@ describe.skipIf(skip !== undefined)('a new user on the tree, ACL, queue, Bootstr
 
   it('a successful Add appears in the tree without "Discover subtree"', async () => {
     await openNode(devices[0]!, './DMAcc/dmw/Ext');
-    await page.locator('[data-testid=child-name]').fill('E2E');
+    await page.locator('[aria-label="Add child"] input[placeholder=name]').fill('E2E');
     await page.locator('[aria-label="Add child"] textarea, [aria-label="Add child"] input[aria-label=Value]').first().fill('added by e2e');
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     const badge = page.locator('[data-testid=requests] tr').first().locator('[data-badge]');
@@ -199,10 +199,9 @@ describe.skipIf(skip !== undefined)('a new user on the tree, ACL, queue, Bootstr
     await page.locator('[data-testid=pause-queue]').click();
     await expect.poll(() => page.locator('[data-testid=pause-queue]').textContent()).toBe('Resume queue');
     const queueGet = async (uri: string) => {
-      await openNode(dev, './DevInfo');
-      await page.locator('[data-testid=uri-job-uri]').fill(uri);
-      await page.locator('[data-testid=uri-job-send]').click();
-      await expect.poll(() => page.locator('[data-testid=uri-job-sent]').textContent(), { timeout: 10_000 }).toContain(uri);
+      await openNode(dev, uri);
+      await page.locator('[data-testid=job-get]').click();
+      await expect.poll(() => page.locator('[data-testid=requests] tr').first().textContent(), { timeout: 10_000 }).toContain(`Get ${uri}`);
     };
     await queueGet('./DevInfo/Mod');
     await queueGet('./DevInfo/Man');
