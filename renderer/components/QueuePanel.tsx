@@ -17,7 +17,7 @@ function describeSpec(spec: unknown): string {
 function SpecCell({ spec, id }: { spec: unknown; id: number | string }) {
   const value = (spec as { value?: unknown }).value;
   if (typeof value !== 'string') return <>{describeSpec(spec)}</>;
-  return <>{describeSpec(spec)} = <LongValue text={value} fileName={`job-${id}-value.txt`} /></>;
+  return <>{describeSpec(spec)} = <LongValue text={value} max={48} fileName={`job-${id}-value.txt`} /></>;
 }
 
 /**
@@ -105,7 +105,7 @@ export function QueuePanel({ device }: { device: string }) {
         </div>
       )}
       <table className="grid compact" data-testid="job-list" style={{ tableLayout: 'fixed' }}>
-        <thead><tr><th style={{ width: 48 }}>#</th><th>command</th><th style={{ width: 96 }}>state</th><th style={{ width: 64 }}>status</th><th style={{ width: 80 }}>updated</th></tr></thead>
+        <thead><tr><th style={{ width: 40 }}>#</th><th>command</th><th style={{ width: 96 }}>state</th><th style={{ width: 60 }}>status</th><th style={{ width: 100 }}>updated</th></tr></thead>
         <tbody>
           {jobs.length === 0 && <tr><td colSpan={5} className="muted">No jobs yet.</td></tr>}
           {jobs.map((j) => (
