@@ -14,6 +14,7 @@ import type { ApiAuthConfig } from './auth.js';
 import { apiRoutes } from './handlers.js';
 import { authFailureRoutes } from './auth-failures.js';
 import { sessionFindingRoutes } from './session-findings.js';
+import { packetRoutes } from './packets.js';
 import { createRouter } from './router.js';
 import { EventHub } from './sse.js';
 
@@ -34,7 +35,7 @@ export interface AttachedApi {
 export function attachApi(server: DmServer, opts: ApiOptions): AttachedApi {
   const federation = new Federation(server, opts.auth.peers);
   const events = new EventHub(federation, opts.events);
-  server.httpHook = createRouter({ auth: opts.auth, routes: [...apiRoutes(federation, events), ...authFailureRoutes(server), ...sessionFindingRoutes(server.store)], ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });
+  server.httpHook = createRouter({ auth: opts.auth, routes: [...apiRoutes(federation, events), ...authFailureRoutes(server), ...sessionFindingRoutes(server.store), ...packetRoutes(server.store)], ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}) });
   return {
     federation,
     events,
