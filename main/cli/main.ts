@@ -20,6 +20,7 @@ export const GROUPS: Record<string, { run: CommandGroup; summary: string }> = {
   server: { run: async (a) => (await import('./server.js')).serverCommand(a), summary: 'run the DM server (HTTP/HTTPS) in the foreground, logging sessions' },
   job: { run: async (a) => (await import('./job.js')).jobCommand(a), summary: 'queue, list and clear jobs for devices (works while the server runs)' },
   session: { run: async (a) => (await import('./session.js')).sessionCommand(a), summary: 'list sessions and show their decoded message log' },
+  conformance: { run: async (a) => (await import('./conformance.js')).conformanceCommand(a), summary: 'conformance test plans: list a plan\'s cases, run one against a device (JUnit/HTML reports)' },
   capture: { run: async (a) => (await import('./capture.js')).captureCommand(a), summary: 'import DM sessions from pcap/pcapng captures (tcpdump, Wireshark) or session bundles' },
   ca: { run: async (a) => (await import('./server.js')).caCommand(a), summary: 'the lab CA: issue device certificates for HTTPS mutual authentication' },
   notify: { run: async (a) => (await import('./notify.js')).notifyCommand(a), summary: 'build and parse notification package #0 (DM-1), digest included' },
