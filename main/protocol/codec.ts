@@ -8,6 +8,7 @@ import { decodeWbxml, encodeWbxml } from './wbxml/index.js';
 import { parseXml, type XmlLimits, type XmlPositions } from './xml/parse.js';
 import { serializeXml, type XmlWriteOptions } from './xml/serialize.js';
 import { decodeBinaryItems } from './binary.js';
+import { withB64ForXml } from './b64-transport.js';
 import { restoreXmlTndsTypes, withWbxmlTndsTypes } from './tnds-embedding.js';
 import { readMessage } from './message/read.js';
 import { writeMessage } from './message/write.js';
@@ -137,8 +138,9 @@ export function encodeDocument(doc: Document, to: Encoding, xml: XmlWriteOptions
   return ok(new TextEncoder().encode(serializeXml(doc, xml)));
 }
 
+/** Over XML, binary data goes out as Format b64 (TND §7.7.2, b64-transport.ts); over WBXML as bin OPAQUE. */
 export function encodeMessage(msg: SyncML, to: Encoding, xml: XmlWriteOptions = { pretty: false }): Result<Uint8Array> {
-  return encodeDocument(writeMessage(msg), to, xml);
+  return encodeDocument(writeMessage(to === 'xml' ? withB64ForXml(msg) : msg), to, xml);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -2,7 +2,7 @@
  * Job specifications -> SyncML commands, and SyncML Results -> job results. Pure.
  */
 import { itemValue, type Alert, type Command, type Container, type Exec, type Item, type ItemCommand, type Meta } from '../protocol/model.js';
-import { toBase64 } from '../protocol/binary.js';
+import { fromBase64, toBase64 } from '../protocol/binary.js';
 import { parseUri } from '../tree/uri.js';
 import { invisibleCharacter, quoted } from './device-id.js';
 import { JOB_KINDS, UI_ALERT_CODES, type JobResult, type JobSpec, type SimpleJobSpec, type UiAlertKind } from './types.js';
@@ -84,6 +84,15 @@ export function itemResult(item: Item, fallbackUri: string, resultsMeta?: Meta):
   const r: JobResult = { uri, format, data: null };
   if (type) r.type = type;
   const v = itemValue(item, format);
+  // Binary data over XML comes as Format b64: it is the node's bin value (TND §7.7.2), the same
+  // result as the same Get over WBXML gives.
+  const b64 = format?.trim() === 'b64' && v?.kind === 'text' ? fromBase64(v.text) : undefined;
+  if (b64 !== undefined) {
+    r.format = 'bin';
+    r.data = toBase64(b64);
+    r.encoding = 'b64';
+    return r;
+  }
   if (v?.kind === 'text') r.data = v.text;
   else if (v?.kind === 'binary') {
     r.data = toBase64(v.bytes);

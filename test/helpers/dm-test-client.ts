@@ -13,6 +13,7 @@ import {
 } from '../../main/protocol/auth.js';
 import type { Alert, Command, Item, ItemCommand, Results, Status, SyncHdr, SyncML } from '../../main/protocol/model.js';
 import { itemText } from '../../main/protocol/model.js';
+import { fromBase64 } from '../../main/protocol/binary.js';
 
 export interface NodeValue {
   format: string;
@@ -252,10 +253,13 @@ export class TestClient {
           case 'Add': {
             for (const it of c.items) {
               const uri = it.target?.locURI ?? '';
-              const fmt = it.meta?.format ?? c.meta?.format ?? 'chr';
+              let fmt = it.meta?.format ?? c.meta?.format ?? 'chr';
               const d = it.data;
-              const bytes = d?.kind === 'binary' ? d.bytes : utf8.encode(d ? itemText(it) ?? '' : '');
-              const isText = d?.kind !== 'binary';
+              // Binary data over XML comes as Format b64 (TND §7.7.2): decoded, it is a bin value.
+              const b64 = fmt === 'b64' && d?.kind === 'text' ? fromBase64(d.text) : undefined;
+              if (b64) fmt = 'bin';
+              const bytes = b64 ?? (d?.kind === 'binary' ? d.bytes : utf8.encode(d ? itemText(it) ?? '' : ''));
+              const isText = !b64 && d?.kind !== 'binary';
               if (it.moreData || inLo) {
                 if (!inLo) inLo = { uri, chunks: [], text: isText, format: fmt, ...(it.meta?.size ? { declared: Number(it.meta.size) } : {}) };
                 inLo.chunks.push(bytes);

@@ -29,12 +29,8 @@ afterEach(async () => {
  * entry says which findings it explains; everything else must be absent.
  */
 const KNOWN_PRODUCT_BUGS: readonly { rule: string; who: string; why: string }[] = [
-  {
-    rule: 'meta.bin-xml',
-    who: 'main/server jobs (binary Replace) and main/client (Results of a bin node), both through the XML writer',
-    why: 'binary data over XML goes out as base64 text with Meta Format bin; DM TND §7.7.2: "When data has a binary form ... and '
-      + 'the data is sent over XML, then the Meta Format MUST be b64"',
-  },
+  // meta.bin-xml (binary data over XML with Format bin) was one: fixed, XML now carries Format b64
+  // (main/protocol/b64-transport.ts, test/unit/binary-xml-b64.test.ts).
 ];
 const KNOWN = new Set(KNOWN_PRODUCT_BUGS.map((b) => b.rule));
 

@@ -7,6 +7,8 @@
 import type { Alert, Command, Item, ItemCommand, Meta } from '../../protocol/model.js';
 import { commandUri } from '../jobs.js';
 import { ALERT, dataBytes, isClientObjectKey, num, utf8d } from './helpers.js';
+import { fromBase64 } from '../../protocol/binary.js';
+import { sizeMatches } from '../../protocol/b64-transport.js';
 import { failJobOfKey } from './job-progress.js';
 import { encode } from './packing.js';
 import type { Turn } from './turn.js';
@@ -26,6 +28,7 @@ export function takeChunk(t: Turn, key: string, uri: string, item: Item, meta: M
     if (cur) cutIncoming(t, cur, 'a new large object started before the previous one ended');
     const declared = num(item.meta?.size ?? meta?.size);
     cur = { key, uri, received: 0, chunks: [], text: d.text, first: { ...item, data: undefined }, ...(declared !== undefined ? { declared } : {}), ...(meta ? { meta } : {}) };
+    if ((item.meta?.format ?? meta?.format)?.trim() === 'b64' && d.text) cur.b64 = { texts: [], encodedSize: 0, eachDecodes: true };
     if (declared !== undefined && declared > limits.maxObjSize) {
       answer(413);
       failJobOfKey(t, key, 413, `object of ${declared} bytes exceeds the server's MaxObjSize ${limits.maxObjSize}`);
@@ -33,8 +36,18 @@ export function takeChunk(t: Turn, key: string, uri: string, item: Item, meta: M
     }
     t.s.incomingLo = cur;
   }
-  cur.chunks.push(d.bytes);
-  cur.received += d.bytes.length;
+  let piece = d.bytes;
+  if (cur.b64) {
+    // Each of our handset's chunks is Base64 on its own; another peer's may cut one Base64 text.
+    const text = utf8d.decode(d.bytes);
+    cur.b64.texts.push(text);
+    cur.b64.encodedSize += text.length;
+    const bytes = fromBase64(text);
+    if (bytes === undefined) cur.b64.eachDecodes = false;
+    else piece = bytes;
+  }
+  cur.chunks.push(piece);
+  cur.received += piece.length;
   cur.text &&= d.text;
   if (cur.received > limits.maxObjSize) {
     answer(413);
@@ -48,6 +61,7 @@ export function takeChunk(t: Turn, key: string, uri: string, item: Item, meta: M
   }
   // The last chunk: the object is whole, or wrong and dropped.
   delete t.s.incomingLo;
+  if (cur.b64) return b64Object(t, cur, key, answer);
   const all = new Uint8Array(Buffer.concat(cur.chunks));
   if (cur.declared !== undefined && cur.declared !== all.length) {
     answer(424);
@@ -56,6 +70,28 @@ export function takeChunk(t: Turn, key: string, uri: string, item: Item, meta: M
     return 'refused';
   }
   return { item: { ...cur.first, data: cur.text ? { kind: 'text', text: utf8d.decode(all) } : { kind: 'binary', bytes: all } }, meta: cur.meta };
+}
+
+/**
+ * A whole object that came as Format b64: its bytes, as Format bin (Base64 was only the transport,
+ * TND §7.7.2); its Size may count the bytes or the Base64 characters. Not Base64 after all: text.
+ */
+function b64Object(t: Turn, cur: IncomingLo, key: string, answer: (code: number) => void): { item: Item; meta: Meta | undefined } | 'refused' {
+  const b = cur.b64!;
+  const bytes = b.eachDecodes ? new Uint8Array(Buffer.concat(cur.chunks)) : fromBase64(b.texts.join(''));
+  const got = bytes?.length ?? b.encodedSize;
+  if (cur.declared !== undefined && !sizeMatches(cur.declared, got, b.encodedSize)) {
+    answer(424);
+    failJobOfKey(t, key, 424, `large object size mismatch: announced ${cur.declared}, received ${got} bytes (${b.encodedSize} Base64 characters)`);
+    if (isClientObjectKey(key)) t.fx.notes.push(`the device's large object for ${cur.uri} dropped: announced ${cur.declared} bytes, received ${got} (424)`);
+    return 'refused';
+  }
+  if (bytes === undefined) return { item: { ...cur.first, data: { kind: 'text', text: b.texts.join('') } }, meta: cur.meta };
+  const asBin = (m: Meta | undefined): Meta | undefined => (m?.format === undefined ? m : { ...m, format: 'bin' });
+  const first: Item = { ...cur.first, data: { kind: 'binary', bytes } };
+  const own = asBin(first.meta);
+  if (own) first.meta = own;
+  return { item: first, meta: asBin(cur.meta) };
 }
 
 /**

@@ -179,6 +179,11 @@ export interface IncomingLo {
   first: Item;
   /** The carrying command's Meta (Results), kept for the reassembled item. */
   meta?: Meta;
+  /**
+   * Binary data in Format b64 (how XML carries it, TND §7.7.2): each chunk's Base64 text; `chunks`
+   * then hold the decoded bytes while every chunk decodes alone, and the object is bin once whole.
+   */
+  b64?: { texts: string[]; encodedSize: number; eachDecodes: boolean };
 }
 
 export interface EngineSession {

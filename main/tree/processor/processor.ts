@@ -25,6 +25,7 @@
 import type { Alert, Command, Container, Exec, Item, ItemCommand, ItemData, Meta, Results, Status } from '../../protocol/model.js';
 import { serializeXml } from '../../protocol/xml/serialize.js';
 import { fromBase64 } from '../../protocol/binary.js';
+import { b64ItemBytes, sizeMatches } from '../../protocol/b64-transport.js';
 import { DEVICE, type DmTree, type Principal } from '../tree.js';
 import type { TreeResult } from '../status.js';
 import { ddfAccessFor, ddfBind, ddfCheck, type DdfCommand } from '../ddf.js';
@@ -437,8 +438,14 @@ export class CommandProcessor {
       return this.applyWrite(kind, target, chunk.format, chunk.type, chunk.value, done);
     }
 
-    const format = meta.format;
+    let format = meta.format;
     let value = itemValue(item, format);
+    // Binary data over XML arrives as Format b64: decoded, it is the bin node's value (TND §7.7.2).
+    const b64 = this.binaryTarget(target) ? b64ItemBytes(item, format) : undefined;
+    if (b64 !== undefined) {
+      format = 'bin';
+      value = b64;
+    }
     const max = this.options.maxObjSize;
     if (max && value != null && (typeof value === 'string' ? valueSize(value) : value.byteLength) > max) {
       return done(413, `${target}: ${typeof value === 'string' ? valueSize(value) : value.byteLength} bytes exceed this client's MaxObjSize ${max}`);
@@ -542,10 +549,19 @@ export class CommandProcessor {
       if (declared !== undefined) inc.declaredSize = declared;
       if (meta.format !== undefined) inc.format = meta.format;
       if (meta.type !== undefined) inc.type = meta.type;
+      if (meta.format?.trim() === 'b64' && this.binaryTarget(target)) inc.b64 = { texts: [], encodedSize: 0, eachDecodes: true };
       this.state.incoming = inc;
     }
     const v = itemValue(item, inc.format);
-    const piece = v == null ? '' : v;
+    let piece = v == null ? '' : v;
+    if (inc.b64 && typeof piece === 'string') {
+      // Our peers encode each chunk on its own; a peer that cut one Base64 text is decoded whole at the end.
+      inc.b64.texts.push(piece);
+      inc.b64.encodedSize += piece.length;
+      const bytes = fromBase64(piece);
+      if (bytes === undefined) inc.b64.eachDecodes = false;
+      else piece = bytes;
+    }
     inc.parts.push(piece);
     inc.size += typeof piece === 'string' ? valueSize(piece) : piece.byteLength;
     if (max && inc.size > max) {
@@ -555,6 +571,7 @@ export class CommandProcessor {
     if (item.moreData) return { kind: 'status', code: 213, message: `chunk buffered (${inc.size}${inc.declaredSize !== undefined ? ` of ${inc.declaredSize}` : ''} bytes)` };
     // the last chunk
     this.state.incoming = undefined;
+    if (inc.b64) return this.b64Object(inc, target);
     if (inc.declaredSize !== undefined && inc.size !== inc.declaredSize) {
       return { kind: 'status', code: 424, message: `${target}: received ${inc.size} bytes, Meta Size said ${inc.declaredSize}` };
     }
@@ -565,6 +582,22 @@ export class CommandProcessor {
     if (inc.format !== undefined) out.format = inc.format;
     if (inc.type !== undefined) out.type = inc.type;
     return out;
+  }
+
+  /** The last chunk of binary data sent as b64: the bytes, checked against Size (bytes or Base64 characters). */
+  private b64Object(inc: IncomingObject, target: string): { kind: 'status'; code: number; message: string } | { kind: 'value'; value: Uint8Array; format: string; type?: string } {
+    const b = inc.b64!;
+    const bytes = b.eachDecodes ? new Uint8Array(Buffer.concat(inc.parts as Uint8Array[])) : fromBase64(b.texts.join(''));
+    if (bytes === undefined) return { kind: 'status', code: 400, message: `${target}: Format b64 but the chunks together are not base64` };
+    if (inc.declaredSize !== undefined && !sizeMatches(inc.declaredSize, bytes.byteLength, b.encodedSize)) {
+      return { kind: 'status', code: 424, message: `${target}: received ${bytes.byteLength} bytes (${b.encodedSize} Base64 characters), Meta Size said ${inc.declaredSize}` };
+    }
+    return { kind: 'value', value: bytes, format: 'bin', ...(inc.type !== undefined ? { type: inc.type } : {}) };
+  }
+
+  /** The target is a leaf of Format bin: Format b64 data for it is binary data in transport encoding. */
+  private binaryTarget(target: string): boolean {
+    return this.tree.lookup(target)?.format === 'bin';
   }
 
   // ------------------------------------------------------------------------------- Exec

@@ -98,6 +98,12 @@ export interface IncomingObject {
   declaredSize?: number;
   parts: Array<string | Uint8Array>;
   size: number;
+  /**
+   * Binary data for a `bin` node sent as Format b64 (over XML, TND §7.7.2): each chunk's Base64 as
+   * received, decoded on the last chunk; `size` then counts the decoded bytes where each chunk
+   * decodes alone, and `encodedSize` the Base64 characters (a peer's Size may count either).
+   */
+  b64?: { texts: string[]; encodedSize: number; eachDecodes: boolean };
   /** Where the first chunk came from (for the log). */
   cmdId: string;
   msgRef: string;
