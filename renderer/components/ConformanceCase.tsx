@@ -35,6 +35,8 @@ export function EvidenceDiagram({ messages, onPick, label }: { messages: Evidenc
         return (
           <g key={m.seq} data-arrow={m.seq} data-direction={m.direction} onClick={() => onPick(m.seq)} style={{ cursor: 'pointer' }}>
             <title>{`${toServer ? 'device → server' : 'server → device'}: ${arrowLabel(m)} · ${m.size} bytes`}</title>
+            {/* The whole row takes the click (the arrow itself is a thin line). */}
+            <rect x={0} y={y - ROW / 2 - 4} width={W} height={ROW} fill="transparent" />
             <text x={6} y={y - 3} fontSize={10} fill="#59636e" fontFamily="monospace">+{m.offsetMs} ms</text>
             <text x={6} y={y + 10} fontSize={10} fill="#59636e" fontFamily="monospace">{m.size} B</text>
             <line x1={x1} y1={y} x2={tip} y2={y} stroke={colour} strokeWidth={1.6} {...(m.final === false ? { strokeDasharray: '6 4' } : {})} />

@@ -35,7 +35,7 @@ export function caseResult(over: Partial<CaseResult> & Pick<CaseResult, 'id' | '
     clause: 'OMA-TS-DM_Protocol-V1_2 §6.6.8',
     group: 'Get',
     detail: over.verdict === 'pass' ? 'all checks held' : `why ${over.id} is ${over.verdict}`,
-    checks: [{ what: 'Status code for Get', expected: '200', actual: over.verdict === 'fail' ? '500' : '200', ok: over.verdict !== 'fail', msg: 3, path: 'SyncBody/Status[2]/Data' }],
+    checks: [{ what: 'Status code for Get', expected: '200', actual: over.verdict === 'fail' ? '500' : '200', ok: over.verdict !== 'fail', msg: 3, path: 'SyncBody/Status[2]/Data', ...(over.verdict === 'fail' ? { rule: 'status.code-valid' } : {}) }],
     sessions: [{ sessionId: 7, messages: exchange() }],
     rules: over.verdict === 'fail' ? ['status.code-valid'] : [],
     notRestored: [],

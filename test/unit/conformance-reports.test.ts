@@ -90,7 +90,7 @@ describe('toJUnit', () => {
     const failure = all(cases[1]!, 'failure')[0]!;
     expect(failure.attrs).toEqual({ message: 'why dm12.get.status is fail', type: 'fail' });
     expect(failure.text).toContain('OMA-TS-DM_Protocol-V1_2 §6.6.8');
-    expect(failure.text).toContain('[FAIL] Status code for Get: expected 200; actual 500 (message 3 SyncBody/Status[2]/Data)');
+    expect(failure.text).toContain('[FAIL] Status code for Get: expected 200; actual 500 (message 3 SyncBody/Status[2]/Data) [rule status.code-valid]');
     // inconclusive and not applicable: skipped, the message says which
     expect(all(cases[2]!, 'skipped')[0]!.attrs.message).toBe('inconclusive: why dm12.lo.chunks is inconclusive');
     expect(all(cases[3]!, 'skipped')[0]!.attrs.message).toBe('not applicable: why dm12.auth.hmac is not-applicable');
@@ -147,7 +147,7 @@ describe('toHtml', () => {
     expect(failed.hasAttribute('open')).toBe(true);
     expect(doc.querySelector('details.case[data-case="dm12.get.leaf"]')!.hasAttribute('open')).toBe(false);
     const check = failed.querySelector('table.checks tbody tr')!;
-    expect([...check.querySelectorAll('td')].map((td) => td.textContent)).toEqual(['✗', 'Status code for Get', '200', '500', 'message 3 · SyncBody/Status[2]/Data']);
+    expect([...check.querySelectorAll('td')].map((td) => td.textContent)).toEqual(['✗', 'Status code for Get status.code-valid', '200', '500', 'message 3 · SyncBody/Status[2]/Data']);
 
     // The diagram: device and server lanes, one arrow per message with its MsgID and commands.
     const svg = failed.querySelector('svg')!;

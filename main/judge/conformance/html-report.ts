@@ -79,7 +79,7 @@ function summary(r: PlanResult): string {
     : `<div class="banner pass">No case failed${r.inconclusive > 0 ? ` (${r.inconclusive} inconclusive)` : ''}</div>`;
   return [
     `<h1>Conformance report: ${escapeText(r.plan)}</h1>`,
-    `<div class="muted">DM Workbench · <code>dmw conformance run</code></div>`,
+    `<div class="muted">DM Workbench conformance report</div>`,
     banner,
     '<dl class="summary">',
     `<dt>Plan</dt><dd><code>${escapeText(r.plan)}</code></dd>`,
@@ -119,7 +119,8 @@ function checksTable(checks: readonly Check[]): string {
   if (checks.length === 0) return '<p class="muted">No checks recorded.</p>';
   const rows = checks.map((k) => {
     const where = k.msg !== undefined ? `message ${k.msg}${k.path ? ` · ${k.path}` : ''}` : (k.path ?? '');
-    return `<tr><td>${k.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'}</td><td>${escapeText(k.what)}</td>`
+    const rule = k.rule ? ` <code class="muted">${escapeText(k.rule)}</code>` : '';
+    return `<tr><td>${k.ok ? '<span class="ok">✓</span>' : '<span class="bad">✗</span>'}</td><td>${escapeText(k.what)}${rule}</td>`
       + `<td><code>${escapeText(k.expected)}</code></td><td><code>${escapeText(k.actual)}</code></td><td class="mono">${escapeText(where)}</td></tr>`;
   });
   return `<table class="checks"><thead><tr><th></th><th>Check</th><th>Expected</th><th>Actual</th><th>Where</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;

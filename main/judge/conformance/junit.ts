@@ -36,7 +36,7 @@ function isoTime(ms: number): string {
 
 function checkLine(c: Check): string {
   const where = c.msg !== undefined ? ` (message ${c.msg}${c.path ? ` ${c.path}` : ''})` : c.path ? ` (${c.path})` : '';
-  return `[${c.ok ? 'ok' : 'FAIL'}] ${c.what}: expected ${c.expected}; actual ${c.actual}${where}`;
+  return `[${c.ok ? 'ok' : 'FAIL'}] ${c.what}: expected ${c.expected}; actual ${c.actual}${where}${c.rule ? ` [rule ${c.rule}]` : ''}`;
 }
 
 /** The case in words: what the CI shows as its output. */
