@@ -170,7 +170,11 @@ export const authChecks: Checks = {
 
   'auth.nonce-not-used': (s, report) => {
     for (const role of ['client', 'server'] as const) {
+      // In message order: `before` gathers the nonces given before the last digest as that moves
+      // on, and each search for a fresh one reads only the nonces between two digests (linear).
       const nonces = noncesFrom(s, role === 'client' ? 'server' : 'client');
+      const before = new Set<string>();
+      let gathered = 0;
       let last: { data: string; at: MsgView } | undefined;
       for (const m of decoded(s)) {
         if (m.from !== role) continue;
@@ -178,8 +182,12 @@ export const authChecks: Checks = {
         if (!cr || credType(cr.meta) !== MD5) continue;
         const data = cr.data.trim();
         if (last && last.data === data) {
-          const before = new Set(nonces.filter((x) => x.at.index < last!.at.index).map((x) => x.value));
-          const fresh = nonces.find((x) => x.at.index > last!.at.index && x.at.index < m.index && x.code !== 212 && !before.has(x.value));
+          while (gathered < nonces.length && nonces[gathered]!.at.index < last.at.index) before.add(nonces[gathered++]!.value);
+          let fresh: Nonce | undefined;
+          for (let j = gathered; j < nonces.length && nonces[j]!.at.index < m.index && !fresh; j++) {
+            const x = nonces[j]!;
+            if (x.at.index > last.at.index && x.code !== 212 && !before.has(x.value)) fresh = x;
+          }
           if (fresh) report(m, `${HDR}/Cred/Data`, `the same digest as in message ${last.at.n}, though message ${fresh.at.n} gave a new nonce to use`);
         }
         last = { data, at: m };

@@ -8,17 +8,6 @@ import { decoded, HDR, isDecimal, positive, type Checks } from './rule.js';
 const PROTOCOLS: Readonly<Record<string, string>> = { 'DM/1.1': '1.1', 'DM/1.2': '1.2', 'DM/1.3': '1.2' };
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/?#]+\S*$/;
 
-/** The MaxMsgSize `role` last announced in its SyncHdr before message `before`, with where. */
-export function announced(msgs: readonly MsgView[], role: MsgView['from'], before: number, field: 'maxMsgSize' | 'maxObjSize'): { limit: number; at: MsgView } | undefined {
-  for (let i = before - 1; i >= 0; i--) {
-    const m = msgs[i]!;
-    if (m.from !== role) continue;
-    const v = positive(m.message?.hdr.meta?.[field]);
-    if (v !== undefined) return { limit: v, at: m };
-  }
-  return undefined;
-}
-
 export const headerChecks: Checks = {
   'msg.decode': (s, report) => {
     for (const m of s.msgs) if (m.decodeError) report(m, 'SyncML', `not a DM message: ${m.decodeError}`);
@@ -123,7 +112,7 @@ export const headerChecks: Checks = {
   'hdr.maxmsgsize': (s, report) => {
     for (const m of s.msgs) {
       if (m.size === undefined) continue;
-      const a = announced(s.msgs, m.to, m.index, 'maxMsgSize');
+      const a = s.announced(m.to, m.index, 'maxMsgSize');
       if (a && m.size > a.limit) report(m, 'SyncML', `message is ${m.size} bytes; the ${m.to} announced MaxMsgSize ${a.limit} (message ${a.at.n})`);
     }
   },

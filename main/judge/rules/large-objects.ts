@@ -7,7 +7,6 @@
 import type { Item, Status } from '../../protocol/model.js';
 import { fromBase64 } from '../../protocol/binary.js';
 import { alertCode, hasAlert, isFinal, itemPath, itemsOf, normUri, type CmdView, type MsgView, type SessionModel } from '../session-model.js';
-import { announced } from './header.js';
 import { BODY, decoded, positive, type Checks } from './rule.js';
 import { code } from './status.js';
 
@@ -210,7 +209,7 @@ export const largeObjectChecks: Checks = {
       for (const p of pieces(m)) {
         const lo = chunked.get(key(p));
         if (lo === null) continue; // a later chunk: its object is judged at the first
-        const a = announced(s.msgs, m.to, m.index, 'maxObjSize');
+        const a = s.announced(m.to, m.index, 'maxObjSize');
         if (!a) continue;
         const size = lo ? Math.max(lo.declared ?? 0, lo.sent) : bytesOf(p.item);
         if (size > a.limit) report(m, itemPath(p.cmd, p.index), `object of ${size} bytes; the ${m.to} announced MaxObjSize ${a.limit} (message ${a.at.n})`);

@@ -40,7 +40,7 @@ export const resultsChecks: Checks = {
         const ok = s.statusesOf(m, g).find((st) => code(st.command as Status) === 200);
         if (!ok) continue;
         // The answering package must be over (its Final sent) before we can say Results never came.
-        const closed = s.msgs.some((x) => x.from === ok.msg.from && x.index >= ok.msg.index && isFinal(x));
+        const closed = s.finalFrom(ok.msg.from, ok.msg.index) !== undefined;
         if (closed) report(ok.msg, ok.path, `Get (CmdID ${g.command.cmdID}) of message ${m.n} succeeded (200) but no Results came back`);
       }
     }

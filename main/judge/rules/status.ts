@@ -5,7 +5,7 @@
  * (DM Protocol §6.1, §8.4, §8.5; DM RepPro §6.1.3, §6.1.5, §6.1.13, §6.1.21, §6.1.23, §6.5.1).
  */
 import type { Status } from '../../protocol/model.js';
-import { hasAlert, isFinal, itemsOf, normUri, sameId, type CmdView, type MsgView, type SessionModel } from '../session-model.js';
+import { hasAlert, isFinal, itemsOf, normUri, type CmdView, type MsgView, type SessionModel } from '../session-model.js';
 import { BODY, decoded, type Checks } from './rule.js';
 import { STATUS_CODES } from '../../protocol/status-codes.js';
 
@@ -60,10 +60,11 @@ export const statusChecks: Checks = {
   'status.missing': (s, report) => {
     for (const m of decoded(s)) {
       if (m.message.hdr.noResp || hasAlert(m, '1223')) continue; // nobody answers an abort
-      const window = s.replyWindow(m);
-      const last = window[window.length - 1];
       // Judged once the answering package is over (Final): a session still running, or cut off,
       // may yet carry (or never had the chance to carry) the Status.
+      if (!s.replyClose(m)) continue;
+      const window = s.replyWindow(m);
+      const last = window[window.length - 1];
       if (!last || !isFinal(last) || window.some((x) => !x.message || hasAlert(x, '1223'))) continue;
       for (const c of m.cmds) {
         if (!needsStatus(c) || refusedContainer(s, c)) continue;
@@ -96,7 +97,9 @@ export const statusChecks: Checks = {
       const r = s.referent(c);
       if (!r || s.refused.has(m)) return; // sent again after a 401: the first copy was never read
       const key = `${r.msg.index}:${r.cmd ? r.msg.cmds.indexOf(r.cmd) : 'hdr'}`;
-      groups.set(key, [...(groups.get(key) ?? []), c]);
+      const list = groups.get(key);
+      if (list) list.push(c);
+      else groups.set(key, [c]);
     });
     for (const list of groups.values()) {
       const r = s.referent(list[0]!)!;
@@ -130,12 +133,7 @@ export const statusChecks: Checks = {
         const k = c.command;
         if ((k.kind !== 'Status' && k.kind !== 'Results') || k.msgRef === undefined) continue;
         if (!s.prev(m.to, m.index)) continue; // the log holds none of the peer's messages
-        let found = false;
-        for (let i = m.index - 1; i >= 0 && !found; i--) {
-          const x = s.msgs[i]!;
-          found = x.from === m.to && x.message !== undefined && sameId(x.message.hdr.msgID, k.msgRef);
-        }
-        if (!found) report(m, `${c.path}/MsgRef`, `MsgRef ${k.msgRef}: the ${m.to} sent no message with that MsgID`);
+        if (!s.withMsgId(m.to, m.index, k.msgRef)) report(m, `${c.path}/MsgRef`, `MsgRef ${k.msgRef}: the ${m.to} sent no message with that MsgID`);
       }
     }
   },
@@ -224,11 +222,7 @@ function insideAtomic(c: CmdView): boolean {
 }
 
 function findRefMessage(s: SessionModel, m: MsgView, msgRef: string | undefined): MsgView | undefined {
-  for (let i = m.index - 1; i >= 0; i--) {
-    const x = s.msgs[i]!;
-    if (x.from === m.to && x.message && (msgRef === undefined || sameId(x.message.hdr.msgID, msgRef))) return x;
-  }
-  return undefined;
+  return s.refTarget(m.to, m.index, msgRef);
 }
 
 export function forEachStatus(s: SessionModel, f: (m: MsgView, st: Status, c: CmdView) => void): void {
