@@ -107,30 +107,42 @@ function flatten(commands: readonly Command[], out: Command[] = []): Command[] {
   return out;
 }
 
-function commandFacts(c: Command, pos: number): CommandFact[] {
-  const base = { pos, cmdId: c.cmdID, cmd: c.kind, status: null as number | null, msgRef: null as string | null, cmdRef: null as string | null };
-  if (c.kind === 'Atomic' || c.kind === 'Sequence') return [{ ...base, item: 0, uri: null, data: null }];
-  return itemFacts(c as Exclude<Command, { kind: 'Atomic' | 'Sequence' }>, base);
+/** One fact; built field by field (object spreads here cost more than decoding the message). */
+function fact(pos: number, item: number, c: Command, uri: string | null, status: number | null, msgRef: string | null, cmdRef: string | null, data: string | null): CommandFact {
+  return { pos, item, cmdId: c.cmdID, cmd: c.kind, uri, status, msgRef, cmdRef, data };
 }
 
-function itemFacts(c: Exclude<Command, { kind: 'Atomic' | 'Sequence' }>, base: Omit<CommandFact, 'item' | 'uri' | 'data'>): CommandFact[] {
-  if (c.kind === 'Status') {
-    const code = Number.parseInt(c.data, 10);
-    const uris = c.targetRefs.length > 0 ? c.targetRefs : c.sourceRefs;
-    const s = { ...base, status: Number.isFinite(code) ? code : null, msgRef: c.msgRef, cmdRef: c.cmdRef };
-    const items = c.items.length > 0 ? c.items : [undefined];
-    const n = Math.max(uris.length, items.length, 1);
-    return Array.from({ length: n }, (_, i) => ({ ...s, item: i, uri: uris[i] ?? null, data: items[i] ? itemData(items[i]!) : null }));
+function commandFacts(c: Command, pos: number): CommandFact[] {
+  switch (c.kind) {
+    case 'Atomic':
+    case 'Sequence':
+      return [fact(pos, 0, c, null, null, null, null, null)];
+    case 'Status': {
+      const parsed = Number.parseInt(c.data, 10);
+      const code = Number.isFinite(parsed) ? parsed : null;
+      const uris = c.targetRefs.length > 0 ? c.targetRefs : c.sourceRefs;
+      const n = Math.max(uris.length, c.items.length, 1);
+      const out: CommandFact[] = [];
+      for (let i = 0; i < n; i++) {
+        const it = c.items[i];
+        out.push(fact(pos, i, c, uris[i] ?? null, code, c.msgRef, c.cmdRef, it ? itemData(it) : null));
+      }
+      return out;
+    }
+    default: {
+      const format = 'meta' in c ? c.meta?.format : undefined;
+      const msgRef = c.kind === 'Results' ? (c.msgRef ?? null) : null;
+      const cmdRef = c.kind === 'Results' ? c.cmdRef : null;
+      const alertCode = c.kind === 'Alert' ? (c.data ?? null) : null;
+      if (c.items.length === 0) return [fact(pos, 0, c, null, null, msgRef, cmdRef, alertCode)];
+      const out: CommandFact[] = [];
+      for (let i = 0; i < c.items.length; i++) {
+        const it = c.items[i]!;
+        out.push(fact(pos, i, c, it.target?.locURI ?? it.source?.locURI ?? null, null, msgRef, cmdRef, itemData(it, format) ?? (i === 0 ? alertCode : null)));
+      }
+      return out;
+    }
   }
-  const format = 'meta' in c ? c.meta?.format : undefined;
-  const ref = c.kind === 'Results' ? { msgRef: c.msgRef ?? null, cmdRef: c.cmdRef } : {};
-  const alertCode = c.kind === 'Alert' ? (c.data ?? null) : null;
-  if (c.items.length === 0) return [{ ...base, ...ref, item: 0, uri: null, data: alertCode }];
-  return c.items.map((it, i) => ({
-    ...base, ...ref, item: i,
-    uri: it.target?.locURI ?? it.source?.locURI ?? null,
-    data: itemData(it, format) ?? (i === 0 ? alertCode : null),
-  }));
 }
 
 export function messageFacts(bytes: Uint8Array, contentType: string | null): MessageFacts {
