@@ -296,7 +296,8 @@ export class Backend {
   }
 
   private async configure(p: { settings?: Partial<ServerSettings>; dataDir?: string }): Promise<ServerStatus> {
-    const wasRunning = this.server !== undefined;
+    // A start that failed (a port in use, say) is tried again with the new settings.
+    const wasRunning = this.server !== undefined || this.lastError !== null;
     // Port 0 (any free port): a restart keeps the port it is bound to, so handsets pointed at it keep it.
     const bound = this.settings.port === 0 ? this.server?.port : undefined;
     if (p.dataDir !== undefined && path.resolve(p.dataDir) !== this.dataDir) {

@@ -54,7 +54,8 @@ export function ServerView() {
     const next = { ...cur, [part]: v };
     set(k, next.name === '' && next.secret === '' ? null : next);
   };
-  const busyPort = server.error && /EADDRINUSE/.test(server.error) ? `port ${draft.port} is in use by another program: choose another, or 0 for any free port` : null;
+  const busyPort = !server.running && server.error && /EADDRINUSE/.test(server.error) && nums.port.trim() === String(server.settings.port)
+    ? `port ${server.settings.port} is in use by another program: choose another, or 0 for any free port` : null;
   const errors = {
     ...Object.fromEntries(NUMBER_KEYS.map((k) => [k, integerProblem(nums[k], SETTING_RANGES[k][0], SETTING_RANGES[k][1])])) as Record<NumberKey, string | null>,
     host: hostProblem(draft.host),
@@ -141,7 +142,7 @@ export function ServerView() {
         <DataFolderPanel current={server.dataDir} value={dataDir} onChange={setDataDir} />
       </div>
       <div className="row gap pad">
-        <button className="primary" onClick={save} disabled={invalid > 0} data-testid="server-save">{server.running ? 'Save and restart' : 'Save'}</button>
+        <button className="primary" onClick={save} disabled={invalid > 0} data-testid="server-save">{server.running ? 'Save and restart' : server.error ? 'Save and start' : 'Save'}</button>
         <button onClick={() => { setDraft(server.settings); setNums(numberText(server.settings, server.port)); }}>Revert</button>
         {invalid > 0 && <span className="bad small" data-testid="server-form-invalid">{invalid === 1 ? '1 field needs' : `${invalid} fields need`} fixing before Save (see above)</span>}
       </div>
@@ -191,7 +192,7 @@ function DeviceCredentials({ devices }: { devices: { devId: string; own: boolean
         </select>
       </label>
       <div className={`field${shown ? ' invalid' : ''}`}>
-        <span className="row gap">
+        <span className="row gap wrap">
           <input placeholder="name" aria-label="Per-device credential: name" value={name} onChange={(e) => { setName(e.target.value); setError(null); }} disabled={!dev} />
           <input placeholder="secret" aria-label="Per-device credential: secret" type="password" value={secret} onChange={(e) => { setSecret(e.target.value); setError(null); }} disabled={!dev} />
           <button disabled={!dev || !name || problem !== null} onClick={() => void apply({ name, secret })}>Set</button>
