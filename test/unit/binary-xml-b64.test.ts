@@ -17,6 +17,8 @@ import { AAUTH_TYPE, VirtualHandset, type HandsetOptions } from '../../main/clie
 import { DEVICE } from '../../main/tree/tree.js';
 import type { JobSpec } from '../../main/server/types.js';
 import { checkLoggedSession } from '../../main/judge/index.js';
+import { createDeviceTree } from '../../main/tree/mos.js';
+import { codes, runPkg } from '../helpers/dm-package.js';
 
 const BYTES = new Uint8Array([0, 1, 2, 255, 0x3c, 0x26]);
 
@@ -125,5 +127,62 @@ describe('server <-> handset round trips of binary data', () => {
     expect(Buffer.from(results[1]!.results[0]!.data!, 'base64').equals(Buffer.from(up))).toBe(true);
     expect(findings.filter((f) => f.rule === 'meta.bin-xml')).toEqual([]);
     expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+});
+
+describe('b64 from other peers', () => {
+  // Seven bytes; their Base64 "AAEC/zwmBw==" cut where no Base64 text may end.
+  const seven = new Uint8Array([0, 1, 2, 255, 0x3c, 0x26, 7]);
+  const chunk = (cmdId: number, text: string, o: { size?: number; more?: boolean }) =>
+    `<Replace><CmdID>${cmdId}</CmdID><Item><Target><LocURI>./Vendor/App/Blob</LocURI></Target><Meta><Format xmlns="syncml:metinf">b64</Format>${o.size !== undefined ? `<Size xmlns="syncml:metinf">${o.size}</Size>` : ''}</Meta><Data>${text}</Data>${o.more ? '<MoreData/>' : ''}</Item></Replace>`;
+
+  function handsetTree() {
+    const tree = createDeviceTree({});
+    const v = tree.createNode(tree.root, 'Vendor', { acl: 'Add=*&Get=*&Replace=*' });
+    const app = tree.createNode(v, 'App');
+    tree.createNode(app, 'Blob', { format: 'bin', value: new Uint8Array([9]) });
+    tree.createNode(app, 'Secret', { format: 'b64', value: 'QUJD' });
+    return tree;
+  }
+
+  it.each([[7, 'the bytes'], [12, 'the Base64 characters']])('the handset joins a Base64 text cut mid-quantum, Size %i counting %s, into the bin node', async (size) => {
+    const tree = handsetTree();
+    const { reply } = await runPkg(tree, chunk(2, 'AAEC/z', { size, more: true }) + chunk(3, 'wmBw==', {}), { serverId: 'srvA' });
+    expect(codes(reply)).toEqual(['Replace 2 ./Vendor/App/Blob -> 213', 'Replace 3 ./Vendor/App/Blob -> 200']);
+    const node = tree.lookup('./Vendor/App/Blob')!;
+    expect(node.format).toBe('bin');
+    expect(Buffer.from(node.value as Uint8Array).equals(Buffer.from(seven))).toBe(true);
+  });
+
+  it('the handset refuses a wrong Size (424) and keeps a b64 node as text', async () => {
+    const tree = handsetTree();
+    const bad = await runPkg(tree, chunk(2, 'AAEC/z', { size: 9, more: true }) + chunk(3, 'wmBw==', {}), { serverId: 'srvA' });
+    expect(codes(bad.reply)).toEqual(['Replace 2 ./Vendor/App/Blob -> 213', 'Replace 3 ./Vendor/App/Blob -> 424']);
+    const b64Node = `<Replace><CmdID>2</CmdID><Item><Target><LocURI>./Vendor/App/Secret</LocURI></Target><Meta><Format xmlns="syncml:metinf">b64</Format></Meta><Data>REVG</Data></Item></Replace>`;
+    await runPkg(tree, b64Node, { serverId: 'srvA' });
+    expect(tree.lookup('./Vendor/App/Secret')!.value).toBe('REVG');
+  });
+});
+
+describe('the server reading b64 from other peers', () => {
+  it('joins a device\'s chunked b64 Replace cut mid-quantum into bin bytes (Size in Base64 characters)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dmw-b64-srv-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const s = await DmServer.start({ dataDir: dir, port: 0, host: '127.0.0.1' });
+    cleanup.push(() => s.close());
+    const msg = (msgId: number, target: string, body: string, final: boolean) =>
+      `<SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>7</SessionID><MsgID>${msgId}</MsgID><Target><LocURI>${target}</LocURI></Target><Source><LocURI>IMEI:B64</LocURI></Source></SyncHdr><SyncBody>${body}${final ? '<Final/>' : ''}</SyncBody></SyncML>`;
+    const piece = (cmdId: number, text: string, o: { size?: number; more?: boolean }) =>
+      `<Replace><CmdID>${cmdId}</CmdID><Item><Source><LocURI>./Vendor/Dump</LocURI></Source><Meta><Format xmlns='syncml:metinf'>b64</Format>${o.size ? `<Size xmlns='syncml:metinf'>${o.size}</Size>` : ''}</Meta><Data>${text}</Data>${o.more ? '<MoreData/>' : ''}</Item></Replace>`;
+    const post = async (url: string, xml: string) => {
+      const res = await fetch(url, { method: 'POST', body: xml, headers: { 'content-type': 'application/vnd.syncml.dm+xml' } });
+      expect(res.status).toBe(200);
+      const d = decodeMessage(new Uint8Array(await res.arrayBuffer()));
+      if (!d.ok) throw new Error(d.error.message);
+      return d.value.message;
+    };
+    const first = await post(s.url, msg(1, s.url, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>${piece(2, 'AAEC/z', { size: 12, more: true })}`, false));
+    await post(first.hdr.respURI!, msg(2, first.hdr.respURI!, `<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>${piece(2, 'wmBw==', {})}`, true));
+    expect(s.store.tree('IMEI:B64').find((t) => t.uri === './Vendor/Dump')).toMatchObject({ format: 'bin', data: 'AAEC/zwmBw==', encoding: 'b64' });
   });
 });
