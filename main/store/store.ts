@@ -147,7 +147,7 @@ export interface DmStoreOps {
   /** The session ended: its state goes. */
   dropSessionState(key: string): Promise<void>;
   /** Reaches every instance's subscribers; inside tx(), only once it commits (never for a rolled-back turn). */
-  publish(event: StoreEvent): Promise<void>;
+  publish<E extends StoreEvent>(event: E): Promise<void>;
 }
 
 export interface DmStore extends DmStoreOps {

@@ -12,8 +12,9 @@
  * installs `postgresql`). Without them the suites are skipped with the reason printed; with CI set
  * a missing PostgreSQL fails them.
  *
- * The cluster is tuned for tests, not for durability (fsync off): a test that needs durability
- * across a crash of the machine has no business here; a kill -9 of the server is still safe.
+ * The cluster is tuned for tests (fsync off: it does not survive a crash of the machine, which no
+ * test causes). synchronous_commit stays on: a kill -9 or an immediate shutdown of the server (down())
+ * keeps every commit it acknowledged, as a production server would.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -84,6 +85,9 @@ export interface TestPostgres {
   dir: string;
   /** Restarts the server on the same port (tests of recovery after a database restart). */
   restart(): void;
+  /** Stops the server (immediate shutdown, as a crash) and keeps the cluster; up() starts it again on the same port. */
+  down(): void;
+  up(): void;
   /** Stops the server (immediate shutdown) and removes the folder. Safe to call twice. */
   stop(): void;
 }
@@ -119,11 +123,17 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
     }
   };
   let stopped = false;
+  let running = false;
   let port = 0;
   const pgCtl = (action: 'start' | 'stop' | 'restart') => {
-    const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60 -c shared_buffers=16MB`;
-    if (action === 'stop') run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w']);
-    else run('pg_ctl', [action, '-D', data, '-l', log, '-w', '-t', '60', '-o', serverOpts, ...(action === 'restart' ? ['-m', 'fast'] : [])]);
+    const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=60 -c shared_buffers=16MB`;
+    if (action === 'stop') {
+      if (running) run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w']);
+      running = false;
+    } else {
+      run('pg_ctl', [action, '-D', data, '-l', log, '-w', '-t', '60', '-o', serverOpts, ...(action === 'restart' ? ['-m', 'fast'] : [])]);
+      running = true;
+    }
   };
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
@@ -164,7 +174,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   };
   try {
     const url = await createDatabase(opts.database ?? 'dmw_test');
-    return { url, urlFor, createDatabase, port, dir, restart: () => pgCtl('restart'), stop };
+    return { url, urlFor, createDatabase, port, dir, restart: () => pgCtl('restart'), down: () => pgCtl('stop'), up: () => pgCtl('start'), stop };
   } catch (e) {
     stop();
     throw e;

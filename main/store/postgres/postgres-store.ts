@@ -1,0 +1,197 @@
+/**
+ * The DM server's store on PostgreSQL (issue 16): one database shared by several `dmw server`
+ * instances. node-postgres (`pg`) pools the connections; every operation is a statement on the pool
+ * (autocommit) or part of a tx(); events go out with NOTIFY and come in on one LISTEN connection
+ * per subscribing instance.
+ *
+ * When the database cannot be reached, operations reject with StoreUnavailableError (the server
+ * answers 503 with Retry-After) and whatever transaction was open is rolled back by the database;
+ * the pool opens fresh connections once it is back, and the listener reconnects by itself.
+ */
+import pg from 'pg';
+import { StoreUnavailableError, type DeliveredEvent, type DmStore, type DmStoreOps } from '../store.js';
+import { migrate, type MigrationReport } from './migrations.js';
+import { EVENT_CHANNEL, parseEventPayload, PgOps, type Query } from './ops.js';
+import { PG_TYPES } from './rows.js';
+
+export interface PostgresStoreOptions {
+  /** Connections this instance keeps at most (default 10). */
+  maxConnections?: number;
+  /** Apply pending migrations on open (default true; `dmw store migrate` may do it separately). */
+  migrate?: boolean;
+  /** Give up connecting after this long (ms); the request then fails as unavailable (default 5000). */
+  connectTimeoutMs?: number;
+  /** How long the event listener waits before reconnecting after losing the database (ms, default 500). */
+  listenRetryMs?: number;
+}
+
+/** SQLSTATE classes and socket errors that mean "the database is not there", not "your statement is wrong". */
+function isUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (/^(ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return true;
+    // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now; 53300: too many connections.
+    // (08P01, protocol violation, is a bug of ours, not an outage.)
+    if ((code.startsWith('08') && code !== '08P01') || /^57P0[123]$/.test(code) || code === '53300') return true;
+  }
+  const message = (e as Error)?.message ?? '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(message);
+}
+
+function unavailable(e: unknown): unknown {
+  if (e instanceof StoreUnavailableError || !isUnavailable(e)) return e;
+  return new StoreUnavailableError(`the PostgreSQL store is unavailable: ${(e as Error).message}`, e);
+}
+
+export class PostgresStore extends PgOps implements DmStore {
+  readonly kind = 'postgres' as const;
+  private readonly listeners = new Set<(e: DeliveredEvent) => void>();
+  private listener?: { client: pg.Client; closing: boolean };
+  private listenerStarting?: Promise<void>;
+  private closed = false;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    private readonly config: pg.ClientConfig,
+    private readonly listenRetryMs: number,
+    /** What opening found and did to the schema. */
+    readonly migration: MigrationReport | undefined,
+  ) {
+    const query: Query = async (text, values) => {
+      try {
+        return await pool.query(text, values);
+      } catch (e) {
+        throw unavailable(e);
+      }
+    };
+    // `this` does not exist before super(): the atomic runner finds the store through a holder.
+    const self: { store?: PostgresStore } = {};
+    super(query, (fn) => self.store!.inTx(fn));
+    self.store = this;
+  }
+
+  /** Connects (postgres://USER@HOST:PORT/DB) and brings the schema up to date. */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const config: pg.ClientConfig = { connectionString: url, types: PG_TYPES, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000, application_name: 'dmw' };
+    const pool = new pg.Pool({ ...config, max: opts.maxConnections ?? 10 });
+    // An idle connection the database closed (restart, failover) must not take the process down:
+    // the pool drops it and opens a new one for the next query.
+    pool.on('error', () => undefined);
+    let report: MigrationReport | undefined;
+    try {
+      if (opts.migrate ?? true) report = await migrate(pool);
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw unavailable(e);
+    }
+    return new PostgresStore(pool, config, opts.listenRetryMs ?? 500, report);
+  }
+
+  tx<T>(fn: (s: DmStoreOps) => Promise<T>): Promise<T> {
+    return this.inTx(fn);
+  }
+
+  private async inTx<T>(fn: (ops: PgOps) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw unavailable(e);
+    }
+    let broken: Error | undefined;
+    const query: Query = async (text, values) => {
+      try {
+        return await client.query(text, values);
+      } catch (e) {
+        if (isUnavailable(e)) broken = e as Error;
+        throw unavailable(e);
+      }
+    };
+    // Inside the transaction, "atomic" is the transaction itself.
+    const ops: PgOps = new PgOps(query, (f) => f(ops));
+    try {
+      await query('BEGIN');
+      const value = await fn(ops);
+      await query('COMMIT');
+      return value;
+    } catch (e) {
+      if (!broken) await client.query('ROLLBACK').catch((r: unknown) => { broken = r as Error; });
+      throw e;
+    } finally {
+      // A connection that failed is not given back to others.
+      client.release(broken);
+    }
+  }
+
+  async subscribe(listener: (e: DeliveredEvent) => void): Promise<() => Promise<void>> {
+    this.listeners.add(listener);
+    if (!this.listener) await (this.listenerStarting ??= this.listen().finally(() => (this.listenerStarting = undefined)));
+    return async () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) await this.stopListening();
+    };
+  }
+
+  /** One LISTEN connection per instance, reconnecting after the database went away. */
+  private async listen(): Promise<void> {
+    const client = new pg.Client(this.config);
+    const l = { client, closing: false };
+    this.listener = l;
+    client.on('notification', (n) => {
+      if (n.channel !== EVENT_CHANNEL || n.payload === undefined) return;
+      void this.deliver(n.payload);
+    });
+    const lost = () => {
+      if (l.closing || this.closed || this.listener !== l) return;
+      this.listener = undefined;
+      client.end().catch(() => undefined);
+      setTimeout(() => {
+        if (!this.closed && this.listeners.size > 0 && !this.listener) this.listen().catch(() => lost());
+      }, this.listenRetryMs).unref();
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENT_CHANNEL}`);
+    } catch (e) {
+      if (this.listener === l) this.listener = undefined;
+      await client.end().catch(() => undefined);
+      throw unavailable(e);
+    }
+  }
+
+  private async deliver(payload: string): Promise<void> {
+    const parsed = parseEventPayload(payload);
+    let delivered: DeliveredEvent;
+    if ('event' in parsed) delivered = parsed as DeliveredEvent;
+    else {
+      const r = await this.pool.query<{ body: DeliveredEvent['event'] }>('SELECT body FROM events WHERE id = $1', [parsed.id]).catch(() => undefined);
+      const body = r?.rows[0]?.body;
+      if (!body) return;
+      delivered = { id: parsed.id, event: body };
+    }
+    for (const fn of this.listeners) fn(delivered);
+  }
+
+  private async stopListening(): Promise<void> {
+    const l = this.listener;
+    this.listener = undefined;
+    if (!l) return;
+    l.closing = true;
+    await l.client.end().catch(() => undefined);
+  }
+
+  /** Events older than `beforeMs` are only history (SSE replay); a sweeper deletes them. */
+  async pruneEvents(beforeMs: number): Promise<number> {
+    return (await this.q('DELETE FROM events WHERE at < $1', [new Date(beforeMs).toISOString()])).rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await this.stopListening();
+    await this.pool.end();
+  }
+}
