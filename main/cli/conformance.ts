@@ -174,7 +174,7 @@ class Progress {
       case 'waiting':
         if (this.waitingSaid) return;
         this.waitingSaid = true;
-        this.line(p.notified ? `sent package #0 to ${this.device}; waiting for its session` : `waiting for ${this.device} to connect (it has no notify address: start its DM session)`);
+        this.line(p.notified ? `sent package #0 to ${this.device}; waiting for its session` : `waiting for ${this.device} to connect (${p.detail ?? 'no package #0 sent'}: start its DM session)`);
         return;
       case 'case-start':
         if (this.tty) this.bar(p.index, p.total, p.id);

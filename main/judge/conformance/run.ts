@@ -271,10 +271,10 @@ async function askForSession(opts: RunOptions, server: DmServer): Promise<void> 
   const dev = server.store.device(opts.device);
   if (dev?.notifyUrl) {
     const r = await server.notify(opts.device);
-    opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: r.ok });
+    opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: r.ok, ...(r.ok ? {} : { detail: `package #0 to ${dev.notifyUrl} failed: ${r.detail}` }) });
     return;
   }
-  opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: false });
+  opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: false, detail: 'it has no notify address' });
 }
 
 function sleepOrWake(setWake: (w: () => void) => void, ms: number): Promise<void> {

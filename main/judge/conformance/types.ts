@@ -86,7 +86,8 @@ export interface PlanResult {
 
 /** What the runner says while it runs (CLI progress bar, UI progress). */
 export type ConformanceProgress =
-  | { kind: 'waiting'; device: string; notified: boolean }
+  /** `detail`: why package #0 did not go (no notify address, or the device's refusal). */
+  | { kind: 'waiting'; device: string; notified: boolean; detail?: string }
   | { kind: 'case-start'; index: number; total: number; id: string; title: string }
   /** `result`: the case with its evidence, so the UI can show a finished case while the run goes on (optional). */
   | { kind: 'case-end'; index: number; total: number; id: string; verdict: Verdict; result?: CaseResult }
