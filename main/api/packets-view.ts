@@ -51,6 +51,8 @@ export interface PacketFindingsDeps {
 export class PacketFindings {
   private sweeping = false;
   private lastSweep = -Infinity;
+  /** What earlier sweeps covered: sessions up to this id, except those active then (looked at again). */
+  private seen: { afterId: number; alsoIds: number[]; store: ServerStore } | undefined;
 
   constructor(private readonly deps: PacketFindingsDeps) {}
 
@@ -84,7 +86,13 @@ export class PacketFindings {
     const now = (this.deps.now ?? Date.now)();
     if (this.sweeping || now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    const ids = unjudgedSessions(this.deps.reader().db).map((s) => s.id);
+    const store = this.deps.reader();
+    const since = this.seen?.store === store ? this.seen : undefined;
+    const ids = unjudgedSessions(store.db, since).map((s) => s.id);
+    const top = (store.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM sessions').get() as { id: number }).id;
+    const active = (store.db.prepare(`SELECT id FROM sessions WHERE state = 'active'`).all() as { id: number }[]).map((r) => r.id);
+    // Sessions active now may log more after they are judged: the next sweep looks at them again.
+    this.seen = { afterId: top, alsoIds: [...new Set([...active, ...ids])], store };
     if (ids.length === 0) return;
     this.sweeping = true;
     void (async () => {

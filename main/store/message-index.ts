@@ -197,8 +197,17 @@ export function recordFindings(db: Database.Database, sessionId: number, message
   sql(db, 'INSERT INTO judged_sessions (session_id, messages) VALUES (?, ?) ON CONFLICT (session_id) DO UPDATE SET messages = excluded.messages').run(sessionId, messages);
 }
 
-/** Sessions whose stored findings are missing or older than their messages. */
-export function unjudgedSessions(db: Database.Database): { id: number; messages: number }[] {
-  return sql(db, `SELECT s.id AS id, COUNT(i.message_id) AS messages FROM sessions s JOIN msg_index i ON i.session_id = s.id
-    LEFT JOIN judged_sessions j ON j.session_id = s.id GROUP BY s.id HAVING j.messages IS NULL OR j.messages < COUNT(i.message_id)`).all() as { id: number; messages: number }[];
+/**
+ * Sessions whose stored findings are missing or older than their messages (a live session judged
+ * before its last messages). One index probe per session: messages are numbered 1..n by seq.
+ * `since` narrows the look to sessions after an id, active ones and the listed ones (a sweep that
+ * already saw the rest).
+ */
+export function unjudgedSessions(db: Database.Database, since?: { afterId: number; alsoIds: readonly number[] }): { id: number; messages: number }[] {
+  const narrow = since ? `WHERE s.id > ? OR s.state = 'active' OR s.id IN (SELECT value FROM json_each(?))` : '';
+  const args = since ? [since.afterId, JSON.stringify(since.alsoIds)] : [];
+  return sql(db, `SELECT id, messages FROM (
+      SELECT s.id AS id, j.messages AS judged, (SELECT MAX(i.seq) FROM msg_index i WHERE i.session_id = s.id) AS messages
+      FROM sessions s LEFT JOIN judged_sessions j ON j.session_id = s.id ${narrow})
+    WHERE messages IS NOT NULL AND (judged IS NULL OR judged < messages) ORDER BY id`).all(...args) as { id: number; messages: number }[];
 }
