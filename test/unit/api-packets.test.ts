@@ -86,6 +86,28 @@ describe('packets.query and packets.fields', () => {
   });
 });
 
+describe('findings of sessions not shown', () => {
+  it('are judged in the background after a query, so a finding filter reaches every session', async () => {
+    const dir = tempDir();
+    const store = ServerStore.open(dir);
+    const first = logBadExample(store, 'status.missing');
+    const second = logBadExample(store, 'status.missing');
+    store.close();
+    const b = await Backend.create({ dataDir: dir, settings: { port: 0 }, handsets: { ok: false, reason: 'not in this test' } });
+    cleanup.push(() => b.close());
+    // One row shown: only its session is judged before the answer.
+    const shown = await b.handlers['packets.query']({ filter: '', offset: 0, limit: 1 });
+    expect(shown.ok && shown.rows[0]!.sessionId).toBe(first);
+    let sessions: number[] = [];
+    for (let i = 0; i < 100 && !sessions.includes(second); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const r = await b.handlers['packets.query']({ filter: 'finding == "status.missing"', offset: 0, limit: 100 });
+      sessions = r.ok ? [...new Set(r.rows.map((x) => x.sessionId))] : [];
+    }
+    expect(sessions).toEqual([first, second]);
+  });
+});
+
 describe('GET /api/v1/packets', () => {
   it('filters over HTTP: rows, paging, sort; a bad filter is 400 on field filter with its position; operator only', async () => {
     const dir = tempDir();
