@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { ACL_COMMAND_NAMES, type AclMatrix, type JobSpecInput, type JobView } from '../../main/api/contract.js';
+import { describeStatus } from '../../main/protocol/status-codes.js';
 import { Badge, StatusCode } from '../components/Badge.js';
 import { DeviceSelect } from '../components/DeviceSelect.js';
 import { Field } from '../components/Field.js';
@@ -146,7 +147,7 @@ function AclRequests({ sent, jobs }: { sent: { key: number; label: string; jobId
                 <td className="mono wrap">{r.label}</td>
                 <td>{j ? <Badge value={j.status} title={j.error ?? undefined} /> : <Badge value={r.jobId === null ? 'held' : 'queued'} />}</td>
                 <td><StatusCode code={j?.statusCode} /></td>
-                <td className="small wrap" data-testid="acl-request-error">{j?.status === 'failed' ? j.error ?? 'failed' : j?.members.filter((m) => m.statusCode !== null && m.statusCode >= 300).map((m) => `${m.uri}: ${m.statusCode}`).join(', ')}</td>
+                <td className="small wrap" data-testid="acl-request-error">{j?.status === 'failed' ? j.error ?? 'failed' : j?.members.filter((m) => m.statusCode !== null && m.statusCode >= 300).map((m) => `${m.uri}: ${describeStatus(m.statusCode!)}`).join(', ')}</td>
               </tr>
             );
           })}
