@@ -129,6 +129,11 @@ describe.skipIf(skip !== undefined)('a new user on the tree, ACL, queue, Bootstr
     await field.fill('./DMAcc');
     await page.getByRole('button', { name: 'Show' }).click();
     await expect.poll(() => page.locator('[data-testid=acl-matrix]').count(), { timeout: 10_000 }).toBe(1);
+    // What the view's reads came to is shown, not left to a toast: each request with its state.
+    await page.locator('[data-testid=read-acls]').click();
+    const requests = page.locator('[data-testid=acl-requests] tr');
+    await expect.poll(() => requests.count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => requests.first().locator('[data-badge]').getAttribute('data-badge'), { timeout: 30_000 }).toMatch(/^(done|failed)$/);
     await shot('acl-uri');
   });
 
