@@ -77,7 +77,7 @@ export interface StoreEvent {
   type: string;
 }
 
-/** A published event as subscribers get it: its id is the order of publication (for SSE Last-Event-ID). */
+/** A published event as subscribers get it; ids are unique and grow per publisher (for SSE Last-Event-ID; concurrent publishers may commit out of id order). */
 export interface DeliveredEvent {
   id: number;
   event: StoreEvent & Record<string, unknown>;
@@ -157,7 +157,7 @@ export interface DmStore extends DmStoreOps {
    * Inside fn, await only the store (see the top of this file).
    */
   tx<T>(fn: (s: DmStoreOps) => Promise<T>): Promise<T>;
-  /** Every published event, from every instance (this one's too), in publication order; resolves when listening. */
+  /** Every published event, from every instance (this one's too), in commit order; resolves when listening. */
   subscribe(listener: (e: DeliveredEvent) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
