@@ -17,8 +17,8 @@ const HELP = `usage:
   dmw session export ID --data DIR --format pcapng|bundle -o OUT
   ${FIND_USAGE}
 
-show prints every message of the session in order: direction, time, size, each Status with what
-its code means (e.g. "status 425 Permission denied <- Get #3"), the expert findings on it, then
+show prints every message of the session in order: direction, time, size, the expert findings on
+it, each Status with what its code means (e.g. "status 425 Permission denied <- Get #3"), then
 the decoded message as XML (WBXML included), or the error and a hex dump when it could not be
 decoded.
 check judges every message, sent and received, against the OMA DM 1.2 rules (rule id, severity,
@@ -131,8 +131,8 @@ export function formatSession(s: SessionRecord, messages: MessageRecord[], findi
     const arrow = m.direction === 'in' ? '<- in ' : '-> out';
     const parts = [`#${m.seq} ${arrow}`, m.at, m.msgId ? `MsgID ${m.msgId}` : null, `${m.bytes.length} bytes`, m.contentType, m.httpStatus !== null ? `HTTP ${m.httpStatus}` : null, m.durationMs !== null ? `${m.durationMs} ms` : null];
     out.push(parts.filter(Boolean).join('  '));
-    for (const st of statusesOf(m.bytes)) out.push(formatStatusLine(st));
     for (const f of byMsg.get(m.seq) ?? []) out.push(`! ${formatFinding(f)}`);
+    for (const st of statusesOf(m.bytes)) out.push(formatStatusLine(st));
     if (m.error) out.push(`error: ${m.error}`);
     if (m.note) for (const n of m.note.split('\n')) out.push(`note: ${n}`);
     if (m.decoded !== null) out.push(m.decoded.trimEnd());
