@@ -34,7 +34,7 @@ import {
 } from '../server/unconfirmed.js';
 import { decodeDocument, type Encoding } from '../protocol/codec.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
-import { INDEX_SCHEMA, indexMessages, migrateToV3, type LoggedMessage } from './message-index.js';
+import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from './message-index.js';
 
 export const DB_FILE = 'dmw.sqlite';
 /**
@@ -295,6 +295,8 @@ export class ServerStore {
     db.pragma('foreign_keys = ON');
     try {
       upgrade(db, file);
+      // The index is written with each message; messages it lacks (none, unless another program wrote them) are indexed now.
+      if (unindexedCount(db) > 0) db.transaction(() => catchUpIndex(db)).immediate();
     } catch (e) {
       db.close();
       throw e;

@@ -104,6 +104,18 @@ describe('the message index, filled as messages are logged', () => {
     expect(ids(s, 'dev == "IMEI:2"')).toEqual([5, 6, 7, 8]);
   });
 
+  it('opening a folder indexes messages that were committed without their index rows', () => {
+    const dir = fresh();
+    const s = ServerStore.open(dir);
+    logSession(s, { devId: 'IMEI:1', getStatus: 404 });
+    s.tx(() => s.db.exec('DELETE FROM msg_index; DELETE FROM cmd_index; DELETE FROM cmd_text'));
+    expect(unindexedCount(s.db)).toBe(4);
+    s.close();
+    const again = store(dir);
+    expect(unindexedCount(again.db)).toBe(0);
+    expect(findCommands(again.db, 'status == 404 && cmd == Get')).toHaveLength(1);
+  });
+
   it('stores a session\'s findings per message, replacing an earlier judgement', () => {
     const s = store();
     const sid = logSession(s, { devId: 'IMEI:1' });
