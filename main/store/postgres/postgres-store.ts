@@ -43,11 +43,18 @@ function unavailable(e: unknown): unknown {
   return new StoreUnavailableError(`the PostgreSQL store is unavailable: ${(e as Error).message}`, e);
 }
 
+/** How many delivered event ids are remembered to drop duplicates after a replay. */
+const RECENT_EVENT_IDS = 10_000;
+
 export class PostgresStore extends PgOps implements DmStore {
   readonly kind = 'postgres' as const;
   private readonly listeners = new Set<(e: DeliveredEvent) => void>();
   private listener?: { client: pg.Client; closing: boolean };
   private listenerStarting?: Promise<void>;
+  private delivering: Promise<void> = Promise.resolve();
+  /** The highest event id delivered, and the last ids delivered (replays and NOTIFYs overlap). */
+  private lastDelivered?: number;
+  private readonly recent = new Set<number>();
   private closed = false;
 
   private constructor(
@@ -132,22 +139,25 @@ export class PostgresStore extends PgOps implements DmStore {
     };
   }
 
-  /** One LISTEN connection per instance, reconnecting after the database went away. */
-  private async listen(): Promise<void> {
+  /**
+   * One LISTEN connection per instance. Lost (the database restarted or went away), it reconnects
+   * every listenRetryMs until it is back, then replays from the events table what was published
+   * meanwhile, so the gap between the database's return and our LISTEN loses nothing.
+   */
+  private async listen(replay = false): Promise<void> {
     const client = new pg.Client(this.config);
     const l = { client, closing: false };
     this.listener = l;
     client.on('notification', (n) => {
       if (n.channel !== EVENT_CHANNEL || n.payload === undefined) return;
-      void this.deliver(n.payload);
+      const payload = n.payload;
+      this.inOrder(() => this.deliver(payload));
     });
     const lost = () => {
       if (l.closing || this.closed || this.listener !== l) return;
       this.listener = undefined;
       client.end().catch(() => undefined);
-      setTimeout(() => {
-        if (!this.closed && this.listeners.size > 0 && !this.listener) this.listen().catch(() => lost());
-      }, this.listenRetryMs).unref();
+      this.reconnectLater();
     };
     client.on('error', lost);
     client.on('end', lost);
@@ -155,23 +165,48 @@ export class PostgresStore extends PgOps implements DmStore {
       await client.connect();
       await client.query(`LISTEN ${EVENT_CHANNEL}`);
     } catch (e) {
+      l.closing = true;
       if (this.listener === l) this.listener = undefined;
       await client.end().catch(() => undefined);
       throw unavailable(e);
     }
+    if (replay) this.inOrder(() => this.replayMissed());
+  }
+
+  private reconnectLater(): void {
+    setTimeout(() => {
+      if (this.closed || this.listeners.size === 0 || this.listener) return;
+      this.listen(true).catch(() => this.reconnectLater());
+    }, this.listenRetryMs).unref();
+  }
+
+  /** Deliveries run one after another: an event read back by id does not overtake the next one. */
+  private inOrder(step: () => Promise<void>): void {
+    this.delivering = this.delivering.then(step).catch(() => undefined);
   }
 
   private async deliver(payload: string): Promise<void> {
     const parsed = parseEventPayload(payload);
-    let delivered: DeliveredEvent;
-    if ('event' in parsed) delivered = parsed as DeliveredEvent;
-    else {
-      const r = await this.pool.query<{ body: DeliveredEvent['event'] }>('SELECT body FROM events WHERE id = $1', [parsed.id]).catch(() => undefined);
-      const body = r?.rows[0]?.body;
-      if (!body) return;
-      delivered = { id: parsed.id, event: body };
-    }
-    for (const fn of this.listeners) fn(delivered);
+    if ('event' in parsed) return this.hand(parsed);
+    const r = await this.pool.query<{ body: DeliveredEvent['event'] }>('SELECT body FROM events WHERE id = $1', [parsed.id]).catch(() => undefined);
+    const body = r?.rows[0]?.body;
+    if (body) this.hand({ id: parsed.id, event: body });
+  }
+
+  /** Events committed after the last one we delivered, while we were not listening. */
+  private async replayMissed(): Promise<void> {
+    if (this.lastDelivered === undefined) return;
+    const r = await this.pool.query<{ id: number; body: DeliveredEvent['event'] }>('SELECT id, body FROM events WHERE id > $1 ORDER BY id', [this.lastDelivered]);
+    for (const row of r.rows) this.hand({ id: row.id, event: row.body });
+  }
+
+  /** To every subscriber, once (a replayed event may also arrive by NOTIFY). */
+  private hand(e: DeliveredEvent): void {
+    if (this.recent.has(e.id)) return;
+    this.recent.add(e.id);
+    if (this.recent.size > RECENT_EVENT_IDS) this.recent.delete(this.recent.values().next().value!);
+    if (this.lastDelivered === undefined || e.id > this.lastDelivered) this.lastDelivered = e.id;
+    for (const fn of this.listeners) fn(e);
   }
 
   private async stopListening(): Promise<void> {
