@@ -57,6 +57,8 @@ interface Run {
   info: Map<string, CaseInfo>;
   current: { id: string; title: string } | null;
   waiting: { notified: boolean } | null;
+  /** Sessions the device opened during the run. */
+  sessions: number;
   /** Finished cases by id, in the order they finished. */
   finished: Map<string, { verdict: CaseVerdictView; result: CaseResult | null }>;
   result: PlanResult | null;
@@ -114,9 +116,16 @@ export class ConformanceService {
 
     const run: Run = {
       id: this.nextId++, device: p.device, plan: plan.name, startedAt: this.now(), finishedAt: null,
-      total: cases?.length ?? plan.cases.length, info: new Map(plan.cases.map((c) => [c.id, c])), current: null, waiting: null, finished: new Map(), result: null, error: null,
+      total: cases?.length ?? plan.cases.length, info: new Map(plan.cases.map((c) => [c.id, c])), current: null, waiting: null, sessions: 0, finished: new Map(), result: null, error: null,
     };
     this.run = run;
+    // The device's sessions as they start: "waiting for the device" ends when it connects.
+    const off = server.bus.subscribe((e) => {
+      if (e.type === 'session-started' && e.device === run.device) {
+        run.waiting = null;
+        run.sessions++;
+      }
+    });
     const onProgress = (e: ConformanceProgress) => this.progress(run, e);
     const trigger = this.deps.trigger?.(p.device);
     // Not awaited: the call returns the run's id and the UI follows the run through status.
@@ -128,7 +137,8 @@ export class ConformanceService {
         run.finishedAt = this.now();
         run.current = null;
         run.waiting = null;
-      });
+      })
+      .finally(off);
     return { runId: run.id };
   }
 
@@ -145,6 +155,7 @@ export class ConformanceService {
       case 'case-end': {
         run.total = e.total;
         if (run.current?.id === e.id) run.current = null;
+        run.waiting = null;
         const result = e.result ?? null;
         // A runner that sends only the verdict: the row is the plan's case, its detail comes at the end.
         const info = run.info.get(e.id) ?? { id: e.id, title: e.id, clause: '', group: '' };
@@ -170,7 +181,7 @@ export class ConformanceService {
   status(): ConformanceStatus {
     const r = this.run;
     if (!r) {
-      return { state: 'idle', runId: null, device: null, plan: null, startedAt: null, finishedAt: null, total: 0, done: 0, current: null, waiting: null, cases: [], summary: null, error: null };
+      return { state: 'idle', runId: null, device: null, plan: null, startedAt: null, finishedAt: null, total: 0, done: 0, current: null, waiting: null, sessions: 0, cases: [], summary: null, error: null };
     }
     const res = r.result;
     return {
@@ -184,6 +195,7 @@ export class ConformanceService {
       done: r.finished.size,
       current: r.current,
       waiting: r.waiting,
+      sessions: r.sessions,
       cases: [...r.finished.values()].map((x) => x.verdict),
       summary: res ? { passed: res.passed, failed: res.failed, inconclusive: res.inconclusive, skipped: res.skipped } : null,
       error: r.error,

@@ -48,6 +48,8 @@ export const ConformanceStatusSchema = z.object({
   current: z.object({ id: z.string(), title: z.string() }).nullable(),
   /** Set while the runner waits for the device to open a session (notified: package #0 was sent). */
   waiting: z.object({ notified: z.boolean() }).nullable(),
+  /** Sessions the device has opened during the run. */
+  sessions: z.number().int(),
   cases: z.array(CaseVerdictSchema),
   /** The counts of the finished run. */
   summary: z.object({ passed: z.number().int(), failed: z.number().int(), inconclusive: z.number().int(), skipped: z.number().int() }).nullable(),

@@ -69,6 +69,7 @@ function Progress({ st }: { st: ConformanceStatus }) {
       <div className="row gap">
         <progress value={st.done} max={Math.max(1, st.total)} style={{ flex: 1 }} />
         <span className="mono small">{st.done} / {st.total}</span>
+        <span className="muted small">{st.sessions} session{st.sessions === 1 ? '' : 's'}</span>
       </div>
       <div className="small">
         {st.waiting

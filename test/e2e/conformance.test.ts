@@ -58,7 +58,7 @@ describe.skipIf(skip !== undefined)('Conformance view in a browser (npm run serv
     expect(await rows.evaluateAll((els) => els.map((e) => [e.getAttribute('data-case'), e.getAttribute('data-verdict')]))).toEqual(CASES.map((id) => [id, 'pass']));
     expect(await page.getByTestId('conformance-summary').textContent()).toContain(devId);
     // Verdicts coloured: a pass badge is green (the "ok" tone).
-    const colour = await rows.first().locator('[data-verdict-badge]').evaluate((e) => getComputedStyle(e).color);
+    const colour = await rows.first().locator('[data-verdict-badge]').evaluate((e) => (globalThis as unknown as { getComputedStyle(el: unknown): { color: string } }).getComputedStyle(e).color);
     expect(colour).toBe('rgb(28, 124, 60)');
 
     // Open a case: its checks and its session as a sequence diagram, one arrow per message.
@@ -93,7 +93,10 @@ describe.skipIf(skip !== undefined)('Conformance view in a browser (npm run serv
     expect(await report.locator('table.cases tbody tr[data-verdict=pass]').count()).toBe(3);
     expect(await report.locator('details.case svg.seq g.msg').count()).toBeGreaterThanOrEqual(6);
     expect(requests.filter((u) => !u.startsWith('file:'))).toEqual([]);
-    await report.evaluate(() => document.querySelectorAll('details.case').forEach((d) => ((d as HTMLDetailsElement).open = true)));
+    await report.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ open: boolean }> } }).document;
+      for (const d of doc.querySelectorAll('details.case')) d.open = true;
+    });
     await shot(report, 'conformance-report');
     await report.close();
 

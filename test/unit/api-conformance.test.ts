@@ -13,6 +13,7 @@ import { Backend } from '../../main/api/backend.js';
 import { ConformanceService, type ConformanceRunner, type RunRequest } from '../../main/api/conformance-view.js';
 import { dispatch } from '../../main/api/dispatch.js';
 import type { PlanInfo, PlanResult } from '../../main/judge/conformance/types.js';
+import type { ServerEvent } from '../../main/server/events.js';
 import type { DmServer } from '../../main/server/server.js';
 import { planResult } from '../helpers/conformance-fixture.js';
 
@@ -40,7 +41,10 @@ function controlledRunner() {
   return { runner, calls, finish: (r: PlanResult) => finish!(r), fail: (e: Error) => fail!(e) };
 }
 
-const fakeServer = {} as DmServer;
+/** A server whose event bus the test drives (the service follows the device's sessions on it). */
+const busListeners = new Set<(e: ServerEvent) => void>();
+const fakeServer = { bus: { subscribe: (fn: (e: ServerEvent) => void) => (busListeners.add(fn), () => busListeners.delete(fn)) } } as unknown as DmServer;
+const serverEvent = (e: ServerEvent) => busListeners.forEach((fn) => fn(e));
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
 describe('ConformanceService', () => {
@@ -62,10 +66,16 @@ describe('ConformanceService', () => {
     await expect(s.start({ device: 'IMEI:002', plan: 'dm12-client' })).rejects.toThrow(/already going \(run 1: plan dm12-client on IMEI:001, 0 of 2 cases done\); one run at a time/);
 
     const p = c.calls[0]!.onProgress;
+    p({ kind: 'case-start', index: 0, total: 2, id: 'dm12.get.leaf', title: 'Case dm12.get.leaf' });
+    expect(s.status()).toMatchObject({ waiting: null, sessions: 0, current: { id: 'dm12.get.leaf', title: 'Case dm12.get.leaf' } });
     p({ kind: 'waiting', device: 'IMEI:001', notified: true });
     expect(s.status().waiting).toEqual({ notified: true });
-    p({ kind: 'case-start', index: 0, total: 2, id: 'dm12.get.leaf', title: 'Case dm12.get.leaf' });
-    expect(s.status()).toMatchObject({ waiting: null, current: { id: 'dm12.get.leaf', title: 'Case dm12.get.leaf' } });
+    // Another device's session changes nothing; the device's own ends the wait.
+    const started = (device: string): ServerEvent => ({ type: 'session-started', at: '', sessionId: 1, device, dmSessionId: '1', encoding: 'xml' });
+    serverEvent(started('IMEI:999'));
+    expect(s.status()).toMatchObject({ waiting: { notified: true }, sessions: 0 });
+    serverEvent(started('IMEI:001'));
+    expect(s.status()).toMatchObject({ waiting: null, sessions: 1 });
     const full = planResult().cases[0]!;
     p({ kind: 'case-end', index: 0, total: 2, id: 'dm12.get.leaf', verdict: 'pass', result: full });
     p({ kind: 'case-start', index: 1, total: 2, id: 'dm12.get.status', title: 'Case dm12.get.status' });
@@ -101,6 +111,7 @@ describe('ConformanceService', () => {
     expect(s.report('junit')).toMatchObject({ fileName: 'dmw-conformance-dm12-client-IMEI_001.junit.xml', mime: 'application/xml' });
     expect(JSON.parse(s.report('json').text)).toEqual(r);
 
+    expect(busListeners.size).toBe(0); // the run stopped following the server's events
     // The run over, the next one may start.
     await expect(s.start({ device: 'IMEI:002', plan: 'dm12-client' })).resolves.toEqual({ runId: 2 });
     expect(s.status()).toMatchObject({ state: 'running', runId: 2, device: 'IMEI:002', total: 4, cases: [] });
