@@ -109,7 +109,7 @@ export function DevicesView() {
           <section className="panel" aria-label="Virtual handsets" data-testid="handsets-panel">
             <header className="panel-head">
               <h3>Virtual handsets</h3>
-              <Field label="How many handsets" className="inline" value={count} onChange={setCount} validate={handsetCountProblem} inputMode="numeric" disabled={!available} testId="handset-count" hint={`1 to ${MAX_HANDSETS_PER_ADD}`}>
+              <Field label="How many handsets" className="inline narrow-input" value={count} onChange={setCount} validate={handsetCountProblem} inputMode="numeric" disabled={!available} testId="handset-count" hint={`1 to ${MAX_HANDSETS_PER_ADD}`}>
                 <button onClick={() => void addHandsets(Number(count.trim()))} disabled={!available || countProblem !== null} title={handsets?.reason ?? undefined} data-testid="add-handsets">
                   {countProblem ? 'Add' : `Add ${Number(count.trim())}`}
                 </button>
