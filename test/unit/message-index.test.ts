@@ -5,6 +5,7 @@
  * against a real store (main/store/filter/).
  */
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -220,6 +221,20 @@ describe('filters compiled to SQL, run on a real store', () => {
     }
     // The next query runs with a fresh budget.
     expect(ids(s, 'data matches "hel+o"')).toEqual([2]);
+  });
+
+  it('fuzz: any filter either runs or is a located FilterError (never an SQL or engine error)', () => {
+    const parts = ['cmd', 'uri', 'status', 'size', 'data', 'dev', 'finding', 'severity', 'findings', 'time', 'msg', ' ', '==', '!=', '<', '>=', 'contains', 'matches', '&&', '||', '!',
+      '(', ')', '"', '"x"', '"a\\"b"', '"\\u0000abc"', '"%_*"', '"NEAR(a b)"', '"a OR b"', '"^(a|b)+$"', '"[z-a]"', '404', '-1', '3.5', 'Get', './DevInfo', "'it''s'", '"\\x00"'];
+    fc.assert(fc.property(fc.array(fc.constantFrom(...parts), { maxLength: 14 }), fc.constantFrom('time', 'device', 'findings', 'status'), (xs, column) => {
+      const filter = xs.join(' ');
+      try {
+        queryMessages(s.db, { filter, offset: 0, limit: 5, sort: { column, desc: true } });
+        findCommands(s.db, filter);
+      } catch (e) {
+        if (!(e instanceof FilterError)) throw new Error(`${JSON.stringify(filter)}: ${(e as Error).message}`);
+      }
+    }), { numRuns: 1500, seed: 7 });
   });
 
   it('packets.query answers a bad filter with its located error, a good one with rows and the time taken', () => {
