@@ -133,7 +133,8 @@ describe('dm12-client against the virtual handset', () => {
       expect(r.cases[2]!.detail).toMatch(/sent nothing for/);
       expect(r.cases[2]!.notRestored).toEqual(['./DMWConf (added by the case) is still on the device']);
       expect(r.cases[2]!.sessions[0]!.messages.length).toBeGreaterThan(2);
-      expect(r.cases[3]!.detail).toMatch(/^not run: the device sent nothing/);
+      // The handset runs one session at a time: the stuck one keeps the next from opening.
+      expect(r.cases[3]!.detail).toMatch(/did not open a session within/);
     } finally {
       release();
     }

@@ -3,8 +3,9 @@
  * through the server's scripted sessions (main/server/scripted.ts) and judged by its own checks
  * and by the expert rules (main/judge) on the device's messages of its sessions.
  *
- * Waits are bounded: a device that does not open a session within `waitMs`, or goes quiet for that
- * long inside one, ends the run; that case and the rest are inconclusive. A session is asked for
+ * Waits are bounded: a device that goes quiet inside a session for `waitMs` (or whose client run
+ * ended without finishing it) leaves that case inconclusive; one that does not open a session within
+ * `waitMs` ends the run, that case and the rest inconclusive. A session is asked for
  * with `trigger` when the caller can start one (a virtual handset, a libdmclient run), else with
  * package #0 when the device has a notify address, else the runner says it waits.
  */
@@ -166,12 +167,18 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
   });
   const detach = ScriptedSessions.of(server).attach(env.devId, script);
   let gone: string | undefined;
+  let stalled: string | undefined;
   let unfinished: { state: string; reason: string } | undefined;
   try {
     for (;;) {
       // One session of the case: ask for it, wait for it to open, then to end.
       const before = sessions.length;
-      await askForSession(opts, server);
+      let clientDone = false;
+      const run = await askForSession(opts, server);
+      void run?.done.then(() => {
+        clientDone = true;
+        poke();
+      });
       const openedBy = now() + waitMs;
       while (sessions.length === before && now() < openedBy) await sleepOrWake((w) => (wake = w), openedBy - now());
       if (sessions.length === before) {
@@ -179,15 +186,20 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
         break;
       }
       let id = sessions[sessions.length - 1]!;
+      let exitedAt: number | undefined;
       for (;;) {
         id = sessions[sessions.length - 1]!;
         if (ended.has(id)) break;
-        const quietUntil = lastActivity + waitMs;
+        // A client run that ended (one libdmclient process per session) will send nothing more.
+        if (clientDone) exitedAt ??= now();
+        const quietUntil = exitedAt !== undefined ? Math.min(lastActivity + waitMs, exitedAt + CLIENT_EXIT_GRACE_MS) : lastActivity + waitMs;
         if (now() >= quietUntil) break;
         await sleepOrWake((w) => (wake = w), quietUntil - now());
       }
       if (!ended.has(id)) {
-        gone = `the device sent nothing for ${Math.round(waitMs / 1000)} s inside session ${id}`;
+        // This session is over for the case; the next case asks for a new one (and the run ends
+        // there if none comes).
+        stalled = exitedAt !== undefined ? `the device's client ended inside session ${id} without finishing it` : `the device sent nothing for ${Math.round(waitMs / 1000)} s inside session ${id}`;
         server.abortSession(id);
         break;
       }
@@ -220,7 +232,7 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
   const checks = t.checks;
   // A session the device ended (an abort) or the server refused (authentication) is the device's
   // answer; one that timed out or was cut says nothing about it.
-  if (unfinished && !gone && !deviceWentAway(unfinished.state)) {
+  if (unfinished && !gone && !stalled && !deviceWentAway(unfinished.state)) {
     checks.push({ what: 'the session lasts until the case is done', expected: 'done', actual: `${unfinished.state}: ${unfinished.reason}`, ok: false });
   }
   const failed = checks.find((k) => !k.ok);
@@ -239,9 +251,9 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
   } else if (t.skipped !== undefined) {
     verdict = 'not-applicable';
     detail = t.skipped;
-  } else if (gone) {
+  } else if (gone ?? stalled) {
     verdict = 'inconclusive';
-    detail = gone;
+    detail = (gone ?? stalled)!;
   } else if (unfinished) {
     verdict = 'inconclusive';
     detail = `the session ended (${unfinished.state}: ${unfinished.reason}) before the case was done`;
@@ -260,21 +272,26 @@ function failedLine(k: Check): string {
   return `${k.what}: expected ${k.expected}, got ${k.actual}${k.rule ? ` [${k.rule}]` : ''}`;
 }
 
-async function askForSession(opts: RunOptions, server: DmServer): Promise<void> {
+/** After the client's run ended (trigger settled), how long its session may still take to end here. */
+const CLIENT_EXIT_GRACE_MS = 500;
+
+/** Asks the device for a session; with a trigger, resolves when that client run ends. */
+async function askForSession(opts: RunOptions, server: DmServer): Promise<{ done: Promise<void> } | undefined> {
   if (opts.trigger) {
     // Not awaited: the session runs while we wait for it (a handset's connect() settles at its end).
-    Promise.resolve()
+    const done = Promise.resolve()
       .then(() => opts.trigger!())
-      .catch(() => undefined);
-    return;
+      .then(() => undefined, () => undefined);
+    return { done };
   }
   const dev = server.store.device(opts.device);
   if (dev?.notifyUrl) {
     const r = await server.notify(opts.device);
     opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: r.ok, ...(r.ok ? {} : { detail: `package #0 to ${dev.notifyUrl} failed: ${r.detail}` }) });
-    return;
+    return undefined;
   }
   opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: false, detail: 'it has no notify address' });
+  return undefined;
 }
 
 function sleepOrWake(setWake: (w: () => void) => void, ms: number): Promise<void> {
