@@ -13,7 +13,8 @@
 import { exampleXml } from '../judge/example-kit.js';
 import { parseXml } from '../protocol/xml/parse.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
-import { checkLoggedSession, countBySeverity, RULE_BY_ID, uriLimitsFromTree, type Finding, type Severity } from '../judge/index.js';
+import type Database from 'better-sqlite3';
+import { checkLoggedSession, countBySeverity, RULE_BY_ID, uriLimitsFromTree, type Finding, type Severity, type UriLimits } from '../judge/index.js';
 import type { MessageRecord, SessionRecord, TreeEntry } from '../server/types.js';
 import { MAX_FINDING_COUNT_IDS } from './contract.js';
 import type { DecodeCache } from './session-view.js';
@@ -56,6 +57,21 @@ export interface FindingsSource {
   session(id: number): SessionRecord | undefined;
   messages(sessionId: number): MessageRecord[];
   tree(device: string): TreeEntry[];
+  /** The store's database, when there is one: the URI limits are then read from their three nodes alone. */
+  readonly db?: Pick<Database.Database, 'prepare'>;
+}
+
+/** The DevDetail/URI nodes whose values are the judge's URI limits (uriLimitsFromTree). */
+const LIMIT_URIS = ['./DevDetail/URI/MaxDepth', './DevDetail/URI/MaxTotLen', './DevDetail/URI/MaxSegLen'];
+
+/**
+ * The device's URI limits. From the three nodes when the store can be asked for them: a device's
+ * cached tree may hold 100k nodes, and reading them all for three took 1.3 s on every findings ask
+ * (the Sessions view asks for the rows it shows), with the DM server waiting in the same process.
+ */
+function deviceUriLimits(src: FindingsSource, device: string): UriLimits {
+  if (src.db) return uriLimitsFromTree(src.db.prepare('SELECT uri, data FROM tree WHERE device = ? AND uri IN (?, ?, ?)').all(device, ...LIMIT_URIS) as { uri: string; data: string | null }[]);
+  return uriLimitsFromTree(src.tree(device));
 }
 
 export class UnknownSessionError extends Error {
@@ -148,9 +164,11 @@ export class FindingsCache {
 
   /** Message count and URI limits: what the findings depend on besides bytes that never change. */
   private keyOf(src: FindingsSource, s: SessionRecord, memo: Map<string, string>): string {
+    // Too long to judge here: nothing but its length decides what it says.
+    if ((s.messageCount ?? 0) > this.maxMessages) return `${s.messageCount ?? -1}|not judged`;
     let limits = '';
     if (s.device) {
-      limits = memo.get(s.device) ?? JSON.stringify(uriLimitsFromTree(src.tree(s.device)));
+      limits = memo.get(s.device) ?? JSON.stringify(deviceUriLimits(src, s.device));
       memo.set(s.device, limits);
     }
     return `${s.messageCount ?? -1}|${limits}`;
@@ -170,7 +188,7 @@ export class FindingsCache {
     }
     this.judged++;
     const records = src.messages(s.id);
-    const uriLimits = s.device ? uriLimitsFromTree(src.tree(s.device)) : {};
+    const uriLimits = s.device ? deviceUriLimits(src, s.device) : {};
     const decode = this.decode;
     const logged = records.map((r) => {
       const message = decode?.get(r);

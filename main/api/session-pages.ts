@@ -20,7 +20,7 @@ import { summarizeSession, type DecodeCache } from './session-view.js';
 /** Sessions longer than this are sent as an envelope plus windows. */
 export const LAZY_SESSION_MESSAGES = 1000;
 /** Messages summarized in full with the envelope (what the diagram shows first). */
-export const FIRST_SUMMARIZED = 200;
+export const FIRST_SUMMARIZED = 100;
 /** Most messages one sessions.summaries call returns. */
 export const MAX_SUMMARY_WINDOW = 500;
 /** Messages after a window whose Statuses and Results still count as answers to it. */

@@ -9,7 +9,7 @@ import type { MessageSummary, SessionDetail } from '../../main/api/contract.js';
 import { useApi } from './store.js';
 
 /** Messages per sessions.summaries call (the contract allows 500). */
-export const SUMMARY_WINDOW = 200;
+export const SUMMARY_WINDOW = 100;
 
 export interface SessionWindows {
   /** The session's messages: full summaries where fetched, envelopes elsewhere. */
