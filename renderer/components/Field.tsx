@@ -59,11 +59,14 @@ export function Field(p: FieldProps) {
   const id = useId();
   const errId = `${id}-error`;
   const error = (p.validate?.(p.value) ?? null) || p.error || null;
+  // A div with <label htmlFor>, not a wrapping <label>: a button passed as children must keep its
+  // own name and not be labelled by the field.
   return (
-    <label className={`field${error ? ' invalid' : ''}${p.className ? ` ${p.className}` : ''}`} title={p.title}>
-      <span>{p.label}</span>
+    <div className={`field${error ? ' invalid' : ''}${p.className ? ` ${p.className}` : ''}`} title={p.title}>
+      <label htmlFor={id}>{p.label}</label>
       <span className="row gap">
         <input
+          id={id}
           type={p.type ?? 'text'}
           inputMode={p.inputMode}
           value={p.value}
@@ -84,7 +87,7 @@ export function Field(p: FieldProps) {
       ) : p.hint ? (
         <span className="field-hint muted small">{p.hint}</span>
       ) : null}
-    </label>
+    </div>
   );
 }
 
