@@ -12,7 +12,8 @@
  * fillStore logs 25,000 four-message sessions (test/helpers/filter-fixture.ts) over 500 devices, one
  * in 25 with a Get answered 404, greetings that vary, through ServerStore.addMessages/addMessage, so
  * the message index is filled exactly as the live server fills it. It takes a while (every message
- * is decoded once to be indexed); fill once per run. timeFilter measures what the packet list's
+ * is decoded once to be indexed: about a minute for 100k on a busy 2-core machine); fill once per
+ * run, or once across runs in a cache folder (fillStore reuses a folder it filled). timeFilter measures what the packet list's
  * packets.query costs in the backend: the filter parsed, compiled, counted and the page read.
  */
 import { ServerStore } from '../../main/store/server-store.js';
@@ -33,10 +34,20 @@ export const TYPICAL_FILTERS: readonly string[] = [
 
 const T0 = Date.UTC(2026, 11, 1, 0, 0, 0);
 
-/** A store in `dir` holding `n` messages (rounded up to whole four-message sessions). */
+/**
+ * A store in `dir` holding `n` messages (rounded up to whole four-message sessions). A folder that a
+ * previous fillStore(dir, n) filled is reused as it is (pass a cache folder, e.g.
+ * path.join(BENCH_CACHE_DIR, 'ui-filter-100k'), to fill once across runs).
+ */
 export function fillStore(dir: string, n: number): ServerStore {
   const store = ServerStore.open(dir, { synchronous: 'NORMAL' });
   const sessions = Math.ceil(n / 4);
+  const have = (store.db.prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number }).n;
+  if (have === sessions) return store;
+  if (have !== 0) {
+    store.close();
+    throw new Error(`${dir}: holds ${have} sessions, not the ${sessions} of fillStore(dir, ${n}); use an empty folder`);
+  }
   const perTx = 500;
   for (let first = 0; first < sessions; first += perTx) {
     store.tx(() => {
