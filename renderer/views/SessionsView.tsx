@@ -235,7 +235,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
           )}
         </div>
         <div className="debugger-right">
-          {selected ? <MessagePanel summary={selected} detail={messageDetails[selected.id]} findings={findings ? bySeq.get(selected.seq) ?? [] : undefined} onExplain={(rule) => void explain(rule)} /> : <p className="muted">Select a message.</p>}
+          {selected && !windows.hasCommands(selected.id) ? <p className="muted" data-testid="message-loading">Reading message #{selected.seq}…</p> : selected ? <MessagePanel summary={selected} detail={messageDetails[selected.id]} findings={findings ? bySeq.get(selected.seq) ?? [] : undefined} onExplain={(rule) => void explain(rule)} /> : <p className="muted">Select a message.</p>}
           {s.device && <QueuePanel device={s.device} />}
         </div>
       </div>
