@@ -204,7 +204,13 @@ export class Backend {
     if (!existsSync(file)) return { ...DEFAULT_SETTINGS };
     try {
       const raw = JSON.parse(readFileSync(file, 'utf8')) as { settings?: unknown };
-      const parsed = ServerSettingsSchema.partial().safeParse(raw.settings ?? {});
+      const saved = { ...((raw.settings ?? {}) as Record<string, unknown>) };
+      let parsed = ServerSettingsSchema.partial().safeParse(saved);
+      if (!parsed.success) {
+        // One value the checks now refuse (an old public URL that is not a URL) costs that value, not every setting.
+        for (const i of parsed.error.issues) delete saved[String(i.path[0])];
+        parsed = ServerSettingsSchema.partial().safeParse(saved);
+      }
       return { ...DEFAULT_SETTINGS, ...(parsed.success ? stripUndefined(parsed.data) : {}) };
     } catch {
       return { ...DEFAULT_SETTINGS };

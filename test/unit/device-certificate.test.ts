@@ -56,6 +56,16 @@ describe('device certificate download', () => {
   });
 });
 
+describe('saved settings', () => {
+  it('a saved value the checks now refuse costs that value only, not every setting', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dmw-settings-'));
+    writeFileSync(path.join(dir, 'workbench.json'), JSON.stringify({ settings: { serverId: 'lab-7', publicUrl: 'dm.lab.example', stepHoldSec: -5 } }));
+    const b = await Backend.create({ dataDir: dir, handsets: { ok: false, reason: 'none' } });
+    expect(b.status().settings).toMatchObject({ serverId: 'lab-7', publicUrl: null, stepHoldSec: 25 });
+    await b.close();
+  });
+});
+
 describe('Save and restart on an ephemeral port', () => {
   it('keeps the port the server is bound to', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dmw-port-'));
