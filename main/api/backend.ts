@@ -107,7 +107,7 @@ export class Backend {
   /** Expert findings per session, judged on demand (findings-view.ts). */
   private readonly findings = new FindingsCache(() => this.reader, this.cache, undefined, (v) => this.packetFindings.record(v));
   /** The packet list's findings per message, kept in the store's message index (packets-view.ts). */
-  private readonly packetFindings = new PacketFindings({ reader: () => this.reader, writer: () => this.server?.store ?? this.reader, judge: (ids) => this.findings.counts(ids) });
+  private readonly packetFindings = new PacketFindings({ reader: () => this.reader, writer: () => this.server?.store ?? this.reader, server: () => this.server?.store, judge: (ids) => this.findings.counts(ids) });
   private readonly snapshots = new Map<string, { previous: Snapshot | null; last: Snapshot }>();
   private fleet: HandsetFleet | undefined;
   private fleetReason: string | null = null;

@@ -43,6 +43,8 @@ const SWEEP_EVERY_MS = 5000;
 export interface PacketFindingsDeps {
   reader: () => ServerStore;
   writer: () => ServerStore;
+  /** The running DM server's store, if it runs in this process (its group commit takes the writes). */
+  server?: () => ServerStore | undefined;
   /** Judges these sessions (FindingsCache.counts: cached, time-sliced); each judgement comes back through record(). */
   judge: (ids: number[]) => Promise<unknown>;
   now?: () => number;
@@ -50,17 +52,29 @@ export interface PacketFindingsDeps {
 
 export class PacketFindings {
   private sweeping = false;
+  /** Findings written through the server's group commit, not committed yet. */
+  private pending: Promise<unknown>[] = [];
   private lastSweep = -Infinity;
   /** What earlier sweeps covered: sessions up to this id, except those active then (looked at again). */
   private seen: { afterId: number; alsoIds: number[]; store: ServerStore } | undefined;
 
   constructor(private readonly deps: PacketFindingsDeps) {}
 
-  /** A session was judged: its findings go to the index (a cache of the judge; a failed write waits for the next judgement). */
+  /**
+   * A session was judged: its findings go to the index (a cache of the judge; a failed write waits for
+   * the next judgement). While the DM server runs, through its group(): the write joins the turn's
+   * group commit and its fsync runs off the event loop, so a sweep over thousands of sessions never
+   * blocks the server on the disk.
+   */
   record(v: SessionFindings): void {
-    const w = this.deps.writer();
+    const server = this.deps.server?.();
     try {
-      w.tx(() => recordFindings(w.db, v.session, v.messages, v.findings));
+      if (server) this.pending.push(server.group(() => recordFindings(server.db, v.session, v.messages, v.findings)).catch(() => undefined));
+      else {
+        // No DM server in this process to keep waiting: a plain transaction, committed now.
+        const w = this.deps.writer();
+        w.tx(() => recordFindings(w.db, v.session, v.messages, v.findings));
+      }
     } catch {
       // e.g. the folder was switched meanwhile: the next judgement writes it again.
     }
@@ -77,6 +91,8 @@ export class PacketFindings {
     this.sweep();
     if (missing.length === 0) return first;
     await this.deps.judge(missing);
+    // The reader sees them once the server's group has committed.
+    await Promise.all(this.pending.splice(0));
     const again = queryPackets(this.deps.reader(), q, this.deps.writer());
     return again.ok ? { ...again, tookMs: first.tookMs + again.tookMs } : again;
   }
@@ -99,6 +115,7 @@ export class PacketFindings {
       for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         await this.deps.judge(ids.slice(i, i + SWEEP_BATCH));
+        await Promise.all(this.pending.splice(0));
       }
     })().catch(() => undefined).finally(() => {
       this.sweeping = false;

@@ -108,6 +108,24 @@ describe('findings of sessions not shown', () => {
   });
 });
 
+describe('findings while the DM server runs in the backend', () => {
+  it('are written through the server\'s group commit and filter like the others', async () => {
+    const dir = tempDir();
+    const store = ServerStore.open(dir);
+    const id = logBadExample(store, 'status.missing');
+    store.close();
+    const b = await Backend.create({ dataDir: dir, settings: { port: 0 }, handsets: { ok: false, reason: 'not in this test' } });
+    cleanup.push(() => b.close());
+    expect((await b.handlers['server.start']({})).running).toBe(true);
+    const all = await b.handlers['packets.query']({ filter: '', offset: 0, limit: 100 });
+    expect(all.ok && all.rows.some((x) => x.findings.error > 0)).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    const byRule = await b.handlers['packets.query']({ filter: 'finding == "status.missing"', offset: 0, limit: 100 });
+    expect(byRule.ok && [...new Set(byRule.rows.map((x) => x.sessionId))]).toEqual([id]);
+    await b.handlers['server.stop']({});
+  });
+});
+
 describe('GET /api/v1/packets', () => {
   it('filters over HTTP: rows, paging, sort; a bad filter is 400 on field filter with its position; operator only', async () => {
     const dir = tempDir();
