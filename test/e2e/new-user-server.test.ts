@@ -17,6 +17,11 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const SHOTS = path.join(ROOT, 'test-results', 'e2e');
 const HANDSETS = existsSync(path.join(ROOT, 'main', 'client', 'index.ts')) ? [] : ['--handsets', 'test/e2e/support/test-handsets.ts'];
 const skip = e2eSkipReason();
+// The DOM as page.evaluate sees it (this file compiles without the DOM lib).
+interface Box { left: number; right: number; top: number; bottom: number; width: number; height: number }
+interface El { getBoundingClientRect(): Box; outerHTML: string; getAttribute(name: string): string | null }
+interface Doc { querySelector(s: string): El | null; querySelectorAll(s: string): ArrayLike<El> & Iterable<El>; elementFromPoint(x: number, y: number): El | null }
+type WithDocument = { document: Doc };
 const openssl = (args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 describe.skipIf(skip !== undefined)('a new user on the Server and Devices views (issue 18 points 5, 6)', () => {
@@ -36,7 +41,7 @@ describe.skipIf(skip !== undefined)('a new user on the Server and Devices views 
     page.on('pageerror', (e) => process.stdout.write(`page error: ${e.message}\n`));
     await page.goto(served.url);
     await page.click('[data-view=devices]');
-    await page.waitForFunction(() => document.querySelectorAll('[data-device^="IMEI:"]').length === 3, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => (globalThis as unknown as WithDocument).document.querySelectorAll('[data-device^="IMEI:"]').length === 3, undefined, { timeout: 30_000 });
   }, 120_000);
 
   afterAll(async () => {
@@ -198,6 +203,7 @@ describe.skipIf(skip !== undefined)('a new user on the Server and Devices views 
     expect(await errors.count()).toBe(1);
     // Nothing of the form is under the toasts.
     const covered = await page.evaluate(() => {
+      const document = (globalThis as unknown as WithDocument).document;
       const strip = document.querySelector('[data-testid=notices]')!.getBoundingClientRect();
       const hit: string[] = [];
       for (const el of document.querySelectorAll('.server-view input, .server-view button, .server-view select')) {
@@ -210,7 +216,7 @@ describe.skipIf(skip !== undefined)('a new user on the Server and Devices views 
     expect(covered).toEqual([]);
     await save.scrollIntoViewIfNeeded();
     const box = (await save.boundingBox())!;
-    expect(await page.evaluate(([x, y]) => document.elementFromPoint(x!, y!)?.getAttribute('data-testid') ?? null, [box.x + box.width / 2, box.y + box.height / 2])).toBe('server-save');
+    expect(await page.evaluate(([x, y]) => (globalThis as unknown as WithDocument).document.elementFromPoint(x!, y!)?.getAttribute('data-testid') ?? null, [box.x + box.width / 2, box.y + box.height / 2])).toBe('server-save');
     await shot('server-error-toast');
     await errors.getByRole('button', { name: 'Close' }).click();
     await expect.poll(() => errors.count()).toBe(0);
