@@ -50,13 +50,13 @@ describe('Devices view', () => {
 });
 
 describe('App navigation', () => {
-  it('names the seven views and has no placeholder', () => {
+  it('names the nine views and has no placeholder', () => {
     const api = fakeApi();
     const store = createAppStore({ api });
     mount(<App />, store, api);
     const names = screen.getAllByRole('button').filter((b) => b.classList.contains('nav-item')).map((b) => b.textContent);
-    expect(names).toEqual(['Devices', 'Sessions', 'Tree', 'ACL', 'Server', 'Bootstrap', 'Serial']);
-    for (const v of ['sessions', 'tree', 'acl', 'server', 'bootstrap', 'serial'] as const) {
+    expect(names).toEqual(['Devices', 'Sessions', 'Packets', 'Tree', 'ACL', 'Server', 'Bootstrap', 'Serial', 'Conformance']);
+    for (const v of ['sessions', 'packets', 'tree', 'acl', 'server', 'bootstrap', 'serial', 'conformance'] as const) {
       act(() => store.getState().setView(v));
       expect(document.body.textContent).not.toMatch(/coming soon|placeholder|todo/i);
     }
