@@ -29,7 +29,11 @@ export interface RunOptions {
   waitMs?: number;
   /** What the device presents when it authenticates (default: its registered credential, or the server's lab default). */
   clientCred?: Credential;
-  /** Starts a session of the device (a virtual handset, one libdmclient run); default package #0 or waiting. */
+  /**
+   * Starts a session of the device (a virtual handset, one libdmclient run); default package #0 or
+   * waiting. It may settle when that client run ends, with `{ failure: 'killed by SIGSEGV' }` when
+   * the run ended badly: a session it leaves unfinished then fails its case, saying so.
+   */
   trigger?: () => unknown;
   onProgress?: (p: ConformanceProgress) => void;
   now?: () => number;
@@ -174,9 +178,11 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
       // One session of the case: ask for it, wait for it to open, then to end.
       const before = sessions.length;
       let clientDone = false;
+      let clientFailure: string | undefined;
       const run = await askForSession(opts, server);
-      void run?.done.then(() => {
+      void run?.done.then((failure) => {
         clientDone = true;
+        clientFailure = failure;
         poke();
       });
       const openedBy = now() + waitMs;
@@ -199,7 +205,8 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
       if (!ended.has(id)) {
         // This session is over for the case; the next case asks for a new one (and the run ends
         // there if none comes).
-        stalled = exitedAt !== undefined ? `the device's client ended inside session ${id} without finishing it` : `the device sent nothing for ${Math.round(waitMs / 1000)} s inside session ${id}`;
+        stalled = exitedAt !== undefined ? `the device's client ended inside session ${id} without finishing it${clientFailure ? ` (${clientFailure})` : ''}` : `the device sent nothing for ${Math.round(waitMs / 1000)} s inside session ${id}`;
+        if (clientFailure) t.check(`the device's client in session ${id}`, 'runs until the session ends', clientFailure, false);
         server.abortSession(id);
         break;
       }
@@ -276,12 +283,12 @@ function failedLine(k: Check): string {
 const CLIENT_EXIT_GRACE_MS = 500;
 
 /** Asks the device for a session; with a trigger, resolves when that client run ends. */
-async function askForSession(opts: RunOptions, server: DmServer): Promise<{ done: Promise<void> } | undefined> {
+async function askForSession(opts: RunOptions, server: DmServer): Promise<{ done: Promise<string | undefined> } | undefined> {
   if (opts.trigger) {
     // Not awaited: the session runs while we wait for it (a handset's connect() settles at its end).
     const done = Promise.resolve()
       .then(() => opts.trigger!())
-      .then(() => undefined, () => undefined);
+      .then((v) => (typeof v === 'object' && v !== null && typeof (v as { failure?: unknown }).failure === 'string' ? (v as { failure: string }).failure : undefined), () => undefined);
     return { done };
   }
   const dev = server.store.device(opts.device);
