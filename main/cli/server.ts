@@ -48,7 +48,8 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
 
 const CA_HELP = `usage:
   dmw ca init --data DIR                       create the lab CA (DIR/ca/ca.crt.pem)
-  dmw ca device DEVID --data DIR [--out DIR]   issue a client certificate for a device (CN = DevId)
+  dmw ca device DEVID --data DIR [--out DIR] [--any-devid]
+                issue a client certificate for a device (CN = DevId; --any-devid for a DevId of no standard form)
   dmw ca peer SERVERID --data DIR [--out DIR]  issue a client certificate for a peer DM server (CN = dmw-peer:SERVERID)`;
 
 function dataDir(v: string | undefined): string {
@@ -243,11 +244,16 @@ async function caInit(argv: string[]): Promise<number> {
 }
 
 async function caDevice(argv: string[]): Promise<number> {
-  const usage = 'dmw ca device DEVID --data DIR [--out DIR]';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, out: { type: 'string' } }, usage);
+  const usage = 'dmw ca device DEVID --data DIR [--out DIR] [--any-devid]';
+  const { values, positionals } = parse(argv, { data: { type: 'string' }, out: { type: 'string' }, 'any-devid': { type: 'boolean' } }, usage);
   if (positionals.length !== 1) throw new CliError(`expected one DEVID\nusage: ${usage}`);
   const { LabCa } = await import('../server/ca.js');
   const devId = positionals[0]!;
+  // The same check the UI's certificate form makes: a CN that is not a DevId would never match a device.
+  const { certificateDevIdProblem } = await import('../api/form-rules.js');
+  const problem = certificateDevIdProblem(devId);
+  // --any-devid: a device that reports a vendor-specific DevId (libdmclient's test client says "DMCtest").
+  if (problem && !values['any-devid']) throw new CliError(`DEVID: ${problem} (--any-devid issues it anyway)\nusage: ${usage}`);
   const data = dataDir(values.data);
   const ca = await LabCa.loadOrCreate(path.join(data, 'ca'));
   const issued = await ca.issueDevice(devId);
