@@ -33,7 +33,7 @@ import { loadHandsetModule, type HandsetFleet, type HandsetLoad } from './handse
 import { DecodeCache, messageDetail, summarizeSession } from './session-view.js';
 import { LAZY_SESSION_MESSAGES, messageCount, sessionEnvelope, summaryWindow } from './session-pages.js';
 import { explainRule, FindingsCache } from './findings-view.js';
-import { writtenEntries } from './tree-writes.js';
+import { deletedUris, writtenEntries } from './tree-writes.js';
 import { certificateDevIdProblem } from './form-rules.js';
 import { packetFields, PacketFindings } from './packets-view.js';
 import { ConformanceService, conformanceHandlers, type ConformanceRunner } from './conformance-view.js';
@@ -292,10 +292,12 @@ export class Backend {
 
   private onServerEvent(e: ServerEvent): void {
     this.emit('server.event', e as EventPayload<'server.event'>);
-    // A 2xx Add/Replace shows in the Tree view at once (tree-writes.ts), not after the next Discover.
+    // A 2xx Add/Replace/Delete shows in the Tree view at once (tree-writes.ts), not after the next Discover.
     if (e.type === 'job-done') {
       const written = writtenEntries(e.job);
-      if (written.length > 0) (this.server?.store ?? this.reader).upsertTree(e.job.device, written, this.now());
+      const store = this.server?.store ?? this.reader;
+      for (const uri of deletedUris(e.job)) store.removeTree(e.job.device, uri);
+      if (written.length > 0) store.upsertTree(e.job.device, written, this.now());
     }
     if (e.type === 'session-ended' && e.device) this.snapshot(e.device);
     if (e.type === 'session-held' || e.type === 'session-released') this.emit('jobs.changed', this.queueState(e.device));

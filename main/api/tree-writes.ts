@@ -1,5 +1,5 @@
 /**
- * What a finished Add or Replace tells the server's copy of a device's tree: the device said 2xx to
+ * What a finished Add, Replace or Delete tells the server's copy of a device's tree: the device said 2xx to
  * "this node, with this value", so the node exists with it. Without this the Tree view showed a
  * successful Add only after the next "Discover subtree" (issue 18 point 6, "Also"). The copy is a
  * cache of what the server knows; a later Get or Discover replaces these entries with what was read.
@@ -40,4 +40,28 @@ export function writtenEntries(job: Pick<JobRecord, 'status' | 'statusCode' | 'm
   if (!ok(job.statusCode)) return [];
   const w = written(spec as SimpleJobSpec);
   return w ? [w] : [];
+}
+
+/**
+ * The nodes a job that is done has deleted (each with its subtree): a Delete answered 2xx, or the
+ * Delete members of an Atomic that succeeded or of a Sequence whose own status was 2xx. Without
+ * this the Tree view kept showing a deleted node until the next Discover.
+ */
+export function deletedUris(job: Pick<JobRecord, 'status' | 'statusCode' | 'members'> & { spec: unknown }): string[] {
+  if (job.status !== 'done') return [];
+  const ok = (code: number | null | undefined) => code !== null && code !== undefined && code >= 200 && code < 300;
+  const spec = job.spec as { kind: string; uri?: string; commands?: SimpleJobSpec[] };
+  const plain = (c: { kind: string; uri?: string }) => (c.kind === 'delete' && c.uri !== undefined && !c.uri.includes('?') ? c.uri : null);
+  if (spec.kind === 'atomic' || spec.kind === 'sequence') {
+    const out: string[] = [];
+    for (const c of spec.commands ?? []) {
+      const uri = plain(c);
+      if (uri === null) continue;
+      const member = job.members.find((m) => m.uri === uri && m.cmd.toLowerCase() === 'delete');
+      if (spec.kind === 'sequence' ? ok(member?.statusCode) : ok(job.statusCode)) out.push(uri);
+    }
+    return out;
+  }
+  const uri = ok(job.statusCode) ? plain(spec) : null;
+  return uri === null ? [] : [uri];
 }

@@ -767,6 +767,12 @@ export class ServerStore {
     }
   }
 
+  /** Forgets a node and everything under it (the device said 2xx to a Delete of it). */
+  removeTree(device: string, uri: string): void {
+    const u = normaliseUri(uri);
+    this.sql("DELETE FROM tree WHERE device = ? AND (uri = ? OR substr(uri, 1, length(?) + 1) = ? || '/')").run(device, u, u, u);
+  }
+
   tree(device: string): TreeEntry[] {
     return (this.sql('SELECT * FROM tree WHERE device = ? ORDER BY uri').all(device) as { uri: string; format: string | null; type: string | null; data: string | null; encoding: string | null; fetched_at: string }[])
       .map((r) => ({ uri: r.uri, format: r.format, type: r.type, data: r.data, fetchedAt: r.fetched_at, ...(r.encoding === 'b64' ? { encoding: 'b64' as const } : {}) }));

@@ -133,6 +133,8 @@ export interface DmStoreOps {
 
   // --- the discovered tree and alerts
   upsertTree(device: string, entries: Omit<TreeEntry, 'fetchedAt'>[], now: number): Promise<void>;
+  /** Forgets a node and its subtree (a 2xx Delete). */
+  removeTree(device: string, uri: string): Promise<void>;
   tree(device: string): Promise<TreeEntry[]>;
   addAlert(device: string, sessionId: number | null, alert: AlertRecord, now: number): Promise<void>;
   alerts(device: string): Promise<StoredAlert[]>;

@@ -332,6 +332,11 @@ export class PgOps implements DmStoreOps {
     }
   }
 
+  async removeTree(device: string, uri: string): Promise<void> {
+    const u = normaliseUri(uri);
+    await this.q("DELETE FROM tree WHERE device = $1 AND (uri = $2 OR left(uri, length($2) + 1) = $2 || '/')", [device, u]);
+  }
+
   async tree(device: string): Promise<TreeEntry[]> {
     // COLLATE "C": the byte order SQLite's ORDER BY uri gives.
     return (await this.all<TreeRow>('SELECT * FROM tree WHERE device = $1 ORDER BY uri COLLATE "C"', [device])).map(treeFromRow);
