@@ -55,6 +55,7 @@ export async function runConformance(opts: RunOptions): Promise<PlanResult> {
   const cases = selectCases(plan, opts.cases);
   const now = opts.now ?? Date.now;
   const server = opts.server;
+  if (ScriptedSessions.of(server).isAttached(opts.device)) throw new Error(`a conformance run is already driving device "${opts.device}" on this server`);
   const stored = server.store.device(opts.device);
   const clientCred = opts.clientCred ?? stored?.clientCred ?? server.config.defaultClientCred;
   const env: CaseEnv = {
@@ -188,7 +189,9 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
       const openedBy = now() + waitMs;
       while (sessions.length === before && now() < openedBy) await sleepOrWake((w) => (wake = w), openedBy - now());
       if (sessions.length === before) {
-        gone = `the device did not open a session within ${Math.round(waitMs / 1000)} s`;
+        // Refused before it authenticated (the server's own --client-auth), it has no stored session: say so.
+        const refused = server.authFailures().recent.find((e) => e.devId === env.devId && Date.parse(e.at) >= started);
+        gone = `the device did not open a session within ${Math.round(waitMs / 1000)} s${refused ? ` (its last attempt was refused: ${refused.reason})` : ''}`;
         break;
       }
       let id = sessions[sessions.length - 1]!;
