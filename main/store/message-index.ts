@@ -42,9 +42,6 @@ CREATE TABLE IF NOT EXISTS msg_index (
 );
 CREATE INDEX IF NOT EXISTS msg_index_by_session ON msg_index (session_id, seq);
 CREATE INDEX IF NOT EXISTS msg_index_by_time ON msg_index (at_ms);
-CREATE INDEX IF NOT EXISTS msg_index_by_size ON msg_index (size);
-CREATE INDEX IF NOT EXISTS msg_index_by_worst ON msg_index (worst);
-CREATE INDEX IF NOT EXISTS msg_index_without_commands ON msg_index (message_id) WHERE ncmd = 0;
 CREATE TABLE IF NOT EXISTS cmd_index (
   id INTEGER PRIMARY KEY,
   message_id INTEGER NOT NULL,
@@ -63,9 +60,6 @@ CREATE TABLE IF NOT EXISTS cmd_index (
 );
 CREATE INDEX IF NOT EXISTS cmd_index_by_message ON cmd_index (message_id, pos, item);
 CREATE INDEX IF NOT EXISTS cmd_index_by_ref ON cmd_index (session_id, dir, msg_id, cmd_id);
-CREATE INDEX IF NOT EXISTS cmd_index_by_cmd ON cmd_index (cmd, message_id);
-CREATE INDEX IF NOT EXISTS cmd_index_by_uri ON cmd_index (uri, message_id);
-CREATE INDEX IF NOT EXISTS cmd_index_by_status ON cmd_index (status, message_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS cmd_text USING fts5 (data, tokenize = 'trigram case_sensitive 1');
 CREATE TABLE IF NOT EXISTS msg_findings (
   message_id INTEGER NOT NULL,
@@ -110,18 +104,18 @@ export function indexMessages(db: Database.Database, messages: readonly LoggedMe
 function indexOne(db: Database.Database, m: LoggedMessage): void {
   const f = messageFacts(m.bytes, m.contentType);
   const msgId = f.hdrMsgId ?? m.msgId;
-  sql(db, `INSERT OR REPLACE INTO msg_index (message_id, session_id, seq, at_ms, dir, msg_id, size, enc, cred, decoded, ncmd, commands, status, worst)
+  sql(db, `INSERT INTO msg_index (message_id, session_id, seq, at_ms, dir, msg_id, size, enc, cred, decoded, ncmd, commands, status, worst)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     .run(m.id, m.sessionId, m.seq, Math.round(m.atMs), m.direction, m.msgId ?? f.hdrMsgId, m.bytes.length, f.enc, f.cred, f.decoded ? 1 : 0, f.commands.length, f.commandSummary, f.statusSummary, f.worst);
   if (f.commands.length === 0) return;
   const insert = sql(db, `INSERT INTO cmd_index (message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const text = sql(db, 'INSERT INTO cmd_text (rowid, data) VALUES (?, ?)');
   const peer = m.direction === 'in' ? 'out' : 'in';
   for (const c of f.commands) {
-    const row = insert.get(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
-      c.data === null ? null : c.data.slice(0, DATA_EXCERPT)) as { id: number };
-    if (c.data !== null && c.data.length > 0) text.run(row.id, c.data);
+    const row = insert.run(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
+      c.data === null ? null : c.data.slice(0, DATA_EXCERPT));
+    if (c.data !== null && c.data.length > 0) text.run(row.lastInsertRowid, c.data);
     if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
       sql(db, `UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status'`)
         .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef);
@@ -149,6 +143,7 @@ export function catchUpIndex(db: Database.Database, batch = 2000): number {
   let n = 0;
   let after = (sql(db, 'SELECT COALESCE(MAX(message_id), 0) AS i FROM msg_index').get() as { i: number }).i;
   // Leftovers of a partial index past that point would collide with the rows written now.
+  sql(db, 'DELETE FROM msg_index WHERE message_id > ?').run(after);
   sql(db, 'DELETE FROM cmd_index WHERE message_id > ?').run(after);
   sql(db, 'DELETE FROM cmd_text WHERE rowid > (SELECT COALESCE(MAX(id), 0) FROM cmd_index)').run();
   for (;;) {
