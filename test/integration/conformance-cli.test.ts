@@ -4,7 +4,7 @@
  * listener the data folder knows), and ends with the exact one-line --json summary; exit 0 when
  * no case failed, 1 when one did, 2 on bad input naming the flag.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,21 @@ const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
+
+/** `dmw ARGS` through the CLI's main() in this process, its output captured. */
+async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { main } = await import('../../main/cli/main.js');
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((out += String(c)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((err += String(c)), true));
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -63,8 +78,8 @@ describe('dmw conformance list', () => {
     expect(plan.cases.length).toBeGreaterThanOrEqual(60);
   });
 
-  it('bad input: exit 2 naming the flag', () => {
-    const r = dmw(['conformance', 'list', '--plan', 'nope']);
+  it('bad input: exit 2 naming the flag', async () => {
+    const r = await inProcess(['conformance', 'list', '--plan', 'nope']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--plan: unknown plan "nope"/);
   });
@@ -122,14 +137,15 @@ describe('dmw conformance run', () => {
     [['--device', 'X', '--port', '0', '--case', 'dm12.nope'], /--case: plan "dm12-client" has no case "dm12\.nope"/],
     [['--device', 'X', '--port', '0', '--client-cred', 'nocolon'], /--client-cred/],
     [['--device', 'X', '--port', '0', '--bogus'], /bogus/],
-  ])('bad input %j: exit 2 naming the flag', (args, message) => {
-    const r = dmw(['conformance', 'run', ...args]);
+  ])('bad input %j: exit 2 naming the flag', async (args, message) => {
+    // In this process (the same main() as bin.mjs; a process per case cost a second each).
+    const r = await inProcess(['conformance', 'run', ...args]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
   });
 
-  it('--help: the usage, exit 0', () => {
-    const r = dmw(['conformance', 'run', '--help']);
+  it('--help: the usage, exit 0', async () => {
+    const r = await inProcess(['conformance', 'run', '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('dmw conformance run --device DEVID --port N');
   });

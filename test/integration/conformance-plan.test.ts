@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAULTS, FAULT_NAMES, type FaultName } from '../../main/client/faults.js';
+import { VirtualHandset } from '../../main/client/index.js';
 import { planInfo } from '../../main/judge/conformance/plans.js';
 import { checkLoggedSession } from '../../main/judge/index.js';
 import { conformanceLab, type Lab } from '../helpers/conformance-lab.js';
@@ -77,6 +78,21 @@ describe('dm12-client against the virtual handset', () => {
     // The ACL case's second ServerID and the scratch node are gone from the handset's tree.
     expect(l.handset.tree.lookup('./DMWConf')).toBeUndefined();
   }, 60_000);
+
+  it('another device on the same running server keeps its own sessions and jobs while a run goes', async () => {
+    const l = await lab();
+    const other = await VirtualHandset.open({ device: { devId: 'IMEI:111111111111119', accounts: [{ serverId: l.server.config.serverId, addr: l.server.url, clientCred: { type: 'basic', name: 'lab', secret: 'pw' }, serverCred: { type: 'md5', name: 'dmw', secret: 'srv-secret' } }] } });
+    try {
+      const { job } = await l.server.addJob(other.devId, { kind: 'get', uri: './DevInfo/Mod' });
+      const [r, out] = await Promise.all([l.run({ cases: ['dm12.get.leaf', 'dm12.replace.leaf', 'dm12.atomic.rollback'] }), other.connect()]);
+      expect(r.passed).toBe(3);
+      expect(out.ok).toBe(true);
+      expect(l.server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+      expect(other.tree.lookup('./DMWConf')).toBeUndefined();
+    } finally {
+      other.close();
+    }
+  });
 
   it('the server goes back to its own engine and job queue for the device once the run ends', async () => {
     const l = await lab();
