@@ -39,6 +39,8 @@ export function packetFields(): { fields: PacketField[] } {
 /** Sessions judged per background batch, and the pause between looks for unjudged sessions. */
 const SWEEP_BATCH = 50;
 const SWEEP_EVERY_MS = 5000;
+/** Most sessions judged before a page is answered (about half a second of judging at worst). */
+const PAGE_JUDGE_LIMIT = 150;
 
 export interface PacketFindingsDeps {
   reader: () => ServerStore;
@@ -90,7 +92,8 @@ export class PacketFindings {
     const missing = sessions.filter((id) => !judged.has(id));
     this.sweep();
     if (missing.length === 0) return first;
-    await this.deps.judge(missing);
+    // The judge takes a bounded batch per call; a page of many short sessions leaves the rest to the sweep.
+    for (let i = 0; i < Math.min(missing.length, PAGE_JUDGE_LIMIT); i += SWEEP_BATCH) await this.deps.judge(missing.slice(i, Math.min(i + SWEEP_BATCH, PAGE_JUDGE_LIMIT)));
     // The reader sees them once the server's group has committed.
     await Promise.all(this.pending.splice(0));
     const again = queryPackets(this.deps.reader(), q, this.deps.writer());

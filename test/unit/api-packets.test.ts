@@ -108,6 +108,21 @@ describe('findings of sessions not shown', () => {
   });
 });
 
+describe('a page of many sessions', () => {
+  it('is answered with the judge\'s bounded batches (2,000 rows of 500 sessions)', async () => {
+    const dir = tempDir();
+    const store = ServerStore.open(dir);
+    store.tx(() => {
+      for (let k = 0; k < 500; k++) logSession(store, { devId: `IMEI:${k}` });
+    });
+    store.close();
+    const b = await Backend.create({ dataDir: dir, settings: { port: 0 }, handsets: { ok: false, reason: 'not in this test' } });
+    cleanup.push(() => b.close());
+    const r = await dispatch(b.handlers, 'packets.query', { filter: '', offset: 0, limit: 2000 });
+    expect(r.ok && (r.value as { ok: boolean; total: number; rows: unknown[] }).rows.length).toBe(2000);
+  });
+});
+
 describe('findings while the DM server runs in the backend', () => {
   it('are written through the server\'s group commit and filter like the others', async () => {
     const dir = tempDir();
