@@ -104,9 +104,16 @@ describe('dmw conformance run', () => {
     expect(r.err).toMatch(/dm12-client on IMEI:490154203237518: 2 cases, 2 passed, 0 failed, 0 inconclusive, 0 not applicable/);
     expect(readFileSync(junit, 'utf8')).toContain('<testsuite');
     expect(readFileSync(html, 'utf8')).toMatch(/^<!DOCTYPE html>/i);
-    // The sessions are in the data folder for `dmw session check`.
-    const list = dmw(['session', 'list', '--data', dir]);
-    expect(list.out).toContain(handset.devId);
+    // The sessions are in the data folder for `dmw session show/check`.
+    const store = ServerStore.open(dir);
+    const ids = store.sessions({ device: handset.devId }).map((x) => x.id);
+    store.close();
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    for (const id of ids) {
+      const check = await inProcess(['session', 'check', String(id), '--data', dir, '--json']);
+      expect(check.code, check.out + check.err).toBe(0);
+      expect(JSON.parse(check.out)).toMatchObject({ session: id });
+    }
   }, 60_000);
 
   it('a failing case: exit 1, the summary says so', async () => {
