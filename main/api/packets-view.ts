@@ -88,7 +88,9 @@ export class PacketFindings {
     const first = queryPackets(store, q, this.deps.writer());
     if (!first.ok || first.rows.length === 0) return first;
     const sessions = [...new Set(first.rows.map((r) => r.sessionId))];
-    const judged = new Set((store.db.prepare(`SELECT session_id FROM judged_sessions WHERE session_id IN (${sessions.map(() => '?').join(', ')})`).all(...sessions) as { session_id: number }[]).map((r) => r.session_id));
+    // Judged, and for all of its messages (a live session keeps logging).
+    const judged = new Set((store.db.prepare(`SELECT j.session_id FROM judged_sessions j WHERE j.session_id IN (${sessions.map(() => '?').join(', ')})
+      AND j.messages >= (SELECT MAX(i.seq) FROM msg_index i WHERE i.session_id = j.session_id)`).all(...sessions) as { session_id: number }[]).map((r) => r.session_id));
     const missing = sessions.filter((id) => !judged.has(id));
     this.sweep();
     if (missing.length === 0) return first;
