@@ -84,7 +84,7 @@ export async function runConformance(opts: RunOptions): Promise<PlanResult> {
       }
     }
     results.push(r);
-    emit({ kind: 'case-end', index, total: cases.length, id: c.id, verdict: r.verdict });
+    emit({ kind: 'case-end', index, total: cases.length, id: c.id, verdict: r.verdict, result: r });
   }
   const count = (v: Verdict) => results.filter((r) => r.verdict === v).length;
   const done: PlanResult = {
