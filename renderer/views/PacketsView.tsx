@@ -54,12 +54,7 @@ export function PacketsView() {
   const open = useApp((s) => s.openPacket);
   const logged = useApp(loggedCount);
   const [follow, setFollow] = useState(true);
-  const parent = useRef<HTMLDivElement>(null);
   const count = total ?? 0;
-  const v = useVirtualizer({ count, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: OVERSCAN });
-  const items = v.getVirtualItems();
-  const firstShown = items[0]?.index ?? 0;
-  const lastShown = items[items.length - 1]?.index ?? 0;
 
   // First visit: every message; coming back: what was logged meanwhile.
   useEffect(() => {
@@ -75,27 +70,7 @@ export function PacketsView() {
     seenLogged.current = logged;
     void refreshTail();
   }, [logged, refreshTail]);
-  // The rows on screen (and a margin) are fetched.
-  useEffect(() => {
-    if (count > 0) void ensure(firstShown, lastShown + 1);
-  }, [firstShown, lastShown, count, pages, ensure]);
-
   const following = follow && sort.column === 'time' && !sort.desc;
-  useEffect(() => {
-    if (following && count > 0) v.scrollToIndex(count - 1, { align: 'end' });
-  }, [following, count, v]);
-  // Following stops when the list moves up (only the user does that: following only scrolls down)
-  // and starts again when it is back at the bottom.
-  const lastTop = useRef(0);
-  const onScroll = useCallback(() => {
-    const el = parent.current;
-    if (!el) return;
-    const up = el.scrollTop < lastTop.current - 1;
-    lastTop.current = el.scrollTop;
-    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 1.5;
-    if (up && !atBottom) setFollow(false);
-    else if (atBottom) setFollow(true);
-  }, []);
 
   return (
     <div className="view packets-view">
@@ -123,17 +98,7 @@ export function PacketsView() {
               </button>
             ) : <span key={c.label} role="columnheader">{c.label}</span>)}
           </div>
-          <div className="pk-scroll" ref={parent} onScroll={onScroll} data-testid="packet-list">
-            <div style={{ height: v.getTotalSize(), position: 'relative' }}>
-              {items.map((it) => {
-                const row = packetAt(pages, it.index);
-                return row
-                  ? <PacketLine key={it.key} row={row} top={it.start} onOpen={open} />
-                  : <div key={it.key} className="pk-row pk-cols loading" style={{ transform: `translateY(${it.start}px)` }} data-loading><span>…</span></div>;
-              })}
-            </div>
-            {total === 0 && <p className="muted pad">{filter ? 'No message matches this filter.' : 'No messages logged yet.'}</p>}
-          </div>
+          <PacketBody count={count} pages={pages} ensure={ensure} open={open} following={following} setFollow={setFollow} empty={total === 0 ? (filter ? 'No message matches this filter.' : 'No messages logged yet.') : null} />
         </div>
         <div className="pk-foot">
           {sort.column === 'time' && !sort.desc
@@ -147,6 +112,58 @@ export function PacketsView() {
     </div>
   );
 }
+
+/**
+ * The scrolling rows, a component of their own: the virtualizer re-renders what calls it on every
+ * scroll event, and that should be the rows, not the filter bar and the headers above them.
+ */
+const PacketBody = memo(function PacketBody({ count, pages, ensure, open, following, setFollow, empty }: {
+  count: number;
+  pages: Record<number, PacketRow[]>;
+  ensure: (from: number, to: number) => Promise<void>;
+  open: (row: PacketRow) => void;
+  following: boolean;
+  setFollow: (f: boolean) => void;
+  empty: string | null;
+}) {
+  const parent = useRef<HTMLDivElement>(null);
+  const v = useVirtualizer({ count, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: OVERSCAN });
+  const items = v.getVirtualItems();
+  const firstShown = items[0]?.index ?? 0;
+  const lastShown = items[items.length - 1]?.index ?? 0;
+  // The rows on screen (and a margin) are fetched.
+  useEffect(() => {
+    if (count > 0) void ensure(firstShown, lastShown + 1);
+  }, [firstShown, lastShown, count, pages, ensure]);
+  useEffect(() => {
+    if (following && count > 0) v.scrollToIndex(count - 1, { align: 'end' });
+  }, [following, count, v]);
+  // Following stops when the list moves up (only the user does that: following only scrolls down)
+  // and starts again when it is back at the bottom.
+  const lastTop = useRef(0);
+  const onScroll = useCallback(() => {
+    const el = parent.current;
+    if (!el) return;
+    const up = el.scrollTop < lastTop.current - 1;
+    lastTop.current = el.scrollTop;
+    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 1.5;
+    if (up && !atBottom) setFollow(false);
+    else if (atBottom) setFollow(true);
+  }, [setFollow]);
+  return (
+    <div className="pk-scroll" ref={parent} onScroll={onScroll} data-testid="packet-list">
+      <div style={{ height: v.getTotalSize(), position: 'relative' }}>
+        {items.map((it) => {
+          const row = packetAt(pages, it.index);
+          return row
+            ? <PacketLine key={it.key} row={row} top={it.start} onOpen={open} />
+            : <div key={it.key} className="pk-row pk-cols loading" style={{ transform: `translateY(${it.start}px)` }} data-loading><span>…</span></div>;
+        })}
+      </div>
+      {empty && <p className="muted pad">{empty}</p>}
+    </div>
+  );
+});
 
 /** One row; memoized so scrolling re-renders only the rows that come into view. */
 const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketRow; top: number; onOpen: (row: PacketRow) => void }) {
@@ -167,7 +184,7 @@ const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketR
       data-worst={row.worst ?? ''}
     >
       <span className="mono">{clock(row.at)}</span>
-      <span>#{row.sessionId}<span className="muted">.{row.seq}</span></span>
+      <span title={`session ${row.sessionId}, message ${row.seq}`}>#{row.sessionId}.{row.seq}</span>
       <span className="mono" title={row.devId}>{row.devId}</span>
       <span className={row.dir === 'in' ? 'pk-dir-in' : 'pk-dir-out'} title={row.dir === 'in' ? 'client → server' : 'server → client'}>{row.dir === 'in' ? '→' : '←'}</span>
       <span className="mono">{row.msgId ?? '—'}</span>
