@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef } from 'react';
+import { memo, useCallback, useEffect, useRef } from 'react';
 import type { FindingView, MessageSummary } from '../../main/api/contract.js';
 import { MessageFindingMark } from './Findings.js';
 import { failedStatusText, statusesOfMessage, statusesTooltip } from './status-text.js';
@@ -29,6 +29,10 @@ export function SequenceDiagram({ messages, selectedId, onSelect, findings, onRa
   onRange?: (first: number, last: number) => void;
 }) {
   const parent = useRef<HTMLDivElement>(null);
+  // One callback for every row, whatever the caller passes: rows are memoized on it.
+  const onSelectRef = useRef(onSelect);
+  onSelectRef.current = onSelect;
+  const select = useCallback((id: number) => onSelectRef.current(id), []);
   const v = useVirtualizer({ count: messages.length, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: 12 });
   const items = v.getVirtualItems();
   const first = items[0]?.index ?? -1;
@@ -54,40 +58,46 @@ export function SequenceDiagram({ messages, selectedId, onSelect, findings, onRa
         <div style={{ height: v.getTotalSize(), position: 'relative' }}>
           {items.map((it) => {
             const m = messages[it.index]!;
-            const toServer = m.direction === 'in';
-            const bad = m.error !== null || (m.httpStatus !== null && m.httpStatus >= 400);
-            const statuses = statusesOfMessage(m);
-            const failed = failedStatusText(statuses);
-            return (
-              <div
-                key={m.id}
-                className={`seq-row${m.id === selectedId ? ' selected' : ''}${bad ? ' bad' : ''}`}
-                style={{ transform: `translateY(${it.start}px)`, height: ROW }}
-                onClick={() => onSelect(m.id)}
-                data-message={m.id}
-                data-direction={m.direction}
-                role="button"
-                tabIndex={0}
-                onKeyDown={(e) => e.key === 'Enter' && onSelect(m.id)}
-              >
-                <span className="seq-time">+{m.offsetMs} ms</span>
-                <span className="seq-lane-line left" />
-                <span className={`seq-arrow ${toServer ? 'to-server' : 'to-client'}`}>
-                  <span className="seq-label" title={statusesTooltip(statuses)}>
-                    <MessageFindingMark findings={findings?.get(m.seq)} />
-                    <b>{toServer ? '▶' : '◀'} #{m.seq}</b> MsgID {m.msgId ?? '?'} · {m.size} B · {label(m)}
-                    {failed && <span className="bad" data-testid="seq-status"> · {failed}</span>}
-                    {m.final === false && <i> (more)</i>}
-                    {m.durationMs !== null && <span className="muted"> · server {Math.round(m.durationMs)} ms</span>}
-                    {m.note && <span className="warn-text"> ⚑</span>}
-                  </span>
-                </span>
-                <span className="seq-lane-line right" />
-              </div>
-            );
+            return <SeqRow key={m.id} m={m} top={it.start} selected={m.id === selectedId} findings={findings?.get(m.seq)} onSelect={select} />;
           })}
         </div>
       </div>
     </div>
   );
 }
+
+/** One message's arrow; memoized, so scrolling and a window of commands arriving re-render only the rows that changed. */
+const SeqRow = memo(function SeqRow({ m, top, selected, findings, onSelect }: {
+  m: MessageSummary; top: number; selected: boolean; findings: FindingView[] | undefined; onSelect: (id: number) => void;
+}) {
+  const toServer = m.direction === 'in';
+  const bad = m.error !== null || (m.httpStatus !== null && m.httpStatus >= 400);
+  const statuses = statusesOfMessage(m);
+  const failed = failedStatusText(statuses);
+  return (
+    <div
+      className={`seq-row${selected ? ' selected' : ''}${bad ? ' bad' : ''}`}
+      style={{ transform: `translateY(${top}px)`, height: ROW }}
+      onClick={() => onSelect(m.id)}
+      data-message={m.id}
+      data-direction={m.direction}
+      role="button"
+      tabIndex={0}
+      onKeyDown={(e) => e.key === 'Enter' && onSelect(m.id)}
+    >
+      <span className="seq-time">+{m.offsetMs} ms</span>
+      <span className="seq-lane-line left" />
+      <span className={`seq-arrow ${toServer ? 'to-server' : 'to-client'}`}>
+        <span className="seq-label" title={statusesTooltip(statuses)}>
+          <MessageFindingMark findings={findings} />
+          <b>{toServer ? '▶' : '◀'} #{m.seq}</b> MsgID {m.msgId ?? '?'} · {m.size} B · {label(m)}
+          {failed && <span className="bad" data-testid="seq-status"> · {failed}</span>}
+          {m.final === false && <i> (more)</i>}
+          {m.durationMs !== null && <span className="muted"> · server {Math.round(m.durationMs)} ms</span>}
+          {m.note && <span className="warn-text"> ⚑</span>}
+        </span>
+      </span>
+      <span className="seq-lane-line right" />
+    </div>
+  );
+});
