@@ -157,11 +157,17 @@ const CLICK_UNTIL = `async ([click, until, timeoutMs]) => {
   }
 }`;
 
-/** Types `filter` into the filter bar, presses Enter and resolves when the count shows the filtered total. */
+/**
+ * Types `filter` into the filter bar, presses Enter and resolves when the count shows a filtered
+ * total (" match") and its rows are on screen. Starts once the rows the scrolling asked for are in,
+ * so the filter does not queue behind them.
+ */
 const FILTER_UNTIL = `async ([filter, timeoutMs]) => {
   const input = document.querySelector('[data-testid=packet-filter]');
   const count = document.querySelector('[data-testid=packet-count]');
-  const before = count.textContent;
+  for (let i = 0; i < 600 && document.querySelector('[data-loading]'); i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500));
+  if (/match/.test(count.textContent)) throw new Error('the list is filtered already');
   const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
   setter.call(input, filter);
   input.dispatchEvent(new Event('input', { bubbles: true }));
@@ -170,7 +176,7 @@ const FILTER_UNTIL = `async ([filter, timeoutMs]) => {
   input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
   for (;;) {
     const now = count.textContent;
-    if (now !== before && document.querySelector('[data-packet]') && !/loading/.test(now)) return { ms: performance.now() - start, text: now };
+    if (/ match/.test(now) && document.querySelector('[data-packet]') && !document.querySelector('[data-loading]')) return { ms: performance.now() - start, text: now };
     if (performance.now() - start > timeoutMs) throw new Error('timed out filtering ' + filter + ' (' + now + ')');
     await new Promise((r) => requestAnimationFrame(() => r()));
   }
