@@ -17,6 +17,7 @@ import { randomBase64, randomHex } from '../protocol/random-pool.js';
 import { decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import type { SyncML } from '../protocol/model.js';
 import { ServerStore, type NewMessage, type StoreOptions } from '../store/server-store.js';
+import { factsSurviveEncoding } from '../store/message-facts.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
 import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource } from './engine.js';
@@ -481,7 +482,8 @@ export class DmServer {
         const fx = 'held' in turn ? turn.held.effects : turn.output.effects;
         const sizeNote = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : undefined;
         const notes = sizeNote ? [sizeNote, ...fx.notes] : fx.notes;
-        const logIn: NewMessage & { seq: number } = { sessionId: sessionId!, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null };
+        // `parsed`: the message index reads the message decoded above instead of decoding it again.
+        const logIn: NewMessage & { seq: number } = { sessionId: sessionId!, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null, parsed: message };
         this.apply(fx, sessionId!, devId, now, events, seenAt);
         const device: DeviceView = fx.deviceAuth ? { ...view, auth: fx.deviceAuth } : view;
         if ('held' in turn) {
@@ -493,7 +495,7 @@ export class DmServer {
         const at = this.now();
         this.store.addMessages([logIn, {
           sessionId: sessionId!, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
-          bytes: out.bytes,
+          bytes: out.bytes, ...(factsSurviveEncoding(out.response) ? { parsed: out.response } : {}),
         }]);
         events.push({ type: 'message', at: iso(at), sessionId: sessionId!, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.

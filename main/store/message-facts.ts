@@ -3,12 +3,13 @@
  * credential it carries, one row per command item (CmdID, command, URI, status code, data text), and
  * the packet list's summaries ("Status×3 Get Results", "200×2 404", the worst code).
  *
- * Pure: bytes in, facts out. The message is decoded once here, when it is logged (or backfilled),
- * so a filter never decodes messages again.
+ * Pure: bytes (or the message they decode to) in, facts out. Built once, when a message is logged
+ * (or backfilled), so a filter never decodes messages again; the server hands over the message it
+ * already decoded (parsedMessageFacts), other callers let it be decoded here (messageFacts).
  */
 import { decodeMessage, sniffEncoding } from '../protocol/codec.js';
 import { isElement, type Child } from '../protocol/element.js';
-import { itemValue, type Command, type Item } from '../protocol/model.js';
+import { itemValue, type Command, type Item, type SyncML } from '../protocol/model.js';
 
 /** Data text kept per command item for content search (`data contains`); longer data is cut here. */
 export const MAX_INDEXED_DATA = 16 * 1024;
@@ -145,20 +146,49 @@ function commandFacts(c: Command, pos: number): CommandFact[] {
   }
 }
 
+/** Facts of a message that does not decode (or is JSON, or empty): its encoding alone. */
+function undecodedFacts(enc: string): MessageFacts {
+  return { enc, hdrMsgId: null, cred: null, decoded: false, commands: [], commandSummary: '', statusSummary: '', worst: null };
+}
+
+/** Facts from the stored bytes: decodes them (capture import, recovery, backfill: callers without the decoded form). */
 export function messageFacts(bytes: Uint8Array, contentType: string | null): MessageFacts {
   const enc = encodingOf(bytes, contentType);
-  const none: MessageFacts = { enc, hdrMsgId: null, cred: null, decoded: false, commands: [], commandSummary: '', statusSummary: '', worst: null };
-  if (bytes.length === 0 || enc === 'json') return none;
+  if (bytes.length === 0 || enc === 'json') return undecodedFacts(enc);
   let d: ReturnType<typeof decodeMessage>;
   try {
     d = decodeMessage(bytes);
   } catch {
-    return none;
+    return undecodedFacts(enc);
   }
-  if (!d.ok) return none;
-  const m = d.value.message;
+  if (!d.ok) return undecodedFacts(enc);
+  return factsOf(d.value.message, enc);
+}
+
+/**
+ * The same facts from the message `bytes` decode to, when the caller already holds it (the server
+ * decoded the device's message to answer it): no second decode. `parsed` must be what
+ * decodeMessage(bytes) gives (or equal to it in every field read here, see `factsSurviveEncoding`).
+ */
+export function parsedMessageFacts(parsed: SyncML, bytes: Uint8Array, contentType: string | null): MessageFacts {
+  const enc = encodingOf(bytes, contentType);
+  if (bytes.length === 0 || enc === 'json') return undecodedFacts(enc);
+  return factsOf(parsed, enc);
+}
+
+/**
+ * True when the facts of a message we built and encoded equal those of its bytes decoded again:
+ * every item's data is plain text. Binary and embedded-XML data change form on the way (base64 over
+ * XML, TNDS types, OPAQUE bytes shown as text), so for those the index decodes the bytes.
+ */
+export function factsSurviveEncoding(m: SyncML): boolean {
+  return flatten(m.body.commands).every((c) => !('items' in c) || c.items.every((it) => it.data === undefined || (it.data.kind === 'text' && it.data.text === it.data.text.trim())));
+}
+
+function factsOf(m: SyncML, enc: string): MessageFacts {
   const flat = flatten(m.body.commands);
-  const commands = flat.flatMap((c, pos) => commandFacts(c, pos));
+  const commands: CommandFact[] = [];
+  for (let pos = 0; pos < flat.length; pos++) commands.push(...commandFacts(flat[pos]!, pos));
   const codes: string[] = [];
   let worst: number | null = null;
   for (const c of flat) {

@@ -18,7 +18,8 @@
  * indexes anything logged by other means (none today) before a query.
  */
 import type Database from 'better-sqlite3';
-import { messageFacts, DATA_EXCERPT } from './message-facts.js';
+import { messageFacts, parsedMessageFacts, DATA_EXCERPT, type MessageFacts } from './message-facts.js';
+import type { SyncML } from '../protocol/model.js';
 
 export const INDEX_SCHEMA = `
 CREATE TABLE IF NOT EXISTS msg_index (
@@ -84,6 +85,8 @@ export interface LoggedMessage {
   msgId: string | null;
   contentType: string | null;
   bytes: Uint8Array;
+  /** What `bytes` decode to, when the caller holds it (the server); else the index decodes them. */
+  parsed?: SyncML;
 }
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
@@ -96,26 +99,65 @@ function sql(db: Database.Database, text: string): Database.Statement {
   return st;
 }
 
-/** Indexes logged messages; runs in the caller's transaction (the one that logged them). */
-export function indexMessages(db: Database.Database, messages: readonly LoggedMessage[]): void {
-  for (const m of messages) indexOne(db, m);
+/** Rows per multi-row INSERT (a statement is prepared once per row count up to this). */
+const ROWS_PER_INSERT = 32;
+const MSG_COLUMNS = '(message_id, session_id, seq, at_ms, dir, msg_id, size, enc, cred, decoded, ncmd, commands, status, worst)';
+const MSG_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const CMD_COLUMNS = '(message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data)';
+const CMD_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+/** `INSERT INTO table columns VALUES row, row, ...` with `n` rows, prepared once per n. */
+function insertRows(db: Database.Database, table: string, columns: string, row: string, n: number): Database.Statement {
+  return sql(db, `INSERT INTO ${table} ${columns} VALUES ${Array.from({ length: n }, () => row).join(', ')}`);
 }
 
-function indexOne(db: Database.Database, m: LoggedMessage): void {
-  const f = messageFacts(m.bytes, m.contentType);
+/**
+ * Indexes logged messages; runs in the caller's transaction (the one that logged them). Few
+ * statements per message (this runs on the server's hot path, once per logged message): one
+ * msg_index INSERT for all of them, per message one multi-row cmd_index INSERT, one for the FTS rows
+ * of the items that have data, and one UPDATE per Status that answers a command.
+ */
+export function indexMessages(db: Database.Database, messages: readonly LoggedMessage[]): void {
+  const all = messages.map((m) => (m.parsed ? parsedMessageFacts(m.parsed, m.bytes, m.contentType) : messageFacts(m.bytes, m.contentType)));
+  for (let i = 0; i < messages.length; i += ROWS_PER_INSERT) {
+    const n = Math.min(ROWS_PER_INSERT, messages.length - i);
+    const args: unknown[] = [];
+    for (let k = i; k < i + n; k++) {
+      const m = messages[k]!;
+      const f = all[k]!;
+      args.push(m.id, m.sessionId, m.seq, Math.round(m.atMs), m.direction, m.msgId ?? f.hdrMsgId, m.bytes.length, f.enc, f.cred, f.decoded ? 1 : 0, f.commands.length, f.commandSummary, f.statusSummary, f.worst);
+    }
+    insertRows(db, 'msg_index', MSG_COLUMNS, MSG_ROW, n).run(...args);
+  }
+  // Message by message: a Status links to commands of messages logged before it, as when each message was logged alone.
+  for (let k = 0; k < messages.length; k++) indexCommands(db, messages[k]!, all[k]!);
+}
+
+function indexCommands(db: Database.Database, m: LoggedMessage, f: MessageFacts): void {
+  const cmds = f.commands;
+  if (cmds.length === 0) return;
   const msgId = f.hdrMsgId ?? m.msgId;
-  sql(db, `INSERT INTO msg_index (message_id, session_id, seq, at_ms, dir, msg_id, size, enc, cred, decoded, ncmd, commands, status, worst)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    .run(m.id, m.sessionId, m.seq, Math.round(m.atMs), m.direction, m.msgId ?? f.hdrMsgId, m.bytes.length, f.enc, f.cred, f.decoded ? 1 : 0, f.commands.length, f.commandSummary, f.statusSummary, f.worst);
-  if (f.commands.length === 0) return;
-  const insert = sql(db, `INSERT INTO cmd_index (message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const text = sql(db, 'INSERT INTO cmd_text (rowid, data) VALUES (?, ?)');
   const peer = m.direction === 'in' ? 'out' : 'in';
-  for (const c of f.commands) {
-    const row = insert.run(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
-      c.data === null ? null : c.data.slice(0, DATA_EXCERPT));
-    if (c.data !== null && c.data.length > 0) text.run(row.lastInsertRowid, c.data);
+  for (let i = 0; i < cmds.length; i += ROWS_PER_INSERT) {
+    const n = Math.min(ROWS_PER_INSERT, cmds.length - i);
+    const args: unknown[] = [];
+    for (let k = i; k < i + n; k++) {
+      const c = cmds[k]!;
+      args.push(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
+        c.data === null ? null : c.data.slice(0, DATA_EXCERPT));
+    }
+    // An INTEGER PRIMARY KEY without AUTOINCREMENT: the rows of one INSERT take MAX(id)+1, +2, ...
+    // in order, so the last one's id gives every row's id (cheaper than RETURNING).
+    const last = Number(insertRows(db, 'cmd_index', CMD_COLUMNS, CMD_ROW, n).run(...args).lastInsertRowid);
+    const text: unknown[] = [];
+    for (let k = i; k < i + n; k++) {
+      const data = cmds[k]!.data;
+      // Only items with data get an FTS row (content search finds nothing in the others).
+      if (data !== null && data.length > 0) text.push(last - (i + n - 1 - k), data);
+    }
+    if (text.length > 0) insertRows(db, 'cmd_text', '(rowid, data)', '(?, ?)', text.length / 2).run(...text);
+  }
+  for (const c of cmds) {
     if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
       sql(db, `UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status'`)
         .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef);

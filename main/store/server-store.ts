@@ -34,6 +34,7 @@ import {
 } from '../server/unconfirmed.js';
 import { decodeDocument, type Encoding } from '../protocol/codec.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
+import type { SyncML } from '../protocol/model.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from './message-index.js';
 
 export const DB_FILE = 'dmw.sqlite';
@@ -240,6 +241,12 @@ export interface NewMessage {
   decoded?: string | null;
   error?: string | null;
   note?: string | null;
+  /**
+   * What `bytes` decode to, when the caller already holds it (the server decoded the device's
+   * message to answer it): the message index is built from it instead of decoding the bytes again.
+   * Not stored; must equal decodeMessage(bytes) in what the index reads (message-facts.ts).
+   */
+  parsed?: SyncML;
 }
 
 export class ServerStore {
@@ -809,7 +816,7 @@ export class ServerStore {
 
 /** What the message index needs of a message just logged. */
 function loggedMessage(m: NewMessage, seq: number, id: number): LoggedMessage {
-  return { id, sessionId: m.sessionId, seq, direction: m.direction, atMs: m.at, msgId: m.msgId ?? null, contentType: m.contentType ?? null, bytes: m.bytes };
+  return { id, sessionId: m.sessionId, seq, direction: m.direction, atMs: m.at, msgId: m.msgId ?? null, contentType: m.contentType ?? null, bytes: m.bytes, ...(m.parsed ? { parsed: m.parsed } : {}) };
 }
 
 /** A message row's values, in the column order of the INSERTs above. */

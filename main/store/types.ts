@@ -10,6 +10,7 @@
  */
 import type { AuthType } from '../protocol/auth.js';
 import type { Encoding } from '../protocol/codec.js';
+import type { SyncML } from '../protocol/model.js';
 
 export type { Encoding };
 
@@ -192,6 +193,12 @@ export interface NewMessage {
   decoded?: string | null;
   error?: string | null;
   note?: string | null;
+  /**
+   * What `bytes` decode to, when the caller already holds it (the server decoded the device's
+   * message to answer it): the message index is built from it instead of decoding the bytes again.
+   * Not stored; must equal decodeMessage(bytes) in what the index reads (message-facts.ts).
+   */
+  parsed?: SyncML;
 }
 
 /** A session read from a capture or bundle (`dmw capture import`). */

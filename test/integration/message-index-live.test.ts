@@ -1,0 +1,125 @@
+/**
+ * The message index on the server's hot path: the server hands the store the messages it already
+ * decoded (the device's message; its own answer when its data survives encoding), so the index is
+ * built without decoding them again, and the rows it writes equal those built by decoding the stored
+ * bytes (the path of capture import, recovery and catch-up). Both encodings; text, binary, large
+ * objects, Exec and Add; multi-row inserts past one statement's rows.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encodeMessage } from '../../main/protocol/codec.js';
+import type { SyncML } from '../../main/protocol/model.js';
+import { DmServer } from '../../main/server/server.js';
+import { ServerStore, type NewMessage } from '../../main/store/server-store.js';
+import { catchUpIndex } from '../../main/store/message-index.js';
+import { factsSurviveEncoding, messageFacts, parsedMessageFacts } from '../../main/store/message-facts.js';
+import { decodeMessage } from '../../main/protocol/codec.js';
+import { TestClient } from '../helpers/dm-test-client.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(): Promise<DmServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'dmw-index-live-'));
+  const server = await DmServer.start({ dataDir, port: 0, host: '127.0.0.1', limits: { maxMsgSize: 4096 } });
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  cleanups.push(() => server.close());
+  return server;
+}
+
+/** Every index row, in a stable order, ids included (the FTS rows point at cmd_index ids). */
+function indexRows(s: ServerStore): unknown {
+  return {
+    msg: s.db.prepare('SELECT * FROM msg_index ORDER BY message_id').all(),
+    cmd: s.db.prepare('SELECT * FROM cmd_index ORDER BY id').all(),
+    text: s.db.prepare('SELECT rowid, data FROM cmd_text ORDER BY rowid').all(),
+  };
+}
+
+describe('the message index built from what the server decoded', () => {
+  for (const encoding of ['xml', 'wbxml'] as const) {
+    it(`${encoding}: the rows written while the server logs equal the rows built by decoding the stored bytes`, async () => {
+      const server = await start();
+      const given: { direction: string; parsed: boolean }[] = [];
+      const addMessages = ServerStore.prototype.addMessages;
+      vi.spyOn(ServerStore.prototype, 'addMessages').mockImplementation(function (this: ServerStore, ms: readonly (NewMessage & { seq: number })[]) {
+        for (const m of ms) given.push({ direction: m.direction, parsed: m.parsed !== undefined });
+        return addMessages.call(this, ms);
+      });
+      const blob = new Uint8Array(9000).map((_, i) => (i * 7919) % 256);
+      await server.addJob('IMEI:IX', { kind: 'get', uri: './DevInfo/Mod' });
+      await server.addJob('IMEI:IX', { kind: 'replace', uri: './Vendor/Flag', value: 'on and off' });
+      await server.addJob('IMEI:IX', { kind: 'replace', uri: './Vendor/Pad', value: '  padded  ' });
+      await server.addJob('IMEI:IX', { kind: 'replace', uri: './FW/Package', value: Buffer.from(blob).toString('base64'), binary: true });
+      await server.addJob('IMEI:IX', { kind: 'get', uri: './Log/Big' });
+      await server.addJob('IMEI:IX', { kind: 'get', uri: './Nope' });
+      const client = new TestClient({
+        url: server.url, devId: 'IMEI:IX', encoding, maxMsgSize: 3000, maxObjSize: 1_000_000, devInfo: { Mod: 'Model-Q' },
+        tree: { './Vendor/Flag': { format: 'chr', data: 'x' }, './Vendor/Pad': { format: 'chr', data: 'x' }, './FW/Package': { format: 'bin', data: new Uint8Array() }, './Log/Big': { format: 'chr', data: 'log line\n'.repeat(900) } },
+      });
+      const r = await client.runSession();
+      expect(r.error).toBeUndefined();
+      expect(r.completed).toBe(true);
+      // The device's messages reached the store decoded (no second decode for the index).
+      const ins = given.filter((g) => g.direction === 'in');
+      expect(ins.length).toBeGreaterThan(3);
+      expect(ins.every((g) => g.parsed)).toBe(true);
+      // ...and some of our answers too (those whose data is plain text), not the ones with binary data.
+      expect(given.some((g) => g.direction === 'out' && g.parsed)).toBe(true);
+      expect(given.some((g) => g.direction === 'out' && !g.parsed)).toBe(true);
+      await server.store.flush();
+      const live = indexRows(server.store);
+      expect((live as { text: unknown[] }).text.length).toBeGreaterThan(5);
+      server.store.tx(() => server.store.db.exec('DELETE FROM msg_index; DELETE FROM cmd_index; DELETE FROM cmd_text'));
+      server.store.tx(() => catchUpIndex(server.store.db));
+      expect(indexRows(server.store)).toEqual(live);
+    });
+  }
+
+  it('a message of many commands (more rows than one INSERT takes): every item indexed, FTS rows on the ids of the items with data', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dmw-index-many-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const s = ServerStore.open(dir);
+    cleanups.push(() => s.close());
+    const items = Array.from({ length: 75 }, (_, i) => ({ target: { locURI: `./Vendor/N${i}` }, ...(i % 3 === 0 ? {} : { data: { kind: 'text' as const, text: i % 3 === 1 ? `value ${i}` : '' } }) }));
+    const msg: SyncML = {
+      hdr: { verDTD: '1.2', verProto: 'DM/1.2', sessionID: '1', msgID: '2', target: { locURI: 'IMEI:M' }, source: { locURI: 'https://dm/' } },
+      body: { commands: [{ kind: 'Replace', cmdID: '2', items }, ...Array.from({ length: 40 }, (_, i) => ({ kind: 'Get' as const, cmdID: String(3 + i), items: [{ target: { locURI: `./G${i}` } }] }))], final: true },
+    } as unknown as SyncML;
+    const enc = encodeMessage(msg, 'xml');
+    if (!enc.ok) throw new Error(enc.error.message);
+    const sid = s.tx(() => s.createSession({ device: 'IMEI:M', dmSessionId: '1', encoding: 'xml' }, 0));
+    s.tx(() => s.addMessages([{ sessionId: sid, seq: 1, direction: 'out', at: 0, msgId: '2', contentType: 'application/vnd.syncml.dm+xml', bytes: enc.value, parsed: msg }]));
+    const cmds = s.db.prepare('SELECT id, cmd, uri, data FROM cmd_index ORDER BY id').all() as { id: number; cmd: string; uri: string; data: string | null }[];
+    expect(cmds).toHaveLength(115);
+    expect(cmds.slice(0, 75).map((c) => c.uri)).toEqual(items.map((it) => it.target.locURI));
+    const text = s.db.prepare('SELECT rowid AS id, data FROM cmd_text ORDER BY rowid').all() as { id: number; data: string }[];
+    expect(text).toEqual(cmds.filter((c) => c.data !== null && c.data !== '').map((c) => ({ id: c.id, data: c.data })));
+    expect(text).toHaveLength(25);
+    expect((s.db.prepare(`SELECT rowid FROM cmd_text WHERE cmd_text MATCH '"value 73"'`).all() as { rowid: number }[]).map((x) => x.rowid)).toEqual([cmds[73]!.id]);
+  });
+
+  it('facts from the decoded message equal facts from the bytes; binary data is left to a decode', () => {
+    const msg = {
+      hdr: { verDTD: '1.2', verProto: 'DM/1.2', sessionID: '1', msgID: '3', target: { locURI: 'IMEI:F' }, source: { locURI: 'https://dm/' } },
+      body: { commands: [{ kind: 'Replace', cmdID: '2', items: [{ target: { locURI: './A' }, data: { kind: 'text', text: 'abc def' } }] }], final: true },
+    } as unknown as SyncML;
+    for (const to of ['xml', 'wbxml'] as const) {
+      const bytes = encodeMessage(msg, to);
+      if (!bytes.ok) throw new Error(bytes.error.message);
+      const decoded = decodeMessage(bytes.value);
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      expect(parsedMessageFacts(decoded.value.message, bytes.value, null)).toEqual(messageFacts(bytes.value, null));
+      expect(parsedMessageFacts(msg, bytes.value, null)).toEqual(messageFacts(bytes.value, null));
+    }
+    expect(factsSurviveEncoding(msg)).toBe(true);
+    const binary = structuredClone(msg) as unknown as { body: { commands: { items: { data: unknown }[] }[] } };
+    binary.body.commands[0]!.items[0]!.data = { kind: 'binary', bytes: new Uint8Array([1, 2, 3]) };
+    expect(factsSurviveEncoding(binary as unknown as SyncML)).toBe(false);
+  });
+});
