@@ -91,6 +91,8 @@ function fixturePath(): string {
 }
 
 function makeFixture(dir: string): number {
+  // Fixtures of an older store or fixture source are of no more use: a few hundred MB each.
+  for (const old of readdirSync(path.dirname(dir))) if (/^dmw-bench-ui-[0-9a-f]{12}$/.test(old)) rmSync(path.join(path.dirname(dir), old), { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   fillStore(dir, OTHER_MESSAGES).close();
