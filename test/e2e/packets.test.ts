@@ -113,10 +113,7 @@ describe.skipIf(skip !== undefined)('the packet list in a browser (npm run serve
     });
     const row = page.locator('[data-packet][data-tone=fail], [data-packet][data-tone=auth]').first();
     expect(Number(await row.getAttribute('data-worst'))).toBeGreaterThanOrEqual(300);
-    const colours = await page.evaluate(() => {
-      const bad = document.querySelector('[data-packet][data-tone=fail], [data-packet][data-tone=auth]')!;
-      return getComputedStyle(bad).backgroundColor;
-    });
+    const colours = await row.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor);
     expect(colours).not.toMatch(/^rgba\(0, 0, 0, 0\)$|^rgb\(255, 255, 255\)$/);
     // Every 2xx row stays uncoloured.
     await applyFilter(page, 'worst < 300');
