@@ -38,6 +38,15 @@ export async function ensureRendererBuilt(log: (line: string) => void = () => un
   if (!rendererIsStale()) return false;
   log('building the UI (vite) ...');
   const vite = await import('vite');
-  await vite.build({ configFile: path.join(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  // Vite keeps a NODE_ENV it finds set: started from vitest (NODE_ENV=test, the e2e tests) it would
+  // build React's development bundle, and that build would then be served to everyone after.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await vite.build({ configFile: path.join(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', mode: 'production' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   return true;
 }

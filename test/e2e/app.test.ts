@@ -40,6 +40,17 @@ describe.skipIf(skip !== undefined)('DM Workbench in a browser (npm run serve --
     await served?.stop();
   });
 
+  it('serves the production build of the UI even when started from vitest (NODE_ENV=test)', async () => {
+    // React's development bundle (jsxDEV) is slower to render and scroll; vite builds it when it
+    // inherits NODE_ENV=test, and every later `npm run serve` reused that build (main/api/ui-build.ts).
+    const scripts = await page.evaluate(() => [...(globalThis as unknown as { document: { scripts: { src: string }[] } }).document.scripts].map((s) => s.src).filter(Boolean));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const src of scripts) {
+      const text = await page.evaluate(async (u) => (await fetch(u)).text(), src);
+      expect(text, src).not.toContain('jsxDEV');
+    }
+  });
+
   it('keeps the token out of the address bar and refuses a socket without it', async () => {
     expect(page.url()).not.toContain('token=');
     const refused = await page.evaluate(async () => new Promise<boolean>((resolve) => {
