@@ -35,9 +35,11 @@ import { LAZY_SESSION_MESSAGES, messageCount, sessionEnvelope, summaryWindow } f
 import { explainRule, FindingsCache } from './findings-view.js';
 import { deletedUris, writtenEntries } from './tree-writes.js';
 import { certificateDevIdProblem } from './form-rules.js';
-import { packetFields, PacketFindings } from './packets-view.js';
+import { packetFields, PacketFindings, searchSessions } from './packets-view.js';
+import { MAX_SEARCH_SESSIONS } from './contract-packets.js';
 import { ConformanceService, conformanceHandlers, type ConformanceRunner } from './conformance-view.js';
 import { defaultConformanceRunner } from './conformance-runner.js';
+import { traceHandlers } from './traces-view.js';
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   port: 8080,
@@ -700,7 +702,9 @@ export class Backend {
       'serial.bootstrapSend': (p) => this.serial.bootstrapSend(p),
       'packets.query': (q) => this.packetFindings.query(q),
       'packets.fields': () => packetFields(),
+      'sessions.search': (q) => searchSessions(this.reader, q.filter, q.limit ?? MAX_SEARCH_SESSIONS, this.server?.store ?? this.reader),
       ...conformanceHandlers(this.conformance),
+      ...traceHandlers({ reader: () => this.reader, writer: () => this.server?.store ?? this.reader, dataDir: () => this.dataDir, now: this.now }),
     };
   }
 }

@@ -54,11 +54,14 @@ export const CHANNELS = [
   'serial.bootstrapSend',
   'packets.query',
   'packets.fields',
+  'sessions.search',
   'conformance.plans',
   'conformance.run',
   'conformance.status',
   'conformance.case',
   'conformance.report',
+  'traces.export',
+  'traces.import',
 ] as const;
 
 export type ChannelName = (typeof CHANNELS)[number];

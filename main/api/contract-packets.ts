@@ -62,9 +62,23 @@ export type PacketsQueryOutput = z.infer<typeof PacketsQueryOutputSchema>;
 export const PacketFieldSchema = z.object({ name: z.string(), type: z.enum(['string', 'number']), help: z.string() });
 export type PacketField = z.infer<typeof PacketFieldSchema>;
 
+/** Most session ids one sessions.search returns (the Sessions view lists at most this many). */
+export const MAX_SEARCH_SESSIONS = 10_000;
+
+export const SessionsSearchOutputSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), ids: z.array(z.number().int()), truncated: z.boolean(), tookMs: z.number() }),
+  z.object({ ok: z.literal(false), error: FilterErrorSchema }),
+]);
+export type SessionsSearchOutput = z.infer<typeof SessionsSearchOutputSchema>;
+
 export const packetChannels = {
   /** Messages matching a display filter ('' matches all), sorted, one page of them, and how many match. */
   'packets.query': { input: PacketsQueryInputSchema, output: PacketsQueryOutputSchema },
   /** The filter language's fields, for the filter bar's help and completion. */
   'packets.fields': { input: z.object({}).strict(), output: z.object({ fields: z.array(PacketFieldSchema) }) },
+  /** Content search: the sessions (newest first) with a message matching a display filter, from the same index. */
+  'sessions.search': {
+    input: z.object({ filter: z.string().min(1).max(MAX_FILTER_LENGTH), limit: z.number().int().min(1).max(MAX_SEARCH_SESSIONS).optional() }).strict(),
+    output: SessionsSearchOutputSchema,
+  },
 } as const;

@@ -16,8 +16,8 @@ import type { ServerStore } from '../store/server-store.js';
 import { catchUpIndex, recordFindings, unindexedCount, unjudgedSessions } from '../store/message-index.js';
 import { fieldHelp } from '../store/filter/fields.js';
 import { FilterError } from '../store/filter/parse.js';
-import { queryMessages } from '../store/filter/query.js';
-import type { PacketField, PacketsQueryInput, PacketsQueryOutput } from './contract-packets.js';
+import { queryMessages, sessionsMatching } from '../store/filter/query.js';
+import { MAX_SEARCH_SESSIONS, type PacketField, type PacketsQueryInput, type PacketsQueryOutput, type SessionsSearchOutput } from './contract-packets.js';
 import type { SessionFindings } from './findings-view.js';
 
 export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: ServerStore = store): PacketsQueryOutput {
@@ -26,6 +26,19 @@ export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: S
   try {
     const { total, rows } = queryMessages(store.db, q);
     return { ok: true, total, rows, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
+  } catch (e) {
+    if (e instanceof FilterError) return { ok: false, error: e.toJSON() };
+    throw e;
+  }
+}
+
+/** sessions.search: the sessions with a message matching `filter` (the Sessions view's content search). */
+export function searchSessions(store: ServerStore, filter: string, limit: number, writer: ServerStore = store): SessionsSearchOutput {
+  const t0 = performance.now();
+  if (unindexedCount(store.db) > 0) writer.tx(() => catchUpIndex(writer.db));
+  try {
+    const { ids, truncated } = sessionsMatching(store.db, filter, limit);
+    return { ok: true, ids, truncated, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
   } catch (e) {
     if (e instanceof FilterError) return { ok: false, error: e.toJSON() };
     throw e;

@@ -141,6 +141,25 @@ export function queryMessages(
   });
 }
 
+/**
+ * The sessions with at least one message matching `filter`, newest first, at most `limit` of them
+ * (`truncated` says there were more): the Sessions view's content search. Throws FilterError.
+ */
+export function sessionsMatching(db: Database.Database, filter: string, limit: number, opts: QueryOptions = {}): { ids: number[]; truncated: boolean } {
+  const expr = parseFilter(filter);
+  return withPatterns(db, expr, opts.regexSteps ?? DEFAULT_REGEX_STEPS, () => {
+    const hits = hitsQuery(expr);
+    let where: SqlPart;
+    if (hits) {
+      collectHits(db, hits);
+      where = { sql: 'm.message_id IN (SELECT id FROM temp.filter_hits)', params: [] };
+    } else where = whereSql(compileWhere(expr, false));
+    const rows = db.prepare(`SELECT DISTINCT m.session_id AS id FROM ${FROM_MESSAGES} WHERE ${where.sql} ORDER BY m.session_id DESC LIMIT ?`)
+      .all(...where.params, limit + 1) as { id: number }[];
+    return { ids: rows.slice(0, limit).map((r) => r.id), truncated: rows.length > limit };
+  });
+}
+
 interface Row {
   message_id: number; session_id: number; seq: number; at_ms: number; device: string | null; dir: 'in' | 'out'; msg_id: string | null; size: number; enc: string;
   commands: string; status: string; worst: number | null; f_error: number; f_warning: number; f_note: number;
