@@ -1,9 +1,10 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { MessageSummary, SessionDetail } from '../../main/api/contract.js';
 import { SESSION_STATES } from '../../main/api/contract.js';
 import { Badge, StatusCode, ago, timeOf } from '../components/Badge.js';
 import { DeviceSelect } from '../components/DeviceSelect.js';
+import { SessionContentSearch } from '../components/SessionContentSearch.js';
 import { HeldSessionBar } from '../components/HeldSession.js';
 import { MessagePanel } from '../components/MessagePanel.js';
 import { QueuePanel } from '../components/QueuePanel.js';
@@ -25,7 +26,12 @@ export function SessionsView() {
   const { errorsOnly, findingCounts } = useAppShallow((s) => ({ errorsOnly: s.errorsOnly, findingCounts: s.findingCounts }));
   const setErrorsOnly = useApp((s) => s.setErrorsOnly);
   const loadCounts = useApp((s) => s.loadFindingCounts);
-  const filtered = useMemo(() => filterSessions(sessions, filter), [sessions, filter]);
+  // Content search (message index): only the sessions with a matching message, when one is applied.
+  const [contentHits, setContentHits] = useState<ReadonlySet<number> | null>(null);
+  const filtered = useMemo(() => {
+    const f = filterSessions(sessions, filter);
+    return contentHits ? f.filter((s) => contentHits.has(s.id)) : f;
+  }, [sessions, filter, contentHits]);
   const withErrors = useMemo(() => (errorsOnly ? sessionsWithErrors(filtered, findingCounts) : null), [errorsOnly, filtered, findingCounts]);
   const shown = withErrors ? withErrors.shown : filtered;
   const parent = useRef<HTMLDivElement>(null);
@@ -59,6 +65,7 @@ export function SessionsView() {
               </select>
             </label>
             <input type="search" placeholder="Search sessions" value={filter.text} onChange={(e) => setFilter({ text: e.target.value })} aria-label="Search sessions" />
+            <SessionContentSearch onResult={setContentHits} />
             <label className="check">
               <input type="checkbox" checked={errorsOnly} onChange={(e) => setErrorsOnly(e.target.checked)} data-testid="errors-only" />
               <span>Only sessions with errors (expert findings)</span>
