@@ -14,6 +14,7 @@ import type { SessionState } from '../server/types.js';
 import { packetChannels } from './contract-packets.js';
 import { profileChannels } from './contract-profiles.js';
 import { conformanceContract } from './contract-conformance.js';
+import { traceChannels } from './contract-traces.js';
 import { certificateDevIdProblem, integerValueProblem, MAX_HANDSETS_PER_ADD, publicUrlProblem, SETTING_RANGES } from './form-rules.js';
 
 /** A number setting checked by the same words the form shows (form-rules.ts). */
@@ -690,6 +691,8 @@ export const contract = {
   ...profileChannels,
   /** Conformance plan runs (contract-conformance.ts). */
   ...conformanceContract,
+  /** Trace export and import (contract-traces.ts). */
+  ...traceChannels,
 } as const satisfies Record<ChannelName, { input: z.ZodType; output: z.ZodType }>;
 
 export const eventSchemas = {

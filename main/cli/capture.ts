@@ -3,14 +3,13 @@
  * folder, as imported sessions; and the file side of `dmw session export`. The decoding is in
  * main/capture/ (pure); this file reads and writes files and the store.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ServerStore } from '../store/server-store.js';
-import { buildBundle, BundleError, looksLikeJson, readBundle, type ImportedSession } from '../capture/bundle.js';
-import { sessionsToPcapng } from '../capture/pcapng-write.js';
-import { CaptureError } from '../capture/errors.js';
-import { importCapture, type CredentialCheck, type SkippedStream } from '../capture/import.js';
+import type { ImportedSession } from '../capture/bundle.js';
+import type { CredentialCheck, SkippedStream } from '../capture/import.js';
+import { appVersion, savedSettings } from '../capture/producer.js';
+import { readTraceFile, sessionTraceBytes, traceFileProblem, type TraceFormat } from '../capture/trace-file.js';
 import { CliError } from './errors.js';
 import { openStore, parse } from './job.js';
 import { runSubcommand } from './subcommands.js';
@@ -36,44 +35,10 @@ export async function captureCommand(argv: string[]): Promise<number> {
 /** Largest file `dmw capture import` reads (hostile or mistaken input). */
 export const MAX_CAPTURE_FILE = 1024 * 1024 * 1024;
 
-function appVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The UI's saved server settings in the data folder (workbench.json), or null when there are none. */
-function savedSettings(dataDir: string): unknown {
-  const file = path.join(dataDir, 'workbench.json');
-  if (!existsSync(file)) return null;
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { settings?: unknown }).settings ?? null;
-  } catch {
-    return null;
-  }
-}
-
-export function exportSessionFile(store: ServerStore, dataDir: string, id: number, format: 'pcapng' | 'bundle', out: string): void {
+export function exportSessionFile(store: ServerStore, dataDir: string, id: number, format: TraceFormat, out: string): void {
   const session = store.session(id);
   if (!session) throw new CliError(`no session ${id} in ${dataDir}`);
-  const messages = store.messages(id);
-  const version = appVersion();
-  let bytes: Uint8Array | string;
-  if (format === 'bundle') {
-    bytes = buildBundle({ session, messages, settings: savedSettings(dataDir), appVersion: version, now: Date.now() });
-  } else {
-    const trace = messages.map((m) => ({
-      direction: m.direction, at: m.at, bytes: m.bytes, contentType: m.contentType, httpStatus: m.httpStatus,
-      label: `dmw session ${id} message #${m.seq} ${m.direction === 'in' ? 'device -> server' : 'server -> device'}${m.msgId ? ` MsgID ${m.msgId}` : ''}${m.note ? `; ${m.note.split('\n')[0]}` : ''}`,
-    }));
-    bytes = sessionsToPcapng([{ messages: trace }], {
-      comment: `DM Workbench ${version}: session ${id} (device ${session.device ?? '-'}, SessionID ${session.dmSessionId ?? '-'}) exported from ${path.resolve(dataDir)}; synthetic Ethernet/IPv4/TCP/HTTP framing, original timestamps and message bytes`,
-      application: `DM Workbench ${version} (dmw session export)`,
-    });
-  }
+  const bytes = sessionTraceBytes(format, { session, messages: store.messages(id), appVersion: appVersion(), settings: savedSettings(dataDir), dataDir: path.resolve(dataDir), now: Date.now() });
   try {
     writeFileSync(out, bytes);
   } catch (e) {
@@ -110,13 +75,12 @@ async function importCommand(argv: string[]): Promise<number> {
   }
 
   let sessions: ImportedSession[];
-  let skipped: SkippedStream[] = [];
+  let skipped: SkippedStream[];
   try {
-    if (looksLikeJson(bytes)) sessions = [readBundle(new TextDecoder().decode(bytes))];
-    else ({ sessions, skipped } = importCapture(bytes, creds));
+    ({ sessions, skipped } = readTraceFile(bytes, creds));
   } catch (e) {
-    if (e instanceof CaptureError) throw new CliError(`${file}: broken capture at file offset ${e.offset}: ${e.message}; nothing imported`);
-    if (e instanceof BundleError) throw new CliError(`${file}: ${e.message}; nothing imported`);
+    const problem = traceFileProblem(e);
+    if (problem) throw new CliError(`${file}: ${problem.message}; nothing imported`);
     throw e;
   }
   const store = await openStore(values.data, IMPORT_USAGE, true);
