@@ -139,4 +139,27 @@ describe.skipIf(skip !== undefined)('the packet list in a browser (npm run serve
     await shot('packets-opened');
     expect(errors).toEqual([]);
   });
+
+  it('the Sessions view searches message content through the same index (a bare word, a filter, a bad filter)', async () => {
+    await page.click('[data-view=sessions]');
+    const rows = page.locator('[data-testid=session-list] .list-row');
+    await rows.first().waitFor();
+    const box = page.locator('[data-testid=content-search]');
+    // Every demo session's package 1 carries DevInfo.
+    await box.fill('DevInfo');
+    await box.press('Enter');
+    await expect.poll(() => page.locator('[data-testid=content-search-result]').textContent(), { timeout: 10_000 }).toMatch(/^[1-9]\d* session/);
+    expect(await rows.count()).toBeGreaterThan(0);
+    await box.fill('data contains "no-such-content-anywhere"');
+    await box.press('Enter');
+    await expect.poll(() => page.locator('[data-testid=content-search-result]').textContent(), { timeout: 10_000 }).toMatch(/^0 session/);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(0);
+    await box.fill('dta contains "x"');
+    await box.press('Enter');
+    const err = page.locator('[data-testid=content-search-error]');
+    await err.waitFor({ timeout: 10_000 });
+    expect(await err.locator('pre').textContent()).toBe('dta contains "x"\n^~~');
+    await shot('sessions-content-search');
+    expect(errors).toEqual([]);
+  });
 });
