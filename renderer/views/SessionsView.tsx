@@ -10,6 +10,7 @@ import { MessagePanel } from '../components/MessagePanel.js';
 import { QueuePanel } from '../components/QueuePanel.js';
 import { SequenceDiagram } from '../components/SequenceDiagram.js';
 import { downloadText } from '../hooks/download.js';
+import { TraceExportButtons, TraceImport } from '../components/TraceFiles.js';
 import { useSessionWindows } from '../hooks/session-windows.js';
 import { useApi, useApp, useAppShallow } from '../hooks/store.js';
 import { filterSessions, heldSession } from '../stores/app-store.js';
@@ -52,6 +53,7 @@ export function SessionsView() {
       <header className="view-head">
         <h1>Sessions</h1>
         <span className="muted">{shown.length} of {sessions.length} · live{withErrors && withErrors.unjudged > 0 ? ` · judging ${withErrors.unjudged} session(s)…` : ''}</span>
+        <TraceImport />
       </header>
       <div className="split">
         <div className="split-list">
@@ -182,6 +184,7 @@ function SessionDebugger({ detail }: { detail: SessionDetail }) {
         <div className="row gap">
           {s.state === 'active' && <button onClick={() => void abort(s.id)}>Abort</button>}
           <button onClick={() => void exportIt()} data-testid="export-session">Export for bug report</button>
+          <TraceExportButtons sessionId={s.id} />
         </div>
       </header>
       {s.device && s.state === 'active' && <HeldSessionBar device={s.device} sessionId={s.id} />}
