@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { FilterErrorView } from '../../main/api/contract-packets.js';
 import { useApi } from '../hooks/store.js';
 import { caretLine } from './PacketFilterBar.js';
+import { asFilter } from './content-filter.js';
 
 /**
  * The Sessions view's content search: a display filter over what the sessions' messages hold
@@ -64,14 +65,4 @@ export function SessionContentSearch({ onResult }: { onResult: (ids: ReadonlySet
       )}
     </div>
   );
-}
-
-/** What the box holds as a display filter: a bare word or phrase becomes a content search. */
-export function asFilter(text: string): string {
-  const t = text.trim();
-  if (t === '') return '';
-  const looksLikeFilter = /(==|!=|<=|>=|<|>|\bcontains\b|\bmatches\b|&&|\|\||^!|\(|\band\b|\bor\b|\bnot\b)/.test(t);
-  if (looksLikeFilter) return t;
-  const quoted = JSON.stringify(t);
-  return `data contains ${quoted} || uri contains ${quoted}`;
 }

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Backend } from '../../main/api/backend.js';
 import { dispatch } from '../../main/api/dispatch.js';
 import { ServerStore } from '../../main/store/server-store.js';
-import { asFilter } from '../../renderer/components/SessionContentSearch.js';
+import { asFilter } from '../../renderer/components/content-filter.js';
 import { logSession } from '../helpers/filter-fixture.js';
 
 const cleanup: Array<() => unknown> = [];
