@@ -14,7 +14,8 @@ import { packetAt, packetTone } from '../stores/packets-slice.js';
 import './packets.css';
 
 const ROW = 24;
-const OVERSCAN = 20;
+/** Rows rendered beyond the viewport on each side: each one is laid out and painted every time it comes in. */
+const OVERSCAN = 4;
 
 const COLUMNS: { label: string; sort?: PacketSortColumn; title?: string }[] = [
   { label: 'Time', sort: 'time' },
@@ -146,17 +147,18 @@ const PacketBody = memo(function PacketBody({ count, pages, ensure, open, follow
     if (!el) return;
     const up = el.scrollTop < lastTop.current - 1;
     lastTop.current = el.scrollTop;
-    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 1.5;
+    // The content's height is known (count × ROW): reading scrollHeight could force a layout mid-scroll.
+    const atBottom = el.scrollTop + el.clientHeight >= count * ROW - ROW * 1.5;
     if (up && !atBottom) setFollow(false);
     else if (atBottom) setFollow(true);
-  }, [setFollow]);
+  }, [setFollow, count]);
   return (
     <div className="pk-scroll" ref={parent} onScroll={onScroll} data-testid="packet-list">
       <div style={{ height: v.getTotalSize(), position: 'relative' }}>
         {items.map((it) => {
           const row = packetAt(pages, it.index);
           return row
-            ? <PacketLine key={it.key} row={row} top={it.start} onOpen={open} />
+            ? <PacketLine key={row.id} row={row} top={it.start} onOpen={open} />
             : <div key={it.key} className="pk-row pk-cols loading" style={{ transform: `translateY(${it.start}px)` }} data-loading><span>…</span></div>;
         })}
       </div>
@@ -165,13 +167,20 @@ const PacketBody = memo(function PacketBody({ count, pages, ensure, open, follow
   );
 });
 
-/** One row; memoized so scrolling re-renders only the rows that come into view. */
+/**
+ * One row; memoized (keyed by the message's id) so scrolling renders only the rows that come into
+ * view. Kept cheap to lay out and paint, since a fast scroll brings a screenful of new rows every
+ * frame: one element per cell holding one text node (strings built here, not interpolated JSX,
+ * which would make several text nodes), tooltips only where a cell can be cut short, and the
+ * findings cell empty unless there are findings.
+ */
 const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketRow; top: number; onOpen: (row: PacketRow) => void }) {
   const tone = packetTone(row);
   const f = row.findings;
+  const any = f.error + f.warning + f.note > 0;
   return (
     <div
-      className={`pk-row pk-cols${tone ? ` tone-${tone}` : ''}`}
+      className={tone ? `pk-row pk-cols tone-${tone}` : 'pk-row pk-cols'}
       style={{ transform: `translateY(${top}px)` }}
       onClick={() => onOpen(row)}
       onKeyDown={(e) => e.key === 'Enter' && onOpen(row)}
@@ -183,19 +192,19 @@ const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketR
       data-tone={tone ?? 'none'}
       data-worst={row.worst ?? ''}
     >
-      <span className="mono">{clock(row.at)}</span>
-      <span title={`session ${row.sessionId}, message ${row.seq}`}>#{row.sessionId}.{row.seq}</span>
-      <span className="mono" title={row.devId}>{row.devId}</span>
-      <span className={row.dir === 'in' ? 'pk-dir-in' : 'pk-dir-out'} title={row.dir === 'in' ? 'client → server' : 'server → client'}>{row.dir === 'in' ? '→' : '←'}</span>
-      <span className="mono">{row.msgId ?? '—'}</span>
-      <span className="mono">{row.size}</span>
+      <span>{clock(row.at)}</span>
+      <span>{`#${row.sessionId}.${row.seq}`}</span>
+      <span className="pk-cut" title={row.devId}>{row.devId}</span>
+      <span className={row.dir === 'in' ? 'pk-dir-in' : 'pk-dir-out'}>{row.dir === 'in' ? '→' : '←'}</span>
+      <span>{row.msgId ?? '—'}</span>
+      <span>{String(row.size)}</span>
       <span>{row.enc || '?'}</span>
-      <span title={row.commands}>{row.commands || <i className="muted">none</i>}</span>
-      <span className="mono" title={row.status}>{row.status || '—'}</span>
-      <span className="pk-find" aria-label={`findings: ${f.error} errors, ${f.warning} warnings, ${f.note} notes`}>
-        {f.error > 0 && <span className="badge sev sev-error" data-severity="error">✖ {f.error}</span>}
-        {f.warning > 0 && <span className="badge sev sev-warning" data-severity="warning">▲ {f.warning}</span>}
-        {f.note > 0 && <span className="badge sev sev-note" data-severity="note">● {f.note}</span>}
+      <span className={row.commands ? 'pk-cut' : 'pk-cut muted'} title={row.commands}>{row.commands || 'none'}</span>
+      <span className="pk-cut" title={row.status}>{row.status || '—'}</span>
+      <span className="pk-find" aria-label={any ? `findings: ${f.error} errors, ${f.warning} warnings, ${f.note} notes` : undefined}>
+        {f.error > 0 && <span className="badge sev sev-error" data-severity="error">{`✖ ${f.error}`}</span>}
+        {f.warning > 0 && <span className="badge sev sev-warning" data-severity="warning">{`▲ ${f.warning}`}</span>}
+        {f.note > 0 && <span className="badge sev sev-note" data-severity="note">{`● ${f.note}`}</span>}
       </span>
     </div>
   );

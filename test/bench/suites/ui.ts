@@ -75,10 +75,15 @@ async function buildRenderer(log: (line: string) => void): Promise<string> {
     if (was === undefined) delete process.env.NODE_ENV;
     else process.env.NODE_ENV = was;
   }
-  const js = readdirSync(path.join(outDir, 'assets')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(outDir, 'assets', f), 'utf8')).join('');
-  if (js.includes('jsxDEV')) throw new Error('the renderer build is a development build (jsxDEV): figures would not be the app\'s');
-  log(`ui: renderer built for production in ${outDir}`);
-  return outDir;
+  return checkedBuild(outDir, log);
+}
+
+/** `dir` if it holds a production build of the renderer; throws on a development build. */
+function checkedBuild(dir: string, log: (line: string) => void): string {
+  const js = readdirSync(path.join(dir, 'assets')).filter((f) => f.endsWith('.js')).map((f) => readFileSync(path.join(dir, 'assets', f), 'utf8')).join('');
+  if (js.includes('jsxDEV')) throw new Error(`the renderer build in ${dir} is a development build (jsxDEV): figures would not be the app's`);
+  log(`ui: renderer, production build, in ${dir}`);
+  return dir;
 }
 
 /** The fixture folder for this source of the store and the fixture: reused across runs until either changes. */
@@ -185,7 +190,10 @@ export const suite: BenchSuite = {
       log('ui: Chromium not found (apt-get install chromium); nothing measured\n');
       return [{ target: 'ui first contentful paint < 1 s', pass: undefined, detail: 'no Chromium' }];
     }
-    const staticDir = await buildRenderer(log);
+    // `--static DIR`: a renderer built beforehand (e.g. of an older commit, to compare in alternating runs).
+    const si = ctx.args.indexOf('--static');
+    const given = si >= 0 ? ctx.args[si + 1] : undefined;
+    const staticDir = given ? checkedBuild(path.resolve(given), log) : await buildRenderer(log);
     const dir = fixturePath();
     let t = performance.now();
     let longSession: number;
@@ -326,7 +334,7 @@ export const suite: BenchSuite = {
       await browser.close();
       await ui.close();
       await backend.close();
-      rmSync(staticDir, { recursive: true, force: true });
+      if (!given) rmSync(staticDir, { recursive: true, force: true });
     }
     return verdicts;
   },
