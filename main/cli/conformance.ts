@@ -15,7 +15,7 @@ import { jsonSummary, type ConformanceProgress, type PlanResult, type Verdict } 
 import { DEFAULT_PLAN, PLAN_NAMES, planInfo } from '../judge/conformance/plans.js';
 
 const LIST_USAGE = 'dmw conformance list [--plan NAME] [--json]';
-const RUN_USAGE = 'dmw conformance run --device DEVID --port N [--data DIR] [--server-id ID] [--client-auth basic|md5|hmac] [--client-cred NAME:SECRET] [--server-cred NAME:SECRET] [--tls] [--plan NAME] [--case ID]... [--wait S] [--junit OUT.xml] [--html OUT.html] [--json]';
+const RUN_USAGE = 'dmw conformance run --device DEVID --port N [--data DIR] [--server-id ID] [--client-auth basic|md5|hmac] [--client-cred NAME:SECRET] [--server-cred NAME:SECRET] [--tls] [--plan NAME] [--case ID]... [--wait S] [--junit OUT.xml] [--html OUT.html] [--json] [--notify URL]';
 
 const HELP = `usage:
   ${LIST_USAGE}
@@ -29,6 +29,9 @@ run           runs a DM server on --port for the run and drives the device throu
 --port, --data, --server-id, --client-auth, --client-cred, --server-cred, --tls
               as for \`dmw server\` (--client-cred-file, --server-cred-file and --host ADDR, default
               0.0.0.0, too); cases that need credentials the run lacks are not applicable
+--notify      the device's package #0 address (dmw handset prints it as notifyUrl), kept as the
+              device's notify URL in --data: the run then asks for each session itself instead of
+              waiting for the device to connect
 --case        only this case (repeat for more), by id as \`list\` shows it
 --wait        seconds to wait for the device to open a session or to send its next message
               (default 60); past it the case and the rest are inconclusive
@@ -67,6 +70,7 @@ async function run(argv: string[]): Promise<number> {
     device: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, 'server-id': { type: 'string' },
     'client-auth': { type: 'string' }, ...CREDENTIAL_FLAGS, tls: { type: 'boolean' }, plan: { type: 'string' },
     case: { type: 'string', multiple: true }, wait: { type: 'string' }, junit: { type: 'string' }, html: { type: 'string' }, json: { type: 'boolean' },
+    notify: { type: 'string' },
   }, 0, RUN_USAGE);
   if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${RUN_USAGE}`);
   if (values.port === undefined) throw new CliError(`--port N is required\nusage: ${RUN_USAGE}`);
@@ -81,6 +85,15 @@ async function run(argv: string[]): Promise<number> {
     const s = Number(values.wait);
     if (!Number.isFinite(s) || s <= 0 || s > 86_400) throw new CliError(`--wait must be a number of seconds above 0 (at most 86400), got "${values.wait}"`);
     waitMs = Math.round(s * 1000);
+  }
+  if (values.notify !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(values.notify);
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new CliError(`--notify must be an http:// or https:// URL (the handset's notifyUrl), got "${values.notify}"`);
   }
   const plan = knownPlan(values.plan);
   const { selectCases, UnknownCaseError } = await import('../judge/conformance/run.js');
@@ -111,6 +124,7 @@ async function run(argv: string[]): Promise<number> {
     if (err.code === 'EACCES') throw new CliError(`--port: not allowed to listen on port ${port}`);
     throw new CliError(`cannot start the server: ${err.message}`);
   }
+  if (values.notify !== undefined) server.setDevice(values.device, { notifyUrl: values.notify });
   const progress = new Progress(process.stderr, values.device);
   let result: PlanResult;
   try {
@@ -163,6 +177,7 @@ export function summaryLine(r: PlanResult): string {
 class Progress {
   private readonly tty: boolean;
   private waitingSaid = false;
+  private current: string | undefined;
   private drawn = false;
 
   constructor(private readonly out: NodeJS.WriteStream, private readonly device: string) {
@@ -172,11 +187,13 @@ class Progress {
   on(p: ConformanceProgress): void {
     switch (p.kind) {
       case 'waiting':
-        if (this.waitingSaid) return;
+        // Notified: said once. Not notified: every session the device must start by hand is asked for.
+        if (p.notified && this.waitingSaid) return;
         this.waitingSaid = true;
-        this.line(p.notified ? `sent package #0 to ${this.device}; waiting for its session` : `waiting for ${this.device} to connect (${p.detail ?? 'no package #0 sent'}: start its DM session)`);
+        this.line(p.notified ? `sent package #0 to ${this.device}; waiting for its session` : `waiting for ${this.device} to connect${this.current ? ` for ${this.current}` : ''} (${p.detail ?? 'no package #0 sent'}: start its DM session, or give --notify URL)`);
         return;
       case 'case-start':
+        this.current = p.id;
         if (this.tty) this.bar(p.index, p.total, p.id);
         return;
       case 'case-end':

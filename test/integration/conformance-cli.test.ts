@@ -46,7 +46,7 @@ function freePort(): Promise<number> {
 }
 
 /** A data folder, a free port, and a handset that answers package #0 from the server on it. */
-async function setup(faults: string[] = []) {
+async function setup(faults: string[] = [], register = true) {
   const dir = mkdtempSync(path.join(tmpdir(), 'dmw-conf-cli-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
@@ -57,10 +57,12 @@ async function setup(faults: string[] = []) {
   const listener = await NotificationListener.start();
   cleanup.push(() => listener.close(), () => handset.close());
   const url = listener.register(handset);
-  const store = ServerStore.open(dir);
-  store.tx(() => store.setNotifyUrl(handset.devId, url, Date.now()));
-  store.close();
-  return { dir, port, handset };
+  if (register) {
+    const store = ServerStore.open(dir);
+    store.tx(() => store.setNotifyUrl(handset.devId, url, Date.now()));
+    store.close();
+  }
+  return { dir, port, handset, url };
 }
 
 describe('dmw conformance list', () => {
@@ -116,6 +118,18 @@ describe('dmw conformance run', () => {
     }
   }, 60_000);
 
+  it('--notify URL: a device the data folder knows no notify address of is asked for each session (dmw handset prints it)', async () => {
+    const { dir, port, handset, url } = await setup([], false);
+    const r = await dmwAsync(['conformance', 'run', '--device', handset.devId, '--port', String(port), '--host', '127.0.0.1', '--data', dir,
+      '--server-cred', 'dmw:srv', '--case', 'dm12.get.leaf', '--case', 'dm12.replace.leaf', '--wait', '20', '--notify', url]);
+    expect(r.err).toMatch(/sent package #0 to IMEI:490154203237518/);
+    expect(r.code, r.err + r.out).toBe(0);
+    expect(r.out).toMatch(/2 cases, 2 passed, 0 failed/);
+    const bad = await inProcess(['conformance', 'run', '--device', handset.devId, '--port', String(port), '--notify', 'ftp://x']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--notify must be an http:\/\/ or https:\/\/ URL/);
+  }, 60_000);
+
   it('a failing case: exit 1, the summary says so', async () => {
     const { dir, port, handset } = await setup(['wrong-status-code']);
     const r = await dmwAsync(['conformance', 'run', '--device', handset.devId, '--port', String(port), '--host', '127.0.0.1', '--data', dir, '--server-cred', 'dmw:srv', '--case', 'dm12.get.missing', '--wait', '20']);
@@ -130,7 +144,7 @@ describe('dmw conformance run', () => {
     const port = await freePort();
     const r = await dmwAsync(['conformance', 'run', '--device', 'IMEI:000000000000000', '--port', String(port), '--host', '127.0.0.1', '--data', dir, '--case', 'dm12.get.leaf', '--case', 'dm12.get.missing', '--wait', '0.5', '--json']);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/waiting for IMEI:000000000000000 to connect \(it has no notify address: start its DM session\)/);
+    expect(r.err).toMatch(/waiting for IMEI:000000000000000 to connect for dm12\.get\.leaf \(it has no notify address: start its DM session, or give --notify URL\)/);
     const last = JSON.parse(r.out.trimEnd().split('\n').at(-1)!);
     expect(last).toMatchObject({ passed: 0, failed: 0, inconclusive: 2, skipped: 0 });
   }, 60_000);
