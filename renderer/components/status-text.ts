@@ -48,3 +48,12 @@ export function statusesTooltip(statuses: readonly ShownStatus[]): string | unde
   if (statuses.length === 0) return undefined;
   return statuses.map((s) => `${s.text} ← ${s.answers}`).join('\n');
 }
+
+/**
+ * The packet list's status cell ("200×5 425 200×43") as a tooltip: each code once, with its
+ * meaning, one per line ("200 OK\n425 Permission denied"); undefined for an empty summary.
+ */
+export function statusSummaryTooltip(summary: string): string | undefined {
+  const codes = [...new Set([...summary.matchAll(/\b(\d{3})(?:×\d+)?\b/g)].map((m) => m[1]!))];
+  return codes.length ? codes.map((c) => describeStatus(c)).join('\n') : undefined;
+}

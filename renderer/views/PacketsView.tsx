@@ -9,6 +9,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { memo, useCallback, useEffect, useRef, useState } from 'react';
 import type { PacketRow, PacketSortColumn } from '../../main/api/contract-packets.js';
 import { PacketFilterBar } from '../components/PacketFilterBar.js';
+import { statusSummaryTooltip } from '../components/status-text.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
 import { packetAt, packetTone } from '../stores/packets-slice.js';
 import './packets.css';
@@ -200,7 +201,7 @@ const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketR
       <span>{String(row.size)}</span>
       <span>{row.enc || '?'}</span>
       <span className={row.commands ? 'pk-cut' : 'pk-cut muted'} title={row.commands}>{row.commands || 'none'}</span>
-      <span className="pk-cut" title={row.status}>{row.status || '—'}</span>
+      <span className="pk-cut" title={statusSummaryTooltip(row.status)}>{row.status || '—'}</span>
       <span className="pk-find" aria-label={any ? `findings: ${f.error} errors, ${f.warning} warnings, ${f.note} notes` : undefined}>
         {f.error > 0 && <span className="badge sev sev-error" data-severity="error">{`✖ ${f.error}`}</span>}
         {f.warning > 0 && <span className="badge sev sev-warning" data-severity="warning">{`▲ ${f.warning}`}</span>}

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DmwApi, MessageSummary } from '../../main/api/contract.js';
 import { StatusCode } from '../../renderer/components/Badge.js';
 import { MessagePanel } from '../../renderer/components/MessagePanel.js';
-import { failedStatusText, statusesOfMessage } from '../../renderer/components/status-text.js';
+import { failedStatusText, statusesOfMessage, statusSummaryTooltip } from '../../renderer/components/status-text.js';
 import { StoreProvider } from '../../renderer/hooks/store.js';
 import { createAppStore } from '../../renderer/stores/app-store.js';
 import { fakeApi } from '../helpers/fake-api.js';
@@ -65,5 +65,12 @@ describe('status meanings in the app', () => {
     const bare = screen.getByText((_, e) => e?.getAttribute('data-status-code') === '424')!;
     expect(bare.textContent).toBe('424');
     expect(bare.getAttribute('title')).toContain('Size mismatch');
+  });
+});
+
+describe('the packet list status cell', () => {
+  it('names each code of the summary once with its meaning', () => {
+    expect(statusSummaryTooltip('200×5 425 200×43')).toBe('200 OK\n425 Permission denied');
+    expect(statusSummaryTooltip('')).toBeUndefined();
   });
 });
