@@ -5,6 +5,10 @@ import { MessageFindingMark } from './Findings.js';
 import { failedStatusText, statusesOfMessage, statusesTooltip } from './status-text.js';
 
 const ROW = 44;
+/** Rows beyond the 420 px viewport (about 10 rows) on each side: each is laid out and painted as it comes in. */
+const OVERSCAN = 3;
+/** A row is a fixed box placed by transform: nothing in it can change another row's layout. */
+const CONTAIN = 'strict';
 
 function label(m: MessageSummary): string {
   const kinds: string[] = [];
@@ -33,7 +37,7 @@ export function SequenceDiagram({ messages, selectedId, onSelect, findings, onRa
   const onSelectRef = useRef(onSelect);
   onSelectRef.current = onSelect;
   const select = useCallback((id: number) => onSelectRef.current(id), []);
-  const v = useVirtualizer({ count: messages.length, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: 12 });
+  const v = useVirtualizer({ count: messages.length, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: OVERSCAN });
   const items = v.getVirtualItems();
   const first = items[0]?.index ?? -1;
   const last = items[items.length - 1]?.index ?? -1;
@@ -77,7 +81,7 @@ const SeqRow = memo(function SeqRow({ m, top, selected, findings, onSelect }: {
   return (
     <div
       className={`seq-row${selected ? ' selected' : ''}${bad ? ' bad' : ''}`}
-      style={{ transform: `translateY(${top}px)`, height: ROW }}
+      style={{ transform: `translateY(${top}px)`, height: ROW, contain: CONTAIN }}
       onClick={() => onSelect(m.id)}
       data-message={m.id}
       data-direction={m.direction}
@@ -85,12 +89,13 @@ const SeqRow = memo(function SeqRow({ m, top, selected, findings, onSelect }: {
       tabIndex={0}
       onKeyDown={(e) => e.key === 'Enter' && onSelect(m.id)}
     >
-      <span className="seq-time">+{m.offsetMs} ms</span>
+      <span className="seq-time">{`+${m.offsetMs} ms`}</span>
       <span className="seq-lane-line left" />
       <span className={`seq-arrow ${toServer ? 'to-server' : 'to-client'}`}>
         <span className="seq-label" title={statusesTooltip(statuses)}>
           <MessageFindingMark findings={findings} />
-          <b>{toServer ? '▶' : '◀'} #{m.seq}</b> MsgID {m.msgId ?? '?'} · {m.size} B · {label(m)}
+          {/* One text node each (interpolated JSX would make one per piece). */}
+          <b>{`${toServer ? '▶' : '◀'} #${m.seq}`}</b>{` MsgID ${m.msgId ?? '?'} · ${m.size} B · ${label(m)}`}
           {failed && <span className="bad" data-testid="seq-status"> · {failed}</span>}
           {m.final === false && <i> (more)</i>}
           {m.durationMs !== null && <span className="muted"> · server {Math.round(m.durationMs)} ms</span>}
