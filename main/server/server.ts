@@ -302,7 +302,7 @@ export class DmServer {
           this.apply(out.effects, l.id, l.devId, at, events);
           this.store.addMessage({
             sessionId: l.id, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
-            bytes: out.bytes, note,
+            bytes: out.bytes, note, ...(factsSurviveEncoding(out.response) ? { parsed: out.response } : {}),
           });
           events.push({ type: 'message', at: iso(at), sessionId: l.id, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200, note });
           events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));

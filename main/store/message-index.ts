@@ -16,6 +16,13 @@
  * the live server, the rejections path and capture import all go through), so a crash never leaves a
  * message without its index; the v2 -> v3 migration backfills existing folders; `catchUpIndex`
  * indexes anything logged by other means (none today) before a query.
+ *
+ * Why in the same transaction rather than a catch-up that readers run first: readers may hold a
+ * read-only connection (the filter keeps its scratch rows in a temp table for them) and could not
+ * write a catch-up; and what the index costs the server per round trip is now mostly fixed SQLite
+ * work that the group commit shares between the round trips of a group. The server hands over the
+ * message it decoded (LoggedMessage.parsed), so the hot path never decodes a message twice; each
+ * table gets one multi-row INSERT per message. Figures: test/bench/README.md, "message index".
  */
 import type Database from 'better-sqlite3';
 import { messageFacts, parsedMessageFacts, DATA_EXCERPT, type MessageFacts } from './message-facts.js';
@@ -106,9 +113,13 @@ const MSG_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const CMD_COLUMNS = '(message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data)';
 const CMD_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 
-/** `INSERT INTO table columns VALUES row, row, ...` with `n` rows, prepared once per n. */
+const insertTexts = new Map<string, string[]>();
+
+/** `INSERT INTO table columns VALUES row, row, ...` with `n` rows, its text built and prepared once per n. */
 function insertRows(db: Database.Database, table: string, columns: string, row: string, n: number): Database.Statement {
-  return sql(db, `INSERT INTO ${table} ${columns} VALUES ${Array.from({ length: n }, () => row).join(', ')}`);
+  let texts = insertTexts.get(table);
+  if (!texts) insertTexts.set(table, (texts = []));
+  return sql(db, (texts[n] ??= `INSERT INTO ${table} ${columns} VALUES ${Array.from({ length: n }, () => row).join(', ')}`));
 }
 
 /**

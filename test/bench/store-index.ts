@@ -11,12 +11,17 @@
  * (process.cpuUsage) per round trip, median and range of R alternating repetitions:
  *
  *  - `log only`: the messages INSERT alone (the store before the index), same SQL, same transaction;
- *  - `log + index, decode`: store.addMessages as callers without the decoded message call it (capture
- *    import, rejections): the index decodes each message again;
- *  - `log + index, decoded given`: store.addMessages with each message's decoded form (`parsed`), as
- *    the server logs a round trip;
+ *  - `log + index v1 (b5a9ae7)`: the index as first written (a copy of its code below): one
+ *    statement per row, each message decoded again;
+ *  - `log + index, decode`: the same INSERT, then indexMessages as callers without the decoded message
+ *    (capture import, rejections) reach it: the index decodes each message again;
+ *  - `log + index, decoded given`: the same with each message's decoded form (`parsed`), as the server
+ *    hands it over;
+ *  - `store.group + addMessages, given`: the server's whole call, in its group commit (one group per
+ *    round trip: the figure includes the event-loop turn and COMMIT of the group);
  *  - `facts: decode` / `facts: decoded given`: building the index's facts alone, no SQL.
  */
+import type Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +29,7 @@ import { HandsetPool } from '../../main/client/index.js';
 import { DmServer } from '../../main/server/server.js';
 import { ServerStore, type NewMessage } from '../../main/store/server-store.js';
 import * as facts from '../../main/store/message-facts.js';
+import { indexMessages, type LoggedMessage } from '../../main/store/message-index.js';
 import { decodeMessage } from '../../main/protocol/codec.js';
 import type { SyncML } from '../../main/protocol/model.js';
 import { DEVICE } from '../../main/tree/tree.js';
@@ -96,10 +102,43 @@ async function makeCorpus(sessions: number): Promise<RoundTrip[][]> {
   }
 }
 
-type Variant = 'log only' | 'log + index, decode' | 'log + index, decoded given';
+type Variant = 'log only' | 'log + index v1 (b5a9ae7)' | 'log + index, decode' | 'log + index, decoded given' | 'store.group + addMessages, given';
+
+/**
+ * The index as commit b5a9ae7 wrote it (one INSERT per row, a decode per message), kept here so both
+ * run in one process, alternating, on the same corpus: runs in separate processes moved by more
+ * than the difference on this shared machine.
+ */
+function indexV1(db: Database.Database, m: { id: number; sessionId: number; seq: number; direction: 'in' | 'out'; atMs: number; msgId: string | null; contentType: string | null; bytes: Uint8Array }): void {
+  const prep = (text: string) => {
+    let st = v1Statements.get(text);
+    if (!st) v1Statements.set(text, (st = db.prepare(text)));
+    return st;
+  };
+  const f = facts.messageFacts(m.bytes, m.contentType);
+  const msgId = f.hdrMsgId ?? m.msgId;
+  prep(`INSERT INTO msg_index (message_id, session_id, seq, at_ms, dir, msg_id, size, enc, cred, decoded, ncmd, commands, status, worst)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(m.id, m.sessionId, m.seq, Math.round(m.atMs), m.direction, m.msgId ?? f.hdrMsgId, m.bytes.length, f.enc, f.cred, f.decoded ? 1 : 0, f.commands.length, f.commandSummary, f.statusSummary, f.worst);
+  if (f.commands.length === 0) return;
+  const insert = prep(`INSERT INTO cmd_index (message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const text = prep('INSERT INTO cmd_text (rowid, data) VALUES (?, ?)');
+  const peer = m.direction === 'in' ? 'out' : 'in';
+  for (const c of f.commands) {
+    const row = insert.run(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
+      c.data === null ? null : c.data.slice(0, facts.DATA_EXCERPT));
+    if (c.data !== null && c.data.length > 0) text.run(row.lastInsertRowid, c.data);
+    if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
+      prep(`UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status'`)
+        .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef);
+    }
+  }
+}
+const v1Statements = new Map<string, Database.Statement>();
 
 /** CPU ms per round trip logging `n` round trips of the corpus into a fresh folder. */
-function runStore(corpus: RoundTrip[][], n: number, variant: Variant): number {
+async function runStore(corpus: RoundTrip[][], n: number, variant: Variant): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'dmw-bench-index-'));
   const store = ServerStore.open(dir, { synchronous: 'NORMAL' });
   try {
@@ -120,18 +159,28 @@ function runStore(corpus: RoundTrip[][], n: number, variant: Variant): number {
     const t0 = process.cpuUsage();
     for (const p of plan) {
       const [a, b] = p.trip;
-      if (variant === 'log only') {
-        store.tx(() => raw.all(
-          p.sessionId, p.seq, 'in', new Date(a.at).toISOString(), null, a.msgId, a.contentType, null, Buffer.from(a.bytes), null, null, null,
-          p.sessionId, p.seq + 1, 'out', new Date(b.at).toISOString(), 1, b.msgId, b.contentType, 200, Buffer.from(b.bytes), null, null, null));
-      } else {
-        const given = variant === 'log + index, decoded given';
-        store.tx(() => store.addMessages([msg(a, p.sessionId, p.seq, given), msg(b, p.sessionId, p.seq + 1, given)]));
+      if (variant === 'store.group + addMessages, given') {
+        await store.group(() => store.addMessages([msg(a, p.sessionId, p.seq, true), msg(b, p.sessionId, p.seq + 1, true)]));
+        continue;
       }
+      store.tx(() => {
+        const ids = raw.all(
+          p.sessionId, p.seq, 'in', new Date(a.at).toISOString(), null, a.msgId, a.contentType, null, Buffer.from(a.bytes), null, null, null,
+          p.sessionId, p.seq + 1, 'out', new Date(b.at).toISOString(), 1, b.msgId, b.contentType, 200, Buffer.from(b.bytes), null, null, null) as { id: number }[];
+        if (variant === 'log only') return;
+        const logged: LoggedMessage[] = [
+          { id: ids[0]!.id, sessionId: p.sessionId, seq: p.seq, direction: 'in', atMs: a.at, msgId: a.msgId, contentType: a.contentType, bytes: a.bytes },
+          { id: ids[1]!.id, sessionId: p.sessionId, seq: p.seq + 1, direction: 'out', atMs: b.at, msgId: b.msgId, contentType: b.contentType, bytes: b.bytes },
+        ];
+        if (variant === 'log + index v1 (b5a9ae7)') for (const m of logged) indexV1(store.db, m);
+        else if (variant === 'log + index, decode') indexMessages(store.db, logged);
+        else indexMessages(store.db, [{ ...logged[0]!, parsed: a.parsed }, { ...logged[1]!, parsed: b.parsed }]);
+      });
     }
     const d = process.cpuUsage(t0);
     return (d.user + d.system) / 1000 / n;
   } finally {
+    v1Statements.clear();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -167,13 +216,13 @@ async function main(): Promise<void> {
   const msgs = corpus.flat(2);
   const avg = msgs.reduce((s, m) => s + m.bytes.length, 0) / msgs.length;
   console.log(`store-index: corpus ${corpus.length} sessions, ${msgs.length} messages (~${Math.round(avg)} B, WBXML); ${n} round trips per run, ${reps} alternating runs; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  const variants: Variant[] = ['log only', 'log + index, decode', 'log + index, decoded given'];
+  const variants: Variant[] = ['log only', 'log + index v1 (b5a9ae7)', 'log + index, decode', 'log + index, decoded given', 'store.group + addMessages, given'];
   const results = new Map<string, number[]>();
   const put = (k: string, v: number) => { if (!Number.isNaN(v)) (results.get(k) ?? results.set(k, []).get(k)!).push(v); };
-  runStore(corpus, Math.min(n, 500), 'log + index, decode'); // warm-up
+  await runStore(corpus, Math.min(n, 500), 'store.group + addMessages, given'); // warm-up
   for (let r = 0; r < reps; r++) {
     const order = r % 2 === 0 ? variants : [...variants].reverse();
-    for (const v of order) put(v, runStore(corpus, n, v));
+    for (const v of order) put(v, await runStore(corpus, n, v));
     put('facts: decode', runFacts(corpus, n, false));
     put('facts: decoded given', runFacts(corpus, n, true));
   }

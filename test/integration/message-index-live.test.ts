@@ -104,6 +104,23 @@ describe('the message index built from what the server decoded', () => {
     expect((s.db.prepare(`SELECT rowid FROM cmd_text WHERE cmd_text MATCH '"value 73"'`).all() as { rowid: number }[]).map((x) => x.rowid)).toEqual([cmds[73]!.id]);
   });
 
+  it('inside the group commit (no savepoint of its own there), a request that throws after logging leaves neither message nor index rows', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dmw-index-group-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const s = ServerStore.open(dir, { synchronous: 'NORMAL' });
+    cleanups.push(() => s.close());
+    const sid = s.tx(() => s.createSession({ device: 'IMEI:G', dmSessionId: '1', encoding: 'xml' }, 0));
+    const bytes = new TextEncoder().encode('<SyncML/>');
+    const kept = s.group(() => s.addMessages([{ sessionId: sid, seq: 1, direction: 'in', at: 0, bytes }]));
+    const undone = s.group(() => {
+      s.addMessages([{ sessionId: sid, seq: 2, direction: 'in', at: 0, bytes }, { sessionId: sid, seq: 3, direction: 'out', at: 0, bytes }]);
+      throw new Error('the engine failed after logging');
+    });
+    await expect(undone).rejects.toThrow('the engine failed');
+    await kept;
+    expect(s.db.prepare('SELECT (SELECT COUNT(*) FROM messages) AS m, (SELECT COUNT(*) FROM msg_index) AS i').get()).toEqual({ m: 1, i: 1 });
+  });
+
   it('facts from the decoded message equal facts from the bytes; binary data is left to a decode', () => {
     const msg = {
       hdr: { verDTD: '1.2', verProto: 'DM/1.2', sessionID: '1', msgID: '3', target: { locURI: 'IMEI:F' }, source: { locURI: 'https://dm/' } },
