@@ -17,6 +17,13 @@ import './packets.css';
 const ROW = 24;
 /** Rows rendered beyond the viewport on each side: each one is laid out and painted every time it comes in. */
 const OVERSCAN = 4;
+/**
+ * A fling (or a dragged scrollbar thumb): more than this many pixels between two scroll events, twice
+ * in a row (one jump, e.g. to the bottom when following, is not a fling). Rows that come in then are
+ * drawn in a light form (one text node) and get their cells once the list has been still this long.
+ */
+const FLING_PX = 10 * ROW;
+const SETTLE_MS = 120;
 
 const COLUMNS: { label: string; sort?: PacketSortColumn; title?: string }[] = [
   { label: 'Time', sort: 'time' },
@@ -129,7 +136,7 @@ const PacketBody = memo(function PacketBody({ count, pages, ensure, open, follow
   empty: string | null;
 }) {
   const parent = useRef<HTMLDivElement>(null);
-  const v = useVirtualizer({ count, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: OVERSCAN });
+  const v = useVirtualizer({ count, getScrollElement: () => parent.current, estimateSize: () => ROW, overscan: OVERSCAN, isScrollingResetDelay: SETTLE_MS });
   const items = v.getVirtualItems();
   const firstShown = items[0]?.index ?? 0;
   const lastShown = items[items.length - 1]?.index ?? 0;
@@ -143,9 +150,13 @@ const PacketBody = memo(function PacketBody({ count, pages, ensure, open, follow
   // Following stops when the list moves up (only the user does that: following only scrolls down)
   // and starts again when it is back at the bottom.
   const lastTop = useRef(0);
+  // Consecutive scroll events that moved more than FLING_PX; read while rendering the rows (React's
+  // scroll handler runs before the virtualizer's, whose re-render draws the rows).
+  const fastEvents = useRef(0);
   const onScroll = useCallback(() => {
     const el = parent.current;
     if (!el) return;
+    fastEvents.current = Math.abs(el.scrollTop - lastTop.current) > FLING_PX ? fastEvents.current + 1 : 0;
     const up = el.scrollTop < lastTop.current - 1;
     lastTop.current = el.scrollTop;
     // The content's height is known (count × ROW): reading scrollHeight could force a layout mid-scroll.
@@ -153,14 +164,18 @@ const PacketBody = memo(function PacketBody({ count, pages, ensure, open, follow
     if (up && !atBottom) setFollow(false);
     else if (atBottom) setFollow(true);
   }, [setFollow, count]);
+  // The virtualizer's isScrolling ends SETTLE_MS after the last scroll event: the light rows get their cells.
+  const lite = v.isScrolling && fastEvents.current >= 2;
   return (
     <div className="pk-scroll" ref={parent} onScroll={onScroll} data-testid="packet-list">
       <div style={{ height: v.getTotalSize(), position: 'relative' }}>
         {items.map((it) => {
           const row = packetAt(pages, it.index);
           return row
-            ? <PacketLine key={row.id} row={row} top={it.start} onOpen={open} />
-            : <div key={it.key} className="pk-row pk-cols loading" style={{ transform: `translateY(${it.start}px)` }} data-loading><span>…</span></div>;
+            ? <PacketLine key={row.id} row={row} top={it.start} onOpen={open} lite={lite} />
+            // Keyed apart from the rows (a row's key is its message id, a number like an index): a
+            // shared key would leave a stale row behind, out of view.
+            : <div key={`loading-${it.index}`} className="pk-row pk-cols loading" style={{ transform: `translateY(${it.start}px)` }} data-loading><span>…</span></div>;
         })}
       </div>
       {empty && <p className="muted pad">{empty}</p>}
@@ -175,8 +190,25 @@ const PacketBody = memo(function PacketBody({ count, pages, ensure, open, follow
  * which would make several text nodes), tooltips only where a cell can be cut short, and the
  * findings cell empty unless there are findings.
  */
-const PacketLine = memo(function PacketLine({ row, top, onOpen }: { row: PacketRow; top: number; onOpen: (row: PacketRow) => void }) {
+const PacketLine = memo(function PacketLine({ row, top, onOpen, lite }: { row: PacketRow; top: number; onOpen: (row: PacketRow) => void; lite: boolean }) {
+  // A row that came in during a fling stays light until the list settles; a row once full stays full.
+  const [full, setFull] = useState(!lite);
+  if (!full && !lite) setFull(true);
   const tone = packetTone(row);
+  if (!full && lite) {
+    // One element, one text node: the row's place, height and tone, its main fields in one run.
+    return (
+      <div
+        className={tone ? `pk-row pk-lite tone-${tone}` : 'pk-row pk-lite'}
+        style={{ transform: `translateY(${top}px)` }}
+        onClick={() => onOpen(row)}
+        data-packet={row.id}
+        data-lite=""
+      >
+        {`${clock(row.at)}  #${row.sessionId}.${row.seq}  ${row.devId}  ${row.dir === 'in' ? '→' : '←'}  ${row.commands}  ${row.status}`}
+      </div>
+    );
+  }
   const f = row.findings;
   const any = f.error + f.warning + f.note > 0;
   return (
