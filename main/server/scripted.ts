@@ -27,6 +27,7 @@ import { SessionEngine, type EngineEffects, type EngineInput, type EngineOutput,
 import type { JobProgress } from './engine/types.js';
 import { commandUri } from './jobs.js';
 import type { DmServer } from './server.js';
+import { mergeEffects } from './step-control.js';
 import type { JobSpec } from './types.js';
 
 /** What the server lets a hook decide (DmServer.sessionHook). */
@@ -130,23 +131,6 @@ interface ScriptedSession {
 /** The outbox entry that makes the engine hold its answer until the script has spoken. */
 const PLACEHOLDER = -1_000_001;
 const PLACEHOLDER_COMMAND: Command = { kind: 'Get', cmdID: '', items: [] };
-
-function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects {
-  const m: EngineEffects = {
-    jobsSent: [...a.jobsSent, ...b.jobsSent],
-    jobsFinished: [...a.jobsFinished, ...b.jobsFinished],
-    jobsReleased: [...a.jobsReleased, ...b.jobsReleased],
-    tree: [...a.tree, ...b.tree],
-    alerts: [...a.alerts, ...b.alerts],
-    notes: [...a.notes, ...b.notes],
-  };
-  const deviceAuth = b.deviceAuth ?? a.deviceAuth;
-  if (deviceAuth) m.deviceAuth = deviceAuth;
-  if (a.devInfo) m.devInfo = a.devInfo;
-  const closed = b.closed ?? a.closed;
-  if (closed) m.closed = closed;
-  return m;
-}
 
 const hooks = new WeakMap<DmServer, ScriptedSessions>();
 

@@ -196,8 +196,8 @@ function holdNote(by: ReleaseCause, heldMs: number, limitMs: number, commands: n
   }
 }
 
-/** Effects of a held turn's two halves, as one. */
-function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects {
+/** Effects of a held turn's two halves, as one (also the scripted sessions' halves: scripted.ts). */
+export function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects {
   const m: EngineEffects = {
     jobsSent: [...a.jobsSent, ...b.jobsSent],
     jobsFinished: [...a.jobsFinished, ...b.jobsFinished],

@@ -10,25 +10,10 @@
  */
 import { useState } from 'react';
 import { MAX_TRACE_UPLOAD_BYTES, type TracesImportOutput } from '../../main/api/contract-traces.js';
+import { downloadBase64 } from '../hooks/download.js';
 import { useApi, useApp } from '../hooks/store.js';
 
 type Format = 'pcapng' | 'bundle';
-
-/** Saves bytes (base64) through the browser's download. */
-function downloadBase64(fileName: string, base64: string, type: string): void {
-  const bin = atob(base64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  a.rel = 'noopener';
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 function toBase64(bytes: Uint8Array): string {
   let bin = '';

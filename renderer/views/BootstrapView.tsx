@@ -1,24 +1,8 @@
 import { useEffect, useRef, useState } from 'react';
-import { downloadText } from '../hooks/download.js';
+import { downloadBase64, downloadText } from '../hooks/download.js';
 import { useApp, useAppShallow } from '../hooks/store.js';
 import { DEFAULT_PROFILE, draftToProfile, errorsByInput, flashFraction, labProfileDraft, profileToDraft, type ProfileDraft } from '../stores/bootstrap-slice.js';
 import { PROFILE_ID } from '../../main/api/contract-profiles.js';
-
-/** Saves bytes (base64) as a file through the browser's download. */
-function downloadBase64(fileName: string, b64: string, type: string): void {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  a.rel = 'noopener';
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 const AUTH = ['', 'DIGEST', 'BASIC', 'HMAC', 'HTTP-BASIC', 'HTTP-DIGEST', 'X509', 'TRANSPORT'];
 const ADDR = ['URI', 'IPv4', 'IPv6', 'E164', 'ALPHA'];
