@@ -20,29 +20,29 @@ import { queryMessages, sessionsMatching } from '../store/filter/query.js';
 import { MAX_SEARCH_SESSIONS, type PacketField, type PacketsQueryInput, type PacketsQueryOutput, type SessionsSearchOutput } from './contract-packets.js';
 import type { SessionFindings } from './findings-view.js';
 
-export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: ServerStore = store): PacketsQueryOutput {
+/**
+ * Runs a filter over the index (caught up first with what was logged without index rows): its
+ * answer with the time it took, or the located error of a bad filter.
+ */
+function overIndex<T extends object>(store: ServerStore, writer: ServerStore, run: () => T): ({ ok: true; tookMs: number } & T) | { ok: false; error: ReturnType<FilterError['toJSON']> } {
   const t0 = performance.now();
   if (unindexedCount(store.db) > 0) writer.tx(() => catchUpIndex(writer.db));
   try {
-    const { total, rows } = queryMessages(store.db, q);
-    return { ok: true, total, rows, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
+    const value = run();
+    return { ok: true, ...value, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
   } catch (e) {
     if (e instanceof FilterError) return { ok: false, error: e.toJSON() };
     throw e;
   }
 }
 
+export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: ServerStore = store): PacketsQueryOutput {
+  return overIndex(store, writer, () => queryMessages(store.db, q));
+}
+
 /** sessions.search: the sessions with a message matching `filter` (the Sessions view's content search). */
 export function searchSessions(store: ServerStore, filter: string, limit: number, writer: ServerStore = store): SessionsSearchOutput {
-  const t0 = performance.now();
-  if (unindexedCount(store.db) > 0) writer.tx(() => catchUpIndex(writer.db));
-  try {
-    const { ids, truncated } = sessionsMatching(store.db, filter, limit);
-    return { ok: true, ids, truncated, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
-  } catch (e) {
-    if (e instanceof FilterError) return { ok: false, error: e.toJSON() };
-    throw e;
-  }
+  return overIndex(store, writer, () => sessionsMatching(store.db, filter, limit));
 }
 
 export function packetFields(): { fields: PacketField[] } {

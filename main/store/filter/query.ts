@@ -114,6 +114,16 @@ function collectHits(db: Database.Database, hits: SqlPart): number {
   return db.prepare(`INSERT OR IGNORE INTO temp.filter_hits (id) ${hits.sql}`).run(...hits.params).changes;
 }
 
+/**
+ * The WHERE over FROM_MESSAGES that picks the messages matching `expr`; for a command-level filter
+ * the hits are collected first (collectHits) and `hits` is their count, else null.
+ */
+function messagesWhere(db: Database.Database, expr: FilterExpr): { where: SqlPart; hits: number | null } {
+  const hits = hitsQuery(expr);
+  if (!hits) return { where: whereSql(compileWhere(expr, false)), hits: null };
+  return { where: { sql: 'm.message_id IN (SELECT id FROM temp.filter_hits)', params: [] }, hits: collectHits(db, hits) };
+}
+
 /** One page of messages matching `filter`, and how many match. Throws FilterError for a bad filter. */
 export function queryMessages(
   db: Database.Database,
@@ -122,16 +132,8 @@ export function queryMessages(
 ): { total: number; rows: MessageHit[] } {
   const expr = parseFilter(q.filter);
   return withPatterns(db, expr, opts.regexSteps ?? DEFAULT_REGEX_STEPS, () => {
-    const hits = hitsQuery(expr);
-    let where: SqlPart;
-    let total: number;
-    if (hits) {
-      total = collectHits(db, hits);
-      where = { sql: 'm.message_id IN (SELECT id FROM temp.filter_hits)', params: [] };
-    } else {
-      where = whereSql(compileWhere(expr, false));
-      total = (db.prepare(`SELECT COUNT(*) AS n FROM ${FROM_MESSAGES} WHERE ${where.sql}`).get(...where.params) as { n: number }).n;
-    }
+    const { where, hits } = messagesWhere(db, expr);
+    const total = hits ?? (db.prepare(`SELECT COUNT(*) AS n FROM ${FROM_MESSAGES} WHERE ${where.sql}`).get(...where.params) as { n: number }).n;
     const dir = q.sort?.desc ? 'DESC' : 'ASC';
     const order = q.sort ? `${SORT_SQL[q.sort.column]} ${dir}, m.message_id ${dir}` : 'm.message_id ASC';
     const rows = db.prepare(`SELECT m.message_id, m.session_id, m.seq, m.at_ms, s.device, m.dir, m.msg_id, m.size, m.enc, m.commands, m.status, m.worst,
@@ -148,12 +150,7 @@ export function queryMessages(
 export function sessionsMatching(db: Database.Database, filter: string, limit: number, opts: QueryOptions = {}): { ids: number[]; truncated: boolean } {
   const expr = parseFilter(filter);
   return withPatterns(db, expr, opts.regexSteps ?? DEFAULT_REGEX_STEPS, () => {
-    const hits = hitsQuery(expr);
-    let where: SqlPart;
-    if (hits) {
-      collectHits(db, hits);
-      where = { sql: 'm.message_id IN (SELECT id FROM temp.filter_hits)', params: [] };
-    } else where = whereSql(compileWhere(expr, false));
+    const { where } = messagesWhere(db, expr);
     const rows = db.prepare(`SELECT DISTINCT m.session_id AS id FROM ${FROM_MESSAGES} WHERE ${where.sql} ORDER BY m.session_id DESC LIMIT ?`)
       .all(...where.params, limit + 1) as { id: number }[];
     return { ids: rows.slice(0, limit).map((r) => r.id), truncated: rows.length > limit };
