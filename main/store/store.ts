@@ -24,6 +24,7 @@ import type {
   AlertRecord, Credential, DeviceAuthState, Encoding, ImportedSession, JobMemberStatus, JobRecord, JobResult, JobSpec, JobStatus,
   MessageRecord, NewMessage, QueuedJobSpec, SessionRecord, SessionState, StoredAlert, StoredDevice, TreeEntry, UnconfirmedDecision, UnconfirmedPolicy,
 } from './types.js';
+import type { DmStoreQueries } from './queries.js';
 
 /** What a session's jobs changed to when it let go of them (recoverInterrupted). */
 export interface RecoveryCount {
@@ -152,7 +153,7 @@ export interface DmStoreOps {
   publish<E extends StoreEvent>(event: E): Promise<void>;
 }
 
-export interface DmStore extends DmStoreOps {
+export interface DmStore extends DmStoreOps, DmStoreQueries {
   readonly kind: 'sqlite' | 'postgres';
   /**
    * Runs fn in one transaction: all its writes land, or none (fn threw, the database went away).

@@ -13,6 +13,8 @@ import { StoreUnavailableError, type DeliveredEvent, type DmStore, type DmStoreO
 import { migrate, type MigrationReport } from './migrations.js';
 import { EVENT_CHANNEL, parseEventPayload, PgOps, type Query } from './ops.js';
 import { PG_TYPES } from './rows.js';
+import { PgQueries } from './queries.js';
+import type { DmStoreQueries } from '../queries.js';
 
 export interface PostgresStoreOptions {
   /** Connections this instance keeps at most (default 10). */
@@ -75,7 +77,20 @@ export class PostgresStore extends PgOps implements DmStore {
     const self: { store?: PostgresStore } = {};
     super(query, (fn) => self.store!.inTx(fn));
     self.store = this;
+    this.queries = new PgQueries(query);
   }
+
+  // --- the views' read queries (queries.ts): outside any transaction, on the pool
+  private readonly queries: PgQueries;
+  jobCounts: DmStoreQueries['jobCounts'] = () => this.queries.jobCounts();
+  lastSessions: DmStoreQueries['lastSessions'] = () => this.queries.lastSessions();
+  messagePage: DmStoreQueries['messagePage'] = (sessionId, offset, limit) => this.queries.messagePage(sessionId, offset, limit);
+  messageEnvelopes: DmStoreQueries['messageEnvelopes'] = (sessionId) => this.queries.messageEnvelopes(sessionId);
+  firstMessageAt: DmStoreQueries['firstMessageAt'] = (sessionId) => this.queries.firstMessageAt(sessionId);
+  messageCount: DmStoreQueries['messageCount'] = (sessionId) => this.queries.messageCount(sessionId);
+  treeValues: DmStoreQueries['treeValues'] = (device, uris) => this.queries.treeValues(device, uris);
+  maxSessionId: DmStoreQueries['maxSessionId'] = () => this.queries.maxSessionId();
+  activeSessionIds: DmStoreQueries['activeSessionIds'] = () => this.queries.activeSessionIds();
 
   /** Connects (postgres://USER@HOST:PORT/DB) and brings the schema up to date. */
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
