@@ -1,0 +1,283 @@
+/**
+ * Live DM 1.2 sessions in the shared store, so several `dmw server` instances on one PostgreSQL
+ * database can take any message of any session (issue 16 point 3). Used only when the store is
+ * shared; the SQLite server keeps its sessions in memory as before (live-sessions.ts).
+ *
+ * Per message:
+ *   1. find the session: by the RespURI's token (row `t:<token>`), or, for a client posting to the
+ *      base URL, by (DevId, SessionID) through an alias row `d:<DevId>\n<SessionID>` naming the token;
+ *   2. claim it (claimSessionState: a lease, so two instances never run the same turn; a claim
+ *      another instance holds is answered 503 Retry-After: 1 and the device sends again);
+ *   3. rebuild the Live from the row (live-state-codec.ts) unless this instance has that version;
+ *   4. run the turn, and in the SAME transaction as the turn's writes commit the new state
+ *      (commitSessionState with the claimed version: a lease lost meanwhile fails the commit, the
+ *      transaction rolls back, nothing of the turn is written and the device gets a 503);
+ *   5. keep the answer with the state: a device that sends the same bytes again (its instance died
+ *      after committing, before answering) gets that answer again, and the log says so.
+ *
+ * Sessions not yet authenticated live here too (their rows carry a negative session id, as their
+ * Live does): a 401 challenge and the retry with credentials may reach different instances.
+ *
+ * Between messages no instance holds a session: LiveSessions only has it during its turn. So the
+ * admission slots (maxSessions, per instance) count turns in progress on that instance, the auth
+ * throttles and the failure ring are per instance (each sees the refusals it handled), and
+ * stepping/holds are refused (step-control keeps a held request in one process; see
+ * STEPPING_NEEDS_ONE_INSTANCE).
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { DmStore, DmStoreOps } from '../store/store.js';
+import { decodeLiveState, encodeLiveState, LiveStateError, type LastAnswer, type SharedLiveState } from './live-state-codec.js';
+import type { Live } from './live-sessions.js';
+
+/** What the UI and the API say when stepping is asked for on a shared store. */
+export const STEPPING_NEEDS_ONE_INSTANCE =
+  'stepping and holds need the device\'s sessions on one instance, and this server shares its store with others (any instance may take the next message); ' +
+  'run a single `dmw server` instance for stepping, or route this device to one instance (sticky on its DevId)';
+
+/** How long an instance may hold a session's turn before another may take it (an instance killed mid-turn). */
+export const DEFAULT_TURN_LEASE_MS = 10_000;
+
+/** Live objects kept per instance to skip rebuilding a session it handled last (a plain bound, not tuned). */
+const CACHE_SIZE = 1000;
+
+export const tokenKey = (token: string): string => `t:${token}`;
+export const aliasKey = (devId: string, dmSessionId: string): string => `d:${devId}\n${dmSessionId}`;
+
+/** A turn this instance holds (it claimed the session's state). */
+export interface SharedTurn {
+  key: string;
+  version: number;
+  live: Live;
+  lastAnswer?: LastAnswer;
+  /** The row as claimed: given back unchanged when the turn ends without a commit. */
+  raw: unknown;
+  /** Set once the new state was written (in the turn's tx, or by finish()). */
+  done: boolean;
+  /** A new session (no row yet): created instead of committed. */
+  fresh?: boolean;
+  /** What commitIn wrote, kept by this instance once the transaction is known to have committed (finish). */
+  written?: SharedLiveState;
+}
+
+export type Found =
+  | { kind: 'none' }
+  | { kind: 'held'; retryAfterSec: number; owner: string }
+  | { kind: 'claimed'; turn: SharedTurn }
+  /** The row cannot be read back (LiveStateError): the session is dropped, the message gets a 408 as for an unknown session. */
+  | { kind: 'corrupt'; error: LiveStateError };
+
+/** The reads that are not DmStore operations: by key without claiming, and the sweep's list. */
+export interface SharedStateReader {
+  tokenOf(alias: string): Promise<string | undefined>;
+  /** Session rows nobody holds (no owner, or the lease ran out) not written since `idleBefore`. */
+  idle(idleBefore: number, now: number, limit: number): Promise<string[]>;
+  /** Alias rows whose session row is gone. */
+  pruneAliases(): Promise<number>;
+  /** Sessions the API lists as active (authenticated, not closed). */
+  active(): Promise<{ key: string; state: unknown; updatedAt: string }[]>;
+}
+
+/** The reader on PostgreSQL (the pool of PostgresStore). */
+export function pgStateReader(pool: pg.Pool): SharedStateReader {
+  return {
+    async tokenOf(alias) {
+      const r = await pool.query<{ token: string | null }>(`SELECT state->>'token' AS token FROM session_state WHERE key = $1`, [alias]);
+      return r.rows[0]?.token ?? undefined;
+    },
+    async idle(idleBefore, now, limit) {
+      const r = await pool.query<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%' AND updated_at < $1 AND (owner IS NULL OR lease_until <= $2)
+        ORDER BY updated_at LIMIT $3`, [new Date(idleBefore).toISOString(), new Date(now).toISOString(), limit]);
+      return r.rows.map((x) => x.key);
+    },
+    async pruneAliases() {
+      const r = await pool.query(`DELETE FROM session_state a WHERE a.key LIKE 'd:%'
+        AND NOT EXISTS (SELECT 1 FROM session_state t WHERE t.key = 't:' || (a.state->>'token'))`);
+      return r.rowCount ?? 0;
+    },
+    async active() {
+      const r = await pool.query<{ key: string; state: unknown; updated_at: Date }>(`SELECT key, state, updated_at FROM session_state WHERE key LIKE 't:%'
+        AND (state->'live'->>'id')::bigint > 0 AND state->'live'->'state'->>'phase' <> 'closed' ORDER BY key`);
+      return r.rows.map((x) => ({ key: x.key, state: x.state, updatedAt: new Date(x.updated_at).toISOString() }));
+    },
+  };
+}
+
+export class LeaseLostError extends Error {
+  constructor(key: string) {
+    super(`session state ${JSON.stringify(key)}: the turn's lease ran out and another instance may have taken the session; the turn was rolled back`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface SharedSessionsOptions {
+  store: DmStore;
+  reader: SharedStateReader;
+  /** This instance's name in the claims (unique among the instances). */
+  owner: string;
+  now: () => number;
+  leaseMs?: number;
+  warn?: (message: string) => void;
+}
+
+export class SharedSessions {
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** Taken out while a turn runs and put back only once its commit succeeded: a failed turn leaves no stale copy. */
+  private readonly cache = new Map<string, { version: number; shared: SharedLiveState }>();
+
+  constructor(private readonly o: SharedSessionsOptions) {
+    this.owner = o.owner;
+    this.leaseMs = o.leaseMs ?? DEFAULT_TURN_LEASE_MS;
+  }
+
+  /** The session a message names, claimed for this instance: by RespURI token, or by (DevId, SessionID) at the base URL. */
+  async find(by: { token: string } | { devId: string; dmSessionId: string }): Promise<Found> {
+    let token: string | undefined;
+    if ('token' in by) token = by.token;
+    else token = await this.o.reader.tokenOf(aliasKey(by.devId, by.dmSessionId));
+    if (token === undefined) return { kind: 'none' };
+    const key = tokenKey(token);
+    const claim = await this.o.store.claimSessionState(key, this.owner, this.o.now(), this.leaseMs);
+    if (!claim.ok) {
+      if (claim.reason === 'missing') return { kind: 'none' };
+      return { kind: 'held', retryAfterSec: 1, owner: claim.owner };
+    }
+    const rec = claim.record;
+    const cached = this.cache.get(key);
+    this.cache.delete(key);
+    let shared: SharedLiveState;
+    if (cached && cached.version === rec.version) {
+      // This instance wrote that version last: what it kept is what the row holds.
+      shared = cached.shared;
+    } else {
+      try {
+        shared = decodeLiveState(key, rec.state);
+      } catch (e) {
+        if (!(e instanceof LiveStateError)) throw e;
+        this.o.warn?.(`${e.message}; the session is dropped`);
+        await this.o.store.dropSessionState(key).catch(() => undefined);
+        return { kind: 'corrupt', error: e };
+      }
+    }
+    const live = shared.live as Live;
+    return { kind: 'claimed', turn: { key, version: rec.version, live, raw: rec.state, done: false, ...(shared.lastAnswer ? { lastAnswer: shared.lastAnswer } : {}) } };
+  }
+
+  /** The answer given to exactly these bytes last time, if this message was already answered (a resend). */
+  repeated(turn: SharedTurn, body: Uint8Array): LastAnswer | undefined {
+    const a = turn.lastAnswer;
+    return a && a.requestDigest === digest(body) ? a : undefined;
+  }
+
+  /** A session that starts in this request: its row is created by commitIn/finish. */
+  fresh(live: Live): SharedTurn {
+    return { key: tokenKey(live.token), version: 0, live, raw: undefined, done: false, fresh: true };
+  }
+
+  /**
+   * Inside the turn's transaction: writes the session's new state (and the answer with it).
+   * Throws LeaseLostError when this instance no longer holds the version it claimed.
+   */
+  async commitIn(s: DmStoreOps, turn: SharedTurn, live: Live, answer?: { request: Uint8Array; status: number; headers: Record<string, string>; body: Uint8Array; inSeq: number; outSeq: number }): Promise<void> {
+    const lastAnswer: LastAnswer | undefined = answer && { requestDigest: digest(answer.request), status: answer.status, headers: answer.headers, body: answer.body, inSeq: answer.inSeq, outSeq: answer.outSeq };
+    const state = encodeLiveState({ live, ...(lastAnswer ? { lastAnswer } : {}) });
+    const now = this.o.now();
+    if (turn.fresh) {
+      const made = await s.createSessionState(turn.key, live.id, state, now);
+      if (!made) throw new LeaseLostError(turn.key);
+      // The newest session of this (DevId, SessionID) is the one a base-URL message continues.
+      const alias = aliasKey(live.devId, live.dmSessionId);
+      await s.dropSessionState(alias);
+      await s.createSessionState(alias, live.id, { token: live.token }, now);
+      turn.version = 1;
+    } else {
+      if (!(await s.commitSessionState(turn.key, this.owner, turn.version, state, now))) throw new LeaseLostError(turn.key);
+      turn.version += 1;
+    }
+    turn.done = true;
+    turn.written = { live, ...(lastAnswer ? { lastAnswer } : {}) };
+  }
+
+  /** The turn's transaction rolled back after commitIn: nothing of it was written. */
+  rolledBack(turn: SharedTurn): void {
+    if (!turn.done || !turn.written) return;
+    turn.done = false;
+    delete turn.written;
+    if (turn.fresh) turn.version = 0;
+    else turn.version -= 1;
+  }
+
+  /**
+   * After the request: a turn that wrote nothing in a transaction of its own (refused before
+   * authenticating, a rejection) commits what its Live is now, or gives the row back unchanged;
+   * a session that went (failed, dropped) loses its row.
+   */
+  async finish(turn: SharedTurn, now: Live | undefined): Promise<void> {
+    try {
+      if (!turn.done) {
+        if (!now) {
+          turn.done = true;
+          if (!turn.fresh) await this.o.store.dropSessionState(turn.key);
+          return;
+        }
+        await this.o.store.tx((s) => this.commitIn(s, turn, now, undefined));
+      }
+      if (turn.written) this.remember(turn.key, turn.version, turn.written);
+    } catch (e) {
+      // The database went away, or the lease ran out: the row stays as the last commit left it and
+      // the lease lets go by itself (leaseMs); the device's next message is answered from there.
+      this.o.warn?.(`session state ${JSON.stringify(turn.key)} not written after the request: ${(e as Error).message}`);
+    }
+  }
+
+  /** Lets go of a claim without writing (the turn failed before doing anything; the row is as it was). */
+  async release(turn: SharedTurn): Promise<void> {
+    if (turn.done || turn.fresh) return;
+    turn.done = true;
+    await this.o.store.commitSessionState(turn.key, this.owner, turn.version, turn.raw, this.o.now()).catch(() => undefined);
+    this.cache.delete(turn.key);
+  }
+
+  /**
+   * Sessions whose lease ran out (or that nobody held) and that have been idle longer than
+   * `timeoutMs`: claimed one by one (so two instances sweeping at once never end one twice),
+   * rebuilt, and handed to `end` (the server closes them as the single-instance sweep would, in a
+   * transaction that also drops the row). Replaces recoverInterrupted() at start, which on a
+   * shared store would interrupt the other instances' live sessions.
+   */
+  async sweep(timeoutMs: number, end: (s: DmStoreOps, live: Live, idleMs: number) => Promise<void>, limit = 100): Promise<number> {
+    const now = this.o.now();
+    const keys = await this.o.reader.idle(now - timeoutMs, now, limit);
+    let ended = 0;
+    for (const key of keys) {
+      const claim = await this.o.store.claimSessionState(key, this.owner, now, this.leaseMs);
+      if (!claim.ok) continue;
+      let live: Live | undefined;
+      try {
+        live = decodeLiveState(key, claim.record.state).live as Live;
+      } catch (e) {
+        this.o.warn?.(`${(e as Error).message}; the session is dropped`);
+      }
+      const idleMs = now - Date.parse(claim.record.updatedAt);
+      await this.o.store.tx(async (s) => {
+        if (live) await end(s, live, idleMs);
+        await s.dropSessionState(key);
+      });
+      this.cache.delete(key);
+      ended++;
+    }
+    if (keys.length > 0) await this.o.reader.pruneAliases();
+    return ended;
+  }
+
+  private remember(key: string, version: number, shared: SharedLiveState): void {
+    this.cache.delete(key);
+    this.cache.set(key, { version, shared });
+    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+  }
+}
+
+function digest(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
