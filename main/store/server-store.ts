@@ -263,6 +263,12 @@ export class ServerStore {
   private walFd?: number;
   /** >0 while a group() callback runs (a tx() inside it must nest, not commit the batch). */
   private groupDepth = 0;
+  /** A groupAsync() callback is running (its savepoint is open): the group's COMMIT waits for it. */
+  private asyncActive = false;
+  /** groupAsync() callers waiting for the running one to finish (savepoints never interleave). */
+  private readonly asyncQueue: (() => void)[] = [];
+  /** The group's COMMIT came due while a groupAsync() callback ran: it runs when the last one is done. */
+  private commitDeferred = false;
 
   private constructor(
     db: Database.Database,
@@ -345,11 +351,7 @@ export class ServerStore {
    * throws or the COMMIT fails (then every request of the group is rejected: none was answered yet).
    */
   group<T>(fn: () => T): Promise<T> {
-    if (!this.batch) {
-      this.db.prepare('BEGIN IMMEDIATE').run();
-      this.batch = { waiters: [] };
-      setImmediate(() => this.commitGroup());
-    }
+    if (!this.batch) this.openBatch();
     let value: T;
     this.groupDepth++;
     try {
@@ -363,11 +365,83 @@ export class ServerStore {
   }
 
   /**
+   * group() for a callback that awaits (DmStore.tx over SQLite, main/store/sqlite/sqlite-store.ts):
+   * a savepoint of the shared group transaction is opened, `fn` is awaited, and the savepoint is
+   * released (or rolled back when `fn` throws); resolves once the group committed (and, FULL,
+   * fsynced), like group(). Callers are served one at a time, in call order, so the savepoints of
+   * concurrent requests never interleave, and the group's COMMIT waits while one runs. `fn` must
+   * await only this store (anything slower holds every other writer of this process back).
+   */
+  groupAsync<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.asyncActive) {
+      this.asyncActive = true;
+      return this.runAsync(fn);
+    }
+    return new Promise<void>((go) => this.asyncQueue.push(go)).then(() => this.runAsync(fn));
+  }
+
+  private async runAsync<T>(fn: () => Promise<T>): Promise<T> {
+    let settled: Promise<T>;
+    this.groupDepth++;
+    try {
+      if (!this.batch) this.openBatch();
+      const batch = this.batch!;
+      this.sql('SAVEPOINT dmw_async').run();
+      try {
+        const value = await fn();
+        this.sql('RELEASE dmw_async').run();
+        settled = new Promise<T>((resolve, reject) => batch.waiters.push({ resolve: () => resolve(value), reject }));
+      } catch (e) {
+        try {
+          if (this.db.inTransaction) {
+            this.sql('ROLLBACK TO dmw_async').run();
+            this.sql('RELEASE dmw_async').run();
+          }
+        } catch {
+          // The transaction is gone already (SQLite rolled it back itself): nothing more to undo.
+        }
+        settled = Promise.reject(e);
+      }
+    } catch (e) {
+      settled = Promise.reject(e);
+    } finally {
+      this.groupDepth--;
+      this.nextAsync();
+    }
+    return settled;
+  }
+
+  /** Hands the savepoint to the next waiting groupAsync(), or, with none, commits a group that came due meanwhile. */
+  private nextAsync(): void {
+    const next = this.asyncQueue.shift();
+    if (next) {
+      next();
+      return;
+    }
+    this.asyncActive = false;
+    if (this.commitDeferred) {
+      this.commitDeferred = false;
+      this.commitGroup();
+    }
+  }
+
+  private openBatch(): void {
+    this.sql('BEGIN IMMEDIATE').run();
+    this.batch = { waiters: [] };
+    setImmediate(() => this.commitGroup());
+  }
+
+  /**
    * The end of the event-loop turn: the group commits now, or, while the previous group's fsync is
    * still running, stays open (later requests join it) and commits when that fsync returns. One
-   * fsync in flight at a time, each covering every commit since the one before.
+   * fsync in flight at a time, each covering every commit since the one before. While a
+   * groupAsync() callback runs, the COMMIT waits for it (nextAsync).
    */
   private commitGroup(): void {
+    if (this.asyncActive) {
+      this.commitDeferred = true;
+      return;
+    }
     if (this.durable && this.syncing) return;
     this.flush();
   }
@@ -421,9 +495,11 @@ export class ServerStore {
         if (err) w.reject(new Error(`could not flush ${this.walPath} to disk: ${err.message}`));
         else w.resolve();
       }
-      // The group that gathered meanwhile commits now and starts the next fsync.
-      if (this.batch && this.db.open) this.flush();
-      else this.startSync();
+      // The group that gathered meanwhile commits now and starts the next fsync (or once the groupAsync() in its savepoint is done).
+      if (this.batch && this.db.open) {
+        if (this.asyncActive) this.commitDeferred = true;
+        else this.flush();
+      } else this.startSync();
     });
   }
 
@@ -566,6 +642,18 @@ export class ServerStore {
    */
   queuedJobSpecs(device: string): { id: number; spec: JobSpec; verify?: boolean }[] {
     const rows = this.sql(`SELECT id, spec, verify FROM jobs WHERE device = ? AND status = 'queued' ORDER BY id`).all(device) as { id: number; spec: string; verify: number }[];
+    return rows.map((r) => (r.verify ? { id: r.id, spec: JSON.parse(r.spec) as JobSpec, verify: true } : { id: r.id, spec: JSON.parse(r.spec) as JobSpec }));
+  }
+
+  /**
+   * Queued jobs of `device`, oldest first (at most `limit`), marked sent in `sessionId`: one
+   * statement, so no other writer can take the same jobs (DmStore.claimJobs).
+   */
+  claimJobs(device: string, sessionId: number, now: number, opts: { limit?: number } = {}): { id: number; spec: JobSpec; verify?: boolean }[] {
+    const rows = this.sql(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ?
+      WHERE id IN (SELECT id FROM jobs WHERE device = ? AND status = 'queued' ORDER BY id LIMIT ?) RETURNING id, spec, verify`)
+      .all(sessionId, iso(now), device, opts.limit ?? -1) as { id: number; spec: string; verify: number }[];
+    rows.sort((a, b) => a.id - b.id);
     return rows.map((r) => (r.verify ? { id: r.id, spec: JSON.parse(r.spec) as JobSpec, verify: true } : { id: r.id, spec: JSON.parse(r.spec) as JobSpec }));
   }
 

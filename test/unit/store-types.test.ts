@@ -20,7 +20,7 @@ import { JOB_STATUSES, UNCONFIRMED_POLICIES, jobTarget, type JobSpec, type Uncon
 /** A method's synchronous twin: same parameters, the awaited result. */
 type SyncView<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Awaited<R> : T[K] };
 /** ServerStore's public members that are not store operations: its SQLite handle and transaction machinery. */
-type ServerStoreMachinery = 'db' | 'durability' | 'tx' | 'group' | 'flush' | 'close';
+type ServerStoreMachinery = 'db' | 'durability' | 'tx' | 'group' | 'groupAsync' | 'flush' | 'close';
 type ServerOperations = Exclude<keyof ServerStore, ServerStoreMachinery>;
 
 describe('the store owns its types', () => {

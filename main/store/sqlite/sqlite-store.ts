@@ -1,0 +1,294 @@
+/**
+ * DmStore over the embedded SQLite store (ServerStore): the default, one process per data folder.
+ *
+ * Every operation runs ServerStore's synchronous better-sqlite3 call and hands back an
+ * already-resolved promise. `tx(fn)` is ServerStore.groupAsync(): a savepoint in the shared
+ * group-commit transaction, awaited while `fn` runs, released or rolled back, and settled only
+ * once the group's COMMIT is on disk (FULL durability: nothing is answered before that). Calls are
+ * served one at a time, so concurrent requests' savepoints never interleave; because `fn` awaits
+ * only this store, whose promises are already resolved, a tx holds the others back for no more
+ * than its own synchronous work.
+ *
+ * Writes outside tx() run as a tx of their own (so they never land inside another request's open
+ * savepoint); reads run directly.
+ *
+ * The multi-instance operations are trivial here: claims are one UPDATE (the write lock is ours),
+ * session state is a map in memory (one process), events an in-process emitter that delivers a
+ * tx's events after it committed, and never a rolled-back one's.
+ */
+import { ServerStore, type StoreOptions } from '../server-store.js';
+import type { DmStoreQueries } from '../queries.js';
+import { SqliteQueries } from './queries.js';
+import type {
+  DeliveredEvent, DmStore, DmStoreOps, JobOutcome, NewSession, RecoveryCount, SessionClaim, SessionStateRecord, StoreEvent,
+} from '../store.js';
+import type {
+  AlertRecord, Credential, DeviceAuthState, ImportedSession, JobRecord, JobSpec, JobStatus, MessageRecord, NewMessage, QueuedJobSpec,
+  SessionRecord, SessionState, StoredAlert, StoredDevice, TreeEntry, UnconfirmedDecision, UnconfirmedPolicy,
+} from '../types.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What a running tx holds besides its savepoint: the in-memory changes to undo, the events to publish after COMMIT. */
+interface TxScope {
+  undo: (() => void)[];
+  events: StoreEvent[];
+}
+
+/** Runs a synchronous call as a settled promise (a throw becomes a rejection, as on PostgreSQL). */
+function settled<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** The shared in-memory parts: session state and event subscribers. */
+class Memory {
+  readonly states = new Map<string, SessionStateRecord>();
+  readonly listeners = new Set<(e: DeliveredEvent) => void>();
+  private nextEventId = 1;
+
+  deliver(events: readonly StoreEvent[]): void {
+    for (const event of events) {
+      const e: DeliveredEvent = { id: this.nextEventId++, event: event as DeliveredEvent['event'] };
+      for (const fn of [...this.listeners]) {
+        try {
+          fn(e);
+        } catch (err) {
+          process.emitWarning(`a store event subscriber failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Every DmStoreOps operation over ServerStore. `scope` is the tx it runs in (undefined: a read
+ * outside any tx, or the write-through path of SqliteStore, which always passes a scope).
+ */
+class SqliteOps implements DmStoreOps {
+  constructor(
+    protected readonly s: ServerStore,
+    protected readonly mem: Memory,
+    private readonly scope: TxScope | undefined,
+  ) {}
+
+  device(devId: string): Promise<StoredDevice | undefined> { return settled(() => this.s.device(devId)); }
+  devices(): Promise<StoredDevice[]> { return settled(() => this.s.devices()); }
+  touchDevice(devId: string, now: number): Promise<{ device: StoredDevice; created: boolean }> { return settled(() => this.s.touchDevice(devId, now)); }
+  setDevInfo(devId: string, info: Record<string, string>): Promise<void> { return settled(() => this.s.setDevInfo(devId, info)); }
+  setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number): Promise<void> { return settled(() => this.s.setDeviceAuth(devId, auth, seenAt)); }
+  markSeen(devId: string, now: number): Promise<void> { return settled(() => this.s.markSeen(devId, now)); }
+  setDeviceCredential(devId: string, cred: Credential | undefined, now: number): Promise<void> { return settled(() => this.s.setDeviceCredential(devId, cred, now)); }
+  setNotifyUrl(devId: string, url: string | undefined, now: number): Promise<void> { return settled(() => this.s.setNotifyUrl(devId, url, now)); }
+
+  addJob(device: string, spec: JobSpec, now: number, opts?: { onUnconfirmed?: UnconfirmedPolicy }): Promise<JobRecord> { return settled(() => this.s.addJob(device, spec, now, opts)); }
+  setUnconfirmedPolicy(id: number, policy: UnconfirmedPolicy, now: number): Promise<JobRecord> { return settled(() => this.s.setUnconfirmedPolicy(id, policy, now)); }
+  job(id: number): Promise<JobRecord | undefined> { return settled(() => this.s.job(id)); }
+  jobs(filter?: { device?: string; status?: JobStatus }): Promise<JobRecord[]> { return settled(() => this.s.jobs(filter)); }
+  queuedJobs(device: string): Promise<JobRecord[]> { return settled(() => this.s.queuedJobs(device)); }
+  queuedJobSpecs(device: string): Promise<QueuedJobSpec[]> { return settled(() => this.s.queuedJobSpecs(device)); }
+  markSent(ids: number[], sessionId: number, now: number): Promise<void> { return settled(() => this.s.markSent(ids, sessionId, now)); }
+  claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }): Promise<QueuedJobSpec[]> { return settled(() => this.s.claimJobs(device, sessionId, now, opts)); }
+  finishJob(o: JobOutcome, now: number): Promise<JobRecord | undefined> { return settled(() => this.s.finishJob(o, now)); }
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): Promise<JobRecord | undefined> { return settled(() => this.s.releaseJob(id, wasSent, maxAttempts, reason, now)); }
+  releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number): Promise<JobRecord[]> { return settled(() => this.s.releaseSessionJobs(sessionId, reason, now, maxAttempts)); }
+  decideJob(id: number, action: UnconfirmedDecision, now: number): Promise<JobRecord> { return settled(() => this.s.decideJob(id, action, now)); }
+  attachAlertToJobs(device: string, alert: AlertRecord, now: number): Promise<number[]> { return settled(() => this.s.attachAlertToJobs(device, alert, now)); }
+  clearJobs(device: string): Promise<{ deleted: number; kept: number }> { return settled(() => this.s.clearJobs(device)); }
+  recoverInterrupted(now: number, maxAttempts?: number): Promise<RecoveryCount> { return settled(() => this.s.recoverInterrupted(now, maxAttempts)); }
+
+  createSession(p: NewSession, now: number): Promise<number> { return settled(() => this.s.createSession(p, now)); }
+  endSession(id: number, state: SessionState, reason: string, now: number): Promise<void> { return settled(() => this.s.endSession(id, state, reason, now)); }
+  setSessionAuth(id: number, authType: string): Promise<void> { return settled(() => this.s.setSessionAuth(id, authType)); }
+  session(id: number): Promise<SessionRecord | undefined> { return settled(() => this.s.session(id)); }
+  sessions(filter?: { device?: string; limit?: number }): Promise<SessionRecord[]> { return settled(() => this.s.sessions(filter)); }
+  addMessage(m: NewMessage): Promise<number> { return settled(() => this.s.addMessage(m)); }
+  addMessages(ms: readonly (NewMessage & { seq: number })[]): Promise<number[]> { return settled(() => this.s.addMessages(ms)); }
+  annotateMessage(id: number, note: string): Promise<void> { return settled(() => this.s.annotateMessage(id, note)); }
+  messages(sessionId: number): Promise<MessageRecord[]> { return settled(() => this.s.messages(sessionId)); }
+  message(id: number): Promise<MessageRecord | undefined> { return settled(() => this.s.message(id)); }
+  importSessions(sessions: readonly ImportedSession[], reason: string): Promise<number[]> { return settled(() => this.s.importSessions(sessions, reason)); }
+
+  upsertTree(device: string, entries: Omit<TreeEntry, 'fetchedAt'>[], now: number): Promise<void> { return settled(() => this.s.upsertTree(device, entries, now)); }
+  removeTree(device: string, uri: string): Promise<void> { return settled(() => this.s.removeTree(device, uri)); }
+  tree(device: string): Promise<TreeEntry[]> { return settled(() => this.s.tree(device)); }
+  addAlert(device: string, sessionId: number | null, alert: AlertRecord, now: number): Promise<void> { return settled(() => this.s.addAlert(device, sessionId, alert, now)); }
+  alerts(device: string): Promise<StoredAlert[]> { return settled(() => this.s.alerts(device)); }
+
+  // --- session state: in memory, undone with the tx that changed it
+
+  /** Sets or removes `key`, remembering how to put it back if the tx rolls back. */
+  private put(key: string, r: SessionStateRecord | undefined): void {
+    const before = this.mem.states.get(key);
+    if (r) this.mem.states.set(key, r);
+    else this.mem.states.delete(key);
+    this.scope?.undo.push(() => {
+      if (before) this.mem.states.set(key, before);
+      else this.mem.states.delete(key);
+    });
+  }
+
+  createSessionState(key: string, sessionId: number, state: unknown, now: number): Promise<SessionStateRecord | undefined> {
+    if (this.mem.states.has(key)) return Promise.resolve(undefined);
+    const r: SessionStateRecord = { key, sessionId, version: 1, owner: null, leaseUntil: null, state, updatedAt: iso(now) };
+    this.put(key, r);
+    return Promise.resolve({ ...r });
+  }
+
+  claimSessionState(key: string, owner: string, now: number, leaseMs: number): Promise<SessionClaim> {
+    const r = this.mem.states.get(key);
+    if (!r) return Promise.resolve({ ok: false, reason: 'missing' });
+    if (r.owner !== null && r.owner !== owner && r.leaseUntil !== null && Date.parse(r.leaseUntil) > now) {
+      return Promise.resolve({ ok: false, reason: 'held', owner: r.owner, leaseUntil: r.leaseUntil });
+    }
+    const claimed = { ...r, owner, leaseUntil: iso(now + leaseMs) };
+    this.put(key, claimed);
+    return Promise.resolve({ ok: true, record: { ...claimed } });
+  }
+
+  commitSessionState(key: string, owner: string, version: number, state: unknown, now: number): Promise<boolean> {
+    const r = this.mem.states.get(key);
+    if (!r || r.owner !== owner || r.version !== version) return Promise.resolve(false);
+    this.put(key, { ...r, state, version: version + 1, owner: null, leaseUntil: null, updatedAt: iso(now) });
+    return Promise.resolve(true);
+  }
+
+  dropSessionState(key: string): Promise<void> {
+    if (this.mem.states.has(key)) this.put(key, undefined);
+    return Promise.resolve();
+  }
+
+  publish<E extends StoreEvent>(event: E): Promise<void> {
+    if (this.scope) this.scope.events.push(event);
+    // Outside a tx there is nothing to commit: delivered now (after the caller's current step).
+    else queueMicrotask(() => this.mem.deliver([event]));
+    return Promise.resolve();
+  }
+}
+
+export class SqliteStore extends SqliteOps implements DmStore {
+  readonly kind = 'sqlite' as const;
+  private closed = false;
+  /** tx() calls not settled yet (close() waits for them). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    /** The SQLite store itself (its `db` for what has no DmStore method yet). */
+    readonly serverStore: ServerStore,
+    mem: Memory,
+  ) {
+    super(serverStore, mem, undefined);
+    this.queries = new SqliteQueries(serverStore.db);
+  }
+
+  // --- the views' read queries (../queries.ts, sqlite/queries.ts)
+  private readonly queries: SqliteQueries;
+  jobCounts: DmStoreQueries['jobCounts'] = () => this.queries.jobCounts();
+  lastSessions: DmStoreQueries['lastSessions'] = () => this.queries.lastSessions();
+  messagePage: DmStoreQueries['messagePage'] = (sessionId, offset, limit) => this.queries.messagePage(sessionId, offset, limit);
+  messageEnvelopes: DmStoreQueries['messageEnvelopes'] = (sessionId) => this.queries.messageEnvelopes(sessionId);
+  firstMessageAt: DmStoreQueries['firstMessageAt'] = (sessionId) => this.queries.firstMessageAt(sessionId);
+  messageCount: DmStoreQueries['messageCount'] = (sessionId) => this.queries.messageCount(sessionId);
+  treeValues: DmStoreQueries['treeValues'] = (device, uris) => this.queries.treeValues(device, uris);
+  maxSessionId: DmStoreQueries['maxSessionId'] = () => this.queries.maxSessionId();
+  activeSessionIds: DmStoreQueries['activeSessionIds'] = () => this.queries.activeSessionIds();
+
+  /** Opens (creating or migrating in place) the data folder's store. */
+  static open(dataDir: string, opts?: StoreOptions): SqliteStore {
+    return new SqliteStore(ServerStore.open(dataDir, opts), new Memory());
+  }
+
+  /** Wraps a ServerStore opened elsewhere (tests, benches). */
+  static over(server: ServerStore): SqliteStore {
+    return new SqliteStore(server, new Memory());
+  }
+
+  tx<T>(fn: (s: DmStoreOps) => Promise<T>): Promise<T> {
+    const scope: TxScope = { undo: [], events: [] };
+    const ops = new SqliteOps(this.s, this.mem, scope);
+    const undo = () => {
+      for (const u of scope.undo.reverse()) u();
+      scope.undo = [];
+    };
+    const p = this.s.groupAsync(async () => {
+      try {
+        return await fn(ops);
+      } catch (e) {
+        undo();
+        throw e;
+      }
+    }).then(
+      (value) => {
+        if (scope.events.length > 0) this.mem.deliver(scope.events);
+        return value;
+      },
+      (e: unknown) => {
+        // Also when the COMMIT itself failed (the savepoint was released already): its memory changes go too.
+        undo();
+        throw e;
+      },
+    );
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** A write outside tx(): a tx of its own (it must not land inside another request's savepoint). */
+  private write<T>(f: (s: DmStoreOps) => Promise<T>): Promise<T> {
+    return this.tx(f);
+  }
+
+  override touchDevice(devId: string, now: number) { return this.write((s) => s.touchDevice(devId, now)); }
+  override setDevInfo(devId: string, info: Record<string, string>) { return this.write((s) => s.setDevInfo(devId, info)); }
+  override setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number) { return this.write((s) => s.setDeviceAuth(devId, auth, seenAt)); }
+  override markSeen(devId: string, now: number) { return this.write((s) => s.markSeen(devId, now)); }
+  override setDeviceCredential(devId: string, cred: Credential | undefined, now: number) { return this.write((s) => s.setDeviceCredential(devId, cred, now)); }
+  override setNotifyUrl(devId: string, url: string | undefined, now: number) { return this.write((s) => s.setNotifyUrl(devId, url, now)); }
+  override addJob(device: string, spec: JobSpec, now: number, opts?: { onUnconfirmed?: UnconfirmedPolicy }) { return this.write((s) => s.addJob(device, spec, now, opts)); }
+  override setUnconfirmedPolicy(id: number, policy: UnconfirmedPolicy, now: number) { return this.write((s) => s.setUnconfirmedPolicy(id, policy, now)); }
+  override markSent(ids: number[], sessionId: number, now: number) { return this.write((s) => s.markSent(ids, sessionId, now)); }
+  override claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }) { return this.write((s) => s.claimJobs(device, sessionId, now, opts)); }
+  override finishJob(o: JobOutcome, now: number) { return this.write((s) => s.finishJob(o, now)); }
+  override releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number) { return this.write((s) => s.releaseJob(id, wasSent, maxAttempts, reason, now)); }
+  override releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number) { return this.write((s) => s.releaseSessionJobs(sessionId, reason, now, maxAttempts)); }
+  override decideJob(id: number, action: UnconfirmedDecision, now: number) { return this.write((s) => s.decideJob(id, action, now)); }
+  override attachAlertToJobs(device: string, alert: AlertRecord, now: number) { return this.write((s) => s.attachAlertToJobs(device, alert, now)); }
+  override clearJobs(device: string) { return this.write((s) => s.clearJobs(device)); }
+  override recoverInterrupted(now: number, maxAttempts?: number) { return this.write((s) => s.recoverInterrupted(now, maxAttempts)); }
+  override createSession(p: NewSession, now: number) { return this.write((s) => s.createSession(p, now)); }
+  override endSession(id: number, state: SessionState, reason: string, now: number) { return this.write((s) => s.endSession(id, state, reason, now)); }
+  override setSessionAuth(id: number, authType: string) { return this.write((s) => s.setSessionAuth(id, authType)); }
+  override addMessage(m: NewMessage) { return this.write((s) => s.addMessage(m)); }
+  override addMessages(ms: readonly (NewMessage & { seq: number })[]) { return this.write((s) => s.addMessages(ms)); }
+  override annotateMessage(id: number, note: string) { return this.write((s) => s.annotateMessage(id, note)); }
+  override importSessions(sessions: readonly ImportedSession[], reason: string) { return this.write((s) => s.importSessions(sessions, reason)); }
+  override upsertTree(device: string, entries: Omit<TreeEntry, 'fetchedAt'>[], now: number) { return this.write((s) => s.upsertTree(device, entries, now)); }
+  override removeTree(device: string, uri: string) { return this.write((s) => s.removeTree(device, uri)); }
+  override addAlert(device: string, sessionId: number | null, alert: AlertRecord, now: number) { return this.write((s) => s.addAlert(device, sessionId, alert, now)); }
+  override createSessionState(key: string, sessionId: number, state: unknown, now: number) { return this.write((s) => s.createSessionState(key, sessionId, state, now)); }
+  override claimSessionState(key: string, owner: string, now: number, leaseMs: number) { return this.write((s) => s.claimSessionState(key, owner, now, leaseMs)); }
+  override commitSessionState(key: string, owner: string, version: number, state: unknown, now: number) { return this.write((s) => s.commitSessionState(key, owner, version, state, now)); }
+  override dropSessionState(key: string) { return this.write((s) => s.dropSessionState(key)); }
+
+  subscribe(listener: (e: DeliveredEvent) => void): Promise<() => Promise<void>> {
+    this.mem.listeners.add(listener);
+    return Promise.resolve(() => {
+      this.mem.listeners.delete(listener);
+      return Promise.resolve();
+    });
+  }
+
+  /** Waits for the txs already asked for, then closes the database (flushed and fsynced). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Closing regardless of how they end: a failed commit was reported to its caller.
+    await Promise.allSettled([...this.inFlight]);
+    this.mem.listeners.clear();
+    this.s.close();
+  }
+}
