@@ -16,7 +16,7 @@
  * process's RSS < 1 GiB (read from /proc/<pid>/status: VmRSS at the hold, VmHWM for the peak).
  *
  *   npm run bench -- server [--rounds 5] [--json] [--no-memory] [--paced-baseline] [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
- *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes]
+ *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes] [--server-root DIR]
  *
  * --synchronous NORMAL runs the server's store without its fsync of the WAL before answering (the
  * product default is FULL: nothing acknowledged is lost on power failure), to show how much of a
@@ -33,6 +33,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../fixtures.js';
 import { fmtBytes, fmtInt, fmtNum, fmtRatio, table, verdictWord } from '../format.js';
 import type { BenchContext, BenchSuite, Verdict } from '../suite.js';
@@ -53,17 +54,18 @@ const WARM_UP_MS = 2000;
 
 const CHILD = join(REPO_ROOT, 'test', 'bench', 'server-child.ts');
 
-interface Child {
+export interface Child {
   proc: ChildProcess;
   url: string;
   pid: number;
   stop(): Promise<void>;
 }
 
-async function startChild(mode: 'dm' | 'bare', opts: object): Promise<Child> {
+/** `root`: the checkout whose server runs (another one's, to hold the server still while the handsets change). */
+export async function startServerChild(mode: 'dm' | 'bare', opts: object, root = REPO_ROOT): Promise<Child> {
   // DMW_BENCH_PROFILE=DIR: a V8 CPU profile of each server child (node --cpu-prof) lands in DIR.
   const prof = process.env.DMW_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.DMW_BENCH_PROFILE] : [];
-  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', CHILD, mode, JSON.stringify(opts)], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', root === REPO_ROOT ? CHILD : join(root, 'test', 'bench', 'server-child.ts'), mode, JSON.stringify(opts)], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const line = await new Promise<string>((resolve, reject) => {
@@ -163,11 +165,13 @@ export function serverJson(figures: readonly RoundFigures[], o: {
   return json;
 }
 
-const CLIENT = { name: 'lab', secret: 'pw' };
-const SERVER = { name: 'dmw', secret: 'srvpw' };
+export const BENCH_CLIENT = { name: 'lab', secret: 'pw' };
+export const BENCH_SERVER = { name: 'dmw', secret: 'srvpw' };
+const CLIENT = BENCH_CLIENT;
+const SERVER = BENCH_SERVER;
 
 /** Handsets with an account for `url`, MD5 both ways, WBXML, and a leaf the Replace job writes. */
-async function handsets(url: string, devIds: string[]): Promise<HandsetPool> {
+export async function benchHandsets(url: string, devIds: string[]): Promise<HandsetPool> {
   const pool = await HandsetPool.create({
     notify: false,
     template: {
@@ -183,7 +187,7 @@ async function handsets(url: string, devIds: string[]): Promise<HandsetPool> {
   return pool;
 }
 
-function queueJobs(store: ServerStore, devIds: readonly string[], round: number): void {
+export function queueBenchJobs(store: ServerStore, devIds: readonly string[], round: number): void {
   const now = Date.now();
   store.tx(() => {
     for (const d of devIds) {
@@ -212,21 +216,25 @@ export const suite: BenchSuite = {
     const wi = ctx.args.indexOf('--what-if');
     const whatIf = wi < 0 ? undefined : String(ctx.args[wi + 1]);
     if (whatIf !== undefined && whatIf !== 'no-store-writes') throw new Error('--what-if must be no-store-writes');
+    // --server-root DIR: the DM server (and the store the jobs are queued in) of another checkout,
+    // e.g. a worktree at an older commit, so that handset changes are measured against one server.
+    const ri = ctx.args.indexOf('--server-root');
+    const serverRoot = ri < 0 ? REPO_ROOT : String(ctx.args[ri + 1]);
     const dataDir = mkdtempSync(join(tmpdir(), 'dmw-bench-server-'));
     const cleanup: Array<() => Promise<unknown> | unknown> = [() => rmSync(dataDir, { recursive: true, force: true })];
     const verdicts: Verdict[] = [];
     ctx.log(`server: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), Node ${process.version}; data folder ${dataDir} (SQLite WAL, synchronous=${synchronous})`);
     if (whatIf) ctx.log(`  WHAT-IF no-store-writes: a diagnostic, not the product. The server's store writes are left out (test/bench/store-what-if.ts); the ratio is printed, not judged`);
     try {
-      const dm = await startChild('dm', {
+      const dm = await startServerChild('dm', {
         dataDir, clientAuth: 'md5', defaultClientCred: CLIENT, serverCred: SERVER, serverAuth: 'md5',
         // The pre-authentication limits sized for the bench's handsets, all from 127.0.0.1 (a first
         // session opens unauthenticated: MD5 needs the server's nonce first).
         limits: { maxSessions: nConcurrent + 100, maxPreAuthSessions: nConcurrent + 100, maxPreAuthSessionsPerAddress: nConcurrent + 100, sessionTimeoutMs: 600_000 }, ...(synchronous === 'NORMAL' ? { store: { synchronous } } : {}),
         ...(whatIf ? { whatIf } : {}),
-      });
+      }, serverRoot);
       cleanup.unshift(() => dm.stop());
-      const { ServerStore } = await import('../../../main/store/server-store.js');
+      const { ServerStore } = (await import(serverRoot === REPO_ROOT ? '../../../main/store/server-store.js' : pathToFileURL(join(serverRoot, 'main', 'store', 'server-store.ts')).href)) as typeof import('../../../main/store/server-store.js');
       const store = ServerStore.open(dataDir);
       cleanup.unshift(() => store.close());
 
@@ -246,7 +254,7 @@ export const suite: BenchSuite = {
 
       // --- throughput, in alternating rounds ---------------------------------------------------
       const tDevs = devIds.slice(0, nHandsets);
-      const pool = await handsets(dm.url, tDevs);
+      const pool = await benchHandsets(dm.url, tDevs);
       cleanup.unshift(() => pool.close());
       let bytes = 0;
       let messages = 0;
@@ -262,13 +270,13 @@ export const suite: BenchSuite = {
       // measuring half-compiled code at twice the steady-state CPU per session).
       let jobRound = 0;
       for (const w0 = performance.now(); jobRound === 0 || performance.now() - w0 < WARM_UP_MS; jobRound++) {
-        queueJobs(store, tDevs, jobRound);
+        queueBenchJobs(store, tDevs, jobRound);
         check(await pool.runAll({ concurrency: nHandsets }), 'warm-up');
       }
       const avgMsg = bytes / messages;
 
       // The baseline: bare node:http, same clients, same concurrency, same body size.
-      const bare = await startChild('bare', { responseBytes: Math.round(avgMsg) });
+      const bare = await startServerChild('bare', { responseBytes: Math.round(avgMsg) });
       cleanup.unshift(() => bare.stop());
       const body = new Uint8Array(Math.round(avgMsg)).fill(0x61);
       const clients = Array.from({ length: nHandsets }, () => new Transport());
@@ -295,7 +303,7 @@ export const suite: BenchSuite = {
       const runDm = async (): Promise<DmRun> => {
         const r: DmRun = { sessions: 0, roundTrips: 0, ms: 0, serverCpuMs: 0, clientCpuMs: 0 };
         while (r.ms < ctx.minMillis || r.sessions < 2 * nHandsets) {
-          queueJobs(store, tDevs, jobRound++);
+          queueBenchJobs(store, tDevs, jobRound++);
           const s0 = procCpuMs(dm.pid) ?? NaN;
           const c0 = process.cpuUsage();
           const t0 = performance.now();
@@ -397,19 +405,25 @@ export const suite: BenchSuite = {
 
       // --- 1,000 sessions open at once --------------------------------------------------------
       const cDevs = devIds.slice(nHandsets, nHandsets + nConcurrent);
-      const many = await handsets(dm.url, cDevs);
+      const many = await benchHandsets(dm.url, cDevs);
       cleanup.unshift(() => many.close());
-      queueJobs(store, cDevs, 0);
+      queueBenchJobs(store, cDevs, 0);
       check(await many.runAll({ concurrency: 64 }), 'first contact'); // 401 + nonce, like a first session
-      queueJobs(store, cDevs, 1);
+      queueBenchJobs(store, cDevs, 1);
       let waiting = 0;
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       let allThere!: () => void;
       const there = new Promise<void>((r) => (allThere = r));
       const t0 = performance.now();
+      // Sessions that end before they reach the hold (none should: each has a Get and a Replace out).
+      const endedEarly: SessionOutcome[] = [];
+      let released = false;
       const running = many.runAll({
         concurrency: nConcurrent,
+        onOutcome: (o) => {
+          if (!released) endedEarly.push(o);
+        },
         beforeSend: (_i, msg) => {
           if (msg.body.commands.some((c) => c.kind === 'Alert' && (c.data === '1201' || c.data === '1200'))) return;
           if (++waiting === nConcurrent) allThere();
@@ -419,7 +433,12 @@ export const suite: BenchSuite = {
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref());
       if ((await Promise.race([there, timeout])) === 'timeout') {
         // Say why: the sessions that never got there have ended by now (or will within their timeouts).
+        released = true;
         release();
+        const early = endedEarly.map((o) => `${o.ok ? 'ok' : o.error}, ${o.roundTrips} round trips, ${o.log.length} commands`);
+        const earlyWhy = new Map<string, number>();
+        for (const e of early) earlyWhy.set(e, (earlyWhy.get(e) ?? 0) + 1);
+        if (early.length > 0) ctx.log(`  ${early.length} sessions ended before the hold: ${JSON.stringify(Object.fromEntries(earlyWhy))}`);
         const ended = await Promise.race([running, new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000).unref())]);
         const why = new Map<string, number>();
         for (const o of ended ?? []) if (!o.ok) why.set((o.error ?? '?').replace(/IMEI:\d+|:\d{4,5}\//g, '#'), (why.get((o.error ?? '?').replace(/IMEI:\d+|:\d{4,5}\//g, '#')) ?? 0) + 1);
@@ -429,6 +448,7 @@ export const suite: BenchSuite = {
       const openMs = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 200));
       const rssHeld = procStatus(dm.pid, 'VmRSS');
+      released = true;
       release();
       const out = await running;
       check(out, 'concurrent');
