@@ -26,9 +26,9 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { DmStore, DmStoreOps } from '../store/store.js';
+import { StoreUnavailableError, type DmStore, type DmStoreOps } from '../store/store.js';
 import { decodeLiveState, encodeLiveState, LiveStateError, type LastAnswer, type SharedLiveState } from './live-state-codec.js';
-import type { Live } from './live-sessions.js';
+import type { Live, LiveSessions } from './live-sessions.js';
 
 /** What the UI and the API say when stepping is asked for on a shared store. */
 export const STEPPING_NEEDS_ONE_INSTANCE =
@@ -36,7 +36,7 @@ export const STEPPING_NEEDS_ONE_INSTANCE =
   'run a single `dmw server` instance for stepping, or route this device to one instance (sticky on its DevId)';
 
 /** How long an instance may hold a session's turn before another may take it (an instance killed mid-turn). */
-export const DEFAULT_TURN_LEASE_MS = 10_000;
+export const DEFAULT_TURN_LEASE_MS = 5_000;
 
 /** Live objects kept per instance to skip rebuilding a session it handled last (a plain bound, not tuned). */
 const CACHE_SIZE = 1000;
@@ -280,4 +280,105 @@ export class SharedSessions {
 
 function digest(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
+}
+
+// --- the request gate: what DmServer calls around a DM message when its store is shared ----------
+
+/** What the gate needs of the server: its in-memory sessions (only those in a turn here). */
+export interface GateHost {
+  live: LiveSessions;
+  warn(message: string): void;
+}
+
+type GateAnswer = { status: number; headers: Record<string, string>; body: Uint8Array | string };
+
+const HELD_RETRY_AFTER_SEC = 1;
+const UNAVAILABLE_RETRY_AFTER_SEC = 2;
+
+/**
+ * Around one DM message on a shared store: before the server's own handling, the session it names
+ * is claimed and put into LiveSessions (so the ordinary code finds it as if it had always been
+ * here); the turn's transaction commits its state (commitTurn); afterwards whatever the handling
+ * left is written or given back and the session leaves memory (its admission slot with it).
+ */
+export class SharedGate {
+  private readonly turns = new WeakMap<object, SharedTurn>();
+
+  constructor(readonly sessions: SharedSessions, private readonly host: GateHost) {}
+
+  /**
+   * `lookup`: the RespURI's token, or the DevId and SessionID of a message to the base URL
+   * (undefined when the message cannot name a session: the handler refuses it itself).
+   */
+  async handle(req: object & { bytes: Uint8Array }, lookup: { token: string } | { devId: string; dmSessionId: string } | undefined, handler: () => GateAnswer | Promise<GateAnswer>): Promise<GateAnswer> {
+    let turn: SharedTurn | undefined;
+    try {
+      if (lookup) {
+        const found = await this.sessions.find(lookup);
+        if (found.kind === 'held') {
+          return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(HELD_RETRY_AFTER_SEC) }, body: `the session's previous message is still being handled (by ${found.owner || 'another instance'}); send again in ${HELD_RETRY_AFTER_SEC} s\n` };
+        }
+        if (found.kind === 'claimed') {
+          turn = found.turn;
+          const again = this.sessions.repeated(turn, req.bytes);
+          if (again) {
+            await this.sessions.release(turn);
+            this.host.warn(`session ${turn.live.id} (${turn.live.devId}): message ${again.inSeq} came again with the same bytes; its answer (message ${again.outSeq}) was committed but may never have reached the device (an instance stopped before answering): sent again from the store`);
+            return { status: again.status, headers: { ...again.headers }, body: again.body };
+          }
+          // Whatever this instance had of it is older: the claimed row is the session now.
+          const stale = this.host.live.withToken(turn.live.token);
+          if (stale && stale !== turn.live) this.host.live.delete(stale.id);
+          this.host.live.set(turn.live);
+          this.turns.set(req, turn);
+        }
+      }
+    } catch (e) {
+      if (turn) await this.sessions.release(turn);
+      return unavailableAnswer(e);
+    }
+    try {
+      return await handler();
+    } catch (e) {
+      return unavailableAnswer(e);
+    } finally {
+      // Before the answer leaves: the state is written (or given back) first.
+      await this.after(req, lookup);
+    }
+  }
+
+  /** Inside the turn's transaction: the session's new state (created for a new session), with the answer. */
+  async commitTurn(s: DmStoreOps, req: object, live: Live, answer?: Parameters<SharedSessions['commitIn']>[3]): Promise<void> {
+    let turn = this.turns.get(req);
+    if (!turn || turn.live.token !== live.token) {
+      turn = this.sessions.fresh(live);
+      this.turns.set(req, turn);
+    }
+    await this.sessions.commitIn(s, turn, live, answer);
+  }
+
+  /** The turn's transaction did not commit. */
+  rolledBack(req: object): void {
+    const turn = this.turns.get(req);
+    if (turn) this.sessions.rolledBack(turn);
+  }
+
+  private async after(req: object, lookup: { token: string } | { devId: string; dmSessionId: string } | undefined): Promise<void> {
+    const turn = this.turns.get(req);
+    let l: Live | undefined;
+    if (turn) l = this.host.live.withToken(turn.live.token);
+    else if (lookup && 'devId' in lookup) l = this.host.live.latest(lookup.devId, lookup.dmSessionId);
+    if (turn) await this.sessions.finish(turn, l);
+    else if (l) await this.sessions.finish(this.sessions.fresh(l), l);
+    // Between messages the session lives in the database only.
+    if (l) this.host.live.delete(l.id);
+  }
+}
+
+function unavailableAnswer(e: unknown): GateAnswer {
+  if (e instanceof StoreUnavailableError || e instanceof LeaseLostError) {
+    const why = e instanceof LeaseLostError ? 'the session was taken over by another instance' : 'the database is unavailable';
+    return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SEC) }, body: `${why}; nothing of this message was kept: send again in ${UNAVAILABLE_RETRY_AFTER_SEC} s\n` };
+  }
+  throw e;
 }
