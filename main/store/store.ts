@@ -17,14 +17,15 @@
  * timers). The multi-instance operations (claims, session state, events) are trivial on one
  * process: claims are a BEGIN IMMEDIATE, events an in-process emitter.
  *
- * Not here yet: the direct `store.db` users (message index and display filters: main/api/packets-view.ts,
- * session-pages.ts, main/cli/session-find.ts), which get a query method of their own at the switch-over.
+ * The views' read queries (queries.ts) and the message index with the display filters
+ * (message-index-store.ts) are interfaces of their own that DmStore extends.
  */
 import type {
   AlertRecord, Credential, DeviceAuthState, Encoding, ImportedSession, JobMemberStatus, JobRecord, JobResult, JobSpec, JobStatus,
   MessageRecord, NewMessage, QueuedJobSpec, SessionRecord, SessionState, StoredAlert, StoredDevice, TreeEntry, UnconfirmedDecision, UnconfirmedPolicy,
 } from './types.js';
 import type { DmStoreQueries } from './queries.js';
+import type { DmMessageIndex } from './message-index-store.js';
 
 /** What a session's jobs changed to when it let go of them (recoverInterrupted). */
 export interface RecoveryCount {
@@ -153,7 +154,7 @@ export interface DmStoreOps {
   publish<E extends StoreEvent>(event: E): Promise<void>;
 }
 
-export interface DmStore extends DmStoreOps, DmStoreQueries {
+export interface DmStore extends DmStoreOps, DmStoreQueries, DmMessageIndex {
   readonly kind: 'sqlite' | 'postgres';
   /**
    * Runs fn in one transaction: all its writes land, or none (fn threw, the database went away).

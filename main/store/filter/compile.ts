@@ -19,7 +19,7 @@ export interface SqlPart {
 /** The SQL function `dmw_regex(pattern, text)` the store registers (filter/query.ts). */
 export const REGEX_FUNCTION = 'dmw_regex';
 
-type Folded = { const: boolean } | SqlPart;
+export type Folded = { const: boolean } | SqlPart;
 
 /** Whether the filter reads command fields (cmd, uri, status, data...). */
 export function usesCommands(e: FilterExpr): boolean {
@@ -69,9 +69,9 @@ export function firstMatches(e: FilterExpr): { pos: number; len: number } | unde
   return undefined;
 }
 
-const SQL_OP: Readonly<Record<string, string>> = { '==': '=', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
+export const SQL_OP: Readonly<Record<string, string>> = { '==': '=', '!=': '!=', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
 
-function codepoints(s: string): number {
+export function codepoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;
   return n;
@@ -82,7 +82,7 @@ function ftsPhrase(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-function leaf(e: Extract<FilterExpr, { kind: 'has' | 'cmp' }>, msgId: string): SqlPart {
+function leaf(e: Leaf, msgId: string): SqlPart {
   const f = e.field;
   const col = f.column;
   if (f.level === 'finding') {
@@ -126,17 +126,25 @@ function dataTest(op: string, v: string): SqlPart {
   }
 }
 
-function fold(e: FilterExpr, withCommands: boolean, msgId: string): Folded {
+/** A test (field, operator, value) as SQL of one dialect. */
+export type Leaf = Extract<FilterExpr, { kind: 'has' | 'cmp' }>;
+
+/**
+ * The boolean structure, the same for every SQL dialect: constants folded, command fields false
+ * where the message has no command; `leafSql` compiles each test (SQLite here, PostgreSQL in
+ * postgres/filter-sql.ts).
+ */
+export function foldWith(e: FilterExpr, withCommands: boolean, leafSql: (e: Leaf) => SqlPart): Folded {
   switch (e.kind) {
     case 'true': return { const: true };
     case 'not': {
-      const x = fold(e.expr, withCommands, msgId);
+      const x = foldWith(e.expr, withCommands, leafSql);
       return 'const' in x ? { const: !x.const } : { sql: `NOT ${x.sql}`, params: x.params };
     }
     case 'and':
     case 'or': {
-      const l = fold(e.left, withCommands, msgId);
-      const r = fold(e.right, withCommands, msgId);
+      const l = foldWith(e.left, withCommands, leafSql);
+      const r = foldWith(e.right, withCommands, leafSql);
       const absorbing = e.kind === 'or';
       if ('const' in l) return l.const === absorbing ? l : r;
       if ('const' in r) return r.const === absorbing ? r : l;
@@ -144,7 +152,7 @@ function fold(e: FilterExpr, withCommands: boolean, msgId: string): Folded {
     }
     default:
       if (!withCommands && (e.field.level === 'command' || e.field.level === 'text')) return { const: false };
-      return leaf(e, msgId);
+      return leafSql(e);
   }
 }
 
@@ -153,7 +161,7 @@ function fold(e: FilterExpr, withCommands: boolean, msgId: string): Folded {
  * a message without commands (aliases m, s): true, false, or SQL.
  */
 export function compileWhere(e: FilterExpr, withCommands: boolean, msgId = 'm.message_id'): Folded {
-  return fold(e, withCommands, msgId);
+  return foldWith(e, withCommands, (x) => leaf(x, msgId));
 }
 
 /** Which tables besides cmd_index the filter reads: msg_index (m) and sessions (s). */

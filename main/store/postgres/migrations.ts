@@ -10,8 +10,8 @@
  * Version 1 is the SQLite store's schema v2 (main/store/server-store.ts: devices, jobs with
  * 'unconfirmed', on_unconfirmed and verify, sessions, messages, the tree cache, alerts) in
  * PostgreSQL's types, plus what several instances need: session_state (a live session's state,
- * claimed per turn) and events (fanned out with LISTEN/NOTIFY). The SQLite message index (v3, the
- * display filters) has no PostgreSQL counterpart yet.
+ * claimed per turn) and events (fanned out with LISTEN/NOTIFY). Version 2 is the message index (the
+ * SQLite store's v3, display filters: postgres/message-index.ts).
  *
  * json, not jsonb, for what is read back whole (spec, results, members, auth, items, state): json
  * keeps the text as written, so a job reads back with its keys in the order it was queued with.
@@ -19,6 +19,7 @@
  */
 import type pg from 'pg';
 import { JOB_STATUSES, UNCONFIRMED_POLICIES } from '../types.js';
+import { INDEX_MIGRATION_SQL } from './message-index.js';
 
 export interface Migration {
   version: number;
@@ -127,6 +128,60 @@ CREATE TABLE events (
   at timestamptz NOT NULL DEFAULT now(),
   body json NOT NULL
 );
+`,
+  },
+  {
+    // The message index for display filters (postgres/message-index.ts; SQLite's schema v3). Messages
+    // logged before it are indexed by PostgresStore.open's catch-up, not here (that decodes in JS).
+    version: 2,
+    name: 'message index: msg_index, cmd_index (pg_trgm on item text when available), msg_findings, judged_sessions',
+    sql: INDEX_MIGRATION_SQL,
+  },
+  {
+    // DM-6 federation (main/store/federation/postgres.ts): the SQLite file's api_* tables. subtrees is
+    // jsonb (a grant merges its subtrees in place; arrays keep their order). A job's owner row goes
+    // with the job (clearJobs).
+    version: 3,
+    name: 'federation: api_grants, api_job_owners, api_delegations',
+    sql: `
+CREATE TABLE api_grants (
+  peer text NOT NULL,
+  device text NOT NULL,
+  subtrees jsonb NOT NULL,
+  origin text NOT NULL CHECK (origin IN ('grant', 'delegation')),
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (peer, device)
+);
+CREATE TABLE api_job_owners (
+  job_id bigint PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+  principal text NOT NULL
+);
+CREATE TABLE api_delegations (
+  id bigserial PRIMARY KEY,
+  direction text NOT NULL CHECK (direction IN ('out', 'in')),
+  device text NOT NULL,
+  peer text NOT NULL,
+  subtrees jsonb NOT NULL,
+  status text NOT NULL CHECK (status IN ('pending', 'active', 'failed')),
+  job_id bigint,
+  remote_id bigint,
+  error text,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE INDEX api_delegations_by_job ON api_delegations (job_id);
+`,
+  },
+  {
+    // Several instances (main/server/shared-sessions.ts): a session not yet authenticated has its
+    // state row before it has a sessions row (its session_id is negative, as its Live's id), and an
+    // alias row per (DevId, SessionID) names the token of the newest session; so no foreign key.
+    // The sweep looks for rows idle since a time.
+    version: 4,
+    name: 'shared sessions: session_state without the sessions foreign key, idle index',
+    sql: `
+ALTER TABLE session_state DROP CONSTRAINT IF EXISTS session_state_session_id_fkey;
+CREATE INDEX session_state_idle ON session_state (updated_at);
 `,
   },
 ];

@@ -23,6 +23,7 @@ import {
   alertFromRow, deviceFromRow, jobFromRow, messageFromRow, sessionFromRow, sessionStateFromRow, treeFromRow,
   type AlertRow, type DeviceRow, type JobRow, type MessageRow, type SessionRow, type SessionStateRow, type TreeRow,
 } from './rows.js';
+import { indexLoggedMessages, loggedMessage } from './message-index.js';
 
 /** The NOTIFY channel every instance listens on. */
 export const EVENT_CHANNEL = 'dmw_events';
@@ -51,6 +52,11 @@ export class PgOps implements DmStoreOps {
 
   private async all<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
     return (await this.q<R>(text, values)).rows;
+  }
+
+  /** One statement on this runner (the pool, or the open transaction), for tables beside the store's (federation). */
+  sql<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.q<R>(text, values);
   }
 
   // --- devices -------------------------------------------------------------------------------
@@ -266,9 +272,13 @@ export class PgOps implements DmStoreOps {
     const seq = m.seq ?? null;
     const v = messageValues(m, 0);
     v[1] = seq;
-    const r = await this.one<{ id: number }>(`INSERT INTO messages (${MESSAGE_COLUMNS})
-      VALUES ($1, COALESCE($2::integer, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = $1)), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, v);
-    return r!.id;
+    // The message and its index rows (message-index.ts) in one transaction.
+    return this.atomic(async (o) => {
+      const r = await o.one<{ id: number; seq: number }>(`INSERT INTO messages (${MESSAGE_COLUMNS})
+        VALUES ($1, COALESCE($2::integer, (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = $1)), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id, seq`, v);
+      await indexLoggedMessages(o.q, [loggedMessage(m, r!.seq, r!.id)]);
+      return r!.id;
+    });
   }
 
   async addMessages(ms: readonly (NewMessage & { seq: number })[]): Promise<number[]> {
@@ -279,9 +289,14 @@ export class PgOps implements DmStoreOps {
       args.push(...messageValues(m, m.seq));
       return `(${Array.from({ length: 12 }, (_, i) => `$${base + i + 1}`).join(', ')})`;
     });
-    const rows = await this.all<{ id: number }>(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${tuples.join(', ')} RETURNING id`, args);
-    // RETURNING follows the VALUES order for a plain multi-row INSERT; ids come from one sequence, so sorting is the same order.
-    return rows.map((r) => r.id).sort((a, b) => a - b);
+    // The messages and their index rows (message-index.ts: one more statement) in one transaction.
+    return this.atomic(async (o) => {
+      const rows = await o.all<{ id: number }>(`INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES ${tuples.join(', ')} RETURNING id`, args);
+      // RETURNING follows the VALUES order for a plain multi-row INSERT; ids come from one sequence, so sorting is the same order.
+      const ids = rows.map((r) => r.id).sort((a, b) => a - b);
+      await indexLoggedMessages(o.q, ms.map((m, i) => loggedMessage(m, m.seq, ids[i]!)));
+      return ids;
+    });
   }
 
   async annotateMessage(id: number, note: string): Promise<void> {

@@ -14,6 +14,8 @@ import { migrate, type MigrationReport } from './migrations.js';
 import { EVENT_CHANNEL, parseEventPayload, PgOps, type Query } from './ops.js';
 import { PG_TYPES } from './rows.js';
 import { PgQueries } from './queries.js';
+import { PgMessageIndex } from './message-index.js';
+import type { DmMessageIndex } from '../message-index-store.js';
 import type { DmStoreQueries } from '../queries.js';
 
 export interface PostgresStoreOptions {
@@ -78,7 +80,19 @@ export class PostgresStore extends PgOps implements DmStore {
     super(query, (fn) => self.store!.inTx(fn));
     self.store = this;
     this.queries = new PgQueries(query);
+    this.index = new PgMessageIndex(query, (fn) => this.inTx((o) => fn((text, values) => o.sql(text, values))));
   }
+
+  // --- the message index and display filters (message-index-store.ts, postgres/message-index.ts)
+  private readonly index: PgMessageIndex;
+  queryMessages: DmMessageIndex['queryMessages'] = (q, opts) => this.index.queryMessages(q, opts);
+  sessionsMatching: DmMessageIndex['sessionsMatching'] = (filter, limit, opts) => this.index.sessionsMatching(filter, limit, opts);
+  findCommands: DmMessageIndex['findCommands'] = (filter, opts) => this.index.findCommands(filter, opts);
+  unindexedCount: DmMessageIndex['unindexedCount'] = () => this.index.unindexedCount();
+  catchUpIndex: DmMessageIndex['catchUpIndex'] = () => this.index.catchUpIndex();
+  unjudgedSessions: DmMessageIndex['unjudgedSessions'] = (since) => this.index.unjudgedSessions(since);
+  recordFindings: DmMessageIndex['recordFindings'] = (sessionId, messages, findings) => this.index.recordFindings(sessionId, messages, findings);
+  judgedSessions: DmMessageIndex['judgedSessions'] = (ids) => this.index.judgedSessions(ids);
 
   // --- the views' read queries (queries.ts): outside any transaction, on the pool
   private readonly queries: PgQueries;
@@ -106,7 +120,17 @@ export class PostgresStore extends PgOps implements DmStore {
       await pool.end().catch(() => undefined);
       throw unavailable(e);
     }
-    return new PostgresStore(pool, config, opts.listenRetryMs ?? 500, report);
+    const store = new PostgresStore(pool, config, opts.listenRetryMs ?? 500, report);
+    // Messages logged before the message index existed (migration v2) are indexed once, here.
+    if (report?.applied.includes(2)) {
+      try {
+        await store.catchUpIndex();
+      } catch (e) {
+        await store.close().catch(() => undefined);
+        throw unavailable(e);
+      }
+    }
+    return store;
   }
 
   tx<T>(fn: (s: DmStoreOps) => Promise<T>): Promise<T> {

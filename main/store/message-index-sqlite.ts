@@ -1,0 +1,68 @@
+/**
+ * DmMessageIndex on the SQLite store: the functions of message-index.ts and filter/query.ts over a
+ * ServerStore's connection, answering with settled promises. Writes go through group(): inside the
+ * running server they join the turn's group commit (its fsync off the event loop); anywhere else the
+ * group commits on the next turn of the event loop.
+ */
+import type Database from 'better-sqlite3';
+import { catchUpIndex, recordFindings, unindexedCount, unjudgedSessions, type JudgedFinding } from './message-index.js';
+import { findCommands, queryMessages, sessionsMatching, type CommandHit, type MessageHit, type QueryOptions } from './filter/query.js';
+import type { DmMessageIndex, MessageQuery } from './message-index-store.js';
+
+/** What the SQLite side needs of ServerStore (a structural type: no import of the server store's module). */
+export interface SqliteIndexHost {
+  readonly db: Database.Database;
+  group<T>(fn: () => T): Promise<T>;
+}
+
+/** Runs `fn` now; its value or its throw as a promise. */
+function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+export class SqliteMessageIndex implements DmMessageIndex {
+  constructor(private readonly store: SqliteIndexHost) {}
+
+  queryMessages(q: MessageQuery, opts?: QueryOptions): Promise<{ total: number; rows: MessageHit[] }> {
+    return settled(() => queryMessages(this.store.db, q, opts));
+  }
+
+  sessionsMatching(filter: string, limit: number, opts?: QueryOptions): Promise<{ ids: number[]; truncated: boolean }> {
+    return settled(() => sessionsMatching(this.store.db, filter, limit, opts));
+  }
+
+  findCommands(filter: string, opts?: QueryOptions): Promise<CommandHit[]> {
+    return settled(() => findCommands(this.store.db, filter, opts));
+  }
+
+  unindexedCount(): Promise<number> {
+    return settled(() => unindexedCount(this.store.db));
+  }
+
+  catchUpIndex(): Promise<number> {
+    return this.store.group(() => catchUpIndex(this.store.db));
+  }
+
+  unjudgedSessions(since?: { afterId: number; alsoIds: readonly number[] }): Promise<{ id: number; messages: number }[]> {
+    return settled(() => unjudgedSessions(this.store.db, since));
+  }
+
+  recordFindings(sessionId: number, messages: number, findings: readonly JudgedFinding[]): Promise<void> {
+    return this.store.group(() => recordFindings(this.store.db, sessionId, messages, findings));
+  }
+
+  judgedSessions(ids: readonly number[]): Promise<number[]> {
+    return settled(() => judgedSessions(this.store.db, ids));
+  }
+}
+
+/** Of `ids`, the sessions judged for all of their messages (a live session keeps logging), ascending. */
+export function judgedSessions(db: Database.Database, ids: readonly number[]): number[] {
+  if (ids.length === 0) return [];
+  return (db.prepare(`SELECT j.session_id AS id FROM judged_sessions j WHERE j.session_id IN (SELECT value FROM json_each(?))
+    AND j.messages >= (SELECT MAX(i.seq) FROM msg_index i WHERE i.session_id = j.session_id) ORDER BY 1`).all(JSON.stringify(ids)) as { id: number }[]).map((r) => r.id);
+}
