@@ -287,6 +287,11 @@ function digest(b: Uint8Array): string {
 /** What the gate needs of the server: its in-memory sessions (only those in a turn here). */
 export interface GateHost {
   live: LiveSessions;
+  /**
+   * Gives a session rebuilt from the database a slot of this instance's admission (its pool: pre-auth
+   * or authenticated), or says why not (503 with that Retry-After): slots count turns in progress here.
+   */
+  adopt(l: Live): { ok: true } | { ok: false; retryAfterSec: number; reason: string };
   warn(message: string): void;
 }
 
@@ -329,6 +334,11 @@ export class SharedGate {
           // Whatever this instance had of it is older: the claimed row is the session now.
           const stale = this.host.live.withToken(turn.live.token);
           if (stale && stale !== turn.live) this.host.live.delete(stale.id);
+          const slot = this.host.adopt(turn.live);
+          if (!slot.ok) {
+            await this.sessions.release(turn);
+            return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(slot.retryAfterSec) }, body: `${slot.reason}\n` };
+          }
           this.host.live.set(turn.live);
           this.turns.set(req, turn);
         }
