@@ -58,6 +58,8 @@ export interface SharedTurn {
   fresh?: boolean;
   /** What commitIn wrote, kept by this instance once the transaction is known to have committed (finish). */
   written?: SharedLiveState;
+  /** Its transaction rolled back (database gone, lease lost): given back as claimed, nothing written. */
+  failed?: boolean;
 }
 
 export type Found =
@@ -201,6 +203,7 @@ export class SharedSessions {
 
   /** The turn's transaction rolled back after commitIn: nothing of it was written. */
   rolledBack(turn: SharedTurn): void {
+    turn.failed = true;
     if (!turn.done || !turn.written) return;
     turn.done = false;
     delete turn.written;
@@ -215,6 +218,10 @@ export class SharedSessions {
    */
   async finish(turn: SharedTurn, now: Live | undefined): Promise<void> {
     try {
+      if (turn.failed) {
+        await this.release(turn);
+        return;
+      }
       if (!turn.done) {
         if (!now) {
           turn.done = true;
@@ -307,7 +314,8 @@ const UNAVAILABLE_RETRY_AFTER_SEC = 2;
  * left is written or given back and the session leaves memory (its admission slot with it).
  */
 export class SharedGate {
-  private readonly turns = new WeakMap<object, SharedTurn>();
+  /** The turns of a request: the session it named, and one it started (a device starting over at the base URL). */
+  private readonly turns = new WeakMap<object, SharedTurn[]>();
 
   constructor(readonly sessions: SharedSessions, private readonly host: GateHost) {}
 
@@ -340,7 +348,7 @@ export class SharedGate {
             return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(slot.retryAfterSec) }, body: `${slot.reason}\n` };
           }
           this.host.live.set(turn.live);
-          this.turns.set(req, turn);
+          this.turns.set(req, [turn]);
         }
       }
     } catch (e) {
@@ -359,29 +367,36 @@ export class SharedGate {
 
   /** Inside the turn's transaction: the session's new state (created for a new session), with the answer. */
   async commitTurn(s: DmStoreOps, req: object, live: Live, answer?: Parameters<SharedSessions['commitIn']>[3]): Promise<void> {
-    let turn = this.turns.get(req);
-    if (!turn || turn.live.token !== live.token) {
+    const list = this.turns.get(req) ?? [];
+    let turn = list.find((t) => t.live.token === live.token);
+    if (!turn) {
       turn = this.sessions.fresh(live);
-      this.turns.set(req, turn);
+      list.push(turn);
+      this.turns.set(req, list);
     }
     await this.sessions.commitIn(s, turn, live, answer);
   }
 
-  /** The turn's transaction did not commit. */
+  /** The turn's transaction did not commit: its sessions are given back as they were claimed. */
   rolledBack(req: object): void {
-    const turn = this.turns.get(req);
-    if (turn) this.sessions.rolledBack(turn);
+    for (const t of this.turns.get(req) ?? []) this.sessions.rolledBack(t);
   }
 
   private async after(req: object, lookup: { token: string } | { devId: string; dmSessionId: string } | undefined): Promise<void> {
-    const turn = this.turns.get(req);
-    let l: Live | undefined;
-    if (turn) l = this.host.live.withToken(turn.live.token);
-    else if (lookup && 'devId' in lookup) l = this.host.live.latest(lookup.devId, lookup.dmSessionId);
-    if (turn) await this.sessions.finish(turn, l);
-    else if (l) await this.sessions.finish(this.sessions.fresh(l), l);
-    // Between messages the session lives in the database only.
-    if (l) this.host.live.delete(l.id);
+    const seen = new Set<string>();
+    for (const turn of this.turns.get(req) ?? []) {
+      seen.add(turn.live.token);
+      const l = this.host.live.withToken(turn.live.token);
+      await this.sessions.finish(turn, l);
+      // Between messages the session lives in the database only.
+      if (l) this.host.live.delete(l.id);
+    }
+    // A session this message started without a transaction (refused before authenticating).
+    const l = lookup && 'devId' in lookup ? this.host.live.latest(lookup.devId, lookup.dmSessionId) : undefined;
+    if (l && !seen.has(l.token)) {
+      await this.sessions.finish(this.sessions.fresh(l), l);
+      this.host.live.delete(l.id);
+    }
   }
 }
 
