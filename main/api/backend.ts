@@ -19,8 +19,9 @@ import { DmServer } from '../server/server.js';
 import { LabCa } from '../server/ca.js';
 import type { ServerEvent } from '../server/events.js';
 import { parseJobSpec } from '../server/jobs.js';
-import type { JobRecord, JobSpec, MessageRecord, TreeEntry } from '../server/types.js';
-import { ServerStore, type StoredDevice } from '../store/server-store.js';
+import type { JobRecord, JobSpec, MessageRecord, StoredDevice, TreeEntry } from '../store/types.js';
+import { openStore } from '../store/open.js';
+import type { DmStore } from '../store/store.js';
 import { aclMatrix } from './acl-view.js';
 import { BootstrapService, checkProfile, listStoredProfiles, loadStoredProfile, saveStoredProfile, type OpenMonitor } from './bootstrap-view.js';
 import { SerialService, type OpenLink } from './serial-view.js';
@@ -63,6 +64,8 @@ const SNAPSHOT_DIR = 'workbench-snapshots';
 
 export interface BackendOptions {
   dataDir: string;
+  /** The store: a shared lab server's PostgreSQL (postgres://…); unset: SQLite in dataDir (main/store/open.ts). */
+  storeUrl?: string;
   /** Overrides the saved settings for this run (saved only if the user then changes settings). */
   settings?: Partial<ServerSettings>;
   /** Start the DM server at once. */
@@ -95,8 +98,11 @@ interface Snapshot {
 export class Backend {
   readonly handlers: Handlers;
   private server: DmServer | undefined;
-  private reader: ServerStore;
+  private reader: DmStore;
   private dataDir: string;
+  private readonly storeUrl: string | undefined;
+  /** Tree writes and snapshots that follow server events, one after the other (each awaits the store). */
+  private treeWork: Promise<void> = Promise.resolve();
   private settings: ServerSettings;
   private startedAt: string | null = null;
   private lastError: string | null = null;
@@ -121,15 +127,15 @@ export class Backend {
   /** Conformance plan runs against a device through this server (conformance-view.ts). */
   private readonly conformance: ConformanceService;
 
-  private constructor(opts: BackendOptions) {
+  private constructor(opts: BackendOptions, dataDir: string, reader: DmStore) {
     this.now = opts.now ?? Date.now;
-    this.dataDir = path.resolve(opts.dataDir);
-    mkdirSync(this.dataDir, { recursive: true });
+    this.dataDir = dataDir;
+    this.storeUrl = opts.storeUrl;
     this.settings = { ...this.loadSettings(), ...opts.settings };
-    this.reader = ServerStore.open(this.dataDir);
+    this.reader = reader;
     const emit = this.emit.bind(this) as <E extends EventName>(name: E, payload: EventPayload<E>) => void;
     this.cards = new BootstrapService(emit, opts.openPcsc);
-    this.serial = new SerialService(emit, { settings: () => this.settings, serverNonce: (d) => this.reader.device(d)?.auth.serverNonce }, opts.openSerial);
+    this.serial = new SerialService(emit, { settings: () => this.settings, serverNonce: async (d) => (await this.reader.device(d))?.auth.serverNonce }, opts.openSerial);
     this.conformance = new ConformanceService({
       server: () => this.server,
       runner: opts.conformanceRunner ?? defaultConformanceRunner,
@@ -140,7 +146,9 @@ export class Backend {
   }
 
   static async create(opts: BackendOptions): Promise<Backend> {
-    const b = new Backend(opts);
+    const dataDir = path.resolve(opts.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const b = new Backend(opts, dataDir, await openStore({ dataDir, ...(opts.storeUrl ? { storeUrl: opts.storeUrl } : {}) }));
     const load = opts.handsets ?? (await loadHandsetModule(opts.handsetModule));
     if (load.ok) {
       try {
@@ -166,7 +174,7 @@ export class Backend {
   }
 
   /** The device's tree as the server cached it (Get results). */
-  treeEntries(device: string): TreeEntry[] {
+  treeEntries(device: string): Promise<TreeEntry[]> {
     return this.reader.tree(device);
   }
 
@@ -195,7 +203,8 @@ export class Backend {
     await this.serial.close();
     await this.fleet?.close().catch(() => undefined);
     await this.stopServer();
-    this.reader.close();
+    await this.treeWork;
+    await this.reader.close();
     this.listeners.clear();
   }
 
@@ -249,6 +258,7 @@ export class Backend {
       try {
         const server = await DmServer.start({
           dataDir: this.dataDir,
+          ...(this.storeUrl ? { storeUrl: this.storeUrl } : {}),
           port: st.port,
           host: st.host,
           serverId: st.serverId,
@@ -297,12 +307,29 @@ export class Backend {
     // A 2xx Add/Replace/Delete shows in the Tree view at once (tree-writes.ts), not after the next Discover.
     if (e.type === 'job-done') {
       const written = writtenEntries(e.job);
+      const deleted = deletedUris(e.job);
       const store = this.server?.store ?? this.reader;
-      for (const uri of deletedUris(e.job)) store.removeTree(e.job.device, uri);
-      if (written.length > 0) store.upsertTree(e.job.device, written, this.now());
+      const now = this.now();
+      if (deleted.length > 0 || written.length > 0) {
+        this.afterEvent(`the tree of ${e.job.device}`, async () => {
+          for (const uri of deleted) await store.removeTree(e.job.device, uri);
+          if (written.length > 0) await store.upsertTree(e.job.device, written, now);
+        });
+      }
     }
-    if (e.type === 'session-ended' && e.device) this.snapshot(e.device);
+    const ended = e.type === 'session-ended' ? e.device : undefined;
+    if (ended) this.afterEvent(`the tree snapshot of ${ended}`, () => this.snapshot(ended));
     if (e.type === 'session-held' || e.type === 'session-released') this.emit('jobs.changed', this.queueState(e.device));
+  }
+
+  /**
+   * Store work a server event asks for, in event order (a snapshot at session end sees the tree
+   * writes of the jobs before it); a failure (the database away) is a warning, not a crash.
+   */
+  private afterEvent(what: string, work: () => Promise<void>): void {
+    this.treeWork = this.treeWork.then(work).catch((err: unknown) => {
+      process.emitWarning(`could not update ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
 
   private async configure(p: { settings?: Partial<ServerSettings>; dataDir?: string }): Promise<ServerStatus> {
@@ -314,8 +341,9 @@ export class Backend {
       await this.stopServer();
       const dir = path.resolve(p.dataDir);
       mkdirSync(dir, { recursive: true });
-      const store = ServerStore.open(dir);
-      this.reader.close();
+      const store = await openStore({ dataDir: dir, ...(this.storeUrl ? { storeUrl: this.storeUrl } : {}) });
+      await this.treeWork;
+      await this.reader.close();
       this.reader = store;
       this.dataDir = dir;
       this.holds.clear();
@@ -346,21 +374,20 @@ export class Backend {
 
   // --- devices and handsets -------------------------------------------------------------------
 
-  devices(): DeviceSummary[] {
+  async devices(): Promise<DeviceSummary[]> {
     const store = this.reader;
     const counts = new Map<string, Record<string, number>>();
-    for (const r of store.db.prepare('SELECT device, status, COUNT(*) AS n FROM jobs GROUP BY device, status').all() as { device: string; status: string; n: number }[]) {
+    for (const r of await store.jobCounts()) {
       const c = counts.get(r.device) ?? {};
       c[r.status] = r.n;
       counts.set(r.device, c);
     }
     const lastSessions = new Map<string, { id: number; state: string; startedAt: string; endedAt: string | null }>();
-    const rows = store.db.prepare(`SELECT s.id, s.device, s.state, s.started_at, s.ended_at FROM sessions s
-      JOIN (SELECT device, MAX(id) AS id FROM sessions WHERE device IS NOT NULL GROUP BY device) m ON m.id = s.id`).all() as { id: number; device: string; state: string; started_at: string; ended_at: string | null }[];
-    for (const r of rows) lastSessions.set(r.device, { id: r.id, state: r.state, startedAt: r.started_at, endedAt: r.ended_at });
+    for (const r of await store.lastSessions()) lastSessions.set(r.device, { id: r.id, state: r.state, startedAt: r.startedAt, endedAt: r.endedAt });
+    const devices = await store.devices();
     const active = new Set(this.server?.activeSessions().map((s) => s.device) ?? []);
     const virtual = new Set(this.fleet?.list().map((h) => h.devId) ?? []);
-    return store.devices().map((d) => {
+    return devices.map((d) => {
       const c = counts.get(d.devId) ?? {};
       const hold = this.holds.get(d.devId);
       return {
@@ -416,10 +443,10 @@ export class Backend {
     const clean = parseJobSpec(spec) as JobSpec;
     const s = this.server;
     if (!s) {
-      const job = this.reader.tx(() => this.reader.addJob(device, clean, this.now()));
+      const job = await this.reader.tx((t) => t.addJob(device, clean, this.now()));
       return { job, notified: null };
     }
-    const reachable = notify ?? this.reader.device(device)?.notifyUrl !== undefined;
+    const reachable = notify ?? (await this.reader.device(device))?.notifyUrl !== undefined;
     const r = await s.addJob(device, clean, { notify: reachable });
     return { job: r.job, notified: r.notified ? { ok: r.notified.ok, detail: r.notified.detail } : null };
   }
@@ -444,7 +471,7 @@ export class Backend {
     if (s && held) {
       // In session: the held answer goes with one command, in this same session.
       s.step(device);
-      const job = held.next ? this.reader.job(held.next.jobId) ?? null : null;
+      const job = held.next ? (await this.reader.job(held.next.jobId)) ?? null : null;
       const queue = this.queueState(device);
       this.emit('jobs.changed', queue);
       return { queue, job };
@@ -487,10 +514,10 @@ export class Backend {
    * Session summaries, kept for the last few sessions opened: a live session is re-read as each
    * message arrives, and a logged message never changes once its answer is logged.
    */
-  private summaries(id: number, count: number): MessageSummary[] {
+  private async summaries(id: number, count: number): Promise<MessageSummary[]> {
     const hit = this.summaryCache.get(id);
     if (hit && hit.count === count) return hit.messages;
-    const messages = summarizeSession(this.reader.messages(id), this.cache);
+    const messages = summarizeSession(await this.reader.messages(id), this.cache);
     this.summaryCache.delete(id);
     this.summaryCache.set(id, { count, messages });
     if (this.summaryCache.size > 8) this.summaryCache.delete(this.summaryCache.keys().next().value!);
@@ -520,8 +547,8 @@ export class Backend {
   }
 
   /** Records the device's tree when it differs from the last record (called as sessions end). */
-  snapshot(device: string): void {
-    const values = treeValues(this.reader.tree(device));
+  async snapshot(device: string): Promise<void> {
+    const values = treeValues(await this.reader.tree(device));
     const cur = this.snapshotsOf(device);
     if (cur && sameValues(cur.last.values, values)) return;
     const next = { previous: cur?.last ?? null, last: { at: new Date(this.now()).toISOString(), values } };
@@ -534,9 +561,9 @@ export class Backend {
     }
   }
 
-  treeDiff(device: string): TreeDiff {
+  async treeDiff(device: string): Promise<TreeDiff> {
     const s = this.snapshotsOf(device);
-    const current = treeValues(this.reader.tree(device));
+    const current = treeValues(await this.reader.tree(device));
     const before = s?.previous?.values ?? (s && !sameValues(s.last.values, current) ? s.last.values : null);
     const diff: TreeDiff = { device, previousAt: null, currentAt: s?.last.at ?? null, added: [], removed: [], changed: [] };
     if (!before) return diff;
@@ -570,19 +597,19 @@ export class Backend {
       },
 
       'devices.list': () => this.devices(),
-      'devices.configure': ({ devId, clientCred, notifyUrl }) => {
+      'devices.configure': async ({ devId, clientCred, notifyUrl }) => {
         const p: { clientCred?: { name: string; secret: string } | null; notifyUrl?: string | null } = {};
         if (clientCred !== undefined) p.clientCred = clientCred;
         if (notifyUrl !== undefined) p.notifyUrl = notifyUrl;
-        if (this.server) this.server.setDevice(devId, p);
+        if (this.server) await this.server.setDevice(devId, p);
         else {
           const now = this.now();
-          this.reader.tx(() => {
-            if (p.notifyUrl !== undefined) this.reader.setNotifyUrl(devId, p.notifyUrl ?? undefined, now);
-            if (p.clientCred !== undefined) this.reader.setDeviceCredential(devId, p.clientCred ?? undefined, now);
+          await this.reader.tx(async (t) => {
+            if (p.notifyUrl !== undefined) await t.setNotifyUrl(devId, p.notifyUrl ?? undefined, now);
+            if (p.clientCred !== undefined) await t.setDeviceCredential(devId, p.clientCred ?? undefined, now);
           });
         }
-        const d = this.devices().find((x) => x.devId === devId);
+        const d = (await this.devices()).find((x) => x.devId === devId);
         if (!d) throw new Error(`no device ${devId}`);
         return d;
       },
@@ -601,42 +628,42 @@ export class Backend {
         return this.handsetsStatus();
       },
 
-      'sessions.list': ({ device, limit }) =>
-        this.reader.sessions({ ...(device ? { device } : {}), limit: limit ?? 500 }).map((s) => ({ ...s, messageCount: s.messageCount ?? 0 })),
-      'sessions.get': ({ id }) => {
-        const s = this.reader.session(id);
+      'sessions.list': async ({ device, limit }) =>
+        (await this.reader.sessions({ ...(device ? { device } : {}), limit: limit ?? 500 })).map((s) => ({ ...s, messageCount: s.messageCount ?? 0 })),
+      'sessions.get': async ({ id }) => {
+        const s = await this.reader.session(id);
         if (!s) throw new Error(`no session ${id}`);
-        const jobs = s.device ? this.reader.jobs({ device: s.device }).filter((j) => j.sessionId === id) : [];
+        const jobs = s.device ? (await this.reader.jobs({ device: s.device })).filter((j) => j.sessionId === id) : [];
         // A long session: envelopes and the first messages in full; the view asks for the rest as it scrolls.
         if ((s.messageCount ?? 0) > LAZY_SESSION_MESSAGES) {
-          const { messages, summarized } = sessionEnvelope(this.reader, id, this.cache);
+          const { messages, summarized } = await sessionEnvelope(this.reader, id, this.cache);
           return { session: { ...s, messageCount: messages.length }, messages, jobs, summarized };
         }
-        const messages = this.summaries(id, s.messageCount ?? 0);
+        const messages = await this.summaries(id, s.messageCount ?? 0);
         return { session: { ...s, messageCount: s.messageCount ?? messages.length }, messages, jobs };
       },
-      'sessions.summaries': ({ id, offset, limit }) => {
-        if (!this.reader.session(id)) throw new Error(`no session ${id}`);
-        return { total: messageCount(this.reader, id), messages: summaryWindow(this.reader, id, offset, limit, this.cache) };
+      'sessions.summaries': async ({ id, offset, limit }) => {
+        if (!(await this.reader.session(id))) throw new Error(`no session ${id}`);
+        return { total: await messageCount(this.reader, id), messages: await summaryWindow(this.reader, id, offset, limit, this.cache) };
       },
-      'sessions.message': ({ id }) => {
-        const m = this.reader.message(id);
+      'sessions.message': async ({ id }) => {
+        const m = await this.reader.message(id);
         if (!m) throw new Error(`no message ${id}`);
         return messageDetail(m);
       },
-      'sessions.export': ({ id }) => {
-        const s = this.reader.session(id);
+      'sessions.export': async ({ id }) => {
+        const s = await this.reader.session(id);
         if (!s) throw new Error(`no session ${id}`);
-        const records = this.reader.messages(id);
+        const records = await this.reader.messages(id);
         const summaries = summarizeSession(records, this.cache);
         const doc = {
           format: 'dmw-session-export/1',
           exportedAt: new Date(this.now()).toISOString(),
           session: s,
           // Without its credentials or auth state: the export goes into bug reports.
-          device: s.device ? devicePublic(this.reader.device(s.device), s.device) : null,
+          device: s.device ? devicePublic(await this.reader.device(s.device), s.device) : null,
           messages: records.map((m, i) => ({ ...messageDetail(m), at: m.at, durationMs: m.durationMs, msgId: m.msgId, contentType: m.contentType, httpStatus: m.httpStatus, commands: summaries[i]?.commands ?? [] })),
-          jobs: s.device ? this.reader.jobs({ device: s.device }).filter((j) => j.sessionId === id) : [],
+          jobs: s.device ? (await this.reader.jobs({ device: s.device })).filter((j) => j.sessionId === id) : [],
         };
         const name = `dmw-session-${id}-${(s.device ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
         return { fileName: name, json: `${JSON.stringify(doc, null, 2)}\n` };
@@ -676,13 +703,13 @@ export class Backend {
       // The store refuses (with the reason) a job that is not unconfirmed, or verify where nothing can be read back.
       'jobs.decide': ({ id, action }) => this.reader.decideJob(id, action, this.now()),
 
-      'tree.get': ({ device }) => {
-        const entries = this.reader.tree(device);
-        if (!this.snapshotsOf(device) && entries.length > 0) this.snapshot(device);
+      'tree.get': async ({ device }) => {
+        const entries = await this.reader.tree(device);
+        if (!this.snapshotsOf(device) && entries.length > 0) await this.snapshot(device);
         return { device, entries, previousAt: this.snapshotsOf(device)?.previous?.at ?? null };
       },
       'tree.diff': ({ device }) => this.treeDiff(device),
-      'acl.matrix': ({ device, uri }) => aclMatrix(device, uri, this.reader.tree(device), this.settings.serverId),
+      'acl.matrix': async ({ device, uri }) => aclMatrix(device, uri, await this.reader.tree(device), this.settings.serverId),
 
       'bootstrap.check': ({ profile }) => checkProfile(profile).check,
       'bootstrap.readers': () => this.cards.readers(),

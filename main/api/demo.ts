@@ -44,24 +44,24 @@ export class DemoDriver {
   }
 
   /** What the handset's n-th demo step does: first learn the tree, then keep it fresh. */
-  private plan(devId: string, n: number): JobSpecInput | 'connect' | undefined {
+  private async plan(devId: string, n: number): Promise<JobSpecInput | 'connect' | undefined> {
     if (n === 0) return { kind: 'discover', uri: '.' };
     // The root's ACL needs a read-acl job: `.?prop=ACL` is not a URI a job may name directly.
     if (n === 1) return { kind: 'read-acl', uri: '.' };
     if (n === 2) {
-      const nodes = this.backend.treeEntries(devId).filter((e) => !e.uri.includes('?') && e.uri !== '.').map((e) => e.uri);
+      const nodes = (await this.backend.treeEntries(devId)).filter((e) => !e.uri.includes('?') && e.uri !== '.').map((e) => e.uri);
       const uris = [...new Set([...ACL_NODES.filter((u) => u !== '.'), ...nodes])].slice(0, 80);
       return { kind: 'sequence', commands: uris.map((uri) => ({ kind: 'get' as const, uri: `${uri}?prop=ACL` })) };
     }
     if (n === 3) {
-      const leaves = this.unreadLeaves(devId);
+      const leaves = await this.unreadLeaves(devId);
       if (leaves.length > 0) return { kind: 'sequence', commands: leaves.map((uri) => ({ kind: 'get' as const, uri })) };
     }
     return n % 3 === 0 ? { kind: 'get', uri: './DevDetail/SwV' } : 'connect';
   }
 
-  private unreadLeaves(devId: string): string[] {
-    const entries = this.backend.treeEntries(devId);
+  private async unreadLeaves(devId: string): Promise<string[]> {
+    const entries = await this.backend.treeEntries(devId);
     return entries.filter((e) => e.format !== null && e.format !== 'node' && e.data === null && !e.uri.includes('?') && !/AAuth(Secret|Data)$/.test(e.uri)).slice(0, 24).map((e) => e.uri);
   }
 
@@ -74,7 +74,7 @@ export class DemoDriver {
       const h = running[this.turn++ % running.length]!;
       const n = this.steps.get(h.devId) ?? 0;
       this.steps.set(h.devId, n + 1);
-      const what = this.plan(h.devId, n);
+      const what = await this.plan(h.devId, n);
       if (what === 'connect' || what === undefined) await this.fleet.connect(h.devId);
       else {
         const r = await this.backend.handlers['jobs.add']({ device: h.devId, spec: what, notify: true });

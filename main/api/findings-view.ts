@@ -13,9 +13,8 @@
 import { exampleXml } from '../judge/example-kit.js';
 import { parseXml } from '../protocol/xml/parse.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
-import type Database from 'better-sqlite3';
 import { checkLoggedSession, countBySeverity, RULE_BY_ID, uriLimitsFromTree, type Finding, type Severity, type UriLimits } from '../judge/index.js';
-import type { MessageRecord, SessionRecord, TreeEntry } from '../server/types.js';
+import type { MessageRecord, SessionRecord } from '../store/types.js';
 import { MAX_FINDING_COUNT_IDS } from './contract.js';
 import type { DecodeCache } from './session-view.js';
 
@@ -52,26 +51,23 @@ export interface SessionFindings {
   skipped: string | null;
 }
 
-/** What the cache reads: the store's session, messages and tree (ServerStore fits). */
+/** What the cache reads: the store's session, messages and a few tree values (DmStore fits, on SQLite and PostgreSQL). */
 export interface FindingsSource {
-  session(id: number): SessionRecord | undefined;
-  messages(sessionId: number): MessageRecord[];
-  tree(device: string): TreeEntry[];
-  /** The store's database, when there is one: the URI limits are then read from their three nodes alone. */
-  readonly db?: Pick<Database.Database, 'prepare'>;
+  session(id: number): Promise<SessionRecord | undefined>;
+  messages(sessionId: number): Promise<MessageRecord[]>;
+  treeValues(device: string, uris: readonly string[]): Promise<{ uri: string; data: string | null }[]>;
 }
 
 /** The DevDetail/URI nodes whose values are the judge's URI limits (uriLimitsFromTree). */
 const LIMIT_URIS = ['./DevDetail/URI/MaxDepth', './DevDetail/URI/MaxTotLen', './DevDetail/URI/MaxSegLen'];
 
 /**
- * The device's URI limits. From the three nodes when the store can be asked for them: a device's
- * cached tree may hold 100k nodes, and reading them all for three took 1.3 s on every findings ask
- * (the Sessions view asks for the rows it shows), with the DM server waiting in the same process.
+ * The device's URI limits, from their three nodes alone: a device's cached tree may hold 100k
+ * nodes, and reading them all for three took 1.3 s on every findings ask (the Sessions view asks
+ * for the rows it shows), with the DM server waiting in the same process.
  */
-function deviceUriLimits(src: FindingsSource, device: string): UriLimits {
-  if (src.db) return uriLimitsFromTree(src.db.prepare('SELECT uri, data FROM tree WHERE device = ? AND uri IN (?, ?, ?)').all(device, ...LIMIT_URIS) as { uri: string; data: string | null }[]);
-  return uriLimitsFromTree(src.tree(device));
+async function deviceUriLimits(src: FindingsSource, device: string): Promise<UriLimits> {
+  return uriLimitsFromTree(await src.treeValues(device, LIMIT_URIS));
 }
 
 export class UnknownSessionError extends Error {
@@ -106,15 +102,15 @@ export class FindingsCache {
   }
 
   /** The session's findings, judged now unless the cached ones are for the same messages. */
-  findings(id: number): SessionFindings {
+  async findings(id: number): Promise<SessionFindings> {
     const src = this.source();
-    const s = src.session(id);
+    const s = await src.session(id);
     if (!s) throw new UnknownSessionError(id);
     const limitsMemo = new Map<string, string>();
-    const key = this.keyOf(src, s, limitsMemo);
+    const key = await this.keyOf(src, s, limitsMemo);
     const hit = this.full.get(id);
     if (hit && hit.key === key) return hit.value;
-    const value = this.judge(src, s);
+    const value = await this.judge(src, s);
     this.full.delete(id);
     this.full.set(id, { key, value });
     if (this.full.size > MAX_FINDINGS) this.full.delete(this.full.keys().next().value!);
@@ -140,16 +136,16 @@ export class FindingsCache {
         if (this.source() !== src) throw new Error('the data folder changed while counting findings; ask again');
         sliceStart = now();
       }
-      const s = src.session(id);
+      const s = await src.session(id);
       if (!s) continue;
-      const key = this.keyOf(src, s, limitsMemo);
+      const key = await this.keyOf(src, s, limitsMemo);
       const hit = this.counted.get(id);
       if (hit && hit.key === key) {
         out[id] = hit.counts;
         continue;
       }
       const full = this.full.get(id);
-      const counts = full && full.key === key ? full.value.counts : this.judge(src, s).counts;
+      const counts = full && full.key === key ? full.value.counts : (await this.judge(src, s)).counts;
       this.remember(id, { key, counts });
       out[id] = counts;
     }
@@ -163,32 +159,32 @@ export class FindingsCache {
   }
 
   /** Message count and URI limits: what the findings depend on besides bytes that never change. */
-  private keyOf(src: FindingsSource, s: SessionRecord, memo: Map<string, string>): string {
+  private async keyOf(src: FindingsSource, s: SessionRecord, memo: Map<string, string>): Promise<string> {
     // Too long to judge here: nothing but its length decides what it says.
     if ((s.messageCount ?? 0) > this.maxMessages) return `${s.messageCount ?? -1}|not judged`;
     let limits = '';
     if (s.device) {
-      limits = memo.get(s.device) ?? JSON.stringify(deviceUriLimits(src, s.device));
+      limits = memo.get(s.device) ?? JSON.stringify(await deviceUriLimits(src, s.device));
       memo.set(s.device, limits);
     }
     return `${s.messageCount ?? -1}|${limits}`;
   }
 
-  private judge(src: FindingsSource, s: SessionRecord): SessionFindings {
-    const value = this.judgeNow(src, s);
+  private async judge(src: FindingsSource, s: SessionRecord): Promise<SessionFindings> {
+    const value = await this.judgeNow(src, s);
     this.onJudged?.(value);
     return value;
   }
 
-  private judgeNow(src: FindingsSource, s: SessionRecord): SessionFindings {
+  private async judgeNow(src: FindingsSource, s: SessionRecord): Promise<SessionFindings> {
     const count = s.messageCount ?? 0;
     if (count > this.maxMessages) {
       const skipped = `${count} messages: longer than the app judges (${this.maxMessages}); run dmw session check ${s.id} --data DIR`;
       return { session: s.id, findings: [], counts: { error: 0, warning: 0, note: 0, skipped }, messages: count, skipped };
     }
     this.judged++;
-    const records = src.messages(s.id);
-    const uriLimits = s.device ? deviceUriLimits(src, s.device) : {};
+    const records = await src.messages(s.id);
+    const uriLimits = s.device ? await deviceUriLimits(src, s.device) : {};
     const decode = this.decode;
     const logged = records.map((r) => {
       const message = decode?.get(r);

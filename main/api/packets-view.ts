@@ -12,11 +12,9 @@
  * it is answered; the others are judged in the background, a batch at a time, so `finding` and
  * `severity` filters and the findings column fill in without the filter ever decoding messages.
  */
-import type { ServerStore } from '../store/server-store.js';
-import { catchUpIndex, recordFindings, unindexedCount, unjudgedSessions } from '../store/message-index.js';
+import type { DmStore } from '../store/store.js';
 import { fieldHelp } from '../store/filter/fields.js';
 import { FilterError } from '../store/filter/parse.js';
-import { queryMessages, sessionsMatching } from '../store/filter/query.js';
 import { MAX_SEARCH_SESSIONS, type PacketField, type PacketsQueryInput, type PacketsQueryOutput, type SessionsSearchOutput } from './contract-packets.js';
 import type { SessionFindings } from './findings-view.js';
 
@@ -24,11 +22,11 @@ import type { SessionFindings } from './findings-view.js';
  * Runs a filter over the index (caught up first with what was logged without index rows): its
  * answer with the time it took, or the located error of a bad filter.
  */
-function overIndex<T extends object>(store: ServerStore, writer: ServerStore, run: () => T): ({ ok: true; tookMs: number } & T) | { ok: false; error: ReturnType<FilterError['toJSON']> } {
+async function overIndex<T extends object>(store: DmStore, writer: DmStore, run: () => Promise<T>): Promise<({ ok: true; tookMs: number } & T) | { ok: false; error: ReturnType<FilterError['toJSON']> }> {
   const t0 = performance.now();
-  if (unindexedCount(store.db) > 0) writer.tx(() => catchUpIndex(writer.db));
+  if ((await store.unindexedCount()) > 0) await writer.catchUpIndex();
   try {
-    const value = run();
+    const value = await run();
     return { ok: true, ...value, tookMs: Math.round((performance.now() - t0) * 100) / 100 };
   } catch (e) {
     if (e instanceof FilterError) return { ok: false, error: e.toJSON() };
@@ -36,13 +34,13 @@ function overIndex<T extends object>(store: ServerStore, writer: ServerStore, ru
   }
 }
 
-export function queryPackets(store: ServerStore, q: PacketsQueryInput, writer: ServerStore = store): PacketsQueryOutput {
-  return overIndex(store, writer, () => queryMessages(store.db, q));
+export function queryPackets(store: DmStore, q: PacketsQueryInput, writer: DmStore = store): Promise<PacketsQueryOutput> {
+  return overIndex(store, writer, () => store.queryMessages(q));
 }
 
 /** sessions.search: the sessions with a message matching `filter` (the Sessions view's content search). */
-export function searchSessions(store: ServerStore, filter: string, limit: number, writer: ServerStore = store): SessionsSearchOutput {
-  return overIndex(store, writer, () => sessionsMatching(store.db, filter, limit));
+export function searchSessions(store: DmStore, filter: string, limit: number, writer: DmStore = store): Promise<SessionsSearchOutput> {
+  return overIndex(store, writer, () => store.sessionsMatching(filter, limit));
 }
 
 export function packetFields(): { fields: PacketField[] } {
@@ -56,10 +54,10 @@ const SWEEP_EVERY_MS = 5000;
 const PAGE_JUDGE_LIMIT = 150;
 
 export interface PacketFindingsDeps {
-  reader: () => ServerStore;
-  writer: () => ServerStore;
+  reader: () => DmStore;
+  writer: () => DmStore;
   /** The running DM server's store, if it runs in this process (its group commit takes the writes). */
-  server?: () => ServerStore | undefined;
+  server?: () => DmStore | undefined;
   /** Judges these sessions (FindingsCache.counts: cached, time-sliced); each judgement comes back through record(). */
   judge: (ids: number[]) => Promise<unknown>;
   now?: () => number;
@@ -67,29 +65,24 @@ export interface PacketFindingsDeps {
 
 export class PacketFindings {
   private sweeping = false;
-  /** Findings written through the server's group commit, not committed yet. */
+  /** Findings being written, not committed yet. */
   private pending: Promise<unknown>[] = [];
   private lastSweep = -Infinity;
   /** What earlier sweeps covered: sessions up to this id, except those active then (looked at again). */
-  private seen: { afterId: number; alsoIds: number[]; store: ServerStore } | undefined;
+  private seen: { afterId: number; alsoIds: number[]; store: DmStore } | undefined;
 
   constructor(private readonly deps: PacketFindingsDeps) {}
 
   /**
    * A session was judged: its findings go to the index (a cache of the judge; a failed write waits for
-   * the next judgement). While the DM server runs, through its group(): the write joins the turn's
-   * group commit and its fsync runs off the event loop, so a sweep over thousands of sessions never
-   * blocks the server on the disk.
+   * the next judgement). While the DM server runs, through its store: on SQLite the write joins the
+   * turn's group commit and its fsync runs off the event loop, so a sweep over thousands of sessions
+   * never blocks the server on the disk.
    */
   record(v: SessionFindings): void {
-    const server = this.deps.server?.();
     try {
-      if (server) this.pending.push(server.group(() => recordFindings(server.db, v.session, v.messages, v.findings)).catch(() => undefined));
-      else {
-        // No DM server in this process to keep waiting: a plain transaction, committed now.
-        const w = this.deps.writer();
-        w.tx(() => recordFindings(w.db, v.session, v.messages, v.findings));
-      }
+      const target = this.deps.server?.() ?? this.deps.writer();
+      this.pending.push(target.recordFindings(v.session, v.messages, v.findings).catch(() => undefined));
     } catch {
       // e.g. the folder was switched meanwhile: the next judgement writes it again.
     }
@@ -98,20 +91,19 @@ export class PacketFindings {
   /** packets.query with the shown rows' sessions judged first, and a background sweep of the rest. */
   async query(q: PacketsQueryInput): Promise<PacketsQueryOutput> {
     const store = this.deps.reader();
-    const first = queryPackets(store, q, this.deps.writer());
+    const first = await queryPackets(store, q, this.deps.writer());
     if (!first.ok || first.rows.length === 0) return first;
     const sessions = [...new Set(first.rows.map((r) => r.sessionId))];
     // Judged, and for all of its messages (a live session keeps logging).
-    const judged = new Set((store.db.prepare(`SELECT j.session_id FROM judged_sessions j WHERE j.session_id IN (${sessions.map(() => '?').join(', ')})
-      AND j.messages >= (SELECT MAX(i.seq) FROM msg_index i WHERE i.session_id = j.session_id)`).all(...sessions) as { session_id: number }[]).map((r) => r.session_id));
+    const judged = new Set(await store.judgedSessions(sessions));
     const missing = sessions.filter((id) => !judged.has(id));
     this.sweep();
     if (missing.length === 0) return first;
     // The judge takes a bounded batch per call; a page of many short sessions leaves the rest to the sweep.
     for (let i = 0; i < Math.min(missing.length, PAGE_JUDGE_LIMIT); i += SWEEP_BATCH) await this.deps.judge(missing.slice(i, Math.min(i + SWEEP_BATCH, PAGE_JUDGE_LIMIT)));
-    // The reader sees them once the server's group has committed.
+    // The reader sees them once the writes have committed.
     await Promise.all(this.pending.splice(0));
-    const again = queryPackets(this.deps.reader(), q, this.deps.writer());
+    const again = await queryPackets(this.deps.reader(), q, this.deps.writer());
     return again.ok ? { ...again, tookMs: first.tookMs + again.tookMs } : again;
   }
 
@@ -120,23 +112,24 @@ export class PacketFindings {
     const now = (this.deps.now ?? Date.now)();
     if (this.sweeping || now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
-    const store = this.deps.reader();
-    const since = this.seen?.store === store ? this.seen : undefined;
-    const ids = unjudgedSessions(store.db, since).map((s) => s.id);
-    const top = (store.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM sessions').get() as { id: number }).id;
-    const active = (store.db.prepare(`SELECT id FROM sessions WHERE state = 'active'`).all() as { id: number }[]).map((r) => r.id);
-    // Sessions active now may log more after they are judged: the next sweep looks at them again.
-    this.seen = { afterId: top, alsoIds: [...new Set([...active, ...ids])], store };
-    if (ids.length === 0) return;
     this.sweeping = true;
-    void (async () => {
-      for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        await this.deps.judge(ids.slice(i, i + SWEEP_BATCH));
-        await Promise.all(this.pending.splice(0));
-      }
-    })().catch(() => undefined).finally(() => {
+    void this.sweepNow().catch(() => undefined).finally(() => {
       this.sweeping = false;
     });
+  }
+
+  private async sweepNow(): Promise<void> {
+    const store = this.deps.reader();
+    const since = this.seen?.store === store ? this.seen : undefined;
+    const ids = (await store.unjudgedSessions(since)).map((s) => s.id);
+    const top = await store.maxSessionId();
+    const active = await store.activeSessionIds();
+    // Sessions active now may log more after they are judged: the next sweep looks at them again.
+    this.seen = { afterId: top, alsoIds: [...new Set([...active, ...ids])], store };
+    for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.deps.judge(ids.slice(i, i + SWEEP_BATCH));
+      await Promise.all(this.pending.splice(0));
+    }
   }
 }

@@ -24,7 +24,7 @@ type Emit = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 export interface SerialContext {
   settings(): ServerSettings;
   /** The stored server nonce of a device (base64), as the server's own notify uses it. */
-  serverNonce(devId: string): string | undefined;
+  serverNonce(devId: string): Promise<string | undefined>;
 }
 
 /** How the view opens a port: the real serialport link by default, a memory link in tests. */
@@ -135,7 +135,7 @@ export class SerialService {
   }
 
   /** Package #0 (server settings), its WSP push and the SMS PDUs; nothing is sent. */
-  preview(p: { to: string; devId?: string | undefined; sessionId?: number | undefined; uiMode: UiModeName; ref?: number | undefined }): PushPreview {
+  async preview(p: { to: string; devId?: string | undefined; sessionId?: number | undefined; uiMode: UiModeName; ref?: number | undefined }): Promise<PushPreview> {
     try {
       parseMsisdn(p.to);
     } catch (e) {
@@ -144,7 +144,7 @@ export class SerialService {
     const st = this.ctx.settings();
     const sessionId = p.sessionId ?? 1 + Math.floor(Math.random() * 0xfffe);
     const ref = p.ref ?? this.refs.take();
-    const nonce = p.devId ? this.ctx.serverNonce(p.devId) : undefined;
+    const nonce = p.devId ? await this.ctx.serverNonce(p.devId) : undefined;
     const pkg0 = buildPackage0({
       serverId: st.serverId, sessionId, uiMode: UI_MODES.indexOf(p.uiMode) as UiMode, initiator: 1,
       serverCred: st.serverCred ?? { name: st.serverId, secret: '' }, ...(nonce ? { serverNonce: nonce } : {}),
@@ -162,7 +162,7 @@ export class SerialService {
 
   async send(p: { port: string; baudRate?: number | undefined; to: string; devId?: string | undefined; sessionId: number; uiMode: UiModeName; ref: number }): Promise<PushResult> {
     this.busy(p.port);
-    const pv = this.preview(p);
+    const pv = await this.preview(p);
     const { fromHex } = await import('../notify/bytes.js');
     return this.pushOut(p.port, p.baudRate, p.to, fromHex(pv.wspHex)!, p.ref, pv.parts);
   }

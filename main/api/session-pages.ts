@@ -12,8 +12,7 @@
  *
  * Shorter sessions keep coming whole (summarizeSession over every message).
  */
-import type { ServerStore } from '../store/server-store.js';
-import type { MessageRecord } from '../server/types.js';
+import type { DmStoreQueries, MessageEnvelope } from '../store/queries.js';
 import type { MessageSummary } from './contract.js';
 import { summarizeSession, type DecodeCache } from './session-view.js';
 
@@ -26,60 +25,38 @@ export const MAX_SUMMARY_WINDOW = 500;
 /** Messages after a window whose Statuses and Results still count as answers to it. */
 export const ANSWER_LOOKAHEAD = 16;
 
-interface EnvelopeRow {
-  id: number; seq: number; direction: 'in' | 'out'; at: string; duration_ms: number | null; msg_id: string | null;
-  content_type: string | null; http_status: number | null; size: number; error: string | null; note: string | null;
-}
-
-interface FullRow extends Omit<EnvelopeRow, 'size'> {
-  session_id: number;
-  bytes: Buffer;
-}
+/** What the pages read: the store's message queries (DmStore has them, on SQLite and PostgreSQL). */
+export type PageSource = Pick<DmStoreQueries, 'messagePage' | 'messageEnvelopes' | 'firstMessageAt' | 'messageCount'>;
 
 /** A message without its commands: what the log says about it without decoding it. */
-function envelope(r: EnvelopeRow, t0: number): MessageSummary {
+function envelope(r: MessageEnvelope, t0: number): MessageSummary {
   return {
-    id: r.id, seq: r.seq, direction: r.direction, at: r.at, offsetMs: Date.parse(r.at) - t0, durationMs: r.duration_ms, msgId: r.msg_id,
-    size: r.size, contentType: r.content_type, httpStatus: r.http_status, final: null, error: r.error, note: r.note,
+    id: r.id, seq: r.seq, direction: r.direction, at: r.at, offsetMs: Date.parse(r.at) - t0, durationMs: r.durationMs, msgId: r.msgId,
+    size: r.size, contentType: r.contentType, httpStatus: r.httpStatus, final: null, error: r.error, note: r.note,
     commands: [], auth: { cred: null, hdrStatus: null },
   };
 }
 
-function record(r: FullRow): MessageRecord {
-  return {
-    id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
-    contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength),
-    decoded: null, error: r.error, note: r.note,
-  };
-}
-
-function firstAt(store: ServerStore, sessionId: number): number {
-  const r = store.db.prepare('SELECT at FROM messages WHERE session_id = ? ORDER BY seq LIMIT 1').get(sessionId) as { at: string } | undefined;
-  return r ? Date.parse(r.at) : 0;
-}
-
 /** Full summaries of messages [offset, offset + limit) of the session, in seq order. */
-export function summaryWindow(store: ServerStore, sessionId: number, offset: number, limit: number, cache: DecodeCache): MessageSummary[] {
+export async function summaryWindow(store: PageSource, sessionId: number, offset: number, limit: number, cache: DecodeCache): Promise<MessageSummary[]> {
   const n = Math.min(limit, MAX_SUMMARY_WINDOW);
-  const rows = store.db.prepare(`SELECT id, session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, error, note
-    FROM messages WHERE session_id = ? ORDER BY seq LIMIT ? OFFSET ?`).all(sessionId, n + ANSWER_LOOKAHEAD, offset) as FullRow[];
-  return summarizeSession(rows.map(record), cache, { t0: firstAt(store, sessionId), count: n });
+  const [records, first] = await Promise.all([store.messagePage(sessionId, offset, n + ANSWER_LOOKAHEAD), store.firstMessageAt(sessionId)]);
+  return summarizeSession(records, cache, { t0: first === null ? 0 : Date.parse(first), count: n });
 }
 
 /**
  * Every message of the session: the first FIRST_SUMMARIZED in full, the rest as envelopes.
  * Returns the messages and how many of them are in full.
  */
-export function sessionEnvelope(store: ServerStore, sessionId: number, cache: DecodeCache): { messages: MessageSummary[]; summarized: number } {
-  const rows = store.db.prepare(`SELECT id, seq, direction, at, duration_ms, msg_id, content_type, http_status, length(bytes) AS size, error, note
-    FROM messages WHERE session_id = ? ORDER BY seq`).all(sessionId) as EnvelopeRow[];
+export async function sessionEnvelope(store: PageSource, sessionId: number, cache: DecodeCache): Promise<{ messages: MessageSummary[]; summarized: number }> {
+  const rows = await store.messageEnvelopes(sessionId);
   const t0 = rows.length > 0 ? Date.parse(rows[0]!.at) : 0;
-  const full = summaryWindow(store, sessionId, 0, FIRST_SUMMARIZED, cache);
+  const full = await summaryWindow(store, sessionId, 0, FIRST_SUMMARIZED, cache);
   const messages = rows.map((r, i) => full[i] ?? envelope(r, t0));
   return { messages, summarized: full.length };
 }
 
 /** Messages of the session (without reading them). */
-export function messageCount(store: ServerStore, sessionId: number): number {
-  return (store.db.prepare('SELECT COUNT(*) AS n FROM messages WHERE session_id = ?').get(sessionId) as { n: number }).n;
+export function messageCount(store: PageSource, sessionId: number): Promise<number> {
+  return store.messageCount(sessionId);
 }

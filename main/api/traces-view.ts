@@ -6,7 +6,7 @@
  * refuses with the same words. Sizes are bounded (the transport carries base64 in one message);
  * over a bound the answer names the size, the limit and the CLI command, which has none.
  */
-import type { ServerStore } from '../store/server-store.js';
+import type { DmStore } from '../store/store.js';
 import { appVersion as packageVersion, savedSettings } from '../capture/producer.js';
 import { credentialVerdicts, readTraceFile, sessionTraceBytes, sessionTraceFileName, traceFileProblem, TRACE_MEDIA_TYPES, type TraceFileContents } from '../capture/trace-file.js';
 import type { Handlers } from './contract.js';
@@ -14,9 +14,9 @@ import { MAX_TRACE_DOWNLOAD_BYTES, MAX_TRACE_UPLOAD_BYTES, type TracesExportOutp
 
 export interface TracesDeps {
   /** The store sessions are read from. */
-  reader: () => ServerStore;
+  reader: () => DmStore;
   /** The store imports are written to: the running server's own when there is one (it owns the ids). */
-  writer: () => ServerStore;
+  writer: () => DmStore;
   /** The data folder, absolute (written into the pcapng comment, named in the CLI hint). */
   dataDir: () => string;
   now: () => number;
@@ -41,9 +41,9 @@ export function traceHandlers(deps: TracesDeps): TraceHandlers {
   const upload = deps.limits?.upload ?? MAX_TRACE_UPLOAD_BYTES;
   const version = deps.appVersion ?? packageVersion;
 
-  const exportTrace: TraceHandlers['traces.export'] = ({ id, format }): TracesExportOutput => {
+  const exportTrace: TraceHandlers['traces.export'] = async ({ id, format }): Promise<TracesExportOutput> => {
     const store = deps.reader();
-    const session = store.session(id);
+    const session = await store.session(id);
     if (!session) throw new Error(`no session ${id}`);
     const fileName = sessionTraceFileName(session, format);
     const dataDir = deps.dataDir();
@@ -52,7 +52,7 @@ export function traceHandlers(deps: TracesDeps): TraceHandlers {
       ok: false,
       error: { message: `${what} ${bytesText(size)}, more than the ${bytesText(download)} the UI downloads; write it with: ${command}`, size, limit: download, command },
     });
-    const messages = store.messages(id);
+    const messages = await store.messages(id);
     // The file holds every message's bytes (more, in fact): refuse before building it.
     const payload = messages.reduce((n, m) => n + m.bytes.length, 0);
     if (payload > download) return tooBig(`session ${id} holds`, payload);
@@ -61,7 +61,7 @@ export function traceHandlers(deps: TracesDeps): TraceHandlers {
     return { ok: true, fileName, mediaType: TRACE_MEDIA_TYPES[format], size: bytes.length, base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
   };
 
-  const importTrace: TraceHandlers['traces.import'] = ({ fileName, base64, clientCred, serverCred }): TracesImportOutput => {
+  const importTrace: TraceHandlers['traces.import'] = async ({ fileName, base64, clientCred, serverCred }): Promise<TracesImportOutput> => {
     const name = fileName.replace(/^.*[\\/]/, '') || 'upload';
     if (!BASE64.test(base64) || base64.length % 4 !== 0) throw new Error(`${name}: the file's bytes did not arrive as base64`);
     const bytes = new Uint8Array(Buffer.from(base64, 'base64'));
@@ -76,8 +76,8 @@ export function traceHandlers(deps: TracesDeps): TraceHandlers {
       if (problem) return { ok: false, error: { message: `${name}: ${problem.message}; nothing imported`, offset: problem.offset } };
       throw e;
     }
-    // One transaction: the file imports whole or not at all (ServerStore.importSessions).
-    const ids = deps.writer().importSessions(contents.sessions, `imported from ${name}`);
+    // One transaction: the file imports whole or not at all (DmStore.importSessions).
+    const ids = await deps.writer().importSessions(contents.sessions, `imported from ${name}`);
     return {
       ok: true,
       kind: contents.kind,

@@ -5,16 +5,17 @@
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ServerStore } from '../store/server-store.js';
+import type { DmStore } from '../store/store.js';
 import type { ImportedSession } from '../capture/bundle.js';
 import type { CredentialCheck, SkippedStream } from '../capture/import.js';
 import { appVersion, savedSettings } from '../capture/producer.js';
 import { readTraceFile, sessionTraceBytes, traceFileProblem, type TraceFormat } from '../capture/trace-file.js';
 import { CliError } from './errors.js';
-import { openStore, parse } from './job.js';
+import { parse } from './job.js';
+import { checkStoreUrl, openStore, STORE_HELP, STORE_OPTIONS, storeUrlOf } from './store-flag.js';
 import { runSubcommand } from './subcommands.js';
 
-const IMPORT_USAGE = 'dmw capture import FILE --data DIR [--client-cred NAME:SECRET] [--server-cred NAME:SECRET] [--json]';
+const IMPORT_USAGE = 'dmw capture import FILE --data DIR|--store URL [--client-cred NAME:SECRET] [--server-cred NAME:SECRET] [--json]';
 
 const HELP = `usage:
   ${IMPORT_USAGE}
@@ -26,7 +27,8 @@ into sessions (SessionID, DevId, RespURI) and stores them as imported sessions (
 TLS connections are listed as skipped. A session bundle (dmw session export --format bundle)
 imports too. With --client-cred / --server-cred each MD5 or HMAC credential in the capture is
 checked and marked valid or not in a message note. A broken file: exit 2 with the file offset,
-nothing stored. --json prints {"sessions":N,"messages":N,"skipped":[{"stream":..,"reason":..}]}.`;
+nothing stored. --json prints {"sessions":N,"messages":N,"skipped":[{"stream":..,"reason":..}]}.
+${STORE_HELP}`;
 
 export async function captureCommand(argv: string[]): Promise<number> {
   return runSubcommand('capture', HELP, { import: importCommand }, argv);
@@ -35,10 +37,11 @@ export async function captureCommand(argv: string[]): Promise<number> {
 /** Largest file `dmw capture import` reads (hostile or mistaken input). */
 export const MAX_CAPTURE_FILE = 1024 * 1024 * 1024;
 
-export function exportSessionFile(store: ServerStore, dataDir: string, id: number, format: TraceFormat, out: string): void {
-  const session = store.session(id);
-  if (!session) throw new CliError(`no session ${id} in ${dataDir}`);
-  const bytes = sessionTraceBytes(format, { session, messages: store.messages(id), appVersion: appVersion(), settings: savedSettings(dataDir), dataDir: path.resolve(dataDir), now: Date.now() });
+/** `place`: where the store is, for the error (the data folder, or the database URL without its password). */
+export async function exportSessionFile(store: DmStore, dataDir: string, id: number, format: TraceFormat, out: string, place = dataDir): Promise<void> {
+  const session = await store.session(id);
+  if (!session) throw new CliError(`no session ${id} in ${place}`);
+  const bytes = sessionTraceBytes(format, { session, messages: await store.messages(id), appVersion: appVersion(), settings: savedSettings(dataDir), dataDir: path.resolve(dataDir), now: Date.now() });
   try {
     writeFileSync(out, bytes);
   } catch (e) {
@@ -58,10 +61,13 @@ async function importCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, json: { type: 'boolean' } }, IMPORT_USAGE);
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, 'client-cred': { type: 'string' }, 'server-cred': { type: 'string' }, json: { type: 'boolean' } }, IMPORT_USAGE);
   if (positionals.length !== 1) throw new CliError(`expected one capture FILE\nusage: ${IMPORT_USAGE}`);
   const file = positionals[0]!;
-  if (!values.data) throw new CliError(`--data DIR is required\nusage: ${IMPORT_USAGE}`);
+  const url = storeUrlOf(values);
+  if (!values.data && !url) throw new CliError(`--data DIR is required\nusage: ${IMPORT_USAGE}`);
+  // A bad URL costs nothing: refused before the file is read.
+  if (url) checkStoreUrl(url);
   const creds: CredentialCheck = { client: credFlag(values['client-cred'], '--client-cred'), server: credFlag(values['server-cred'], '--server-cred') };
   let bytes: Uint8Array;
   try {
@@ -83,12 +89,12 @@ async function importCommand(argv: string[]): Promise<number> {
     if (problem) throw new CliError(`${file}: ${problem.message}; nothing imported`);
     throw e;
   }
-  const store = await openStore(values.data, IMPORT_USAGE, true);
+  const store = await openStore(values, IMPORT_USAGE, true);
   let ids: number[];
   try {
-    ids = store.importSessions(sessions, `imported from ${path.basename(file)}`);
+    ids = await store.importSessions(sessions, `imported from ${path.basename(file)}`);
   } finally {
-    store.close();
+    await store.close();
   }
   const messages = sessions.reduce((n, s) => n + s.messages.length, 0);
   if (values.json) {

@@ -21,11 +21,13 @@ export interface RemoteValues {
   token?: string;
   ca?: string;
   data?: string;
+  store?: string;
 }
 
 /** True for the remote form; refuses --data with --server, and remote-only flags without --server. */
 export function isRemote(v: RemoteValues): boolean {
   if (v.server !== undefined && v.data !== undefined) throw new CliError('give --data DIR or --server URL, not both');
+  if (v.server !== undefined && v.store !== undefined) throw new CliError('give --store URL or --server URL, not both');
   if (v.server === undefined && (v.token !== undefined || v.ca !== undefined)) throw new CliError('--token and --ca go with --server URL');
   return v.server !== undefined;
 }

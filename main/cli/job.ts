@@ -1,12 +1,10 @@
 /**
- * `dmw job add|list|clear|verify|resend|drop`: the job queue in a data folder. Safe while `dmw server` runs on the same
- * folder: both go through SQLite (WAL, write lock with a wait), and the server reads the queue at
- * every message, so a job added here goes out in the device's next session (or the running one).
+ * `dmw job add|list|clear|verify|resend|drop`: the job queue in a data folder, or in a shared lab
+ * server's PostgreSQL database (--store URL, DMW_STORE_URL). Safe while `dmw server` runs on the same
+ * store: SQLite takes the write lock with a wait (WAL), PostgreSQL row locks, and the server reads
+ * the queue at every message, so a job added here goes out in the device's next session (or the running one).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import type { ServerStore } from '../store/server-store.js';
 import { parseJobSpec } from '../server/jobs.js';
 import { publicJob } from '../server/api/public.js';
 import { JOB_STATUSES, UNCONFIRMED_POLICIES, type JobRecord, type JobSpec, type JobStatus, type UnconfirmedDecision, type UnconfirmedPolicy } from '../server/types.js';
@@ -14,6 +12,9 @@ import { resolveUnconfirmedPolicy } from '../server/unconfirmed.js';
 import { CliError } from './errors.js';
 import { helpIfAsked, runSubcommand } from './subcommands.js';
 import { isRemote, remoteAddJob, remoteClearJobs, remoteDecideJob, remoteJobs, REMOTE_OPTIONS } from './job-remote.js';
+import { openStore, STORE_HELP, STORE_OPTIONS } from './store-flag.js';
+
+export { openStore };
 
 const HELP = `usage:
   dmw job add --data DIR --device DEVID get|replace|add|delete|exec URI [VALUE] [--format F] [--type MIME] [--binary] [--json]
@@ -24,6 +25,7 @@ const HELP = `usage:
   dmw job list --data DIR [--device DEVID] [--status queued|sent|done|failed|unconfirmed] [--json]
   dmw job clear --data DIR --device DEVID
   dmw job verify|resend|drop ID --data DIR [--json]
+  dmw job add|list|clear|verify|resend|drop --store URL ...   the same on a shared lab server's database (PostgreSQL)
   dmw job add|list|clear|verify|resend|drop --server URL [--token TOKEN] [--ca CA.pem] ...   the same, through a running server's API
 
 add: VALUE is the node value (Replace/Add) or the Exec data; --binary takes VALUE as base64.
@@ -43,6 +45,7 @@ verify|resend|drop ID: your decision on an unconfirmed job (its command went out
      came back, so the device may or may not have executed it): verify = queued again, the node is
      read back first and the command sent only if the device does not have it (add, replace, delete);
      resend = queued again as it is; drop = failed. Exit 1 when the job is not unconfirmed.
+${STORE_HELP}
 --server: instead of --data, the server's management API (main/server/API.md), same output;
      the token is --token or $DMW_API_TOKEN, an HTTPS server's lab CA --ca or $DMW_API_CA.`;
 
@@ -59,24 +62,11 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   }
 }
 
-/** Opens the store in --data; `create` for commands that may be the first to use the folder. */
-export async function openStore(dir: string | undefined, usage: string, create: boolean): Promise<ServerStore> {
-  if (!dir) throw new CliError(`--data DIR is required\nusage: ${usage}`);
-  // Loaded on use so that other dmw commands never load SQLite.
-  const { DB_FILE, ServerStore } = await import('../store/server-store.js');
-  if (!create && !existsSync(path.join(dir, DB_FILE))) throw new CliError(`${dir}: no DM Workbench data here (no ${DB_FILE})`);
-  try {
-    return ServerStore.open(dir);
-  } catch (e) {
-    throw new CliError(`${dir}: cannot open the data folder: ${(e as Error).message}`);
-  }
-}
-
-const ADD_USAGE = 'dmw job add --data DIR --device DEVID get|replace|add|delete|exec|copy|discover|acl URI [VALUE] [--on-unconfirmed ask|verify|resend|drop]';
+const ADD_USAGE = 'dmw job add --data DIR|--store URL --device DEVID get|replace|add|delete|exec|copy|discover|acl URI [VALUE] [--on-unconfirmed ask|verify|resend|drop]';
 
 async function add(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
-    data: { type: 'string' }, device: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
+    ...STORE_OPTIONS, device: { type: 'string' }, format: { type: 'string' }, type: { type: 'string' },
     binary: { type: 'boolean' }, json: { type: 'boolean' }, correlator: { type: 'string' }, 'on-unconfirmed': { type: 'string' }, ...REMOTE_OPTIONS,
   }, ADD_USAGE);
   const remote = isRemote(values);
@@ -133,11 +123,11 @@ async function add(argv: string[]): Promise<number> {
   let job: JobRecord;
   if (remote) job = await remoteAddJob(values, values.device, spec, onUnconfirmed);
   else {
-    const store = await openStore(values.data, ADD_USAGE, true);
+    const store = await openStore(values, ADD_USAGE, true);
     try {
-      job = store.tx(() => store.addJob(values.device!, spec, Date.now(), onUnconfirmed ? { onUnconfirmed } : {}));
+      job = await store.tx((s) => s.addJob(values.device!, spec, Date.now(), onUnconfirmed ? { onUnconfirmed } : {}));
     } finally {
-      store.close();
+      await store.close();
     }
   }
   if (values.json) process.stdout.write(`${JSON.stringify(publicJob(job))}\n`);
@@ -151,8 +141,8 @@ export { publicJob };
 const STATUSES = JOB_STATUSES;
 
 async function list(argv: string[]): Promise<number> {
-  const usage = 'dmw job list --data DIR [--device DEVID] [--status S] [--json]';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, usage);
+  const usage = 'dmw job list --data DIR|--store URL [--device DEVID] [--status S] [--json]';
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, device: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, usage);
   const remote = isRemote(values);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
   if (values.status && !STATUSES.includes(values.status as JobStatus)) throw new CliError(`--status must be one of ${STATUSES.join(', ')}`);
@@ -160,11 +150,11 @@ async function list(argv: string[]): Promise<number> {
   let jobs: JobRecord[];
   if (remote) jobs = await remoteJobs(values, filter);
   else {
-    const store = await openStore(values.data, usage, false);
+    const store = await openStore(values, usage, false);
     try {
-      jobs = store.jobs(filter);
+      jobs = await store.jobs(filter);
     } finally {
-      store.close();
+      await store.close();
     }
   }
   if (values.json) {
@@ -194,19 +184,19 @@ function summary(j: JobRecord): string {
 }
 
 async function clear(argv: string[]): Promise<number> {
-  const usage = 'dmw job clear --data DIR --device DEVID';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, ...REMOTE_OPTIONS }, usage);
+  const usage = 'dmw job clear --data DIR|--store URL --device DEVID';
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, device: { type: 'string' }, ...REMOTE_OPTIONS }, usage);
   const remote = isRemote(values);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
   if (!values.device) throw new CliError(`--device DEVID is required\nusage: ${usage}`);
   let r: { deleted: number; kept: number };
   if (remote) r = await remoteClearJobs(values, values.device);
   else {
-    const store = await openStore(values.data, usage, false);
+    const store = await openStore(values, usage, false);
     try {
-      r = store.clearJobs(values.device);
+      r = await store.clearJobs(values.device);
     } finally {
-      store.close();
+      await store.close();
     }
   }
   process.stdout.write(`cleared ${r.deleted} job(s) of ${values.device}${r.kept > 0 ? `; ${r.kept} in flight kept` : ''}\n`);
@@ -222,8 +212,8 @@ const DECIDED: Record<UnconfirmedDecision, string> = {
 /** `dmw job verify|resend|drop ID`: the engineer's decision on an unconfirmed job. */
 function decide(action: UnconfirmedDecision) {
   return async (argv: string[]): Promise<number> => {
-    const usage = `dmw job ${action} ID --data DIR [--json]`;
-    const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, usage);
+    const usage = `dmw job ${action} ID --data DIR|--store URL [--json]`;
+    const { values, positionals } = parse(argv, { ...STORE_OPTIONS, json: { type: 'boolean' }, ...REMOTE_OPTIONS }, usage);
     const remote = isRemote(values);
     if (positionals.length !== 1) throw new CliError(`expected one job ID\nusage: ${usage}`);
     const text = positionals[0]!;
@@ -232,15 +222,16 @@ function decide(action: UnconfirmedDecision) {
     let job: JobRecord;
     if (remote) job = await remoteDecideJob(values, id, action);
     else {
-      const store = await openStore(values.data, usage, false);
-      const { JobDecisionError } = await import('../store/server-store.js');
+      const store = await openStore(values, usage, false);
       try {
-        job = store.decideJob(id, action, Date.now());
+        job = await store.decideJob(id, action, Date.now());
       } catch (e) {
-        if (e instanceof JobDecisionError) throw new CliError(e.message, e.status === 409 ? 1 : 2);
+        // Each store's JobDecisionError (the SQLite one and the store's own, until they are one class): by its status.
+        const status = (e as { status?: unknown }).status;
+        if (e instanceof Error && (status === 400 || status === 404 || status === 409)) throw new CliError(e.message, status === 409 ? 1 : 2);
         throw e;
       } finally {
-        store.close();
+        await store.close();
       }
     }
     if (values.json) process.stdout.write(`${JSON.stringify(publicJob(job))}\n`);

@@ -1,5 +1,5 @@
 /**
- * `dmw session find --data DIR 'FILTER' [--json]`: every command, across all stored sessions, that
+ * `dmw session find --data DIR|--store URL 'FILTER' [--json]`: every command, across all stored sessions, that
  * the display filter matches (main/store/filter/), read from the message index; content search
  * (`data contains "..."`) goes through its FTS5 table.
  *
@@ -12,10 +12,11 @@
  * not hold yet are judged first (and their findings stored), once.
  */
 import { CliError } from './errors.js';
-import { openStore, parse } from './job.js';
-import type { ServerStore } from '../store/server-store.js';
+import { parse } from './job.js';
+import { openStore, STORE_HELP, STORE_OPTIONS } from './store-flag.js';
+import type { DmStore } from '../store/store.js';
 
-export const FIND_USAGE = `dmw session find --data DIR 'FILTER' [--json]`;
+export const FIND_USAGE = `dmw session find --data DIR|--store URL 'FILTER' [--json]`;
 
 export const FIND_HELP = `find lists every command of every stored session that a display filter matches, one line each
 (session, message, CmdID, command, URI, status). Fields: dev session sessionid state msgid (msg) seq
@@ -24,40 +25,37 @@ operators == != < <= > >= contains matches (a regular expression), && || ! (and 
 "strings" with \\ escapes, numbers. Example: dmw session find --data DIR 'cmd == "Get" && status >= 400'`;
 
 /** Judges the sessions the index holds no findings for (only when a filter asks for findings). */
-async function judgeMissing(store: ServerStore): Promise<void> {
-  const { unjudgedSessions, recordFindings } = await import('../store/message-index.js');
-  const missing = unjudgedSessions(store.db);
+async function judgeMissing(store: DmStore): Promise<void> {
+  const missing = await store.unjudgedSessions();
   if (missing.length === 0) return;
   const { checkLoggedSession, uriLimitsFromTree } = await import('../judge/index.js');
   for (const { id } of missing) {
-    const s = store.session(id);
+    const s = await store.session(id);
     if (!s) continue;
-    const messages = store.messages(id);
-    const uriLimits = s.device ? uriLimitsFromTree(store.tree(s.device)) : {};
+    const messages = await store.messages(id);
+    const uriLimits = s.device ? uriLimitsFromTree(await store.tree(s.device)) : {};
     const findings = checkLoggedSession(messages, { uriLimits });
-    store.tx(() => recordFindings(store.db, id, messages.length, findings));
+    await store.recordFindings(id, messages.length, findings);
   }
 }
 
 export async function find(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, `${FIND_USAGE}\n${FIND_HELP}`);
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, json: { type: 'boolean' } }, `${FIND_USAGE}\n${FIND_HELP}\n${STORE_HELP}`);
   if (positionals.length !== 1) throw new CliError(`expected one FILTER (quote it)\nusage: ${FIND_USAGE}`);
   const filter = positionals[0]!;
   const { caretLines, tryParseFilter } = await import('../store/filter/parse.js');
   const parsed = tryParseFilter(filter);
   // Checked before the folder is opened: a typo costs nothing.
   if (!parsed.ok) throw new CliError(filterProblem(filter, parsed.error, caretLines));
-  const store = await openStore(values.data, FIND_USAGE, false);
+  const store = await openStore(values, FIND_USAGE, false);
   try {
-    const { catchUpIndex, unindexedCount } = await import('../store/message-index.js');
-    if (unindexedCount(store.db) > 0) store.tx(() => catchUpIndex(store.db));
+    if ((await store.unindexedCount()) > 0) await store.catchUpIndex();
     const { usesFindings } = await import('../store/filter/compile.js');
     if (usesFindings(parsed.expr)) await judgeMissing(store);
-    const { findCommands } = await import('../store/filter/query.js');
     const { FilterError } = await import('../store/filter/parse.js');
     let hits;
     try {
-      hits = findCommands(store.db, filter);
+      hits = await store.findCommands(filter);
     } catch (e) {
       if (e instanceof FilterError) throw new CliError(filterProblem(filter, e, caretLines));
       throw e;
@@ -77,7 +75,7 @@ export async function find(argv: string[]): Promise<number> {
     process.stdout.write(`${[head, ...rows].map(line).join('\n')}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

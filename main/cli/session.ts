@@ -1,21 +1,25 @@
 /**
- * `dmw session list|show`: the session log of a data folder, decoded, with timings and raw bytes
- * for what could not be decoded. Readable while the server runs.
+ * `dmw session list|show`: the session log of a data folder (or of a shared lab server's PostgreSQL
+ * database: --store URL, DMW_STORE_URL), decoded, with timings and raw bytes for what could not be
+ * decoded. Readable while the server runs.
  */
 import type { MessageRecord, SessionRecord } from '../server/types.js';
 import { checkLoggedSession, countBySeverity, findingsByMessage, formatFinding, hasErrors, uriLimitsFromTree, type Finding, type UriLimits } from '../judge/index.js';
 import { CliError } from './errors.js';
-import { openStore, parse } from './job.js';
+import { parse } from './job.js';
+import { openStore, STORE_HELP, STORE_OPTIONS, storePlace } from './store-flag.js';
 import { formatStatusLine, statusesOf } from './session-statuses.js';
 import { runSubcommand } from './subcommands.js';
 import { find, FIND_HELP, FIND_USAGE } from './session-find.js';
 
 const HELP = `usage:
-  dmw session list --data DIR [--device DEVID] [--limit N] [--json]
-  dmw session show ID --data DIR [--json]
-  dmw session check ID --data DIR [--json]
-  dmw session export ID --data DIR --format pcapng|bundle -o OUT
+  dmw session list --data DIR|--store URL [--device DEVID] [--limit N] [--json]
+  dmw session show ID --data DIR|--store URL [--json]
+  dmw session check ID --data DIR|--store URL [--json]
+  dmw session export ID --data DIR|--store URL --format pcapng|bundle -o OUT
   ${FIND_USAGE}
+
+${STORE_HELP}
 
 show prints every message of the session in order: direction, time, size, the expert findings on
 it, each Status with what its code means (e.g. "status 425 Permission denied <- Get #3"), then
@@ -34,17 +38,17 @@ export async function sessionCommand(argv: string[]): Promise<number> {
 }
 
 async function list(argv: string[]): Promise<number> {
-  const usage = 'dmw session list --data DIR [--device DEVID] [--limit N] [--json]';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, device: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const usage = 'dmw session list --data DIR|--store URL [--device DEVID] [--limit N] [--json]';
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, device: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, usage);
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"\nusage: ${usage}`);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive integer, got "${values.limit}"`);
-  const store = await openStore(values.data, usage, false);
+  const store = await openStore(values, usage, false);
   let sessions: SessionRecord[];
   try {
-    sessions = store.sessions({ limit, ...(values.device ? { device: values.device } : {}) });
+    sessions = await store.sessions({ limit, ...(values.device ? { device: values.device } : {}) });
   } finally {
-    store.close();
+    await store.close();
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(sessions)}\n`);
@@ -63,23 +67,23 @@ async function list(argv: string[]): Promise<number> {
 }
 
 async function show(argv: string[]): Promise<number> {
-  const usage = 'dmw session show ID --data DIR [--json]';
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, usage);
+  const usage = 'dmw session show ID --data DIR|--store URL [--json]';
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, json: { type: 'boolean' } }, usage);
   if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${usage}`);
   const id = Number(positionals[0]);
   if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
-  const store = await openStore(values.data, usage, false);
+  const store = await openStore(values, usage, false);
   let session: SessionRecord | undefined;
   let messages: MessageRecord[];
   let uriLimits: UriLimits = {};
   try {
-    session = store.session(id);
-    messages = session ? store.messages(id) : [];
-    if (session?.device) uriLimits = uriLimitsFromTree(store.tree(session.device));
+    session = await store.session(id);
+    messages = session ? await store.messages(id) : [];
+    if (session?.device) uriLimits = uriLimitsFromTree(await store.tree(session.device));
   } finally {
-    store.close();
+    await store.close();
   }
-  if (!session) throw new CliError(`no session ${id} in ${values.data}`);
+  if (!session) throw new CliError(`no session ${id} in ${storePlace(values)}`);
   const findings = checkLoggedSession(messages, { uriLimits });
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ session, messages: messages.map((m) => ({ ...m, bytes: Buffer.from(m.bytes).toString('base64'), statuses: statusesOf(m.bytes) })), findings })}\n`);
@@ -89,26 +93,26 @@ async function show(argv: string[]): Promise<number> {
   return 0;
 }
 
-const CHECK_USAGE = 'dmw session check ID --data DIR [--json]';
+const CHECK_USAGE = 'dmw session check ID --data DIR|--store URL [--json]';
 
 /** `dmw session check`: the session's findings; exit 1 when one is an error (a verdict, not a failure). */
 async function check(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, json: { type: 'boolean' } }, CHECK_USAGE);
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, json: { type: 'boolean' } }, CHECK_USAGE);
   if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${CHECK_USAGE}`);
   const id = Number(positionals[0]);
   if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
-  const store = await openStore(values.data, CHECK_USAGE, false);
+  const store = await openStore(values, CHECK_USAGE, false);
   let messages: MessageRecord[] | undefined;
   let uriLimits: UriLimits = {};
   try {
-    const session = store.session(id);
-    messages = session ? store.messages(id) : undefined;
+    const session = await store.session(id);
+    messages = session ? await store.messages(id) : undefined;
     // DevDetail/URI limits the server read from this device before, for the URI rules.
-    if (session?.device) uriLimits = uriLimitsFromTree(store.tree(session.device));
+    if (session?.device) uriLimits = uriLimitsFromTree(await store.tree(session.device));
   } finally {
-    store.close();
+    await store.close();
   }
-  if (!messages) throw new CliError(`no session ${id} in ${values.data}`);
+  if (!messages) throw new CliError(`no session ${id} in ${storePlace(values)}`);
   const findings = checkLoggedSession(messages, { uriLimits });
   if (values.json) {
     const list = findings.map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
@@ -154,7 +158,7 @@ export function hexDump(b: Uint8Array, max: number): string {
   return lines.join('\n');
 }
 
-const EXPORT_USAGE = 'dmw session export ID --data DIR --format pcapng|bundle -o OUT';
+const EXPORT_USAGE = 'dmw session export ID --data DIR|--store URL --format pcapng|bundle -o OUT';
 
 /** `dmw session export`: the session as a pcapng trace or a bundle (main/capture/). */
 async function exportSession(argv: string[]): Promise<number> {
@@ -162,18 +166,18 @@ async function exportSession(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${EXPORT_USAGE}\n${HELP.slice(HELP.indexOf('export writes'))}\n`);
     return 0;
   }
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, format: { type: 'string' }, o: { type: 'string', short: 'o' } }, EXPORT_USAGE);
+  const { values, positionals } = parse(argv, { ...STORE_OPTIONS, format: { type: 'string' }, o: { type: 'string', short: 'o' } }, EXPORT_USAGE);
   if (positionals.length !== 1) throw new CliError(`expected one session ID\nusage: ${EXPORT_USAGE}`);
   const id = Number(positionals[0]);
   if (!Number.isInteger(id) || id < 1) throw new CliError(`session ID must be a positive integer, got "${positionals[0]}"`);
   if (values.format !== 'pcapng' && values.format !== 'bundle') throw new CliError(`--format must be pcapng or bundle, got ${JSON.stringify(values.format ?? null)}\nusage: ${EXPORT_USAGE}`);
   if (!values.o) throw new CliError(`-o OUT is required\nusage: ${EXPORT_USAGE}`);
   const { exportSessionFile } = await import('./capture.js');
-  const store = await openStore(values.data, EXPORT_USAGE, false);
+  const store = await openStore(values, EXPORT_USAGE, false);
   try {
-    exportSessionFile(store, values.data!, id, values.format, values.o);
+    await exportSessionFile(store, values.data ?? '.', id, values.format, values.o, storePlace(values));
   } finally {
-    store.close();
+    await store.close();
   }
   return 0;
 }

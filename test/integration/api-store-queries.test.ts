@@ -49,7 +49,7 @@ async function fill(s: Writer): Promise<void> {
 }
 
 /** Every query's answer, with the records' lazily decoded form read out. */
-async function answers(q: DmStoreQueries): Promise<unknown> {
+async function answers(q: DmStoreQueries) {
   const page = async (id: number, offset: number, limit: number) => (await q.messagePage(id, offset, limit)).map((m) => ({ ...m, decoded: m.decoded, bytes: Buffer.from(m.bytes).toString('hex') }));
   return {
     jobCounts: await q.jobCounts(),
@@ -86,7 +86,7 @@ describe.skipIf(!run)('the views\' store queries on SQLite and PostgreSQL', () =
       const fromPostgres = await answers(pgStore);
       expect(fromPostgres).toEqual(fromSqlite);
       // And what they say is right, not only alike.
-      const a = fromSqlite as Awaited<ReturnType<typeof answers>> & Record<string, never>;
+      const a = fromSqlite;
       expect(a).toMatchObject({
         jobCounts: [
           { device: 'IMEI:a', status: 'done', n: 1 }, { device: 'IMEI:a', status: 'queued', n: 2 },
@@ -102,12 +102,12 @@ describe.skipIf(!run)('the views\' store queries on SQLite and PostgreSQL', () =
         maxSessionId: 4,
         active: [2, 3],
       });
-      const page = (a as { page: { seq: number; decoded: string | null }[] }).page;
+      const page = a.page;
       expect(page.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
       expect(page[5]!.decoded).toBeNull();
       expect(page[0]!.decoded).toContain('<SyncML');
-      expect((a as { pageMiddle: { seq: number }[] }).pageMiddle.map((m) => m.seq)).toEqual([3, 4, 5]);
-      expect((a as { envelopes: { size: number; error: string | null }[] }).envelopes[5]).toMatchObject({ size: 7, error: 'not SyncML' });
+      expect(a.pageMiddle.map((m) => m.seq)).toEqual([3, 4, 5]);
+      expect(a.envelopes[5]).toMatchObject({ size: 7, error: 'not SyncML' });
       // A page is the store's own records, a slice of them.
       expect((await pgStore.messagePage(1, 2, 3)).map((m) => m.id)).toEqual((await pgStore.messages(1)).slice(2, 5).map((m) => m.id));
     } finally {

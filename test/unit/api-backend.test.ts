@@ -40,7 +40,7 @@ describe('UI backend over a real DM server', () => {
     expect(a.job).toBeNull();
     expect(c.held?.heldId).toBeGreaterThan(a.held!.heldId);
     expect((await b.handlers['jobs.queue']({ device: dev })).held).toHaveLength(2);
-    expect(b.running!.store.queuedJobs(dev)).toHaveLength(0);
+    expect(await b.running!.store.queuedJobs(dev)).toHaveLength(0);
 
     const s1 = await b.handlers['jobs.step']({ device: dev });
     expect(s1.job?.command).toBe('discover');
@@ -48,13 +48,13 @@ describe('UI backend over a real DM server', () => {
     const done = b.running!.bus.next('job-done', (e) => e.job.id === s1.job!.id);
     await b.handsetFleet!.connect(dev);
     expect((await done).job.status).toBe('done');
-    expect(b.running!.store.queuedJobs(dev)).toHaveLength(0);
+    expect(await b.running!.store.queuedJobs(dev)).toHaveLength(0);
 
     const s2 = await b.handlers['jobs.step']({ device: dev });
     expect(s2.job?.target).toBe('./DevInfo/Mod');
     await b.handlers['jobs.pause']({ device: dev, paused: false });
     await b.handsetFleet!.connect(dev);
-    expect(b.running!.store.job(s2.job!.id)?.status).toBe('done');
+    expect((await b.running!.store.job(s2.job!.id))?.status).toBe('done');
   });
 
   it('pairs each server command with the Status and Results the device sent', async () => {
@@ -81,10 +81,10 @@ describe('UI backend over a real DM server', () => {
     expect(t.entries.some((e) => e.uri === './DevInfo/Mod' && e.data)).toBe(true);
     const r = await b.handlers['jobs.add']({ device: dev, spec: { kind: 'replace', uri: './DMAcc/dmw/Name', value: 'renamed', format: 'chr' }, notify: false });
     await b.handsetFleet!.connect(dev);
-    expect(b.running!.store.job(r.job!.id)?.status).toBe('done');
+    expect((await b.running!.store.job(r.job!.id))?.status).toBe('done');
     const g = await b.handlers['jobs.add']({ device: dev, spec: { kind: 'get', uri: './DMAcc/dmw/Name' }, notify: false });
     await b.handsetFleet!.connect(dev);
-    expect(b.running!.store.job(g.job!.id)?.results[0]?.data).toBe('renamed');
+    expect((await b.running!.store.job(g.job!.id))?.results[0]?.data).toBe('renamed');
     const diff = await b.handlers['tree.diff']({ device: dev });
     expect(diff.previousAt).not.toBeNull();
     expect([...diff.added, ...diff.changed].map((c) => c.uri)).toContain('./DMAcc/dmw/Name');
@@ -96,7 +96,7 @@ describe('UI backend over a real DM server', () => {
     const j1 = await b.handlers['jobs.add']({ device: dev, spec: { kind: 'read-acl', uri: '.' }, notify: false });
     const j2 = await b.handlers['jobs.add']({ device: dev, spec: { kind: 'sequence', commands: ['./DMAcc', './DMAcc/dmw', './DMAcc/dmw/Name'].map((u) => ({ kind: 'get' as const, uri: `${u}?prop=ACL` })) }, notify: false });
     await b.handsetFleet!.connect(dev);
-    expect([b.running!.store.job(j1.job!.id)?.status, b.running!.store.job(j2.job!.id)?.status]).toEqual(['done', 'done']);
+    expect([(await b.running!.store.job(j1.job!.id))?.status, (await b.running!.store.job(j2.job!.id))?.status]).toEqual(['done', 'done']);
     const m = await b.handlers['acl.matrix']({ device: dev, uri: './DMAcc/dmw/Name' });
     expect(m.unread).toEqual([]);
     expect(m.cells.dmw!.Replace).toMatchObject({ allowed: true, fromPath: './DMAcc/dmw', inherited: true });

@@ -18,6 +18,7 @@ import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
 import { MAX_API_JUDGED_MESSAGES, sessionFindingsJson } from '../../main/server/api/session-findings.js';
 import { ServerStore } from '../../main/store/server-store.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 
 const DEV = 'IMEI:493005100592800';
 const OP = 'operator-token-0123456789';
@@ -126,14 +127,15 @@ describe('the findings channels', () => {
     const { b, store } = await backendWith();
     const id = logExample(store, 'status.missing', 'bad');
     const n = store.messages(id).length;
-    const cache = new FindingsCache(() => store, undefined, n - 1);
-    const f = cache.findings(id);
+    const source = SqliteStore.over(store);
+    const cache = new FindingsCache(() => source, undefined, n - 1);
+    const f = await cache.findings(id);
     expect(f.findings).toEqual([]);
     expect(f.skipped).toContain(`${n} messages`);
     expect(f.skipped).toContain(`dmw session check ${id}`);
     expect((await cache.counts([id]))[id]!.skipped).toBe(f.skipped);
     expect(cache.judged).toBe(0);
-    expect(new FindingsCache(() => store, undefined, n).findings(id).skipped).toBeNull();
+    expect((await new FindingsCache(() => source, undefined, n).findings(id)).skipped).toBeNull();
     expect(MAX_JUDGED_MESSAGES).toBeGreaterThanOrEqual(500);
     // Through the contract (its output schema included).
     const r = await dispatch(b.handlers, 'sessions.findings', { id });
@@ -172,11 +174,11 @@ describe('GET /api/v1/sessions/{id}/findings', () => {
 
   it('answers the JSON of `dmw session check --json` for the operator', async () => {
     const { s, get } = await server();
-    const id = logExample(s.store, 'status.missing', 'bad');
+    const id = logExample((s.store as SqliteStore).serverStore, 'status.missing', 'bad');
     const r = await get(`/sessions/${id}/findings`);
     expect(r.status).toBe(200);
     expect(Object.keys(r.json)).toEqual(['session', 'findings']);
-    const expected = checkLoggedSession(s.store.messages(id)).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
+    const expected = checkLoggedSession(await s.store.messages(id)).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
     expect(expected.some((f) => f.rule === 'status.missing')).toBe(true);
     expect(r.json).toEqual({ session: id, findings: expected });
     for (const f of r.json.findings) expect(Object.keys(f)).toEqual(['severity', 'rule', 'clause', 'msg', 'path', 'text']);
@@ -188,14 +190,15 @@ describe('GET /api/v1/sessions/{id}/findings', () => {
     cleanup.push(() => store.close());
     const id = logExample(store, 'status.missing', 'bad');
     const n = store.messages(id).length;
-    expect(() => sessionFindingsJson(store, id, n - 1)).toThrow(new RegExp(`session ${id} has ${n} messages, more than the API judges \\(${n - 1}\\); run dmw session check ${id}`));
-    expect(sessionFindingsJson(store, id, n)!.findings.length).toBeGreaterThan(0);
+    const dm = SqliteStore.over(store);
+    await expect(sessionFindingsJson(dm, id, n - 1)).rejects.toThrow(new RegExp(`session ${id} has ${n} messages, more than the API judges \\(${n - 1}\\); run dmw session check ${id}`));
+    expect((await sessionFindingsJson(dm, id, n))!.findings.length).toBeGreaterThan(0);
     expect(MAX_API_JUDGED_MESSAGES).toBe(MAX_JUDGED_MESSAGES);
   });
 
   it('404 for no such session, 400 naming a bad id or query, 403 for a peer', async () => {
     const { s, get } = await server();
-    const id = logExample(s.store, 'status.missing', 'bad');
+    const id = logExample((s.store as SqliteStore).serverStore, 'status.missing', 'bad');
     expect(await get('/sessions/777/findings')).toMatchObject({ status: 404, json: { error: { code: 'not-found', field: 'id' } } });
     const bad = await get('/sessions/x1/findings');
     expect(bad).toMatchObject({ status: 400, json: { error: { field: 'id' } } });

@@ -15,6 +15,7 @@ import { checkLoggedSession } from '../../main/judge/index.js';
 import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
 import { ServerStore } from '../../main/store/server-store.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 import { logSession } from '../helpers/filter-fixture.js';
 
 const OP = 'operator-token-0123456789';
@@ -151,8 +152,9 @@ describe('GET /api/v1/packets', () => {
       api.close();
       await s.close();
     });
-    logSession(s.store, { devId: 'IMEI:1', getStatus: 404 });
-    logSession(s.store, { devId: 'IMEI:2' });
+    const raw = (s.store as SqliteStore).serverStore;
+    logSession(raw, { devId: 'IMEI:1', getStatus: 404 });
+    logSession(raw, { devId: 'IMEI:2' });
     const get = async (q: string, token = OP) => {
       const r = await fetch(`http://127.0.0.1:${s.port}/api/v1/packets${q}`, { headers: { authorization: `Bearer ${token}` } });
       return { status: r.status, body: (await r.json()) as any };

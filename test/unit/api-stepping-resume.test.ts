@@ -38,7 +38,7 @@ describe('Resume after Step through in one session', () => {
     expect(q.held).toEqual([]);
     await session;
     // The late job went to the server; it is done in this session or queued for the next one, never held.
-    if (server.store.queuedJobs(dev).length > 0) await b.handsetFleet!.connect(dev);
+    if ((await server.store.queuedJobs(dev)).length > 0) await b.handsetFleet!.connect(dev);
     const jobs = await b.handlers['jobs.list']({ device: dev });
     const lang = jobs.find((j) => j.target === './DevInfo/Lang');
     expect(lang?.status).toBe('done');
@@ -61,7 +61,7 @@ describe('Resume after Step through in one session', () => {
     expect(late.held).toBeNull();
     await b.handlers['jobs.pause']({ device: dev, paused: false });
     await session;
-    expect(server.store.job(late.job!.id)).toMatchObject({ status: 'done', sessionId: h.sessionId });
+    expect(await server.store.job(late.job!.id)).toMatchObject({ status: 'done', sessionId: h.sessionId });
     expect((await b.handlers['jobs.queue']({ device: dev })).held).toEqual([]);
   }, 30_000);
 });

@@ -54,14 +54,14 @@ describe('step control through the UI backend', () => {
     expect(s1.job?.id).toBe(first.id);
     const h2 = await held;
     expect(h2).toMatchObject({ sessionId: h1.sessionId, next: { jobId: added.job!.id, target: './DevInfo/Man' } });
-    expect(server.store.job(first.id)).toMatchObject({ status: 'done', sessionId: h1.sessionId });
+    expect(await server.store.job(first.id)).toMatchObject({ status: 'done', sessionId: h1.sessionId });
 
     const ended = server.bus.next('session-ended', (e) => e.sessionId === h1.sessionId);
     const s2 = await b.handlers['jobs.step']({ device: dev });
     expect(s2.job?.id).toBe(added.job!.id);
     expect((await ended).state).toBe('done');
     await session;
-    expect(server.store.job(added.job!.id)).toMatchObject({ status: 'done', sessionId: h1.sessionId });
+    expect(await server.store.job(added.job!.id)).toMatchObject({ status: 'done', sessionId: h1.sessionId });
     expect((await b.handlers['jobs.queue']({ device: dev })).session).toBeNull();
 
     const detail = await b.handlers['sessions.get']({ id: h1.sessionId });
@@ -95,7 +95,7 @@ describe('step control through the UI backend', () => {
     for (const uri of uris) expect((await b.handlers['jobs.add']({ device: dev, spec: { kind: 'get', uri }, notify: false })).held).not.toBeNull();
     const r = await b.handlers['jobs.step']({ device: dev, all: true });
     expect(r.queue.held).toHaveLength(0);
-    expect(server.store.queuedJobs(dev).map((j) => j.target)).toEqual(uris);
+    expect((await server.store.queuedJobs(dev)).map((j) => j.target)).toEqual(uris);
 
     let held = server.bus.next('session-held');
     const session = b.handsetFleet!.connect(dev);
@@ -125,7 +125,7 @@ describe('step control through the UI backend', () => {
     const s = await b.handlers['jobs.step']({ device: dev });
     expect(s.job).toMatchObject({ status: 'queued' });
     await b.handsetFleet!.connect(dev); // would hang on a hold if the Step were not honoured
-    expect(b.running!.store.job(s.job!.id)?.status).toBe('done');
+    expect((await b.running!.store.job(s.job!.id))?.status).toBe('done');
     await b.handlers['jobs.pause']({ device: dev, paused: false });
   }, 30_000);
 });

@@ -17,6 +17,7 @@ import { traceHandlers } from '../../main/api/traces-view.js';
 import { MAX_CALL_BYTES } from '../../main/api/ws-server.js';
 import { exportSessionFile } from '../../main/cli/capture.js';
 import { ServerStore } from '../../main/store/server-store.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 import { logSession } from '../helpers/filter-fixture.js';
 
 const cleanup: Array<() => unknown> = [];
@@ -55,13 +56,13 @@ function storedMessages(b: Backend, id: number): string[] {
   }
 }
 
-function cliExport(dir: string, id: number, format: 'pcapng' | 'bundle'): Buffer {
+async function cliExport(dir: string, id: number, format: 'pcapng' | 'bundle'): Promise<Buffer> {
   const out = path.join(tempDir(), `cli.${format}`);
-  const store = ServerStore.open(dir);
+  const store = SqliteStore.open(dir);
   try {
-    exportSessionFile(store, dir, id, format, out);
+    await exportSessionFile(store, dir, id, format, out);
   } finally {
-    store.close();
+    await store.close();
   }
   return readFileSync(out);
 }
@@ -76,7 +77,7 @@ describe('traces.export', () => {
     expect(p.mediaType).toBe('application/x-pcapng');
     const ui = Buffer.from(p.base64, 'base64');
     expect(p.size).toBe(ui.length);
-    expect(ui.equals(cliExport(dir, 2, 'pcapng'))).toBe(true);
+    expect(ui.equals(await cliExport(dir, 2, 'pcapng'))).toBe(true);
 
     const bu = await call<TracesExportOutput>(b, 'traces.export', { id: 2, format: 'bundle' });
     if (!bu.ok) throw new Error(bu.error.message);
@@ -84,7 +85,7 @@ describe('traces.export', () => {
     const text = Buffer.from(bu.base64, 'base64').toString('utf8');
     expect(text).not.toContain('srv-secret');
     const noTime = (s: string) => s.replace(/"exportedAt": "[^"]+"/, '"exportedAt": "-"');
-    expect(noTime(text)).toBe(noTime(cliExport(dir, 2, 'bundle').toString('utf8')));
+    expect(noTime(text)).toBe(noTime((await cliExport(dir, 2, 'bundle')).toString('utf8')));
     expect(JSON.parse(text)).toMatchObject({ format: 'dmw-session-bundle/1', settings: { serverCred: { secret: '(removed)' } }, export: { session: { id: 2 } } });
   });
 
@@ -94,13 +95,14 @@ describe('traces.export', () => {
     expect(r).toEqual({ ok: false, error: { code: 'failed', message: 'no session 99' } });
   });
 
-  it('a trace over the download bound is refused with its size, the limit and the CLI command that writes it', () => {
+  it('a trace over the download bound is refused with its size, the limit and the CLI command that writes it', async () => {
     const dir = tempDir();
     const store = ServerStore.open(dir);
     cleanup.push(() => store.close());
     const id = logSession(store, { devId: 'IMEI:1' });
-    const h = traceHandlers({ reader: () => store, writer: () => store, dataDir: () => dir, now: () => 0, limits: { download: 1000 } });
-    const r = h['traces.export']({ id, format: 'pcapng' }) as TracesExportOutput;
+    const dm = SqliteStore.over(store);
+    const h = traceHandlers({ reader: () => dm, writer: () => dm, dataDir: () => dir, now: () => 0, limits: { download: 1000 } });
+    const r = (await h['traces.export']({ id, format: 'pcapng' })) as TracesExportOutput;
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.error.limit).toBe(1000);
@@ -109,8 +111,8 @@ describe('traces.export', () => {
     expect(r.error.message).toMatch(/^session 1 holds [\d,]+ bytes, more than the 1,000 bytes the UI downloads; write it with: dmw session export 1 /);
     // Just above what the messages hold: the built file (framing added) is what goes over.
     const payload = store.messages(id).reduce((n, m) => n + m.bytes.length, 0);
-    const h2 = traceHandlers({ reader: () => store, writer: () => store, dataDir: () => dir, now: () => 0, limits: { download: payload } });
-    const r2 = h2['traces.export']({ id, format: 'pcapng' }) as TracesExportOutput;
+    const h2 = traceHandlers({ reader: () => dm, writer: () => dm, dataDir: () => dir, now: () => 0, limits: { download: payload } });
+    const r2 = (await h2['traces.export']({ id, format: 'pcapng' })) as TracesExportOutput;
     expect(!r2.ok && r2.error.message).toMatch(/^the pcapng of session 1 is [\d,]+ bytes, more than/);
   });
 });
@@ -178,10 +180,11 @@ describe('traces.import', () => {
     expect(over.ok === false && over.error.code).toBe('bad-input');
     const store = ServerStore.open(dir);
     cleanup.push(() => store.close());
-    const h = traceHandlers({ reader: () => store, writer: () => store, dataDir: () => dir, now: () => 0, limits: { upload: 10 } });
-    const r = h['traces.import']({ fileName: 'big.pcap', base64: Buffer.alloc(11).toString('base64') }) as TracesImportOutput;
+    const dm = SqliteStore.over(store);
+    const h = traceHandlers({ reader: () => dm, writer: () => dm, dataDir: () => dir, now: () => 0, limits: { upload: 10 } });
+    const r = (await h['traces.import']({ fileName: 'big.pcap', base64: Buffer.alloc(11).toString('base64') })) as TracesImportOutput;
     expect(r).toEqual({ ok: false, error: { message: `big.pcap: 11 bytes, more than the 10 bytes the UI imports; import it with: dmw capture import big.pcap --data ${dir}; nothing imported`, offset: null } });
-    expect(() => h['traces.import']({ fileName: 'x', base64: 'not base64!' })).toThrow(/did not arrive as base64/);
+    await expect(async () => h['traces.import']({ fileName: 'x', base64: 'not base64!' })).rejects.toThrow(/did not arrive as base64/);
     expect(store.sessions()).toHaveLength(1);
   });
 });

@@ -45,10 +45,10 @@ async function serverA(dir: string) {
   return s;
 }
 
-async function waitFor<T>(f: () => T | undefined, what: string, ms = 20_000): Promise<T> {
+async function waitFor<T>(f: () => T | undefined | Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -69,7 +69,7 @@ async function delegate(file: string): Promise<JobRecord> {
   });
   const { job } = await s.addJob(h.devId, spec);
   expect((await h.connect()).ok).toBe(true);
-  return s.store.jobs({ device: h.devId }).find((j) => j.id === job.id)!;
+  return (await s.store.jobs({ device: h.devId })).find((j) => j.id === job.id)!;
 }
 
 describe('dmw tree init --dmacc-acl', () => {
@@ -144,11 +144,11 @@ describe('dmw handset --dmacc-acl --app fumo', () => {
     const ready = await waitFor(() => lines.find((l) => 'appsUrl' in l), 'the ready line');
     expect(ready).toMatchObject({ devId, apps: [{ appId: 'org.dmworkbench.fumo-demo', root }] });
     // The Exec is accepted for later (202); the app's report arrives in its own session and joins the job.
-    const done = await waitFor(() => {
-      const j = s.store.jobs({ device: devId }).find((x) => x.id === exec.id);
+    const done = await waitFor(async () => {
+      const j = (await s.store.jobs({ device: devId })).find((x) => x.id === exec.id);
       return j?.results.some((r) => r.data === '200') ? j : undefined;
-    }, 'the FUMO report').catch((e: Error) => {
-      throw new Error(`${e.message}; handset said ${JSON.stringify(lines)} ${stderr}; jobs ${JSON.stringify(s.store.jobs({ device: devId }))}`);
+    }, 'the FUMO report').catch(async (e: Error) => {
+      throw new Error(`${e.message}; handset said ${JSON.stringify(lines)} ${stderr}; jobs ${JSON.stringify(await s.store.jobs({ device: devId }))}`);
     });
     expect(done.statusCode).toBe(202);
     expect(done.results).toContainEqual(expect.objectContaining({ uri: `${root}/Update`, data: '200', type: 'org.openmobilealliance.dm.firmwareupdate.update' }));

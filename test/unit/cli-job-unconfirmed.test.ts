@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../main/cli/main.js';
 import { ServerStore } from '../../main/store/server-store.js';
+import type { DmStore } from '../../main/store/store.js';
 import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
 
@@ -46,6 +47,15 @@ function lose(store: ServerStore, id: number, why = 'session timeout (no message
     const sid = store.createSession({ device: store.job(id)!.device, dmSessionId: '1', encoding: 'xml' }, Date.now());
     store.markSent([id], sid, Date.now());
     store.releaseJob(id, true, 3, why, Date.now());
+  });
+}
+
+/** lose() on a running server's store (DmStore). */
+async function loseIn(store: DmStore, id: number, why = 'session timeout (no message for 300 s)'): Promise<void> {
+  await store.tx(async (t) => {
+    const sid = await t.createSession({ device: (await t.job(id))!.device, dmSessionId: '1', encoding: 'xml' }, Date.now());
+    await t.markSent([id], sid, Date.now());
+    await t.releaseJob(id, true, 3, why, Date.now());
   });
 }
 
@@ -129,17 +139,17 @@ describe('dmw job --server (the management API)', () => {
     const add = await dmw(['job', 'add', ...remote, '--device', DEV, 'add', './Lab/A', 'a', '--on-unconfirmed', 'drop', '--json']);
     expect(add).toMatchObject({ code: 0, err: '' });
     expect(JSON.parse(add.out)).toMatchObject({ id: 1, onUnconfirmed: 'drop' });
-    expect(server.store.job(1)!.onUnconfirmed).toBe('drop');
+    expect((await server.store.job(1))!.onUnconfirmed).toBe('drop');
     expect(await dmw(['job', 'add', ...remote, '--device', DEV, 'exec', './Lab/Reboot', '--on-unconfirmed', 'verify'])).toMatchObject({ code: 2, err: expect.stringMatching(/^dmw: --on-unconfirmed: verify reads the node back/) });
 
-    const exec = server.store.tx(() => server.store.addJob(DEV, { kind: 'replace', uri: './Lab/R', value: 'v' }, Date.now()));
-    lose(server.store, exec.id);
+    const exec = await server.store.tx((t) => t.addJob(DEV, { kind: 'replace', uri: './Lab/R', value: 'v' }, Date.now()));
+    await loseIn(server.store, exec.id);
     const list = await dmw(['job', 'list', ...remote, '--status', 'unconfirmed', '--json']);
     expect(JSON.parse(list.out).map((j: { id: number; status: string }) => [j.id, j.status])).toEqual([[exec.id, 'unconfirmed']]);
     const verify = await dmw(['job', 'verify', String(exec.id), ...remote, '--json']);
     expect(verify).toMatchObject({ code: 0, err: '' });
     expect(JSON.parse(verify.out)).toMatchObject({ id: exec.id, status: 'queued', verify: true, onUnconfirmed: 'ask' });
-    expect(server.store.queuedJobSpecs(DEV).find((j) => j.id === exec.id)).toMatchObject({ verify: true });
+    expect((await server.store.queuedJobSpecs(DEV)).find((j) => j.id === exec.id)).toMatchObject({ verify: true });
     const again = await dmw(['job', 'verify', String(exec.id), ...remote]);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/^dmw: http:\/\/127\.0\.0\.1:\d+: .*job 2 is queued, not unconfirmed/);
