@@ -7,6 +7,7 @@ import { DevicesView } from './views/DevicesView.js';
 import { SerialView } from './views/SerialView.js';
 import { ServerView } from './views/ServerView.js';
 import { SessionsView } from './views/SessionsView.js';
+import { DATABASE_UNAVAILABLE } from './api/client.js';
 import { PacketsView } from './views/PacketsView.js';
 import { TreeView } from './views/TreeView.js';
 import { ConformanceView } from './views/ConformanceView.js';
@@ -28,6 +29,7 @@ export function App() {
           <div className={`conn conn-${connection}`} title={detail ?? undefined}>
             backend: {connection}
           </div>
+          {detail === DATABASE_UNAVAILABLE && <div className="conn bad" role="status" data-testid="database-state">{DATABASE_UNAVAILABLE}</div>}
           <div className="conn" data-testid="server-state">
             {server ? (server.running ? <>server: <span className="ok">running</span> <span className="mono small">{server.url}</span></> : <>server: <span className="bad">stopped</span></>) : 'server: …'}
           </div>

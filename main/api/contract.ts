@@ -718,12 +718,15 @@ export type Handlers = { [C in ChannelName]: (input: ParsedInput<C>) => Promise<
 /** The API as the UI sees it: one async function per channel. */
 export type DmwApi = { [C in ChannelName]: (input: Input<C>) => Promise<Output<C>> };
 
-export type ApiErrorCode = 'bad-channel' | 'bad-input' | 'failed' | 'bad-output' | 'transport';
+/** unavailable: the store's database cannot be reached (PostgreSQL down or restarting); nothing was written, try again after retryAfterSec. */
+export type ApiErrorCode = 'bad-channel' | 'bad-input' | 'failed' | 'bad-output' | 'transport' | 'unavailable';
 
 /** A call's failure as it crosses the boundary (never a stack trace). */
 export interface ApiError {
   code: ApiErrorCode;
   message: string;
+  /** With `unavailable`: seconds to wait before calling again. */
+  retryAfterSec?: number;
 }
 
 export type CallReply = { ok: true; value: unknown } | { ok: false; error: ApiError };

@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { isChannelName, type ChannelName } from './channels.js';
 import { contract, type ApiError, type CallReply, type Handlers } from './contract.js';
+import { StoreUnavailableError } from '../store/store.js';
+
+/** Seconds the UI waits before calling again while the store's database is away. */
+export const UI_RETRY_AFTER_SEC = 2;
 
 /** Input of a channel, parsed, or the reason it is refused (short: it goes back to the UI). */
 export function parseInput(channel: unknown, input: unknown): { ok: true; channel: ChannelName; value: unknown } | { ok: false; error: ApiError } {
@@ -22,6 +26,8 @@ export async function dispatch(handlers: Handlers, channel: unknown, input: unkn
   try {
     value = await (handlers[p.channel] as (i: unknown) => unknown)(p.value);
   } catch (e) {
+    // The database is away (its transaction rolled back, nothing written): the UI says so and calls again.
+    if (e instanceof StoreUnavailableError) return { ok: false, error: { code: 'unavailable', message: `database unavailable, retrying: ${e.message}`, retryAfterSec: UI_RETRY_AFTER_SEC } };
     return { ok: false, error: { code: 'failed', message: e instanceof Error ? e.message : String(e) } };
   }
   const out = contract[p.channel].output.safeParse(value);
