@@ -1,5 +1,5 @@
 /**
- * `npm run serve [-- --port N] [-- --demo] [--data DIR] [--dm-port N] [--handsets MODULE]`
+ * `npm run serve [-- --port N] [-- --demo] [--data DIR] [--store URL] [--dm-port N] [--handsets MODULE]`
  *
  * The desktop app's backend in a plain Node process, the UI in a browser over WebSocket. Binds to
  * 127.0.0.1 and prints the URL with a session token. `--demo` uses a fresh data folder, starts the
@@ -10,15 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Backend } from './backend.js';
+import { redact } from '../store/open.js';
 import { DemoDriver } from './demo.js';
 import { ensureRendererBuilt, RENDERER_DIST } from './ui-build.js';
 import { startUiServer } from './ws-server.js';
 
-const HELP = `usage: npm run serve -- [--port N] [--demo] [--data DIR] [--dm-port N] [--handsets MODULE] [--no-build]
+const HELP = `usage: npm run serve -- [--port N] [--demo] [--data DIR] [--store URL] [--dm-port N] [--handsets MODULE] [--no-build]
 
   --port N          port of the UI (default 4780; 0 = any free port); always on 127.0.0.1
   --demo            fresh data folder, DM server on a free port, three virtual handsets having sessions
   --data DIR        data folder (default $DMW_DATA or ~/.dmw)
+  --store URL       a shared lab server's database (postgres://USER@HOST:PORT/DB) instead of SQLite
+                    in the data folder (default $DMW_STORE_URL)
   --dm-port N       port of the DM server (default: the saved setting, 8080; demo: any free port)
   --handsets FILE   module that provides virtual handsets (default main/client)
   --no-build        do not rebuild the UI even if its sources changed`;
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
     args = parseArgs({
       args: process.argv.slice(2).filter((a) => a !== '--'),
       options: {
-        port: { type: 'string' }, demo: { type: 'boolean' }, data: { type: 'string' }, 'dm-port': { type: 'string' },
+        port: { type: 'string' }, demo: { type: 'boolean' }, data: { type: 'string' }, store: { type: 'string' }, 'dm-port': { type: 'string' },
         handsets: { type: 'string' }, 'no-build': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -59,12 +62,21 @@ async function main(): Promise<void> {
   if (!args['no-build']) await ensureRendererBuilt((l) => process.stdout.write(`${l}\n`));
 
   const settings = { ...(dmPort !== undefined ? { port: dmPort } : demo ? { port: 0 } : {}) };
-  const backend = await Backend.create({ dataDir, settings, startServer: true, ...(args.handsets ? { handsetModule: args.handsets } : {}) });
+  const storeUrl = args.store ?? (process.env.DMW_STORE_URL || undefined);
+  let backend: Backend;
+  try {
+    backend = await Backend.create({ dataDir, settings, startServer: true, ...(storeUrl ? { storeUrl } : {}), ...(args.handsets ? { handsetModule: args.handsets } : {}) });
+  } catch (e) {
+    // A bad store URL or a database that is not there: openStore's message names the URL (password hidden).
+    process.stderr.write(`serve: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
   const status = backend.status();
   const ui = await startUiServer({ backend, staticDir: RENDERER_DIST, port: uiPort });
 
   process.stdout.write(`DM Workbench UI: ${ui.urlWithToken}\n`);
   process.stdout.write(`  data folder: ${dataDir}\n`);
+  if (storeUrl) process.stdout.write(`  store:       ${redact(storeUrl)}\n`);
   process.stdout.write(status.running ? `  DM server:   ${status.url}\n` : `  DM server:   not running (${status.error ?? 'stopped'})\n`);
 
   let driver: DemoDriver | undefined;
