@@ -272,7 +272,15 @@ export class Backend {
           limits: { sessionTimeoutMs: st.sessionTimeoutSec * 1000, maxMsgSize: st.maxMsgSize, maxHoldMs: (st.stepHoldSec ?? DEFAULT_SETTINGS.stepHoldSec!) * 1000 },
         });
         this.server = server;
-        for (const [device, h] of this.holds) if (h.paused) server.pauseDevice(device);
+        for (const [device, h] of this.holds) {
+          if (!h.paused) continue;
+          try {
+            server.pauseDevice(device);
+          } catch (e) {
+            // Stepping needs one instance (a shared store refuses it): the hold before the server stays.
+            process.emitWarning(`could not pause ${device} in the server: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
         this.startedAt = new Date(this.now()).toISOString();
         this.lastError = null;
         this.offBus = server.bus.subscribe((e) => this.onServerEvent(e));
@@ -682,9 +690,12 @@ export class Backend {
       'jobs.queue': ({ device }) => this.queueState(device),
       'jobs.pause': async ({ device, paused }) => {
         const h = this.hold(device);
-        h.paused = paused;
-        if (paused) this.server?.pauseDevice(device);
-        else {
+        if (paused) {
+          // The server first: a shared store refuses stepping (one instance needed), and then nothing is paused.
+          this.server?.pauseDevice(device);
+          h.paused = true;
+        } else {
+          h.paused = false;
           this.server?.resume(device);
           await this.releaseHeld(device, h);
         }
