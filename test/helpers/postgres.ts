@@ -95,6 +95,8 @@ export interface TestPostgres {
 export interface StartOptions {
   /** The database created for the test (default dmw_test). */
   database?: string;
+  /** More server settings (`-c NAME=VALUE`, after the test defaults, so they win): the bench runs with fsync=on. */
+  settings?: Record<string, string>;
 }
 
 /** Starts a throwaway cluster. Throws with initdb's or pg_ctl's own output when it cannot. */
@@ -126,7 +128,8 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
   let running = false;
   let port = 0;
   const pgCtl = (action: 'start' | 'stop' | 'restart') => {
-    const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=60 -c shared_buffers=16MB`;
+    const extra = Object.entries(opts.settings ?? {}).map(([k, v]) => ` -c ${k}=${v}`).join('');
+    const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=60 -c shared_buffers=16MB${extra}`;
     if (action === 'stop') {
       if (running) run('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w']);
       running = false;

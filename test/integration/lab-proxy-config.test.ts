@@ -12,9 +12,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const DOCS = path.resolve(__dirname, '../../main/store/postgres');
+const DOCS = fileURLToPath(new URL('../../main/store/postgres', import.meta.url));
 const HAPROXY_CFG = readFileSync(path.join(DOCS, 'haproxy.cfg'), 'utf8');
 const NGINX_CONF = readFileSync(path.join(DOCS, 'nginx.conf'), 'utf8');
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';

@@ -17,6 +17,7 @@
  *
  *   npm run bench -- server [--rounds 5] [--json] [--no-memory] [--paced-baseline] [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
  *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes] [--server-root DIR]
+ *   npm run bench -- server --store postgres [...]   (server-postgres.ts: PostgreSQL, 1, 2 and 4 instances, beside SQLite)
  *
  * --synchronous NORMAL runs the server's store without its fsync of the WAL before answering (the
  * product default is FULL: nothing acknowledged is lost on power failure), to show how much of a
@@ -206,6 +207,12 @@ export const suite: BenchSuite = {
   name: 'server',
   description: 'DM server + virtual handsets on loopback: sessions/s vs bare HTTP; RSS with 10k devices and 1,000 open sessions',
   async run(ctx: BenchContext): Promise<Verdict[]> {
+    // --store postgres: the shared lab server (1, 2, 4 instances) beside SQLite, in server-postgres.ts.
+    const storeAt = ctx.args.indexOf('--store');
+    if (storeAt >= 0) {
+      if (ctx.args[storeAt + 1] !== 'postgres') throw new Error(`--store takes postgres, got ${String(ctx.args[storeAt + 1])}`);
+      return (await import('./server-postgres.js')).runServerPostgres(ctx);
+    }
     const nHandsets = intArg(ctx.args, '--handsets', 32);
     const rounds = intArg(ctx.args, '--rounds', DEFAULT_ROUNDS);
     const nConcurrent = intArg(ctx.args, '--concurrent', 1000);
