@@ -119,6 +119,20 @@ describe.skipIf(!run)('dmw job and dmw session on PostgreSQL (--store URL, DMW_S
     expect(await dmw(['session', 'show', '9', '--store', url])).toMatchObject({ code: 2, err: `dmw: no session 9 in ${url}\n` });
   });
 
+  it('session find: the same commands from the database\'s message index as from the folder\'s', async () => {
+    for (const filter of ['cmd == "Get" && status >= 400', 'uri contains "Greeting"', 'dev == "IMEI:2" && dir == "out"', 'severity == "error"']) {
+      const a = await dmw(['session', 'find', filter, '--data', dir, '--json']);
+      const b = await dmw(['session', 'find', filter, '--store', url, '--json']);
+      expect(a, filter).toMatchObject({ code: 0, err: '' });
+      expect(b.out, filter).toBe(a.out);
+    }
+    const failed = JSON.parse((await dmw(['session', 'find', 'cmd == "Get" && status >= 400', '--json'], { DMW_STORE_URL: url })).out) as unknown[];
+    expect(failed).toEqual([{ session: 2, msg: 2, cmdId: '3', cmd: 'Get', uri: './DevInfo/Ext', status: 404 }]);
+    const bad = await dmw(['session', 'find', 'status >=', '--store', url]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^dmw: bad filter at character 9/);
+  });
+
   it('job list, add, verify and clear: the same --json on both stores', async () => {
     const strip = (text: string) => (JSON.parse(text) as Record<string, unknown>[]).map(({ createdAt, updatedAt, ...j }) => ({ ...j, times: [typeof createdAt, typeof updatedAt] }));
     for (const args of [['job', 'list', '--json'], ['job', 'list', '--status', 'unconfirmed', '--json'], ['job', 'list', '--device', 'IMEI:2', '--json'], ['job', 'list']]) {

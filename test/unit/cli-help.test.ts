@@ -61,6 +61,24 @@ describe('dmw --help everywhere', () => {
     }
   });
 
+  it('every job, session and capture subcommand that takes --data DIR names --store URL beside it (issue 16)', async () => {
+    let checked = 0;
+    for (const group of ['job', 'session', 'capture']) {
+      const g = await dmw([group, '--help']);
+      expect(g.out, group).toContain('--store URL');
+      expect(g.out, group).toContain('DMW_STORE_URL');
+      for (const sub of SUBCOMMANDS_SEEN.get(group) ?? []) {
+        const r = await dmw([group, sub, '--help']);
+        const usage = r.out.split('\n').find((l) => l.includes(`dmw ${group} ${sub}`)) ?? '';
+        if (!/--data DIR/.test(usage)) continue;
+        checked++;
+        expect(usage, `${group} ${sub}`).toContain('--data DIR|--store URL');
+      }
+    }
+    // job add list clear verify resend drop, session list show check export find, capture import.
+    expect(checked).toBe(12);
+  });
+
   it('a subcommand help gives its usage line, then the group notes', async () => {
     const r = await dmw(['tree', 'init', '--help']);
     expect(r.code).toBe(0);
