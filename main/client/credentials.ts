@@ -74,11 +74,31 @@ export function readCredential(tree: DmTree, account: AccountRef, level: 'CLCRED
   return { type, typeText, name: leafText(x.child('AAuthName')), secret: leafText(x.child('AAuthSecret')), nonce: leafText(x.child('AAuthData')) };
 }
 
+/**
+ * The parsed URI of each AppAuth leaf written, by its AppAuth/<X> node: a session writes a nonce
+ * or two on every message, and the path text of the node and its parse were most of that. A node
+ * keeps its path (DM has no rename; a node deleted and added again is a new object).
+ */
+const leafUris = new WeakMap<DmNode, Map<string, DmUri | string>>();
+
+function leafUri(tree: DmTree, x: DmNode, leaf: string): DmUri | string {
+  let m = leafUris.get(x);
+  if (m === undefined) leafUris.set(x, (m = new Map()));
+  let u = m.get(leaf);
+  if (u === undefined) {
+    const text = `${tree.pathOf(x)}/${leaf}`;
+    const p = tree.parse(text);
+    u = p.ok ? p.value : text;
+    m.set(leaf, u);
+  }
+  return u;
+}
+
 /** Writes an AppAuth leaf as the device itself (no ACL applies). Throws if the tree refuses. */
 export function writeCredentialLeaf(tree: DmTree, account: AccountRef, level: 'CLCRED' | 'SRVCRED', leaf: 'AAuthData' | 'AAuthType', value: string): void {
   const x = appAuthNode(tree, account, level);
   if (!x) throw new Error(`${accountPathText(account)} has no ${level} AppAuth`);
-  const r = tree.replace(DEVICE, `${tree.pathOf(x)}/${leaf}`, value);
+  const r = tree.replace(DEVICE, leafUri(tree, x, leaf), value);
   if (!r.ok) throw new Error(`cannot store ${level} ${leaf}: ${r.message}`);
 }
 

@@ -35,24 +35,30 @@ export type HandsetEventType = HandsetEvent['type'];
 export type HandsetListener = (e: HandsetEvent) => void;
 
 export class HandsetEvents {
-  private readonly listeners = new Set<HandsetListener>();
+  /**
+   * Replaced, never changed in place, when a listener comes or goes: emit() walks the array it
+   * found, so a listener that unsubscribes (or subscribes another) while called changes nothing
+   * for this event, and emitting copies nothing (a pool emits each of its handsets' events).
+   */
+  private listeners: readonly HandsetListener[] = [];
 
   /** Returns the function that unsubscribes. */
   on(fn: HandsetListener): () => void {
-    this.listeners.add(fn);
+    if (!this.listeners.includes(fn)) this.listeners = [...this.listeners, fn];
     return () => {
-      this.listeners.delete(fn);
+      this.listeners = this.listeners.filter((l) => l !== fn);
     };
   }
 
   get size(): number {
-    return this.listeners.size;
+    return this.listeners.length;
   }
 
   emit(e: HandsetEvent): void {
-    for (const fn of [...this.listeners]) {
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        fn(e);
+        listeners[i]!(e);
       } catch (err) {
         process.emitWarning(`handset event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
       }

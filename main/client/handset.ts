@@ -511,7 +511,11 @@ export class VirtualHandset {
       if (Number.isInteger(mms) && mms > 0) serverMaxMsgSize = mms;
 
       // The server's verdict on our message (and a new nonce for our next digest).
-      const hdrStatus = [...server.body.commands].reverse().find((c): c is Status => c.kind === 'Status' && c.cmdRef === '0');
+      let hdrStatus: Status | undefined;
+      for (let i = server.body.commands.length - 1; i >= 0 && hdrStatus === undefined; i--) {
+        const c = server.body.commands[i]!;
+        if (c.kind === 'Status' && c.cmdRef === '0') hdrStatus = c;
+      }
       const code = hdrStatus ? Number(hdrStatus.data) : undefined;
       if (code !== undefined) outcome.headerCodes.push(code);
       const chal = hdrStatus?.chal;

@@ -49,6 +49,20 @@ interface Target {
 const TARGETS_KEPT = 8;
 
 /**
+ * Where the path of an `http(s)://host[:port]/path` URL starts, when the URL is already in the form
+ * the WHATWG parser would give (lowercase scheme, a path of unreserved characters, `/` and
+ * percent escapes, no `.` segments, no query, fragment or credentials); else -1.
+ */
+function plainPathStart(url: string): number {
+  const after = url.startsWith('http://') ? 7 : url.startsWith('https://') ? 8 : -1;
+  if (after < 0) return -1;
+  const slash = url.indexOf('/', after);
+  if (slash < 0) return -1;
+  const path = url.slice(slash);
+  return /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~%-]*)+\/?$/.test(path) ? slash : -1;
+}
+
+/**
  * How long a kept-alive socket may sit idle here. With a `timeout` set, Node's agent also honours a
  * server's `Keep-Alive: timeout=N` (it closes the socket a second before the server would); without
  * one (Node 20) it ignores the hint and keeps the socket until the server's FIN is seen.
@@ -100,6 +114,8 @@ export class Transport {
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly targets = new Map<string, Target>();
+  /** Targets by origin (`http://host:port`), for URLs that differ from them only in a plain path. */
+  private readonly origins = new Map<string, Target>();
 
   constructor(opts: TransportOptions = {}) {
     const maxSockets = opts.maxSockets ?? 2;
@@ -122,18 +138,33 @@ export class Transport {
   /**
    * The URL taken apart once (every session posts to the same address, then to its RespURI a few
    * times): the options node:http would make of it with urlToHttpOptions, as it does for a URL object.
+   * A URL on an origin already taken apart whose path needs no normalising (a server's RespURI:
+   * a new one every session) only gets its path put in, without a URL parse.
    */
   private target(url: string): Target | Error {
     let t = this.targets.get(url);
     if (t !== undefined) return t;
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      return new Error(`not a URL: ${url}`);
+    const at = plainPathStart(url);
+    const origin = at < 0 ? undefined : this.origins.get(url.slice(0, at));
+    if (origin !== undefined) {
+      t = { secure: origin.secure, options: { ...origin.options, path: url.slice(at) } };
+    } else {
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        return new Error(`not a URL: ${url}`);
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return new Error(`unsupported URL scheme ${u.protocol} (${url})`);
+      // Only what node:http reads: a short object is cheaper to copy into every request.
+      const { protocol, hostname, port, path, auth } = urlToHttpOptions(u);
+      const options: http.RequestOptions = { protocol, hostname, path, ...(port !== undefined && port !== '' ? { port } : {}), ...(auth ? { auth } : {}) };
+      t = { secure: u.protocol === 'https:', options };
+      if (at > 0 && u.href === url && !auth) {
+        if (this.origins.size >= TARGETS_KEPT) this.origins.clear();
+        this.origins.set(url.slice(0, at), t);
+      }
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return new Error(`unsupported URL scheme ${u.protocol} (${url})`);
-    t = { secure: u.protocol === 'https:', options: urlToHttpOptions(u) };
     if (this.targets.size >= TARGETS_KEPT) this.targets.clear();
     this.targets.set(url, t);
     return t;

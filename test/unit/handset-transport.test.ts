@@ -92,3 +92,26 @@ describe('Transport: a kept-alive socket the server closed', () => {
     expect(connections).toBe(1);
   });
 });
+
+describe('Transport: the path a request goes to', () => {
+  it('posts to every RespURI of an origin as URL parsing would, dot segments and queries included', async () => {
+    const seen: string[] = [];
+    const server = (await import('node:http')).createServer((req, res) => {
+      seen.push(req.url ?? '');
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const t = new Transport();
+    try {
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      for (const path of ['/dm', '/dm/s/12-0af3', '/dm/s/13-77aa', '/dm/a/../b', '/dm/./c', '/dm/s/x?y=1', '/dm/%41b', '/']) {
+        await t.post(`${origin}${path}`, new Uint8Array(1), {});
+      }
+      expect(seen).toEqual(['/dm', '/dm/s/12-0af3', '/dm/s/13-77aa', '/dm/b', '/dm/c', '/dm/s/x?y=1', '/dm/%41b', '/']);
+    } finally {
+      t.close();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

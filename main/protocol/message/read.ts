@@ -43,48 +43,86 @@ export function readHeader(root: Element): Result<SyncHdr> {
   }
 }
 
+
+/**
+ * Where an element sits (for error messages), as a chain to its parent: built as the reader walks
+ * down, one small object per step, and turned into text only when an error names it. (It was an
+ * array copied at every step, on every message the server and the handsets read.)
+ */
+interface Path {
+  readonly up: Path | undefined;
+  readonly name: string;
+}
+
+function at(up: Path | undefined, name: string): Path {
+  return { up, name };
+}
+
+function pathText(p: Path): string {
+  const names: string[] = [];
+  for (let q: Path | undefined = p; q !== undefined; q = q.up) names.push(q.name);
+  return names.reverse().join('/');
+}
+
+/** The children each element may have, by name (constants: an array literal per call was an allocation per element). */
+const NAMES_0 = ['SyncHdr', 'SyncBody'] as const;
+const NAMES_1 = ['VerDTD', 'VerProto', 'SessionID', 'MsgID', 'Target', 'Source', 'RespURI', 'NoResp', 'Cred', 'Meta'] as const;
+const NAMES_2 = ['CmdID', 'NoResp', 'Cred', 'Meta', 'Item'] as const;
+const NAMES_3 = ['Item'] as const;
+const NAMES_4 = ['CmdID', 'NoResp', 'Cred', 'Data', 'Correlator', 'Item'] as const;
+const NAMES_5 = ['CmdID', 'NoResp', 'Cred', 'Meta', 'Correlator', 'Item'] as const;
+const NAMES_6 = ['CmdID', 'MsgRef', 'CmdRef', 'Meta', 'TargetRef', 'SourceRef', 'Item'] as const;
+const NAMES_7 = ['TargetRef', 'SourceRef', 'Item'] as const;
+const NAMES_8 = ['CmdID', 'MsgRef', 'CmdRef', 'Cmd', 'TargetRef', 'SourceRef', 'Cred', 'Chal', 'Data', 'Item'] as const;
+const NAMES_9 = ['Target', 'Source', 'Meta', 'Data', 'MoreData'] as const;
+const NAMES_10 = ['LocURI', 'LocName'] as const;
+const NAMES_11 = ['Meta', 'Data'] as const;
+const NAMES_12 = ['Meta'] as const;
+const NAMES_13 = ['Last', 'Next'] as const;
+const NAMES_14 = ['SharedMem', 'FreeMem', 'FreeID'] as const;
+
 class Reader {
   private commandCount = 0;
   constructor(private readonly limits: MessageLimits) {}
 
   syncML(root: Element): SyncML {
-    const path = [root.name];
+    const path = at(undefined, root.name);
     if (root.ns !== 'syncml' || root.name !== 'SyncML') this.fail('unexpected-content', `root element is <${root.name}>, expected <SyncML>`, path);
-    const f = this.fields(root, path, ['SyncHdr', 'SyncBody']);
+    const f = this.fields(root, path, NAMES_0);
     const hdrEl = f.get('SyncHdr') ?? this.fail('missing-element', 'SyncML has no SyncHdr', path);
     const bodyEl = f.get('SyncBody') ?? this.fail('missing-element', 'SyncML has no SyncBody', path);
-    return { hdr: this.syncHdr(hdrEl, [...path, 'SyncHdr']), body: this.syncBody(bodyEl, [...path, 'SyncBody']) };
+    return { hdr: this.syncHdr(hdrEl, at(path, 'SyncHdr')), body: this.syncBody(bodyEl, at(path, 'SyncBody')) };
   }
 
   header(root: Element): SyncHdr {
-    const path = [root.name];
+    const path = at(undefined, root.name);
     if (root.ns !== 'syncml' || root.name !== 'SyncML') this.fail('unexpected-content', `root element is <${root.name}>, expected <SyncML>`, path);
     const hdr = root.children.find((c): c is Element => isElement(c) && c.name === 'SyncHdr');
     if (!hdr) this.fail('missing-element', 'SyncML has no SyncHdr', path);
-    return this.syncHdr(hdr, [...path, 'SyncHdr']);
+    return this.syncHdr(hdr, at(path, 'SyncHdr'));
   }
 
-  private syncHdr(e: Element, path: string[]): SyncHdr {
-    const f = this.fields(e, path, ['VerDTD', 'VerProto', 'SessionID', 'MsgID', 'Target', 'Source', 'RespURI', 'NoResp', 'Cred', 'Meta']);
+  private syncHdr(e: Element, path: Path): SyncHdr {
+    const f = this.fields(e, path, NAMES_1);
     const hdr: SyncHdr = {
       verDTD: this.requiredText(f, 'VerDTD', path),
       verProto: this.requiredText(f, 'VerProto', path),
       sessionID: this.requiredText(f, 'SessionID', path),
       msgID: this.requiredText(f, 'MsgID', path),
-      target: this.location(this.required(f, 'Target', path), [...path, 'Target']),
-      source: this.location(this.required(f, 'Source', path), [...path, 'Source']),
+      target: this.location(this.required(f, 'Target', path), at(path, 'Target')),
+      source: this.location(this.required(f, 'Source', path), at(path, 'Source')),
     };
     const respURI = f.get('RespURI');
-    if (respURI) hdr.respURI = this.text(respURI, [...path, 'RespURI']);
+    if (respURI) hdr.respURI = this.text(respURI, at(path, 'RespURI'));
     if (f.has('NoResp')) hdr.noResp = true;
     const cred = f.get('Cred');
-    if (cred) hdr.cred = this.cred(cred, [...path, 'Cred']);
+    if (cred) hdr.cred = this.cred(cred, at(path, 'Cred'));
     const meta = f.get('Meta');
-    if (meta) hdr.meta = this.meta(meta, [...path, 'Meta']);
+    if (meta) hdr.meta = this.meta(meta, at(path, 'Meta'));
     return hdr;
   }
 
-  private syncBody(e: Element, path: string[]): SyncBody {
+  private syncBody(e: Element, path: Path): SyncBody {
     const commands: Command[] = [];
     let final = false;
     const seen = new Map<string, number>();
@@ -92,7 +130,7 @@ class Reader {
       if (!isElement(c)) this.fail('unexpected-content', 'character data between commands', path);
       const n = (seen.get(c.name) ?? 0) + 1;
       seen.set(c.name, n);
-      const childPath = [...path, n > 1 ? `${c.name}[${n}]` : c.name];
+      const childPath = at(path, n > 1 ? `${c.name}[${n}]` : c.name);
       if (c.name === 'Final' && c.ns === 'syncml') {
         if (final) this.fail('duplicate-element', 'Final appears twice', childPath);
         final = true;
@@ -104,7 +142,7 @@ class Reader {
     return { commands, final };
   }
 
-  private command(e: Element, path: string[], context: 'body' | 'Atomic' | 'Sequence'): Command {
+  private command(e: Element, path: Path, context: 'body' | 'Atomic' | 'Sequence'): Command {
     if (++this.commandCount > this.limits.maxCommands) this.fail('limit-exceeded', `more than ${this.limits.maxCommands} commands`, path);
     if (e.ns !== 'syncml') this.fail('unknown-element', `<${e.name}> is not a SyncML command`, path);
     switch (e.name) {
@@ -132,22 +170,22 @@ class Reader {
     }
   }
 
-  private itemCommand(e: Element, kind: ItemCommand['kind'], path: string[]): ItemCommand {
-    const f = this.fields(e, path, ['CmdID', 'NoResp', 'Cred', 'Meta', 'Item'], ['Item']);
+  private itemCommand(e: Element, kind: ItemCommand['kind'], path: Path): ItemCommand {
+    const f = this.fields(e, path, NAMES_2, NAMES_3);
     const cmd: ItemCommand = { kind, cmdID: this.requiredText(f, 'CmdID', path), items: this.items(f, path, 1) };
     return this.optionalParts(cmd, f, path);
   }
 
-  private alert(e: Element, path: string[]): Alert {
-    const f = this.fields(e, path, ['CmdID', 'NoResp', 'Cred', 'Data', 'Correlator', 'Item'], ['Item']);
+  private alert(e: Element, path: Path): Alert {
+    const f = this.fields(e, path, NAMES_4, NAMES_3);
     const cmd: Alert = { kind: 'Alert', cmdID: this.requiredText(f, 'CmdID', path), items: this.items(f, path, 0) };
     const data = f.get('Data');
-    if (data) cmd.data = this.text(data, [...path, 'Data']);
+    if (data) cmd.data = this.text(data, at(path, 'Data'));
     return this.optionalParts(cmd, f, path);
   }
 
-  private exec(e: Element, path: string[]): Exec {
-    const f = this.fields(e, path, ['CmdID', 'NoResp', 'Cred', 'Meta', 'Correlator', 'Item'], ['Item']);
+  private exec(e: Element, path: Path): Exec {
+    const f = this.fields(e, path, NAMES_5, NAMES_3);
     const cmd: Exec = { kind: 'Exec', cmdID: this.requiredText(f, 'CmdID', path), items: this.items(f, path, 1) };
     return this.optionalParts(cmd, f, path);
   }
@@ -156,18 +194,18 @@ class Reader {
    * The optional children commands share (NoResp, Cred, Meta, Correlator). Each command's `fields`
    * call has already refused the ones it may not carry, so whatever is present here belongs.
    */
-  private optionalParts<T extends { noResp?: boolean; cred?: Cred; meta?: Meta; correlator?: string }>(cmd: T, f: Fields, path: string[]): T {
+  private optionalParts<T extends { noResp?: boolean; cred?: Cred; meta?: Meta; correlator?: string }>(cmd: T, f: Fields, path: Path): T {
     if (f.has('NoResp')) cmd.noResp = true;
     const cred = f.get('Cred');
-    if (cred) cmd.cred = this.cred(cred, [...path, 'Cred']);
+    if (cred) cmd.cred = this.cred(cred, at(path, 'Cred'));
     const meta = f.get('Meta');
-    if (meta) cmd.meta = this.meta(meta, [...path, 'Meta']);
+    if (meta) cmd.meta = this.meta(meta, at(path, 'Meta'));
     const correlator = f.get('Correlator');
-    if (correlator) cmd.correlator = this.text(correlator, [...path, 'Correlator']);
+    if (correlator) cmd.correlator = this.text(correlator, at(path, 'Correlator'));
     return cmd;
   }
 
-  private container(e: Element, kind: Container['kind'], path: string[]): Container {
+  private container(e: Element, kind: Container['kind'], path: Path): Container {
     const cmd: Container = { kind, cmdID: '', commands: [] };
     let cmdID: string | undefined;
     const seen = new Map<string, number>();
@@ -175,7 +213,7 @@ class Reader {
       if (!isElement(c)) this.fail('unexpected-content', `character data in ${kind}`, path);
       const n = (seen.get(c.name) ?? 0) + 1;
       seen.set(c.name, n);
-      const childPath = [...path, n > 1 ? `${c.name}[${n}]` : c.name];
+      const childPath = at(path, n > 1 ? `${c.name}[${n}]` : c.name);
       if (c.ns === 'syncml' && c.name === 'CmdID') {
         if (cmdID !== undefined) this.fail('duplicate-element', 'CmdID appears twice', childPath);
         cmdID = this.text(c, childPath);
@@ -193,8 +231,8 @@ class Reader {
     return cmd;
   }
 
-  private results(e: Element, path: string[]): Results {
-    const f = this.fields(e, path, ['CmdID', 'MsgRef', 'CmdRef', 'Meta', 'TargetRef', 'SourceRef', 'Item'], ['TargetRef', 'SourceRef', 'Item']);
+  private results(e: Element, path: Path): Results {
+    const f = this.fields(e, path, NAMES_6, NAMES_7);
     const cmd: Results = {
       kind: 'Results',
       cmdID: this.requiredText(f, 'CmdID', path),
@@ -204,14 +242,14 @@ class Reader {
       items: this.items(f, path, 0),
     };
     const msgRef = f.get('MsgRef');
-    if (msgRef) cmd.msgRef = this.text(msgRef, [...path, 'MsgRef']);
+    if (msgRef) cmd.msgRef = this.text(msgRef, at(path, 'MsgRef'));
     const meta = f.get('Meta');
-    if (meta) cmd.meta = this.meta(meta, [...path, 'Meta']);
+    if (meta) cmd.meta = this.meta(meta, at(path, 'Meta'));
     return cmd;
   }
 
-  private status(e: Element, path: string[]): Status {
-    const f = this.fields(e, path, ['CmdID', 'MsgRef', 'CmdRef', 'Cmd', 'TargetRef', 'SourceRef', 'Cred', 'Chal', 'Data', 'Item'], ['TargetRef', 'SourceRef', 'Item']);
+  private status(e: Element, path: Path): Status {
+    const f = this.fields(e, path, NAMES_8, NAMES_7);
     const cmd: Status = {
       kind: 'Status',
       cmdID: this.requiredText(f, 'CmdID', path),
@@ -224,35 +262,35 @@ class Reader {
       items: this.items(f, path, 0),
     };
     const cred = f.get('Cred');
-    if (cred) cmd.cred = this.cred(cred, [...path, 'Cred']);
+    if (cred) cmd.cred = this.cred(cred, at(path, 'Cred'));
     const chal = f.get('Chal');
-    if (chal) cmd.chal = this.chal(chal, [...path, 'Chal']);
+    if (chal) cmd.chal = this.chal(chal, at(path, 'Chal'));
     return cmd;
   }
 
-  private items(f: Fields, path: string[], min: number): Item[] {
+  private items(f: Fields, path: Path, min: number): Item[] {
     const els = f.all('Item');
-    if (els.length < min) this.fail('missing-element', `${path[path.length - 1]} has no Item`, path);
+    if (els.length < min) this.fail('missing-element', `${path.name} has no Item`, path);
     if (els.length > this.limits.maxItemsPerCommand) this.fail('limit-exceeded', `more than ${this.limits.maxItemsPerCommand} items`, path);
-    return els.map((e, i) => this.item(e, [...path, els.length > 1 ? `Item[${i + 1}]` : 'Item']));
+    return els.map((e, i) => this.item(e, at(path, els.length > 1 ? `Item[${i + 1}]` : 'Item')));
   }
 
-  private item(e: Element, path: string[]): Item {
-    const f = this.fields(e, path, ['Target', 'Source', 'Meta', 'Data', 'MoreData']);
+  private item(e: Element, path: Path): Item {
+    const f = this.fields(e, path, NAMES_9);
     const item: Item = {};
     const target = f.get('Target');
-    if (target) item.target = this.location(target, [...path, 'Target']);
+    if (target) item.target = this.location(target, at(path, 'Target'));
     const source = f.get('Source');
-    if (source) item.source = this.location(source, [...path, 'Source']);
+    if (source) item.source = this.location(source, at(path, 'Source'));
     const meta = f.get('Meta');
-    if (meta) item.meta = this.meta(meta, [...path, 'Meta']);
+    if (meta) item.meta = this.meta(meta, at(path, 'Meta'));
     const data = f.get('Data');
-    if (data) item.data = this.itemData(data, [...path, 'Data']);
+    if (data) item.data = this.itemData(data, at(path, 'Data'));
     if (f.has('MoreData')) item.moreData = true;
     return item;
   }
 
-  private itemData(e: Element, path: string[]): ItemData {
+  private itemData(e: Element, path: Path): ItemData {
     const kids = e.children;
     if (kids.length === 0) return { kind: 'text', text: '' };
     if (kids.some(isElement)) {
@@ -275,28 +313,28 @@ class Reader {
     return { kind: 'binary', bytes: new Uint8Array(Buffer.concat(parts)) };
   }
 
-  private location(e: Element, path: string[]): Location {
-    const f = this.fields(e, path, ['LocURI', 'LocName']);
+  private location(e: Element, path: Path): Location {
+    const f = this.fields(e, path, NAMES_10);
     const loc: Location = { locURI: this.requiredText(f, 'LocURI', path) };
     const name = f.get('LocName');
-    if (name) loc.locName = this.text(name, [...path, 'LocName']);
+    if (name) loc.locName = this.text(name, at(path, 'LocName'));
     return loc;
   }
 
-  private cred(e: Element, path: string[]): Cred {
-    const f = this.fields(e, path, ['Meta', 'Data']);
+  private cred(e: Element, path: Path): Cred {
+    const f = this.fields(e, path, NAMES_11);
     const cred: Cred = { data: this.requiredText(f, 'Data', path) };
     const meta = f.get('Meta');
-    if (meta) cred.meta = this.meta(meta, [...path, 'Meta']);
+    if (meta) cred.meta = this.meta(meta, at(path, 'Meta'));
     return cred;
   }
 
-  private chal(e: Element, path: string[]): Chal {
-    const f = this.fields(e, path, ['Meta']);
-    return { meta: this.meta(this.required(f, 'Meta', path), [...path, 'Meta']) };
+  private chal(e: Element, path: Path): Chal {
+    const f = this.fields(e, path, NAMES_12);
+    return { meta: this.meta(this.required(f, 'Meta', path), at(path, 'Meta')) };
   }
 
-  private meta(e: Element, path: string[]): Meta {
+  private meta(e: Element, path: Path): Meta {
     const meta: Meta = {};
     // Some encoders wrap the MetInf elements in <MetInf>; the content is the same.
     const kids = e.children.length === 1 && isElement(e.children[0]!) && (e.children[0] as Element).name === 'MetInf'
@@ -308,7 +346,7 @@ class Reader {
         if (typeof c === 'string' && c.trim() === '') continue;
         this.fail('unexpected-content', 'character data in Meta', path);
       }
-      const p = [...path, c.name];
+      const p = at(path, c.name);
       if (c.ns !== 'metinf') this.fail('unknown-element', `<${c.name}> is not a MetInf element`, p);
       if (c.name !== 'EMI' && seen.has(c.name)) this.fail('duplicate-element', `${c.name} appears twice`, p);
       seen.add(c.name);
@@ -324,13 +362,13 @@ class Reader {
         case 'FieldLevel': meta.fieldLevel = true; break;
         case 'EMI': (meta.emi ??= []).push(this.text(c, p)); break;
         case 'Anchor': {
-          const f = this.fields(c, p, ['Last', 'Next']);
+          const f = this.fields(c, p, NAMES_13);
           const last = f.get('Last');
-          meta.anchor = { next: this.requiredText(f, 'Next', p), ...(last ? { last: this.text(last, [...p, 'Last']) } : {}) };
+          meta.anchor = { next: this.requiredText(f, 'Next', p), ...(last ? { last: this.text(last, at(p, 'Last')) } : {}) };
           break;
         }
         case 'Mem': {
-          const f = this.fields(c, p, ['SharedMem', 'FreeMem', 'FreeID']);
+          const f = this.fields(c, p, NAMES_14);
           meta.mem = { freeMem: this.requiredText(f, 'FreeMem', p), freeID: this.requiredText(f, 'FreeID', p), ...(f.has('SharedMem') ? { sharedMem: true } : {}) };
           break;
         }
@@ -344,35 +382,34 @@ class Reader {
   // --- helpers -------------------------------------------------------------------------------
 
   /** Index an element's children by name; `repeatable` names may occur more than once. */
-  private fields(e: Element, path: string[], allowed: string[], repeatable: string[] = []): Fields {
-    const f = new Fields();
+  private fields(e: Element, path: Path, allowed: readonly string[], repeatable: readonly string[] = []): Fields {
+    const f = new Fields(allowed);
     for (const c of e.children) {
       if (!isElement(c)) {
         if (typeof c === 'string' && c.trim() === '') continue;
         this.fail('unexpected-content', `character data in ${e.name}`, path);
       }
-      if (c.ns !== e.ns || !allowed.includes(c.name)) {
-        this.fail('unknown-element', `<${c.name}> is not allowed in ${e.name}`, [...path, c.name]);
-      }
-      if (!f.add(c, repeatable.includes(c.name))) this.fail('duplicate-element', `${c.name} appears twice in ${e.name}`, [...path, c.name]);
+      const i = c.ns === e.ns ? allowed.indexOf(c.name) : -1;
+      if (i < 0) this.fail('unknown-element', `<${c.name}> is not allowed in ${e.name}`, at(path, c.name));
+      if (!f.add(i, c, repeatable.length > 0 && repeatable.includes(c.name))) this.fail('duplicate-element', `${c.name} appears twice in ${e.name}`, at(path, c.name));
     }
     return f;
   }
 
-  private required(f: Fields, name: string, path: string[]): Element {
-    return f.get(name) ?? this.fail('missing-element', `${path[path.length - 1]} has no ${name}`, path);
+  private required(f: Fields, name: string, path: Path): Element {
+    return f.get(name) ?? this.fail('missing-element', `${path.name} has no ${name}`, path);
   }
 
-  private requiredText(f: Fields, name: string, path: string[]): string {
-    return this.text(this.required(f, name, path), [...path, name]);
+  private requiredText(f: Fields, name: string, path: Path): string {
+    return this.text(this.required(f, name, path), at(path, name));
   }
 
-  private texts(f: Fields, name: string, path: string[]): string[] {
-    return f.all(name).map((e) => this.text(e, [...path, name]));
+  private texts(f: Fields, name: string, path: Path): string[] {
+    return f.all(name).map((e) => this.text(e, at(path, name)));
   }
 
   /** Character data of a simple element; OPAQUE is accepted when it is UTF-8 (some encoders use it for all text). */
-  private text(e: Element, path: string[]): string {
+  private text(e: Element, path: Path): string {
     const kids: Child[] = e.children;
     if (kids.length === 1 && typeof kids[0] === 'string') return e.name === 'Data' ? kids[0] : kids[0].trim();
     let s = '';
@@ -382,38 +419,44 @@ class Reader {
         const t = decodeUtf8Strict(k);
         if (t === undefined) this.fail('bad-value', `${e.name} holds binary data that is not UTF-8 text`, path);
         s += t;
-      } else this.fail('unexpected-content', `<${k.name}> inside ${e.name}, which holds text`, [...path, k.name]);
+      } else this.fail('unexpected-content', `<${k.name}> inside ${e.name}, which holds text`, at(path, k.name));
     }
     return e.name === 'Data' ? s : s.trim();
   }
 
-  private fail(code: CodecErrorCode, message: string, path: string[]): never {
-    throw new CodecFailure({ code, message, path: path.join('/') });
+  private fail(code: CodecErrorCode, message: string, path: Path): never {
+    throw new CodecFailure({ code, message, path: pathText(path) });
   }
 }
 
+/** An element's children by name: one slot per allowed name (a list for the repeatable ones). */
 class Fields {
-  private readonly single = new Map<string, Element>();
-  private readonly multi = new Map<string, Element[]>();
+  private readonly slots: (Element | Element[] | undefined)[];
 
-  add(e: Element, repeatable: boolean): boolean {
+  constructor(private readonly names: readonly string[]) {
+    this.slots = new Array<Element | Element[] | undefined>(names.length).fill(undefined);
+  }
+
+  add(i: number, e: Element, repeatable: boolean): boolean {
+    const v = this.slots[i];
     if (repeatable) {
-      const list = this.multi.get(e.name);
-      if (list) list.push(e);
-      else this.multi.set(e.name, [e]);
+      if (Array.isArray(v)) v.push(e);
+      else this.slots[i] = [e];
       return true;
     }
-    if (this.single.has(e.name)) return false;
-    this.single.set(e.name, e);
+    if (v !== undefined) return false;
+    this.slots[i] = e;
     return true;
   }
   get(name: string): Element | undefined {
-    return this.single.get(name);
+    const v = this.slots[this.names.indexOf(name)];
+    return v === undefined || Array.isArray(v) ? undefined : v;
   }
   has(name: string): boolean {
-    return this.single.has(name) || this.multi.has(name);
+    return this.slots[this.names.indexOf(name)] !== undefined;
   }
   all(name: string): Element[] {
-    return this.multi.get(name) ?? [];
+    const v = this.slots[this.names.indexOf(name)];
+    return Array.isArray(v) ? v : [];
   }
 }
