@@ -80,25 +80,32 @@ export interface SharedStateReader {
   active(): Promise<{ key: string; state: unknown; updatedAt: string }[]>;
 }
 
-/** The reader on PostgreSQL (the pool of PostgresStore). */
+/** The reader on PostgreSQL (the pool of PostgresStore). Its fixed queries fail only when the database does: StoreUnavailableError. */
 export function pgStateReader(pool: pg.Pool): SharedStateReader {
+  const q = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => {
+    try {
+      return await pool.query<R>(text, values);
+    } catch (e) {
+      throw new StoreUnavailableError(`the PostgreSQL store is unavailable: ${(e as Error).message}`, e);
+    }
+  };
   return {
     async tokenOf(alias) {
-      const r = await pool.query<{ token: string | null }>(`SELECT state->>'token' AS token FROM session_state WHERE key = $1`, [alias]);
+      const r = await q<{ token: string | null }>(`SELECT state->>'token' AS token FROM session_state WHERE key = $1`, [alias]);
       return r.rows[0]?.token ?? undefined;
     },
     async idle(idleBefore, now, limit) {
-      const r = await pool.query<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%' AND updated_at < $1 AND (owner IS NULL OR lease_until <= $2)
+      const r = await q<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%' AND updated_at < $1 AND (owner IS NULL OR lease_until <= $2)
         ORDER BY updated_at LIMIT $3`, [new Date(idleBefore).toISOString(), new Date(now).toISOString(), limit]);
       return r.rows.map((x) => x.key);
     },
     async pruneAliases() {
-      const r = await pool.query(`DELETE FROM session_state a WHERE a.key LIKE 'd:%'
+      const r = await q(`DELETE FROM session_state a WHERE a.key LIKE 'd:%'
         AND NOT EXISTS (SELECT 1 FROM session_state t WHERE t.key = 't:' || (a.state->>'token'))`);
       return r.rowCount ?? 0;
     },
     async active() {
-      const r = await pool.query<{ key: string; state: unknown; updated_at: Date }>(`SELECT key, state, updated_at FROM session_state WHERE key LIKE 't:%'
+      const r = await q<{ key: string; state: unknown; updated_at: Date }>(`SELECT key, state, updated_at FROM session_state WHERE key LIKE 't:%'
         AND (state->'live'->>'id')::bigint > 0 AND state->'live'->'state'->>'phase' <> 'closed' ORDER BY key`);
       return r.rows.map((x) => ({ key: x.key, state: x.state, updatedAt: new Date(x.updated_at).toISOString() }));
     },
@@ -134,7 +141,7 @@ export class SharedSessions {
   }
 
   /** The session a message names, claimed for this instance: by RespURI token, or by (DevId, SessionID) at the base URL. */
-  async find(by: { token: string } | { devId: string; dmSessionId: string }): Promise<Found> {
+  async find(by: SharedLookup): Promise<Found> {
     let token: string | undefined;
     if ('token' in by) token = by.token;
     else token = await this.o.reader.tokenOf(aliasKey(by.devId, by.dmSessionId));
@@ -278,6 +285,20 @@ export class SharedSessions {
     return ended;
   }
 
+  /** Sessions open now on any instance (authenticated, not closed), for the API's list. */
+  async active(): Promise<{ id: number; device: string; dmSessionId: string; phase: string; lastActivity: string }[]> {
+    const out = [];
+    for (const row of await this.o.reader.active()) {
+      try {
+        const l = decodeLiveState(row.key, row.state).live;
+        out.push({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: new Date(l.lastActivity).toISOString() });
+      } catch {
+        // A corrupt row is reported and dropped when its session's next message claims it.
+      }
+    }
+    return out;
+  }
+
   private remember(key: string, version: number, shared: SharedLiveState): void {
     this.cache.delete(key);
     this.cache.set(key, { version, shared });
@@ -290,6 +311,9 @@ function digest(b: Uint8Array): string {
 }
 
 // --- the request gate: what DmServer calls around a DM message when its store is shared ----------
+
+/** How a message names its session: the RespURI's token, or (DevId, SessionID) at the base URL. */
+export type SharedLookup = { token: string } | { devId: string; dmSessionId: string };
 
 /** What the gate needs of the server: its in-memory sessions (only those in a turn here). */
 export interface GateHost {
@@ -323,7 +347,7 @@ export class SharedGate {
    * `lookup`: the RespURI's token, or the DevId and SessionID of a message to the base URL
    * (undefined when the message cannot name a session: the handler refuses it itself).
    */
-  async handle(req: object & { bytes: Uint8Array }, lookup: { token: string } | { devId: string; dmSessionId: string } | undefined, handler: () => GateAnswer | Promise<GateAnswer>): Promise<GateAnswer> {
+  async handle(req: object & { bytes: Uint8Array }, lookup: SharedLookup | undefined, handler: () => GateAnswer | Promise<GateAnswer>): Promise<GateAnswer> {
     let turn: SharedTurn | undefined;
     try {
       if (lookup) {
@@ -382,7 +406,7 @@ export class SharedGate {
     for (const t of this.turns.get(req) ?? []) this.sessions.rolledBack(t);
   }
 
-  private async after(req: object, lookup: { token: string } | { devId: string; dmSessionId: string } | undefined): Promise<void> {
+  private async after(req: object, lookup: SharedLookup | undefined): Promise<void> {
     const seen = new Set<string>();
     for (const turn of this.turns.get(req) ?? []) {
       seen.add(turn.live.token);
