@@ -44,7 +44,7 @@ const regexKey = (f: FieldDef, pattern: string) => `${f.column}\u0000${pattern}`
 const TABLE_OF: Readonly<Record<string, string>> = { s: 'sessions s', m: 'msg_index m', c: 'cmd_index c', f: 'msg_findings f' };
 
 /** Rows of item text read per round trip while a `data matches` test runs. */
-const TEXT_BATCH = 2000;
+const TEXT_BATCH = 20_000;
 
 async function regexHits(q: Query, expr: FilterExpr, patterns: Map<string, SafeRegex>, budget: Budget): Promise<RegexHits> {
   const out: RegexHits = new Map();
@@ -150,12 +150,13 @@ function numbered(p: SqlPart, first = 1): string {
 const FROM_MESSAGES = 'msg_index m JOIN sessions s ON s.id = m.session_id';
 const FROM_COMMANDS = 'cmd_index c JOIN msg_index m ON m.message_id = c.message_id JOIN sessions s ON s.id = m.session_id';
 
-/** The ids of the messages matching `expr` (as query.ts's hitsQuery / messagesWhere). */
-function hitsSql(expr: FilterExpr, hits: RegexHits): SqlPart {
-  if (!usesCommands(expr)) {
-    const w = where(expr, false, hits);
-    return { sql: `SELECT m.message_id AS id FROM ${FROM_MESSAGES} WHERE ${w.sql}`, params: w.params };
-  }
+/**
+ * The messages matching `expr`, as query.ts's messagesWhere: a WHERE over FROM_MESSAGES for a filter
+ * of message fields only, else the ids of the hits (command rows, united with the messages without
+ * commands when the filter can hold without one), which `hits` says.
+ */
+function matching(expr: FilterExpr, hits: RegexHits): { where: SqlPart } | { hits: SqlPart } {
+  if (!usesCommands(expr)) return { where: where(expr, false, hits) };
   const used = aliasesUsed(expr);
   const from = used.s ? FROM_COMMANDS : used.m ? 'cmd_index c JOIN msg_index m ON m.message_id = c.message_id' : 'cmd_index c';
   const withCmd = where(expr, true, hits, used.m || used.s ? 'm.message_id' : 'c.message_id');
@@ -165,7 +166,7 @@ function hitsSql(expr: FilterExpr, hits: RegexHits): SqlPart {
     const w = 'const' in without ? { sql: 'true', params: [] } : without;
     parts.push({ sql: `SELECT m.message_id AS id FROM ${FROM_MESSAGES} WHERE m.ncmd = 0 AND ${w.sql}`, params: w.params });
   }
-  return { sql: parts.map((p) => p.sql).join(' UNION ALL '), params: parts.flatMap((p) => p.params) };
+  return { hits: { sql: parts.map((p) => p.sql).join(' UNION ALL '), params: parts.flatMap((p) => p.params) } };
 }
 
 /**
@@ -177,11 +178,16 @@ const SORT_KEY: Readonly<Record<SortColumn, string>> = {
   enc: 'enc COLLATE "C"', status: 'worst', findings: '(f_error::bigint * 1000000 + f_warning::bigint * 1000 + f_note)',
 };
 
+/** Sort columns that may be NULL (a session without a device, a message without MsgID or Status). */
+const NULLABLE_SORT: ReadonlySet<SortColumn> = new Set(['device', 'msgId', 'status']);
+
 function orderBy(sort: { column: SortColumn; desc: boolean } | undefined): string {
   if (!sort) return 'message_id ASC';
-  // SQLite puts NULLs first ascending (they sort lowest) and so last descending.
-  const dir = sort.desc ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
-  return `${SORT_KEY[sort.column]} ${dir}, message_id ${sort.desc ? 'DESC' : 'ASC'}`;
+  // SQLite puts NULLs first ascending (they sort lowest) and so last descending. Said only for the
+  // columns that can be NULL: on the others the plain order lets an index give it (msg_index_by_time).
+  const plain = sort.desc ? 'DESC' : 'ASC';
+  const dir = NULLABLE_SORT.has(sort.column) ? (sort.desc ? 'DESC NULLS LAST' : 'ASC NULLS FIRST') : plain;
+  return `${SORT_KEY[sort.column]} ${dir}, message_id ${plain}`;
 }
 
 /** Parses, compiles the patterns (located syntax errors) and runs `fn` with the regex tests decided; a budget overrun is located too. */
@@ -213,16 +219,27 @@ export function pgQueryMessages(
   opts: QueryOptions = {},
 ): Promise<{ total: number; rows: MessageHit[] }> {
   return withFilter(q, query.filter, opts, async (expr, hits) => {
-    const h = hitsSql(expr, hits);
     const order = orderBy(query.sort);
-    const n = h.params.length;
-    // One statement: the hits once, their count, and the page (an empty page still brings the count).
-    const sql = `WITH hits AS MATERIALIZED (${numbered(h)}),
-      page AS (SELECT m.message_id, m.session_id, m.seq, m.at_ms, s.device, m.dir, m.msg_id, m.size, m.enc, m.commands, m.status, m.worst,
-          m.f_error, m.f_warning, m.f_note
-        FROM ${FROM_MESSAGES} WHERE m.message_id IN (SELECT id FROM hits) ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
-      SELECT t.total, p.* FROM (SELECT count(*) AS total FROM (SELECT DISTINCT id FROM hits) d) t LEFT JOIN page p ON true ORDER BY ${order}`;
-    const rows = (await q<PageRow>(sql, [...h.params, query.limit, query.offset])).rows;
+    const m = matching(expr, hits);
+    const p = 'where' in m ? m.where : m.hits;
+    const n = p.params.length;
+    const columns = `m.message_id, m.session_id, m.seq, m.at_ms, s.device, m.dir, m.msg_id, m.size, m.enc, m.commands, m.status, m.worst, m.f_error, m.f_warning, m.f_note`;
+    // One statement for the count and the page (an empty page still brings the count). A message
+    // filter is its WHERE twice (same parameters); a command filter collects its hits once.
+    // Every msg_index row has its session (messages reference sessions): the join to sessions waits
+    // for the page's rows unless the filter or the sort reads the session.
+    const late = 'where' in m && !aliasesUsed(expr).s && query.sort?.column !== 'device';
+    const sql = late
+      ? `WITH page AS (SELECT ${columns} FROM (SELECT * FROM msg_index m WHERE ${numbered(p)} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}) m
+          JOIN sessions s ON s.id = m.session_id)
+        SELECT t.total, p.* FROM (SELECT count(*) AS total FROM msg_index m WHERE ${numbered(p)}) t LEFT JOIN page p ON true ORDER BY ${order}`
+      : 'where' in m
+      ? `WITH page AS (SELECT ${columns} FROM ${FROM_MESSAGES} WHERE ${numbered(p)} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
+        SELECT t.total, p.* FROM (SELECT count(*) AS total FROM ${FROM_MESSAGES} WHERE ${numbered(p)}) t LEFT JOIN page p ON true ORDER BY ${order}`
+      : `WITH hits AS MATERIALIZED (SELECT id FROM (${numbered(p)}) h GROUP BY id),
+        page AS (SELECT ${columns} FROM ${FROM_MESSAGES} WHERE (m.message_id IN (SELECT id FROM hits)) IS TRUE ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2})
+        SELECT t.total, p.* FROM (SELECT count(*) AS total FROM hits) t LEFT JOIN page p ON true ORDER BY ${order}`;
+    const rows = (await q<PageRow>(sql, [...p.params, query.limit, query.offset])).rows;
     return { total: rows[0]?.total ?? 0, rows: rows.filter((r) => r.message_id !== null).map(hitFromRow) };
   });
 }
@@ -237,9 +254,11 @@ function hitFromRow(r: PageRow): MessageHit {
 /** The sessions with a message matching `filter`, newest first, at most `limit` (filter/query.ts's sessionsMatching). */
 export function pgSessionsMatching(q: Query, filter: string, limit: number, opts: QueryOptions = {}): Promise<{ ids: number[]; truncated: boolean }> {
   return withFilter(q, filter, opts, async (expr, hits) => {
-    const h = hitsSql(expr, hits);
+    const m = matching(expr, hits);
+    const p = 'where' in m ? m.where : m.hits;
+    const cond = 'where' in m ? numbered(p) : `m.message_id IN (${numbered(p)})`;
     const rows = (await q<{ id: number }>(`SELECT DISTINCT m.session_id AS id FROM ${FROM_MESSAGES}
-      WHERE m.message_id IN (${numbered(h)}) ORDER BY id DESC LIMIT $${h.params.length + 1}`, [...h.params, limit + 1])).rows;
+      WHERE ${cond} ORDER BY id DESC LIMIT $${p.params.length + 1}`, [...p.params, limit + 1])).rows;
     return { ids: rows.slice(0, limit).map((r) => r.id), truncated: rows.length > limit };
   });
 }

@@ -46,7 +46,7 @@ CREATE TABLE msg_index (
   f_note integer NOT NULL DEFAULT 0
 );
 CREATE INDEX msg_index_by_session ON msg_index (session_id, seq);
-CREATE INDEX msg_index_by_time ON msg_index (at_ms);
+CREATE INDEX msg_index_by_time ON msg_index (at_ms, message_id);
 CREATE TABLE cmd_index (
   id bigserial PRIMARY KEY,
   message_id bigint NOT NULL,
@@ -77,6 +77,8 @@ CREATE TABLE judged_sessions (
   session_id bigint PRIMARY KEY,
   messages integer NOT NULL
 );
+CREATE TABLE msg_index_backfill (up_to bigint NOT NULL);
+INSERT INTO msg_index_backfill (up_to) SELECT max(id) FROM messages HAVING count(*) > 0;
 DO $$
 BEGIN
   CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -154,9 +156,16 @@ const CATCH_UP_LOCK = 0x646d_775f_6978; // "dmw_ix"
 
 interface UnindexedRow { id: number; session_id: number; seq: number; direction: 'in' | 'out'; at_ms: number; msg_id: string | null; content_type: string | null; bytes: Buffer }
 
-/** Messages without index rows (logged before migration v2, or by other means). */
+/**
+ * Messages without index rows. Every message is indexed in the transaction that logs it, so the
+ * only ones are those logged before migration v2 (msg_index_backfill says how far they go, until a
+ * catch-up has indexed them) and any past the highest indexed id (written by other means): both
+ * cheap to count, as SQLite's max-id comparison, without an anti-join over every message per query.
+ */
 export async function pgUnindexedCount(q: Query): Promise<number> {
-  const r = await q<{ n: number }>('SELECT count(*) AS n FROM messages m WHERE NOT EXISTS (SELECT 1 FROM msg_index i WHERE i.message_id = m.id)');
+  const r = await q<{ n: number }>(`SELECT CASE WHEN EXISTS (SELECT 1 FROM msg_index_backfill)
+      THEN (SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM msg_index i WHERE i.message_id = m.id))
+      ELSE (SELECT count(*) FROM messages WHERE id > (SELECT coalesce(max(message_id), 0) FROM msg_index)) END AS n`);
   return r.rows[0]!.n;
 }
 
@@ -167,7 +176,10 @@ export async function pgCatchUpIndex(q: Query, batch = 2000): Promise<number> {
   for (;;) {
     const rows = (await q<UnindexedRow>(`SELECT id, session_id, seq, direction, round(extract(epoch FROM at) * 1000)::float8 AS at_ms, msg_id, content_type, bytes
       FROM messages m WHERE NOT EXISTS (SELECT 1 FROM msg_index i WHERE i.message_id = m.id) ORDER BY id LIMIT $1`, [batch])).rows;
-    if (rows.length === 0) return n;
+    if (rows.length === 0) {
+      await q('DELETE FROM msg_index_backfill');
+      return n;
+    }
     // Command rows of a message without its message row cannot be written together with ours.
     await q('DELETE FROM cmd_index WHERE message_id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
     await indexLoggedMessages(q, rows.map((r) => ({

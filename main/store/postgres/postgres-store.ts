@@ -121,10 +121,10 @@ export class PostgresStore extends PgOps implements DmStore {
       throw unavailable(e);
     }
     const store = new PostgresStore(pool, config, opts.listenRetryMs ?? 500, report);
-    // Messages logged before the message index existed (migration v2) are indexed once, here.
-    if (report?.applied.includes(2)) {
+    // Messages logged before the message index existed (migration v2), or without it, are indexed now (as SQLite's open does).
+    if (opts.migrate ?? true) {
       try {
-        await store.catchUpIndex();
+        if ((await store.unindexedCount()) > 0) await store.catchUpIndex();
       } catch (e) {
         await store.close().catch(() => undefined);
         throw unavailable(e);
