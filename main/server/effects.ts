@@ -2,9 +2,12 @@
  * Writes what a session step decided (EngineEffects) into the store and lists the events it makes.
  * One writer for both protocols: the DM 1.2 engine (server.ts) and the DM 2.0 step (dm20/handler.ts)
  * report in the same shape, so a job, an alert or a session ends the same way whichever spoke.
- * Runs inside the caller's transaction.
+ * Runs inside the caller's transaction (awaiting only the store).
+ *
+ * Jobs sent are marked here (SQLite: one process serves the devices), unless the turn claimed them
+ * already when the engine took them (a shared store: job-claims.ts).
  */
-import type { ServerStore } from '../store/server-store.js';
+import type { DmStoreOps } from '../store/store.js';
 import type { EngineEffects } from './engine.js';
 import type { ServerEvent } from './events.js';
 
@@ -16,44 +19,45 @@ export interface EffectsTarget {
   maxJobAttempts: number;
   /** Also record that the device was seen at this time (folded into the device row's write). */
   seenAt?: number;
+  /** The turn claimed its jobs when the engine took them (a shared store): they are marked sent already. */
+  jobsClaimed?: boolean;
 }
 
-export function applyEffects(s: ServerStore, fx: EngineEffects, t: EffectsTarget, events: ServerEvent[]): void {
+export async function applyEffects(s: DmStoreOps, fx: EngineEffects, t: EffectsTarget, events: ServerEvent[]): Promise<void> {
   const { sessionId, devId, now } = t;
   const at = new Date(now).toISOString();
-  if (fx.deviceAuth) s.setDeviceAuth(devId, fx.deviceAuth, t.seenAt);
-  else if (t.seenAt !== undefined) s.markSeen(devId, t.seenAt);
-  if (fx.devInfo) s.setDevInfo(devId, fx.devInfo);
-  if (fx.tree.length > 0) s.upsertTree(devId, fx.tree, now);
+  if (fx.deviceAuth) await s.setDeviceAuth(devId, fx.deviceAuth, t.seenAt);
+  else if (t.seenAt !== undefined) await s.markSeen(devId, t.seenAt);
+  if (fx.devInfo) await s.setDevInfo(devId, fx.devInfo);
+  if (fx.tree.length > 0) await s.upsertTree(devId, fx.tree, now);
   if (fx.jobsSent.length > 0) {
-    s.markSent(fx.jobsSent, sessionId, now);
+    if (!t.jobsClaimed) await s.markSent(fx.jobsSent, sessionId, now);
     for (const id of fx.jobsSent) events.push({ type: 'job-sent', at, jobId: id, device: devId, sessionId });
   }
-  const jobDone = (id: number) => {
-    const job = s.job(id);
-    if (job) events.push({ type: 'job-done', at, job });
-  };
   for (const o of fx.jobsFinished) {
-    const job = s.finishJob(o, now);
+    const job = await s.finishJob(o, now);
     if (job) events.push({ type: 'job-done', at, job });
   }
   for (const a of fx.alerts) {
-    s.addAlert(devId, sessionId, a, now);
-    const reported = s.attachAlertToJobs(devId, a, now);
+    await s.addAlert(devId, sessionId, a, now);
+    const reported = await s.attachAlertToJobs(devId, a, now);
     events.push({ type: 'alert', at, device: devId, sessionId, alert: a });
     // An Exec's asynchronous report (1226 with its Correlator) completes what the job says: subscribers get the job again.
-    for (const id of reported) jobDone(id);
+    for (const id of reported) {
+      const job = await s.job(id);
+      if (job) events.push({ type: 'job-done', at, job });
+    }
   }
   // A released job that went out is unconfirmed (nobody knows whether the device executed it): its
   // policy decides, and subscribers hear when it waits for the engineer or has failed.
   const why = fx.closed ? `session ${fx.closed.state} (${fx.closed.reason})` : 'the session let go of it';
   for (const r of fx.jobsReleased) {
-    const job = s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, why, now);
+    const job = await s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, why, now);
     if (job?.status === 'unconfirmed') events.push({ type: 'job-unconfirmed', at, job });
     else if (job?.status === 'failed') events.push({ type: 'job-done', at, job });
   }
   if (fx.closed) {
-    s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
+    await s.endSession(sessionId, fx.closed.state, fx.closed.reason, now);
     events.push({ type: 'session-ended', at, sessionId, device: devId, state: fx.closed.state, reason: fx.closed.reason });
   }
 }

@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
 import { mediaType, readBody } from '../protocol/http-body.js';
+import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
 
 /** Every media type a DM client may POST; the answer goes back in the same one. */
 export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(Object.keys(DM_MESSAGE_MEDIA_TYPES));
@@ -46,7 +47,7 @@ export interface ListenerHandlers {
   /** A complete request body within the limit (answered when the promise settles). */
   onBody(req: IncomingBody): OutgoingResponse | Promise<OutgoingResponse>;
   /** A body over the limit (not read to its end). */
-  onTooLarge(req: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse;
+  onTooLarge(req: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse | Promise<OutgoingResponse>;
   /** Requests that are not DM messages at all (wrong method or path). */
   onOther?(req: http.IncomingMessage): OutgoingResponse | undefined;
   /**
@@ -65,6 +66,15 @@ export interface Listener {
 export async function listen(opts: { port: number; host: string; tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<Listener> {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     serve(req, res, opts, h).catch((e) => {
+      // The store went away (PostgreSQL down): nothing of the request was written; come back later.
+      if (isStoreUnavailable(e)) {
+        if (!res.headersSent) {
+          const r = storeUnavailable();
+          res.writeHead(r.status, r.headers);
+        }
+        res.end(storeUnavailable().body);
+        return;
+      }
       // Last line of defence: a bug answers 500, the process lives on.
       process.emitWarning(`request failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -140,10 +150,10 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
   const declared = declaredText !== undefined ? Number(declaredText) : undefined;
   if (declared !== undefined && declared > opts.maxBodyBytes) {
     void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 413
-    return send(res, h.onTooLarge({ ...base, declared, bytes: new Uint8Array() }), true);
+    return send(res, await h.onTooLarge({ ...base, declared, bytes: new Uint8Array() }), true);
   }
   const { bytes, over } = await readBody(req, opts.maxBodyBytes);
-  if (over) return send(res, h.onTooLarge({ ...base, declared, bytes }), true);
+  if (over) return send(res, await h.onTooLarge({ ...base, declared, bytes }), true);
   send(res, await h.onBody({ ...base, bytes }));
 }
 

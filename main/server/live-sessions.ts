@@ -9,7 +9,7 @@
  */
 import type { Admission, Slot } from './admission.js';
 import type { DeviceView, EngineSession } from './engine.js';
-import type { NewMessage } from '../store/server-store.js';
+import type { NewMessage } from '../store/types.js';
 
 /** A message of a session that has not authenticated yet: kept here, written if it authenticates. */
 export type PendingMessage = Omit<NewMessage, 'sessionId'> & { seq: number };

@@ -10,7 +10,7 @@ import { decodeDocument, encodeMessage, sniffEncoding, type Encoding } from '../
 import { describeCodecError, type CodecError } from '../protocol/errors.js';
 import { readHeader } from '../protocol/message/read.js';
 import type { SyncHdr, SyncML } from '../protocol/model.js';
-import type { ServerStore } from '../store/server-store.js';
+import type { DmStore } from '../store/store.js';
 import type { EngineConfig } from './config.js';
 import type { ServerEvent } from './events.js';
 import { checkHeaderLimits } from './header-limits.js';
@@ -20,7 +20,7 @@ import type { PreAuthDesk } from './pre-auth.js';
 import { sourceAddressKey } from './source-address.js';
 
 export interface RejectionContext {
-  store: ServerStore;
+  store: DmStore;
   config: EngineConfig;
   desk: PreAuthDesk;
   /** The next message number of a live session (undefined: the store counts). */
@@ -40,20 +40,21 @@ export class Rejections {
   }
 
   /** Refused with HTTP `status`: logged (into `live`, or a rejected session of its own) when the store may have it, else counted. */
-  reject(r: Received, live: Live | undefined, status: number, reason: string, now: number, o: { devId?: string; logReason?: string; body?: string } = {}): OutgoingResponse {
+  async reject(r: Received, live: Live | undefined, status: number, reason: string, now: number, o: { devId?: string; logReason?: string; body?: string } = {}): Promise<OutgoingResponse> {
     if (this.keepsLog(live)) {
-      const sessionId = this.log(live?.id, r.bytes, r.contentType, now, status, o.logReason ?? reason);
+      const sessionId = await this.log(live?.id, r.bytes, r.contentType, now, status, o.logReason ?? reason);
       this.c.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: status, reason });
     } else this.count(r, status, reason, now, o.devId);
     return text(status, o.body ?? `${reason}\n`);
   }
 
   /** Logs bytes that could not start or join a session; returns the session they were filed under. */
-  log(sessionId: number | undefined, bytes: Uint8Array, contentType: string, now: number, httpStatus: number, reason: string): number {
-    const { store } = this.c;
-    return store.tx(() => {
-      const id = sessionId ?? store.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(bytes) ?? null, state: 'rejected', reason }, now);
-      store.addMessage({ sessionId: id, seq: this.c.takeSeq(id), direction: 'in', at: now, bytes, contentType, httpStatus, decoded: null, error: reason, msgId: null });
+  log(sessionId: number | undefined, bytes: Uint8Array, contentType: string, now: number, httpStatus: number, reason: string): Promise<number> {
+    // Numbered before the transaction: anything else logged into the session meanwhile comes after.
+    const seq = sessionId !== undefined ? this.c.takeSeq(sessionId) : undefined;
+    return this.c.store.tx(async (s) => {
+      const id = sessionId ?? await s.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(bytes) ?? null, state: 'rejected', reason }, now);
+      await s.addMessage({ sessionId: id, seq, direction: 'in', at: now, bytes, contentType, httpStatus, decoded: null, error: reason, msgId: null });
       return id;
     });
   }
@@ -62,7 +63,7 @@ export class Rejections {
    * A body that is not a valid DM message. When its SyncHdr can still be read, the device gets a
    * SyncML answer (SyncHdr status 400) in its own encoding; otherwise HTTP 400.
    */
-  malformed(r: IncomingBody, live: Live | undefined, error: CodecError, now: number): OutgoingResponse {
+  malformed(r: IncomingBody, live: Live | undefined, error: CodecError, now: number): Promise<OutgoingResponse> {
     const reason = describeCodecError(error);
     const enc = sniffEncoding(r.bytes);
     const hdr = enc ? readHeaderOnly(r.bytes) : undefined;
@@ -73,7 +74,7 @@ export class Rejections {
   }
 
   /** Answers with only a SyncHdr status and Final, logging both directions when the store may have them. */
-  syncmlError(r: IncomingBody, hdr: SyncHdr, encoding: Encoding, live: Live | undefined, code: number, reason: string, now: number, malformed = false): OutgoingResponse {
+  async syncmlError(r: IncomingBody, hdr: SyncHdr, encoding: Encoding, live: Live | undefined, code: number, reason: string, now: number, malformed = false): Promise<OutgoingResponse> {
     const { store, config } = this.c;
     const reply: SyncML = {
       hdr: { verDTD: hdr.verDTD, verProto: hdr.verProto, sessionID: hdr.sessionID, msgID: '1', target: { locURI: hdr.source.locURI }, source: { locURI: config.serverUri } },
@@ -86,10 +87,12 @@ export class Rejections {
       this.count(r, 200, `SyncHdr ${code}: ${reason}`, now, hdr.source.locURI);
       return answer;
     }
-    const sessionId = store.tx(() => {
-      const id = live?.id ?? store.createSession({ device: hdr.source.locURI, dmSessionId: hdr.sessionID, encoding, state: 'rejected', reason }, now);
-      store.addMessage({ sessionId: id, seq: this.c.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, error: malformed ? reason : null, note: malformed ? null : reason });
-      store.addMessage({ sessionId: id, seq: this.c.takeSeq(id), direction: 'out', at: this.c.now(), durationMs: this.c.now() - r.receivedAt, bytes: bytes.value, contentType: r.contentType, httpStatus: 200, msgId: '1' });
+    const inSeq = live ? this.c.takeSeq(live.id) : undefined;
+    const outSeq = live ? this.c.takeSeq(live.id) : undefined;
+    const sessionId = await store.tx(async (s) => {
+      const id = live?.id ?? await s.createSession({ device: hdr.source.locURI, dmSessionId: hdr.sessionID, encoding, state: 'rejected', reason }, now);
+      await s.addMessage({ sessionId: id, seq: inSeq, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, msgId: hdr.msgID, error: malformed ? reason : null, note: malformed ? null : reason });
+      await s.addMessage({ sessionId: id, seq: outSeq, direction: 'out', at: this.c.now(), durationMs: this.c.now() - r.receivedAt, bytes: bytes.value, contentType: r.contentType, httpStatus: 200, msgId: '1' });
       return id;
     });
     this.c.emit({ type: 'rejected', at: iso(now), sessionId, httpStatus: 200, reason: `${code}: ${reason}` });

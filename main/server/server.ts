@@ -16,7 +16,10 @@ import path from 'node:path';
 import { randomBase64, randomHex } from '../protocol/random-pool.js';
 import { decodeMessage, encodeMessage, sniffEncoding, type Encoding } from '../protocol/codec.js';
 import type { SyncML } from '../protocol/model.js';
-import { ServerStore, type NewMessage, type StoreOptions } from '../store/server-store.js';
+import type { StoreOptions } from '../store/server-store.js';
+import { openStore } from '../store/open.js';
+import type { DmStore, DmStoreOps } from '../store/store.js';
+import type { NewMessage, QueuedJobSpec } from '../store/types.js';
 import { factsSurviveEncoding } from '../store/message-facts.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
@@ -38,10 +41,15 @@ import { parseJobSpec } from './jobs.js';
 import type { SessionHook } from './scripted.js';
 import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiMode } from './notifier.js';
 import type { JobRecord, JobSpec, SessionState } from './types.js';
+import { claimTakenJobs, JobsTakenError } from './job-claims.js';
+import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
 import { activeDm20Sessions, closeDm20, createDm20Context, handleDm20, sweepDm20, type Dm20Context, type Dm20Limits } from './dm20/index.js';
 
 export interface DmServerOptions {
+  /** The lab CA and other files; also the SQLite store when no storeUrl is given. */
   dataDir: string;
+  /** postgres://USER@HOST:PORT/DB: a PostgreSQL store shared with other instances (main/store/open.ts). */
+  storeUrl?: string;
   /** 0 picks a free port (see `server.port`). */
   port?: number;
   host?: string;
@@ -119,6 +127,8 @@ export class DmServer {
   private readonly rejections: Rejections;
   private sweeper?: NodeJS.Timeout;
   private readonly now: () => number;
+  /** Jobs are claimed when the engine takes them (several instances may serve the device), not marked sent when they go out. */
+  private readonly claimsJobs: boolean;
   private readonly notifiers: Notifier[];
   private scheme = 'http';
   /** Matches RespURI paths (`<basePath>/s/<id>-<token>`). */
@@ -132,12 +142,13 @@ export class DmServer {
   httpHook?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean;
 
   private constructor(
-    readonly store: ServerStore,
+    readonly store: DmStore,
     private readonly opts: DmServerOptions,
     config: EngineConfig,
   ) {
     this.config = config;
     this.now = opts.now ?? Date.now;
+    this.claimsJobs = store.kind !== 'sqlite';
     this.engine = new SessionEngine(config, opts.nonces ?? randomNonces);
     this.notifiers = opts.notifiers ?? [new HttpNotifier()];
     this.admission = new Admission(config.limits, { authenticated: 30, preAuth: Math.max(1, Math.ceil(config.limits.preAuthTimeoutMs / 3000)) });
@@ -148,7 +159,7 @@ export class DmServer {
   }
 
   static async start(opts: DmServerOptions): Promise<DmServer> {
-    const store = ServerStore.open(opts.dataDir, opts.store);
+    const store = await openStore({ dataDir: opts.dataDir, ...(opts.storeUrl !== undefined ? { storeUrl: opts.storeUrl } : {}), ...(opts.store ? { sqlite: opts.store } : {}) });
     const host = opts.host ?? '127.0.0.1';
     const basePath = (opts.basePath ?? '/dm').replace(/\/+$/, '');
     const config = engineConfig({
@@ -169,9 +180,13 @@ export class DmServer {
       });
     }
     try {
-      const recovered = store.recoverInterrupted(server.now(), config.limits.maxJobAttempts);
-      if (recovered.sessions > 0 || recovered.jobs > 0 || recovered.unconfirmed > 0 || recovered.failed > 0) {
-        process.emitWarning(`recovered after an unclean stop: ${recovered.sessions} session(s) marked interrupted; of the jobs on the wire, ${recovered.unconfirmed} unconfirmed (decide: dmw job verify|resend|drop), ${recovered.jobs} queued again by their policy, ${recovered.failed} failed`);
+      // One process owns a SQLite store: what was active is what it left behind. A shared store's
+      // active sessions may be other instances' live ones: those are swept by lease, not here.
+      if (store.kind === 'sqlite') {
+        const recovered = await store.recoverInterrupted(server.now(), config.limits.maxJobAttempts);
+        if (recovered.sessions > 0 || recovered.jobs > 0 || recovered.unconfirmed > 0 || recovered.failed > 0) {
+          process.emitWarning(`recovered after an unclean stop: ${recovered.sessions} session(s) marked interrupted; of the jobs on the wire, ${recovered.unconfirmed} unconfirmed (decide: dmw job verify|resend|drop), ${recovered.jobs} queued again by their policy, ${recovered.failed} failed`);
+        }
       }
       let tls;
       if (opts.tls) {
@@ -200,7 +215,7 @@ export class DmServer {
       return server;
     } catch (e) {
       await server.listener?.close();
-      store.close();
+      await store.close();
       throw e;
     }
   }
@@ -218,11 +233,11 @@ export class DmServer {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.steps.releaseAll();
-    for (const l of [...this.live.values()]) if (l.state.phase !== 'closed') this.endLive(l, 'interrupted', 'server shut down');
+    for (const l of [...this.live.values()]) if (l.state.phase !== 'closed') await this.endLive(l, 'interrupted', 'server shut down');
     this.live.clear();
-    if (this.dm20) closeDm20(this.dm20);
+    if (this.dm20) await closeDm20(this.dm20);
     await this.listener?.close();
-    this.store.close();
+    await this.store.close();
   }
 
   // --- management API (used by the CLI, the UI API and virtual handsets) ---------------------
@@ -230,22 +245,22 @@ export class DmServer {
   /** Queues a job; with `notify`, also asks the device to call now. */
   async addJob(device: string, spec: JobSpec, opts: { notify?: boolean; uiMode?: UiMode } = {}): Promise<{ job: JobRecord; notified?: NotifyResult }> {
     const clean = parseJobSpec(spec);
-    const job = this.store.tx(() => this.store.addJob(device, clean, this.now()));
+    const job = await this.store.addJob(device, clean, this.now());
     if (!opts.notify) return { job };
     return { job, notified: await this.notify(device, opts.uiMode === undefined ? {} : { uiMode: opts.uiMode }) };
   }
 
   /** Registers how to reach a device and what it must authenticate with. */
-  setDevice(devId: string, p: { notifyUrl?: string | null; clientCred?: Credential | null }): void {
-    this.store.tx(() => {
-      if (p.notifyUrl !== undefined) this.store.setNotifyUrl(devId, p.notifyUrl ?? undefined, this.now());
-      if (p.clientCred !== undefined) this.store.setDeviceCredential(devId, p.clientCred ?? undefined, this.now());
+  async setDevice(devId: string, p: { notifyUrl?: string | null; clientCred?: Credential | null }): Promise<void> {
+    await this.store.tx(async (s) => {
+      if (p.notifyUrl !== undefined) await s.setNotifyUrl(devId, p.notifyUrl ?? undefined, this.now());
+      if (p.clientCred !== undefined) await s.setDeviceCredential(devId, p.clientCred ?? undefined, this.now());
     });
   }
 
   /** Sends package #0 through the first notifier that reaches the device. */
   async notify(devId: string, opts: { uiMode?: UiMode; sessionId?: number } = {}): Promise<NotifyResult> {
-    const dev = this.store.device(devId);
+    const dev = await this.store.device(devId);
     const sessionId = opts.sessionId ?? (randomBytes(2).readUInt16BE(0) || 1);
     const cred = this.config.serverCred ?? { name: this.config.serverId, secret: '' };
     const package0 = buildPackage0({ serverId: this.config.serverId, sessionId, uiMode: opts.uiMode ?? 0, initiator: 1, serverCred: cred, ...(dev?.auth.serverNonce ? { serverNonce: dev.auth.serverNonce } : {}) });
@@ -298,9 +313,9 @@ export class DmServer {
       const at = this.now();
       const events: ServerEvent[] = [];
       try {
-        await this.store.group(() => {
-          this.apply(out.effects, l.id, l.devId, at, events);
-          this.store.addMessage({
+        await this.store.tx(async (s) => {
+          await this.apply(s, out.effects, l.id, l.devId, at, events);
+          await s.addMessage({
             sessionId: l.id, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
             bytes: out.bytes, note, ...(factsSurviveEncoding(out.response) ? { parsed: out.response } : {}),
           });
@@ -308,6 +323,7 @@ export class DmServer {
           events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
         });
       } catch (e) {
+        if (isStoreUnavailable(e)) return storeUnavailable();
         return this.internalError(r, l, e, at);
       }
       // The device's think time counts from when it got this answer.
@@ -354,13 +370,13 @@ export class DmServer {
     return `${this.scheme}://${authority}${this.opts.basePath}/s/${no}-${token}`;
   }
 
-  private onTooLarge(r: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): OutgoingResponse {
+  private onTooLarge(r: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): Promise<OutgoingResponse> {
     const limit = this.config.limits.maxBodyBytes;
     const reason = `body of ${r.declared ?? `more than ${limit}`} bytes is over the limit of ${limit} bytes`;
     return this.rejections.reject(r, this.routed(this.route(r.path)), 413, reason, this.now(), { logReason: `${reason}; first ${r.bytes.length} bytes kept` });
   }
 
-  private onBody(r: IncomingBody): OutgoingResponse | Promise<OutgoingResponse> {
+  private async onBody(r: IncomingBody): Promise<OutgoingResponse> {
     // The DM 2.0 endpoint speaks JSON: before the SyncML routing and media-type checks.
     if (this.dm20 && (r.path === `${this.opts.basePath}/v2` || r.path === `${this.opts.basePath}/v2/`)) return handleDm20(this.dm20, r);
     const now = this.now();
@@ -403,7 +419,7 @@ export class DmServer {
       if (isPackage1(message) && route.kind === 'base') live = undefined;
     }
     if (live && live.state.phase === 'mgmt' && isPackage1(message) && route.kind === 'base') {
-      this.endLive(live, 'aborted', 'the device started the session over');
+      await this.endLive(live, 'aborted', 'the device started the session over');
       live = undefined;
     }
     if (!live && !isPackage1(message)) {
@@ -440,7 +456,7 @@ export class DmServer {
     const outSeq = live ? ++live.logged : pending.length + 2;
     let result: { state: EngineSession; bytes: Uint8Array; headers: Record<string, string>; sessionId: number; token: string; held?: HeldTurn; device: DeviceView; seenAt: number | undefined; closed?: string };
     try {
-      result = await this.store.group(() => {
+      result = await this.store.tx(async (s) => {
         let sessionId = live?.id;
         const token = live?.token ?? entry!.token;
         // The device's row is read once per session; later messages use what the session knows
@@ -454,22 +470,22 @@ export class DmServer {
           seen = { type: 'device-seen', at: iso(now), device: devId, firstTime: false };
         } else {
           const startedAt = entry!.from?.preAuth?.startedAt ?? now;
-          sessionId = this.store.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding, authType: this.config.clientAuth }, startedAt);
+          sessionId = await s.createSession({ device: devId, dmSessionId: hdr.sessionID, encoding, authType: this.config.clientAuth }, startedAt);
           events.push({ type: 'session-started', at: iso(startedAt), sessionId, device: devId, dmSessionId: hdr.sessionID, encoding });
-          const { device, created } = this.store.touchDevice(devId, now);
+          const { device, created } = await s.touchDevice(devId, now);
           seen = { type: 'device-seen', at: iso(now), device: devId, firstTime: created };
           const cred = device.clientCred ?? this.config.defaultClientCred;
           // A session that authenticated before entering the store keeps what it was given (its nonce).
           view = entry!.view ?? { devId, auth: device.auth, ...(cred ? { clientCred: cred } : {}) };
           if (pending.length > 0) {
-            this.store.addMessages(pending.map((m) => ({ ...m, sessionId: sessionId! })));
+            await s.addMessages(pending.map((m) => ({ ...m, sessionId: sessionId! })));
             for (const m of pending) events.push({ type: 'message', at: iso(m.at), sessionId, direction: m.direction, bytes: m.bytes.length, msgId: m.msgId ?? null, httpStatus: m.httpStatus ?? null });
           }
         }
         const size = r.bytes.length;
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId: sessionId!, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null }, seen);
         const state = live?.state ?? (entry!.state ? { ...entry!.state, id: sessionId! } : (this.sessionHook?.engineFor(devId) ?? this.engine).open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
-        const queued = this.store.queuedJobSpecs(devId);
+        const queued = await s.queuedJobSpecs(devId);
         const input: EngineInput = { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) };
         const scripted = this.sessionHook?.turn(devId, state, input);
         const turn = scripted ? { output: scripted } : this.steps.turnFor(devId, state, input);
@@ -480,20 +496,22 @@ export class DmServer {
         // in the same INSERT when there is one (the group's savepoint still undoes it all if
         // anything here throws).
         const fx = 'held' in turn ? turn.held.effects : turn.output.effects;
+        // Shared store: the jobs the engine took into the session are claimed in this transaction (once, by one session, however many instances).
+        if (this.claimsJobs) await claimTakenJobs(s, devId, sessionId!, now, queued, state, 'held' in turn ? turn.held.session : turn.output.session);
         const sizeNote = size > this.config.limits.maxMsgSize ? `message of ${size} bytes exceeds our MaxMsgSize ${this.config.limits.maxMsgSize}` : undefined;
         const notes = sizeNote ? [sizeNote, ...fx.notes] : fx.notes;
         // `parsed`: the message index reads the message decoded above instead of decoding it again.
         const logIn: NewMessage & { seq: number } = { sessionId: sessionId!, seq: inSeq, direction: 'in', at: r.receivedAt, msgId: hdr.msgID, contentType: r.contentType, bytes: r.bytes, note: notes.length > 0 ? notes.join('\n') : null, parsed: message };
-        this.apply(fx, sessionId!, devId, now, events, seenAt);
+        await this.apply(s, fx, sessionId!, devId, now, events, seenAt);
         const device: DeviceView = fx.deviceAuth ? { ...view, auth: fx.deviceAuth } : view;
         if ('held' in turn) {
           // Step control: what the device said is stored now; the answer is built and logged when released.
-          this.store.addMessages([logIn]);
+          await s.addMessages([logIn]);
           return { state: turn.held.session, bytes: new Uint8Array(), headers: {}, sessionId: sessionId!, token, held: turn.held, device, seenAt };
         }
         const out = turn.output;
         const at = this.now();
-        this.store.addMessages([logIn, {
+        await s.addMessages([logIn, {
           sessionId: sessionId!, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
           bytes: out.bytes, ...(factsSurviveEncoding(out.response) ? { parsed: out.response } : {}),
         }]);
@@ -506,6 +524,12 @@ export class DmServer {
       // The slot goes back with the session that held it.
       if (entry?.from) this.live.delete(entry.from.id);
       else if (entry) this.admission.release(entry.slot);
+      if (isStoreUnavailable(e) || e instanceof JobsTakenError) {
+        // Nothing of the turn was written (its transaction rolled back): the device sends the message
+        // again, and the numbers taken for it are free again.
+        if (live && live.logged === outSeq) live.logged -= 2;
+        return storeUnavailable(e instanceof JobsTakenError ? 1 : undefined);
+      }
       return this.internalError(r, live, e, now);
     }
     let l: Live;
@@ -541,11 +565,11 @@ export class DmServer {
    * memory with its messages (bounded: the engine ends it after maxAuthAttemptsPerSession refusals,
    * each message at most maxPreAuthMessageBytes) or it is over, and the refusal is counted.
    */
-  private exchangePreAuth(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, now: number): OutgoingResponse | Promise<OutgoingResponse> {
+  private async exchangePreAuth(r: IncomingBody, live: Live | undefined, message: SyncML, encoding: Encoding, now: number): Promise<OutgoingResponse> {
     const hdr = message.hdr;
     const devId = hdr.source.locURI;
     const address = sourceAddressKey(r.remote);
-    const known = live?.device ?? this.deviceView(devId);
+    const known = live?.device ?? await this.deviceView(devId);
     const credential = known.clientCred?.name ?? NO_CREDENTIAL;
     const gate = this.desk.gate({ address, credential, devId, now });
     if (!gate.check) {
@@ -652,8 +676,8 @@ export class DmServer {
   }
 
   /** The device as an unauthenticated message sees it: its row read, never written, and the credential it must present. */
-  private deviceView(devId: string): DeviceView {
-    const row = this.store.device(devId);
+  private async deviceView(devId: string): Promise<DeviceView> {
+    const row = await this.store.device(devId);
     const cred = row?.clientCred ?? this.config.defaultClientCred;
     return { devId, auth: row?.auth ?? { authFailures: [] }, ...(cred ? { clientCred: cred } : {}) };
   }
@@ -673,7 +697,7 @@ export class DmServer {
   private refuseFailed(r: IncomingBody, f: FailedSession, now: number): OutgoingResponse {
     const reason = `the session ended because authentication failed (${f.reason}); its later messages are refused`;
     if (this.desk.followUp(f, sourceAddressKey(r.remote), now)) {
-      if (f.sessionId !== null) this.rejections.log(f.sessionId, r.bytes, r.contentType, now, 403, `${reason}: this one is logged, the next ones only counted`);
+      if (f.sessionId !== null) void this.rejections.log(f.sessionId, r.bytes, r.contentType, now, 403, `${reason}: this one is logged, the next ones only counted`);
       this.emit({ type: 'rejected', at: iso(now), sessionId: f.sessionId, httpStatus: 403, reason });
     }
     return text(403, `${reason}\n`);
@@ -692,12 +716,12 @@ export class DmServer {
     };
   }
 
-  /** Writes what the engine decided. Runs inside the request's transaction. */
-  private apply(fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[], seenAt?: number): void {
-    applyEffects(this.store, fx, { sessionId, devId, now, maxJobAttempts: this.config.limits.maxJobAttempts, ...(seenAt !== undefined ? { seenAt } : {}) }, events);
+  /** Writes what the engine decided. Runs inside the request's transaction (`s`). */
+  private apply(s: DmStoreOps, fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[], seenAt?: number): Promise<void> {
+    return applyEffects(s, fx, { sessionId, devId, now, maxJobAttempts: this.config.limits.maxJobAttempts, jobsClaimed: this.claimsJobs, ...(seenAt !== undefined ? { seenAt } : {}) }, events);
   }
 
-  private endLive(l: Live, state: SessionState, reason: string): void {
+  private async endLive(l: Live, state: SessionState, reason: string): Promise<void> {
     if (l.preAuth) {
       // Nothing of it is stored: it just goes (with its slot).
       this.live.delete(l.id);
@@ -705,18 +729,20 @@ export class DmServer {
     }
     const now = this.now();
     const { session, effects } = this.engine.close(l.state, state, reason);
+    // Closed before the await: a message or a sweep meanwhile finds it over, and does not end it twice.
+    this.live.setState(l, session);
     const events: ServerEvent[] = [];
     try {
-      this.store.tx(() => this.apply(effects, l.id, l.devId, now, events));
+      await this.store.tx((s) => this.apply(s, effects, l.id, l.devId, now, events));
     } catch (e) {
       process.emitWarning(`could not record the end of session ${l.id}: ${(e as Error).message}`);
+      return;
     }
-    this.live.setState(l, session);
     for (const e of events) this.emit(e);
   }
 
   private sweep(): void {
-    if (this.dm20) sweepDm20(this.dm20);
+    if (this.dm20) void sweepDm20(this.dm20);
     const now = this.now();
     const { sessionTimeoutMs: timeout, preAuthTimeoutMs } = this.config.limits;
     for (const l of [...this.live.values()]) {
@@ -727,7 +753,7 @@ export class DmServer {
       } else if (l.state.phase === 'closed') {
         if (idle > timeout) this.live.delete(l.id);
       } else if (idle > timeout) {
-        this.endLive(l, 'timeout', `no message for ${Math.round(idle / 1000)} s`);
+        void this.endLive(l, 'timeout', `no message for ${Math.round(idle / 1000)} s`);
       }
     }
     this.desk.prune(now);
@@ -741,27 +767,30 @@ export class DmServer {
     return l ? ++l.logged : undefined;
   }
 
-  private internalError(r: IncomingBody, live: Live | undefined, e: unknown, now: number): OutgoingResponse {
+  private async internalError(r: IncomingBody, live: Live | undefined, e: unknown, now: number): Promise<OutgoingResponse> {
     const why = e instanceof Error ? e.message : String(e);
     process.emitWarning(`session engine failed: ${e instanceof Error ? e.stack ?? why : why}`);
     const at = iso(now);
+    // Gone from memory before the await: the session's next message finds it ended.
+    if (live) this.live.delete(live.id);
     try {
-      const released = this.store.tx(() => {
-        const id = live?.id ?? this.store.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(r.bytes) ?? null, state: 'failed', reason: `internal error: ${why}` }, now);
-        this.store.addMessage({ sessionId: id, seq: this.takeSeq(id), direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: 500, error: `internal error: ${why}` });
+      const seq = live ? ++live.logged : undefined;
+      const released = await this.store.tx(async (s) => {
+        const id = live?.id ?? await s.createSession({ device: null, dmSessionId: null, encoding: sniffEncoding(r.bytes) ?? null, state: 'failed', reason: `internal error: ${why}` }, now);
+        await s.addMessage({ sessionId: id, seq, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: 500, error: `internal error: ${why}` });
         if (!live) return [];
-        this.store.endSession(id, 'failed', `internal error: ${why}`, now);
+        await s.endSession(id, 'failed', `internal error: ${why}`, now);
         // What went out in this session may have been applied: its jobs follow their onUnconfirmed policy.
-        return this.store.releaseSessionJobs(id, `internal error: ${why}`, now, this.config.limits.maxJobAttempts);
+        return s.releaseSessionJobs(id, `internal error: ${why}`, now, this.config.limits.maxJobAttempts);
       });
       for (const job of released) {
         if (job.status === 'unconfirmed') this.emit({ type: 'job-unconfirmed', at, job });
         else if (job.status === 'failed') this.emit({ type: 'job-done', at, job });
       }
-    } catch {
-      // The store itself failed; the warning above is all we can do.
+    } catch (err) {
+      // The store itself failed: nothing was logged, and the device may try again.
+      if (isStoreUnavailable(err)) return storeUnavailable();
     }
-    if (live) this.live.delete(live.id);
     return text(500, 'internal error; the message was logged\n');
   }
 }

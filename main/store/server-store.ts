@@ -35,6 +35,7 @@ import {
 import { decodeDocument, type Encoding } from '../protocol/codec.js';
 import { serializeXml } from '../protocol/xml/serialize.js';
 import type { SyncML } from '../protocol/model.js';
+import { JobDecisionError } from './types.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from './message-index.js';
 
 export const DB_FILE = 'dmw.sqlite';
@@ -204,12 +205,8 @@ interface JobRow {
   on_unconfirmed: string; verify: number;
 }
 
-/** Why a decision on an unconfirmed job was refused: 404 no such job, 409 not unconfirmed, 400 not for its kind. */
-export class JobDecisionError extends Error {
-  constructor(readonly status: 400 | 404 | 409, message: string) {
-    super(message);
-  }
-}
+/** Why a decision on an unconfirmed job was refused (one class for both stores: callers test instanceof). */
+export { JobDecisionError };
 interface DeviceRow {
   dev_id: string; dev_info: string; first_seen: string; last_seen: string; client_cred_name: string | null;
   client_cred_secret: string | null; notify_url: string | null; auth: string;

@@ -18,6 +18,7 @@ import {
   type HandsetEvent,
 } from '../../main/client/index.js';
 import { appCall } from '../helpers/app-client.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -97,8 +98,8 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     const { job: flashJob } = await server.addJob(handset.devId, { kind: 'replace', uri: './Vendor/Camera/Flash', value: 'true', format: 'bool' });
     const outcome = await handset.connect();
     expect(outcome.error).toBeUndefined();
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
-    expect(server.store.job(flashJob.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(server.store).job(flashJob.id)).toMatchObject({ status: 'done', statusCode: 200 });
 
     const changes = (await polled).json.changes;
     expect(changes).toMatchObject([
@@ -127,13 +128,13 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     const { job } = await server.addJob(handset.devId, { kind: 'exec', uri: './Diag/Run', data: 'battery', correlator: 'diag-9' });
     const polled = api('GET', '/v1/changes?appId=com.example.diag&after=0&waitMs=15000');
     await handset.connect();
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 202 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', statusCode: 202 });
     const [heard] = (await polled).json.changes;
     expect(heard).toMatchObject({ command: 'Exec', path: './Diag/Run', serverId, status: 202, exec: { correlator: 'diag-9', data: 'battery' } });
 
     const sent = await api('POST', '/v1/alerts', { appId: 'com.example.diag', serverId: heard.serverId, source: './Diag/Run', type: 'com.example.diag.result', format: 'int', data: 200, correlator: heard.exec.correlator });
     expect(sent).toMatchObject({ status: 200, json: { ok: true, serverId } });
-    expect(server.store.job(job.id)!.results).toContainEqual({ uri: './Diag/Run', format: 'int', data: '200', type: 'com.example.diag.result' });
+    expect(sync(server.store).job(job.id)!.results).toContainEqual({ uri: './Diag/Run', format: 'int', data: '200', type: 'com.example.diag.result' });
     // an app may only speak for its own MO
     const foreign = await api('POST', '/v1/alerts', { appId: 'com.example.diag', serverId, source: './DevInfo/Mod', type: 't' });
     expect(foreign).toMatchObject({ status: 404, json: { error: { code: 'not-found', field: 'source' } } });
@@ -157,9 +158,9 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     expect(first.log.filter((e) => e.cmd !== 'Alert').map((e) => `${e.cmd} ${e.target} ${e.status}`)).toEqual([
       'Replace ./FwUpdate/Lab/PkgVersion 200', 'Replace ./FwUpdate/Lab/Update/PkgData 200', 'Exec ./FwUpdate/Lab/Update 202',
     ]);
-    expect(server.store.job(version.id)).toMatchObject({ status: 'done', statusCode: 200 });
-    expect(server.store.job(download.id)).toMatchObject({ status: 'done', statusCode: 200 });
-    expect(server.store.job(update.id)).toMatchObject({ status: 'done', statusCode: 202 });
+    expect(sync(server.store).job(version.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(server.store).job(download.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(server.store).job(update.id)).toMatchObject({ status: 'done', statusCode: 202 });
     // the app heard the download (DM-8) and the Exec with its Correlator
     expect(fumo.heard.map((c) => `${c.command} ${c.path}`)).toEqual(['Replace ./FwUpdate/Lab/PkgVersion', 'Replace ./FwUpdate/Lab/Update/PkgData', 'Exec ./FwUpdate/Lab/Update']);
     expect(fumo.heard[1]!.value).toEqual(new Uint8Array(firmware));
@@ -177,7 +178,7 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
 
     // the server has the alert, attached to the Exec job by Correlator
     const alerts = await until('the 1226 alert in the store', () => {
-      const a = server.store.alerts(devId).filter((x) => x.code === '1226');
+      const a = sync(server.store).alerts(devId).filter((x) => x.code === '1226');
       return a.length > 0 ? a : undefined;
     });
     expect(alerts).toHaveLength(1);
@@ -186,12 +187,12 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
       correlator: 'fw-2.0.0-rollout-17',
       items: [{ source: './FwUpdate/Lab/Update', type: 'org.openmobilealliance.dm.firmwareupdate.update', format: 'int', data: '200' }],
     });
-    const execJob = server.store.job(update.id)!;
+    const execJob = sync(server.store).job(update.id)!;
     expect(execJob.results).toContainEqual({ uri: './FwUpdate/Lab/Update', format: 'int', data: '200', type: 'org.openmobilealliance.dm.firmwareupdate.update' });
     // ...and the session log of that second session has the alert as it went over the wire
-    const logged = server.store.sessions({ device: devId }).find((s) => s.id === alerts[0]!.sessionId)!;
+    const logged = sync(server.store).sessions({ device: devId }).find((s) => s.id === alerts[0]!.sessionId)!;
     expect(logged).toMatchObject({ state: 'done' });
-    const inbound = server.store.messages(logged.id).filter((m) => m.direction === 'in');
+    const inbound = sync(server.store).messages(logged.id).filter((m) => m.direction === 'in');
     const withAlert = inbound.find((m) => m.decoded?.includes('<Data>1226</Data>'));
     expect(withAlert?.decoded).toContain('<Correlator>fw-2.0.0-rollout-17</Correlator>');
     expect(withAlert?.decoded).toContain('org.openmobilealliance.dm.firmwareupdate.update');
@@ -204,16 +205,16 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     cleanup.push(() => fumo.settled());
     const { job } = await server.addJob(handset.devId, { kind: 'exec', uri: './FwUpdate/Lab/Update' });
     await handset.connect();
-    expect(server.store.job(job.id)).toMatchObject({ statusCode: 202 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ statusCode: 202 });
     await fumo.settled();
     expect(fumo.reports).toMatchObject([{ resultCode: 410, state: FUMO_STATE.UPDATE_FAILED_NO_DATA, delivered: true }]);
-    const alert = await until('the alert', () => server.store.alerts(handset.devId).find((a) => a.code === '1226'));
+    const alert = await until('the alert', () => sync(server.store).alerts(handset.devId).find((a) => a.code === '1226'));
     expect(alert.correlator).toBeUndefined();
     expect(alert.items[0]).toMatchObject({ data: '410', format: 'int' });
-    const log = server.store.messages(alert.sessionId!).find((m) => m.direction === 'in' && m.decoded?.includes('1226'))!;
+    const log = sync(server.store).messages(alert.sessionId!).find((m) => m.direction === 'in' && m.decoded?.includes('1226'))!;
     expect(log.decoded).toContain('<Mark xmlns="syncml:metinf">critical</Mark>');
     // without a Correlator the store cannot tie it to the job: the job keeps only its Exec status
-    expect(server.store.job(job.id)!.results).toEqual([]);
+    expect(sync(server.store).job(job.id)!.results).toEqual([]);
   });
 
   it('a server without rights on the MO cannot Exec it (425), and nothing reaches the app', async () => {
@@ -221,7 +222,7 @@ describe('client apps (DM-7/DM-8) on a virtual handset against our DM server', (
     const fumo = FirmwareUpdateApp.install(apps, { servers: ['someone-else'], stepMs: 10 });
     const { job } = await server.addJob(handset.devId, { kind: 'exec', uri: './FwUpdate/Lab/Update', correlator: 'c1' });
     await handset.connect();
-    expect(server.store.job(job.id)).toMatchObject({ status: 'failed', statusCode: 425 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'failed', statusCode: 425 });
     expect(fumo.heard).toEqual([]);
     expect(fumo.reports).toEqual([]);
   });

@@ -12,6 +12,7 @@ import { VirtualHandset } from '../../main/client/index.js';
 import { planInfo } from '../../main/judge/conformance/plans.js';
 import { checkLoggedSession } from '../../main/judge/index.js';
 import { conformanceLab, type Lab } from '../helpers/conformance-lab.js';
+import { sync } from '../helpers/sync-store.js';
 
 const labs: Lab[] = [];
 afterEach(async () => {
@@ -72,7 +73,7 @@ describe('dm12-client against the virtual handset', () => {
     }
     // Scripted sessions are stored as any other: `dmw session check` judges them from the store.
     const acl = r.cases.find((c) => c.id === 'dm12.acl.get-denied')!;
-    const stored = l.server.store.messages(acl.sessions[0]!.sessionId!);
+    const stored = sync(l.server.store).messages(acl.sessions[0]!.sessionId!);
     expect(stored.length).toBe(acl.sessions[0]!.messages.length);
     expect(checkLoggedSession(stored).filter((f) => f.severity === 'error')).toEqual([]);
     // The ACL case's second ServerID and the scratch node are gone from the handset's tree.
@@ -87,7 +88,7 @@ describe('dm12-client against the virtual handset', () => {
       const [r, out] = await Promise.all([l.run({ cases: ['dm12.get.leaf', 'dm12.replace.leaf', 'dm12.atomic.rollback'] }), other.connect()]);
       expect(r.passed).toBe(3);
       expect(out.ok).toBe(true);
-      expect(l.server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+      expect(sync(l.server.store).job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
       expect(other.tree.lookup('./DMWConf')).toBeUndefined();
     } finally {
       other.close();
@@ -100,7 +101,7 @@ describe('dm12-client against the virtual handset', () => {
     const { job } = await l.server.addJob(l.handset.devId, { kind: 'get', uri: './DevInfo/Man' });
     const out = await l.handset.connect();
     expect(out.ok).toBe(true);
-    expect(l.server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(l.server.store).job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
   });
 
   describe('each fault makes a case fail that names one of its rules', () => {

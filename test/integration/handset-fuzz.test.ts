@@ -44,6 +44,7 @@ import { NotificationListener, VirtualHandset, type HandsetOptions, type Session
 import { rawPost } from '../helpers/dm-test-client.js';
 import { get, pkg } from '../helpers/dm-package.js';
 import { mutateMessage, mutateWbxml, mutateXml, rng, type LeafMutation, type Mutated } from '../helpers/fuzz.js';
+import { sync } from '../helpers/sync-store.js';
 
 const SEED = process.env.DMW_FUZZ_SEED ? Number(process.env.DMW_FUZZ_SEED) : undefined;
 const ROUNDS = Math.max(1, Number(process.env.DMW_FUZZ_ROUNDS ?? 1));
@@ -476,7 +477,7 @@ async function record(encoding: Encoding, hostile: HostileServer): Promise<Scrip
     expect(hostile.errors).toEqual([]);
     expect(o.error, `recording ${name}`).toBeUndefined();
     expect(o.serverAuthRefusals).toBe(0);
-    for (const id of ids) expect(rec.store.job(id)?.status, `recording ${name}: job ${id} ${rec.store.job(id)?.error ?? ''}`).toBe('done');
+    for (const id of ids) expect(sync(rec.store).job(id)?.status, `recording ${name}: job ${id} ${sync(rec.store).job(id)?.error ?? ''}`).toBe('done');
     for (const m of messages) expect(decodeMessage(m).ok).toBe(true);
     scripts.push({ name, messages });
     h.close();
@@ -602,8 +603,8 @@ describe('a hostile DM server against a real handset', () => {
       const clean = await again.connect({ serverId: 'lab2' });
       expect(clean.error).toBeUndefined();
       expect(clean.serverAuthRefusals).toBe(0);
-      expect(lab.store.job(jobs[0]!.job.id)).toMatchObject({ status: 'done', results: [{ data: 'Fuzz Phone' }] });
-      expect(lab.store.job(jobs[1]!.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+      expect(sync(lab.store).job(jobs[0]!.job.id)).toMatchObject({ status: 'done', results: [{ data: 'Fuzz Phone' }] });
+      expect(sync(lab.store).job(jobs[1]!.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
       expect(again.tree.lookup('./Vendor/Mode')?.value).toBe('clean');
     }, 60_000 * ROUNDS);
   }
@@ -837,7 +838,7 @@ describe('a hostile notifier against the package #0 listener', () => {
     const o = await settles(sessions[0]!, 20_000, 'notified session');
     expect(o.error).toBeUndefined();
     expect(o).toMatchObject({ ok: true, initiator: 'server', sessionId: '1234', serverAuthRefusals: 0 });
-    expect(lab.store.job(job.job.id)).toMatchObject({ status: 'done', results: [{ data: 'Fuzz Phone' }] });
+    expect(sync(lab.store).job(job.job.id)).toMatchObject({ status: 'done', results: [{ data: 'Fuzz Phone' }] });
     expect(unhandled).toEqual([]);
   });
 });

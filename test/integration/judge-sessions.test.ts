@@ -18,6 +18,7 @@ import { DEVICE } from '../../main/tree/tree.js';
 import { VirtualHandset, AAUTH_TYPE, type HandsetEvent, type HandsetOptions } from '../../main/client/index.js';
 import type { JobSpec } from '../../main/server/types.js';
 import { checkLoggedSession, checkSession, type Finding } from '../../main/judge/index.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -67,7 +68,7 @@ async function session(o: {
   for (const spec of o.jobs?.(h) ?? [{ kind: 'get', uri: './DevInfo/Mod' }]) await s.addJob(h.devId, spec);
   for (let i = 0; i < (o.connects ?? 1); i++) expect((await h.connect()).ok).toBe(true);
 
-  const server = s.store.sessions({ device: h.devId }).reverse().map((ss) => checkLoggedSession(s.store.messages(ss.id)));
+  const server = sync(s.store).sessions({ device: h.devId }).reverse().map((ss) => checkLoggedSession(sync(s.store).messages(ss.id)));
   // The handset's view: its messages with the URL each went to (RespURI followed), one session each.
   const handset: Finding[][] = [];
   let current: { direction: 'in' | 'out'; bytes: Uint8Array; url: string }[] | undefined;

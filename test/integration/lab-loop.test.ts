@@ -16,6 +16,7 @@ import { ModemSmsTransport } from '../../native/serial/modem-sms.js';
 import { SimulatedModem } from '../../native/serial/simulated-modem.js';
 import { requireTools } from '../helpers/tools.js';
 import { ptyPair } from '../helpers/pty.js';
+import { sync } from '../helpers/sync-store.js';
 
 const haveSocat = requireTools('lab loop', 'socat');
 const cleanup: (() => unknown)[] = [];
@@ -78,7 +79,7 @@ describe.runIf(haveSocat)('lab loop: server -> SMS WAP push -> simulated modem -
     const d = await done;
     expect(d.job).toMatchObject({ id: job.id, status: 'done', statusCode: 200, results: [{ uri: './DevInfo/Mod', data: handset.model }] });
     expect(outcomes).toEqual([expect.objectContaining({ accepted: true })]);
-    const sessions = server.store.sessions({ device: handset.devId });
+    const sessions = sync(server.store).sessions({ device: handset.devId });
     expect(sessions.length).toBe(2);
   }, 60_000);
 });

@@ -17,6 +17,7 @@ import { catchUpIndex } from '../../main/store/message-index.js';
 import { factsSurviveEncoding, messageFacts, parsedMessageFacts } from '../../main/store/message-facts.js';
 import { decodeMessage } from '../../main/protocol/codec.js';
 import { TestClient } from '../helpers/dm-test-client.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -72,12 +73,12 @@ describe('the message index built from what the server decoded', () => {
       // ...and some of our answers too (those whose data is plain text), not the ones with binary data.
       expect(given.some((g) => g.direction === 'out' && g.parsed)).toBe(true);
       expect(given.some((g) => g.direction === 'out' && !g.parsed)).toBe(true);
-      await server.store.flush();
-      const live = indexRows(server.store);
+      await sync(server.store).flush();
+      const live = indexRows(sync(server.store));
       expect((live as { text: unknown[] }).text.length).toBeGreaterThan(5);
-      server.store.tx(() => server.store.db.exec('DELETE FROM msg_index; DELETE FROM cmd_index; DELETE FROM cmd_text'));
-      server.store.tx(() => catchUpIndex(server.store.db));
-      expect(indexRows(server.store)).toEqual(live);
+      sync(server.store).tx(() => sync(server.store).db.exec('DELETE FROM msg_index; DELETE FROM cmd_index; DELETE FROM cmd_text'));
+      sync(server.store).tx(() => catchUpIndex(sync(server.store).db));
+      expect(indexRows(sync(server.store))).toEqual(live);
     });
   }
 

@@ -17,6 +17,7 @@ import { decodeMessage, MEDIA_TYPES, type Encoding } from '../../main/protocol/c
 import { DmServer } from '../../main/server/server.js';
 import { rawPost, TestClient } from '../helpers/dm-test-client.js';
 import { mutateWbxml, mutateXml, rng, type LeafMutation } from '../helpers/fuzz.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -85,7 +86,7 @@ describe('mutated client messages over HTTP', () => {
 
       // Every body is in the log, byte for byte.
       const logged = new Set<string>();
-      for (const s of server.store.sessions({ limit: 100_000 })) for (const m of server.store.messages(s.id)) if (m.direction === 'in') logged.add(key(m.bytes));
+      for (const s of sync(server.store).sessions({ limit: 100_000 })) for (const m of sync(server.store).messages(s.id)) if (m.direction === 'in') logged.add(key(m.bytes));
       const missing = posted.filter((b) => !logged.has(key(b)));
       expect(missing.length, 'posted bodies missing from the log').toBe(0);
 
@@ -95,11 +96,11 @@ describe('mutated client messages over HTTP', () => {
       expect(server.activeSessions()).toEqual([]);
       // A Replace that went out in a broken session and got no Status is unconfirmed, never re-sent by
       // itself (main/server/unconfirmed.ts): the engineer decides to re-send it.
-      for (const j of server.store.jobs({ status: 'unconfirmed' })) server.store.decideJob(j.id, 'resend', Date.now());
+      for (const j of sync(server.store).jobs({ status: 'unconfirmed' })) sync(server.store).decideJob(j.id, 'resend', Date.now());
       for (const devId of devices) {
-        for (let i = 0; i < 3 && server.store.queuedJobs(devId).length > 0; i++) expect((await client(devId).runSession()).completed).toBe(true);
+        for (let i = 0; i < 3 && sync(server.store).queuedJobs(devId).length > 0; i++) expect((await client(devId).runSession()).completed).toBe(true);
       }
-      const jobs = jobIds.map((id) => server.store.job(id));
+      const jobs = jobIds.map((id) => sync(server.store).job(id));
       expect(jobs.filter((j) => j === undefined)).toEqual([]);
       const unsettled = jobs.filter((j) => j!.status !== 'done' && !(j!.status === 'failed' && j!.error));
       expect(unsettled.map((j) => `${j!.id} ${j!.status} ${j!.error ?? ''}`)).toEqual([]);

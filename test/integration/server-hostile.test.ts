@@ -22,6 +22,7 @@ import type { Status } from '../../main/protocol/model.js';
 import { basicCred, followUp, package1, post, randomImei, storeRows, tally, type Answer } from '../helpers/hostile.js';
 import { rawPost, TestClient } from '../helpers/dm-test-client.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -91,18 +92,18 @@ describe('a flood of unauthenticated package 1s (point 2)', () => {
     expect(r.headerCodes.slice(0, 2)).toEqual([401, 212]);
 
     // Nothing of the flood is in the store: the handset's device, session and messages only.
-    const rows = storeRows(s.store);
+    const rows = storeRows(sync(s.store));
     expect(rows.devices).toBe(1);
     expect(rows.sessions).toBe(1);
-    expect(s.store.sessions()[0]).toMatchObject({ device: h.devId, state: 'done' });
-    expect(rows.messages).toBe(s.store.messages(s.store.sessions()[0]!.id).length);
+    expect(sync(s.store).sessions()[0]).toMatchObject({ device: h.devId, state: 'done' });
+    expect(rows.messages).toBe(sync(s.store).messages(sync(s.store).sessions()[0]!.id).length);
 
     // Unauthenticated sessions expire in preAuthTimeoutMs; their RespURIs are unknown then (not stored either).
     clock += 10_001;
     await until('the unauthenticated sessions to expire', () => s.authFailures().sessions.preAuth === 0);
     const late = await post(many[0]!.respUri!, followUp({ server: s.url, devId: 'IMEI:LATE' }), { localAddress: addr(10) });
     expect(late.hdrCode).toBe(408);
-    expect(storeRows(s.store).sessions).toBe(1);
+    expect(storeRows(sync(s.store)).sessions).toBe(1);
     expect(s.authFailures().counts.busy).toBe(242);
   }, 30_000);
 });
@@ -117,7 +118,7 @@ describe('--max-sessions under concurrency (point 3)', () => {
       expect(tally(answers)).toEqual({ [auth === 'none' ? '200/200' : '200/212']: 64, 503: 536 });
       expect(answers.find((a) => a.status === 503)!.headers['retry-after']).toBe('30');
       expect(s.activeSessions()).toHaveLength(64);
-      expect(s.store.sessions()).toHaveLength(64); // shedding writes nothing
+      expect(sync(s.store).sessions()).toHaveLength(64); // shedding writes nothing
       expect(s.authFailures().sessions).toMatchObject({ authenticated: 64, preAuth: 0 });
     }, 60_000);
   }
@@ -158,8 +159,8 @@ describe('password guessing (point 4)', () => {
 
     // Failed attempts left no row: the two handsets' devices, sessions and messages only, and no
     // session for the one at 127.0.0.2 (it ended at once: nothing to do).
-    expect(s.store.devices().map((d) => d.devId).sort()).toEqual([real.devId, newcomer.devId].sort());
-    expect(s.store.sessions().every((x) => x.device === real.devId || x.device === newcomer.devId)).toBe(true);
+    expect(sync(s.store).devices().map((d) => d.devId).sort()).toEqual([real.devId, newcomer.devId].sort());
+    expect(sync(s.store).sessions().every((x) => x.device === real.devId || x.device === newcomer.devId)).toBe(true);
     expect(s.authFailures().recent[0]).toMatchObject({ kind: 'auth-failed', address: '127.0.0.5', credential: 'lab' });
 
     // The same, for the operator, at GET /api/v1/auth-failures (a peer server may not see it).
@@ -195,7 +196,7 @@ describe('password guessing (point 4)', () => {
     expect(codes).toEqual(['hello 407', 'guess 401', 'hello 407', 'guess 401', 'hello 407', 'guess 401', 'hello 503', 'hello 503']);
     expect(s.authFailures().counts).toMatchObject({ 'auth-failed': 3, throttled: 2 });
     expect(s.authFailures().recent.find((e) => e.kind === 'auth-failed')).toMatchObject({ credential: 'lab', reason: expect.stringMatching(/MD5 digest mismatch/) });
-    expect(storeRows(s.store)).toEqual({ devices: 0, sessions: 0, messages: 0 });
+    expect(storeRows(sync(s.store))).toEqual({ devices: 0, sessions: 0, messages: 0 });
   });
 
   it('guesses against a real DevId lock it for the guessing address only: the device, from its own address, still gets in', async () => {
@@ -227,10 +228,10 @@ describe('password guessing (point 4)', () => {
         expect(a.body.length).toBeLessThan(200);
       }
       // Never a device or a session named by such a value.
-      expect(s.store.devices()).toEqual([]);
-      expect(s.store.sessions().every((x) => x.device === null && x.dmSessionId === null)).toBe(true);
-      if (clientAuth === 'md5') expect(storeRows(s.store)).toEqual({ devices: 0, sessions: 0, messages: 0 });
-      else expect(s.store.sessions().map((x) => x.state)).toEqual(['rejected', 'rejected', 'rejected']); // 'none' keeps bad input, as bytes
+      expect(sync(s.store).devices()).toEqual([]);
+      expect(sync(s.store).sessions().every((x) => x.device === null && x.dmSessionId === null)).toBe(true);
+      if (clientAuth === 'md5') expect(storeRows(sync(s.store))).toEqual({ devices: 0, sessions: 0, messages: 0 });
+      else expect(sync(s.store).sessions().map((x) => x.state)).toEqual(['rejected', 'rejected', 'rejected']); // 'none' keeps bad input, as bytes
     }
   }, 30_000);
 });
@@ -272,7 +273,7 @@ describe('a session that failed authentication is over (point 7b)', () => {
     const over = s.authFailures().recent.filter((e) => e.kind === 'session-over');
     expect(over).toHaveLength(1);
     expect(over[0]).toMatchObject({ devId: 'IMEI:LOOP', count: 51 });
-    expect(storeRows(s.store)).toEqual({ devices: 0, sessions: 0, messages: 0 });
+    expect(storeRows(sync(s.store))).toEqual({ devices: 0, sessions: 0, messages: 0 });
   });
 
   it('a stored session (client auth none, wrong client certificate) logs the first refused message once and counts the rest', async () => {
@@ -285,9 +286,9 @@ describe('a session that failed authentication is over (point 7b)', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await rawPost(respUri, r.exchanges[0]!.requestBytes, { 'content-type': 'application/vnd.syncml.dm+xml' }, { ca })).status);
     expect(new Set(statuses)).toEqual(new Set([403]));
-    const [session] = s.store.sessions();
+    const [session] = sync(s.store).sessions();
     expect(session).toMatchObject({ device: 'IMEI:NOCERT', state: 'failed', reason: 'no client certificate' });
-    const log = s.store.messages(session!.id);
+    const log = sync(s.store).messages(session!.id);
     expect(log.map((m) => m.httpStatus ?? m.direction)).toEqual(['in', 200, 403]);
     expect(log[2]!.error).toMatch(/later messages are refused: this one is logged, the next ones only counted/);
     expect(s.authFailures().recent.find((e) => e.kind === 'session-over')).toMatchObject({ count: 20 });

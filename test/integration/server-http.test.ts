@@ -14,6 +14,7 @@ import type { ItemCommand, Status } from '../../main/protocol/model.js';
 import { DmServer, type DmServerOptions } from '../../main/server/server.js';
 import type { ServerEvent } from '../../main/server/events.js';
 import { rawPost, TestClient, genericAlert } from '../helpers/dm-test-client.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,17 +46,17 @@ describe('sessions over HTTP', () => {
       // Answered in the client's encoding and media type.
       for (const ex of r.exchanges) expect(ex.headers['content-type']).toBe(mediaType);
       expect(r.exchanges[0]!.responseBytes[0]).toBe(encoding === 'wbxml' ? 0x02 : 0x3c);
-      const done = server.store.job(job.id)!;
+      const done = sync(server.store).job(job.id)!;
       expect(done).toMatchObject({ status: 'done', statusCode: 200, results: [{ uri: './DevInfo/Mod', format: 'chr', data: 'Model-Z' }] });
-      const sessions = server.store.sessions();
+      const sessions = sync(server.store).sessions();
       expect(sessions).toHaveLength(1);
       expect(sessions[0]).toMatchObject({ device: 'IMEI:100', state: 'done', encoding, messageCount: 4 });
       expect(done.sessionId).toBe(sessions[0]!.id);
       // Registry: DevInfo and the cached tree.
-      expect(server.store.device('IMEI:100')!.devInfo).toMatchObject({ DevId: 'IMEI:100', Mod: 'Model-Z' });
-      expect(server.store.tree('IMEI:100').find((t) => t.uri === './DevInfo/Mod')).toMatchObject({ data: 'Model-Z' });
+      expect(sync(server.store).device('IMEI:100')!.devInfo).toMatchObject({ DevId: 'IMEI:100', Mod: 'Model-Z' });
+      expect(sync(server.store).tree('IMEI:100').find((t) => t.uri === './DevInfo/Mod')).toMatchObject({ data: 'Model-Z' });
       // The log keeps the raw bytes and the decoded form of every message, in order.
-      const log = server.store.messages(sessions[0]!.id);
+      const log = sync(server.store).messages(sessions[0]!.id);
       expect(log.map((m) => m.direction)).toEqual(['in', 'out', 'in', 'out']);
       expect(Buffer.from(log[0]!.bytes).equals(Buffer.from(r.exchanges[0]!.requestBytes))).toBe(true);
       expect(Buffer.from(log[1]!.bytes).equals(Buffer.from(r.exchanges[0]!.responseBytes))).toBe(true);
@@ -81,7 +82,7 @@ describe('sessions over HTTP', () => {
     const pkg3 = `<?xml version='1.0' encoding='UTF-8'?><SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID><MsgID>2</MsgID><Target><LocURI>${server.url}</LocURI></Target><Source><LocURI>DMCtest</LocURI></Source></SyncHdr><SyncBody><Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>212</Data></Status><Status><CmdID>2</CmdID><MsgRef>1</MsgRef><CmdRef>${get.cmdID}</CmdRef><Cmd>Get</Cmd><Data>200</Data></Status><Results><CmdID>3</CmdID><MsgRef>1</MsgRef><CmdRef>${get.cmdID}</CmdRef><Item><Source><LocURI>./DevInfo/Mod</LocURI></Source><Meta><Format xmlns='syncml:metinf'>chr</Format></Meta><Data>libdmclient</Data></Item></Results><Final/></SyncBody></SyncML>`;
     const res2 = await rawPost(m.hdr.respURI!, Buffer.from(pkg3), { 'content-type': 'application/vnd.syncml+xml' });
     expect(res2.status).toBe(200);
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'libdmclient' }] });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'libdmclient' }] });
   });
 
   it('re-sends commands when the client refuses the server credentials, then completes (libdmclient check)', async () => {
@@ -92,15 +93,15 @@ describe('sessions over HTTP', () => {
     client.serverNonce = Buffer.from('first').toString('base64');
     const r = await client.runSession();
     expect(r.completed).toBe(true);
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
     expect(client.tree.get('./Vendor/Flag')!.data).toBe('on');
     // The client's last challenge is kept for the next session.
-    expect(server.store.device('IMEI:SC')!.auth.serverNonce).toBe(client.serverNonce);
+    expect(sync(server.store).device('IMEI:SC')!.auth.serverNonce).toBe(client.serverNonce);
     // With the wrong server secret the device never executes anything: the job fails with 401, it is not lost.
     const bad = new TestClient({ url: server.url, devId: 'IMEI:SC2', serverCred: { name: 'dmw', secret: 'other', type: 'md5' }, tree: { './Vendor/Flag': { format: 'chr', data: 'off' } } });
     const { job: j2 } = await server.addJob('IMEI:SC2', { kind: 'replace', uri: './Vendor/Flag', value: 'on' });
     await bad.runSession();
-    expect(server.store.job(j2.id)).toMatchObject({ status: 'failed', statusCode: 401 });
+    expect(sync(server.store).job(j2.id)).toMatchObject({ status: 'failed', statusCode: 401 });
     expect(bad.tree.get('./Vendor/Flag')!.data).toBe('off');
   });
 
@@ -123,12 +124,12 @@ describe('sessions over HTTP', () => {
       const r2 = await right.runSession();
       expect(r2.error).toBeUndefined();
       expect(r2.completed).toBe(true);
-      expect(server.store.job(job.id)!.status).toBe('done');
+      expect(sync(server.store).job(job.id)!.status).toBe('done');
       if (type === 'md5') expect(r2.headerCodes.slice(0, 2)).toEqual([401, 212]); // no nonce yet, then in
       if (type === 'hmac') expect(new Set(r2.headerCodes.slice(1))).toEqual(new Set([200]));
       if (type !== 'basic') {
         // The nonce for the next session is stored for the device, and the client uses it straight away.
-        expect(server.store.device(`IMEI:${type}`)!.auth.clientNonce).toBe(right.clientNonce);
+        expect(sync(server.store).device(`IMEI:${type}`)!.auth.clientNonce).toBe(right.clientNonce);
         const r3 = await right.runSession();
         expect(r3.completed).toBe(true);
         expect(r3.headerCodes[0]).toBe(type === 'md5' ? 212 : 200);
@@ -157,10 +158,10 @@ describe('sessions over HTTP', () => {
       // Server -> client: every message within the client's MaxMsgSize, the object intact.
       for (const ex of r.exchanges) expect(ex.responseBytes.length).toBeLessThanOrEqual(3000);
       expect(Buffer.from(client.tree.get('./FW/Package')!.data as Uint8Array).equals(Buffer.from(blob))).toBe(true);
-      expect(server.store.job(put.id)).toMatchObject({ status: 'done', statusCode: 200 });
+      expect(sync(server.store).job(put.id)).toMatchObject({ status: 'done', statusCode: 200 });
       // Client -> server: chunks within the server's MaxMsgSize, assembled.
       for (const ex of r.exchanges) expect(ex.requestBytes.length).toBeLessThanOrEqual(4096);
-      expect(server.store.job(get.id)).toMatchObject({ status: 'done', results: [{ uri: './Log/Big', data: log }] });
+      expect(sync(server.store).job(get.id)).toMatchObject({ status: 'done', results: [{ uri: './Log/Big', data: log }] });
       expect(r.exchanges.length).toBeGreaterThan(20);
     });
   }
@@ -184,12 +185,12 @@ describe('sessions over HTTP', () => {
     expect(st1.map((c) => [c.cmdRef, c.data])).toEqual([['2', '213']]);
     expect(first.body.commands.some((c) => c.kind === 'Alert' && c.data === '1222')).toBe(true);
     expect(first.body.final).toBe(false);
-    expect(server.store.tree('IMEI:CLO').find((t) => t.uri === './Vendor/BootLog')).toBeUndefined();
+    expect(sync(server.store).tree('IMEI:CLO').find((t) => t.uri === './Vendor/BootLog')).toBeUndefined();
 
     const second = await post(first.hdr.respURI!, msg(2, first.hdr.respURI!, `<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>${chunk(2, log.slice(5000), {})}`, true));
     expect(second.body.commands.filter((c): c is Status => c.kind === 'Status' && c.cmd === 'Replace').map((c) => c.data)).toEqual(['200']);
-    expect(server.store.tree('IMEI:CLO').find((t) => t.uri === './Vendor/BootLog')).toMatchObject({ format: 'chr', data: log });
-    const [session] = server.store.sessions({ device: 'IMEI:CLO' });
+    expect(sync(server.store).tree('IMEI:CLO').find((t) => t.uri === './Vendor/BootLog')).toMatchObject({ format: 'chr', data: log });
+    const [session] = sync(server.store).sessions({ device: 'IMEI:CLO' });
     expect(session).toMatchObject({ state: 'done', messageCount: 4 });
   });
 
@@ -198,12 +199,12 @@ describe('sessions over HTTP', () => {
     const { job } = await server.addJob('IMEI:FUMO', { kind: 'exec', uri: './FUMO/Update', correlator: 'corr-1' });
     const client = new TestClient({ url: server.url, devId: 'IMEI:FUMO', tree: { './FUMO/Update': { format: 'node', data: '' } } });
     await client.runSession();
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', statusCode: 200 });
     const seen: ServerEvent[] = [];
     server.bus.subscribe((e) => seen.push(e));
     await client.runSession({ extra: [genericAlert('1226', { source: './FUMO/Update', type: 'org.openmobilealliance.dm.firmwareupdate.update', data: '200' }, 'corr-1')] });
-    expect(server.store.alerts('IMEI:FUMO')).toHaveLength(1);
-    expect(server.store.job(job.id)!.results).toEqual([{ uri: './FUMO/Update', format: 'chr', data: '200', type: 'org.openmobilealliance.dm.firmwareupdate.update' }]);
+    expect(sync(server.store).alerts('IMEI:FUMO')).toHaveLength(1);
+    expect(sync(server.store).job(job.id)!.results).toEqual([{ uri: './FUMO/Update', format: 'chr', data: '200', type: 'org.openmobilealliance.dm.firmwareupdate.update' }]);
     expect(seen.some((e) => e.type === 'alert' && e.alert.correlator === 'corr-1')).toBe(true);
   });
 
@@ -237,9 +238,9 @@ describe('bad input', () => {
     const res = await rawPost(server.url, garbage, { 'content-type': 'application/vnd.syncml.dm+wbxml' });
     expect(res.status).toBe(400);
     expect(Buffer.from(res.body).toString()).toMatch(/malformed SyncML DM message: neither WBXML nor XML/);
-    const s = server.store.sessions()[0]!;
+    const s = sync(server.store).sessions()[0]!;
     expect(s.state).toBe('rejected');
-    const logged = server.store.messages(s.id)[0]!;
+    const logged = sync(server.store).messages(s.id)[0]!;
     expect(Array.from(logged.bytes)).toEqual(Array.from(garbage));
     expect(logged.error).toMatch(/neither WBXML nor XML/);
     // Truncated WBXML too.
@@ -247,7 +248,7 @@ describe('bad input', () => {
     expect(trunc.status).toBe(400);
     // Nothing crashed, no job lost: a real session still completes the job.
     expect((await new TestClient({ url: server.url, devId: 'IMEI:BAD' }).runSession()).completed).toBe(true);
-    expect(server.store.job(job.id)!.status).toBe('done');
+    expect(sync(server.store).job(job.id)!.status).toBe('done');
   });
 
   it('a readable SyncHdr with a broken body gets a SyncML status 400 in the client encoding', async () => {
@@ -257,9 +258,9 @@ describe('bad input', () => {
     expect(res.status).toBe(200);
     const reply = decodeMessage(res.body);
     expect(reply.ok && reply.value.message.body.commands[0]).toMatchObject({ kind: 'Status', cmd: 'SyncHdr', cmdRef: '0', msgRef: '1', data: '400' });
-    const s = server.store.sessions()[0]!;
+    const s = sync(server.store).sessions()[0]!;
     expect(s).toMatchObject({ device: 'IMEI:HB', state: 'rejected' });
-    const [inMsg, outMsg] = server.store.messages(s.id);
+    const [inMsg, outMsg] = sync(server.store).messages(s.id);
     expect(inMsg!.error).toMatch(/Alert has no CmdID/);
     expect(Buffer.from(inMsg!.bytes).toString()).toBe(body);
     expect(outMsg!.direction).toBe('out');
@@ -283,9 +284,9 @@ describe('bad input', () => {
     expect(chunked).toBe(413);
     const wrongType = await rawPost(server.url, Buffer.from('<SyncML/>'), { 'content-type': 'text/plain' });
     expect(wrongType.status).toBe(415);
-    const rejected = server.store.sessions().filter((s) => s.state === 'rejected');
+    const rejected = sync(server.store).sessions().filter((s) => s.state === 'rejected');
     expect(rejected).toHaveLength(3);
-    expect(server.store.messages(rejected.find((s) => s.reason?.includes('media type'))!.id)[0]!.bytes.length).toBe(9);
+    expect(sync(server.store).messages(rejected.find((s) => s.reason?.includes('media type'))!.id)[0]!.bytes.length).toBe(9);
     expect((await new TestClient({ url: server.url, devId: 'IMEI:OK' }).runSession()).completed).toBe(true);
   });
 
@@ -297,7 +298,7 @@ describe('bad input', () => {
       const m = decodeMessage(res.body);
       expect(m.ok && m.value.message.body.commands[0]).toMatchObject({ kind: 'Status', cmdRef: '0', data: '408' });
     }
-    expect(server.store.sessions().every((s) => s.state === 'rejected')).toBe(true);
+    expect(sync(server.store).sessions().every((s) => s.state === 'rejected')).toBe(true);
     const wrongPath = await rawPost(`${server.url}/elsewhere`, Buffer.from(body), { 'content-type': 'application/vnd.syncml.dm+xml' });
     expect(wrongPath.status).toBe(404);
   });
@@ -308,16 +309,16 @@ describe('bad input', () => {
     const client = new TestClient({ url: server.url, devId: 'IMEI:TO' });
     const r = await client.runSession({ maxExchanges: 1 }); // sends package 1, never answers package 2
     expect(r.error).toBe('too many exchanges');
-    expect(server.store.job(job.id)!.status).toBe('sent');
+    expect(sync(server.store).job(job.id)!.status).toBe('sent');
     await server.bus.next('session-ended', (e) => e.state === 'timeout', 5000);
-    expect(server.store.job(job.id)).toMatchObject({ status: 'queued', attempts: 1 });
-    expect(server.store.sessions()[0]).toMatchObject({ state: 'timeout' });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'queued', attempts: 1 });
+    expect(sync(server.store).sessions()[0]).toMatchObject({ state: 'timeout' });
     // The expired RespURI is unknown now.
     const late = await rawPost(r.exchanges[0]!.response!.hdr.respURI!, r.exchanges[0]!.requestBytes, { 'content-type': 'application/vnd.syncml.dm+xml' });
     const lateMsg = decodeMessage(late.body);
     expect(lateMsg.ok && (lateMsg.value.message.body.commands[0] as Status).data).toBe('200'); // closed session: answered, not processed
     expect((await client.runSession()).completed).toBe(true);
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', attempts: 2 });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', attempts: 2 });
   });
 
   it('refuses sessions beyond maxSessions with 503', async () => {
@@ -354,7 +355,7 @@ describe('notifier', () => {
     expect(received!.subarray(16, 18).toString('hex')).toBe('02e8'); // version 11, ui 2, server initiated
     expect(received!.subarray(24).toString()).toBe('dmw-lab');
     await session;
-    expect(server.store.job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'DMW Test' }] });
+    expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'DMW Test' }] });
   });
 });
 
@@ -375,10 +376,10 @@ describe('an internal error in the middle of a session', () => {
     const r = await new TestClient({ url: server.url, devId: 'IMEI:500' }).runSession();
     warn.mockRestore();
     expect(r.error).toMatch(/500/);
-    const after = server.store.job(job.id)!;
+    const after = sync(server.store).job(job.id)!;
     expect(after.status).toBe('unconfirmed');
     expect(after.error).toMatch(/no Status arrived: internal error: injected engine failure; decide: verify, resend or drop/);
-    expect(server.store.sessions()[0]).toMatchObject({ state: 'failed', reason: 'internal error: injected engine failure' });
+    expect(sync(server.store).sessions()[0]).toMatchObject({ state: 'failed', reason: 'internal error: injected engine failure' });
     expect(events.some((e) => e.type === 'job-unconfirmed' && e.job.id === job.id)).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ import type { Command } from '../../main/protocol/model.js';
 import { DmServer, type DmServerOptions } from '../../main/server/server.js';
 import type { ServerEvent } from '../../main/server/events.js';
 import { VirtualHandset, AAUTH_TYPE } from '../../main/client/index.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -36,7 +37,7 @@ async function lab(o: Partial<DmServerOptions> = {}, dir = mkdtempSync(path.join
 
 /** Job commands (not statuses, not the engine's own 1222/1223 alerts) in each server message of a session. */
 function serverCommands(server: DmServer, sessionId: number): { commands: Command[]; note: string | null }[] {
-  return server.store.messages(sessionId).filter((m) => m.direction === 'out').map((m) => {
+  return sync(server.store).messages(sessionId).filter((m) => m.direction === 'out').map((m) => {
     const d = decodeMessage(m.bytes);
     if (!d.ok) throw new Error(`logged message does not decode: ${d.error.message}`);
     return { commands: d.value.message.body.commands.filter((c) => c.kind !== 'Status' && !(c.kind === 'Alert' && ['1222', '1223'].includes(c.data ?? ''))), note: m.note };
@@ -63,8 +64,8 @@ describe('step control: one command per Step, within one open session', () => {
     // Nothing has gone out yet: the device's request is open, the log has its message only (after
     // the MD5 challenge exchange, which is never held: it carries no command).
     expect(server.steppingState(dev)).toMatchObject({ paused: true, held: { sessionId: h1.sessionId, next: { jobId: jobs[0]!.id }, pending: 3 } });
-    expect(server.store.messages(h1.sessionId).map((m) => m.direction)).toEqual(['in', 'out', 'in']);
-    expect(server.store.job(jobs[0]!.id)!.status).toBe('queued');
+    expect(sync(server.store).messages(h1.sessionId).map((m) => m.direction)).toEqual(['in', 'out', 'in']);
+    expect(sync(server.store).job(jobs[0]!.id)!.status).toBe('queued');
 
     heldNext = server.bus.next('session-held');
     expect(server.step(dev).released).toBe(true);
@@ -73,8 +74,8 @@ describe('step control: one command per Step, within one open session', () => {
     expect(h2.next).toMatchObject({ jobId: jobs[1]!.id, target: URIS[1] });
     expect(h2.pending).toBe(2);
     // The device's answer to the first command is stored while the second waits.
-    expect(server.store.job(jobs[0]!.id)).toMatchObject({ status: 'done', sessionId: h1.sessionId, results: [{ data: handset.model }] });
-    expect(server.store.job(jobs[1]!.id)!.status).toBe('queued');
+    expect(sync(server.store).job(jobs[0]!.id)).toMatchObject({ status: 'done', sessionId: h1.sessionId, results: [{ data: handset.model }] });
+    expect(sync(server.store).job(jobs[1]!.id)!.status).toBe('queued');
 
     heldNext = server.bus.next('session-held');
     expect(server.step(dev).released).toBe(true);
@@ -87,10 +88,10 @@ describe('step control: one command per Step, within one open session', () => {
     expect(server.steppingState(dev)).toMatchObject({ paused: false, held: null });
 
     // One session, every job done in it.
-    const sessions = server.store.sessions({ device: dev });
+    const sessions = sync(server.store).sessions({ device: dev });
     expect(sessions).toHaveLength(1);
     expect(sessions[0]).toMatchObject({ id: h1.sessionId, state: 'done' });
-    for (const j of jobs) expect(server.store.job(j.id)).toMatchObject({ status: 'done', statusCode: 200, sessionId: h1.sessionId });
+    for (const j of jobs) expect(sync(server.store).job(j.id)).toMatchObject({ status: 'done', statusCode: 200, sessionId: h1.sessionId });
 
     // The log: the challenge, then each server message carried one job command, in queue order; then
     // the closing statuses.
@@ -102,7 +103,7 @@ describe('step control: one command per Step, within one open session', () => {
     expect(out[2]!.note).toMatch(/released by Resume \(1 command\)/);
     expect(out[3]!.note).toBeNull();
     // Logged when it left: the answer's time is after the Step, its duration includes the hold.
-    const log = server.store.messages(h1.sessionId);
+    const log = sync(server.store).messages(h1.sessionId);
     expect(Date.parse(log[3]!.at)).toBeGreaterThanOrEqual(Date.parse(h1.at));
     expect(log[3]!.durationMs).toBeGreaterThanOrEqual(Date.parse(log[3]!.at) - Date.parse(h1.at));
 
@@ -134,7 +135,7 @@ describe('step control: one command per Step, within one open session', () => {
     server.bus.subscribe((e) => void (e.type === 'session-held' && holds++));
     expect((await handset.connect()).ok).toBe(true);
     expect(holds).toBe(0);
-    expect(server.store.job(job.id)!.status).toBe('done');
+    expect(sync(server.store).job(job.id)!.status).toBe('done');
     expect(server.steppingState(dev)).toMatchObject({ paused: true, credits: 0 });
   }, 30_000);
 
@@ -148,9 +149,9 @@ describe('step control: one command per Step, within one open session', () => {
     server.bus.subscribe((e) => void (e.type === 'session-released' && released.push(e.by)));
     const outcome = await handset.connect();
     expect(outcome.ok).toBe(true);
-    const [s] = server.store.sessions({ device: dev });
+    const [s] = sync(server.store).sessions({ device: dev });
     expect(s).toMatchObject({ state: 'done' });
-    for (const j of jobs) expect(server.store.job(j.id)).toMatchObject({ status: 'done', sessionId: s!.id });
+    for (const j of jobs) expect(sync(server.store).job(j.id)).toMatchObject({ status: 'done', sessionId: s!.id });
     const out = serverCommands(server, s!.id);
     expect(out.map((m) => m.commands.length)).toEqual([0, 1, 1, 0]);
     expect(out[1]!.note).toMatch(/the hold limit of 0\.1 s was reached, released by itself as one Step \(1 command\)/);
@@ -173,19 +174,19 @@ describe('step control: one command per Step, within one open session', () => {
     const h2 = await held;
     expect(server.abortSession(h2.sessionId)).toBe(true);
     await session;
-    expect(server.store.session(h1.sessionId)).toMatchObject({ state: 'aborted', reason: 'aborted by the server' });
+    expect(sync(server.store).session(h1.sessionId)).toMatchObject({ state: 'aborted', reason: 'aborted by the server' });
     expect(server.steppingState(dev).held).toBeNull();
     const out = serverCommands(server, h1.sessionId);
     expect(out.map((m) => m.commands.length)).toEqual([0, 1, 0]);
     expect(out[2]!.note).toMatch(/aborted while held \(Alert 1223, no command\)/);
-    const last = server.store.messages(h1.sessionId).filter((m) => m.direction === 'out').at(-1)!;
+    const last = sync(server.store).messages(h1.sessionId).filter((m) => m.direction === 'out').at(-1)!;
     expect(last.decoded).toMatch(/<Data>1223<\/Data>/);
-    expect(server.store.job(jobs[0]!.id)!.status).toBe('done');
+    expect(sync(server.store).job(jobs[0]!.id)!.status).toBe('done');
     // Never sent: back in the queue without an attempt counted, and it completes next time.
-    expect(server.store.job(jobs[1]!.id)).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(sync(server.store).job(jobs[1]!.id)).toMatchObject({ status: 'queued', attempts: 0 });
     server.resume(dev);
     expect((await handset.connect()).ok).toBe(true);
-    expect(server.store.job(jobs[1]!.id)!.status).toBe('done');
+    expect(sync(server.store).job(jobs[1]!.id)!.status).toBe('done');
   }, 30_000);
 
   it('server close while held answers the device (Alert 1223) instead of leaving it hanging; the job is queued again', async () => {
@@ -202,9 +203,9 @@ describe('step control: one command per Step, within one open session', () => {
     expect(outcome.roundTrips).toBe(2); // the MD5 challenge, then package 1 again: answered with 1223
     const again = await DmServer.start({ dataDir: dir, port: 0, host: '127.0.0.1' });
     cleanups.push(() => again.close());
-    expect(again.store.session(h.sessionId)).toMatchObject({ state: 'interrupted', reason: 'server shut down' });
-    expect(again.store.job(job.id)!.status).toBe('queued');
-    const last = again.store.messages(h.sessionId).at(-1)!;
+    expect(sync(again.store).session(h.sessionId)).toMatchObject({ state: 'interrupted', reason: 'server shut down' });
+    expect(sync(again.store).job(job.id)!.status).toBe('queued');
+    const last = sync(again.store).messages(h.sessionId).at(-1)!;
     expect(last).toMatchObject({ direction: 'out' });
     expect(last.note).toMatch(/server shut down while it was held/);
   }, 30_000);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { LabCa } from '../../main/server/ca.js';
 import { DmServer, type DmServerOptions } from '../../main/server/server.js';
 import { TestClient } from '../helpers/dm-test-client.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -60,7 +61,7 @@ describe('HTTPS and the lab CA', () => {
       expect(r.error).toBeUndefined();
       expect(r.completed).toBe(true);
       expect(r.exchanges[1]!.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/dm\/s\/\d+-[0-9a-f]+$/); // RespURI pins the session
-      expect(server.store.job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'TC-1' }] });
+      expect(sync(server.store).job(job.id)).toMatchObject({ status: 'done', results: [{ data: 'TC-1' }] });
     }
   });
 
@@ -72,7 +73,7 @@ describe('HTTPS and the lab CA', () => {
     const foreign = await other.issueDevice('IMEI:NC');
     const foreignClient = new TestClient({ url: server.url, devId: 'IMEI:NC', tls: { ca: server.ca!.certPem, cert: foreign.certPem, key: foreign.keyPem } });
     await expect(foreignClient.runSession()).rejects.toThrow();
-    expect(server.store.sessions()).toEqual([]);
+    expect(sync(server.store).sessions()).toEqual([]);
   });
 
   it('with optional client certificates, a device certificate must still name the device when required', async () => {
@@ -82,7 +83,7 @@ describe('HTTPS and the lab CA', () => {
     expect(r.headerCodes).toEqual([403]);
     const none = await new TestClient({ url: server.url, devId: 'IMEI:ME', tls: { ca: server.ca!.certPem } }).runSession();
     expect(none.headerCodes).toEqual([403]);
-    expect(server.store.sessions().map((s) => s.reason)).toEqual(['no client certificate', 'client certificate is for "IMEI:SOMEONE-ELSE", not "IMEI:ME"']);
+    expect(sync(server.store).sessions().map((s) => s.reason)).toEqual(['no client certificate', 'client certificate is for "IMEI:SOMEONE-ELSE", not "IMEI:ME"']);
   });
 
   it('plain server authentication over HTTPS without client certificates, with MD5 client auth', async () => {
@@ -90,6 +91,6 @@ describe('HTTPS and the lab CA', () => {
     const { job } = await server.addJob('IMEI:PLAIN', { kind: 'replace', uri: './Vendor/A', value: 'B' });
     const r = await new TestClient({ url: server.url, devId: 'IMEI:PLAIN', auth: { type: 'md5', name: 'lab', secret: 'pw' }, tls: { ca: server.ca!.certPem }, tree: { './Vendor/A': { format: 'chr', data: '' } } }).runSession();
     expect(r.completed).toBe(true);
-    expect(server.store.job(job.id)!.status).toBe('done');
+    expect(sync(server.store).job(job.id)!.status).toBe('done');
   });
 });

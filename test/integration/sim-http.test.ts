@@ -21,6 +21,7 @@ import {
   VirtualHandset, HandsetPool, createFleet, isValidImeiDevId, AAUTH_TYPE,
   type HandsetEvent, type HandsetOptions,
 } from '../../main/client/index.js';
+import { sync } from '../helpers/sync-store.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -72,7 +73,7 @@ describe('handset <-> DmServer over HTTP', () => {
     const s = await server({ clientAuth: type, defaultClientCred: { name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'srvpw' }, serverAuth: type });
     const { h, events } = await handset({ encoding, accounts: [account(s, type)], device: { mod: 'Lab Phone 9' } });
     const { job } = await s.addJob(h.devId, { kind: 'get', uri: './DevInfo/Mod' });
-    const sessionsBefore = s.store.sessions({ device: h.devId }).length;
+    const sessionsBefore = sync(s.store).sessions({ device: h.devId }).length;
 
     const r = await h.connect();
     expect(r.error).toBeUndefined();
@@ -81,10 +82,10 @@ describe('handset <-> DmServer over HTTP', () => {
     // basic: accepted at once (212); MD5/HMAC: no nonce yet, so one challenge first
     expect(r.headerCodes[0]).toBe(type === 'basic' ? 212 : 401);
     expect(r.headerCodes.slice(1)).toEqual(type === 'basic' ? [200] : type === 'md5' ? [212, 200] : [200, 200]);
-    const done = s.store.job(job.id)!;
+    const done = sync(s.store).job(job.id)!;
     expect(done).toMatchObject({ status: 'done', statusCode: 200, results: [{ uri: './DevInfo/Mod', data: 'Lab Phone 9' }] });
     // one server session (the 401 retry is part of it), in our encoding
-    const sessions = s.store.sessions({ device: h.devId });
+    const sessions = sync(s.store).sessions({ device: h.devId });
     expect(sessions.length - sessionsBefore).toBe(1);
     expect(sessions[0]).toMatchObject({ state: 'done', encoding });
     // every message went in the chosen encoding; the HMAC header travels with each of ours and theirs
@@ -128,8 +129,8 @@ describe('handset <-> DmServer over HTTP', () => {
     expect(h.tree.lookup('./Vendor/Config')!.value).toBe(big);
     expect(r.log.filter((e) => e.cmd === 'Replace' && e.status === 213).length).toBeGreaterThan(10);
     expect(r.log.find((e) => e.cmd === 'Replace' && e.status === 200)?.target).toBe('./Vendor/Config');
-    expect(s.store.job(put.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
-    const got = s.store.job(get.job.id)!;
+    expect(sync(s.store).job(put.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    const got = sync(s.store).job(get.job.id)!;
     expect(got).toMatchObject({ status: 'done', statusCode: 200 });
     expect(got.results[0]!.encoding).toBe('b64');
     expect(createHash('sha256').update(Buffer.from(got.results[0]!.data!, 'base64')).digest('hex')).toBe(createHash('sha256').update(firmware).digest('hex'));
@@ -157,8 +158,8 @@ describe('handset <-> DmServer over HTTP', () => {
       const r = await h.connect();
       expect(r.error, what).toBeUndefined();
       expect(r.roundTrips, what).toBeLessThan(100);
-      for (const { job } of jobs) expect(s.store.job(job.id)?.status, `${what}: job ${job.target}`).toBe('done');
-      expect(s.store.job(jobs[2]!.job.id)!.results[0]!.data, what).toBe('log line\n'.repeat(300));
+      for (const { job } of jobs) expect(sync(s.store).job(job.id)?.status, `${what}: job ${job.target}`).toBe('done');
+      expect(sync(s.store).job(jobs[2]!.job.id)!.results[0]!.data, what).toBe('log line\n'.repeat(300));
       expect(h.tree.lookup('./Vendor/Mode')!.value, what).toBe('on');
       for (const m of bytesOut(events)) expect(m.bytes.length, what).toBeLessThanOrEqual(size);
     }
@@ -174,7 +175,7 @@ describe('handset <-> DmServer over HTTP', () => {
     expect(h1.tree.lookup('./Vendor/Mode')!.value).toBe('turbo');
     expect(r1.serverAuthRefusals).toBeGreaterThan(0);
     expect(r1.log.every((e) => e.status === 407)).toBe(true);
-    expect(s1.store.job(j1.job.id)).toMatchObject({ status: 'failed', statusCode: 407 });
+    expect(sync(s1.store).job(j1.job.id)).toMatchObject({ status: 'failed', statusCode: 407 });
 
     // wrong secret: 401 with a challenge; the server re-sends (twice), is refused each time
     const s2 = await server({ clientAuth: 'none', serverCred: { name: 'dmw', secret: 'not-it' } });
@@ -185,7 +186,7 @@ describe('handset <-> DmServer over HTTP', () => {
     expect(h2.tree.lookup('./Vendor/Mode')!.value).toBe('turbo');
     expect(r2.log.length).toBeGreaterThanOrEqual(3);
     expect(r2.log.every((e) => e.status === 401)).toBe(true);
-    expect(s2.store.job(j2.job.id)).toMatchObject({ status: 'failed', statusCode: 401 });
+    expect(sync(s2.store).job(j2.job.id)).toMatchObject({ status: 'failed', statusCode: 401 });
 
     // the right secret, but the server starts with basic while we want MD5: one 401 + challenge, then it switches
     const s3 = await server({ clientAuth: 'none', serverCred: { name: 'dmw', secret: 'expected' }, serverAuth: 'basic' });
@@ -195,7 +196,7 @@ describe('handset <-> DmServer over HTTP', () => {
     const r3 = await h3.connect();
     expect(r3.serverAuthRefusals).toBe(1);
     expect(h3.tree.lookup('./Vendor/Mode')!.value).toBe('eco');
-    expect(s3.store.job(j3.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(s3.store).job(j3.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
   });
 
   it('gives up on its own credentials after the retries: wrong client secret', async () => {
@@ -215,8 +216,8 @@ describe('handset <-> DmServer over HTTP', () => {
     const b = await s.addJob(no.devId, { kind: 'alert', alert: 'confirm', text: 'Install?', options: { DR: 1 } });
     expect((await yes.connect()).ok).toBe(true);
     expect((await no.connect()).ok).toBe(true);
-    expect(s.store.job(a.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
-    expect(s.store.job(b.job.id)).toMatchObject({ status: 'done', statusCode: 304 });
+    expect(sync(s.store).job(a.job.id)).toMatchObject({ status: 'done', statusCode: 200 });
+    expect(sync(s.store).job(b.job.id)).toMatchObject({ status: 'done', statusCode: 304 });
   });
 
   it('two DMAcc accounts on one handset talk to two servers; each server sees only what its ACLs allow', async () => {
@@ -236,12 +237,12 @@ describe('handset <-> DmServer over HTTP', () => {
     const ra = await h.connect({ serverId: 'srvA' });
     const rb = await h.connect({ serverId: 'srvB' });
     expect([ra.ok, rb.ok]).toEqual([true, true]);
-    expect(a.store.job(ja.job.id)).toMatchObject({ status: 'done', results: [{ data: 'srvA' }] });
-    expect(b.store.job(jb.job.id)).toMatchObject({ status: 'failed', statusCode: 425 });
-    expect(b.store.job(jb2.job.id)).toMatchObject({ status: 'done', results: [{ data: h.devId }] });
+    expect(sync(a.store).job(ja.job.id)).toMatchObject({ status: 'done', results: [{ data: 'srvA' }] });
+    expect(sync(b.store).job(jb.job.id)).toMatchObject({ status: 'failed', statusCode: 425 });
+    expect(sync(b.store).job(jb2.job.id)).toMatchObject({ status: 'done', results: [{ data: h.devId }] });
     // each server saw one session of this handset, authenticated its own way
-    expect(a.store.sessions({ device: h.devId })[0]).toMatchObject({ state: 'done', authType: 'md5' });
-    expect(b.store.sessions({ device: h.devId })[0]).toMatchObject({ state: 'done', authType: 'hmac' });
+    expect(sync(a.store).sessions({ device: h.devId })[0]).toMatchObject({ state: 'done', authType: 'md5' });
+    expect(sync(b.store).sessions({ device: h.devId })[0]).toMatchObject({ state: 'done', authType: 'hmac' });
     expect(await h.connect({ serverId: 'srvC' })).toMatchObject({ ok: false, error: 'no DMAcc account for ServerID "srvC"' });
   });
 
@@ -292,7 +293,7 @@ describe('server-initiated sessions: HttpNotifier -> package #0 endpoint', () =>
     const m = decodeMessage(pkg1.bytes);
     expect(m.ok && m.value.message.body.commands[0]).toMatchObject({ kind: 'Alert', data: '1200' });
     expect(m.ok && m.value.message.hdr.sessionID).toBe((start as { sessionId: string }).sessionId);
-    expect(s.store.sessions({ device: h!.devId })[0]!.dmSessionId).toBe((start as { sessionId: string }).sessionId);
+    expect(sync(s.store).sessions({ device: h!.devId })[0]!.dmSessionId).toBe((start as { sessionId: string }).sessionId);
   });
 
   it('refuses package #0 signed with other credentials (HTTP 401 to the notifier) and starts no session', async () => {
@@ -323,7 +324,7 @@ describe('HTTPS', () => {
     const j = await s.addJob(devId, { kind: 'get', uri: './DevInfo/Mod' });
     const r = await h.connect();
     expect(r.error).toBeUndefined();
-    expect(s.store.job(j.job.id)).toMatchObject({ status: 'done', results: [{ data: 'AM-X1' }] });
+    expect(sync(s.store).job(j.job.id)).toMatchObject({ status: 'done', results: [{ data: 'AM-X1' }] });
 
     // no client certificate: the TLS handshake is refused
     const { h: anon } = await handset({ tls: { ca: ca.certPem }, device: { devId }, accounts: [account(s, 'basic')] });
@@ -358,14 +359,14 @@ describe('fleet (the Devices view)', () => {
     for (const deadline = Date.now() + 10_000; fleet.list().some((x) => x.sessions < 1) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 10));
     const list = fleet.list();
     expect(list.map((x) => [x.model, x.running, x.sessions, x.lastError])).toEqual([['Fleet-1', true, 1, null], ['Fleet-1', true, 1, null]]);
-    const dev = s.store.device(added[0]!.devId)!;
+    const dev = sync(s.store).device(added[0]!.devId)!;
     expect(dev.notifyUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/notify\//);
     expect(dev.clientCred?.name).toBe(added[0]!.devId);
 
     const j = await s.addJob(added[0]!.devId, { kind: 'get', uri: './DevInfo/Mod' }, { notify: true });
     expect(j.notified?.ok).toBe(true);
     await s.bus.next('job-done', (e) => e.job.id === j.job.id);
-    expect(s.store.job(j.job.id)).toMatchObject({ status: 'done', results: [{ data: 'Fleet-1' }] });
+    expect(sync(s.store).job(j.job.id)).toMatchObject({ status: 'done', results: [{ data: 'Fleet-1' }] });
     await fleet.connect(added[1]!.devId);
     await fleet.stop(added[1]!.devId);
     expect(fleet.list()[1]!.running).toBe(false);
@@ -396,6 +397,6 @@ describe('fleet (the Devices view)', () => {
     const j = await second.addJob(x!.devId, { kind: 'get', uri: './DevInfo/DevId' }, { notify: true });
     expect(j.notified?.ok).toBe(true);
     await second.bus.next('job-done', (e) => e.job.id === j.job.id);
-    expect(second.store.job(j.job.id)).toMatchObject({ status: 'done', results: [{ data: x!.devId }] });
+    expect(sync(second.store).job(j.job.id)).toMatchObject({ status: 'done', results: [{ data: x!.devId }] });
   });
 });

@@ -19,6 +19,7 @@ import type { JobSpec } from '../../main/server/types.js';
 import { checkLoggedSession } from '../../main/judge/index.js';
 import { createDeviceTree } from '../../main/tree/mos.js';
 import { codes, runPkg } from '../helpers/dm-package.js';
+import { sync } from '../helpers/sync-store.js';
 
 const BYTES = new Uint8Array([0, 1, 2, 255, 0x3c, 0x26]);
 
@@ -83,9 +84,9 @@ async function run(encoding: Encoding, jobs: (h: VirtualHandset) => JobSpec[], o
   const ids: number[] = [];
   for (const spec of jobs(h)) ids.push((await s.addJob(h.devId, spec)).job.id);
   expect((await h.connect()).ok).toBe(true);
-  const all = s.store.jobs({ device: h.devId });
+  const all = sync(s.store).jobs({ device: h.devId });
   const results = ids.map((id) => all.find((j) => j.id === id)!);
-  const findings = s.store.sessions({ device: h.devId }).flatMap((ss) => checkLoggedSession(s.store.messages(ss.id)));
+  const findings = sync(s.store).sessions({ device: h.devId }).flatMap((ss) => checkLoggedSession(sync(s.store).messages(ss.id)));
   return { h, results, findings };
 }
 
@@ -183,6 +184,6 @@ describe('the server reading b64 from other peers', () => {
     };
     const first = await post(s.url, msg(1, s.url, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>${piece(2, 'AAEC/z', { size: 12, more: true })}`, false));
     await post(first.hdr.respURI!, msg(2, first.hdr.respURI!, `<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>${piece(2, 'wmBw==', {})}`, true));
-    expect(s.store.tree('IMEI:B64').find((t) => t.uri === './Vendor/Dump')).toMatchObject({ format: 'bin', data: 'AAEC/zwmBw==', encoding: 'b64' });
+    expect(sync(s.store).tree('IMEI:B64').find((t) => t.uri === './Vendor/Dump')).toMatchObject({ format: 'bin', data: 'AAEC/zwmBw==', encoding: 'b64' });
   });
 });

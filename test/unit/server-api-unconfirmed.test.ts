@@ -13,6 +13,7 @@ import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig, publicJob } from '../../main/server/api/index.js';
 import { TestClient } from '../helpers/dm-test-client.js';
 import { sseReader, type StreamEvent } from '../helpers/dmw-servers.js';
+import { sync } from '../helpers/sync-store.js';
 
 const OP = 'operator-token-0123456789';
 const PEER = 'peer-token-srvB-0123456789';
@@ -99,14 +100,14 @@ describe('unconfirmed jobs and POST /jobs/{id}/decision', () => {
     await goQuiet(server);
     const e = await event;
     expect(e.job).toMatchObject({ id, status: 'unconfirmed', attempts: 1, error: expect.stringMatching(/^sent in session \d+, no Status arrived: session timeout \(no message for \d+ s\); decide: verify, resend or drop$/) });
-    expect(server.store.queuedJobSpecs(DEV)).toEqual([]);
+    expect(sync(server.store).queuedJobSpecs(DEV)).toEqual([]);
     const streamed = await until(() => stream.find((x) => x.event === 'job-unconfirmed'));
     expect(streamed.data).toMatchObject({ type: 'job-unconfirmed', job: publicJob(e.job) });
     // A peer does not see the operator's job.
     expect(peerStream.some((x) => x.event === 'job-unconfirmed')).toBe(false);
 
     const listed = await call('GET', `/api/v1/jobs?status=unconfirmed&device=${encodeURIComponent(DEV)}`);
-    expect(listed).toMatchObject({ status: 200, json: [publicJob(server.store.job(id)!)] });
+    expect(listed).toMatchObject({ status: 200, json: [publicJob(sync(server.store).job(id)!)] });
     expect(listed.json[0]).toMatchObject({ status: 'unconfirmed', onUnconfirmed: 'ask' });
 
     // Who may decide, and what is refused.
@@ -119,7 +120,7 @@ describe('unconfirmed jobs and POST /jobs/{id}/decision', () => {
 
     const decided = await call('POST', `/api/v1/jobs/${id}/decision`, { action: 'verify' });
     expect(decided).toMatchObject({ status: 200, json: { id, status: 'queued', verify: true, error: null } });
-    expect(server.store.queuedJobSpecs(DEV)).toEqual([{ id, spec: { kind: 'replace', uri: './Lab/R', value: 'new' }, verify: true }]);
+    expect(sync(server.store).queuedJobSpecs(DEV)).toEqual([{ id, spec: { kind: 'replace', uri: './Lab/R', value: 'new' }, verify: true }]);
     const twice = await call('POST', `/api/v1/jobs/${id}/decision`, { action: 'drop' });
     expect(twice).toMatchObject({ status: 409, json: { error: { code: 'conflict', field: 'id', message: `job ${id} is queued, not unconfirmed: verify, resend and drop are for jobs whose command went out without an answer` } } });
   });

@@ -19,6 +19,7 @@ import { processPackage } from '../../main/tree/processor/index.js';
 import { TestClient } from '../helpers/dm-test-client.js';
 import { pkg, codes } from '../helpers/dm-package.js';
 import { sseReader } from '../helpers/dmw-servers.js';
+import { sync } from '../helpers/sync-store.js';
 
 const OP = 'operator-token-0123456789';
 const PEER = 'peer-token-srvB-0123456789';
@@ -199,7 +200,7 @@ describe('devices', () => {
     expect(put.status).toBe(200);
     expect(put.json).toMatchObject({ devId: 'IMEI:NEW', notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW', ownClientCred: true });
     expect(JSON.stringify(put.json)).not.toMatch(/own-secret-1/);
-    expect(server.store.device('IMEI:NEW')).toMatchObject({ notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW', clientCred: { name: 'own', secret: 'own-secret-1' } });
+    expect(sync(server.store).device('IMEI:NEW')).toMatchObject({ notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW', clientCred: { name: 'own', secret: 'own-secret-1' } });
     // null goes back to the lab default; what is not given stays.
     const back = await call('PUT', at, { body: { clientCred: null } });
     expect(back.json).toMatchObject({ ownClientCred: false, notifyUrl: 'http://127.0.0.1:9/notify/IMEI%3ANEW' });
@@ -209,7 +210,7 @@ describe('devices', () => {
     expect((await call('PUT', at, { body: {} })).json.error).toMatchObject({ status: 400, code: 'invalid', message: expect.stringMatching(/give notifyUrl, clientCred or both/) });
     expect((await call('PUT', at, { body: { notifyUrl: 'http://x/', extra: 1 } })).json.error).toMatchObject({ status: 400, field: 'extra' });
     expect((await call('PUT', at, { token: PEER, body: { notifyUrl: 'http://x/' } })).json.error).toMatchObject({ status: 403, code: 'forbidden' });
-    expect(server.store.device('IMEI:NEW')!.notifyUrl).toBeUndefined();
+    expect(sync(server.store).device('IMEI:NEW')!.notifyUrl).toBeUndefined();
   });
 });
 
@@ -221,7 +222,7 @@ describe('jobs, results and events', () => {
     const add = await call('POST', '/api/v1/jobs', { body: { device: 'IMEI:API1', spec: { kind: 'get', uri: './DevInfo/Mod' } } });
     expect(add.status).toBe(201);
     expect(add.headers.get('location')).toBe(`/api/v1/jobs/${add.json.job.id}`);
-    expect(add.json.job).toEqual(publicJob(server.store.job(add.json.job.id)!));
+    expect(add.json.job).toEqual(publicJob(sync(server.store).job(add.json.job.id)!));
 
     const client = new TestClient({ url: server.url, devId: 'IMEI:API1', devInfo: { Mod: 'Lab Phone 9' } });
     const r = await client.runSession({ extra: [{ kind: 'Alert', cmdID: '', data: '1226', items: [{ source: { locURI: './Vendor/Fw' }, meta: { type: 'org.example.fw', format: 'chr' }, data: { kind: 'text', text: 'ok' } }] } as Command] });
@@ -235,7 +236,7 @@ describe('jobs, results and events', () => {
     expect(sse.events.some((e) => e.event === 'job-sent')).toBe(false); // filtered by types=
 
     const list = await call('GET', '/api/v1/jobs?device=IMEI%3AAPI1');
-    expect(list.json).toEqual(server.store.jobs({ device: 'IMEI:API1' }).map(publicJob));
+    expect(list.json).toEqual(sync(server.store).jobs({ device: 'IMEI:API1' }).map(publicJob));
     expect(await call('GET', `/api/v1/jobs/${add.json.job.id}`)).toMatchObject({ status: 200, json: done.data.job });
     expect((await call('GET', '/api/v1/jobs/999')).json.error).toMatchObject({ status: 404, code: 'unknown-job', field: 'id' });
     const devs = await call('GET', '/api/v1/devices');
@@ -282,7 +283,7 @@ describe('jobs, results and events', () => {
     const jobEvents = sse.events.filter((e) => e.event === 'job-done' || e.event === 'job-sent');
     expect(jobEvents.map((e) => e.event)).toEqual(['job-sent', 'job-done']);
     expect(new Set(jobEvents.map((e) => e.data.job?.id ?? e.data.jobId))).toEqual(new Set([ok.json.job.id]));
-    expect(server.store.job(opJob.json.job.id)!.status).toBe('done');
+    expect(sync(server.store).job(opJob.json.job.id)!.status).toBe('done');
     expect(await call('DELETE', '/api/v1/grants?peer=srvB&device=IMEI%3AG1')).toMatchObject({ status: 200 });
     expect((await call('GET', '/api/v1/devices', { token: PEER })).json).toEqual([]);
   });

@@ -18,6 +18,7 @@ import { decodeMessage } from '../../main/protocol/codec.js';
 import { STATUS_CODES, describeStatus, statusClass, statusMeaning, statusTooltip } from '../../main/protocol/status-codes.js';
 import { formatSession } from '../../main/cli/session.js';
 import { statusesOf } from '../../main/cli/session-statuses.js';
+import { sync } from '../helpers/sync-store.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
@@ -78,16 +79,16 @@ async function codesOfRun(o: { jobs: (h: VirtualHandset) => JobSpec[]; handset?:
   // The SyncHdr codes the handset got (a refused login is not kept in the session log).
   const codes = { in: new Set<string>(), out: new Set<string>(outcome.headerCodes.map(String)) };
   // Every session of the run (a refused login may not be tied to the device).
-  const sessions = s.store.sessions({ limit: 100 });
+  const sessions = sync(s.store).sessions({ limit: 100 });
   for (const ss of sessions) {
-    for (const m of s.store.messages(ss.id)) {
+    for (const m of sync(s.store).messages(ss.id)) {
       const d = decodeMessage(m.bytes);
       if (!d.ok) continue;
       for (const c of d.value.message.body.commands) if (c.kind === 'Status') codes[m.direction].add(c.data.trim());
     }
   }
   const first = sessions[sessions.length - 1];
-  return { codes, show: first ? formatSession(first, s.store.messages(first.id)) : '' };
+  return { codes, show: first ? formatSession(first, sync(s.store).messages(first.id)) : '' };
 }
 
 function leaf(h: VirtualHandset, uri: string, value: string | Uint8Array, format = 'chr', acl = 'Add=*&Delete=*&Exec=*&Get=*&Replace=*'): void {

@@ -56,7 +56,7 @@ export async function runConformance(opts: RunOptions): Promise<PlanResult> {
   const now = opts.now ?? Date.now;
   const server = opts.server;
   if (ScriptedSessions.of(server).isAttached(opts.device)) throw new Error(`a conformance run is already driving device "${opts.device}" on this server`);
-  const stored = server.store.device(opts.device);
+  const stored = await server.store.device(opts.device);
   const clientCred = opts.clientCred ?? stored?.clientCred ?? server.config.defaultClientCred;
   const env: CaseEnv = {
     devId: opts.device,
@@ -232,7 +232,7 @@ async function runCase(c: ConformanceCase, env: CaseEnv, opts: RunOptions, now: 
   const evidence: EvidenceSession[] = [];
   const rules = new Set<string>();
   for (const id of sessions) {
-    const msgs = server.store.messages(id);
+    const msgs = await server.store.messages(id);
     evidence.push({ sessionId: id, messages: msgs.map((m) => ({ seq: m.seq, direction: m.direction, at: Date.parse(m.at), xml: m.decoded ?? '', size: m.bytes.length })) });
     const fromDevice = new Set(msgs.filter((m) => m.direction === 'in').map((m) => m.seq));
     for (const f of checkLoggedSession(msgs)) {
@@ -294,7 +294,7 @@ async function askForSession(opts: RunOptions, server: DmServer): Promise<{ done
       .then((v) => (typeof v === 'object' && v !== null && typeof (v as { failure?: unknown }).failure === 'string' ? (v as { failure: string }).failure : undefined), () => undefined);
     return { done };
   }
-  const dev = server.store.device(opts.device);
+  const dev = await server.store.device(opts.device);
   if (dev?.notifyUrl) {
     const r = await server.notify(opts.device);
     opts.onProgress?.({ kind: 'waiting', device: opts.device, notified: r.ok, ...(r.ok ? {} : { detail: `package #0 to ${dev.notifyUrl} failed: ${r.detail}` }) });

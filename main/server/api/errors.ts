@@ -7,7 +7,7 @@ import type { z } from 'zod';
 export type ApiErrorCode =
   | 'unauthorized' | 'forbidden' | 'not-found' | 'method-not-allowed' | 'bad-json' | 'invalid'
   | 'unsupported-media-type' | 'too-large' | 'unknown-device' | 'unknown-job' | 'unknown-peer' | 'unknown-delegation'
-  | 'conflict' | 'peer-failed' | 'internal';
+  | 'conflict' | 'peer-failed' | 'internal' | 'unavailable';
 
 export interface ApiErrorBody {
   error: { status: number; code: ApiErrorCode; message: string; field?: string; details?: { field: string; message: string }[] };

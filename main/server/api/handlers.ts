@@ -5,7 +5,7 @@
  */
 import { JobSpecError, parseJobSpec } from '../jobs.js';
 import { resolveUnconfirmedPolicy } from '../unconfirmed.js';
-import { JobDecisionError } from '../../store/server-store.js';
+import { JobDecisionError } from '../../store/types.js';
 import type { JobSpec } from '../types.js';
 import { deviceIdProblem } from '../device-id.js';
 import { checkDelegableSubtree, jobUris, withinSubtrees, type Federation } from '../federation.js';
@@ -41,11 +41,11 @@ function idParam(c: RequestContext, name: string): number {
   return Number(v);
 }
 
-function deviceView(fed: Federation, p: Principal, devId: string) {
-  const d = fed.server.store.device(devId);
+async function deviceView(fed: Federation, p: Principal, devId: string) {
+  const d = await fed.server.store.device(devId);
   if (!d) return undefined;
-  const delegations = fed.delegations({ device: devId }).filter((x) => p.kind === 'operator' || x.peer === p.id);
-  const grants = fed.grants({ device: devId }).filter((g) => p.kind === 'operator' || g.peer === p.id);
+  const delegations = (await fed.delegations({ device: devId })).filter((x) => p.kind === 'operator' || x.peer === p.id);
+  const grants = (await fed.grants({ device: devId })).filter((g) => p.kind === 'operator' || g.peer === p.id);
   return {
     ...publicDevice(d),
     delegatedFrom: delegations.filter((x) => x.direction === 'in' && x.status !== 'failed').map((x) => x.peer),
@@ -55,9 +55,9 @@ function deviceView(fed: Federation, p: Principal, devId: string) {
 }
 
 /** A peer's job must stay inside the subtrees granted to it on that device. */
-function checkPeerJob(fed: Federation, p: Principal, device: string, spec: JobSpec): void {
+async function checkPeerJob(fed: Federation, p: Principal, device: string, spec: JobSpec): Promise<void> {
   if (p.kind !== 'peer') return;
-  const grant = fed.grantFor(p.id, device);
+  const grant = await fed.grantFor(p.id, device);
   if (!grant) throw new ApiError(404, 'unknown-device', `no device "${device}" that peer ${p.id} may manage here`, 'device');
   for (const { field, uri } of jobUris(spec)) {
     if (!withinSubtrees(uri, grant.subtrees)) {
@@ -82,17 +82,19 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
     },
     {
       method: 'GET', path: '/devices',
-      handler: (c) => {
+      handler: async (c) => {
         c.q(DevicesQuery);
-        const ids = c.principal.kind === 'operator' ? store.devices().map((d) => d.devId) : fed.grants({ peer: c.principal.id }).map((g) => g.device);
-        return { status: 200, json: ids.map((id) => deviceView(fed, c.principal, id)).filter((d) => d !== undefined) };
+        const ids = c.principal.kind === 'operator' ? (await store.devices()).map((d) => d.devId) : (await fed.grants({ peer: c.principal.id })).map((g) => g.device);
+        const views = [];
+        for (const id of ids) views.push(await deviceView(fed, c.principal, id));
+        return { status: 200, json: views.filter((d) => d !== undefined) };
       },
     },
     {
       method: 'GET', path: '/devices/:devId',
-      handler: (c) => {
+      handler: async (c) => {
         const devId = deviceParam(c);
-        const view = fed.mayManage(c.principal, devId) ? deviceView(fed, c.principal, devId) : undefined;
+        const view = (await fed.mayManage(c.principal, devId)) ? await deviceView(fed, c.principal, devId) : undefined;
         if (!view) throw new ApiError(404, 'unknown-device', c.principal.kind === 'operator' ? `no device "${devId}" on this server` : `no device "${devId}" that peer ${c.principal.id} may manage here`, 'device');
         return { status: 200, json: view };
       },
@@ -105,8 +107,8 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         operatorOnly(c.principal, 'setting how to reach a device');
         const devId = deviceParam(c);
         const b = await c.body(SetDeviceBody);
-        server.setDevice(devId, { ...(b.notifyUrl !== undefined ? { notifyUrl: b.notifyUrl } : {}), ...(b.clientCred !== undefined ? { clientCred: b.clientCred } : {}) });
-        return { status: 200, json: deviceView(fed, c.principal, devId) };
+        await server.setDevice(devId, { ...(b.notifyUrl !== undefined ? { notifyUrl: b.notifyUrl } : {}), ...(b.clientCred !== undefined ? { clientCred: b.clientCred } : {}) });
+        return { status: 200, json: await deviceView(fed, c.principal, devId) };
       },
     },
     {
@@ -129,39 +131,45 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         }
         // The operator may queue for a device never seen (it goes out in its first session), as
         // `dmw job add --data` does; a peer only for devices granted to it.
-        checkPeerJob(fed, c.principal, b.device, spec);
+        await checkPeerJob(fed, c.principal, b.device, spec);
         const policy = b.onUnconfirmed;
-        // One transaction: the job is never seen (nor sent) with another policy than the one asked for.
+        // The operator's job with its policy is one statement: never seen (nor sent) with another
+        // policy than the one asked for. A peer's goes through the federation (its owner row).
         const job = policy === undefined
-          ? fed.addJob(c.principal, b.device, spec)
-          : store.tx(() => store.setUnconfirmedPolicy(fed.addJob(c.principal, b.device, spec).id, policy, Date.now()));
+          ? await fed.addJob(c.principal, b.device, spec)
+          : c.principal.kind === 'operator'
+            ? await store.addJob(b.device, spec, Date.now(), { onUnconfirmed: policy })
+            : await store.setUnconfirmedPolicy((await fed.addJob(c.principal, b.device, spec)).id, policy, Date.now());
         const notified = b.notify ? await server.notify(b.device) : undefined;
         return { status: 201, json: { job: publicJob(job), ...(notified ? { notified } : {}) }, headers: { location: `/api/v1/jobs/${job.id}` } };
       },
     },
     {
       method: 'GET', path: '/jobs',
-      handler: (c) => {
+      handler: async (c) => {
         const q = c.q(JobsQuery);
-        const jobs = store.jobs({ ...(q.device ? { device: q.device } : {}), ...(q.status ? { status: q.status } : {}) }).filter((j) => fed.maySeeJob(c.principal, j));
+        const jobs = [];
+        for (const j of await store.jobs({ ...(q.device ? { device: q.device } : {}), ...(q.status ? { status: q.status } : {}) })) {
+          if (await fed.maySeeJob(c.principal, j)) jobs.push(j);
+        }
         return { status: 200, json: jobs.map(publicJob) };
       },
     },
     {
       method: 'DELETE', path: '/jobs',
-      handler: (c) => {
+      handler: async (c) => {
         operatorOnly(c.principal, 'clearing a device\'s jobs');
         const q = c.q(ClearJobsQuery);
-        const r = store.clearJobs(q.device);
+        const r = await store.clearJobs(q.device);
         return { status: 200, json: { device: q.device, ...r } };
       },
     },
     {
       method: 'GET', path: '/jobs/:id',
-      handler: (c) => {
+      handler: async (c) => {
         const id = idParam(c, 'id');
-        const job = store.job(id);
-        if (!job || !fed.maySeeJob(c.principal, job)) throw new ApiError(404, 'unknown-job', `no job ${id}${c.principal.kind === 'peer' ? ` submitted by ${c.principal.id}` : ''}`, 'id');
+        const job = await store.job(id);
+        if (!job || !(await fed.maySeeJob(c.principal, job))) throw new ApiError(404, 'unknown-job', `no job ${id}${c.principal.kind === 'peer' ? ` submitted by ${c.principal.id}` : ''}`, 'id');
         return { status: 200, json: publicJob(job) };
       },
     },
@@ -174,7 +182,7 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         const b = await c.body(JobDecisionBody);
         let job;
         try {
-          job = store.decideJob(id, b.action, Date.now());
+          job = await store.decideJob(id, b.action, Date.now());
         } catch (e) {
           if (!(e instanceof JobDecisionError)) throw e;
           if (e.status === 404) throw new ApiError(404, 'unknown-job', e.message, 'id');
@@ -188,14 +196,14 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
     },
     {
       method: 'GET', path: '/events',
-      handler: (c) => {
+      handler: async (c) => {
         const q = c.q(EventsQuery);
-        if (q.device !== undefined && !fed.mayManage(c.principal, q.device) && c.principal.kind === 'peer') {
+        if (q.device !== undefined && c.principal.kind === 'peer' && !(await fed.mayManage(c.principal, q.device))) {
           throw new ApiError(404, 'unknown-device', `no device "${q.device}" that peer ${c.principal.id} may manage here`, 'device');
         }
         const lastEventId = parseLastEventId(c.req.headers['last-event-id']);
         events.openStream(c.req, c.res, c.principal, { ...(q.device ? { device: q.device } : {}), ...(q.types ? { types: q.types } : {}) }, lastEventId);
-        return 'streaming';
+        return 'streaming' as const;
       },
     },
     // --- delegation (DM-6) ---------------------------------------------------------------------
@@ -212,16 +220,16 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
     },
     {
       method: 'GET', path: '/delegations',
-      handler: (c) => {
+      handler: async (c) => {
         c.q(DevicesQuery);
-        return { status: 200, json: fed.delegations(c.principal.kind === 'peer' ? { peer: c.principal.id } : {}) };
+        return { status: 200, json: await fed.delegations(c.principal.kind === 'peer' ? { peer: c.principal.id } : {}) };
       },
     },
     {
       method: 'GET', path: '/delegations/:id',
-      handler: (c) => {
+      handler: async (c) => {
         const id = idParam(c, 'id');
-        const d = fed.delegation(id);
+        const d = await fed.delegation(id);
         if (!d || (c.principal.kind === 'peer' && d.peer !== c.principal.id)) throw new ApiError(404, 'unknown-delegation', `no delegation ${id}`, 'id');
         return { status: 200, json: d };
       },
@@ -236,7 +244,7 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
           const why = checkDelegableSubtree(s);
           if (why) throw new ApiError(400, 'invalid', `subtrees.${i}: ${why} (${s})`, `subtrees.${i}`);
         });
-        return { status: 201, json: fed.acceptDelegation(from, b) };
+        return { status: 201, json: await fed.acceptDelegation(from, b) };
       },
     },
     {
@@ -246,15 +254,15 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         const from = peerOnly(c.principal, 'a delegation notice');
         const id = idParam(c, 'id');
         const b = await c.body(PeerDelegationNotice);
-        return { status: 200, json: fed.delegationNotice(from, id, b.status, b.error ?? null) };
+        return { status: 200, json: await fed.delegationNotice(from, id, b.status, b.error ?? null) };
       },
     },
     // --- grants: devices a peer may manage through this server ------------------------------
     {
       method: 'GET', path: '/grants',
-      handler: (c) => {
+      handler: async (c) => {
         c.q(DevicesQuery);
-        return { status: 200, json: fed.grants(c.principal.kind === 'peer' ? { peer: c.principal.id } : {}) };
+        return { status: 200, json: await fed.grants(c.principal.kind === 'peer' ? { peer: c.principal.id } : {}) };
       },
     },
     {
@@ -263,20 +271,20 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         operatorOnly(c.principal, 'granting a device to a peer');
         const b = await c.body(GrantBody);
         if (!fed.peer(b.peer)) throw new ApiError(400, 'unknown-peer', `peer "${b.peer}" is not configured on this server`, 'peer');
-        if (!store.device(b.device)) throw new ApiError(404, 'unknown-device', `no device "${b.device}" on this server`, 'device');
+        if (!(await store.device(b.device))) throw new ApiError(404, 'unknown-device', `no device "${b.device}" on this server`, 'device');
         b.subtrees.forEach((s, i) => {
           const why = checkDelegableSubtree(s);
           if (why) throw new ApiError(400, 'invalid', `subtrees.${i}: ${why} (${s})`, `subtrees.${i}`);
         });
-        return { status: 201, json: fed.grant(b.peer, b.device, b.subtrees, 'grant') };
+        return { status: 201, json: await fed.grant(b.peer, b.device, b.subtrees, 'grant') };
       },
     },
     {
       method: 'DELETE', path: '/grants',
-      handler: (c) => {
+      handler: async (c) => {
         operatorOnly(c.principal, 'revoking a grant');
         const q = c.q(GrantQuery);
-        if (!fed.revoke(q.peer, q.device)) throw new ApiError(404, 'not-found', `peer ${q.peer} has no grant on ${q.device}`, 'device');
+        if (!(await fed.revoke(q.peer, q.device))) throw new ApiError(404, 'not-found', `peer ${q.peer} has no grant on ${q.device}`, 'device');
         return { status: 200, json: { peer: q.peer, device: q.device, revoked: true } };
       },
     },

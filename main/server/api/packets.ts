@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { MAX_FILTER_LENGTH, MAX_PACKET_ROWS, PACKET_SORT_COLUMNS } from '../../api/contract-packets.js';
 import { queryPackets } from '../../api/packets-view.js';
-import type { ServerStore } from '../../store/server-store.js';
+import type { DmStore } from '../../store/store.js';
 import { ApiError } from './errors.js';
 import type { Route } from './router.js';
 
@@ -21,14 +21,14 @@ const PacketsQuery = z.object({
   desc: z.enum(['true', 'false', '1', '0']).optional(),
 }).strict();
 
-export function packetRoutes(store: ServerStore): Route[] {
+export function packetRoutes(store: DmStore): Route[] {
   return [
     {
       method: 'GET', path: '/packets',
-      handler: (c) => {
+      handler: async (c) => {
         if (c.principal.kind !== 'operator') throw new ApiError(403, 'forbidden', `the packet list is for this server's operator (--api-token), not for peer ${c.principal.id}`, 'authorization');
         const q = c.q(PacketsQuery);
-        const r = queryPackets(store, {
+        const r = await queryPackets(store, {
           filter: q.filter, offset: q.offset, limit: q.limit,
           ...(q.sort ? { sort: { column: q.sort, desc: q.desc === 'true' || q.desc === '1' } } : {}),
         });

@@ -2,7 +2,7 @@
  * What the outside sees of server records: the same shapes for `dmw job list --json` (the CLI
  * contract), the HTTP API and its event stream. Never a secret.
  */
-import type { StoredDevice } from '../../store/server-store.js';
+import type { StoredDevice } from '../../store/types.js';
 import type { JobRecord } from '../types.js';
 
 /** The job as scripts see it (the contract of `dmw job list --json`). */

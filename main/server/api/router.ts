@@ -5,6 +5,7 @@
 import type http from 'node:http';
 import type { z } from 'zod';
 import { ApiError } from './errors.js';
+import { isStoreUnavailable, STORE_RETRY_AFTER_SEC } from '../unavailable.js';
 import { invalid } from './errors.js';
 import { authenticate, type ApiAuthConfig, type Principal } from './auth.js';
 import { API_PREFIX } from './client.js';
@@ -114,6 +115,11 @@ export function createRouter(opts: RouterOptions): (req: http.IncomingMessage, r
     const url = new URL(raw, 'http://x');
     handle(req, res, url).catch((e: unknown) => {
       if (e instanceof ApiError) return sendJson(req, res, e.status, e.toBody(), e.headers);
+      // The database went away mid-request: its transaction rolled back, the caller tries again later.
+      if (isStoreUnavailable(e)) {
+        const retry = String(STORE_RETRY_AFTER_SEC);
+        return sendJson(req, res, 503, new ApiError(503, 'unavailable', `the store is unavailable (${e.message}); nothing was changed, try again in ${retry} s`).toBody(), { 'retry-after': retry });
+      }
       process.emitWarning(`API request failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       sendJson(req, res, 500, new ApiError(500, 'internal', 'internal error').toBody());
     });

@@ -5,7 +5,7 @@
  * Judged on each request from the log, as the CLI does (the desktop app's cache is main/api/findings-view.ts).
  */
 import { checkLoggedSession, uriLimitsFromTree } from '../../judge/index.js';
-import type { ServerStore } from '../../store/server-store.js';
+import type { DmStore } from '../../store/store.js';
 import { ApiError } from './errors.js';
 import type { Route } from './router.js';
 
@@ -18,29 +18,29 @@ import type { Route } from './router.js';
 export const MAX_API_JUDGED_MESSAGES = 1000;
 
 /** The findings document of `dmw session check --json`, or undefined when there is no such session. */
-export function sessionFindingsJson(store: Pick<ServerStore, 'session' | 'messages' | 'tree'>, id: number, maxMessages = MAX_API_JUDGED_MESSAGES) {
-  const session = store.session(id);
+export async function sessionFindingsJson(store: Pick<DmStore, 'session' | 'messages' | 'tree'>, id: number, maxMessages = MAX_API_JUDGED_MESSAGES) {
+  const session = await store.session(id);
   if (!session) return undefined;
   const count = session.messageCount ?? 0;
   if (count > maxMessages) {
     throw new ApiError(413, 'too-large', `session ${id} has ${count} messages, more than the API judges (${maxMessages}); run dmw session check ${id} --data DIR on the server's data folder`, 'id');
   }
-  const uriLimits = session.device ? uriLimitsFromTree(store.tree(session.device)) : {};
-  const findings = checkLoggedSession(store.messages(id), { uriLimits }).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
+  const uriLimits = session.device ? uriLimitsFromTree(await store.tree(session.device)) : {};
+  const findings = checkLoggedSession(await store.messages(id), { uriLimits }).map(({ severity, rule, clause, msg, path, text }) => ({ severity, rule, clause, msg, path, text }));
   return { session: id, findings };
 }
 
-export function sessionFindingRoutes(store: Pick<ServerStore, 'session' | 'messages' | 'tree'>, maxMessages = MAX_API_JUDGED_MESSAGES): Route[] {
+export function sessionFindingRoutes(store: Pick<DmStore, 'session' | 'messages' | 'tree'>, maxMessages = MAX_API_JUDGED_MESSAGES): Route[] {
   return [
     {
       method: 'GET', path: '/sessions/:id/findings',
-      handler: (c) => {
+      handler: async (c) => {
         if (c.principal.kind !== 'operator') throw new ApiError(403, 'forbidden', `session findings are for this server's operator (--api-token), not for peer ${c.principal.id}`, 'authorization');
         const raw = c.params[0]!;
         if (!/^[1-9]\d{0,15}$/.test(raw)) throw new ApiError(400, 'invalid', `id must be a positive integer, got "${raw}"`, 'id');
         const unknown = Object.keys(c.query)[0];
         if (unknown !== undefined) throw new ApiError(400, 'invalid', `unknown query parameter "${unknown}"`, unknown);
-        const doc = sessionFindingsJson(store, Number(raw), maxMessages);
+        const doc = await sessionFindingsJson(store, Number(raw), maxMessages);
         if (!doc) throw new ApiError(404, 'not-found', `no session ${raw} on this server`, 'id');
         return { status: 200, json: doc };
       },

@@ -4,12 +4,14 @@
  * (the same way DmServer applies the DM 1.2 engine's), log the answer -> answer. As with DM 1.2,
  * nothing goes on the wire that is not committed first.
  *
- * DmServer mounts it at `<basePath>/v2` (see README.md); it needs only ServerStore's public methods.
+ * DmServer mounts it at `<basePath>/v2` (see README.md); it needs only the DmStore interface.
  * Sessions are keyed by (DevID, SID): every package of a session is POSTed to the same URL.
  */
 import { prettyDm20, decodeClientMessage, describeDm20Error, encodeDm20, type Dm20CodecLimits } from '../../protocol/dm20/codec.js';
 import { DM20_ACCEPTED_MEDIA_TYPES, DM20_MEDIA_TYPE, PKG, type Dm20ClientMessage, type Dm20ServerPackage } from '../../protocol/dm20/model.js';
-import type { ServerStore } from '../../store/server-store.js';
+import type { DmStore, DmStoreOps } from '../../store/store.js';
+import { claimTakenJobs, JobsTakenError } from '../job-claims.js';
+import { isStoreUnavailable, storeUnavailable } from '../unavailable.js';
 import type { EngineEffects } from '../engine.js';
 import type { ServerEvent } from '../events.js';
 import { applyEffects } from '../effects.js';
@@ -42,7 +44,7 @@ interface LiveDm20 {
 }
 
 export interface Dm20Context {
-  readonly store: ServerStore;
+  readonly store: DmStore;
   readonly limits: Dm20Limits;
   readonly now: () => number;
   /** Events for the UI (DmServer passes its bus's emit). */
@@ -56,7 +58,7 @@ export interface Dm20Context {
 }
 
 export interface Dm20ContextOptions {
-  store: ServerStore;
+  store: DmStore;
   limits?: Partial<Dm20Limits>;
   now?: () => number;
   emit?: (e: ServerEvent) => void;
@@ -84,7 +86,7 @@ function text(status: number, body: string, extra: Record<string, string> = {}):
 }
 
 /** Handles one POST to the DM 2.0 endpoint. Never throws: a failure is an HTTP answer and a log entry. */
-export function handleDm20(ctx: Dm20Context, r: IncomingBody): OutgoingResponse {
+export async function handleDm20(ctx: Dm20Context, r: IncomingBody): Promise<OutgoingResponse> {
   const now = ctx.now();
   if (r.method !== 'POST') return { status: 405, headers: { allow: 'POST', 'content-type': 'text/plain' }, body: 'DM 2.0 packages are POSTed\n' };
   if (!DM20_ACCEPTED_MEDIA_TYPES.includes(r.contentType)) {
@@ -106,7 +108,7 @@ export function handleDm20(ctx: Dm20Context, r: IncomingBody): OutgoingResponse 
   let live = ctx.sessions.get(k);
   if (live && m.Pkg === PKG.CLIENT_INIT && (live.state.phase === 'closed' || live.state.packages > 0)) {
     // A package 1 starts over: a new session, the old one (if open) aborted.
-    if (live.state.phase === 'open') endLive(ctx, live, 'aborted', 'the device started the session over');
+    if (live.state.phase === 'open') await endLive(ctx, live, 'aborted', 'the device started the session over');
     ctx.sessions.delete(k);
     live = undefined;
   }
@@ -118,40 +120,44 @@ export function handleDm20(ctx: Dm20Context, r: IncomingBody): OutgoingResponse 
   return exchange(ctx, r, live, m, now);
 }
 
-function exchange(ctx: Dm20Context, r: IncomingBody, live: LiveDm20 | undefined, m: Dm20ClientMessage, now: number): OutgoingResponse {
-  const s = ctx.store;
+async function exchange(ctx: Dm20Context, r: IncomingBody, live: LiveDm20 | undefined, m: Dm20ClientMessage, now: number): Promise<OutgoingResponse> {
   const events: ServerEvent[] = [];
   let out: { state: Dm20ServerSession; bytes: Uint8Array };
   try {
-    out = s.tx(() => {
+    out = await ctx.store.tx(async (s) => {
       let state = live?.state;
       if (!state) {
-        const id = s.createSession({ device: m.DevID, dmSessionId: m.SID, encoding: null }, now);
-        s.setSessionAuth(id, 'none');
+        const id = await s.createSession({ device: m.DevID, dmSessionId: m.SID, encoding: null }, now);
+        await s.setSessionAuth(id, 'none');
         state = openDm20Session(id, m as Extract<Dm20ClientMessage, { Pkg: 1 }>);
         events.push({ type: 'session-started', at: iso(now), sessionId: id, device: m.DevID, dmSessionId: m.SID, encoding: 'json' });
       }
       const sessionId = state.id;
-      const inId = s.addMessage({ sessionId, direction: 'in', at: r.receivedAt, msgId: `pkg${m.Pkg}`, contentType: r.contentType, bytes: r.bytes, decoded: prettyDm20(r.bytes) });
+      const inId = await s.addMessage({ sessionId, direction: 'in', at: r.receivedAt, msgId: `pkg${m.Pkg}`, contentType: r.contentType, bytes: r.bytes, decoded: prettyDm20(r.bytes) });
       events.push({ type: 'message', at: iso(r.receivedAt), sessionId, direction: 'in', bytes: r.bytes.length, msgId: `pkg${m.Pkg}`, httpStatus: null });
-      const { created } = s.touchDevice(m.DevID, now);
+      const { created } = await s.touchDevice(m.DevID, now);
       events.push({ type: 'device-seen', at: iso(now), device: m.DevID, firstTime: created });
-      const queuedJobs = s.queuedJobs(m.DevID).map((j) => ({ id: j.id, spec: j.spec }));
+      const queuedJobs = (await s.queuedJobSpecs(m.DevID)).map((j) => ({ id: j.id, spec: j.spec }));
+      const before = state;
       const step = dm20Step(state, { message: m, queuedJobs, limits: ctx.limits });
-      if (step.effects.notes.length > 0) s.annotateMessage(inId, step.effects.notes.join('\n'));
+      if (ctx.store.kind !== 'sqlite') await claimTakenJobs(s, m.DevID, sessionId, now, queuedJobs, before, step.session);
+      if (step.effects.notes.length > 0) await s.annotateMessage(inId, step.effects.notes.join('\n'));
       const bytes = encode(step.response, ctx);
-      applyDm20Effects(ctx, step.effects, sessionId, m.DevID, now, events);
+      await applyDm20Effects(s, ctx, step.effects, sessionId, m.DevID, now, events);
       const at = ctx.now();
-      s.addMessage({ sessionId, direction: 'out', at, durationMs: at - r.receivedAt, msgId: 'pkg2', contentType: DM20_MEDIA_TYPE, httpStatus: 200, bytes, decoded: prettyDm20(bytes) });
+      await s.addMessage({ sessionId, direction: 'out', at, durationMs: at - r.receivedAt, msgId: 'pkg2', contentType: DM20_MEDIA_TYPE, httpStatus: 200, bytes, decoded: prettyDm20(bytes) });
       events.push({ type: 'message', at: iso(at), sessionId, direction: 'out', bytes: bytes.length, msgId: 'pkg2', httpStatus: 200 });
       events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
       return { state: step.session, bytes };
     });
   } catch (e) {
+    // Nothing of the package was written: the device sends it again.
+    if (isStoreUnavailable(e)) return storeUnavailable();
+    if (e instanceof JobsTakenError) return storeUnavailable(1);
     const why = e instanceof Error ? e.message : String(e);
     process.emitWarning(`DM 2.0 session step failed: ${e instanceof Error ? e.stack ?? why : why}`);
     if (live) {
-      endLive(ctx, live, 'failed', `internal error: ${why}`);
+      await endLive(ctx, live, 'failed', `internal error: ${why}`);
       ctx.sessions.delete(key(m.DevID, m.SID));
     }
     return text(500, 'internal error; the package was not processed');
@@ -168,37 +174,43 @@ function encode(p: Dm20ServerPackage, ctx: Dm20Context): Uint8Array {
 }
 
 /** Writes what the step decided: the same writer as DmServer's for the DM 1.2 engine. Runs inside the transaction. */
-export function applyDm20Effects(ctx: Dm20Context, fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[]): void {
-  applyEffects(ctx.store, fx, { sessionId, devId, now, maxJobAttempts: ctx.limits.maxJobAttempts }, events);
+export function applyDm20Effects(s: DmStoreOps, ctx: Dm20Context, fx: EngineEffects, sessionId: number, devId: string, now: number, events: ServerEvent[]): Promise<void> {
+  return applyEffects(s, fx, { sessionId, devId, now, maxJobAttempts: ctx.limits.maxJobAttempts, jobsClaimed: ctx.store.kind !== 'sqlite' }, events);
 }
 
-function endLive(ctx: Dm20Context, l: LiveDm20, state: SessionState, reason: string): void {
+async function endLive(ctx: Dm20Context, l: LiveDm20, state: SessionState, reason: string): Promise<void> {
   const now = ctx.now();
   const { session, effects } = closeDm20Session(l.state, state, reason);
+  const id = l.state.id;
+  const devId = l.state.devId;
+  // Closed before the await: a package or a sweep meanwhile finds it over.
+  l.state = session;
   const events: ServerEvent[] = [];
   try {
-    ctx.store.tx(() => applyDm20Effects(ctx, effects, l.state.id, l.state.devId, now, events));
+    await ctx.store.tx((s) => applyDm20Effects(s, ctx, effects, id, devId, now, events));
   } catch (e) {
-    process.emitWarning(`could not record the end of DM 2.0 session ${l.state.id}: ${(e as Error).message}`);
+    process.emitWarning(`could not record the end of DM 2.0 session ${id}: ${(e as Error).message}`);
+    return;
   }
-  l.state = session;
   for (const e of events) ctx.emit(e);
 }
 
 /** Ends sessions idle past `sessionTimeoutMs` and forgets closed ones. DmServer's sweeper calls it. */
-export function sweepDm20(ctx: Dm20Context): void {
+export async function sweepDm20(ctx: Dm20Context): Promise<void> {
   const now = ctx.now();
+  const ending: Promise<void>[] = [];
   for (const [k, l] of [...ctx.sessions]) {
     const idle = now - l.lastActivity;
     if (idle <= ctx.limits.sessionTimeoutMs) continue;
-    if (l.state.phase === 'open') endLive(ctx, l, 'timeout', `no package for ${Math.round(idle / 1000)} s`);
+    if (l.state.phase === 'open') ending.push(endLive(ctx, l, 'timeout', `no package for ${Math.round(idle / 1000)} s`));
     else ctx.sessions.delete(k);
   }
+  await Promise.all(ending);
 }
 
 /** Server shutdown: open sessions become 'interrupted', their jobs go back to the queue. */
-export function closeDm20(ctx: Dm20Context, reason = 'server shut down'): void {
-  for (const l of ctx.sessions.values()) if (l.state.phase === 'open') endLive(ctx, l, 'interrupted', reason);
+export async function closeDm20(ctx: Dm20Context, reason = 'server shut down'): Promise<void> {
+  for (const l of ctx.sessions.values()) if (l.state.phase === 'open') await endLive(ctx, l, 'interrupted', reason);
   ctx.sessions.clear();
 }
 
@@ -208,12 +220,12 @@ export function activeDm20Sessions(ctx: Dm20Context): { id: number; device: stri
 }
 
 /** Logs a package that could not start or join a session, and answers it with plain text. */
-function reject(ctx: Dm20Context, r: IncomingBody, status: number, reason: string, now: number, m?: Dm20ClientMessage, headers: Record<string, string> = {}): OutgoingResponse {
+async function reject(ctx: Dm20Context, r: IncomingBody, status: number, reason: string, now: number, m?: Dm20ClientMessage, headers: Record<string, string> = {}): Promise<OutgoingResponse> {
   let sessionId: number | null = null;
   try {
-    sessionId = ctx.store.tx(() => {
-      const id = ctx.store.createSession({ device: m?.DevID ?? null, dmSessionId: m?.SID ?? null, encoding: null, state: 'rejected', reason }, now);
-      ctx.store.addMessage({ sessionId: id, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: status, decoded: prettyDm20(r.bytes), error: reason });
+    sessionId = await ctx.store.tx(async (s) => {
+      const id = await s.createSession({ device: m?.DevID ?? null, dmSessionId: m?.SID ?? null, encoding: null, state: 'rejected', reason }, now);
+      await s.addMessage({ sessionId: id, direction: 'in', at: r.receivedAt, bytes: r.bytes, contentType: r.contentType, httpStatus: status, decoded: prettyDm20(r.bytes), error: reason });
       return id;
     });
   } catch (e) {
