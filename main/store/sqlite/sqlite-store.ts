@@ -19,6 +19,8 @@
 import { ServerStore, type StoreOptions } from '../server-store.js';
 import type { DmStoreQueries } from '../queries.js';
 import { SqliteQueries } from './queries.js';
+import { SqliteMessageIndex } from '../message-index-sqlite.js';
+import type { DmMessageIndex } from '../message-index-store.js';
 import type {
   DeliveredEvent, DmStore, DmStoreOps, JobOutcome, NewSession, RecoveryCount, SessionClaim, SessionStateRecord, StoreEvent,
 } from '../store.js';
@@ -182,10 +184,21 @@ export class SqliteStore extends SqliteOps implements DmStore {
   ) {
     super(serverStore, mem, undefined);
     this.queries = new SqliteQueries(serverStore.db);
+    this.index = new SqliteMessageIndex(serverStore);
   }
 
   // --- the views' read queries (../queries.ts, sqlite/queries.ts)
   private readonly queries: SqliteQueries;
+  // --- the message index and display filters (../message-index-store.ts, ../message-index-sqlite.ts)
+  private readonly index: SqliteMessageIndex;
+  queryMessages: DmMessageIndex['queryMessages'] = (q, o) => this.index.queryMessages(q, o);
+  sessionsMatching: DmMessageIndex['sessionsMatching'] = (filter, limit, o) => this.index.sessionsMatching(filter, limit, o);
+  findCommands: DmMessageIndex['findCommands'] = (filter, o) => this.index.findCommands(filter, o);
+  unindexedCount: DmMessageIndex['unindexedCount'] = () => this.index.unindexedCount();
+  catchUpIndex: DmMessageIndex['catchUpIndex'] = () => this.index.catchUpIndex();
+  unjudgedSessions: DmMessageIndex['unjudgedSessions'] = (since) => this.index.unjudgedSessions(since);
+  recordFindings: DmMessageIndex['recordFindings'] = (id, n, findings) => this.index.recordFindings(id, n, findings);
+  judgedSessions: DmMessageIndex['judgedSessions'] = (ids) => this.index.judgedSessions(ids);
   jobCounts: DmStoreQueries['jobCounts'] = () => this.queries.jobCounts();
   lastSessions: DmStoreQueries['lastSessions'] = () => this.queries.lastSessions();
   messagePage: DmStoreQueries['messagePage'] = (sessionId, offset, limit) => this.queries.messagePage(sessionId, offset, limit);
