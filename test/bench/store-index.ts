@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { HandsetPool } from '../../main/client/index.js';
 import { DmServer } from '../../main/server/server.js';
 import { ServerStore, type NewMessage } from '../../main/store/server-store.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 import * as facts from '../../main/store/message-facts.js';
 import { indexMessages, type LoggedMessage } from '../../main/store/message-index.js';
 import { decodeMessage } from '../../main/protocol/codec.js';
@@ -64,17 +65,20 @@ async function makeCorpus(sessions: number): Promise<RoundTrip[][]> {
       },
     });
     const devIds = Array.from({ length: 8 }, (_, i) => `IMEI:3569800000000${String(i).padStart(2, '0')}`);
+    if (!(server.store instanceof SqliteStore)) throw new Error('the store-index bench needs the SQLite store');
+    const store = server.store.serverStore;
     await pool.add(devIds.length, { devIds });
     for (let round = 0; round * devIds.length < sessions; round++) {
-      server.store.tx(() => {
+      // Between rounds, no session in flight: the sync ServerStore under the server's DmStore is safe to write.
+      store.tx(() => {
         for (const d of devIds) {
-          server.store.addJob(d, { kind: 'get', uri: './DevInfo/Mod' }, Date.now());
-          server.store.addJob(d, { kind: 'replace', uri: './Vendor/Mode', value: `mode-${round}` }, Date.now());
+          store.addJob(d, { kind: 'get', uri: './DevInfo/Mod' }, Date.now());
+          store.addJob(d, { kind: 'replace', uri: './Vendor/Mode', value: `mode-${round}` }, Date.now());
         }
       });
       await pool.runAll({ concurrency: devIds.length });
     }
-    const rows = server.store.db.prepare('SELECT session_id, direction, at, msg_id, content_type, bytes FROM messages ORDER BY session_id, seq').all() as
+    const rows = store.db.prepare('SELECT session_id, direction, at, msg_id, content_type, bytes FROM messages ORDER BY session_id, seq').all() as
       { session_id: number; direction: 'in' | 'out'; at: string; msg_id: string | null; content_type: string | null; bytes: Buffer }[];
     await pool.close();
     await server.close();

@@ -17,6 +17,7 @@
  * packets.query costs in the backend: the filter parsed, compiled, counted and the page read.
  */
 import { ServerStore } from '../../main/store/server-store.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 import { queryPackets } from '../../main/api/packets-view.js';
 import type { PacketsQueryInput } from '../../main/api/contract-packets.js';
 import { sessionMessages } from '../helpers/filter-fixture.js';
@@ -72,9 +73,9 @@ export interface FilterTiming {
 }
 
 /** One packets.query as the packet list sends it (first page, `limit` rows, optional sort), timed. */
-export function timeFilter(store: ServerStore, filter: string, opts: { limit?: number; sort?: PacketsQueryInput['sort'] } = {}): FilterTiming {
+export async function timeFilter(store: ServerStore, filter: string, opts: { limit?: number; sort?: PacketsQueryInput['sort'] } = {}): Promise<FilterTiming> {
   const t0 = performance.now();
-  const r = queryPackets(store, { filter, offset: 0, limit: opts.limit ?? 200, ...(opts.sort ? { sort: opts.sort } : {}) });
+  const r = await queryPackets(SqliteStore.over(store), { filter, offset: 0, limit: opts.limit ?? 200, ...(opts.sort ? { sort: opts.sort } : {}) });
   const ms = performance.now() - t0;
   if (!r.ok) throw new Error(`filter ${JSON.stringify(filter)} refused: ${r.error.message} at ${r.error.position}`);
   return { filter, ms, total: r.total, rows: r.rows.length };

@@ -297,7 +297,7 @@ export const suite: BenchSuite = {
             const ms: number[] = [];
             let total = 0;
             for (let i = 0; i < runs; i++) {
-              const r = timeFilter(reader, filter);
+              const r = await timeFilter(reader, filter);
               ms.push(r.ms);
               total = r.total;
             }
