@@ -88,6 +88,15 @@ export class PacketFindings {
     }
   }
 
+  /**
+   * Resolves once the findings recorded so far are committed. On SQLite a write waits for the next
+   * turn of the event loop (group commit) holding the write lock: a test that writes through another
+   * connection of the same process synchronously waits for this first.
+   */
+  async settled(): Promise<void> {
+    await Promise.all(this.pending.splice(0));
+  }
+
   /** packets.query with the shown rows' sessions judged first, and a background sweep of the rest. */
   async query(q: PacketsQueryInput): Promise<PacketsQueryOutput> {
     const store = this.deps.reader();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Backend } from '../../main/api/backend.js';
 import { dispatch } from '../../main/api/dispatch.js';
+import type { PacketFindings } from '../../main/api/packets-view.js';
 import { COUNT_SLICE_MS, FindingsCache, MAX_COUNT_BATCH, MAX_JUDGED_MESSAGES } from '../../main/api/findings-view.js';
 import { RULE_BY_ID } from '../../main/judge/catalogue.js';
 import { exampleInput } from '../../main/judge/example-kit.js';
@@ -40,6 +41,15 @@ function logExample(store: ServerStore, ruleId: string, which: 'good' | 'bad', s
   const id = store.createSession({ device: DEV, dmSessionId: '1', encoding: 'xml', state, reason: 'test' }, 1_700_000_000_000);
   exampleInput(rule[which]).forEach((m, i) => store.addMessage({ sessionId: id, direction: m.direction, at: 1_700_000_000_000 + i, bytes: m.bytes!, contentType: 'application/vnd.syncml.dm+xml' }));
   return id;
+}
+
+/**
+ * The findings the backend judged are written to the message index through a group commit that
+ * holds SQLite's write lock until the next turn of the event loop; this test's own connection
+ * writes synchronously, so it waits for that commit first (another process would simply wait).
+ */
+async function findingsWritten(b: Backend): Promise<void> {
+  await (b as unknown as { packetFindings: PacketFindings }).packetFindings.settled();
 }
 
 async function backendWith(): Promise<{ b: Backend; store: ServerStore }> {
@@ -79,6 +89,7 @@ describe('the findings channels', () => {
     await b.handlers['sessions.findingCounts']({ ids: [id] });
     expect(cache.judged).toBe(1);
     // The live session logs a message that breaks a rule: the cached findings are not served.
+    await findingsWritten(b);
     store.addMessage({ sessionId: id, direction: 'in', at: 1_700_000_001_000, bytes: new TextEncoder().encode('<SyncML><not-dm/>'), contentType: 'application/vnd.syncml.dm+xml' });
     const counts = await b.handlers['sessions.findingCounts']({ ids: [id] });
     expect(cache.judged).toBe(2);
@@ -116,6 +127,7 @@ describe('the findings channels', () => {
     expect(ran).toBe(true);
     expect(Object.keys(counts)).toHaveLength(3);
     // With time to spare it finishes without leaving the microtask queue (nothing else ran).
+    await findingsWritten(b);
     const fresh = [logExample(store, 'status.missing', 'bad')];
     let ranAgain = false;
     setImmediate(() => (ranAgain = true));
