@@ -12,9 +12,10 @@ import { CREDENTIAL_FLAGS, readCredential, readSecretFile } from './credential-f
 import { CliError } from './errors.js';
 import { runSubcommand, wantsHelp } from './subcommands.js';
 import { parse } from './job.js';
+import { checkStoreUrl, redactUrl, storeUrlOf } from './store-flag.js';
 
 const HELP = `usage:
-  dmw server --port N [--host ADDR] [--tls [--client-certs optional|require]] [--data DIR] [--server-id ID]
+  dmw server --port N [--host ADDR] [--tls [--client-certs optional|require]] [--data DIR] [--store URL] [--server-id ID]
              [--client-auth none|basic|md5|hmac] [--client-cred NAME:SECRET | --client-cred-file FILE]
              [--server-cred NAME:SECRET | --server-cred-file FILE]
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
@@ -30,7 +31,10 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
                 read it); or $DMW_CLIENT_CRED / $DMW_SERVER_CRED: secrets off the command line
 --tls           HTTPS with a certificate from the lab CA in DIR/ca (created on first use); device
                 certificates come from \`dmw ca device DEVID --data DIR\`
---data          data folder (default $DMW_DATA or ~/.dmw)
+--data          data folder (default $DMW_DATA or ~/.dmw): the lab CA, and the SQLite store unless --store
+--store         a PostgreSQL database shared by several server instances (default $DMW_STORE_URL):
+                postgres://USER@HOST:PORT/DB (or postgresql://...); while it is down the server answers
+                503 with Retry-After and writes nothing, and serves again when it is back
 --max-sessions  sessions open at once; a package 1 past it gets HTTP 503 + Retry-After (default 256)
 --max-preauth-sessions, --max-preauth-per-address, --preauth-timeout
                 sessions that have not authenticated yet (with --client-auth): kept in memory, never
@@ -70,7 +74,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   }
   const usage = 'dmw server --port N [options] (dmw server --help)';
   const { values, positionals } = parse(argv, {
-    port: { type: 'string' }, host: { type: 'string' }, tls: { type: 'boolean' }, 'client-certs': { type: 'string' }, data: { type: 'string' },
+    port: { type: 'string' }, host: { type: 'string' }, tls: { type: 'boolean' }, 'client-certs': { type: 'string' }, data: { type: 'string' }, store: { type: 'string' },
     'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, ...CREDENTIAL_FLAGS,
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
@@ -101,6 +105,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const maxPreAuthSessionsPerAddress = positiveInt('--max-preauth-per-address', values['max-preauth-per-address']);
   const preAuthTimeout = positiveInt('--preauth-timeout', values['preauth-timeout']);
   const data = dataDir(values.data);
+  const store = storeUrlOf(values);
+  if (store) checkStoreUrl(store);
   const apiAuth = await apiAuthConfig(values, values['server-id'] ?? 'dmw');
 
   // Loaded here so `dmw codec ...` never pays for SQLite and the certificate library.
@@ -109,6 +115,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   try {
     server = await DmServer.start({
       dataDir: data, port, host: values.host ?? '0.0.0.0', clientAuth, serverAuth,
+      ...(store ? { storeUrl: store.url } : {}),
       ...(values['server-id'] ? { serverId: values['server-id'] } : {}),
       ...(defaultClientCred ? { defaultClientCred } : {}),
       ...(serverCred ? { serverCred } : {}),
@@ -131,7 +138,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE') throw new CliError(`port ${port} is in use`);
     if (err.code === 'EACCES') throw new CliError(`not allowed to listen on port ${port}`);
-    throw new CliError(`cannot start the server: ${err.message}`);
+    throw new CliError(`cannot start the server: ${store ? `${store.from}: ${redactUrl(err.message)}` : err.message}`);
   }
   const { attachApi } = await import('../server/api/index.js');
   attachApi(server, { auth: apiAuth });
@@ -143,7 +150,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const auth = clientAuth === 'none' ? 'no client auth' : `client auth ${clientAuth}`;
   const apiWho = [...(apiAuth.apiToken ? ['operator token'] : []), ...apiAuth.peers.map((p) => `peer ${p.id}${p.url ? ` (${p.url})` : ''}`)];
   process.stdout.write(`api: /api/v1 on the same port; ${apiWho.length > 0 ? apiWho.join(', ') : 'no token and no peers: every call is refused (--api-token)'}\n`);
-  process.stdout.write(`listening on ${server.url.replace(/:\d+\//, `:${server.port}/`)} (port ${server.port}, data ${data}, ${auth}${serverCred ? `, server cred ${serverCred.name}` : ''}${values.tls ? `, CA ${path.join(data, 'ca', 'ca.crt.pem')}` : ''})\n`);
+  process.stdout.write(`listening on ${server.url.replace(/:\d+\//, `:${server.port}/`)} (port ${server.port}, data ${data}${store ? `, store ${redactUrl(store.url)}` : ''}, ${auth}${serverCred ? `, server cred ${serverCred.name}` : ''}${values.tls ? `, CA ${path.join(data, 'ca', 'ca.crt.pem')}` : ''})\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
