@@ -97,11 +97,26 @@ const LINK_TYPES = ['integer', 'bigint', 'text', 'text', 'text', 'bigint'];
 
 const unnest = (types: readonly string[], first: number) => `unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
 
-/** The whole index write of a batch: one statement, its text fixed. */
-const INDEX_STATEMENT = `WITH mi AS (INSERT INTO msg_index (${MSG_COLUMNS}) SELECT * FROM ${unnest(MSG_TYPES, 1)}),
-  ci AS (INSERT INTO cmd_index (${CMD_COLUMNS}) SELECT * FROM ${unnest(CMD_TYPES, 1 + MSG_TYPES.length)})
+/**
+ * The whole index write of a batch: one statement, its text fixed, prepared once per connection
+ * (a named statement: its plan is not made again on every turn). Without Statuses answering rows of
+ * earlier turns (most turns: the answer's Statuses answer the request logged with it), no UPDATE.
+ */
+const INSERT_MESSAGES = `INSERT INTO msg_index (${MSG_COLUMNS}) SELECT * FROM ${unnest(MSG_TYPES, 1)}`;
+const INSERT_COMMANDS = `INSERT INTO cmd_index (${CMD_COLUMNS}) SELECT * FROM ${unnest(CMD_TYPES, 1 + MSG_TYPES.length)}`;
+export const INDEX_STATEMENT = { name: 'dmw_index_rows', text: `WITH mi AS (${INSERT_MESSAGES}) ${INSERT_COMMANDS}` };
+export const INDEX_AND_LINK_STATEMENT = {
+  name: 'dmw_index_rows_links',
+  text: `WITH mi AS (${INSERT_MESSAGES}), ci AS (${INSERT_COMMANDS})
 UPDATE cmd_index c SET status = v.status FROM ${unnest(LINK_TYPES, 1 + MSG_TYPES.length + CMD_TYPES.length)} AS v (status, session_id, dir, msg_id, cmd_id, before)
-WHERE c.session_id = v.session_id AND c.dir = v.dir AND c.msg_id = v.msg_id AND c.cmd_id = v.cmd_id AND c.cmd <> 'Status' AND c.message_id < v.before`;
+WHERE c.session_id = v.session_id AND c.dir = v.dir AND c.msg_id = v.msg_id AND c.cmd_id = v.cmd_id AND c.cmd <> 'Status' AND c.message_id < v.before`,
+};
+
+/**
+ * A named statement through a Query: node-postgres takes a query config object where the text goes
+ * (pool.query and client.query both do), so the store's runners pass it on unchanged.
+ */
+const named = (s: { name: string; text: string }) => s as unknown as string;
 
 /** Columns as arrays (one array per column, a row per index). */
 const columns = (n: number): unknown[][] => Array.from({ length: n }, () => []);
@@ -146,9 +161,13 @@ export async function indexLoggedMessages(q: Query, messages: readonly LoggedMes
       }
     }
   }
+  if (links.size === 0) {
+    await q(named(INDEX_STATEMENT), [...msg, ...cmd]);
+    return;
+  }
   const link = columns(LINK_TYPES.length);
   for (const l of links.values()) l.forEach((v, i) => link[i]!.push(v));
-  await q(INDEX_STATEMENT, [...msg, ...cmd, ...link]);
+  await q(named(INDEX_AND_LINK_STATEMENT), [...msg, ...cmd, ...link]);
 }
 
 /** Any 64-bit number of our own: catch-ups of several instances take turns. */
