@@ -43,6 +43,9 @@ import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiM
 import type { JobRecord, JobSpec, SessionState } from './types.js';
 import { claimTakenJobs, JobsTakenError } from './job-claims.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
+import { LeaseLostError, pgStateReader, SharedGate, SharedSessions, STEPPING_NEEDS_ONE_INSTANCE, type SharedLookup } from './shared-sessions.js';
+import { StoreEventBus } from './store-events.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import { activeDm20Sessions, closeDm20, createDm20Context, handleDm20, sweepDm20, type Dm20Context, type Dm20Limits } from './dm20/index.js';
 
 export interface DmServerOptions {
@@ -115,7 +118,8 @@ const randomNonces: NonceSource = { nonce: () => randomBase64(16) };
 export type { SteppingState } from './step-control.js';
 
 export class DmServer {
-  readonly bus = new EventBus();
+  /** On a shared store, a StoreEventBus: every instance's events (store-events.ts). */
+  readonly bus: EventBus;
   readonly config: EngineConfig;
   readonly engine: SessionEngine;
   ca?: LabCa;
@@ -126,6 +130,19 @@ export class DmServer {
   private readonly desk: PreAuthDesk;
   private readonly rejections: Rejections;
   private sweeper?: NodeJS.Timeout;
+  /**
+   * Several instances on one PostgreSQL store (shared-sessions.ts): a session lives in the database
+   * between its messages and any instance takes the next one. What stays per instance: the admission
+   * slots (maxSessions counts turns in progress here), the pre-auth throttles and lockout buckets,
+   * the failure ring, DM 2.0 sessions, and stepping (refused: STEPPING_NEEDS_ONE_INSTANCE).
+   */
+  private shared?: SharedGate;
+  private sharedSweeping = false;
+  private eventsPrunedAt = 0;
+  /** The sessions open on any instance, as of the last sweep (activeSessions() is synchronous). */
+  private sharedActive: ReturnType<SharedSessions['active']> extends Promise<infer T> ? T : never = [];
+  /** Messages decoded ahead to find their session on a shared store (decoded once). */
+  private readonly decodedAhead = new WeakMap<IncomingBody, ReturnType<typeof decodeMessage>>();
   private readonly now: () => number;
   /** Jobs are claimed when the engine takes them (several instances may serve the device), not marked sent when they go out. */
   private readonly claimsJobs: boolean;
@@ -148,6 +165,7 @@ export class DmServer {
   ) {
     this.config = config;
     this.now = opts.now ?? Date.now;
+    this.bus = store.kind === 'postgres' ? new StoreEventBus(store) : new EventBus();
     this.claimsJobs = store.kind !== 'sqlite';
     this.engine = new SessionEngine(config, opts.nonces ?? randomNonces);
     this.notifiers = opts.notifiers ?? [new HttpNotifier()];
@@ -188,6 +206,7 @@ export class DmServer {
           process.emitWarning(`recovered after an unclean stop: ${recovered.sessions} session(s) marked interrupted; of the jobs on the wire, ${recovered.unconfirmed} unconfirmed (decide: dmw job verify|resend|drop), ${recovered.jobs} queued again by their policy, ${recovered.failed} failed`);
         }
       }
+      if (store.kind === 'postgres') await server.shareSessions(store as unknown as PostgresStore);
       let tls;
       if (opts.tls) {
         server.scheme = 'https';
@@ -233,10 +252,12 @@ export class DmServer {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.steps.releaseAll();
-    for (const l of [...this.live.values()]) if (l.state.phase !== 'closed') await this.endLive(l, 'interrupted', 'server shut down');
+    // Shared store: the other instances go on with these sessions (each is in the database).
+    if (!this.shared) for (const l of [...this.live.values()]) if (l.state.phase !== 'closed') await this.endLive(l, 'interrupted', 'server shut down');
     this.live.clear();
     if (this.dm20) await closeDm20(this.dm20);
     await this.listener?.close();
+    if (this.bus instanceof StoreEventBus) await this.bus.stop();
     await this.store.close();
   }
 
@@ -284,17 +305,19 @@ export class DmServer {
   }
 
   activeSessions(): { id: number; device: string; dmSessionId: string; phase: string; lastActivity: string }[] {
-    const dm12 = [...this.live.values()].filter((l) => !l.preAuth && l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
+    const dm12 = this.shared ? this.sharedActive : [...this.live.values()].filter((l) => !l.preAuth && l.state.phase !== 'closed').map((l) => ({ id: l.id, device: l.devId, dmSessionId: l.dmSessionId, phase: l.state.phase, lastActivity: iso(l.lastActivity) }));
     return this.dm20 ? [...dm12, ...activeDm20Sessions(this.dm20)] : dm12;
   }
 
   // --- step control (Sessions view: step a device's session command by command, step-control.ts) ---
 
   pauseDevice(devId: string): SteppingState {
+    if (this.shared) throw new Error(STEPPING_NEEDS_ONE_INSTANCE);
     return this.steps.pause(devId);
   }
 
   step(devId: string): { released: boolean; state: SteppingState } {
+    if (this.shared) throw new Error(STEPPING_NEEDS_ONE_INSTANCE);
     return this.steps.step(devId);
   }
 
@@ -376,7 +399,38 @@ export class DmServer {
     return this.rejections.reject(r, this.routed(this.route(r.path)), 413, reason, this.now(), { logReason: `${reason}; first ${r.bytes.length} bytes kept` });
   }
 
-  private async onBody(r: IncomingBody): Promise<OutgoingResponse> {
+  private onBody(r: IncomingBody): Promise<OutgoingResponse> {
+    if (!this.shared) return this.onMessage(r);
+    return this.shared.handle(r, this.sharedLookup(r), () => this.onMessage(r)) as Promise<OutgoingResponse>;
+  }
+
+  /** Which stored session a message names: its RespURI's token, or its DevId and SessionID at the base URL. */
+  private sharedLookup(r: IncomingBody): SharedLookup | undefined {
+    const route = this.route(r.path);
+    if (route?.kind === 'session') return { token: route.token };
+    if (route?.kind !== 'base' || !ACCEPTED_MEDIA_TYPES.has(r.contentType)) return undefined;
+    const decoded = decodeMessage(r.bytes);
+    this.decodedAhead.set(r, decoded);
+    return decoded.ok ? { devId: decoded.value.message.hdr.source.locURI, dmSessionId: decoded.value.message.hdr.sessionID } : undefined;
+  }
+
+  /** Several instances: sessions from the database, events through it, the sweep by lease (shared-sessions.ts). */
+  private async shareSessions(store: PostgresStore): Promise<void> {
+    const warn = (m: string) => process.emitWarning(m);
+    const sessions = new SharedSessions({ store, reader: pgStateReader(store.pool), owner: `${os.hostname()}/${process.pid}/${randomHex(4)}`, now: this.now, warn });
+    this.shared = new SharedGate(sessions, { live: this.live, adopt: (l) => this.adopt(l), warn });
+    await (this.bus as StoreEventBus).start();
+  }
+
+  /** A session rebuilt from the database takes a slot here for its turn (slots count turns in progress on this instance). */
+  private adopt(l: Live): { ok: true } | { ok: false; retryAfterSec: number; reason: string } {
+    const slot = this.admission.take(l.preAuth ? 'pre-auth' : 'authenticated', l.address ?? 'unknown');
+    if (!isSlot(slot)) return { ok: false, retryAfterSec: slot.retryAfterSec, reason: slot.reason };
+    l.slot = slot;
+    return { ok: true };
+  }
+
+  private async onMessage(r: IncomingBody): Promise<OutgoingResponse> {
     // The DM 2.0 endpoint speaks JSON: before the SyncML routing and media-type checks.
     if (this.dm20 && (r.path === `${this.opts.basePath}/v2` || r.path === `${this.opts.basePath}/v2/`)) return handleDm20(this.dm20, r);
     const now = this.now();
@@ -389,7 +443,7 @@ export class DmServer {
     if (!ACCEPTED_MEDIA_TYPES.has(r.contentType)) {
       return this.rejections.reject(r, routed, 415, `unsupported media type "${r.contentType || '(none)'}"; send ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`, now);
     }
-    const decoded = decodeMessage(r.bytes);
+    const decoded = (this.shared && this.decodedAhead.get(r)) || decodeMessage(r.bytes);
     if (!decoded.ok) return this.rejections.malformed(r, routed, decoded.error, now);
     const { message, encoding } = decoded.value;
     const hdr = message.hdr;
@@ -518,12 +572,26 @@ export class DmServer {
         events.push({ type: 'message', at: iso(at), sessionId: sessionId!, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.
         events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
+        if (this.shared) {
+          // The session's new state (with this answer, for a resend) and its events, in this same transaction.
+          const address = live?.address ?? entry?.from?.address ?? entry?.slot.address;
+          const next: Live = {
+            id: sessionId!, token, devId, dmSessionId: live?.dmSessionId ?? hdr.sessionID, state: out.session, lastActivity: now, logged: outSeq, device,
+            seenWritten: seenAt ?? live?.seenWritten ?? now, ...(address !== undefined ? { address } : {}),
+          };
+          await this.shared.commitTurn(s, r, next, { request: r.bytes, status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes, inSeq, outSeq });
+          await (this.bus as StoreEventBus).publishIn(s, events);
+        }
         return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId: sessionId!, token, device, seenAt, ...(out.effects.closed ? { closed: out.effects.closed.reason } : {}) };
       });
     } catch (e) {
       // The slot goes back with the session that held it.
       if (entry?.from) this.live.delete(entry.from.id);
       else if (entry) this.admission.release(entry.slot);
+      // Shared store: the turn's sessions go back to the database as claimed; a lease lost meanwhile
+      // means another instance has the session now (the gate answers 503, the device sends again).
+      this.shared?.rolledBack(r);
+      if (e instanceof LeaseLostError) throw e;
       if (isStoreUnavailable(e) || e instanceof JobsTakenError) {
         // Nothing of the turn was written (its transaction rolled back): the device sends the message
         // again, and the numbers taken for it are free again.
@@ -552,7 +620,8 @@ export class DmServer {
     if (result.state.phase === 'closed' && result.state.closedCode !== undefined) {
       this.desk.sessionFailed({ devId, dmSessionId: l.dmSessionId, token: l.token, address: l.address ?? sourceAddressKey(r.remote), sessionId: l.id, reason: result.closed ?? 'authentication failed' }, now);
     }
-    for (const e of events) this.emit(e);
+    // Shared store: published inside the turn's transaction, delivered to this bus by the store.
+    if (!this.shared) for (const e of events) this.emit(e);
     if (result.held) return this.waitForStep(r, l, result.held, outSeq);
     return { status: 200, headers: { 'content-type': r.contentType, ...result.headers }, body: result.bytes };
   }
@@ -744,6 +813,7 @@ export class DmServer {
   private sweep(): void {
     if (this.dm20) void sweepDm20(this.dm20);
     const now = this.now();
+    if (this.shared) this.sweepShared(now);
     const { sessionTimeoutMs: timeout, preAuthTimeoutMs } = this.config.limits;
     for (const l of [...this.live.values()]) {
       if (this.steps.isHolding(l.id)) continue; // waiting for us, not for the device
@@ -757,6 +827,38 @@ export class DmServer {
       }
     }
     this.desk.prune(now);
+  }
+
+  /**
+   * Shared store: sessions idle past the timeout whose lease ran out, whichever instance had them,
+   * end as timed out (their jobs released by the hardening rules; one instance ends each, by claim).
+   * This replaces recoverInterrupted() at start, which would interrupt other instances' sessions.
+   * Sessions not yet authenticated and ended ones just go. Old events are pruned once a minute.
+   */
+  private sweepShared(now: number): void {
+    if (this.sharedSweeping || !this.shared) return;
+    this.sharedSweeping = true;
+    const sessions = this.shared.sessions;
+    const bus = this.bus as StoreEventBus;
+    const work = async () => {
+      await sessions.sweep(this.config.limits.sessionTimeoutMs, async (s, l, idleMs) => {
+        if (l.preAuth || l.id <= 0 || l.state.phase === 'closed') return;
+        const { effects } = this.engine.close(l.state, 'timeout', `no message for ${Math.round(idleMs / 1000)} s`);
+        const events: ServerEvent[] = [];
+        await this.apply(s, effects, l.id, l.devId, this.now(), events);
+        await bus.publishIn(s, events);
+      });
+      this.sharedActive = await sessions.active();
+      if (now - this.eventsPrunedAt > 60_000) {
+        this.eventsPrunedAt = now;
+        await (this.store as unknown as PostgresStore).pruneEvents(now - 3_600_000);
+      }
+    };
+    void work()
+      .catch((e: unknown) => {
+        if (!isStoreUnavailable(e)) process.emitWarning(`sweep of shared sessions failed: ${(e as Error).message}`);
+      })
+      .finally(() => (this.sharedSweeping = false));
   }
 
   // --- bad input -----------------------------------------------------------------------------
