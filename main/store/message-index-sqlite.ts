@@ -1,8 +1,9 @@
 /**
  * DmMessageIndex on the SQLite store: the functions of message-index.ts and filter/query.ts over a
- * ServerStore's connection, answering with settled promises. Writes go through group(): inside the
- * running server they join the turn's group commit (its fsync off the event loop); anywhere else the
- * group commits on the next turn of the event loop.
+ * ServerStore's connection, answering with settled promises. Writes go through groupAsync(), the
+ * group commit's queue for DmStore.tx: inside the running server they join the turn's group commit
+ * (its fsync off the event loop), and they never land inside another caller's open savepoint (a
+ * DmStore.tx awaiting the store), whose rollback would take them along.
  */
 import type Database from 'better-sqlite3';
 import { catchUpIndex, recordFindings, unindexedCount, unjudgedSessions, type JudgedFinding } from './message-index.js';
@@ -12,7 +13,7 @@ import type { DmMessageIndex, MessageQuery } from './message-index-store.js';
 /** What the SQLite side needs of ServerStore (a structural type: no import of the server store's module). */
 export interface SqliteIndexHost {
   readonly db: Database.Database;
-  group<T>(fn: () => T): Promise<T>;
+  groupAsync<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Runs `fn` now; its value or its throw as a promise. */
@@ -44,7 +45,7 @@ export class SqliteMessageIndex implements DmMessageIndex {
   }
 
   catchUpIndex(): Promise<number> {
-    return this.store.group(() => catchUpIndex(this.store.db));
+    return this.store.groupAsync(async () => catchUpIndex(this.store.db));
   }
 
   unjudgedSessions(since?: { afterId: number; alsoIds: readonly number[] }): Promise<{ id: number; messages: number }[]> {
@@ -52,7 +53,7 @@ export class SqliteMessageIndex implements DmMessageIndex {
   }
 
   recordFindings(sessionId: number, messages: number, findings: readonly JudgedFinding[]): Promise<void> {
-    return this.store.group(() => recordFindings(this.store.db, sessionId, messages, findings));
+    return this.store.groupAsync(async () => recordFindings(this.store.db, sessionId, messages, findings));
   }
 
   judgedSessions(ids: readonly number[]): Promise<number[]> {

@@ -18,6 +18,7 @@ import { collapseRuns, messageFacts } from '../../main/store/message-facts.js';
 import { FilterError } from '../../main/store/filter/parse.js';
 import { findCommands, queryMessages } from '../../main/store/filter/query.js';
 import { queryPackets } from '../../main/api/packets-view.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 import { logSession, sessionMessages } from '../helpers/filter-fixture.js';
 import { REPO_ROOT } from '../helpers/tools.js';
 
@@ -237,10 +238,37 @@ describe('filters compiled to SQL, run on a real store', () => {
     }), { numRuns: 1500, seed: 7 });
   });
 
-  it('packets.query answers a bad filter with its located error, a good one with rows and the time taken', () => {
-    expect(queryPackets(s, { filter: 'status == "404"', offset: 0, limit: 10 })).toEqual({ ok: false, error: { message: expect.stringContaining('type mismatch'), position: 10, length: 5 } });
-    const r = queryPackets(s, { filter: 'cmd == Get', offset: 0, limit: 10 });
+  it('packets.query answers a bad filter with its located error, a good one with rows and the time taken', async () => {
+    const store = SqliteStore.over(s);
+    expect(await queryPackets(store, { filter: 'status == "404"', offset: 0, limit: 10 })).toEqual({ ok: false, error: { message: expect.stringContaining('type mismatch'), position: 10, length: 5 } });
+    const r = await queryPackets(store, { filter: 'cmd == Get', offset: 0, limit: 10 });
     expect(r.ok && r.total === 2 && r.rows.map((x) => x.id)).toEqual([2, 6]);
     expect(r.ok && typeof r.tookMs === 'number').toBe(true);
+  });
+});
+
+describe('the message index as store methods (DmMessageIndex) on SQLite', () => {
+  it('answers as the functions do, and writes findings through the group commit without landing in another caller\'s savepoint', async () => {
+    const server = store();
+    logSession(server, { devId: 'IMEI:1', getStatus: 404 });
+    logSession(server, { devId: 'IMEI:2' });
+    const s = SqliteStore.over(server);
+    expect(await s.queryMessages({ filter: 'cmd == Get && status == 404', offset: 0, limit: 10 })).toEqual(queryMessages(server.db, { filter: 'cmd == Get && status == 404', offset: 0, limit: 10 }));
+    expect(await s.findCommands('cmd == Get')).toEqual(findCommands(server.db, 'cmd == Get'));
+    expect(await s.sessionsMatching('cmd == Get', 1)).toEqual({ ids: [2], truncated: true });
+    await expect(s.queryMessages({ filter: 'cmd ==', offset: 0, limit: 1 })).rejects.toBeInstanceOf(FilterError);
+    expect(await s.unindexedCount()).toBe(0);
+    // A DmStore.tx that awaits and then fails: findings recorded meanwhile are not rolled back with it.
+    const failing = s.tx(async (o) => {
+      await o.createSession({ device: 'IMEI:9', dmSessionId: '1', encoding: 'xml' }, 0);
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error('boom');
+    });
+    const recorded = s.recordFindings(1, 4, [{ msg: 2, rule: 'R1', severity: 'error' }]);
+    await expect(failing).rejects.toThrow('boom');
+    await recorded;
+    expect(await s.judgedSessions([1, 2])).toEqual([1]);
+    expect((await s.queryMessages({ filter: 'finding == R1', offset: 0, limit: 5 })).rows.map((r) => r.id)).toEqual([2]);
+    expect(await s.unjudgedSessions()).toEqual([{ id: 2, messages: 4 }]);
   });
 });
