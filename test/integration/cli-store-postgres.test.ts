@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../main/cli/main.js';
+import { DmServer } from '../../main/server/server.js';
 import { PostgresStore } from '../../main/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 import type { DmStore } from '../../main/store/store.js';
@@ -187,6 +188,34 @@ describe.skipIf(!run)('dmw job and dmw session on PostgreSQL (--store URL, DMW_S
     const shown = JSON.parse((await dmw(['session', 'list', '--store', empty, '--json'])).out) as { state: string; device: string; messageCount: number }[];
     expect(shown).toMatchObject([{ state: 'imported', device: 'IMEI:2', messageCount: 4 }]);
   });
+
+  it('end to end: a job added with --store goes out from a dmw server on the database, and its result and session are read back with --store', async () => {
+    const served = await cluster.createDatabase('served');
+    const server = await DmServer.start({
+      dataDir: mkdtempSync(path.join(dir, 'srv-')), storeUrl: served, port: 0, host: '127.0.0.1',
+      clientAuth: 'md5', defaultClientCred: { name: 'lab', secret: 'pw' }, serverCred: { name: 'dmw', secret: 'pw' },
+    });
+    try {
+      const dev = 'IMEI:490154203237518';
+      const tree = path.join(dir, 'phone.json');
+      // The handset's account: client lab:pw, server dmw:pw (the device checks the server too).
+      expect(await dmw(['tree', 'init', '-o', tree, '--devid', dev, '--account', 'dmw:lab:pw'])).toMatchObject({ code: 0 });
+      const added = await dmw(['job', 'add', '--store', served, '--device', dev, 'get', './DevInfo/DevId', '--json']);
+      expect(added).toMatchObject({ code: 0, err: '' });
+      expect(JSON.parse(added.out)).toMatchObject({ status: 'queued', device: dev });
+      const sim = await dmw(['sim', '--server', server.url, '--count', '1', '--tree', tree, '--json']);
+      expect(sim, sim.err).toMatchObject({ code: 0 });
+      const jobs = JSON.parse((await dmw(['job', 'list', '--json'], { DMW_STORE_URL: served })).out) as { status: string; results: { data: string }[] }[];
+      expect(jobs, JSON.stringify(jobs)).toMatchObject([{ status: 'done', results: [{ data: dev }] }]);
+      const sessions = JSON.parse((await dmw(['session', 'list', '--store', served, '--json'])).out) as { id: number; device: string; state: string; messageCount: number }[];
+      expect(sessions).toMatchObject([{ device: dev, state: 'done' }]);
+      const shown = await dmw(['session', 'show', String(sessions[0]!.id), '--store', served]);
+      expect(shown.code).toBe(0);
+      expect(shown.out).toContain('./DevInfo/DevId');
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 
   it('a bad URL, or a database that is not there, exits 2 naming the URL and where it came from, without its password', async () => {
     const port = await freePort();
