@@ -131,6 +131,37 @@ describe.skipIf(!run)('the UI backend on PostgreSQL', () => {
     }
   }, 60_000);
 
+  it('with its DM server on the database: a handset\'s session, a job sent and its result, the tree written by a Replace, all read back', async () => {
+    const served = await cluster.createDatabase('served');
+    const b = await Backend.create({ dataDir: tmp(), storeUrl: served, settings: { port: 0 }, startServer: true, handsetModule: path.resolve('test/e2e/support/test-handsets.ts') });
+    try {
+      expect(b.status()).toMatchObject({ running: true, error: null });
+      const dev = (await b.handlers['handsets.add']({ count: 1 })).handsets[0]!.devId;
+      await b.handsetFleet!.connect(dev);
+      const j = await b.handlers['jobs.add']({ device: dev, spec: { kind: 'replace', uri: './DMAcc/dmw/Name', value: 'on-postgres', format: 'chr' }, notify: false });
+      const g = await b.handlers['jobs.add']({ device: dev, spec: { kind: 'get', uri: './DevInfo/Mod' }, notify: false });
+      await b.handsetFleet!.connect(dev);
+      const jobs = await b.handlers['jobs.list']({ device: dev });
+      expect(jobs.filter((x) => x.id === j.job!.id || x.id === g.job!.id).map((x) => x.status)).toEqual(['done', 'done']);
+      const sessions = await b.handlers['sessions.list']({ device: dev });
+      expect(sessions.map((x) => x.state)).toEqual(['done', 'done']);
+      const detail = await b.handlers['sessions.get']({ id: sessions[0]!.id });
+      expect(detail.messages.flatMap((m) => m.commands).some((c) => c.kind === 'Replace')).toBe(true);
+      // The Replace's value is in the cached tree (the backend writes it after job-done), in the database.
+      await (b as unknown as { treeWork: Promise<void> }).treeWork;
+      const other = await PostgresStore.open(served);
+      try {
+        expect((await other.tree(dev)).find((e) => e.uri === './DMAcc/dmw/Name')?.data).toBe('on-postgres');
+        expect((await other.session(sessions[0]!.id))?.state).toBe('done');
+      } finally {
+        await other.close();
+      }
+      expect((await b.handlers['devices.list']({})).find((d) => d.devId === dev)).toMatchObject({ virtual: true, lastSession: { id: sessions[0]!.id, state: 'done' }, jobs: { done: 2 } });
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+
   it('a job added while no server runs goes into the database; the database down is `unavailable`, not a crash, and it works again once back', async () => {
     const b = await Backend.create({ dataDir: tmp(), storeUrl: url, ...opts });
     try {
