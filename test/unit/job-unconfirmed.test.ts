@@ -17,6 +17,7 @@ import type { ServerEvent } from '../../main/server/events.js';
 import type { JobSpec } from '../../main/server/types.js';
 import { defaultUnconfirmedPolicy, resolveUnconfirmedPolicy, runsExec, settleUnanswered } from '../../main/server/unconfirmed.js';
 import { REPO_ROOT } from '../helpers/tools.js';
+import { SqliteStore } from '../../main/store/sqlite/sqlite-store.js';
 
 const dirs: string[] = [];
 function fresh(): string {
@@ -229,7 +230,7 @@ describe('decisions on an unconfirmed job', () => {
 });
 
 describe('applyEffects (effects.ts) on released jobs', () => {
-  it('a sent job released by a closing session: job-unconfirmed (ask) or job-done (dropped), with the session state and reason', () => {
+  it('a sent job released by a closing session: job-unconfirmed (ask) or job-done (dropped), with the session state and reason', async () => {
     const s = ServerStore.open(fresh());
     const sid = s.createSession({ device: 'IMEI:1', dmSessionId: '1', encoding: 'xml' }, T);
     const ask = s.addJob('IMEI:1', REPLACE, T);
@@ -243,7 +244,7 @@ describe('applyEffects (effects.ts) on released jobs', () => {
       closed: { state: 'timeout', reason: 'no message for 300 s' },
     };
     const events: ServerEvent[] = [];
-    s.tx(() => applyEffects(s, fx, { sessionId: sid, devId: 'IMEI:1', now: T + 1, maxJobAttempts: MAX }, events));
+    await SqliteStore.over(s).tx((t) => applyEffects(t, fx, { sessionId: sid, devId: 'IMEI:1', now: T + 1, maxJobAttempts: MAX }, events));
     const jobEvents = events.filter((e) => e.type === 'job-unconfirmed' || e.type === 'job-done');
     expect(jobEvents.map((e) => [e.type, 'job' in e ? e.job.id : 0, 'job' in e ? e.job.status : ''])).toEqual([
       ['job-unconfirmed', ask.id, 'unconfirmed'],
