@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DmServer } from '../../main/server/server.js';
 import { ServerStore } from '../../main/store/server-store.js';
 import { SqliteMessageIndex } from '../../main/store/message-index-sqlite.js';
 import type { DmMessageIndex, MessageQuery, SortColumn } from '../../main/store/message-index-store.js';
@@ -22,6 +23,7 @@ import { PostgresStore } from '../../main/store/postgres/postgres-store.js';
 import type { NewMessage } from '../../main/store/types.js';
 import { sessionMessages, type SessionSpec } from '../helpers/filter-fixture.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { TestClient } from '../helpers/dm-test-client.js';
 import { VECTORS_DIR } from '../helpers/tools.js';
 
 const run = postgresAvailable('PostgreSQL message index');
@@ -313,4 +315,49 @@ describe.skipIf(!run)('the message index and display filters on PostgreSQL, agai
     })).rejects.toThrow('boom');
     expect(await n()).toEqual(was);
   });
+
+  it('a live server on PostgreSQL indexes what it decoded: the rows equal those built again from the stored bytes (XML and WBXML)', async () => {
+    for (const encoding of ['xml', 'wbxml'] as const) {
+      const url = await cluster.createDatabase(`live_${encoding}`);
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'dmw-pgindex-live-'));
+      const server = await DmServer.start({ dataDir, storeUrl: url, port: 0, host: '127.0.0.1', limits: { maxMsgSize: 4096 } });
+      try {
+        const blob = new Uint8Array(9000).map((_, i) => (i * 7919) % 256);
+        await server.addJob('IMEI:IX', { kind: 'get', uri: './DevInfo/Mod' });
+        await server.addJob('IMEI:IX', { kind: 'replace', uri: './Vendor/Flag', value: 'on and off' });
+        await server.addJob('IMEI:IX', { kind: 'replace', uri: './Vendor/Pad', value: '  padded  ' });
+        await server.addJob('IMEI:IX', { kind: 'replace', uri: './FW/Package', value: Buffer.from(blob).toString('base64'), binary: true });
+        await server.addJob('IMEI:IX', { kind: 'get', uri: './Log/Big' });
+        await server.addJob('IMEI:IX', { kind: 'get', uri: './Nope' });
+        const client = new TestClient({
+          url: server.url, devId: 'IMEI:IX', encoding, maxMsgSize: 3000, maxObjSize: 1_000_000, devInfo: { Mod: 'Model-Q' },
+          tree: { './Vendor/Flag': { format: 'chr', data: 'x' }, './Vendor/Pad': { format: 'chr', data: 'x' }, './FW/Package': { format: 'bin', data: new Uint8Array() }, './Log/Big': { format: 'chr', data: 'log line\n'.repeat(900) } },
+        });
+        const r = await client.runSession();
+        expect(r.error).toBeUndefined();
+        expect(r.completed).toBe(true);
+      } finally {
+        await server.close();
+      }
+      const s = await PostgresStore.open(url);
+      try {
+        const snapshot = async () => ({
+          msg: (await s.pool.query('SELECT * FROM msg_index ORDER BY message_id')).rows,
+          cmd: (await s.pool.query('SELECT message_id, session_id, dir, msg_id, pos, item, cmd_id, cmd, uri, status, msg_ref, cmd_ref, data, data_text FROM cmd_index ORDER BY message_id, pos, item')).rows,
+        });
+        const live = await snapshot();
+        expect(live.msg.length).toBeGreaterThan(6);
+        expect(live.cmd.filter((c) => c.cmd === 'Get' && c.status === 404)).toHaveLength(1);
+        expect(live.cmd.filter((c) => c.data_text !== null).length).toBeGreaterThan(5);
+        // Everything indexed again from the stored bytes (the catch-up path, which decodes).
+        await s.pool.query('DELETE FROM msg_index; DELETE FROM cmd_index; INSERT INTO msg_index_backfill (up_to) VALUES (0)');
+        expect(await s.unindexedCount()).toBe(live.msg.length);
+        expect(await s.catchUpIndex()).toBe(live.msg.length);
+        expect(await snapshot()).toEqual(live);
+        expect(await s.findCommands('cmd == Get && status == 404')).toEqual([expect.objectContaining({ uri: './Nope', status: 404 })]);
+      } finally {
+        await s.close();
+      }
+    }
+  }, 60_000);
 });
