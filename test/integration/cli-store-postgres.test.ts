@@ -111,6 +111,13 @@ describe.skipIf(!run)('dmw job and dmw session on PostgreSQL (--store URL, DMW_S
       expect(outs[1], args.join(' ')).toBe(outs[0]);
       expect(outs[2], args.join(' ')).toBe(outs[0]);
     }
+    // session check: the same verdict (exit status) and findings.
+    for (const id of ['1', '2', '3']) {
+      const a = await dmw(['session', 'check', id, '--data', dir, '--json']);
+      const c = await dmw(['session', 'check', id, '--store', url, '--json']);
+      expect(c, `check ${id}`).toEqual(a);
+      expect(JSON.parse(c.out)).toMatchObject({ session: Number(id) });
+    }
     const list = JSON.parse((await dmw(['session', 'list', '--store', url, '--json'])).out) as { id: number; device: string; state: string; messageCount: number }[];
     expect(list.map((s) => [s.id, s.device, s.state, s.messageCount])).toEqual([[3, 'IMEI:1', 'timeout', 4], [2, 'IMEI:2', 'done', 4], [1, 'IMEI:1', 'done', 4]]);
     const show = JSON.parse((await dmw(['session', 'show', '2', '--store', url, '--json'])).out) as { messages: { statuses: { code: string }[] }[] };
