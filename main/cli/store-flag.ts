@@ -20,7 +20,8 @@ export const STORE_OPTIONS = {
 
 /** What the subcommands' help says about --store (one paragraph, same words everywhere). */
 export const STORE_HELP = `--store URL: the shared lab server's database (postgres://USER@HOST:PORT/DB, or postgresql://...)
-     instead of the SQLite store in --data DIR; default $DMW_STORE_URL. Same commands, same output.`;
+     instead of the SQLite store in --data DIR; default $DMW_STORE_URL (set, it is the store even with
+     --data DIR, which then only names the folder of other files). Same commands, same output.`;
 
 export const DMW_STORE_URL = 'DMW_STORE_URL';
 
