@@ -245,6 +245,6 @@ describe('session bundles and broken captures (CLI)', () => {
     expect(JSON.parse(dmwSync(['session', 'list', '--data', data, '--json']).out)).toHaveLength(1);
     // Both commands explain themselves.
     expect(dmwSync(['capture', 'import', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('dmw capture import FILE --data DIR') });
-    expect(dmwSync(['session', 'export', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('dmw session export ID --data DIR --format pcapng|bundle -o OUT') });
+    expect(dmwSync(['session', 'export', '--help'])).toMatchObject({ code: 0, out: expect.stringContaining('dmw session export ID --data DIR|--store URL --format pcapng|bundle -o OUT') });
   });
 });
