@@ -7,13 +7,15 @@
  * decode, check credentials, run the commands on its tree, events; node:http is left out (the
  * server suite's bare clients measure that part).
  *
- *   node --expose-gc --import tsx test/bench/handset-replay.ts [--rounds 7] [--ms 1500] [--compare-with DIR]
+ *   node --expose-gc --import tsx test/bench/handset-replay.ts [--rounds 7] [--ms 1500] [--compare-with DIR] [--save FILE [--save-only]]
  *
  * `--compare-with DIR`: another checkout's handset code (e.g. a worktree at an older commit) is
  * timed in the same process, alternating with ours round by round; medians and ranges of the
  * rounds. The recording is made once, with our handset and the server of DIR (or ours).
+ * `--save FILE` writes the recording for handset-replay-loop.ts (instruction counts, callgrind):
+ * on a shared machine CPU time moved by half between runs of the same code, instructions do not.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -126,6 +128,13 @@ async function main(): Promise<void> {
   const ms = Number(arg('--ms') ?? 1500);
   const other = arg('--compare-with');
   const rec = await record(other ?? REPO_ROOT);
+  const save = arg('--save');
+  if (save) {
+    // For handset-replay-loop.ts (instruction counts under callgrind).
+    writeFileSync(save, JSON.stringify({ url: rec.url, devId: rec.devId, nonce: FIXED_NONCE, sessionId: SESSION_ID, client: BENCH_CLIENT, server: BENCH_SERVER, replies: rec.replies.map((r) => ({ ...r, body: Buffer.from(r.body).toString('base64') })) }));
+    console.log(`recording saved to ${save}`);
+    if (args.includes('--save-only')) return;
+  }
   const ours = await handsetCode(REPO_ROOT);
   const theirs = other ? await handsetCode(other) : undefined;
   const load0 = loadavg();
