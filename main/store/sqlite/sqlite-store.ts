@@ -10,7 +10,9 @@
  * than its own synchronous work.
  *
  * Writes outside tx() run as a tx of their own (so they never land inside another request's open
- * savepoint); reads run directly.
+ * savepoint); reads run directly. Inside tx(fn), use the ops fn is given, never this store's own
+ * write methods: those queue behind the running tx, which waits for them (a deadlock here; on
+ * PostgreSQL a second transaction, not part of the first).
  *
  * The multi-instance operations are trivial here: claims are one UPDATE (the write lock is ours),
  * session state is a map in memory (one process), events an in-process emitter that delivers a
