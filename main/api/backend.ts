@@ -319,10 +319,10 @@ export class Backend {
       const store = this.server?.store ?? this.reader;
       const now = this.now();
       if (deleted.length > 0 || written.length > 0) {
-        this.afterEvent(`the tree of ${e.job.device}`, async () => {
-          for (const uri of deleted) await store.removeTree(e.job.device, uri);
-          if (written.length > 0) await store.upsertTree(e.job.device, written, now);
-        });
+        this.afterEvent(`the tree of ${e.job.device}`, () => store.tx(async (t) => {
+          for (const uri of deleted) await t.removeTree(e.job.device, uri);
+          if (written.length > 0) await t.upsertTree(e.job.device, written, now);
+        }));
       }
     }
     const ended = e.type === 'session-ended' ? e.device : undefined;
