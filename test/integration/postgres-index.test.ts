@@ -107,6 +107,9 @@ const FILTERS = [
   'cmd == Atomic || cmd == Sequence', 'uri contains "DevDetail"', 'enc == wbxml && cmd == Add', 'data matches "\\d{4}"', 'msgid matches "^1"', 'commands matches "×"',
   'commands contains "Status×"', '!(dev == android) && !(data contains "a")', 'worst', '!worst', 'cred', 'cred == basic', 'findings', 'findings == 0', 'rule matches "^R"',
   'severity', 'time >= 1796630400000 && time < 1796634000000', 'size > 3.5', 'seq >= 1e1', 'status', '!status', 'status != 200', 'auth == none', 'state == done',
+  // regexes with a required literal (PostgreSQL reads only the texts holding it): wildcards and escapes in it, non-ASCII, anchors
+  'data matches "hello l"', 'data matches "50%_o"', 'data matches "C:\\\\pa"', 'data matches "ödé ×"', 'data matches "^Testing C"', 'data matches "tail-marker$"',
+  'data matches "(?i)TESTING"', 'data matches "Lab Ph.ne"', 'data matches "x{150}tail"', 'data matches "1101|tout"',
 ];
 
 const SORTS: (SortColumn | undefined)[] = [undefined, 'time', 'session', 'device', 'dir', 'msgId', 'size', 'enc', 'status', 'findings'];

@@ -178,4 +178,19 @@ describe('safe regular expressions', () => {
     const budget = { steps: 10_000 };
     expect(() => compileRegex('(a*)*(b*)*c').test('ab'.repeat(50_000), budget)).toThrow(RegexBudgetError);
   });
+
+  it('name the literal every match contains (a store may skip texts without it), never one a match can lack', () => {
+    expect(compileRegex('hello 12+3$').required).toBe('hello 1');
+    expect(compileRegex('^(?:ab)c\\.d[xy]zz').required).toBe('abc.d');
+    expect(compileRegex('50%_off').required).toBe('50%_off');
+    expect(compileRegex('a|bcd').required).toBe('');
+    expect(compileRegex('(?i)hello').required).toBe('');
+    expect(compileRegex('x\\d+yz\\x41B').required).toBe('yzAB');
+    // Soundness: whatever matches holds the required literal.
+    const atoms = ['a', 'b', 'ab', '.', '[ab]', '\\.', '(a|b)', '(?:ab)', 'a*', 'b+', 'a?', '^', '$', 'x{2}', '\\x61', '\\d', '(ab)+'];
+    fc.assert(fc.property(fc.array(fc.constantFrom(...atoms), { minLength: 1, maxLength: 6 }), fc.string({ maxLength: 12, unit: fc.constantFrom('a', 'b', '.', 'x', '1') }), (parts, text) => {
+      const re = compileRegex(parts.join(''));
+      if (re.test(text)) expect(text.includes(re.required), `${parts.join('')} on ${text}`).toBe(true);
+    }), { numRuns: 3000, seed: 23 });
+  });
 });

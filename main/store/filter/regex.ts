@@ -30,7 +30,8 @@ export class RegexBudgetError extends Error {}
 const OVER_BUDGET = 'the regular expression took too long over the stored data; narrow the filter (e.g. add cmd == "Replace" &&) or simplify the pattern';
 
 type Node =
-  | { t: 'char'; test: (c: number) => boolean }
+  /** `lit`: the one character it matches, when it is a literal of a case-sensitive pattern. */
+  | { t: 'char'; test: (c: number) => boolean; lit?: number }
   | { t: 'bol' } | { t: 'eol' }
   | { t: 'cat'; parts: Node[] }
   | { t: 'alt'; options: Node[] }
@@ -114,12 +115,16 @@ class RegexParser {
     if (c === '$') return { t: 'eol' };
     if (c === '.') return { t: 'char', test: (x) => x !== 10 && x !== 13 };
     if (c === '[') return this.klass(at);
-    if (c === '\\') return { t: 'char', test: this.escape(at, false) };
+    if (c === '\\') {
+      const test = this.escape(at, false);
+      const lit = this.icase ? undefined : escapedLiteral(this.src.slice(at + 1, this.i));
+      return lit === undefined ? { t: 'char', test } : { t: 'char', test, lit };
+    }
     return this.literal(c.charCodeAt(0));
   }
 
   private literal(code: number): Node {
-    if (!this.icase) return { t: 'char', test: (x) => x === code };
+    if (!this.icase) return { t: 'char', test: (x) => x === code, lit: code };
     const f = fold(code);
     return { t: 'char', test: (x) => fold(x) === f };
   }
@@ -244,6 +249,45 @@ export interface Budget {
 export interface SafeRegex {
   /** True when the pattern matches somewhere in `text`; spends `budget.steps` (RegexBudgetError when gone). */
   test(text: string, budget?: Budget): boolean;
+  /**
+   * The longest run of literal characters every match contains ('' when there is none, or the
+   * pattern is case-insensitive): a text without it cannot match, so a store may skip it unread
+   * (PostgreSQL's `data matches` asks its trigram index for the texts holding it).
+   */
+  readonly required: string;
+}
+
+/** The character a one-character escape stands for (`\.`, `\n`, `\x41`), or undefined for a class (`\d`). */
+function escapedLiteral(e: string): number | undefined {
+  if (e === 'n') return 10;
+  if (e === 'r') return 13;
+  if (e === 't') return 9;
+  if (e.length === 3 && e[0] === 'x') return Number.parseInt(e.slice(1), 16);
+  if (e.length === 1 && !/[A-Za-z0-9]/.test(e)) return e.charCodeAt(0);
+  return undefined;
+}
+
+/**
+ * Runs of consecutive literal characters in the pattern's top-level sequence (groups of a plain
+ * sequence count as inline); anything else (a class, a repeat, an alternation, an anchor) ends a
+ * run. Each run appears in every match; the longest is kept.
+ */
+function requiredLiteral(n: Node): string {
+  let best = '';
+  let run: number[] = [];
+  const end = () => {
+    if (run.length > best.length) best = String.fromCharCode(...run);
+    run = [];
+  };
+  const walk = (x: Node): void => {
+    if (x.t === 'cat') x.parts.forEach(walk);
+    else if (x.t === 'alt' && x.options.length === 1) walk(x.options[0]!);
+    else if (x.t === 'char' && x.lit !== undefined) run.push(x.lit);
+    else end();
+  };
+  walk(n);
+  end();
+  return best;
 }
 
 /** Compiles a pattern; throws RegexSyntaxError (with the index in the pattern) for what it cannot run safely. */
@@ -268,7 +312,7 @@ export function compileRegex(pattern: string): SafeRegex {
   const n = prog.length;
   // Work arrays reused by every test (filters run synchronously, one test at a time).
   const work: Work = { a: new Int32Array(n), b: new Int32Array(n), mark: new Int32Array(n), stack: new Int32Array(n * 2 + 2), generation: 0 };
-  return { test: (text, budget) => run(prog, work, text, budget) };
+  return { test: (text, budget) => run(prog, work, text, budget), required: requiredLiteral(tree) };
 }
 
 interface Work {

@@ -192,9 +192,10 @@ export async function pgUnindexedCount(q: Query): Promise<number> {
 export async function pgCatchUpIndex(q: Query, batch = 2000): Promise<number> {
   await q('SELECT pg_advisory_xact_lock($1)', [CATCH_UP_LOCK]);
   let n = 0;
-  for (;;) {
+  // Keyset by id: each batch starts where the last one ended (a backfill of millions never rescans).
+  for (let after = 0; ;) {
     const rows = (await q<UnindexedRow>(`SELECT id, session_id, seq, direction, round(extract(epoch FROM at) * 1000)::float8 AS at_ms, msg_id, content_type, bytes
-      FROM messages m WHERE NOT EXISTS (SELECT 1 FROM msg_index i WHERE i.message_id = m.id) ORDER BY id LIMIT $1`, [batch])).rows;
+      FROM messages m WHERE m.id > $2 AND NOT EXISTS (SELECT 1 FROM msg_index i WHERE i.message_id = m.id) ORDER BY id LIMIT $1`, [batch, after])).rows;
     if (rows.length === 0) {
       await q('DELETE FROM msg_index_backfill');
       return n;
@@ -205,6 +206,7 @@ export async function pgCatchUpIndex(q: Query, batch = 2000): Promise<number> {
       id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction, atMs: r.at_ms, msgId: r.msg_id, contentType: r.content_type, bytes: new Uint8Array(r.bytes),
     })));
     n += rows.length;
+    after = rows[rows.length - 1]!.id;
   }
 }
 
