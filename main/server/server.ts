@@ -407,11 +407,12 @@ export class DmServer {
   /** Which stored session a message names: its RespURI's token, or its DevId and SessionID at the base URL. */
   private sharedLookup(r: IncomingBody): SharedLookup | undefined {
     const route = this.route(r.path);
-    if (route?.kind === 'session') return { token: route.token };
-    if (route?.kind !== 'base' || !ACCEPTED_MEDIA_TYPES.has(r.contentType)) return undefined;
+    if (!route) return undefined;
+    const token = route.kind === 'session' ? { token: route.token } : {};
+    if (!ACCEPTED_MEDIA_TYPES.has(r.contentType)) return token;
     const decoded = decodeMessage(r.bytes);
     this.decodedAhead.set(r, decoded);
-    return decoded.ok ? { devId: decoded.value.message.hdr.source.locURI, dmSessionId: decoded.value.message.hdr.sessionID } : undefined;
+    return decoded.ok ? { ...token, devId: decoded.value.message.hdr.source.locURI, dmSessionId: decoded.value.message.hdr.sessionID } : token;
   }
 
   /** Several instances: sessions from the database, events through it, the sweep by lease (shared-sessions.ts). */

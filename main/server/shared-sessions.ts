@@ -95,8 +95,9 @@ export function pgStateReader(pool: pg.Pool): SharedStateReader {
       return r.rows[0]?.token ?? undefined;
     },
     async idle(idleBefore, now, limit) {
-      const r = await q<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%' AND updated_at < $1 AND (owner IS NULL OR lease_until <= $2)
-        ORDER BY updated_at LIMIT $3`, [new Date(idleBefore).toISOString(), new Date(now).toISOString(), limit]);
+      // Idle since its last commit, or since its last claim's lease ran out (an instance died in its turn).
+      const r = await q<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%' AND GREATEST(updated_at, COALESCE(lease_until, updated_at)) < $1
+        AND (owner IS NULL OR lease_until <= $2) ORDER BY updated_at LIMIT $3`, [new Date(idleBefore).toISOString(), new Date(now).toISOString(), limit]);
       return r.rows.map((x) => x.key);
     },
     async pruneAliases() {
@@ -142,9 +143,8 @@ export class SharedSessions {
 
   /** The session a message names, claimed for this instance: by RespURI token, or by (DevId, SessionID) at the base URL. */
   async find(by: SharedLookup): Promise<Found> {
-    let token: string | undefined;
-    if ('token' in by) token = by.token;
-    else token = await this.o.reader.tokenOf(aliasKey(by.devId, by.dmSessionId));
+    let token = by.token;
+    if (token === undefined && by.devId !== undefined && by.dmSessionId !== undefined) token = await this.o.reader.tokenOf(aliasKey(by.devId, by.dmSessionId));
     if (token === undefined) return { kind: 'none' };
     const key = tokenKey(token);
     const claim = await this.o.store.claimSessionState(key, this.owner, this.o.now(), this.leaseMs);
@@ -312,8 +312,16 @@ function digest(b: Uint8Array): string {
 
 // --- the request gate: what DmServer calls around a DM message when its store is shared ----------
 
-/** How a message names its session: the RespURI's token, or (DevId, SessionID) at the base URL. */
-export type SharedLookup = { token: string } | { devId: string; dmSessionId: string };
+/**
+ * How a message names its session: the RespURI's token, or else (DevId, SessionID) at the base URL.
+ * DevId and SessionID are given whenever the message decodes: a session the message starts (a
+ * package 1, also at a RespURI whose session is gone) is found by them afterwards.
+ */
+export interface SharedLookup {
+  token?: string;
+  devId?: string;
+  dmSessionId?: string;
+}
 
 /** What the gate needs of the server: its in-memory sessions (only those in a turn here). */
 export interface GateHost {
@@ -350,7 +358,7 @@ export class SharedGate {
   async handle(req: object & { bytes: Uint8Array }, lookup: SharedLookup | undefined, handler: () => GateAnswer | Promise<GateAnswer>): Promise<GateAnswer> {
     let turn: SharedTurn | undefined;
     try {
-      if (lookup) {
+      if (lookup?.token !== undefined || lookup?.devId !== undefined) {
         const found = await this.sessions.find(lookup);
         if (found.kind === 'held') {
           return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(HELD_RETRY_AFTER_SEC) }, body: `the session's previous message is still being handled (by ${found.owner || 'another instance'}); send again in ${HELD_RETRY_AFTER_SEC} s\n` };
@@ -416,7 +424,7 @@ export class SharedGate {
       if (l) this.host.live.delete(l.id);
     }
     // A session this message started without a transaction (refused before authenticating).
-    const l = lookup && 'devId' in lookup ? this.host.live.latest(lookup.devId, lookup.dmSessionId) : undefined;
+    const l = lookup?.devId !== undefined && lookup.dmSessionId !== undefined ? this.host.live.latest(lookup.devId, lookup.dmSessionId) : undefined;
     if (l && !seen.has(l.token)) {
       await this.sessions.finish(this.sessions.fresh(l), l);
       this.host.live.delete(l.id);

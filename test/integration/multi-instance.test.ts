@@ -30,7 +30,7 @@ import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/rr-proxy.
 
 const run = postgresAvailable('several dmw server instances on PostgreSQL');
 const TOKEN = 'multi-instance-operator-token-01';
-const ARGS = ['--client-auth', 'md5', '--client-cred', 'lab:pw', '--api-token', TOKEN, '--session-timeout', '5'];
+const ARGS = ['--client-auth', 'md5', '--client-cred', 'lab:pw', '--api-token', TOKEN, '--session-timeout', '10'];
 const COUNTED = new Set(['Add', 'Replace', 'Delete', 'Exec']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -140,7 +140,7 @@ async function callIn(p: Phone, url: string, pauseMs = 0): Promise<{ ok: number;
   for (let i = 0; i < 8; i++) {
     const r = await p.h.connect({ url, ...(pauseMs > 0 ? { beforeSend: async (index: number) => { if (index > 0) await sleep(pauseMs); } } : {}) });
     if (!r.ok) {
-      res.failed.push(r.error ?? 'failed');
+      res.failed.push(`${p.devId}: ${r.error ?? 'failed'} (SyncHdr codes ${r.headerCodes.join(',')}, ${r.roundTrips} round trips)`);
       continue;
     }
     res.ok++;
@@ -260,7 +260,9 @@ describe.skipIf(!run)('several dmw server instances on one PostgreSQL', () => {
     console.info(`multi-instance kill -9: ${all.length} jobs, ${jobs.filter((j) => j.status === 'done').length} done, ` +
       `${jobs.filter((j) => j.status === 'unconfirmed').length} unconfirmed; first run ${first.reduce((n, r) => n + r.ok, 0)} sessions ok, ` +
       `${first.flatMap((r) => r.failed).length} failed; ${resent} exchanges sent again, ${phones.reduce((n, p) => n + p.busy, 0)} 503s waited out; ` +
-      `backends ${JSON.stringify(proxy.stats())}`);
+      `answers sent again from the store ${(fleet.logs().match(/came again with the same bytes/g) ?? []).length}; ` +
+      `backends ${JSON.stringify(proxy.stats())}${first.some((r) => r.failed.length > 0) ? `; failed: ${first.flatMap((r) => r.failed).join(' | ')}` : ''}`);
+    if (process.env.DMW_MULTI_LOGS) (await import('node:fs')).writeFileSync(process.env.DMW_MULTI_LOGS, fleet.logs());
     // The killed instance comes back and takes its share again.
     const back = await fleet.restart(1);
     proxy.setBackend(1, back.port);
