@@ -280,6 +280,11 @@ describe.skipIf(!run)('several dmw server instances on one PostgreSQL', () => {
     await queueJobs(fleet.instances[0]!.base, phones, 2, serial);
     expect((await Promise.all(phones.map((p) => callIn(p, dmUrl)))).flatMap((r) => r.failed)).toEqual([]);
 
+    // Mid-run: sessions in progress (the handsets pause between messages) when the database goes.
+    const queued = await queueJobs(fleet.instances[0]!.base, phones, 4, serial);
+    const during = phones.map((p) => callIn(p, dmUrl, 300));
+    const deadline = Date.now() + 20_000;
+    while (phones.reduce((n, p) => n + p.executed.size, 0) < 5 && Date.now() < deadline) await sleep(5);
     cluster.down();
     // Meanwhile: the DM endpoint of each instance answers 503 with Retry-After (nothing half-written).
     for (const inst of fleet.instances) {
@@ -296,13 +301,18 @@ describe.skipIf(!run)('several dmw server instances on one PostgreSQL', () => {
       expect(status, fleet.logs()).toBe(503);
       expect(Number(retryAfter)).toBeGreaterThan(0);
     }
-    const during = phones.map((p) => callIn(p, dmUrl));
-    await sleep(1500);
+    await sleep(1000);
     cluster.up();
-    // The sessions started while it was down finish once it is back (503s waited out), with nobody restarting anything.
+    // The sessions caught by it finish once it is back (503s waited out), with nobody restarting anything.
     const r = await Promise.all(during);
     expect(r.flatMap((x) => x.failed), fleet.logs()).toEqual([]);
     expect(phones.reduce((n, p) => n + p.busy, 0)).toBeGreaterThan(0);
+    expect(phones.flatMap((p) => p.retryAfter).every((x) => Number(x) > 0)).toBe(true);
+    const afterRestart = (await api(fleet.instances[1]!.base, 'GET', '/api/v1/jobs', TOKEN)).json as ListedJob[];
+    for (const q of queued) {
+      expect(afterRestart.find((j) => j.id === q.id)?.status, `job ${q.id}`).toBe('done');
+      expect(phones.find((p) => p.devId === q.device)!.executed.get(`${q.cmd} ${q.uri}`), `job ${q.id}`).toBe(1);
+    }
     const more = await queueJobs(fleet.instances[1]!.base, phones, 2, serial);
     expect((await Promise.all(phones.map((p) => callIn(p, dmUrl)))).flatMap((x) => x.failed), fleet.logs()).toEqual([]);
     const jobs = (await api(fleet.instances[0]!.base, 'GET', '/api/v1/jobs', TOKEN)).json as ListedJob[];
