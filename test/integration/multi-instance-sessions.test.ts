@@ -13,6 +13,10 @@ import { StoreEventBus } from '../../main/server/store-events.js';
 import type { ServerEvent } from '../../main/server/events.js';
 import type { Live } from '../../main/server/live-sessions.js';
 import { Harness } from '../helpers/engine-harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DmServer } from '../../main/server/server.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 const run = postgresAvailable('shared sessions');
@@ -191,5 +195,19 @@ describe.skipIf(!run)('shared sessions on PostgreSQL', () => {
     expect(devices(gotB)).toEqual(['d1', 'd2', 'd4']);
     await busA.stop();
     await busB.stop();
+  });
+
+  it('a server on a shared store refuses stepping with a plain reason, and lists no session it does not have', async () => {
+    const url = await cluster.createDatabase(`shared_${++dbCount}`);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dmw-shared-'));
+    const server = await DmServer.start({ dataDir, storeUrl: url, port: 0 });
+    try {
+      expect(() => server.pauseDevice('IMEI:001')).toThrow(/stepping and holds need the device's sessions on one instance/);
+      expect(() => server.step('IMEI:001')).toThrow(/run a single `dmw server` instance for stepping/);
+      expect(server.activeSessions()).toEqual([]);
+    } finally {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
