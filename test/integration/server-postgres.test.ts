@@ -14,6 +14,8 @@ import { VirtualHandset, AAUTH_TYPE } from '../../main/client/index.js';
 import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
 import { PostgresStore } from '../../main/store/postgres/postgres-store.js';
+import type { PgOps } from '../../main/store/postgres/ops.js';
+import { StoreUnavailableError } from '../../main/store/store.js';
 import { DEVICE } from '../../main/tree/tree.js';
 import { TestClient } from '../helpers/dm-test-client.js';
 import { startFleet, type Fleet } from '../helpers/instances.js';
@@ -165,5 +167,33 @@ describe.skipIf(!run)('DM server on PostgreSQL', () => {
     const after = await snapshot(url);
     expect(after.messages.length).toBeGreaterThan(before.messages.length);
     expect(after.messages.slice(0, 2)).toEqual(before.messages);
+  }, 120_000);
+
+  it('a burst of turns larger than the pool waits for connections instead of failing as unavailable; only a stalled pool does', async () => {
+    const url = await cluster.createDatabase(`srv_${++dbCount}`);
+    // A connect bound far shorter than the burst takes to drain: it must bound connecting, not queueing.
+    const store = await PostgresStore.open(url, { maxConnections: 10, connectTimeoutMs: 300 });
+    cleanups.push(() => store.close());
+    const turns = await Promise.allSettled(Array.from({ length: 1000 }, (_, i) => store.tx(async (s) => {
+      await (s as PgOps).sql('SELECT pg_sleep(0.005)');
+      return (await s.addJob(`IMEI:${i}`, { kind: 'get', uri: './DevInfo/Mod' }, Date.now())).id;
+    })));
+    const failed = turns.filter((t) => t.status === 'rejected');
+    expect(failed.length, String((failed[0] as PromiseRejectedResult | undefined)?.reason)).toBe(0);
+    expect(await store.jobs()).toHaveLength(1000);
+
+    // All connections held past the acquire bound: the waiting turn fails as unavailable (503), and its connection, when it comes, goes back.
+    const stalled = await PostgresStore.open(url, { maxConnections: 1, acquireTimeoutMs: 200 });
+    cleanups.push(() => stalled.close());
+    let release!: () => void;
+    const holding = stalled.tx(async (s) => {
+      await new Promise<void>((r) => (release = r));
+      return s.jobs({ device: 'IMEI:1' });
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(stalled.tx((s) => s.jobs())).rejects.toThrow(StoreUnavailableError);
+    release();
+    expect(await holding).toHaveLength(1);
+    expect(await stalled.tx((s) => s.jobs({ device: 'IMEI:2' }))).toHaveLength(1);
   }, 120_000);
 });

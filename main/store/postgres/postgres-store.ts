@@ -23,8 +23,14 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** Apply pending migrations on open (default true; `dmw store migrate` may do it separately). */
   migrate?: boolean;
-  /** Give up connecting after this long (ms); the request then fails as unavailable (default 5000). */
+  /** Give up opening a connection to the database after this long (ms); the request then fails as unavailable (default 5000). */
   connectTimeoutMs?: number;
+  /**
+   * How long a transaction waits for one of the pool's connections while all are busy (ms, default
+   * 60000). Waiting is load, not an outage: a burst of turns queues, it is not refused; only a wait
+   * this long (the database stalled) fails as unavailable.
+   */
+  acquireTimeoutMs?: number;
   /** How long the event listener waits before reconnecting after losing the database (ms, default 500). */
   listenRetryMs?: number;
 }
@@ -108,8 +114,19 @@ export class PostgresStore extends PgOps implements DmStore {
 
   /** Connects (postgres://USER@HOST:PORT/DB) and brings the schema up to date. */
   static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const config: pg.ClientConfig = { connectionString: url, types: PG_TYPES, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000, application_name: 'dmw' };
-    const pool = new pg.Pool({ ...config, max: opts.maxConnections ?? 10 });
+    const connectMs = opts.connectTimeoutMs ?? 5000;
+    const config: pg.ClientConfig = { connectionString: url, types: PG_TYPES, connectionTimeoutMillis: connectMs, application_name: 'dmw' };
+    // pg-pool's connectionTimeoutMillis bounds both opening a connection and waiting in its queue for
+    // a busy pool's next free one, and a queue wait under load then failed as "unavailable" (1,000
+    // sessions at once on 10 connections: most refused). So the pool gets no such bound: its clients
+    // bound their own connect (pg.Client's connectionTimeoutMillis), and acquire() the queue wait.
+    const { connectionTimeoutMillis: _connectBound, ...poolConfig } = config;
+    class BoundedConnectClient extends pg.Client {
+      constructor(c: pg.ClientConfig) {
+        super({ ...c, connectionTimeoutMillis: connectMs });
+      }
+    }
+    const pool = new pg.Pool({ ...poolConfig, Client: BoundedConnectClient as unknown as new () => pg.ClientBase, max: opts.maxConnections ?? 10 });
     // An idle connection the database closed (restart, failover) must not take the process down:
     // the pool drops it and opens a new one for the next query.
     pool.on('error', () => undefined);
@@ -121,6 +138,7 @@ export class PostgresStore extends PgOps implements DmStore {
       throw unavailable(e);
     }
     const store = new PostgresStore(pool, config, opts.listenRetryMs ?? 500, report);
+    store.acquireTimeoutMs = opts.acquireTimeoutMs ?? 60_000;
     // Messages logged before the message index existed (migration v2), or without it, are indexed now (as SQLite's open does).
     if (opts.migrate ?? true) {
       try {
@@ -137,10 +155,34 @@ export class PostgresStore extends PgOps implements DmStore {
     return this.inTx(fn);
   }
 
+  /** Longest wait for a free pooled connection (open() sets it; see PostgresStoreOptions.acquireTimeoutMs). */
+  private acquireTimeoutMs = 60_000;
+
+  /**
+   * A connection of the pool: a free one, a new one, or, all busy, the next one released. A wait
+   * longer than acquireTimeoutMs fails as unavailable; the connection that comes later goes back.
+   */
+  private async acquire(): Promise<pg.PoolClient> {
+    const pending = this.pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`no connection of the PostgreSQL pool came free within ${this.acquireTimeoutMs} ms`)), this.acquireTimeoutMs);
+      timer.unref();
+    });
+    try {
+      return await Promise.race([pending, timedOut]);
+    } catch (e) {
+      pending.then((c) => c.release(), () => undefined);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private async inTx<T>(fn: (ops: PgOps) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.acquire();
     } catch (e) {
       throw unavailable(e);
     }
