@@ -1,6 +1,7 @@
 /**
- * DM-6 (OMA-AD-DM 2.0 §4.3.2.5): this server and peer DM servers. What it keeps, next to the
- * server's own tables in the same SQLite file (its own tables; the store's are not touched):
+ * DM-6 (OMA-AD-DM 2.0 §4.3.2.5): this server and peer DM servers. What it keeps, in tables of its own
+ * beside the store's (main/store/federation/: in the SQLite file, or in the shared PostgreSQL
+ * database, where every instance sees the same grants, owners and delegations):
  *  - grants: which devices (and which subtrees of them) a peer may manage through this server;
  *  - job owners: who submitted a job over the API (a peer sees only its own jobs and results);
  *  - delegations: a device handed from one management authority to another.
@@ -27,35 +28,13 @@ import { principalName } from './api/auth.js';
 import { ApiError } from './api/errors.js';
 import type { Credential, ClientAuthMode, ServerAuthMode } from './config.js';
 import type { ServerEvent } from './events.js';
+import { StoreEventBus } from './store-events.js';
 import type { DmServer } from './server.js';
-import type { JobRecord, JobSpec, SimpleJobSpec } from './types.js';
+import type { JobRecord, JobSpec, SimpleJobSpec, UnconfirmedPolicy } from './types.js';
+import { federationStoreFor } from '../store/federation/index.js';
+import type { Delegation, DelegationStatus, FederationStore, Grant } from '../store/federation/federation-store.js';
 
-export interface Grant {
-  peer: string;
-  device: string;
-  subtrees: string[];
-  origin: 'grant' | 'delegation';
-  createdAt: string;
-}
-
-export type DelegationStatus = 'pending' | 'active' | 'failed';
-
-export interface Delegation {
-  id: number;
-  /** out: this server handed the device to `peer`; in: `peer` handed it to this server. */
-  direction: 'out' | 'in';
-  device: string;
-  peer: string;
-  subtrees: string[];
-  status: DelegationStatus;
-  /** out: the Atomic that writes the peer's account. */
-  jobId: number | null;
-  /** The same delegation's id on the peer. */
-  remoteId: number | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { Delegation, DelegationStatus, Grant } from '../store/federation/federation-store.js';
 
 export type FederationEvent = { type: 'delegation'; at: string; delegation: Delegation };
 
@@ -69,33 +48,7 @@ export interface DelegateAnswer {
   serverCred: Credential | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS api_grants (
-  peer TEXT NOT NULL, device TEXT NOT NULL, subtrees TEXT NOT NULL, origin TEXT NOT NULL, created_at TEXT NOT NULL,
-  PRIMARY KEY (peer, device)
-);
-CREATE TABLE IF NOT EXISTS api_job_owners (job_id INTEGER PRIMARY KEY, principal TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS api_delegations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, direction TEXT NOT NULL, device TEXT NOT NULL, peer TEXT NOT NULL,
-  subtrees TEXT NOT NULL, status TEXT NOT NULL, job_id INTEGER, remote_id INTEGER, error TEXT,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS api_delegations_by_job ON api_delegations (job_id);
-`;
-
-interface DelegationRow {
-  id: number; direction: string; device: string; peer: string; subtrees: string; status: string; job_id: number | null;
-  remote_id: number | null; error: string | null; created_at: string; updated_at: string;
-}
-
 const iso = (ms: number) => new Date(ms).toISOString();
-
-function delegationFromRow(r: DelegationRow): Delegation {
-  return {
-    id: r.id, direction: r.direction as Delegation['direction'], device: r.device, peer: r.peer, subtrees: JSON.parse(r.subtrees) as string[],
-    status: r.status as DelegationStatus, jobId: r.job_id, remoteId: r.remote_id, error: r.error, createdAt: r.created_at, updatedAt: r.updated_at,
-  };
-}
 
 // --- URIs and subtrees -----------------------------------------------------------------------------
 
@@ -215,17 +168,21 @@ export function newDeviceCredential(): Credential {
 export class Federation {
   private readonly listeners = new Set<(e: FederationEvent) => void>();
   private readonly offBus: () => void;
+  private closed = false;
+  /** Where grants, job owners and delegations live: beside the server's store, on the same kind. */
+  readonly store: FederationStore;
 
   constructor(
     readonly server: DmServer,
     readonly peers: readonly PeerConfig[],
     private readonly now: () => number = Date.now,
   ) {
-    server.store.db.exec(SCHEMA);
+    this.store = federationStoreFor(server.store);
     this.offBus = server.bus.subscribe((e) => this.onServerEvent(e));
   }
 
   close(): void {
+    this.closed = true;
     this.offBus();
     this.listeners.clear();
   }
@@ -237,6 +194,13 @@ export class Federation {
 
   private emit(d: Delegation): void {
     const e: FederationEvent = { type: 'delegation', at: iso(this.now()), delegation: d };
+    // On a shared store the server's bus goes through the database: every instance's subscribers
+    // (their event streams, api/sse.ts, which also listens to the bus) get the event from there,
+    // once, whichever instance settled the delegation. Not here as well: that would be twice.
+    if (this.server.bus instanceof StoreEventBus) {
+      this.server.bus.emit(e as unknown as ServerEvent);
+      return;
+    }
     for (const fn of [...this.listeners]) {
       try {
         fn(e);
@@ -250,86 +214,71 @@ export class Federation {
     return this.peers.find((p) => p.id === id);
   }
 
-  private get db() {
-    return this.server.store.db;
-  }
-
   // --- grants ----------------------------------------------------------------------------------
 
-  grant(peer: string, device: string, subtrees: string[], origin: Grant['origin']): Grant {
-    const existing = this.grantFor(peer, device);
-    const merged = [...new Set([...(existing?.subtrees ?? []), ...subtrees.map(normalizeDmUri)])];
-    const at = iso(this.now());
-    this.db.prepare(`INSERT INTO api_grants (peer, device, subtrees, origin, created_at) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (peer, device) DO UPDATE SET subtrees = excluded.subtrees`).run(peer, device, JSON.stringify(merged), origin, at);
-    return this.grantFor(peer, device)!;
+  grant(peer: string, device: string, subtrees: string[], origin: Grant['origin']): Promise<Grant> {
+    return this.store.grant(peer, device, subtrees.map(normalizeDmUri), origin, this.now());
   }
 
-  revoke(peer: string, device: string): boolean {
-    return this.db.prepare('DELETE FROM api_grants WHERE peer = ? AND device = ?').run(peer, device).changes > 0;
+  revoke(peer: string, device: string): Promise<boolean> {
+    return this.store.revoke(peer, device);
   }
 
-  grantFor(peer: string, device: string): Grant | undefined {
-    return this.grants({ peer, device })[0];
+  async grantFor(peer: string, device: string): Promise<Grant | undefined> {
+    return (await this.store.grants({ peer, device }))[0];
   }
 
-  grants(f: { peer?: string; device?: string } = {}): Grant[] {
-    const rows = this.db.prepare('SELECT * FROM api_grants ORDER BY device, peer').all() as { peer: string; device: string; subtrees: string; origin: string; created_at: string }[];
-    return rows
-      .filter((r) => (f.peer === undefined || r.peer === f.peer) && (f.device === undefined || r.device === f.device))
-      .map((r) => ({ peer: r.peer, device: r.device, subtrees: JSON.parse(r.subtrees) as string[], origin: r.origin as Grant['origin'], createdAt: r.created_at }));
+  grants(f: { peer?: string; device?: string } = {}): Promise<Grant[]> {
+    return this.store.grants(f);
   }
 
   /** May this principal see and manage this device through this server? */
-  mayManage(p: Principal, device: string): boolean {
-    return p.kind === 'operator' || this.grantFor(p.id, device) !== undefined;
+  async mayManage(p: Principal, device: string): Promise<boolean> {
+    return p.kind === 'operator' || (await this.grantFor(p.id, device)) !== undefined;
   }
 
   // --- jobs ------------------------------------------------------------------------------------
 
   /** Queues a job and records who asked, in one transaction. */
-  addJob(p: Principal, device: string, spec: JobSpec): JobRecord {
-    const store = this.server.store;
-    return store.tx(() => {
-      const job = store.addJob(device, spec, this.now());
-      if (p.kind === 'peer') this.db.prepare('INSERT INTO api_job_owners (job_id, principal) VALUES (?, ?)').run(job.id, principalName(p));
+  addJob(p: Principal, device: string, spec: JobSpec, opts: { onUnconfirmed?: UnconfirmedPolicy } = {}): Promise<JobRecord> {
+    return this.store.tx(async (f, s) => {
+      const job = await s.addJob(device, spec, this.now(), opts);
+      if (p.kind === 'peer') await f.setJobOwner(job.id, principalName(p));
       return job;
     });
   }
 
   /** Jobs without an owner row were queued by the operator (CLI, app, API token). */
-  ownerOf(jobId: number): string {
-    const r = this.db.prepare('SELECT principal FROM api_job_owners WHERE job_id = ?').get(jobId) as { principal: string } | undefined;
-    return r?.principal ?? 'operator';
+  async ownerOf(jobId: number): Promise<string> {
+    return (await this.store.jobOwner(jobId)) ?? 'operator';
   }
 
-  maySeeJob(p: Principal, job: Pick<JobRecord, 'id'>): boolean {
-    return p.kind === 'operator' || this.ownerOf(job.id) === principalName(p);
+  async maySeeJob(p: Principal, job: Pick<JobRecord, 'id'>): Promise<boolean> {
+    return p.kind === 'operator' || (await this.ownerOf(job.id)) === principalName(p);
+  }
+
+  /**
+   * Who besides the operator may see a streamed event (api/sse.ts asks once per event): a job's
+   * owner (`peer:ID`, or `operator`), or the peers granted the device.
+   */
+  async audience(m: { jobId?: number; device: string | null }): Promise<{ owner?: string; managers?: string[] }> {
+    if (m.jobId !== undefined) return { owner: await this.ownerOf(m.jobId) };
+    if (m.device === null) return {};
+    return { managers: (await this.grants({ device: m.device })).map((g) => g.peer) };
   }
 
   // --- delegations -----------------------------------------------------------------------------
 
-  delegation(id: number): Delegation | undefined {
-    const r = this.db.prepare('SELECT * FROM api_delegations WHERE id = ?').get(id) as DelegationRow | undefined;
-    return r && delegationFromRow(r);
+  delegation(id: number): Promise<Delegation | undefined> {
+    return this.store.delegation(id);
   }
 
-  delegations(f: { peer?: string; device?: string } = {}): Delegation[] {
-    return (this.db.prepare('SELECT * FROM api_delegations ORDER BY id').all() as DelegationRow[])
-      .map(delegationFromRow)
-      .filter((d) => (f.peer === undefined || d.peer === f.peer) && (f.device === undefined || d.device === f.device));
+  delegations(f: { peer?: string; device?: string } = {}): Promise<Delegation[]> {
+    return this.store.delegations(f);
   }
 
-  private insertDelegation(d: Omit<Delegation, 'id' | 'createdAt' | 'updatedAt'>): Delegation {
-    const at = iso(this.now());
-    const info = this.db.prepare(`INSERT INTO api_delegations (direction, device, peer, subtrees, status, job_id, remote_id, error, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(d.direction, d.device, d.peer, JSON.stringify(d.subtrees), d.status, d.jobId, d.remoteId, d.error, at, at);
-    return this.delegation(Number(info.lastInsertRowid))!;
-  }
-
-  private setDelegationStatus(id: number, status: DelegationStatus, error: string | null): Delegation {
-    this.db.prepare('UPDATE api_delegations SET status = ?, error = ?, updated_at = ? WHERE id = ?').run(status, error, iso(this.now()), id);
-    const d = this.delegation(id)!;
+  private async setDelegationStatus(id: number, status: DelegationStatus, error: string | null): Promise<Delegation> {
+    const d = (await this.store.setDelegationStatus(id, status, error, this.now()))!;
     this.emit(d);
     return d;
   }
@@ -342,7 +291,7 @@ export class Federation {
     const peer = this.peer(req.peer);
     if (!peer) throw new ApiError(400, 'unknown-peer', `peer "${req.peer}" is not configured on this server (dmw server --peer ${req.peer}=URL,...)`, 'peer');
     if (!peer.url) throw new ApiError(400, 'unknown-peer', `peer "${req.peer}" has no URL: this server cannot call it`, 'peer');
-    if (!this.server.store.device(req.device)) throw new ApiError(404, 'unknown-device', `no device "${req.device}" on this server: it must have had a session first`, 'device');
+    if (!(await this.server.store.device(req.device))) throw new ApiError(404, 'unknown-device', `no device "${req.device}" on this server: it must have had a session first`, 'device');
     const me = this.server.config.serverId;
     const rights = req.rights ?? [...ACL_COMMANDS];
     const subtrees = req.subtrees.map((s, i) => {
@@ -355,36 +304,34 @@ export class Federation {
     });
     const clientCred = newDeviceCredential();
     // Recorded before the call so the id can travel; failed if the peer refuses.
-    let d = this.server.store.tx(() => this.insertDelegation({ direction: 'out', device: req.device, peer: peer.id, subtrees: subtrees.map((s) => s.uri), status: 'pending', jobId: null, remoteId: null, error: null }));
+    const pending = await this.store.addDelegation({ direction: 'out', device: req.device, peer: peer.id, subtrees: subtrees.map((s) => s.uri), status: 'pending', jobId: null, remoteId: null, error: null }, this.now());
     let answer: DelegateAnswer;
     try {
-      const r = await this.client(peer).request('POST', '/peer/delegations', { device: req.device, delegationId: d.id, clientCred, subtrees: subtrees.map((s) => s.uri) });
+      const r = await this.client(peer).request('POST', '/peer/delegations', { device: req.device, delegationId: pending.id, clientCred, subtrees: subtrees.map((s) => s.uri) });
       if (r.status !== 201) throw new ApiError(502, 'peer-failed', `peer ${peer.id} refused the delegation: ${describeApiError(r)}`, 'peer');
       answer = r.json as DelegateAnswer;
       if (answer?.serverId !== peer.id) throw new ApiError(502, 'peer-failed', `peer at ${peer.url} says its ServerID is "${String(answer?.serverId)}", configured as "${peer.id}"`, 'peer');
       if (typeof answer.dmUrl !== 'string' || !/^https?:\/\//.test(answer.dmUrl)) throw new ApiError(502, 'peer-failed', `peer ${peer.id} gave no usable DM URL`, 'peer');
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError(502, 'peer-failed', `cannot reach peer ${peer.id} at ${peer.url}: ${(e as Error).message}`, 'peer');
-      this.setDelegationStatus(d.id, 'failed', err.message);
+      await this.setDelegationStatus(pending.id, 'failed', err.message);
       throw err;
     }
     const spec = delegationJob({ delegate: answer, clientCred, subtrees });
-    const job = this.server.store.tx(() => {
-      const j = this.server.store.addJob(req.device, spec, this.now());
-      this.db.prepare('UPDATE api_delegations SET job_id = ?, remote_id = ?, updated_at = ? WHERE id = ?').run(j.id, answer.delegationId ?? null, iso(this.now()), d.id);
-      return j;
+    const { job, delegation } = await this.store.tx(async (f, s) => {
+      const j = await s.addJob(req.device, spec, this.now());
+      return { job: j, delegation: (await f.setDelegationJob(pending.id, j.id, answer.delegationId ?? null, this.now()))! };
     });
-    d = this.delegation(d.id)!;
-    this.emit(d);
-    return { delegation: d, job };
+    this.emit(delegation);
+    return { delegation, job };
   }
 
   /** B side: a peer hands us a device. Registers the credential the device will log in with. */
-  acceptDelegation(from: string, body: { device: string; delegationId: number; clientCred: Credential; subtrees: string[] }): DelegateAnswer {
+  async acceptDelegation(from: string, body: { device: string; delegationId: number; clientCred: Credential; subtrees: string[] }): Promise<DelegateAnswer> {
     const server = this.server;
-    const d = server.store.tx(() => {
-      server.store.setDeviceCredential(body.device, body.clientCred, this.now());
-      return this.insertDelegation({ direction: 'in', device: body.device, peer: from, subtrees: body.subtrees.map(normalizeDmUri), status: 'pending', jobId: null, remoteId: body.delegationId, error: null });
+    const d = await this.store.tx(async (f, s) => {
+      await s.setDeviceCredential(body.device, body.clientCred, this.now());
+      return f.addDelegation({ direction: 'in', device: body.device, peer: from, subtrees: body.subtrees.map(normalizeDmUri), status: 'pending', jobId: null, remoteId: body.delegationId, error: null }, this.now());
     });
     this.emit(d);
     return {
@@ -398,8 +345,8 @@ export class Federation {
   }
 
   /** B side: the delegator's completion notice. */
-  delegationNotice(from: string, id: number, status: 'active' | 'failed', error: string | null): Delegation {
-    const d = this.delegation(id);
+  async delegationNotice(from: string, id: number, status: 'active' | 'failed', error: string | null): Promise<Delegation> {
+    const d = await this.delegation(id);
     if (!d || d.direction !== 'in' || d.peer !== from) throw new ApiError(404, 'unknown-delegation', `no delegation ${id} from ${from} here`, 'id');
     return this.setDelegationStatus(id, status, error);
   }
@@ -409,29 +356,36 @@ export class Federation {
     if (e.type !== 'job-done') return;
     const job = e.job;
     // Off the DM request's path: the device's answer is not held up by this.
-    setImmediate(() => {
-      let d: Delegation | undefined;
-      try {
-        const row = this.db.prepare(`SELECT * FROM api_delegations WHERE job_id = ? AND direction = 'out' AND status = 'pending'`).get(job.id) as DelegationRow | undefined;
-        if (!row) return;
-        const ok = job.status === 'done' && job.statusCode !== null && job.statusCode < 300;
-        const error = ok ? null : delegationRefusal(job);
-        d = this.setDelegationStatus(row.id, ok ? 'active' : 'failed', error);
-        if (ok) this.grant(d.peer, d.device, d.subtrees, 'delegation');
-      } catch (err) {
-        if (this.server.store.db.open) process.emitWarning(`delegation bookkeeping failed: ${(err as Error).message}`);
-        return;
-      }
-      const peer = this.peer(d.peer);
-      if (peer?.url && d.remoteId !== null) {
-        this.client(peer).request('POST', `/peer/delegations/${d.remoteId}`, { status: d.status, error: d.error }).then(
-          (r) => {
-            if (r.status !== 200) process.emitWarning(`peer ${peer.id} did not take the completion notice of delegation ${d!.id}: ${describeApiError(r)}`);
-          },
-          (err: Error) => process.emitWarning(`cannot send the completion notice of delegation ${d!.id} to ${peer.id}: ${err.message}`),
-        );
-      }
-    });
+    setImmediate(() => void this.settleDelegation(job));
+  }
+
+  private async settleDelegation(job: JobRecord): Promise<void> {
+    let d: Delegation | undefined;
+    try {
+      const ok = job.status === 'done' && job.statusCode !== null && job.statusCode < 300;
+      const error = ok ? null : delegationRefusal(job);
+      // Settled and granted together; once only, whichever instance saw the answer.
+      d = await this.store.tx(async (f) => {
+        const settled = await f.settleDelegationJob(job.id, ok ? 'active' : 'failed', error, this.now());
+        if (settled && ok) await f.grant(settled.peer, settled.device, settled.subtrees.map(normalizeDmUri), 'delegation', this.now());
+        return settled;
+      });
+    } catch (err) {
+      if (!this.closed) process.emitWarning(`delegation bookkeeping failed: ${(err as Error).message}`);
+      return;
+    }
+    if (!d) return;
+    this.emit(d);
+    const settled = d;
+    const peer = this.peer(settled.peer);
+    if (peer?.url && settled.remoteId !== null) {
+      this.client(peer).request('POST', `/peer/delegations/${settled.remoteId}`, { status: settled.status, error: settled.error }).then(
+        (r) => {
+          if (r.status !== 200) process.emitWarning(`peer ${peer.id} did not take the completion notice of delegation ${settled.id}: ${describeApiError(r)}`);
+        },
+        (err: Error) => process.emitWarning(`cannot send the completion notice of delegation ${settled.id} to ${peer.id}: ${err.message}`),
+      );
+    }
   }
 
   private client(peer: PeerConfig): ApiClient {

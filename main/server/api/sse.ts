@@ -34,6 +34,13 @@ export interface StreamMeta {
   jobId?: number;
   /** delegation: the peer it is with. */
   peer?: string;
+  /**
+   * Who besides the operator may see it, settled once when it is published (the federation's tables
+   * are read asynchronously, so not per subscriber): the job's owner (`peer:ID` or `operator`), or
+   * the peers granted the device. A grant made or revoked later does not change what a replay shows.
+   */
+  owner?: string;
+  managers?: readonly string[];
 }
 
 /** After the `dropped` event, how long a subscriber that does not read keeps its socket (and buffer). */
@@ -82,12 +89,26 @@ export class EventHub {
   readonly backlog: EventBacklog<StreamMeta>;
   private readonly offs: Array<() => void>;
   private readonly open = new Set<http.ServerResponse>();
+  /** Events whose audience is being looked up, published in the order they came. */
+  private publishing: Promise<void> = Promise.resolve();
 
   constructor(readonly fed: Federation, limits: Partial<EventStreamLimits> = {}) {
     this.backlog = new EventBacklog<StreamMeta>(limits);
     const publish = (e: ServerEvent | FederationEvent) => {
       const s = streamPayload(e);
-      if (s) this.backlog.publish(streamMeta(e, s.type, s.device), JSON.stringify(s.data));
+      if (!s) return;
+      const meta = streamMeta(e, s.type, s.device);
+      const text = JSON.stringify(s.data);
+      // Without peers only the operator subscribes: nothing to look up.
+      if (fed.peers.length === 0) return this.backlog.publish(meta, text);
+      this.publishing = this.publishing.then(async () => {
+        try {
+          Object.assign(meta, await fed.audience(meta));
+        } catch (err) {
+          process.emitWarning(`event ${meta.type}: who may see it could not be read (${(err as Error).message}); shown to the operator only`);
+        }
+        this.backlog.publish(meta, text);
+      });
     };
     this.offs = [fed.server.bus.subscribe(publish), fed.on(publish)];
   }
@@ -99,9 +120,9 @@ export class EventHub {
       if (filter.types && !filter.types.includes(m.type)) return false;
       if (filter.device !== undefined && m.device !== filter.device) return false;
       if (p.kind === 'operator') return true;
-      if (m.jobId !== undefined) return fed.maySeeJob(p, { id: m.jobId });
+      if (m.jobId !== undefined) return m.owner === principalName(p);
       if (m.peer !== undefined) return m.peer === p.id;
-      return m.device !== null && fed.mayManage(p, m.device);
+      return m.device !== null && (m.managers ?? []).includes(p.id);
     };
     let dropped = false;
     const sink: EventSink<StreamMeta> = {
