@@ -23,7 +23,9 @@ export async function runHost(handsetModule: Partial<HandsetModule> | undefined)
   const handsets: HandsetLoad = handsetModule && typeof handsetModule.createFleet === 'function'
     ? { ok: true, module: handsetModule as HandsetModule, provider: 'main/client' }
     : { ok: false, reason: 'Virtual handsets are not part of this build: the virtual DM client module (main/client) was missing when it was built.' };
-  const backend = await Backend.create({ dataDir, handsets, startServer: true });
+  // A shared lab server's database (README, "A shared lab server"): the utility process inherits the app's environment.
+  const storeUrl = process.env.DMW_STORE_URL || undefined;
+  const backend = await Backend.create({ dataDir, handsets, startServer: true, ...(storeUrl ? { storeUrl } : {}) });
   backend.onEvent((name, payload) => port.postMessage({ t: 'event', name, payload }));
   port.on('message', (e) => {
     const m = e.data as { t?: unknown; id?: unknown; channel?: unknown; input?: unknown };
