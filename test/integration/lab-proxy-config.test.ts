@@ -5,6 +5,11 @@
  * nginx's log, pid and error log paths). A copy with one mistake must fail the same check, so a
  * check that passes everything cannot hide a broken file.
  *
+ * Then the README's recipe, run: the database made with the documented createuser/createdb, two
+ * `dmw server --store` instances on it, HAProxy with the documented configuration in front
+ * (test/helpers/haproxy.ts), handsets that reach them only through HAProxy complete their sessions
+ * with messages on both instances, and one instance killed (kill -9) changes nothing for them.
+ *
  * .ci/run installs haproxy, nginx and libnginx-mod-stream; in CI a missing tool fails the suite,
  * elsewhere it is skipped with the reason printed.
  */
@@ -14,6 +19,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AAUTH_TYPE, VirtualHandset } from '../../main/client/index.js';
+import { startHaproxy } from '../helpers/haproxy.js';
+import { startFleet } from '../helpers/instances.js';
+import { findPostgresBin, postgresAvailable, startPostgres } from '../helpers/postgres.js';
 
 const DOCS = fileURLToPath(new URL('../../main/store/postgres', import.meta.url));
 const HAPROXY_CFG = readFileSync(path.join(DOCS, 'haproxy.cfg'), 'utf8');
@@ -97,4 +106,72 @@ describe.skipIf(!nginx)('the documented nginx configuration (main/store/postgres
     expect(NGINX_CONF).toMatch(/proxy_next_upstream off;/);
     expect(NGINX_CONF).toMatch(/^stream \{/m);
   });
+});
+
+const pgOk = haproxy !== undefined && postgresAvailable('HAProxy in front of two instances');
+const TOKEN = 'lab-operator-token-0123456789';
+
+describe.skipIf(!pgOk)('the README recipe: documented database commands, two instances, the documented HAProxy in front', () => {
+  it('serves handsets through HAProxy with messages on both instances, and goes on when one is killed', async () => {
+    const cluster = await startPostgres();
+    const stops: Array<() => Promise<unknown> | unknown> = [() => cluster.stop()];
+    try {
+      // The README's createuser/createdb (without --pwprompt: the test cluster trusts 127.0.0.1).
+      const found = findPostgresBin();
+      const bin = 'bin' in found ? found.bin : '';
+      const superuser = decodeURIComponent(new URL(cluster.url).username);
+      for (const [program, args] of [['createuser', ['dmw']], ['createdb', ['--owner', 'dmw', 'dmw']]] as const) {
+        const r = spawnSync(path.join(bin, program), [...args, '-h', '127.0.0.1', '-p', String(cluster.port), '-U', superuser], { encoding: 'utf8' });
+        expect(r.status, `${program}: ${r.stderr}`).toBe(0);
+      }
+      const fleet = await startFleet({
+        storeUrl: `postgres://dmw@127.0.0.1:${cluster.port}/dmw`,
+        count: 2,
+        // Every device arrives from HAProxy's address (README section 3).
+        args: ['--client-auth', 'md5', '--client-cred', 'lab:labpw', '--server-cred', 'dmw:srvpw', '--api-token', TOKEN, '--max-preauth-per-address', '256'],
+      });
+      stops.unshift(() => fleet.stopAll());
+      const proxy = await startHaproxy(fleet.instances.map((i) => i.port));
+      stops.unshift(() => proxy.stop());
+      const base = `http://127.0.0.1:${proxy.port}`;
+      const health = await fetch(`${base}/api/v1/health`);
+      expect([health.status, await health.json()]).toEqual([200, { ok: true }]);
+
+      const handsets = await Promise.all([1, 2, 3].map(async () => {
+        const h = await VirtualHandset.open({
+          encoding: 'xml',
+          device: { accounts: [{ serverId: 'dmw', addr: proxy.url, clientCred: { type: AAUTH_TYPE.md5, name: 'lab', secret: 'labpw' }, serverCred: { type: AAUTH_TYPE.md5, name: 'dmw', secret: 'srvpw' } }] },
+        });
+        stops.unshift(() => h.close());
+        return h;
+      }));
+      const call = async (method: string, p: string, body?: unknown) => {
+        const r = await fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+        return { status: r.status, json: (await r.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+      };
+      const round = async (label: string) => {
+        const jobs: number[] = [];
+        for (const h of handsets) {
+          const r = await call('POST', '/api/v1/jobs', { device: h.devId, spec: { kind: 'get', uri: './DevInfo/Mod' } });
+          expect(r.status, JSON.stringify(r.json)).toBe(201);
+          jobs.push(r.json.job.id);
+        }
+        const outcomes = await Promise.all(handsets.map((h) => h.connect({ serverId: 'dmw' })));
+        for (const o of outcomes) expect(o.ok, `${label}: ${o.error}`).toBe(true);
+        for (const id of jobs) expect((await call('GET', `/api/v1/jobs/${id}`)).json, label).toMatchObject({ status: 'done', statusCode: 200 });
+      };
+      await round('first contact');
+      await round('second session');
+      // HAProxy's log (option httplog): DM messages went to both instances.
+      const served = (n: number) => proxy.output().split('\n').filter((l) => l.includes(`dmw_http/dmw${n} `) && l.includes('"POST /dm')).length;
+      expect([served(1) > 0, served(2) > 0], proxy.output().slice(-3000)).toEqual([true, true]);
+
+      // kill -9 of instance 1: HAProxy sends the next connections to instance 2 (a refused
+      // connection is retried elsewhere: option redispatch), before its health check notices.
+      await fleet.kill9(0);
+      await round('after kill -9 of instance 1');
+    } finally {
+      for (const f of stops) await f();
+    }
+  }, 120_000);
 });
