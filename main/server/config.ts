@@ -4,15 +4,15 @@
  */
 import type { AuthType } from '../protocol/auth.js';
 import { MAX_DEVICE_ID_LENGTH } from './device-id.js';
+import { DEFAULT_MAX_JOB_ATTEMPTS } from '../store/job-settlement.js';
+import type { Credential } from '../store/types.js';
 
 export type ClientAuthMode = 'none' | AuthType;
 /** How the server proves itself to the client: Cred in SyncHdr (basic/md5) or the x-syncml-hmac header. */
 export type ServerAuthMode = 'none' | AuthType;
 
-export interface Credential {
-  name: string;
-  secret: string;
-}
+/** A name and secret (the store's type: the device registry keeps them). */
+export type { Credential } from '../store/types.js';
 
 export interface ServerLimits {
   /** Largest HTTP body accepted; bigger ones get HTTP 413 and are not read further. */
@@ -104,7 +104,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   authFailureWindowMs: 10 * 60_000,
   authLockoutMs: 5 * 60_000,
   maxAuthAttemptsPerSession: 3,
-  maxJobAttempts: 3,
+  maxJobAttempts: DEFAULT_MAX_JOB_ATTEMPTS,
   maxDiscoverNodes: 5000,
   maxServerAuthRetries: 2,
   maxHoldMs: 25_000,

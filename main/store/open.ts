@@ -2,7 +2,7 @@
  * Opens the store a server, the API or the CLI works on: the embedded SQLite store in the data
  * folder (the default), or a shared PostgreSQL database named by a URL (`--store`, DMW_STORE_URL).
  */
-import type { StoreOptions } from './server-store.js';
+import type { StoreOptions } from './sqlite/server-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { DmStore } from './store.js';
 

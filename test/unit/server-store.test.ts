@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ServerStore } from '../../main/store/server-store.js';
+import { ServerStore } from '../../main/store/sqlite/server-store.js';
+import { DmServer } from '../../main/server/server.js';
 
 const dirs: string[] = [];
 function fresh(): string {
@@ -34,12 +35,17 @@ describe('server store', () => {
     s.close();
   });
 
-  it('rejects a bad job spec at the boundary', () => {
-    const s = ServerStore.open(fresh());
-    expect(() => s.addJob('d', { kind: 'get', uri: '' } as never, T)).toThrow(/not a DM URI/);
-    expect(() => s.addJob('d', { kind: 'frobnicate' } as never, T)).toThrow(/unknown job kind/);
-    expect(() => s.addJob('d', { kind: 'atomic', commands: [{ kind: 'discover', uri: '.' }] } as never, T)).toThrow(/cannot be inside/);
-    s.close();
+  it('rejects a bad job spec at the boundary (parseJobSpec: the server, the API and the CLI check before the store)', async () => {
+    const dir = fresh();
+    const server = await DmServer.start({ dataDir: dir, port: 0, host: '127.0.0.1' });
+    try {
+      await expect(server.addJob('d', { kind: 'get', uri: '' } as never)).rejects.toThrow(/not a DM URI/);
+      await expect(server.addJob('d', { kind: 'frobnicate' } as never)).rejects.toThrow(/unknown job kind/);
+      await expect(server.addJob('d', { kind: 'atomic', commands: [{ kind: 'discover', uri: '.' }] } as never)).rejects.toThrow(/cannot be inside/);
+      expect(await server.store.jobs()).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('puts unanswered read-only jobs back in the queue (their default onUnconfirmed resend), and fails them after maxAttempts', () => {

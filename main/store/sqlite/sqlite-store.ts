@@ -18,7 +18,7 @@
  * session state is a map in memory (one process), events an in-process emitter that delivers a
  * tx's events after it committed, and never a rolled-back one's.
  */
-import { ServerStore, type StoreOptions } from '../server-store.js';
+import { ServerStore, type StoreOptions } from './server-store.js';
 import type { DmStoreQueries } from '../queries.js';
 import { SqliteQueries } from './queries.js';
 import { SqliteMessageIndex } from '../message-index-sqlite.js';
