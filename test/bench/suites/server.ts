@@ -401,8 +401,10 @@ export const suite: BenchSuite = {
         ] : []),
         ['DM round trips / bare req', sp(m.throughputRatio, 2, 'x'), 'both sides share the 2 CPUs: shown, not judged'],
       ], 'lrl')) ctx.log(line);
+      // Printed when the process exits, so the memory part below can still add its figures to it.
+      let jsonOut: Record<string, unknown> | undefined;
       if (ctx.args.includes('--json')) {
-        printJsonLast(serverJson(figures, {
+        printJsonLast(jsonOut = serverJson(figures, {
           handsets: nHandsets, synchronous, ...(whatIf ? { whatIf } : {}), messageBytes: avgMsg, loadBefore: load0, loadAfter: load1,
           ...(paced ? { paced: { serverCpuMs: pacedCpu, clientCpuMs: pacedClientCpu } } : {}),
         }));
@@ -467,6 +469,7 @@ export const suite: BenchSuite = {
       check(out, 'concurrent');
       const rssPeak = procStatus(dm.pid, 'VmHWM');
       const done = store.jobs({ status: 'done' }).length;
+      if (jsonOut) Object.assign(jsonOut, { concurrent_sessions: nConcurrent, concurrent_open_s: Math.round(openMs) / 1000, rss_idle_bytes: rssIdle ?? null, rss_held_bytes: rssHeld ?? null, rss_peak_bytes: rssPeak ?? null });
 
       ctx.log(`  memory: ${fmtInt(nDevices)} registered devices, ${fmtInt(nConcurrent)} sessions open at once (each with a Get and a Replace out)`);
       for (const line of table([
