@@ -133,13 +133,8 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
         // `dmw job add --data` does; a peer only for devices granted to it.
         await checkPeerJob(fed, c.principal, b.device, spec);
         const policy = b.onUnconfirmed;
-        // The operator's job with its policy is one statement: never seen (nor sent) with another
-        // policy than the one asked for. A peer's goes through the federation (its owner row).
-        const job = policy === undefined
-          ? await fed.addJob(c.principal, b.device, spec)
-          : c.principal.kind === 'operator'
-            ? await store.addJob(b.device, spec, Date.now(), { onUnconfirmed: policy })
-            : await store.setUnconfirmedPolicy((await fed.addJob(c.principal, b.device, spec)).id, policy, Date.now());
+        // One transaction with its owner row and its policy: never seen (nor sent) with another policy than the one asked for.
+        const job = await fed.addJob(c.principal, b.device, spec, policy === undefined ? {} : { onUnconfirmed: policy });
         const notified = b.notify ? await server.notify(b.device) : undefined;
         return { status: 201, json: { job: publicJob(job), ...(notified ? { notified } : {}) }, headers: { location: `/api/v1/jobs/${job.id}` } };
       },
