@@ -22,7 +22,7 @@ export function haproxyBin(): string | undefined {
 }
 
 /** The documented file for these instance ports, listening on 127.0.0.1:listenPort. */
-export function haproxyConfigFor(backendPorts: readonly number[], listenPort: number, opts: { quiet?: boolean } = {}): string {
+export function haproxyConfigFor(backendPorts: readonly number[], listenPort: number, opts: { quiet?: boolean; healthPath?: string } = {}): string {
   const doc = readFileSync(DOCUMENTED_HAPROXY_CFG, 'utf8');
   const tls = doc.indexOf('\nfrontend dm_tls');
   if (tls < 0) throw new Error(`${DOCUMENTED_HAPROXY_CFG}: no "frontend dm_tls" section`);
@@ -37,6 +37,8 @@ export function haproxyConfigFor(backendPorts: readonly number[], listenPort: nu
   cfg = `${cfg.trimEnd()}\n${backendPorts.map((p, i) => `${indent}server dmw${i + 1} 127.0.0.1:${p}`).join('\n')}\n`;
   // The bench: no log line per request (it would be HAProxy's CPU, not the balancing's).
   if (opts.quiet) cfg = cfg.replace(/^\s+log stdout .*\n/m, '').replace(/^\s+option httplog\n/m, '');
+  // The bench's server children have no management API (its /api/v1/health): their DM path answers a GET.
+  if (opts.healthPath) cfg = cfg.replace('option httpchk GET /api/v1/health', `option httpchk GET ${opts.healthPath}`);
   return cfg;
 }
 
@@ -50,7 +52,7 @@ export interface RunningHaproxy {
 }
 
 /** Starts HAProxy in the foreground with haproxyConfigFor(); resolves once it accepts connections. */
-export async function startHaproxy(backendPorts: readonly number[], opts: { quiet?: boolean; basePath?: string } = {}): Promise<RunningHaproxy> {
+export async function startHaproxy(backendPorts: readonly number[], opts: { quiet?: boolean; basePath?: string; healthPath?: string } = {}): Promise<RunningHaproxy> {
   const bin = haproxyBin();
   if (!bin) throw new Error('haproxy is not installed (apt-get install haproxy)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dmw-haproxy-'));

@@ -17,10 +17,10 @@
  * backends, from /proc) and of HAProxy. Median (min-max) of the rounds.
  *
  * Memory: 10,000 registered devices and 1,000 sessions open at once (each held after the server's
- * package 2; started 40 ms apart, see RAMP_MS) on one instance on PostgreSQL; target: its RSS < 1 GiB.
+ * package 2; all started at once, see RAMP_MS) on one instance on PostgreSQL; target: its RSS < 1 GiB.
  *
  *   npm run bench -- server --store postgres [--instances 1,2,4] [--rounds 3] [--handsets 32] [--no-memory]
- *                                             [--concurrent 1000] [--devices 10000] [--ramp-ms 40] [--json]
+ *                                             [--concurrent 1000] [--devices 10000] [--ramp-ms 0] [--json]
  *
  * Everything (handsets, instances, HAProxy, PostgreSQL) shares this machine's CPUs; the report
  * prints how many. On 2 cores more instances cannot add throughput: the figures show what sharing
@@ -42,13 +42,20 @@ import { startHaproxy, type RunningHaproxy } from '../../helpers/haproxy.js';
 
 const WARM_UP_MS = 2000;
 /**
- * The memory test's sessions start this far apart (--ramp-ms), then all stay open at once. Not in
- * one burst as on SQLite: 1,000 turns at once queue for the instance's 10 pooled connections, and a
- * turn that waits longer than the store's connect timeout (5 s) is answered 503 "the store is
- * unavailable" (main/store/postgres/postgres-store.ts counts a pool wait as an outage); on this
- * machine 690 of 1,000 sessions were.
+ * The memory test's sessions start all at once, as on SQLite (--ramp-ms N: N ms apart, then all
+ * open at once). Before 3b0ccdf a burst of 1,000 turns waited for the instance's 10 pooled
+ * connections past the connect timeout (5 s) and was answered 503 "the store is unavailable": 690 of
+ * 1,000 sessions here. A ramp is a diagnostic for such a regression.
  */
-const RAMP_MS = 40;
+const RAMP_MS = 0;
+
+function rampArg(args: readonly string[]): number {
+  const i = args.indexOf('--ramp-ms');
+  if (i < 0) return RAMP_MS;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 0) throw new Error('--ramp-ms needs a whole number of milliseconds (0: all at once)');
+  return n;
+}
 
 interface Config {
   label: string;
@@ -191,7 +198,7 @@ export async function runServerPostgres(ctx: BenchContext): Promise<Verdict[]> {
         cleanup.unshift(() => c.stop());
         instances.push(c);
       }
-      const proxy = n > 1 ? await startHaproxy(instances.map((c) => Number(new URL(c.url).port)), { quiet: true }) : undefined;
+      const proxy = n > 1 ? await startHaproxy(instances.map((c) => Number(new URL(c.url).port)), { quiet: true, healthPath: '/dm' }) : undefined;
       if (proxy) cleanup.unshift(() => proxy.stop());
       const store = await openStore({ dataDir: sqliteDir, ...(storeUrl ? { storeUrl } : {}) });
       cleanup.unshift(() => store.close());
@@ -280,7 +287,7 @@ export async function runServerPostgres(ctx: BenchContext): Promise<Verdict[]> {
     }
 
     if (!ctx.args.includes('--no-memory')) {
-      const m = await memoryTest(ctx, cluster, { nDevices, nConcurrent, rampMs: intArg(ctx.args, '--ramp-ms', RAMP_MS), devIds, serverOpts, dataDir: dataDir(), cleanup });
+      const m = await memoryTest(ctx, cluster, { nDevices, nConcurrent, rampMs: rampArg(ctx.args), devIds, serverOpts, dataDir: dataDir(), cleanup });
       verdicts.push(m.verdict);
       json.memory = m.json;
     }
@@ -316,10 +323,10 @@ async function memoryTest(ctx: BenchContext, cluster: TestPostgres, o: {
   check(await many.runAll({ concurrency: 64 }), 'first contact');
   await queueJobs(store, cDevs, 1);
   let waiting = 0;
-  // Held sessions go on over the same ramp as they started (a release all at once is the burst again).
+  // Held sessions go on over the same ramp as they started (all at once without one).
   const held: Array<() => void> = [];
   const release = () => {
-    held.splice(0).forEach((go, k) => setTimeout(go, o.rampMs * k));
+    held.splice(0).forEach((go, k) => (o.rampMs > 0 ? setTimeout(go, o.rampMs * k) : go()));
   };
   let allThere!: () => void;
   const there = new Promise<void>((r) => (allThere = r));
@@ -335,8 +342,8 @@ async function memoryTest(ctx: BenchContext, cluster: TestPostgres, o: {
       endedEarly.set(why, (endedEarly.get(why) ?? 0) + 1);
     },
     beforeSend: (index, msg) => {
-      // Sessions start over a ramp (o.rampMs apart), not in one burst: see RAMP_MS.
-      if (index === 0) return new Promise<void>((r) => setTimeout(r, o.rampMs * started++));
+      // --ramp-ms: sessions start o.rampMs apart (see RAMP_MS).
+      if (index === 0 && o.rampMs > 0) return new Promise<void>((r) => setTimeout(r, o.rampMs * started++));
       if (msg.body.commands.some((c) => c.kind === 'Alert' && (c.data === '1201' || c.data === '1200'))) return;
       const hold = new Promise<void>((r) => held.push(r));
       if (released) release();
@@ -360,7 +367,7 @@ async function memoryTest(ctx: BenchContext, cluster: TestPostgres, o: {
   check(await running, 'concurrent');
   const rssPeak = procStatus(dm.pid, 'VmHWM');
   const done = (await store.jobs({ status: 'done' })).length;
-  ctx.log(`  memory, PostgreSQL, 1 instance: ${fmtInt(o.nDevices)} registered devices, ${fmtInt(o.nConcurrent)} sessions open at once (each with a Get and a Replace out; started ${o.rampMs} ms apart)`);
+  ctx.log(`  memory, PostgreSQL, 1 instance: ${fmtInt(o.nDevices)} registered devices, ${fmtInt(o.nConcurrent)} sessions open at once (each with a Get and a Replace out; ${o.rampMs > 0 ? `started ${o.rampMs} ms apart` : 'started at once'})`);
   for (const line of table([
     ['', 'instance RSS', ''],
     ['idle, devices registered', fmtBytes(rssIdle ?? NaN), ''],
