@@ -8,7 +8,8 @@
  * Then the README's recipe, run: the database made with the documented createuser/createdb, two
  * `dmw server --store` instances on it, HAProxy with the documented configuration in front
  * (test/helpers/haproxy.ts), handsets that reach them only through HAProxy complete their sessions
- * with messages on both instances, and one instance killed (kill -9) changes nothing for them.
+ * with messages on both instances, and one instance killed (kill -9) changes nothing for them. The
+ * backup commands of the README (pg_dump, createdb, pg_restore) give a database dmw reads the same.
  *
  * .ci/run installs haproxy, nginx and libnginx-mod-stream; in CI a missing tool fails the suite,
  * elsewhere it is skipped with the reason printed.
@@ -20,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AAUTH_TYPE, VirtualHandset } from '../../main/client/index.js';
+import { dmw } from '../helpers/dmw-servers.js';
 import { startHaproxy } from '../helpers/haproxy.js';
 import { startFleet } from '../helpers/instances.js';
 import { findPostgresBin, postgresAvailable, startPostgres } from '../helpers/postgres.js';
@@ -170,6 +172,22 @@ describe.skipIf(!pgOk)('the README recipe: documented database commands, two ins
       // connection is retried elsewhere: option redispatch), before its health check notices.
       await fleet.kill9(0);
       await round('after kill -9 of instance 1');
+
+      // README section 4: pg_dump while an instance runs, pg_restore into a new database; dmw reads it.
+      const before = dmw(['job', 'list', '--store', `postgres://dmw@127.0.0.1:${cluster.port}/dmw`, '--json']);
+      expect(before.code, before.err).toBe(0);
+      expect(JSON.parse(before.out)).toHaveLength(9);
+      const dump = path.join(dir, 'dmw.dump');
+      const pgDump = spawnSync(path.join(bin, 'pg_dump'), ['--format=custom', `--file=${dump}`, `postgres://dmw@127.0.0.1:${cluster.port}/dmw`], { encoding: 'utf8' });
+      expect(pgDump.status, pgDump.stderr).toBe(0);
+      const made = spawnSync(path.join(bin, 'createdb'), ['--owner', 'dmw', 'dmw_restored', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', superuser], { encoding: 'utf8' });
+      expect(made.status, made.stderr).toBe(0);
+      const restored = `postgres://dmw@127.0.0.1:${cluster.port}/dmw_restored`;
+      const pgRestore = spawnSync(path.join(bin, 'pg_restore'), ['--no-owner', '--role=dmw', `--dbname=${restored}`, dump], { encoding: 'utf8' });
+      expect(pgRestore.status, pgRestore.stderr).toBe(0);
+      const after = dmw(['job', 'list', '--store', restored, '--json']);
+      expect(after.code, after.err).toBe(0);
+      expect(after.out).toBe(before.out);
     } finally {
       for (const f of stops) await f();
     }
