@@ -187,6 +187,12 @@ export class PostgresStore extends PgOps implements DmStore {
       throw unavailable(e);
     }
     let broken: Error | undefined;
+    // A checked-out client has no 'error' listener (pg-pool removes its idle one): the database going
+    // away while this transaction waits between statements would crash the process. Kept as broken.
+    const onError = (e: Error) => {
+      broken ??= e;
+    };
+    client.on('error', onError);
     const query: Query = async (text, values) => {
       try {
         return await client.query(text, values);
@@ -206,6 +212,7 @@ export class PostgresStore extends PgOps implements DmStore {
       if (!broken) await client.query('ROLLBACK').catch((r: unknown) => { broken = r as Error; });
       throw e;
     } finally {
+      client.off('error', onError);
       // A connection that failed is not given back to others.
       client.release(broken);
     }
