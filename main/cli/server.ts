@@ -15,7 +15,7 @@ import { parse } from './job.js';
 import { checkStoreUrl, redactUrl, storeUrlOf } from './store-flag.js';
 
 const HELP = `usage:
-  dmw server --port N [--host ADDR] [--tls [--client-certs optional|require]] [--data DIR] [--store URL] [--server-id ID]
+  dmw server --port N [--host ADDR] [--tls [--client-certs optional|require] [--tls-host NAME]...] [--data DIR] [--store URL] [--server-id ID]
              [--client-auth none|basic|md5|hmac] [--client-cred NAME:SECRET | --client-cred-file FILE]
              [--server-cred NAME:SECRET | --server-cred-file FILE]
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
@@ -31,6 +31,9 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
                 read it); or $DMW_CLIENT_CRED / $DMW_SERVER_CRED: secrets off the command line
 --tls           HTTPS with a certificate from the lab CA in DIR/ca (created on first use); device
                 certificates come from \`dmw ca device DEVID --data DIR\`
+--tls-host      (repeatable) one more name (DNS name or IP address) in the server certificate besides
+                localhost, 127.0.0.1, ::1, this machine's hostname and --host: e.g. the load balancer's
+                name when it passes TLS through to several instances (needs --tls)
 --data          data folder (default $DMW_DATA or ~/.dmw): the lab CA, and the SQLite store unless --store
 --store         a PostgreSQL database shared by several server instances (default $DMW_STORE_URL):
                 postgres://USER@HOST:PORT/DB (or postgresql://...); while it is down the server answers
@@ -60,6 +63,26 @@ function dataDir(v: string | undefined): string {
   return v ?? process.env.DMW_DATA ?? path.join(os.homedir(), '.dmw');
 }
 
+/** --tls-host values, checked: a DNS name or an IP address each (no spaces, commas or empty names). */
+function tlsHostNames(names: string[]): string[] {
+  for (const n of names) {
+    if (!/^[A-Za-z0-9._:*-]+$/.test(n) || n.length > 253) throw new CliError(`--tls-host must be a DNS name or an IP address, got "${n}"`);
+  }
+  return names;
+}
+
+/**
+ * The names of the server certificate with --tls-host: the ones DmServer puts in by default
+ * (its defaultHosts: localhost, loopback addresses, hostname, a non-wildcard --host) and the extra
+ * ones, because DmServer's tls.hosts replaces its defaults rather than adding to them.
+ */
+function certificateHosts(host: string, extra: string[]): string[] {
+  const hosts = new Set(['localhost', '127.0.0.1', '::1', os.hostname()]);
+  if (host !== '0.0.0.0' && host !== '::') hosts.add(host);
+  for (const h of extra) hosts.add(h);
+  return [...hosts];
+}
+
 function positiveInt(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -74,7 +97,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
   }
   const usage = 'dmw server --port N [options] (dmw server --help)';
   const { values, positionals } = parse(argv, {
-    port: { type: 'string' }, host: { type: 'string' }, tls: { type: 'boolean' }, 'client-certs': { type: 'string' }, data: { type: 'string' }, store: { type: 'string' },
+    port: { type: 'string' }, host: { type: 'string' }, tls: { type: 'boolean' }, 'client-certs': { type: 'string' }, 'tls-host': { type: 'string', multiple: true }, data: { type: 'string' }, store: { type: 'string' },
     'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, ...CREDENTIAL_FLAGS,
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
@@ -93,6 +116,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const clientCerts = (values['client-certs'] ?? 'optional') as ClientCertMode;
   if (!['optional', 'require'].includes(clientCerts)) throw new CliError('--client-certs must be optional or require');
   if ((values['client-certs'] || values['require-client-cert']) && !values.tls) throw new CliError('client certificates need --tls');
+  const tlsHosts = tlsHostNames(values['tls-host'] ?? []);
+  if (tlsHosts.length > 0 && !values.tls) throw new CliError('--tls-host needs --tls');
   const defaultClientCred: Credential | undefined = readCredential(values, 'client-cred');
   const serverCred: Credential | undefined = readCredential(values, 'server-cred');
   if (clientAuth !== 'none' && !defaultClientCred) process.stderr.write(`dmw: warning: --client-auth ${clientAuth} without --client-cred: only devices with their own credentials can log in\n`);
@@ -119,7 +144,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
       ...(values['server-id'] ? { serverId: values['server-id'] } : {}),
       ...(defaultClientCred ? { defaultClientCred } : {}),
       ...(serverCred ? { serverCred } : {}),
-      ...(values.tls ? { tls: { clientCerts } } : {}),
+      ...(values.tls ? { tls: { clientCerts, ...(tlsHosts.length > 0 ? { hosts: certificateHosts(values.host ?? '0.0.0.0', tlsHosts) } : {}) } } : {}),
       ...(values['require-client-cert'] ? { requireClientCert: true } : {}),
       ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
       ...(values.dm20 ? { dm20: true } : {}),
