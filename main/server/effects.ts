@@ -52,7 +52,9 @@ export async function applyEffects(s: DmStoreOps, fx: EngineEffects, t: EffectsT
   // policy decides, and subscribers hear when it waits for the engineer or has failed.
   const why = fx.closed ? `session ${fx.closed.state} (${fx.closed.reason})` : 'the session let go of it';
   for (const r of fx.jobsReleased) {
-    const job = await s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, why, now);
+    // Claimed at ingest (a shared store) but nothing of it went out: back to the queue with its attempt given back.
+    const unclaim = t.jobsClaimed === true && r.onWire === false;
+    const job = await s.releaseJob(r.id, r.wasSent, t.maxJobAttempts, why, now, unclaim ? { unclaim: true } : undefined);
     if (job?.status === 'unconfirmed') events.push({ type: 'job-unconfirmed', at, job });
     else if (job?.status === 'failed') events.push({ type: 'job-done', at, job });
   }

@@ -112,7 +112,12 @@ export interface DmStoreOps {
    */
   claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }): Promise<QueuedJobSpec[]>;
   finishJob(o: JobOutcome, now: number): Promise<JobRecord | undefined>;
-  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): Promise<JobRecord | undefined>;
+  /**
+   * `opts.unclaim` (only where jobs are claimed when a session takes them: PostgreSQL): the job was
+   * claimed but nothing of it went out; it goes back to the queue with the claim's attempt given
+   * back, as on SQLite, where such a job was never marked sent and costs no attempt.
+   */
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts?: { unclaim?: boolean }): Promise<JobRecord | undefined>;
   releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number): Promise<JobRecord[]>;
   /** Throws JobDecisionError (types.ts): 404, 409, 400. */
   decideJob(id: number, action: UnconfirmedDecision, now: number): Promise<JobRecord>;

@@ -155,7 +155,7 @@ describe('DM 2.0 server step', () => {
     const p2 = start([job(1, { kind: 'get', uri: './a' })]);
     const { session, effects } = closeDm20Session(p2.session, 'timeout', 'no package for 300 s');
     expect(session.phase).toBe('closed');
-    expect(effects.jobsReleased).toEqual([{ id: 1, wasSent: true }]);
+    expect(effects.jobsReleased).toEqual([{ id: 1, wasSent: true, onWire: true }]);
     expect(effects.closed).toEqual({ state: 'timeout', reason: 'no package for 300 s' });
     expect(closeDm20Session(session, 'timeout', 'again').effects.jobsReleased).toEqual([]);
   });

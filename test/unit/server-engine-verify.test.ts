@@ -84,13 +84,13 @@ describe('verify: read the node back, then decide', () => {
     h.jobs = [{ id: 3, spec: { kind: 'delete', uri: './Vendor/Old' }, verify: true }];
     h.send(h.pkg1());
     const closed = h.engine.close(h.session!, 'timeout', 'no message for 300 s');
-    expect(closed.effects.jobsReleased).toEqual([{ id: 3, wasSent: false }]);
+    expect(closed.effects.jobsReleased).toEqual([{ id: 3, wasSent: false, onWire: true }]);
     // Once the Delete itself went out, it was sent.
     const h2 = new Harness();
     h2.jobs = [{ id: 3, spec: { kind: 'delete', uri: './Vendor/Old' }, verify: true }];
     const p2 = h2.send(h2.pkg1());
     h2.send(h2.answer(p2, { value: (uri) => text(uri, 'v') }));
-    expect(h2.engine.close(h2.session!, 'timeout', 'x').effects.jobsReleased).toEqual([{ id: 3, wasSent: true }]);
+    expect(h2.engine.close(h2.session!, 'timeout', 'x').effects.jobsReleased).toEqual([{ id: 3, wasSent: true, onWire: true }]);
   });
 
   it('an Exec flagged for verify is sent as it is (it cannot be read back), with a note', () => {

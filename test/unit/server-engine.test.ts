@@ -448,7 +448,7 @@ describe('abort and close', () => {
     h.send(h.pkg1());
     const out = h.send(h.message([{ kind: 'Alert', cmdID: '', data: '1223', items: [] }]));
     expect(out.effects.closed).toEqual({ state: 'aborted', reason: 'client sent Alert 1223' });
-    expect(out.effects.jobsReleased).toEqual([{ id: 1, wasSent: true }, { id: 2, wasSent: true }]);
+    expect(out.effects.jobsReleased).toEqual([{ id: 1, wasSent: true, onWire: true }, { id: 2, wasSent: true, onWire: true }]);
     expect(out.response.body.final).toBe(true);
   });
 
@@ -471,6 +471,9 @@ describe('abort and close', () => {
     expect(effects.closed).toEqual({ state: 'timeout', reason: 'no message' });
     expect(effects.jobsReleased.map((j) => j.id).sort()).toEqual([1, 2, 3, 4, 5, 6]);
     for (const r of effects.jobsReleased) expect(r.wasSent).toBe(sent.has(r.id));
+    // Those taken but never sent say so: on a shared store their claim's attempt is given back.
+    expect(sent.size).toBeLessThan(6);
+    for (const r of effects.jobsReleased) expect(r.onWire).toBe(sent.has(r.id));
   });
 });
 

@@ -172,7 +172,7 @@ function closeInto(s: Dm20ServerSession, fx: EngineEffects, state: SessionState,
   s.closedState = state;
   for (const j of Object.values(s.jobs)) {
     if (!j.finished) {
-      fx.jobsReleased.push({ id: j.id, wasSent: j.cmdIds.length > 0 });
+      fx.jobsReleased.push({ id: j.id, wasSent: j.cmdIds.length > 0, onWire: j.cmdIds.length > 0 });
       j.finished = true;
     }
   }

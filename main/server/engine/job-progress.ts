@@ -18,7 +18,7 @@ export function closeSession(s: EngineSession, fx: EngineEffects, state: Session
     if (!j.finished) {
       // A read-back Get changes nothing on the device: a job that sent only that was not sent.
       const wasSent = j.keys.some((k) => !s.sent[k]?.readBack);
-      fx.jobsReleased.push({ id: j.id, wasSent });
+      fx.jobsReleased.push({ id: j.id, wasSent, onWire: j.keys.length > 0 });
       j.finished = true;
     }
   }

@@ -57,6 +57,18 @@ export interface JobOutcome {
   error: string | null;
 }
 
+/**
+ * A job the session let go of. `wasSent`: a command that may change the device went out (a
+ * read-back Get alone does not count). `onWire`: anything of it went out, a read-back Get too: on a
+ * shared store the job was claimed (status sent, attempt counted) when the session took it, and one
+ * that never reached the wire gives its attempt back, as on SQLite where it was never marked sent.
+ */
+export interface JobRelease {
+  id: number;
+  wasSent: boolean;
+  onWire?: boolean;
+}
+
 export interface EngineEffects {
   /** The device's auth state after this message, when it changed. */
   deviceAuth?: DeviceAuthState;
@@ -66,7 +78,7 @@ export interface EngineEffects {
   jobsSent: number[];
   jobsFinished: JobOutcome[];
   /** Jobs the session let go of unfinished (it closed): back to the queue, or failed by the caller. */
-  jobsReleased: { id: number; wasSent: boolean }[];
+  jobsReleased: JobRelease[];
   tree: Omit<TreeEntry, 'fetchedAt'>[];
   alerts: AlertRecord[];
   /** Lines for the session log: auth failures, protocol oddities. */

@@ -166,13 +166,19 @@ export class PgOps implements DmStoreOps {
     return jobFromRow((await this.one<JobRow>('UPDATE jobs SET status = $2, verify = $3, error = $4, updated_at = $5 WHERE id = $1 RETURNING *', [id, s.status, s.verify, s.error, iso(now)]))!);
   }
 
-  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): Promise<JobRecord | undefined> {
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts: { unclaim?: boolean } = {}): Promise<JobRecord | undefined> {
     return this.atomic(async (o) => {
       const r = await o.one<JobRow>('SELECT * FROM jobs WHERE id = $1 FOR UPDATE', [id]);
       const job = r && jobFromRow(r);
       if (!job || (job.status !== 'sent' && job.status !== 'queued')) return undefined;
       if (!wasSent) {
         if (job.status === 'queued') return undefined;
+        if (opts.unclaim) {
+          // Claimed (claimJobs counted an attempt) but never on the wire: as if never claimed, the
+          // way SQLite leaves a job that was taken and not sent (queued, no attempt counted).
+          const back = await o.one<JobRow>(`UPDATE jobs SET status = 'queued', attempts = GREATEST(attempts - 1, 0), updated_at = $2 WHERE id = $1 RETURNING *`, [id, iso(now)]);
+          return back && jobFromRow(back);
+        }
         return o.settle(id, { status: 'queued', verify: job.verify, error: job.error }, now);
       }
       return o.settle(id, settleUnanswered(job, reason, maxAttempts), now);

@@ -647,11 +647,17 @@ export class ServerStore {
    * silent re-send of a command that changes the device. `reason` says how the session ended.
    * Returns the job as it is now when this changed it.
    */
-  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): JobRecord | undefined {
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts: { unclaim?: boolean } = {}): JobRecord | undefined {
     const job = this.job(id);
     if (!job || (job.status !== 'sent' && job.status !== 'queued')) return undefined;
     if (!wasSent) {
       if (job.status === 'queued') return undefined;
+      if (opts.unclaim) {
+        // Claimed (claimJobs) but nothing of it went out: as if never claimed (the server here
+        // marks jobs sent when they go out, so only a caller of claimJobs gets here).
+        const row = this.sql(`UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ? RETURNING *`).get(iso(now), id) as JobRow | undefined;
+        return row && jobFromRow(row);
+      }
       return this.settle(id, { status: 'queued', verify: job.verify, error: job.error }, now);
     }
     return this.settle(id, settleUnanswered(job, reason, maxAttempts), now);

@@ -97,7 +97,7 @@ class SqliteOps implements DmStoreOps {
   markSent(ids: number[], sessionId: number, now: number): Promise<void> { return settled(() => this.s.markSent(ids, sessionId, now)); }
   claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }): Promise<QueuedJobSpec[]> { return settled(() => this.s.claimJobs(device, sessionId, now, opts)); }
   finishJob(o: JobOutcome, now: number): Promise<JobRecord | undefined> { return settled(() => this.s.finishJob(o, now)); }
-  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number): Promise<JobRecord | undefined> { return settled(() => this.s.releaseJob(id, wasSent, maxAttempts, reason, now)); }
+  releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts?: { unclaim?: boolean }): Promise<JobRecord | undefined> { return settled(() => this.s.releaseJob(id, wasSent, maxAttempts, reason, now, opts)); }
   releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number): Promise<JobRecord[]> { return settled(() => this.s.releaseSessionJobs(sessionId, reason, now, maxAttempts)); }
   decideJob(id: number, action: UnconfirmedDecision, now: number): Promise<JobRecord> { return settled(() => this.s.decideJob(id, action, now)); }
   attachAlertToJobs(device: string, alert: AlertRecord, now: number): Promise<number[]> { return settled(() => this.s.attachAlertToJobs(device, alert, now)); }
@@ -268,7 +268,7 @@ export class SqliteStore extends SqliteOps implements DmStore {
   override markSent(ids: number[], sessionId: number, now: number) { return this.write((s) => s.markSent(ids, sessionId, now)); }
   override claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }) { return this.write((s) => s.claimJobs(device, sessionId, now, opts)); }
   override finishJob(o: JobOutcome, now: number) { return this.write((s) => s.finishJob(o, now)); }
-  override releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number) { return this.write((s) => s.releaseJob(id, wasSent, maxAttempts, reason, now)); }
+  override releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts?: { unclaim?: boolean }) { return this.write((s) => s.releaseJob(id, wasSent, maxAttempts, reason, now, opts)); }
   override releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number) { return this.write((s) => s.releaseSessionJobs(sessionId, reason, now, maxAttempts)); }
   override decideJob(id: number, action: UnconfirmedDecision, now: number) { return this.write((s) => s.decideJob(id, action, now)); }
   override attachAlertToJobs(device: string, alert: AlertRecord, now: number) { return this.write((s) => s.attachAlertToJobs(device, alert, now)); }
