@@ -13,6 +13,11 @@
  *
  * Ids start from the clock (milliseconds x 1000), so they keep increasing across restarts and an
  * id from an earlier run is simply older than the backlog, never taken for a later event.
+ *
+ * On a shared store (several instances, api/shared-events.ts) the ids are given: the store's event
+ * ids, increasing but with holes (events that are not streamed, rolled-back ids). The backlog then
+ * only needs them in increasing order; `floorId` (the newest id it let go of) says where it stops
+ * reaching back, and a subscriber may be placed after any id (`subscribeAfter`).
  */
 
 export interface EventStreamLimits {
@@ -133,12 +138,27 @@ export class EventBacklog<M> {
   private count = 0;
   private bytes = 0;
   private next: number;
+  /** The newest id evicted (or the one before the first): everything after it is still here. */
+  private floor: number;
   private readonly subscribers = new Set<Subscriber<M>>();
 
   constructor(limits: Partial<EventStreamLimits> = {}, firstId = Date.now() * 1000) {
     this.limits = eventStreamLimits(limits);
     this.ring = new Array<BacklogEntry<M> | undefined>(this.limits.backlogEvents);
     this.next = firstId;
+    this.floor = firstId - 1;
+  }
+
+  /** Where the ids go on from (given ids: the newest event before this backlog). Only while empty. */
+  startAfter(id: number): void {
+    if (this.count > 0) throw new Error('event backlog: startAfter() on a backlog that holds events');
+    this.next = id + 1;
+    this.floor = id;
+  }
+
+  /** The newest id no longer kept: a subscriber after it misses nothing (its events, if any, are here). */
+  get floorId(): number {
+    return this.floor;
   }
 
   /** The id of the newest event (one less than the first id while there is none). */
@@ -148,12 +168,17 @@ export class EventBacklog<M> {
 
   /** The id of the oldest event kept (newestId + 1 while the backlog is empty). */
   get oldestId(): number {
-    return this.next - this.count;
+    return this.count > 0 ? this.ring[this.head]!.id : this.next;
   }
 
-  /** Adds an event, drops what no longer fits, and hands it to every subscriber that can take it. */
-  publish(meta: M, text: string): number {
-    const entry: BacklogEntry<M> = { id: this.next++, meta, text, bytes: utf8Bytes(text) };
+  /**
+   * Adds an event, drops what no longer fits, and hands it to every subscriber that can take it.
+   * `id`: the event's own id (a shared store's), greater than every id before it; else the next one.
+   */
+  publish(meta: M, text: string, id?: number): number {
+    if (id !== undefined && (!Number.isSafeInteger(id) || id < this.next)) throw new RangeError(`event backlog: id ${id} is not after ${this.next - 1}`);
+    const entry: BacklogEntry<M> = { id: id ?? this.next, meta, text, bytes: utf8Bytes(text) };
+    this.next = entry.id + 1;
     const cap = this.ring.length;
     if (this.count === cap) this.evictOldest();
     this.ring[(this.head + this.count) % cap] = entry;
@@ -166,11 +191,30 @@ export class EventBacklog<M> {
   }
 
   /**
+   * An event that came after later ids were published (a shared store's transaction that committed
+   * late, api/shared-events.ts): handed to the subscribers streaming now, once, and not kept (the
+   * backlog's ids only grow).
+   */
+  publishLate(meta: M, text: string, id: number): void {
+    const entry: BacklogEntry<M> = { id, meta, text, bytes: utf8Bytes(text) };
+    for (const s of [...this.subscribers]) {
+      if (s.started && !s.closed && s.sink.accepts(meta)) s.sink.write(entry, () => undefined);
+    }
+  }
+
+  /**
    * A new subscriber, not yet started (so its greeting goes first). `lastEventId` is what the client
    * says it got last; without it, the subscriber gets the events published from now on.
    */
   subscribe(sink: EventSink<M>, lastEventId?: number): Subscription {
-    const resume = this.resumePoint(lastEventId);
+    return this.subscribeAt(sink, this.resumePoint(lastEventId));
+  }
+
+  /**
+   * A subscriber that starts after `resume.after`, as the caller decided (a shared store: after the
+   * events it replayed from the database, or after an id this backlog has not got yet).
+   */
+  subscribeAt(sink: EventSink<M>, resume: ResumePoint): Subscription {
     const s: Subscriber<M> = { sink, cursor: resume.after, queuedBytes: 0, started: false, closed: false };
     this.subscribers.add(s);
     return {
@@ -192,8 +236,7 @@ export class EventBacklog<M> {
     const newest = this.newestId;
     if (lastEventId === undefined) return { kind: 'live', after: newest };
     if (lastEventId > newest) return { kind: 'unknown', after: newest, lastEventId };
-    const oldest = this.oldestId;
-    if (lastEventId < oldest - 1) return { kind: 'gap', after: oldest - 1, lastEventId, oldestId: oldest };
+    if (lastEventId < this.floor) return { kind: 'gap', after: this.floor, lastEventId, oldestId: this.floor + 1 };
     return { kind: 'resumed', after: lastEventId };
   }
 
@@ -210,8 +253,20 @@ export class EventBacklog<M> {
     this.subscribers.clear();
   }
 
-  private entry(id: number): BacklogEntry<M> {
-    return this.ring[(this.head + (id - this.oldestId)) % this.ring.length]!;
+  /** The oldest event after `id` (there is one: id < newestId and id >= floor). */
+  private entryAfter(id: number): BacklogEntry<M> {
+    const at = (i: number) => this.ring[(this.head + i) % this.ring.length]!;
+    // Own ids are consecutive: the guess is right. Given ids have holes: binary search.
+    const guess = id + 1 - this.oldestId;
+    if (guess >= 0 && guess < this.count && at(guess).id === id + 1) return at(guess);
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at(mid).id > id) hi = mid;
+      else lo = mid + 1;
+    }
+    return at(lo);
   }
 
   private evictOldest(): void {
@@ -220,18 +275,19 @@ export class EventBacklog<M> {
     this.head = (this.head + 1) % this.ring.length;
     this.count--;
     this.bytes -= e.bytes;
+    this.floor = e.id;
   }
 
   /** Hands a subscriber what it can take now; drops it when what it needs next is gone. */
   private pump(s: Subscriber<M>): void {
     if (!s.started || s.closed) return;
     while (s.cursor < this.newestId) {
-      if (s.cursor < this.oldestId - 1) {
+      if (s.cursor < this.floor) {
         this.dropSubscriber(s);
         return;
       }
       if (s.queuedBytes >= this.limits.subscriberBytes) return; // the socket's write callbacks pump again
-      const e = this.entry(s.cursor + 1);
+      const e = this.entryAfter(s.cursor);
       s.cursor = e.id;
       if (!s.sink.accepts(e.meta)) continue;
       let done = false;

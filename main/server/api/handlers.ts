@@ -197,7 +197,7 @@ export function apiRoutes(fed: Federation, events: EventHub): Route[] {
           throw new ApiError(404, 'unknown-device', `no device "${q.device}" that peer ${c.principal.id} may manage here`, 'device');
         }
         const lastEventId = parseLastEventId(c.req.headers['last-event-id']);
-        events.openStream(c.req, c.res, c.principal, { ...(q.device ? { device: q.device } : {}), ...(q.types ? { types: q.types } : {}) }, lastEventId);
+        await events.openStream(c.req, c.res, c.principal, { ...(q.device ? { device: q.device } : {}), ...(q.types ? { types: q.types } : {}) }, lastEventId);
         return 'streaming' as const;
       },
     },
