@@ -7,6 +7,11 @@
  * (an empty backlog: the events table), and the table pruned past the id (a `gap` event, then what
  * the table keeps). The reference is a second subscriber on A that stayed connected throughout.
  *
+ * And the case the ids' order makes hard: two transactions that commit out of id order (the later
+ * id first), and one that rolls back after taking an id: the stream still hands them out in id
+ * order, the rolled-back id's successor after a bounded wait, and a resume after the first id gets
+ * exactly the rest.
+ *
  * Bounded: three handsets, a few jobs, every wait with a deadline; traffic only to 127.0.0.1.
  */
 import http from 'node:http';
@@ -15,6 +20,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AAUTH_TYPE, VirtualHandset } from '../../main/client/index.js';
 import { imeiFromBody } from '../../main/tree/mos.js';
 import { DEVICE } from '../../main/tree/tree.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DmServer } from '../../main/server/server.js';
+import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
+import { PostgresStore } from '../../main/store/postgres/postgres-store.js';
 import { api } from '../helpers/dmw-servers.js';
 import { startFleet } from '../helpers/instances.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -187,4 +198,53 @@ describe.skipIf(!run)('event stream across instances (shared store)', () => {
     expect(gaps[0]!.data.oldestId).toBeGreaterThan(cut);
     expect(withId(pruned.got).map(key)).toEqual(missed.slice(3).map(key));
   }, 120_000);
+
+  it('events committed out of id order, and a rolled-back id: streamed in id order, once; a resume gets the rest', async () => {
+    const storeUrl = await cluster.createDatabase('sse_2');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'dmw-sse-'));
+    cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const server = await DmServer.start({ dataDir, storeUrl, port: 0, host: '127.0.0.1' });
+    cleanup.push(() => server.close());
+    attachApi(server, { auth: buildAuthConfig({ apiToken: TOKEN, peers: [], serverId: 'dmw' }) });
+    const base = `http://127.0.0.1:${server.port}`;
+    // Another instance's store on the same database.
+    const other = await PostgresStore.open(storeUrl);
+    cleanup.push(() => other.close());
+
+    const live = subscribe(base);
+    await until('ready', () => live.got.length > 0);
+    const seen = (device: string) => ({ type: 'device-seen', at: new Date().toISOString(), device, firstTime: true });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let published!: () => void;
+    const inTx = new Promise<void>((r) => (published = r));
+    const first = other.tx(async (s) => {
+      await s.publish(seen('IMEI:1')); // takes the lower id, commits last
+      published();
+      await gate;
+    });
+    await inTx;
+    await other.publish(seen('IMEI:2')); // the higher id, committed first
+    await sleep(300);
+    open();
+    await first;
+    // A turn that publishes and rolls back: its id never comes.
+    await expect(other.tx(async (s) => {
+      await s.publish(seen('IMEI:3'));
+      throw new Error('rolled back');
+    })).rejects.toThrow('rolled back');
+    await other.publish(seen('IMEI:4'));
+    await until('the four-minus-one events', () => withId(live.got).length >= 3, 15_000);
+    await sleep(300);
+    const got = withId(live.got);
+    expect(got.map((e) => e.data.device)).toEqual(['IMEI:1', 'IMEI:2', 'IMEI:4']);
+    const ids = got.map((e) => Number(e.id));
+    expect(ids[1]).toBe(ids[0]! + 1);
+    expect(ids[2]).toBe(ids[1]! + 2);
+
+    const again = subscribe(base, String(ids[0]));
+    await until('the resumed stream', () => withId(again.got).length >= 2, 10_000);
+    await sleep(300);
+    expect(withId(again.got).map((e) => e.data.device)).toEqual(['IMEI:2', 'IMEI:4']);
+  }, 60_000);
 });
