@@ -38,6 +38,8 @@ export class PreAuthDesk {
   readonly failed: FailedSessions;
   private readonly strikes: BoundedMap<string, Strikes>;
   private lastId = 0;
+  /** Where ids of sessions not yet authenticated come from, when not this process's counter (a shared store: sharedPreAuthId). */
+  idSource?: () => number;
 
   constructor(private readonly limits: ServerLimits) {
     this.throttle = new AuthThrottle(limits);
@@ -48,6 +50,7 @@ export class PreAuthDesk {
 
   /** An id for a session kept in memory only: negative, so it never meets a store id. */
   newSessionId(): number {
+    if (this.idSource) return this.idSource();
     return --this.lastId;
   }
 

@@ -43,7 +43,7 @@ import { buildPackage0, HttpNotifier, type Notifier, type NotifyResult, type UiM
 import type { JobRecord, JobSpec, SessionState } from './types.js';
 import { claimTakenJobs, JobsTakenError } from './job-claims.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
-import { LeaseLostError, pgStateReader, SharedGate, SharedSessions, STEPPING_NEEDS_ONE_INSTANCE, type SharedLookup } from './shared-sessions.js';
+import { LeaseLostError, pgStateReader, SharedGate, sharedPreAuthId, SharedSessions, STEPPING_NEEDS_ONE_INSTANCE, type SharedLookup } from './shared-sessions.js';
 import { StoreEventBus } from './store-events.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import { activeDm20Sessions, closeDm20, createDm20Context, handleDm20, sweepDm20, type Dm20Context, type Dm20Limits } from './dm20/index.js';
@@ -420,6 +420,8 @@ export class DmServer {
     const warn = (m: string) => process.emitWarning(m);
     const sessions = new SharedSessions({ store, reader: pgStateReader(store.pool), owner: `${os.hostname()}/${process.pid}/${randomHex(4)}`, now: this.now, warn });
     this.shared = new SharedGate(sessions, { live: this.live, adopt: (l) => this.adopt(l), warn });
+    // Any instance may rebuild another's session not yet authenticated: their ids must not collide.
+    this.desk.idSource = sharedPreAuthId;
     await (this.bus as StoreEventBus).start();
   }
 
@@ -842,7 +844,7 @@ export class DmServer {
     const sessions = this.shared.sessions;
     const bus = this.bus as StoreEventBus;
     const work = async () => {
-      await sessions.sweep(this.config.limits.sessionTimeoutMs, async (s, l, idleMs) => {
+      await sessions.sweep({ sessionMs: this.config.limits.sessionTimeoutMs, preAuthMs: this.config.limits.preAuthTimeoutMs }, async (s, l, idleMs) => {
         if (l.preAuth || l.id <= 0 || l.state.phase === 'closed') return;
         const { effects } = this.engine.close(l.state, 'timeout', `no message for ${Math.round(idleMs / 1000)} s`);
         const events: ServerEvent[] = [];

@@ -24,7 +24,7 @@
  * stepping/holds are refused (step-control keeps a held request in one process; see
  * STEPPING_NEEDS_ONE_INSTANCE).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type pg from 'pg';
 import { StoreUnavailableError, type DmStore, type DmStoreOps } from '../store/store.js';
 import { decodeLiveState, encodeLiveState, LiveStateError, type LastAnswer, type SharedLiveState } from './live-state-codec.js';
@@ -40,6 +40,17 @@ export const DEFAULT_TURN_LEASE_MS = 5_000;
 
 /** Live objects kept per instance to skip rebuilding a session it handled last (a plain bound, not tuned). */
 const CACHE_SIZE = 1000;
+
+/**
+ * The id of a session not yet authenticated on a shared store. A per-process counter (-1, -2, ...)
+ * gives two instances the same ids, and an instance that rebuilds another's pre-auth session would
+ * then hold two sessions under one id (LiveSessions is keyed by it). Random in [-2^48, -1]: with
+ * thousands open at once across the fleet a collision is about 1 in 10^7 (birthday bound), and
+ * the id stays a safe integer (also in the RespURI, `u<-id>`).
+ */
+export function sharedPreAuthId(): number {
+  return -randomInt(1, 2 ** 48);
+}
 
 export const tokenKey = (token: string): string => `t:${token}`;
 export const aliasKey = (devId: string, dmSessionId: string): string => `d:${devId}\n${dmSessionId}`;
@@ -72,8 +83,11 @@ export type Found =
 /** The reads that are not DmStore operations: by key without claiming, and the sweep's list. */
 export interface SharedStateReader {
   tokenOf(alias: string): Promise<string | undefined>;
-  /** Session rows nobody holds (no owner, or the lease ran out) not written since `idleBefore`. */
-  idle(idleBefore: number, now: number, limit: number): Promise<string[]>;
+  /**
+   * Session rows nobody holds (no owner, or the lease ran out) not written since `idleBefore`, or,
+   * for a session not yet authenticated (negative id), since `preAuthIdleBefore` (default `idleBefore`).
+   */
+  idle(idleBefore: number, now: number, limit: number, preAuthIdleBefore?: number): Promise<string[]>;
   /** Alias rows whose session row is gone. */
   pruneAliases(): Promise<number>;
   /** Sessions the API lists as active (authenticated, not closed). */
@@ -94,10 +108,15 @@ export function pgStateReader(pool: pg.Pool): SharedStateReader {
       const r = await q<{ token: string | null }>(`SELECT state->>'token' AS token FROM session_state WHERE key = $1`, [alias]);
       return r.rows[0]?.token ?? undefined;
     },
-    async idle(idleBefore, now, limit) {
-      // Idle since its last commit, or since its last claim's lease ran out (an instance died in its turn).
-      const r = await q<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%' AND GREATEST(updated_at, COALESCE(lease_until, updated_at)) < $1
-        AND (owner IS NULL OR lease_until <= $2) ORDER BY updated_at LIMIT $3`, [new Date(idleBefore).toISOString(), new Date(now).toISOString(), limit]);
+    async idle(idleBefore, now, limit, preAuthIdleBefore = idleBefore) {
+      // Idle since its last commit, or since its last claim's lease ran out (an instance died in its
+      // turn); a session not yet authenticated (negative id in its Live) by the pre-auth timeout.
+      // `updated_at < GREATEST(...)` is implied by the rest; it lets the idle index narrow the scan.
+      const r = await q<{ key: string }>(`SELECT key FROM session_state WHERE key LIKE 't:%'
+        AND updated_at < GREATEST($1::timestamptz, $4::timestamptz)
+        AND GREATEST(updated_at, COALESCE(lease_until, updated_at)) < CASE WHEN (state->'live'->>'id')::bigint < 0 THEN $4::timestamptz ELSE $1::timestamptz END
+        AND (owner IS NULL OR lease_until <= $2) ORDER BY updated_at LIMIT $3`,
+        [new Date(idleBefore).toISOString(), new Date(now).toISOString(), limit, new Date(preAuthIdleBefore).toISOString()]);
       return r.rows.map((x) => x.key);
     },
     async pruneAliases() {
@@ -255,14 +274,16 @@ export class SharedSessions {
 
   /**
    * Sessions whose lease ran out (or that nobody held) and that have been idle longer than
-   * `timeoutMs`: claimed one by one (so two instances sweeping at once never end one twice),
+   * `timeoutMs` (a number: for every session; or the session timeout and, for sessions not yet
+   * authenticated, the pre-auth timeout, as the single-instance sweep does): claimed one by one (so two instances sweeping at once never end one twice),
    * rebuilt, and handed to `end` (the server closes them as the single-instance sweep would, in a
    * transaction that also drops the row). Replaces recoverInterrupted() at start, which on a
    * shared store would interrupt the other instances' live sessions.
    */
-  async sweep(timeoutMs: number, end: (s: DmStoreOps, live: Live, idleMs: number) => Promise<void>, limit = 100): Promise<number> {
+  async sweep(timeoutMs: number | { sessionMs: number; preAuthMs: number }, end: (s: DmStoreOps, live: Live, idleMs: number) => Promise<void>, limit = 100): Promise<number> {
     const now = this.o.now();
-    const keys = await this.o.reader.idle(now - timeoutMs, now, limit);
+    const { sessionMs, preAuthMs } = typeof timeoutMs === 'number' ? { sessionMs: timeoutMs, preAuthMs: timeoutMs } : timeoutMs;
+    const keys = await this.o.reader.idle(now - sessionMs, now, limit, now - preAuthMs);
     let ended = 0;
     for (const key of keys) {
       const claim = await this.o.store.claimSessionState(key, this.owner, now, this.leaseMs);

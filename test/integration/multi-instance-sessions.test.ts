@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../main/store/postgres/postgres-store.js';
 import type { DmStore } from '../../main/store/store.js';
-import { LeaseLostError, pgStateReader, SharedSessions, aliasKey } from '../../main/server/shared-sessions.js';
+import { LeaseLostError, pgStateReader, SharedSessions, aliasKey, sharedPreAuthId } from '../../main/server/shared-sessions.js';
+import { package1, post, randomImei } from '../helpers/hostile.js';
 import { StoreEventBus } from '../../main/server/store-events.js';
 import type { ServerEvent } from '../../main/server/events.js';
 import type { Live } from '../../main/server/live-sessions.js';
@@ -209,5 +210,83 @@ describe.skipIf(!run)('shared sessions on PostgreSQL', () => {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('the sweep drops a session not yet authenticated after the pre-auth timeout, an authenticated one only after the session timeout', async () => {
+    const [a, b] = await twoInstances();
+    let now = T0;
+    const A = new SharedSessions({ store: a, reader: pgStateReader(a.pool), owner: 'A', now: () => now });
+    const warnings: string[] = [];
+    const B = new SharedSessions({ store: b, reader: pgStateReader(b.pool), owner: 'B', now: () => now, warn: (m) => warnings.push(m) });
+    const pre: Live = { ...liveFor(sharedPreAuthId(), 'beef01'), preAuth: { startedAt: now, messages: [] } };
+    await A.finish(A.fresh(pre), pre);
+    const id = await a.createSession({ device: 'IMEI:002', dmSessionId: '1', encoding: 'xml' }, now);
+    const authed = { ...liveFor(id, 'beef02'), devId: 'IMEI:002' };
+    const t = A.fresh(authed);
+    await a.tx((s) => A.commitIn(s, t, authed));
+    const ended: number[] = [];
+    const end = async (_s: unknown, l: Live) => { ended.push(l.id); };
+    const limits = { sessionMs: 300_000, preAuthMs: 15_000 };
+    now = T0 + 10_000;
+    expect(await B.sweep(limits, end)).toBe(0);
+    now = T0 + 16_000;
+    expect(await B.sweep(limits, end)).toBe(1);
+    expect(warnings).toEqual([]);
+    expect(ended).toEqual([pre.id]);
+    expect((await A.find({ token: 'beef01' })).kind).toBe('none');
+    now = T0 + 299_000;
+    expect(await B.sweep(limits, end)).toBe(0);
+    now = T0 + 301_000;
+    expect(await B.sweep(limits, end)).toBe(1);
+    expect(ended).toEqual([pre.id, id]);
+  });
+
+  describe('servers on one database', () => {
+    const dirs: string[] = [];
+    const servers: DmServer[] = [];
+    afterAll(async () => {
+      for (const s of servers) await s.close().catch(() => undefined);
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    });
+    async function start(url: string, o: Partial<Parameters<typeof DmServer.start>[0]> = {}): Promise<DmServer> {
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dmw-shared-'));
+      dirs.push(dataDir);
+      const server = await DmServer.start({ dataDir, storeUrl: url, port: 0, host: '127.0.0.1', clientAuth: 'md5', defaultClientCred: { name: 'lab', secret: 'labpw' }, ...o });
+      servers.push(server);
+      return server;
+    }
+    const preAuthRows = async (store: PostgresStore) =>
+      (await store.pool.query<{ id: string }>(`SELECT (state->'live'->>'id') AS id FROM session_state WHERE key LIKE 't:%' AND (state->'live'->>'id')::bigint < 0`)).rows.map((r) => Number(r.id));
+
+    it('two instances give their sessions not yet authenticated ids that do not collide (not a per-process counter)', async () => {
+      const url = await cluster.createDatabase(`shared_${++dbCount}`);
+      const [sa, sb] = [await start(url), await start(url)];
+      for (const srv of [sa, sb]) {
+        const dm = `http://127.0.0.1:${srv.port}/dm`;
+        expect((await post(dm, package1({ server: dm, devId: randomImei() }))).status).toBe(200);
+      }
+      const probe = await PostgresStore.open(url);
+      opened.push(probe);
+      const ids = await preAuthRows(probe);
+      expect(ids).toHaveLength(2);
+      expect(new Set(ids).size).toBe(2);
+      // Not the first values of a counter that every instance starts at -1.
+      expect(ids.every((i) => i < -2)).toBe(true);
+    });
+
+    it('a server drops a session not yet authenticated after --preauth-timeout, long before --session-timeout', async () => {
+      const url = await cluster.createDatabase(`shared_${++dbCount}`);
+      let clock = Date.now();
+      const srv = await start(url, { now: () => clock, sweepIntervalMs: 50, limits: { preAuthTimeoutMs: 15_000, sessionTimeoutMs: 300_000 } });
+      const dm = `http://127.0.0.1:${srv.port}/dm`;
+      expect((await post(dm, package1({ server: dm, devId: randomImei() }))).status).toBe(200);
+      const probe = await PostgresStore.open(url);
+      opened.push(probe);
+      expect(await preAuthRows(probe)).toHaveLength(1);
+      clock += 16_000;
+      const deadline = Date.now() + 10_000;
+      while ((await preAuthRows(probe)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await preAuthRows(probe)).toEqual([]);
+    });
   });
 });
