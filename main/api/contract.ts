@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import type { ChannelName, EventName } from './channels.js';
-import { MAX_DEVICE_ID_LENGTH } from '../server/device-id.js';
+import { MAX_DEVICE_ID_LENGTH } from '../protocol/device-id.js';
 import type { SessionState } from '../server/types.js';
 import { packetChannels } from './contract-packets.js';
 import { profileChannels } from './contract-profiles.js';

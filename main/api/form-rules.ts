@@ -6,7 +6,7 @@
  *
  * Browser-safe: no Node, no zod.
  */
-import { deviceIdProblem } from '../server/device-id.js';
+import { deviceIdProblem } from '../protocol/device-id.js';
 
 /** Numeric server settings: [min, max] (the contract's ServerSettingsSchema uses these too). */
 export const SETTING_RANGES = {

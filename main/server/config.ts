@@ -3,7 +3,7 @@
  * store read them from here; `dmw server` and the API only override.
  */
 import type { AuthType } from '../protocol/auth.js';
-import { MAX_DEVICE_ID_LENGTH } from './device-id.js';
+import { MAX_DEVICE_ID_LENGTH } from '../protocol/device-id.js';
 import { DEFAULT_MAX_JOB_ATTEMPTS } from '../store/job-settlement.js';
 import type { Credential } from '../store/types.js';
 

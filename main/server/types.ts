@@ -4,24 +4,14 @@
  * store owns them (main/store/types.ts, issue 16): re-exported here, with what only the server needs
  * (the kinds it accepts, UI alert codes, the decisions it takes).
  */
-import type { JobKind, UiAlertKind, UnconfirmedDecision } from '../store/types.js';
+import type { UnconfirmedDecision } from '../store/types.js';
 
 export {
-  JOB_STATUSES, UNCONFIRMED_POLICIES, jobTarget,
+  JOB_KINDS, JOB_STATUSES, UI_ALERT_CODES, UNCONFIRMED_POLICIES, jobTarget,
   type AlertRecord, type DeviceAuthState, type DeviceRecord, type Direction, type JobKind, type JobMemberStatus, type JobRecord, type JobResult,
   type JobSpec, type JobStatus, type MessageRecord, type SessionRecord, type SessionState, type SimpleJobSpec, type TreeEntry, type UiAlertKind,
   type UnconfirmedDecision, type UnconfirmedPolicy,
 } from '../store/types.js';
-
-export const UI_ALERT_CODES: Readonly<Record<UiAlertKind, string>> = {
-  display: '1100',
-  confirm: '1101',
-  input: '1102',
-  single: '1103',
-  multiple: '1104',
-};
-
-export const JOB_KINDS: readonly JobKind[] = ['get', 'replace', 'add', 'delete', 'exec', 'copy', 'alert', 'atomic', 'sequence', 'discover', 'read-acl'];
 
 /** The engineer's decisions on an `unconfirmed` job. */
 export const UNCONFIRMED_DECISIONS: readonly UnconfirmedDecision[] = ['verify', 'resend', 'drop'];

@@ -224,3 +224,14 @@ export class JobDecisionError extends Error {
     super(message);
   }
 }
+
+/** The Alert code of each user-interaction alert kind (1100-1104). */
+export const UI_ALERT_CODES: Readonly<Record<UiAlertKind, string>> = {
+  display: '1100',
+  confirm: '1101',
+  input: '1102',
+  single: '1103',
+  multiple: '1104',
+};
+
+export const JOB_KINDS: readonly JobKind[] = ['get', 'replace', 'add', 'delete', 'exec', 'copy', 'alert', 'atomic', 'sequence', 'discover', 'read-acl'];

@@ -116,6 +116,29 @@ describe.skipIf(!run)('the PostgreSQL store', () => {
     }
   });
 
+  it('refuses a job spec no boundary should have let through, as the SQLite store does, and queues nothing', async () => {
+    const pgStore = await openStore(await freshDb());
+    const bad = [{ kind: 'get', uri: './A\u0000B' }, { kind: 'get', uri: './A/../../DMAcc' }, { kind: 'nope', uri: './A' }] as unknown as JobSpec[];
+    for (const spec of bad) {
+      const sqliteError = (() => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'dmw-bad-spec-'));
+        const sqlite = ServerStore.open(dir, { synchronous: 'NORMAL' });
+        try {
+          sqlite.addJob('IMEI:1', spec, Date.now());
+          return undefined;
+        } catch (e) {
+          return (e as Error).message;
+        } finally {
+          sqlite.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      })();
+      expect(sqliteError).toBeDefined();
+      await expect(pgStore.addJob('IMEI:1', spec, Date.now())).rejects.toThrow(sqliteError!);
+    }
+    expect(await pgStore.jobs()).toEqual([]);
+  });
+
   it('gives each queued job to exactly one of two instances claiming at once (FOR UPDATE SKIP LOCKED)', async () => {
     const url = await freshDb();
     const a = await openStore(url, { maxConnections: 4 });

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DmServer } from '../../main/server/server.js';
 import { attachApi, buildAuthConfig } from '../../main/server/api/index.js';
-import { MAX_DEVICE_ID_LENGTH, deviceIdProblem } from '../../main/server/device-id.js';
+import { MAX_DEVICE_ID_LENGTH, deviceIdProblem } from '../../main/protocol/device-id.js';
 import { JobSpecError, MAX_JOB_URI_LENGTH, parseJobSpec } from '../../main/server/jobs.js';
 import { ServerStore } from '../../main/store/server-store.js';
 import { REPO_ROOT } from '../helpers/tools.js';

@@ -7,7 +7,7 @@ import { JobSpecError, parseJobSpec } from '../jobs.js';
 import { resolveUnconfirmedPolicy } from '../unconfirmed.js';
 import { JobDecisionError } from '../../store/types.js';
 import type { JobSpec } from '../types.js';
-import { deviceIdProblem } from '../device-id.js';
+import { deviceIdProblem } from '../../protocol/device-id.js';
 import { checkDelegableSubtree, jobUris, withinSubtrees, type Federation } from '../federation.js';
 import { principalName, type Principal } from './auth.js';
 import { ApiError } from './errors.js';

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { JobSpecSchema } from '../../api/contract.js';
 import { ACL_COMMANDS } from '../../tree/acl.js';
-import { deviceIdProblem } from '../device-id.js';
+import { deviceIdProblem } from '../../protocol/device-id.js';
 import type { ServerEventType } from '../events.js';
 
 /** A device id in a body or a query: the same rules as in a path (device-id.ts), one limit everywhere. */

@@ -24,6 +24,7 @@ import {
   type AlertRow, type DeviceRow, type JobRow, type MessageRow, type SessionRow, type SessionStateRow, type TreeRow,
 } from './rows.js';
 import { indexLoggedMessages, loggedMessage } from './message-index.js';
+import { parseJobSpec } from '../job-spec.js';
 
 /** The NOTIFY channel every instance listens on. */
 export const EVENT_CHANNEL = 'dmw_events';
@@ -105,9 +106,11 @@ export class PgOps implements DmStoreOps {
   // --- jobs ----------------------------------------------------------------------------------
 
   async addJob(device: string, spec: JobSpec, now: number, opts: { onUnconfirmed?: UnconfirmedPolicy } = {}): Promise<JobRecord> {
-    const policy = resolveUnconfirmedPolicy(spec, opts.onUnconfirmed);
+    // Checked at the boundary too; here again, so nothing that skipped one is ever queued.
+    const clean = parseJobSpec(spec);
+    const policy = resolveUnconfirmedPolicy(clean, opts.onUnconfirmed);
     const r = await this.one<JobRow>(`INSERT INTO jobs (device, command, target, spec, status, on_unconfirmed, created_at, updated_at)
-      VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING *`, [device, spec.kind, jobTarget(spec), json(spec), policy, iso(now)]);
+      VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6) RETURNING *`, [device, clean.kind, jobTarget(clean), json(clean), policy, iso(now)]);
     return jobFromRow(r!);
   }
 

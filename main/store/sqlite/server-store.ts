@@ -33,6 +33,7 @@ import {
 import { decodeDocument, type Encoding } from '../../protocol/codec.js';
 import { serializeXml } from '../../protocol/xml/serialize.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from '../message-index.js';
+import { parseJobSpec } from '../job-spec.js';
 
 export const DB_FILE = 'dmw.sqlite';
 /**
@@ -567,10 +568,11 @@ export class ServerStore {
    * happens when its command goes out and no Status comes back; default unconfirmed.ts's.
    */
   addJob(device: string, spec: JobSpec, now: number, opts: { onUnconfirmed?: UnconfirmedPolicy } = {}): JobRecord {
-    // The spec was checked at the boundary (parseJobSpec in the server, the API and the CLI): the store imports no server code.
-    const policy = resolveUnconfirmedPolicy(spec, opts.onUnconfirmed);
+    // Checked at the boundary too; here again, so nothing that skipped one is ever queued.
+    const clean = parseJobSpec(spec);
+    const policy = resolveUnconfirmedPolicy(clean, opts.onUnconfirmed);
     const info = this.sql(`INSERT INTO jobs (device, command, target, spec, status, on_unconfirmed, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)`)
-      .run(device, spec.kind, jobTarget(spec), JSON.stringify(spec), policy, iso(now), iso(now));
+      .run(device, clean.kind, jobTarget(clean), JSON.stringify(clean), policy, iso(now), iso(now));
     return this.job(Number(info.lastInsertRowid))!;
   }
 
