@@ -246,5 +246,14 @@ describe.skipIf(!run)('event stream across instances (shared store)', () => {
     await until('the resumed stream', () => withId(again.got).length >= 2, 10_000);
     await sleep(300);
     expect(withId(again.got).map((e) => e.data.device)).toEqual(['IMEI:2', 'IMEI:4']);
+
+    // A resume that needs the table while the database is down: 503 (the router's Retry-After), nothing streamed.
+    cluster.down();
+    try {
+      const down = subscribe(base, String(ids[2]! + 1000));
+      expect(await down.status).toBe(503);
+    } finally {
+      cluster.up();
+    }
   }, 60_000);
 });

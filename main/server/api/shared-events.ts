@@ -35,15 +35,20 @@ export interface EventHistory {
   between(from: number, upTo: number, limit: number): Promise<DeliveredEvent[]>;
 }
 
-export function pgEventHistory(pool: pg.Pool): EventHistory {
+/** A PostgreSQL store's statements (PgOps.sql: a database that is not there fails as StoreUnavailableError, a 503). */
+export interface SqlRunner {
+  sql<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export function pgEventHistory(db: SqlRunner): EventHistory {
   return {
     async bounds() {
-      const r = await pool.query<{ oldest: number | null; newest: number | null }>('SELECT min(id) AS oldest, max(id) AS newest FROM events');
+      const r = await db.sql<{ oldest: number | null; newest: number | null }>('SELECT min(id) AS oldest, max(id) AS newest FROM events');
       const row = r.rows[0];
       return row?.oldest == null || row.newest == null ? undefined : { oldest: Number(row.oldest), newest: Number(row.newest) };
     },
     async between(from, upTo, limit) {
-      const r = await pool.query<{ id: number; body: DeliveredEvent['event'] }>(
+      const r = await db.sql<{ id: number; body: DeliveredEvent['event'] }>(
         'SELECT id, body FROM events WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3', [from, upTo, limit]);
       return r.rows.map((row) => ({ id: Number(row.id), event: row.body }));
     },

@@ -139,7 +139,7 @@ export class EventHub {
       // Every instance's events come from the store (the delegation events too: on a shared store the
       // federation sends them through the bus, and the bus through the store), with their ids.
       this.shared = {
-        history: opts.history ?? pgEventHistory((store as PostgresStore).pool),
+        history: opts.history ?? pgEventHistory(store as PostgresStore),
         order: new IdOrder((d, late) => this.toStream(d.event as unknown as ServerEvent | FederationEvent, d.id, late), opts.holdMs),
       };
       this.offs = [];
