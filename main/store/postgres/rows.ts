@@ -3,8 +3,7 @@
  * returns: times as ISO strings with milliseconds, ids as numbers, JSON columns parsed.
  */
 import pg from 'pg';
-import { decodeDocument } from '../../protocol/codec.js';
-import { serializeXml } from '../../protocol/xml/serialize.js';
+import { messageRecord } from '../message-record.js';
 import type {
   Direction, Encoding, JobMemberStatus, JobRecord, JobResult, JobSpec, JobStatus, MessageRecord, SessionRecord, SessionState,
   StoredDevice, UnconfirmedPolicy, DeviceAuthState, TreeEntry, StoredAlert,
@@ -91,27 +90,10 @@ export interface MessageRow {
 }
 
 export function messageFromRow(r: MessageRow): MessageRecord {
-  const bytes = new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
-  const m = {
+  return messageRecord({
     id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: iso(r.at), durationMs: r.duration_ms, msgId: r.msg_id,
-    contentType: r.content_type, httpStatus: r.http_status, bytes, error: r.error, note: r.note,
-  } as MessageRecord;
-  // As the SQLite store: the pretty form is derived from the bytes on first read only.
-  let decoded: string | null | undefined = r.decoded ?? undefined;
-  Object.defineProperty(m, 'decoded', {
-    enumerable: true,
-    configurable: true,
-    get: () => (decoded === undefined ? (decoded = decodedForm(bytes)) : decoded),
-    set: (v: string | null) => (decoded = v),
-  });
-  return m;
-}
-
-/** The logged message as pretty XML, or null when its bytes are not a document we can read (as server-store.ts). */
-export function decodedForm(bytes: Uint8Array): string | null {
-  if (bytes.length === 0) return null;
-  const d = decodeDocument(bytes);
-  return d.ok ? serializeXml(d.value.document, { pretty: true }) : null;
+    contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), error: r.error, note: r.note,
+  }, r.decoded);
 }
 
 export interface TreeRow { uri: string; format: string | null; type: string | null; data: string | null; encoding: string | null; fetched_at: Date }

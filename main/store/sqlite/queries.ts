@@ -4,8 +4,7 @@
  * promises, as the rest of the SQLite adapter.
  */
 import type Database from 'better-sqlite3';
-import { decodeDocument } from '../../protocol/codec.js';
-import { serializeXml } from '../../protocol/xml/serialize.js';
+import { messageRecord } from '../message-record.js';
 import type { DmStoreQueries, JobCount, LastSession, MessageEnvelope } from '../queries.js';
 import type { Direction, JobStatus, MessageRecord, SessionState } from '../types.js';
 
@@ -83,24 +82,8 @@ export class SqliteQueries implements DmStoreQueries {
 }
 
 function pageRecord(r: FullRow): MessageRecord {
-  const bytes = new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
-  const m = {
+  return messageRecord({
     id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
-    contentType: r.content_type, httpStatus: r.http_status, bytes, error: r.error, note: r.note,
-  } as MessageRecord;
-  // As the store's own records: the pretty form only when someone reads it (a page is summarized from the bytes).
-  let decoded: string | null | undefined = r.decoded ?? undefined;
-  Object.defineProperty(m, 'decoded', {
-    enumerable: true,
-    configurable: true,
-    get: () => (decoded === undefined ? (decoded = decodedForm(bytes)) : decoded),
-    set: (v: string | null) => (decoded = v),
-  });
-  return m;
-}
-
-function decodedForm(bytes: Uint8Array): string | null {
-  if (bytes.length === 0) return null;
-  const d = decodeDocument(bytes);
-  return d.ok ? serializeXml(d.value.document, { pretty: true }) : null;
+    contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), error: r.error, note: r.note,
+  }, r.decoded);
 }

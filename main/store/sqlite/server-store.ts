@@ -17,7 +17,7 @@
  * anyone about a write that is not on disk. `tx()` stays synchronous: it fsyncs before it returns.
  *
  * Messages are stored as their raw bytes; their decoded (pretty XML) form is derived from those
- * bytes when read (`decodedForm`), rather than written a second time on every round trip.
+ * bytes when read (`decodedForm`, ../message-record.ts), rather than written a second time on every round trip.
  */
 import Database from 'better-sqlite3';
 import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
@@ -30,8 +30,8 @@ import {
 import {
   decisionRefusal, DEFAULT_MAX_JOB_ATTEMPTS, READ_ONLY_KINDS, resolveUnconfirmedPolicy, settleDecision, settleUnanswered, type JobSettlement,
 } from '../job-settlement.js';
-import { decodeDocument, type Encoding } from '../../protocol/codec.js';
-import { serializeXml } from '../../protocol/xml/serialize.js';
+import type { Encoding } from '../../protocol/codec.js';
+import { messageRecord } from '../message-record.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from '../message-index.js';
 import { parseJobSpec } from '../job-spec.js';
 
@@ -917,27 +917,10 @@ function normaliseUri(uri: string): string {
 }
 
 function messageFromRow(r: MessageRow): MessageRecord {
-  const bytes = new Uint8Array(r.bytes);
-  const m = {
+  return messageRecord({
     id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: r.at, durationMs: r.duration_ms, msgId: r.msg_id,
-    contentType: r.content_type, httpStatus: r.http_status, bytes, error: r.error, note: r.note,
-  } as MessageRecord;
-  // Derived on first read only: listing a 10,000-message session must not pretty-print them all.
-  let decoded: string | null | undefined = r.decoded ?? undefined;
-  Object.defineProperty(m, 'decoded', {
-    enumerable: true,
-    configurable: true,
-    get: () => (decoded === undefined ? (decoded = decodedForm(bytes)) : decoded),
-    set: (v: string | null) => (decoded = v),
-  });
-  return m;
-}
-
-/** The logged message as pretty XML, or null when its bytes are not a document we can read. */
-export function decodedForm(bytes: Uint8Array): string | null {
-  if (bytes.length === 0) return null;
-  const d = decodeDocument(bytes);
-  return d.ok ? serializeXml(d.value.document, { pretty: true }) : null;
+    contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes), error: r.error, note: r.note,
+  }, r.decoded);
 }
 
 function deviceFromRow(r: DeviceRow): StoredDevice {
