@@ -21,7 +21,8 @@ import type { Encoding } from '../protocol/codec.js';
 import type { SyncML } from '../protocol/model.js';
 import type { EngineConfig } from './config.js';
 import type { SessionState } from './types.js';
-import { clone, emptyEffects } from './engine/helpers.js';
+import { emptyEffects } from './engine/helpers.js';
+import { copySession } from './engine/session-copy.js';
 import { closeSession } from './engine/job-progress.js';
 import { HOLD, Turn } from './engine/turn.js';
 import type { DeviceView, EngineEffects, EngineInput, EngineOutput, EngineSession, HeldTurn, NonceSource, ReleaseOptions, TurnOptions } from './engine/types.js';
@@ -62,12 +63,12 @@ export class SessionEngine {
 
   /** Marks the session so the next response carries Alert 1223 and ends it. */
   requestAbort(session: EngineSession): EngineSession {
-    return { ...clone(session), abortRequested: true };
+    return { ...copySession(session), abortRequested: true };
   }
 
   /** Ends a session from outside (timeout, shutdown): its unfinished jobs are released. */
   close(session: EngineSession, state: SessionState, reason: string): { session: EngineSession; effects: EngineEffects } {
-    const s = clone(session);
+    const s = copySession(session);
     const fx = emptyEffects();
     closeSession(s, fx, state, reason);
     return { session: s, effects: fx };
@@ -112,7 +113,7 @@ export class SessionEngine {
   }
 
   private turn(session: EngineSession, input: EngineInput, opts: TurnOptions): Turn {
-    return new Turn(this.config, this.nonces, clone(session), input, emptyEffects(), opts.maxCommands);
+    return new Turn(this.config, this.nonces, copySession(session), input, emptyEffects(), opts.maxCommands);
   }
 }
 

@@ -15,9 +15,6 @@ import type { Turn } from './turn.js';
 import type { JobProgress, SentRecord } from './types.js';
 
 export function onCommand(t: Turn, c: Command): void {
-  const respond = (code: number, extra: Partial<Status> = {}) => {
-    if (!c.noResp) t.statuses.push(status(t.hdr.msgID, c, code, extra));
-  };
   // No new command may come between the chunks of a large object (Statuses and Alerts such as
   // 1222 may): one that does cuts it off.
   const lo = t.s.incomingLo;
@@ -32,17 +29,22 @@ export function onCommand(t: Turn, c: Command): void {
       onResults(t, c);
       return;
     case 'Alert':
-      respond(onAlert(t, c));
+      answer(t, c, onAlert(t, c));
       return;
     case 'Replace':
     case 'Add':
-      respond(onClientData(t, c));
+      answer(t, c, onClientData(t, c));
       return;
     default:
       // Management commands flow server -> client in DM; a client sending them gets 406.
       t.fx.notes.push(`client sent ${c.kind}: not supported from a client (406)`);
-      respond(406);
+      answer(t, c, 406);
   }
+}
+
+/** Our Status for the device's command, unless it asked for none (NoResp). */
+function answer(t: Turn, c: Command, code: number): void {
+  if (!c.noResp) t.statuses.push(status(t.hdr.msgID, c, code));
 }
 
 export function onAlert(t: Turn, a: Alert): number {

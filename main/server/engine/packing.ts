@@ -9,7 +9,7 @@ import type { Alert, Command, Container, Status, SyncHdr, SyncML } from '../../p
 import { serverCredential, serverHmacHeader } from '../auth.js';
 import { commandUri } from '../jobs.js';
 import { serverCredentialsRefused } from './authentication.js';
-import { ALERT, clone, countIds } from './helpers.js';
+import { ALERT, countIds } from './helpers.js';
 import { closeSession, finish } from './job-progress.js';
 import { chunk, loCandidate } from './large-objects.js';
 import type { Turn } from './turn.js';
@@ -56,22 +56,16 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
   const s = t.s;
   s.serverMsgId++;
   const msgId = String(s.serverMsgId);
-  let nextId = 1;
-  const number = (c: Command): Command => {
-    const n = clone(c);
-    n.cmdID = String(nextId++);
-    if (n.kind === 'Atomic' || n.kind === 'Sequence') n.commands = n.commands.map(number);
-    return n;
-  };
+  const ids = new CmdIds();
   const statuses = withPendingStatuses(t);
-  let fixed = [...statuses, ...t.control].map(number);
+  let fixed = ids.numberAll(statuses, t.control);
   const limit = s.clientMaxMsgSize ?? t.config.limits.assumedClientMaxMsgSize;
   const chosen: Command[] = [];
   let final = opts.final;
   let chunkSent = false;
   let limited = false;
   // Usually everything queued fits: one encode sizes and builds the whole answer at once.
-  let whole = opts.takeOutbox ? takeAllIfFits(t, fixed, msgId, limit, () => nextId, (n) => (nextId = n), number) : undefined;
+  let whole = opts.takeOutbox ? takeAllIfFits(t, fixed, msgId, limit, ids) : undefined;
   // Without the fast path, what always goes is encoded once: it sizes the rest and, when nothing
   // else joins it, it is the answer.
   let fixedBytes = whole ? undefined : encode(t, fixed, opts.final);
@@ -81,8 +75,8 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
   let statusesHeld = false;
   const fitting = fixedBytes && fixedBytes.length > limit && (opts.takeOutbox || !opts.final) && statuses.length > 2 ? fitStatuses(t, statuses, limit) : undefined;
   if (fitting) {
-    nextId = 1;
-    fixed = fitting.map(number);
+    ids.next = 1;
+    fixed = ids.numberAll(fitting, []);
     fixedBytes = undefined;
     statusesHeld = true;
   }
@@ -107,7 +101,7 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
       const job = s.jobs[out.jobId];
       if (out.lo) {
         if (chosen.length > 0 && limit - used < 256) break;
-        const c = chunk(t, out, msgId, () => nextId++, limit - used, fixed, baseSize);
+        const c = chunk(t, out, msgId, () => ids.next++, limit - used, fixed, baseSize);
         if (!c) {
           s.outbox.shift();
           continue;
@@ -117,7 +111,7 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
         if (!chunkSent) s.outbox.shift();
         continue;
       }
-      const cmd = number(out.command);
+      const cmd = ids.number(out.command);
       const size = cost(cmd);
       if (used + size <= limit) {
         chosen.push(cmd);
@@ -127,10 +121,10 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
         continue;
       }
       if (chosen.length > 0) {
-        nextId -= countIds(cmd);
+        ids.next -= countIds(cmd);
         break;
       }
-      nextId -= countIds(cmd);
+      ids.next -= countIds(cmd);
       // Alone it does not fit: a large object goes in chunks, anything else cannot go at all.
       const lo = loCandidate(out.command);
       if (!lo) {
@@ -233,19 +227,49 @@ export function fitStatuses(t: Turn, statuses: Status[], limit: number): Command
  * MaxMsgSize the commands are taken (and the bytes are the answer); otherwise nothing changes
  * and respond() sizes command by command.
  */
-export function takeAllIfFits(t: Turn, fixed: Command[], msgId: string, limit: number, getId: () => number, setId: (n: number) => void, number: (c: Command) => Command): { commands: Command[]; bytes: Uint8Array } | undefined {
+export function takeAllIfFits(t: Turn, fixed: Command[], msgId: string, limit: number, ids: CmdIds): { commands: Command[]; bytes: Uint8Array } | undefined {
   const s = t.s;
-  if (s.outbox.length === 0 || t.maxCommands !== undefined || s.outbox.some((o) => o.lo !== undefined)) return undefined;
-  const firstId = getId();
-  const commands = s.outbox.map((o) => number(o.command));
-  const bytes = encode(t, [...fixed, ...commands], true);
+  if (s.outbox.length === 0 || t.maxCommands !== undefined) return undefined;
+  for (const o of s.outbox) if (o.lo !== undefined) return undefined;
+  const firstId = ids.next;
+  const commands = new Array<Command>(s.outbox.length);
+  for (let i = 0; i < commands.length; i++) commands[i] = ids.number(s.outbox[i]!.command);
+  const bytes = encode(t, fixed.concat(commands), true);
   if (bytes.length > limit) {
-    setId(firstId);
+    ids.next = firstId;
     return undefined;
   }
   const taken = s.outbox.splice(0);
   for (let i = 0; i < taken.length; i++) record(t, taken[i]!, commands[i]!, msgId);
   return { commands, bytes };
+}
+
+/**
+ * Gives the commands of the message being built their CmdIDs, in order. Each numbered command is a
+ * copy (the outbox and the sent records keep the command unnumbered, to number it again in another
+ * message); a shallow one: nothing changes a command once built, so its items are shared.
+ */
+export class CmdIds {
+  next = 1;
+
+  number(c: Command): Command {
+    const n = { ...c, cmdID: String(this.next++) } as Command;
+    if (n.kind === 'Atomic' || n.kind === 'Sequence') {
+      const inner = n.commands;
+      const numbered = new Array<Command>(inner.length);
+      for (let i = 0; i < inner.length; i++) numbered[i] = this.number(inner[i]!);
+      n.commands = numbered;
+    }
+    return n;
+  }
+
+  /** `first` then `then`, numbered (the statuses, then our control commands). */
+  numberAll(first: readonly Command[], then: readonly Command[]): Command[] {
+    const out = new Array<Command>(first.length + then.length);
+    for (let i = 0; i < first.length; i++) out[i] = this.number(first[i]!);
+    for (let i = 0; i < then.length; i++) out[first.length + i] = this.number(then[i]!);
+    return out;
+  }
 }
 
 export function record(t: Turn, out: OutItem, cmd: Command, msgId: string): void {

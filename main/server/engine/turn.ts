@@ -49,7 +49,8 @@ export class Turn {
   ) {
     this.msg = input.message;
     this.hdr = input.message.hdr;
-    this.auth = { ...input.device.auth, authFailures: [...input.device.auth.authFailures] };
+    // Never changed in place (auth.ts returns new states; setAuth tells a change by identity).
+    this.auth = input.device.auth;
   }
 
   get session(): EngineSession {
