@@ -41,17 +41,44 @@ export class HandsetEvents {
    * for this event, and emitting copies nothing (a pool emits each of its handsets' events).
    */
   private listeners: readonly HandsetListener[] = [];
+  /**
+   * The listeners that only relay (a pool re-emitting its handsets' events), with the question
+   * whether anyone hears them now: while nobody does, `active` is false and the handset builds no
+   * events at all (timestamps, spreads, encodings of every message), though the relay keeps its
+   * place among the listeners for when someone comes.
+   */
+  private relays: ReadonlyMap<HandsetListener, () => boolean> = new Map();
 
-  /** Returns the function that unsubscribes. */
-  on(fn: HandsetListener): () => void {
-    if (!this.listeners.includes(fn)) this.listeners = [...this.listeners, fn];
+  /**
+   * Returns the function that unsubscribes. With `wanted`, the listener is a relay: it counts as
+   * listening only while `wanted()` says so (it is called all the same whenever an event is built).
+   */
+  on(fn: HandsetListener, wanted?: () => boolean): () => void {
+    if (!this.listeners.includes(fn)) {
+      this.listeners = [...this.listeners, fn];
+      if (wanted) this.relays = new Map([...this.relays, [fn, wanted]]);
+    }
     return () => {
       this.listeners = this.listeners.filter((l) => l !== fn);
+      if (this.relays.has(fn)) {
+        const rest = new Map(this.relays);
+        rest.delete(fn);
+        this.relays = rest;
+      }
     };
   }
 
+  /** Listeners subscribed (relays included, heard or not). */
   get size(): number {
     return this.listeners.length;
+  }
+
+  /** Would an event emitted now reach anyone? (A relay counts only while it is heard.) */
+  get active(): boolean {
+    const listeners = this.listeners;
+    if (listeners.length > this.relays.size) return true;
+    for (const wanted of this.relays.values()) if (wanted()) return true;
+    return false;
   }
 
   emit(e: HandsetEvent): void {

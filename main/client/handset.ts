@@ -19,16 +19,16 @@ import { decodeMessage, encodeMessage, MEDIA_TYPES, sniffEncoding, type Encoding
 import { mediaType as mediaTypeOf } from '../protocol/http-body.js';
 import { describeCodecError } from '../protocol/errors.js';
 import { hmacHeader, nonceBytes, type AuthType } from '../protocol/auth.js';
-import type { Status, SyncML } from '../protocol/model.js';
+import type { Chal, Cred, Status, SyncML } from '../protocol/model.js';
 import { parsePackage0, package0Digest, RESYNC_NONCES, type ParsedPackage0 } from '../notify/package0.js';
-import { createDeviceTree, findAccount, readAccounts, type DeviceTreeOptions, type DmAccount } from '../tree/mos.js';
+import { createDeviceTree, findAccount, readAccounts, type DeviceTreeOptions } from '../tree/mos.js';
 import { loadTree, saveTree } from '../tree/persist.js';
-import { DEVICE, type DmTree } from '../tree/tree.js';
-import { parseUri } from '../tree/uri.js';
+import { DEVICE, type DmNode, type DmTree } from '../tree/tree.js';
+import type { DmUri } from '../tree/uri.js';
 import type { DdfSchema } from '../tree/ddf.js';
 import {
   ClientSession, defaultResponder, noUiResponder, timeoutResponder,
-  type AlertResponder, type ExecHandler, type ExecOutcome, type ExecRequest, type GenericAlert, type ProcessEvent,
+  type AlertResponder, type ClientSessionOptions, type ExecHandler, type ExecOutcome, type ExecRequest, type GenericAlert, type ProcessEvent,
 } from '../tree/processor/index.js';
 import {
   AAUTH_TYPE, authTypeOf, checkServer, clientCred, newNonce, readCredential, storableNonce, writeCredentialLeaf,
@@ -255,12 +255,16 @@ export class VirtualHandset {
   private transport: Transport;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
+  /** ./DevInfo/DevId parsed once with the tree's limits (a tree keeps its limits): read at every session. */
+  private readonly devIdUri: string | DmUri;
   /** Faults injected (HandsetOptions.faults); empty for a correct handset. */
   readonly faults: ReadonlySet<FaultName>;
 
   private constructor(tree: DmTree, options: HandsetOptions) {
     this.faults = parseFaults(options.faults ?? []);
     this.tree = tree;
+    const devIdUri = tree.parse('./DevInfo/DevId');
+    this.devIdUri = devIdUri.ok ? devIdUri.value : './DevInfo/DevId';
     this.treeFile = options.treeFile;
     this.options = options;
     this.now = options.now ?? Date.now;
@@ -285,7 +289,7 @@ export class VirtualHandset {
   }
 
   get devId(): string {
-    const r = this.tree.get(DEVICE, './DevInfo/DevId');
+    const r = this.tree.get(DEVICE, this.devIdUri);
     return r.ok && r.value.kind === 'leaf' && typeof r.value.value === 'string' ? r.value.value : 'unknown-device';
   }
 
@@ -317,8 +321,9 @@ export class VirtualHandset {
     this.appHooks = hooks;
   }
 
-  on(listener: (e: HandsetEvent) => void): () => void {
-    return this.events.on(listener);
+  /** Returns the unsubscribe. `wanted`: a relay, heard only while that says so (HandsetEvents.on). */
+  on(listener: (e: HandsetEvent) => void, wanted?: () => boolean): () => void {
+    return this.events.on(listener, wanted);
   }
 
   /** Saves the tree to `treeFile` (nothing without one). */
@@ -348,13 +353,44 @@ export class VirtualHandset {
     return run;
   }
 
+  /**
+   * Does anyone hear this handset's events now? Events are built only then: a pool whose own
+   * listeners are gone relays nothing, and a load run pays for no timestamps, spreads or copies.
+   */
+  private get listened(): boolean {
+    return this.events.active;
+  }
+
   private emit(e: HandsetEvent): void {
     if (this.events.size > 0) this.events.emit(e);
   }
 
   private warn(serverId: string | undefined, message: string, into?: string[]): void {
     into?.push(message);
-    this.emit({ type: 'warning', at: iso(this.now()), devId: this.devId, ...(serverId !== undefined ? { serverId } : {}), message });
+    if (this.listened) this.emit({ type: 'warning', at: iso(this.now()), devId: this.devId, ...(serverId !== undefined ? { serverId } : {}), message });
+  }
+
+  /** The end of a session: state, the tree saved, the session-end event. */
+  private async finish(run: SessionRun, error?: string): Promise<SessionOutcome> {
+    const outcome = run.outcome;
+    outcome.ok = error === undefined;
+    if (error !== undefined) outcome.error = error;
+    outcome.durationMs = this.now() - run.started;
+    this.sessions++;
+    this.lastSessionAt = iso(this.now());
+    this.lastError = error ?? null;
+    if (this.treeFile) {
+      try {
+        await saveTree(this.tree, this.treeFile);
+      } catch (e) {
+        this.warn(run.serverId, `could not save the tree: ${(e as Error).message}`, outcome.warnings);
+      }
+    }
+    this.busy = false;
+    if (this.listened) {
+      this.emit({ type: 'session-end', at: iso(this.now()), devId: run.devId, serverId: run.serverId, sessionId: run.sessionId, ok: outcome.ok, reason: error ?? 'completed', roundTrips: outcome.roundTrips, durationMs: outcome.durationMs });
+    }
+    return outcome;
   }
 
   private async runSession(opts: ConnectOptions): Promise<SessionOutcome> {
@@ -370,39 +406,23 @@ export class VirtualHandset {
     const devId = this.devId;
     const initiator = opts.initiator ?? 'client';
     const sessionId = opts.sessionId ?? randomSessionId();
-    const accounts = readAccounts(this.tree);
-    const account: DmAccount | undefined = opts.serverId !== undefined ? accounts.find((a) => a.serverId === opts.serverId) : accounts[0];
+    const account = sessionAccount(this.tree, opts.serverId);
     const serverId = account?.serverId ?? opts.serverId ?? '';
     const outcome: SessionOutcome = { ok: false, devId, serverId, sessionId, initiator, roundTrips: 0, durationMs: 0, headerCodes: [], serverAuthRefusals: 0, log: [], warnings: [] };
-    const finish = async (error?: string): Promise<SessionOutcome> => {
-      outcome.ok = error === undefined;
-      if (error !== undefined) outcome.error = error;
-      outcome.durationMs = this.now() - started;
-      this.sessions++;
-      this.lastSessionAt = iso(this.now());
-      this.lastError = error ?? null;
-      try {
-        await this.save();
-      } catch (e) {
-        this.warn(serverId, `could not save the tree: ${(e as Error).message}`, outcome.warnings);
-      }
-      this.busy = false;
-      this.emit({ type: 'session-end', at: iso(this.now()), devId, serverId, sessionId, ok: outcome.ok, reason: error ?? 'completed', roundTrips: outcome.roundTrips, durationMs: outcome.durationMs });
-      return outcome;
-    };
+    const run: SessionRun = { outcome, started, devId, serverId, sessionId };
     this.busy = true;
-    if (!this.running) return finish('the handset is stopped');
-    if (prepError !== undefined) return finish(prepError);
-    if (!account) return finish(opts.serverId !== undefined ? `no DMAcc account for ServerID "${opts.serverId}"` : 'the tree has no DMAcc account');
+    if (!this.running) return this.finish(run, 'the handset is stopped');
+    if (prepError !== undefined) return this.finish(run, prepError);
+    if (!account) return this.finish(run, opts.serverId !== undefined ? `no DMAcc account for ServerID "${opts.serverId}"` : 'the tree has no DMAcc account');
     let url = opts.url ?? account.addr;
-    if (!url) return finish(`DMAcc account "${serverId}" has no server address (AppAddr Addr)`);
-    this.emit({ type: 'session-start', at: iso(started), devId, serverId, sessionId, initiator, url });
-    if ((opts.protocol ?? this.options.protocol ?? DEFAULT_DM_PROTOCOL) === '2.0') return this.runDm20(opts, { account, url, sessionId, initiator, outcome, finish });
+    if (!url) return this.finish(run, `DMAcc account "${serverId}" has no server address (AppAddr Addr)`);
+    if (this.listened) this.emit({ type: 'session-start', at: iso(started), devId, serverId, sessionId, initiator, url });
+    if ((opts.protocol ?? this.options.protocol ?? DEFAULT_DM_PROTOCOL) === '2.0') return this.runDm20(opts, { serverId, url, sessionId, initiator, run });
 
     const tree = this.tree;
-    // The account parsed once: its credentials are read and written on every message.
-    const parsedAccount = parseUri(account.path);
-    const accPath: AccountRef = parsedAccount.ok ? parsedAccount.value : account.path;
+    // The account's URI, built from its node (what parsing its path gives): its credentials are
+    // read and written on every message.
+    const accPath: AccountRef = account.uri;
     const encoding = this.encoding;
     const mediaType = this.options.mediaType ?? MEDIA_TYPES[encoding];
     const maxMsgSize = this.options.maxMsgSize ?? DEFAULT_MAX_MSG;
@@ -412,17 +432,6 @@ export class VirtualHandset {
     const clcred = readCredential(tree, accPath, 'CLCRED');
     let clientType: AuthType | undefined = clcred && clcred.name !== '' ? clcred.type : undefined;
     let authenticated = false;
-    const myCred = (): AccountCredential | undefined => {
-      const c = readCredential(tree, accPath, 'CLCRED');
-      return c && clientType ? { ...c, type: clientType } : undefined;
-    };
-    const credForHeader = () => {
-      // Checked before reading the tree: once authenticated (212), no message of ours carries Cred.
-      if (authenticated) return undefined;
-      const c = myCred();
-      if (!c || c.type === 'hmac') return undefined;
-      return clientCred(c);
-    };
 
     // The server's credentials.
     const policy = this.options.serverAuth ?? 'if-configured';
@@ -432,23 +441,46 @@ export class VirtualHandset {
     /** The server nonce our outgoing answer challenges with, stored once the server has read it. */
     let pendingServerNonce: string | undefined;
 
+    // Methods of an object literal rather than arrow functions held in constants: under tsx (esbuild
+    // keepNames) every named function made at run time also gets its name defined, ~0.5 us each.
+    const auth = {
+      myCred(): AccountCredential | undefined {
+        const c = readCredential(tree, accPath, 'CLCRED');
+        return c && clientType ? { ...c, type: clientType } : undefined;
+      },
+      credentials(): Cred | undefined {
+        // Checked before reading the tree: once authenticated (212), no message of ours carries Cred.
+        if (authenticated) return undefined;
+        const c = auth.myCred();
+        if (!c || c.type === 'hmac') return undefined;
+        return clientCred(c);
+      },
+      authenticate(): { status: number; chal?: Chal } {
+        return verdict.chal ? { status: verdict.status, chal: verdict.chal } : { status: verdict.status };
+      },
+    };
+
     const exec = execRoute(this.appHooks, this.options.exec);
-    const session = new ClientSession({
+    const sessionOptions: ClientSessionOptions = {
       tree,
       serverId,
       encoding,
       maxMsgSize,
-      ...(maxObjSize > 0 ? { maxObjSize } : {}),
       alert: alertResponder(this.options.alerts),
-      ...(exec ? { exec } : {}),
-      ...(this.options.schemas ? { schemas: this.options.schemas } : {}),
       clientUri: devId,
       serverUri: url,
       sessionId,
-      authenticate: () => ({ status: verdict.status, ...(verdict.chal ? { chal: verdict.chal } : {}) }),
-      credentials: credForHeader,
-      ...(this.faults.size > 0 ? { faults: processorFaults(this.faults) } : {}),
-    });
+      authenticate: auth.authenticate,
+      credentials: auth.credentials,
+      // MsgIDs past a re-sent message move up by one per re-send: the server's MaxMsgSize is heard
+      // MSGID_MARGIN bytes smaller (withoutMaxMsgSize, a fault, hears none).
+      maxMsgSizeMargin: MSGID_MARGIN,
+    };
+    if (maxObjSize > 0) sessionOptions.maxObjSize = maxObjSize;
+    if (exec) sessionOptions.exec = exec;
+    if (this.options.schemas) sessionOptions.schemas = this.options.schemas;
+    if (this.faults.size > 0) sessionOptions.faults = processorFaults(this.faults);
+    const session = new ClientSession(sessionOptions);
     for (const g of opts.genericAlerts ?? []) session.queueGenericAlert(g);
 
     let msg: SyncML = session.start({ alert: initiator === 'server' ? '1200' : '1201', sessionId, serverUri: url });
@@ -459,9 +491,11 @@ export class VirtualHandset {
     const maxAuthRetries = this.options.maxAuthRetries ?? 3;
     const maxRoundTrips = this.options.maxRoundTrips ?? 1000;
     let serverMaxMsgSize: number | undefined;
+    /** Our request headers; a message with an HMAC gets its own copy. */
+    const baseHeaders: Record<string, string> = { 'content-type': mediaType, accept: ACCEPT };
 
     for (let index = 0; ; index++) {
-      if (outcome.roundTrips >= maxRoundTrips) return finish(`no end after ${maxRoundTrips} round trips`);
+      if (outcome.roundTrips >= maxRoundTrips) return this.finish(run, `no end after ${maxRoundTrips} round trips`);
       if (opts.beforeSend) await opts.beforeSend(index, msg);
       msg.hdr.msgID = String(baseMsgId + msgIdShift);
       // Fault injection (faults.ts): the message as a faulty handset sends it; `msg` stays as built.
@@ -471,40 +505,44 @@ export class VirtualHandset {
       let body = msgIdShift === 0 && !opts.beforeSend ? session.encodedAsBuilt(wire) : undefined;
       if (body === undefined) {
         const enc = encodeMessage(wire, encoding);
-        if (!enc.ok) return finish(`cannot encode our message: ${enc.error.message}`);
+        if (!enc.ok) return this.finish(run, `cannot encode our message: ${enc.error.message}`);
         body = enc.value;
       }
-      const headers: Record<string, string> = { 'content-type': mediaType, accept: `${MEDIA_TYPES.wbxml}, ${MEDIA_TYPES.xml}` };
-      const me = clientType === 'hmac' ? myCred() : undefined;
-      if (me) headers['x-syncml-hmac'] = hmacHeader(me.name, me.secret, nonceBytes(me.nonce), body);
+      let headers = baseHeaders;
+      const me = clientType === 'hmac' ? auth.myCred() : undefined;
+      if (me) headers = { ...baseHeaders, 'x-syncml-hmac': hmacHeader(me.name, me.secret, nonceBytes(me.nonce), body) };
       if (serverMaxMsgSize !== undefined && body.length > serverMaxMsgSize) {
         this.warn(serverId, `our message of ${body.length} bytes is over the server's MaxMsgSize ${serverMaxMsgSize}`, outcome.warnings);
       }
-      this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'out', url, bytes: body, contentType: mediaType, encoding, msgId: wire.hdr.msgID, ...(headers['x-syncml-hmac'] ? { headers: { 'x-syncml-hmac': headers['x-syncml-hmac'] } } : {}) });
+      if (this.listened) {
+        this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'out', url, bytes: body, contentType: mediaType, encoding, msgId: wire.hdr.msgID, ...(headers['x-syncml-hmac'] ? { headers: { 'x-syncml-hmac': headers['x-syncml-hmac'] } } : {}) });
+      }
 
       let reply;
       try {
         reply = await this.transport.post(url, body, headers);
       } catch (e) {
-        return finish(`${url}: ${(e as Error).message.trim().split('\n')[0]}`);
+        return this.finish(run, `${url}: ${(e as Error).message.trim().split('\n')[0]}`);
       }
       outcome.roundTrips++;
       const contentType = mediaTypeOf(reply.headers['content-type']);
       const hmacIn = headerValue(reply.headers['x-syncml-hmac']);
       const dec = reply.status === 200 ? decodeMessage(reply.body) : undefined;
-      this.emit({
-        type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'in', url, bytes: reply.body, contentType,
-        encoding: dec?.ok ? dec.value.encoding : sniffEncoding(reply.body), msgId: dec?.ok ? dec.value.message.hdr.msgID : undefined,
-        httpStatus: reply.status, ...(hmacIn ? { headers: { 'x-syncml-hmac': hmacIn } } : {}),
-      });
+      if (this.listened) {
+        this.emit({
+          type: 'message', at: iso(this.now()), devId, serverId, sessionId, direction: 'in', url, bytes: reply.body, contentType,
+          encoding: dec?.ok ? dec.value.encoding : sniffEncoding(reply.body), msgId: dec?.ok ? dec.value.message.hdr.msgID : undefined,
+          httpStatus: reply.status, ...(hmacIn ? { headers: { 'x-syncml-hmac': hmacIn } } : {}),
+        });
+      }
       if (reply.status !== 200 || !dec) {
         const text = Buffer.from(reply.body.subarray(0, 200)).toString('utf8').trim().split('\n')[0] ?? '';
         const retry = headerValue(reply.headers['retry-after']);
-        return finish(`HTTP ${reply.status} from ${url}${text ? `: ${text}` : ''}${retry ? ` (Retry-After ${retry})` : ''}`);
+        return this.finish(run, `HTTP ${reply.status} from ${url}${text ? `: ${text}` : ''}${retry ? ` (Retry-After ${retry})` : ''}`);
       }
       if (!isDmMediaType(contentType)) this.warn(serverId, `answer Content-Type is "${contentType}", not a DM media type`, outcome.warnings);
       if (reply.body.length > maxMsgSize) this.warn(serverId, `server message of ${reply.body.length} bytes is over our MaxMsgSize ${maxMsgSize}`, outcome.warnings);
-      if (!dec.ok) return finish(`undecodable answer from the server: ${describeCodecError(dec.error)}`);
+      if (!dec.ok) return this.finish(run, `undecodable answer from the server: ${describeCodecError(dec.error)}`);
       const server = dec.value.message;
       if (server.hdr.respURI) url = server.hdr.respURI;
       const mms = Number(server.hdr.meta?.maxMsgSize);
@@ -539,20 +577,20 @@ export class VirtualHandset {
         authRetries++;
         authenticated = false;
         if (!clientType || authRetries > maxAuthRetries) {
-          return finish(`the server refused our credentials (${code})${clientType ? ` ${authRetries} times` : ': this account has no client credentials'}`);
+          return this.finish(run, `the server refused our credentials (${code})${clientType ? ` ${authRetries} times` : ': this account has no client credentials'}`);
         }
         // Nothing of that message was executed: the same message again, new MsgID and credentials,
         // and a Status for the challenging message's SyncHdr: "the next message containing the
         // proper credentials MUST contain a Status for the SyncHdr" (DM 1.2 protocol §9.1).
         msgIdShift++;
-        const cred = credForHeader();
+        const cred = auth.credentials();
         if (cred) msg.hdr.cred = cred;
         else delete msg.hdr.cred;
         msg = withChallengeStatus(msg, server);
         continue;
       }
       if (code !== undefined && (code < 200 || code >= 300)) {
-        return finish(`the server answered our SyncHdr with ${code}`);
+        return this.finish(run, `the server answered our SyncHdr with ${code}`);
       }
 
       // Is the server who it says it is? (decided before any of its commands runs)
@@ -568,23 +606,19 @@ export class VirtualHandset {
       let next: SyncML | null;
       try {
         // Fault injection (exceed-maxmsgsize): the server's limit is not heard.
-        const heard = this.faults.has('exceed-maxmsgsize') ? withoutMaxMsgSize(server) : server;
-        const meta = heard.hdr.meta;
-        const sized = meta?.maxMsgSize !== undefined && Number(meta.maxMsgSize) > MSGID_MARGIN * 4
-          ? { ...heard, hdr: { ...heard.hdr, meta: { ...meta, maxMsgSize: String(Number(meta.maxMsgSize) - MSGID_MARGIN) } } }
-          : heard;
-        next = await session.receive(sized);
+        next = await session.receive(this.faults.has('exceed-maxmsgsize') ? withoutMaxMsgSize(server) : server);
       } catch (e) {
-        return finish(`processing the server's message failed: ${(e as Error).message}`);
+        return this.finish(run, `processing the server's message failed: ${(e as Error).message}`);
       }
-      outcome.log.push(...session.lastEvents);
-      if (this.appHooks && session.lastEvents.length > 0) this.appHooks.serverCommands(session.lastEvents, { serverId, sessionId });
-      for (const w of session.warnings.splice(0)) this.warn(serverId, w, outcome.warnings);
+      const events = session.lastEvents;
+      for (let i = 0; i < events.length; i++) outcome.log.push(events[i]!);
+      if (this.appHooks && events.length > 0) this.appHooks.serverCommands(events, { serverId, sessionId });
+      if (session.warnings.length > 0) for (const w of session.warnings.splice(0)) this.warn(serverId, w, outcome.warnings);
       if (session.isEnded && next !== null) {
         // Alert 1223: the server ended the session; nothing more goes to it.
-        return finish('the server aborted the session (Alert 1223)');
+        return this.finish(run, 'the server aborted the session (Alert 1223)');
       }
-      if (next === null) return finish();
+      if (next === null) return this.finish(run);
       if (checkServerAuth && srv) pendingServerNonce = verdict.nextNonce;
       msg = next;
       baseMsgId = Number(msg.hdr.msgID);
@@ -600,9 +634,9 @@ export class VirtualHandset {
    * when that session ends.
    */
   /** A session in the DM 2.0 JSON binding, reported as a DM 1.2 one is (no SyncHdr codes, no server Cred). */
-  private async runDm20(opts: ConnectOptions, p: { account: DmAccount; url: string; sessionId: string; initiator: Initiator; outcome: SessionOutcome; finish: (error?: string) => Promise<SessionOutcome> }): Promise<SessionOutcome> {
+  private async runDm20(opts: ConnectOptions, p: { serverId: string; url: string; sessionId: string; initiator: Initiator; run: SessionRun }): Promise<SessionOutcome> {
     const devId = this.devId;
-    const serverId = p.account.serverId;
+    const serverId = p.serverId;
     const url = opts.url ?? dm20Url(p.url);
     const exec = execRoute(this.appHooks, this.options.exec);
     const r = await runDm20Session({
@@ -613,12 +647,19 @@ export class VirtualHandset {
       onMessage: (direction, bytes) => this.emit({ type: 'message', at: iso(this.now()), devId, serverId, sessionId: p.sessionId, direction, url, bytes, contentType: DM20_MEDIA_TYPE, encoding: undefined, msgId: undefined }),
       now: this.now,
     });
-    p.outcome.roundTrips = r.roundTrips;
-    p.outcome.log.push(...r.log);
-    p.outcome.warnings.push(...r.warnings);
-    return p.finish(r.ok ? undefined : (r.error ?? 'the DM 2.0 session failed'));
+    const outcome = p.run.outcome;
+    outcome.roundTrips = r.roundTrips;
+    outcome.log.push(...r.log);
+    outcome.warnings.push(...r.warnings);
+    return this.finish(p.run, r.ok ? undefined : (r.error ?? 'the DM 2.0 session failed'));
   }
 
+  /**
+   * A notification (package #0): checked against the SRVCRED of the account its ServerID names
+   * (digest over AAuthName, AAuthSecret, AAuthData), then a server-initiated session (Alert 1200,
+   * SessionID from the package in uppercase hex) is queued. Returns at once; `session` settles
+   * when that session ends.
+   */
   notify(bytes: Uint8Array): NotificationOutcome {
     const at = iso(this.now());
     const devId = this.devId;
@@ -659,6 +700,50 @@ export class VirtualHandset {
     const session = this.connect({ serverId: pkg.serverId, initiator: 'server', sessionId: pkg.sessionIdHex });
     return { accepted: true, reason: `digest verified with the ${matched}`, httpStatus: 200, ...base, matched, session };
   }
+}
+
+/** One session's running state, for finish(). */
+interface SessionRun {
+  outcome: SessionOutcome;
+  started: number;
+  devId: string;
+  serverId: string;
+  sessionId: string;
+}
+
+const ACCEPT = `${MEDIA_TYPES.wbxml}, ${MEDIA_TYPES.xml}`;
+
+/** What a session needs of its DMAcc account: the node's URI, its ServerID and server address. */
+interface SessionAccount {
+  /** The node's URI, as parsing its path gives it. */
+  uri: DmUri;
+  serverId: string;
+  addr: string;
+}
+
+function leafString(n: DmNode | undefined): string {
+  return n !== undefined && typeof n.value === 'string' ? n.value : '';
+}
+
+/**
+ * The account readAccounts would give a session (the first `./DMAcc/<X>` interior node, or the
+ * first whose ServerID is `serverId`), reading only the leaves a session uses: this runs at the
+ * start of every session, and readAccounts copies every account with all its credentials.
+ */
+function sessionAccount(tree: DmTree, serverId: string | undefined): SessionAccount | undefined {
+  const dmacc = tree.root.child('DMAcc');
+  if (dmacc === undefined) return undefined;
+  for (const acc of dmacc.children()) {
+    if (acc.format !== 'node') continue;
+    const sid = leafString(acc.child('ServerID'));
+    if (serverId !== undefined && sid !== serverId) continue;
+    return {
+      uri: { segments: ['DMAcc', acc.name], path: tree.pathOf(acc) },
+      serverId: sid,
+      addr: leafString(acc.child('AppAddr')?.children().next().value?.child('Addr')),
+    };
+  }
+  return undefined;
 }
 
 /** The SyncHdr Statuses withChallengeStatus added, so that a second re-send replaces its own. */

@@ -70,6 +70,16 @@ export class HandsetPool {
   private readonly handsetsById = new Map<string, VirtualHandset>();
   private readonly unsubscribe = new Map<string, () => void>();
   private readonly changeListeners = new Set<() => void>();
+  /** Every handset's events go through this to the pool's listeners (and session starts and ends to onChange's). */
+  private readonly relay = (e: HandsetEvent): void => {
+    this.events.emit(e);
+    if (e.type === 'session-start' || e.type === 'session-end') this.changed();
+  };
+  /**
+   * Is anyone listening to the pool? While nobody is, its handsets build no events for it (a load
+   * run of thousands of sessions pays for none of them).
+   */
+  private readonly heard = (): boolean => this.changeListeners.size > 0 || this.events.active;
 
   private constructor(
     readonly options: PoolOptions,
@@ -149,10 +159,7 @@ export class HandsetPool {
     const devId = h.devId;
     if (this.handsetsById.has(devId)) throw new Error(`a handset ${devId} is already in the pool`);
     this.handsetsById.set(devId, h);
-    this.unsubscribe.set(devId, h.on((e: HandsetEvent) => {
-      this.events.emit(e);
-      if (e.type === 'session-start' || e.type === 'session-end') this.changed();
-    }));
+    this.unsubscribe.set(devId, h.on(this.relay, this.heard));
     this.listener?.register(h);
     this.changed();
     return h;

@@ -5,12 +5,13 @@
  * JavaScript:
  *
  *   npx esbuild test/bench/handset-replay-loop.ts --bundle --platform=node --format=esm --outfile=/tmp/loop.mjs
- *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded /tmp/loop.mjs FILE COUNT
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded /tmp/loop.mjs FILE COUNT [--listen]
  *
  * (COUNT 400 minus COUNT 200, over 400 round trips: instructions per round trip, start-up cancelled.)
  */
 import { readFileSync } from 'node:fs';
 import { VirtualHandset } from '../../main/client/handset.js';
+import { HandsetPool } from '../../main/client/pool.js';
 import { DEVICE } from '../../main/tree/tree.js';
 
 interface Saved { url: string; devId: string; nonce: string; sessionId: string; client: { name: string; secret: string }; server: { name: string; secret: string }; replies: { status: number; headers: Record<string, string>; body: string }[] }
@@ -26,7 +27,10 @@ async function main(): Promise<void> {
   });
   const r = h.tree.add(DEVICE, './Vendor/Mode', { format: 'chr', value: 'turbo', createParents: true, acl: 'Get=*&Replace=*' });
   if (!r.ok) throw new Error(r.message);
-  h.on(() => undefined);
+  // As in the server suite: in a pool (which subscribes to the handset); --listen: someone listens to it.
+  const pool = await HandsetPool.create({ notify: false });
+  pool.adopt(h);
+  if (process.argv.includes('--listen')) pool.events.on(() => undefined);
   let i = 0;
   (h as unknown as { transport: unknown }).transport = { post: async () => replies[i++ % replies.length]!, close: () => undefined };
   let rts = 0;

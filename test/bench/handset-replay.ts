@@ -7,11 +7,12 @@
  * decode, check credentials, run the commands on its tree, events; node:http is left out (the
  * server suite's bare clients measure that part).
  *
- *   node --expose-gc --import tsx test/bench/handset-replay.ts [--rounds 7] [--ms 1500] [--compare-with DIR] [--save FILE [--save-only]]
+ *   node --expose-gc --import tsx test/bench/handset-replay.ts [--rounds 7] [--ms 1500] [--compare-with DIR] [--listen] [--save FILE [--save-only]]
  *
  * `--compare-with DIR`: another checkout's handset code (e.g. a worktree at an older commit) is
  * timed in the same process, alternating with ours round by round; medians and ranges of the
  * rounds. The recording is made once, with our handset and the server of DIR (or ours).
+ * `--listen`: a listener on the pool's events (default none, as in the server suite's timed runs).
  * `--save FILE` writes the recording for handset-replay-loop.ts (instruction counts, callgrind):
  * on a shared machine CPU time moved by half between runs of the same code, instructions do not.
  */
@@ -46,12 +47,20 @@ async function handsetCode(root: string): Promise<Handsets> {
   return { client, device: tree.DEVICE };
 }
 
+/**
+ * `--listen`: someone listens to the pool's events (the app's Devices view). Without it, as in the
+ * server suite's timed runs: the handset is in a pool that nobody listens to.
+ */
+const LISTEN = process.argv.includes('--listen');
+
 async function handsetOf(code: Handsets, devId: string, url: string): Promise<ClientModule.VirtualHandset> {
   const h = await code.client.VirtualHandset.open({ encoding: 'wbxml', nonce: () => FIXED_NONCE, device: { devId, accounts: account(url) } });
   const r = h.tree.add(code.device, './Vendor/Mode', { format: 'chr', value: 'turbo', createParents: true, acl: 'Get=*&Replace=*' });
   if (!r.ok) throw new Error(r.message);
-  // As in a pool: someone listens to the handset's events.
-  h.on(() => undefined);
+  // As in the server suite: the handset is in a pool (which subscribes to it).
+  const pool = await code.client.HandsetPool.create({ notify: false });
+  pool.adopt(h);
+  if (LISTEN) pool.events.on(() => undefined);
   return h;
 }
 

@@ -19,7 +19,7 @@ import { serializeXml } from '../../protocol/xml/serialize.js';
 import { DEVICE, type DmTree } from '../tree.js';
 import { valueSize } from '../values.js';
 import { CommandProcessor } from './processor.js';
-import type { IncomingObject, ProcessEvent, ProcessorOptions, ProcessorState, ResponseUnit } from './types.js';
+import type { IncomingObject, ProcessContext, ProcessEvent, ProcessorOptions, ProcessorState, ResponseUnit } from './types.js';
 
 export interface ClientSessionOptions extends ProcessorOptions {
   tree: DmTree;
@@ -41,6 +41,12 @@ export interface ClientSessionOptions extends ProcessorOptions {
   credentials?: (challenge: { status: number; chal?: Chal } | undefined) => Cred | undefined;
   /** DM 1.2 by default. */
   verProto?: string;
+  /**
+   * Bytes to keep free under the server's MaxMsgSize (a handset that re-sends after a 401 numbers
+   * the re-sent message past what it was sized with): a MaxMsgSize over four times this is heard
+   * this much smaller. Default 0.
+   */
+  maxMsgSizeMargin?: number;
 }
 
 export interface GenericAlert {
@@ -70,9 +76,31 @@ interface OutgoingObject {
 const UNBOUNDED = Number.POSITIVE_INFINITY;
 
 function positiveInt(s: string | undefined): number | undefined {
-  if (s === undefined || !/^\s*\d+\s*$/.test(s)) return undefined;
+  if (s === undefined || !(allDigits(s) || /^\s*\d+\s*$/.test(s))) return undefined;
   const n = Number(s);
   return n > 0 ? n : undefined;
+}
+
+/** Only ASCII digits, at least one (the common form of a size; spared the regular expression). */
+function allDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * The server's MaxMsgSize as this session hears it: `margin` bytes less when it is over four
+ * times the margin (as the number it reads as, then read again as a size).
+ */
+function heardMaxMsgSize(raw: string | undefined, margin: number): number | undefined {
+  if (margin > 0 && raw !== undefined) {
+    const n = Number(raw);
+    if (n > margin * 4) return positiveInt(String(n - margin));
+  }
+  return positiveInt(raw);
 }
 
 function leafText(tree: DmTree, path: string): string | undefined {
@@ -199,7 +227,7 @@ export class ClientSession {
     if (this.ended) throw new Error('the DM session has ended');
     const h = msg.hdr;
     this.lastServerHdr = h;
-    const mms = positiveInt(h.meta?.maxMsgSize);
+    const mms = heardMaxMsgSize(h.meta?.maxMsgSize, this.options.maxMsgSizeMargin ?? 0);
     if (mms !== undefined) this.serverMaxMsgSize = mms;
     const mos = positiveInt(h.meta?.maxObjSize);
     if (mos !== undefined) this.serverMaxObjSize = mos;
@@ -218,15 +246,16 @@ export class ClientSession {
 
     const auth = this.options.authenticate?.(h) ?? { status: 200 };
     const refuse = auth.status === 401 || auth.status === 407 ? auth.status : undefined;
-    const hdrForSizing = this.responseHeader(h);
+    const ctx: ProcessContext = { msgRef: h.msgID, final: msg.body.final };
+    if (h.noResp) ctx.noResp = true;
+    if (refuse !== undefined) ctx.refuseWith = refuse;
+    if (this.serverMaxMsgSize !== undefined) {
+      // (Assigned, not written as a property: a function so made gets no name defined at run time.)
+      const hdrForSizing = this.responseHeader(h);
+      ctx.fitsInOneMessage = (c: Command[]) => this.fitsAlone(hdrForSizing, c);
+    }
     const processor = new CommandProcessor(this.tree, this.options, this.procState);
-    const out = await processor.run(cmds, {
-      msgRef: h.msgID,
-      ...(h.noResp ? { noResp: true } : {}),
-      ...(refuse !== undefined ? { refuseWith: refuse } : {}),
-      final: msg.body.final,
-      ...(this.serverMaxMsgSize !== undefined ? { fitsInOneMessage: (c: Command[]) => this.fitsAlone(hdrForSizing, c) } : {}),
-    });
+    const out = await processor.run(cmds, ctx);
     this.lastEvents = out.events;
     this.log.push(...out.events);
     for (const s of out.serverStatuses) {
@@ -356,14 +385,14 @@ export class ClientSession {
    * is numbered from 900 as the loop's base is. Returns the encoding when it fits; undefined when it
    * does not, or when unsure (an encode failure): the loop then decides, and reports, as before.
    */
-  private encodeWhole(hdr: SyncHdr, placed: readonly Command[], firstId: number, trailer: readonly Command[], max: number): Uint8Array | undefined {
+  private encodeWhole(hdr: SyncHdr, placed: readonly Command[], firstId: number, trailer: readonly Command[], max: number): { bytes: Uint8Array; commands: Command[] } | undefined {
     if (this.outgoing !== undefined) return undefined;
-    const all: Command[] = [...placed];
+    const all: Command[] = placed.slice();
     let id = firstId;
     for (const unit of this.queue) for (const c of unit.commands) all.push(withIds(c, id++));
     for (let i = 0; i < trailer.length; i++) all.push(withIds(trailer[i]!, 900 + i));
     const r = encodeMessage({ hdr, body: { commands: all, final: true } }, this.encoding);
-    return r.ok && r.value.length <= max ? r.value : undefined;
+    return r.ok && r.value.length <= max ? { bytes: r.value, commands: all } : undefined;
   }
 
   /**
@@ -388,29 +417,35 @@ export class ClientSession {
     this.built = undefined;
     const hdr = this.responseHeader(server);
     this.nextMsgId = (this.nextMsgId ?? 1) + 1;
-    const cmds: Command[] = [];
+    let cmds: Command[] = [];
     let id = 1;
-    const push = (c: Command): void => {
-      cmds.push(withIds(c, id++));
-    };
-    if (hdrStatus) push(hdrStatus);
-    for (const c of immediate) push(c);
+    if (hdrStatus) cmds.push(withIds(hdrStatus, id++));
+    for (const c of immediate) cmds.push(withIds(c, id++));
     const trailer: Command[] = [];
     if (this.serverPackageOpen) trailer.push({ kind: 'Alert', cmdID: '', data: '1222', items: [] });
-    trailer.push(...this.takeGenericAlerts());
+    if (this.genericAlerts.length > 0) trailer.push(...this.takeGenericAlerts());
 
     const max = this.serverMaxMsgSize;
     const whole = max === undefined ? undefined : this.encodeWhole(hdr, cmds, id, trailer, max);
     if (whole !== undefined) {
-      for (const unit of this.queue) for (const c of unit.commands) push(c);
       this.queue = [];
-      for (const t of trailer) push(t);
-      const message: SyncML = { hdr, body: { commands: cmds, final: !this.serverPackageOpen } };
-      // Without a trailer (numbered from 900 when measured) the message measured is this one, final
-      // and numbered alike: byte for byte what encoding it again would give.
-      if (trailer.length === 0) this.built = { message, bytes: whole };
-      return message;
+      if (trailer.length === 0) {
+        // Without a trailer (numbered from 900 when measured) the message measured is this one,
+        // final and numbered alike: byte for byte what encoding it again would give, and its
+        // commands are the ones measured.
+        const message: SyncML = { hdr, body: { commands: whole.commands, final: !this.serverPackageOpen } };
+        this.built = { message, bytes: whole.bytes };
+        return message;
+      }
+      const placed = whole.commands.length - trailer.length;
+      cmds = whole.commands.slice(0, placed);
+      id = placed + 1;
+      for (const t of trailer) cmds.push(withIds(t, id++));
+      return { hdr, body: { commands: cmds, final: !this.serverPackageOpen } };
     }
+    const push = (c: Command): void => {
+      cmds.push(withIds(c, id++));
+    };
     let budget = UNBOUNDED;
     let base = 0;
     if (max !== undefined) {
