@@ -26,16 +26,16 @@ export interface EffectsTarget {
 export async function applyEffects(s: DmStoreOps, fx: EngineEffects, t: EffectsTarget, events: ServerEvent[]): Promise<void> {
   const { sessionId, devId, now } = t;
   const at = new Date(now).toISOString();
+  // The device row's changes (SQLite gathers them into one write per message: sqlite-store.ts).
   if (fx.deviceAuth) await s.setDeviceAuth(devId, fx.deviceAuth, t.seenAt);
   else if (t.seenAt !== undefined) await s.markSeen(devId, t.seenAt);
   if (fx.devInfo) await s.setDevInfo(devId, fx.devInfo);
   if (fx.tree.length > 0) await s.upsertTree(devId, fx.tree, now);
-  if (fx.jobsSent.length > 0) {
-    if (!t.jobsClaimed) await s.markSent(fx.jobsSent, sessionId, now);
-    for (const id of fx.jobsSent) events.push({ type: 'job-sent', at, jobId: id, device: devId, sessionId });
-  }
-  for (const o of fx.jobsFinished) {
-    const job = await s.finishJob(o, now);
+  // Jobs sent and jobs finished by this turn: one call (SQLite: one statement).
+  const sent = fx.jobsSent.length > 0 && !t.jobsClaimed ? { ids: fx.jobsSent, sessionId } : undefined;
+  const finished = sent || fx.jobsFinished.length > 0 ? await s.updateTurnJobs(sent, fx.jobsFinished, now) : [];
+  for (const id of fx.jobsSent) events.push({ type: 'job-sent', at, jobId: id, device: devId, sessionId });
+  for (const job of finished) {
     if (job) events.push({ type: 'job-done', at, job });
   }
   for (const a of fx.alerts) {

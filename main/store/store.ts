@@ -113,6 +113,11 @@ export interface DmStoreOps {
   claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }): Promise<QueuedJobSpec[]>;
   finishJob(o: JobOutcome, now: number): Promise<JobRecord | undefined>;
   /**
+   * A turn's job changes at once: `sent` as markSent, then each of `finished` as finishJob (SQLite:
+   * one statement). Returns the finished jobs as stored now, in order (undefined: gone).
+   */
+  updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]>;
+  /**
    * `opts.unclaim` (only where jobs are claimed when a session takes them: PostgreSQL): the job was
    * claimed but nothing of it went out; it goes back to the queue with the claim's attempt given
    * back, as on SQLite, where such a job was never marked sent and costs no attempt.

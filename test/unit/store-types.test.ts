@@ -18,8 +18,11 @@ import { JOB_STATUSES, UNCONFIRMED_POLICIES, jobTarget, type JobSpec, type Uncon
 
 /** A method's synchronous twin: same parameters, the awaited result. */
 type SyncView<T> = { [K in keyof T]: T[K] extends (...a: infer A) => infer R ? (...a: A) => Awaited<R> : T[K] };
-/** ServerStore's public members that are not store operations: its SQLite handle and transaction machinery. */
-type ServerStoreMachinery = 'db' | 'durability' | 'tx' | 'group' | 'groupAsync' | 'flush' | 'close';
+/**
+ * ServerStore's public members that are not store operations: its SQLite handle, transaction and deferred-index
+ * machinery, and the halves of the device writes that SqliteOps gathers into one per message.
+ */
+type ServerStoreMachinery = 'db' | 'durability' | 'tx' | 'group' | 'groupAsync' | 'flush' | 'close' | 'seeDevice' | 'writeDevice' | 'indexing';
 type ServerOperations = Exclude<keyof ServerStore, ServerStoreMachinery>;
 
 describe('the store owns its types', () => {

@@ -165,6 +165,13 @@ export class PgOps implements DmStoreOps {
     return r && jobFromRow(r);
   }
 
+  async updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]> {
+    if (sent) await this.markSent([...sent.ids], sent.sessionId, now);
+    const out: (JobRecord | undefined)[] = [];
+    for (const o of finished) out.push(await this.finishJob(o, now));
+    return out;
+  }
+
   private async settle(id: number, s: JobSettlement, now: number): Promise<JobRecord> {
     return jobFromRow((await this.one<JobRow>('UPDATE jobs SET status = $2, verify = $3, error = $4, updated_at = $5 WHERE id = $1 RETURNING *', [id, s.status, s.verify, s.error, iso(now)]))!);
   }

@@ -31,6 +31,7 @@ import {
   decisionRefusal, DEFAULT_MAX_JOB_ATTEMPTS, READ_ONLY_KINDS, resolveUnconfirmedPolicy, settleDecision, settleUnanswered, type JobSettlement,
 } from '../job-settlement.js';
 import type { Encoding } from '../../protocol/codec.js';
+import type { JobOutcome } from '../store.js';
 import { messageRecord } from '../message-record.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from '../message-index.js';
 import { parseJobSpec } from '../job-spec.js';
@@ -55,6 +56,8 @@ export interface StoreOptions {
   fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
   /** How long a writer waits for another process's lock (ms). */
   busyTimeoutMs?: number;
+  /** Called with every SQL statement run, parameters filled in (better-sqlite3's `verbose`; tests count statements). */
+  trace?: (sql: string) => void;
 }
 
 /** The jobs table as of SCHEMA_VERSION (a function: migrateToV2 builds it under another name first). */
@@ -217,6 +220,13 @@ interface MessageRow {
   content_type: string | null; http_status: number | null; bytes: Buffer; decoded: string | null; error: string | null; note: string | null;
 }
 
+/** A message's changes to its device's row (ServerStore.writeDevice). */
+export interface DeviceWrite {
+  lastSeen?: number;
+  auth?: DeviceAuthState;
+  devInfo?: Record<string, string>;
+}
+
 /** The store's records (../types.ts), re-exported for the callers that import them from here. */
 export type { NewMessage, StoredDevice };
 
@@ -226,6 +236,13 @@ export class ServerStore {
   private readonly statements = new Map<string, Database.Statement>();
   /** The open group-commit transaction and who waits for its COMMIT. */
   private batch?: { waiters: Waiter[] };
+  /**
+   * Device rows read while the group transaction is open, by dev_id: until its COMMIT this
+   * connection holds the write lock (BEGIN IMMEDIATE), so no other process can change them, and a
+   * turn reads its device once (a package 1 is checked before its transaction and touched in it).
+   * Any write to a device row, a rollback and the COMMIT drop them.
+   */
+  private readonly deviceRows = new Map<string, DeviceRow>();
   /** Committed, waiting for the next fsync of the WAL (FULL durability only). */
   private unsynced: Waiter[] = [];
   private syncing = false;
@@ -270,7 +287,7 @@ export class ServerStore {
   static open(dir: string, opts: StoreOptions = {}): ServerStore {
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, DB_FILE);
-    const db = new Database(file);
+    const db = new Database(file, opts.trace ? { verbose: (sql) => opts.trace!(String(sql)) } : {});
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     db.pragma('journal_mode = WAL');
     // FULL durability is our own fsync of the WAL (see the top of this file), so SQLite itself
@@ -328,6 +345,7 @@ export class ServerStore {
     try {
       value = this.db.transaction(fn)();
     } catch (e) {
+      this.deviceRows.clear();
       return Promise.reject(e);
     } finally {
       this.groupDepth--;
@@ -363,6 +381,7 @@ export class ServerStore {
         this.sql('RELEASE dmw_async').run();
         settled = new Promise<T>((resolve, reject) => batch.waiters.push({ resolve: () => resolve(value), reject }));
       } catch (e) {
+        this.deviceRows.clear();
         try {
           if (this.db.inTransaction) {
             this.sql('ROLLBACK TO dmw_async').run();
@@ -422,11 +441,12 @@ export class ServerStore {
     const b = this.batch;
     if (!b) return;
     this.batch = undefined;
+    this.deviceRows.clear();
     try {
-      this.db.prepare('COMMIT').run();
+      this.sql('COMMIT').run();
     } catch (e) {
       try {
-        if (this.db.inTransaction) this.db.prepare('ROLLBACK').run();
+        if (this.db.inTransaction) this.sql('ROLLBACK').run();
       } catch {
         // Nothing more to undo.
       }
@@ -509,8 +529,17 @@ export class ServerStore {
   // --- devices -------------------------------------------------------------------------------
 
   device(devId: string): StoredDevice | undefined {
-    const row = this.sql('SELECT * FROM devices WHERE dev_id = ?').get(devId) as DeviceRow | undefined;
+    const row = this.deviceRow(devId);
     return row && deviceFromRow(row);
+  }
+
+  /** The device's row, read once per group transaction (deviceRows). */
+  private deviceRow(devId: string): DeviceRow | undefined {
+    const known = this.deviceRows.get(devId);
+    if (known) return known;
+    const row = this.sql('SELECT * FROM devices WHERE dev_id = ?').get(devId) as DeviceRow | undefined;
+    if (row && this.batch && this.db.inTransaction) this.deviceRows.set(devId, row);
+    return row;
   }
 
   devices(): StoredDevice[] {
@@ -520,6 +549,7 @@ export class ServerStore {
   /** Records that the device was seen now, creating it on first sight. */
   touchDevice(devId: string, now: number): { device: StoredDevice; created: boolean } {
     const at = iso(now);
+    this.deviceRows.delete(devId);
     // Seen before is the common case: one statement.
     const seen = this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ? RETURNING *').get(at, devId) as DeviceRow | undefined;
     if (seen) return { device: deviceFromRow(seen), created: false };
@@ -532,17 +562,63 @@ export class ServerStore {
    * device reports what it did last time (the usual case: every session starts with DevInfo).
    */
   setDevInfo(devId: string, info: Record<string, string>): void {
+    this.deviceRows.delete(devId);
     this.sql('UPDATE devices SET dev_info = json_patch(dev_info, @info) WHERE dev_id = @devId AND json_patch(dev_info, @info) IS NOT dev_info').run({ info: JSON.stringify(info), devId });
   }
 
   /** Stores the device's auth state (nonces, failures); with `seenAt`, also when it was last seen. */
   setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number): void {
+    this.deviceRows.delete(devId);
     if (seenAt === undefined) this.sql('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
     else this.sql('UPDATE devices SET auth = ?, last_seen = ? WHERE dev_id = ?').run(JSON.stringify(auth), iso(seenAt), devId);
   }
 
+  /**
+   * touchDevice without its write for a device the store knows: its row as it would be after the
+   * touch (`lastSeen` now), for a caller that writes `last_seen` with the rest of the message's
+   * device changes (writeDevice: one write per message). A new device is created here (`written`).
+   */
+  seeDevice(devId: string, now: number): { device: StoredDevice; created: boolean; written: boolean } {
+    const row = this.deviceRow(devId);
+    if (row) return { device: { ...deviceFromRow(row), lastSeen: iso(now) }, created: false, written: false };
+    this.deviceRows.delete(devId);
+    const at = iso(now);
+    const made = this.sql('INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
+    return { device: deviceFromRow(made), created: true, written: true };
+  }
+
+  /**
+   * What a message changed in the device's row, in one statement: `lastSeen`, `auth` (replaced),
+   * `devInfo` (merged as setDevInfo does). DevInfo alone writes nothing when it is what the row holds.
+   */
+  writeDevice(devId: string, w: DeviceWrite): void {
+    this.deviceRows.delete(devId);
+    const sets: string[] = [];
+    const args: unknown[] = [];
+    if (w.auth !== undefined) {
+      sets.push('auth = ?');
+      args.push(JSON.stringify(w.auth));
+    }
+    if (w.lastSeen !== undefined) {
+      sets.push('last_seen = ?');
+      args.push(iso(w.lastSeen));
+    }
+    if (w.devInfo !== undefined) {
+      if (sets.length === 0) {
+        this.setDevInfo(devId, w.devInfo);
+        return;
+      }
+      sets.push('dev_info = json_patch(dev_info, ?)');
+      args.push(JSON.stringify(w.devInfo));
+    }
+    if (sets.length === 0) return;
+    // One text per combination of columns (at most seven), each prepared once.
+    this.sql(`UPDATE devices SET ${sets.join(', ')} WHERE dev_id = ?`).run(...args, devId);
+  }
+
   /** Records that a known device was seen now (no read: the caller has its row). */
   markSeen(devId: string, now: number): void {
+    this.deviceRows.delete(devId);
     this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
   }
 
@@ -558,6 +634,8 @@ export class ServerStore {
   }
 
   private touchDeviceQuiet(devId: string, now: number): void {
+    // setDeviceCredential and setNotifyUrl write the row right after this.
+    this.deviceRows.delete(devId);
     this.sql(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now));
   }
 
@@ -641,6 +719,35 @@ export class ServerStore {
     const row = this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, verify = 0, updated_at = ? WHERE id = ? RETURNING *`)
       .get(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id) as JobRow | undefined;
     return row && jobFromRow(row);
+  }
+
+  /**
+   * A turn's job changes in one statement: `sent` marked sent in their session (as markSent: only
+   * those still queued), `finished` settled (as finishJob). Returns the finished jobs as stored now,
+   * in the order given (undefined for one that is gone).
+   */
+  updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): (JobRecord | undefined)[] {
+    const sentIds = sent?.ids ?? [];
+    if (finished.length === 0) {
+      if (sent) this.markSent([...sentIds], sent.sessionId, now);
+      return [];
+    }
+    if (finished.length === 1 && sentIds.length === 0) return [this.finishJob(finished[0]!, now)];
+    const finishedIds = new Set(finished.map((o) => o.id));
+    if (finishedIds.size !== finished.length || sentIds.some((id) => finishedIds.has(id))) {
+      // A job named twice: one statement would apply only one of its changes; in order, as separate calls do.
+      if (sent) this.markSent([...sentIds], sent.sessionId, now);
+      return finished.map((o) => this.finishJob(o, now));
+    }
+    const args: unknown[] = [sent?.sessionId ?? null, iso(now)];
+    for (const id of sentIds) args.push(id);
+    for (const o of finished) args.push(o.id, o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error);
+    const rows = this.sql(turnJobsUpdate(sentIds.length, finished.length)).all(...args) as JobRow[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return finished.map((o) => {
+      const r = byId.get(o.id);
+      return r && jobFromRow(r);
+    });
   }
 
   /**
@@ -887,6 +994,42 @@ export class ServerStore {
       return id;
     }));
   }
+}
+
+/** The jobs table's columns (RETURNING of an UPDATE ... FROM takes no `jobs.*`). */
+const JOB_COLUMNS = ['id', 'device', 'command', 'target', 'spec', 'status', 'status_code', 'results', 'members', 'session_id', 'attempts', 'error', 'created_at', 'updated_at', 'on_unconfirmed', 'verify'] as const;
+
+const turnJobsUpdates = new Map<string, string>();
+
+/**
+ * updateTurnJobs' statement for `nSent` jobs sent and `nFinished` settled (the text built once per
+ * shape): each row of `v` says what happens to one job; parameters 1 and 2 are the session and the time.
+ */
+function turnJobsUpdate(nSent: number, nFinished: number): string {
+  const key = `${nSent}/${nFinished}`;
+  let text = turnJobsUpdates.get(key);
+  if (text === undefined) {
+    const rows = [
+      ...Array.from({ length: nSent }, () => `(?, 1, NULL, NULL, NULL, NULL, NULL)`),
+      ...Array.from({ length: nFinished }, () => `(?, 0, ?, ?, ?, ?, ?)`),
+    ];
+    text = `WITH p (session_id, at) AS (VALUES (?, ?)),
+      v (id, sent, status, status_code, results, members, error) AS (VALUES ${rows.join(', ')})
+      UPDATE jobs SET
+        status = CASE WHEN v.sent THEN 'sent' ELSE v.status END,
+        session_id = CASE WHEN v.sent THEN p.session_id ELSE jobs.session_id END,
+        attempts = jobs.attempts + v.sent,
+        status_code = CASE WHEN v.sent THEN jobs.status_code ELSE v.status_code END,
+        results = CASE WHEN v.sent THEN jobs.results ELSE v.results END,
+        members = CASE WHEN v.sent THEN jobs.members ELSE v.members END,
+        error = CASE WHEN v.sent THEN jobs.error ELSE v.error END,
+        verify = CASE WHEN v.sent THEN jobs.verify ELSE 0 END,
+        updated_at = p.at
+      FROM v, p WHERE jobs.id = v.id AND (v.sent = 0 OR jobs.status = 'queued')
+      RETURNING ${JOB_COLUMNS.map((c) => `jobs.${c}`).join(', ')}`;
+    turnJobsUpdates.set(key, text);
+  }
+  return text;
 }
 
 const messageInserts: string[] = [];

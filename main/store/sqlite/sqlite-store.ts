@@ -18,7 +18,7 @@
  * session state is a map in memory (one process), events an in-process emitter that delivers a
  * tx's events after it committed, and never a rolled-back one's.
  */
-import { ServerStore, type StoreOptions } from './server-store.js';
+import { ServerStore, type DeviceWrite, type StoreOptions } from './server-store.js';
 import type { DmStoreQueries } from '../queries.js';
 import { SqliteQueries } from './queries.js';
 import { SqliteMessageIndex } from '../message-index-sqlite.js';
@@ -33,10 +33,19 @@ import type {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** What a running tx holds besides its savepoint: the in-memory changes to undo, the events to publish after COMMIT. */
+/**
+ * What a running tx holds besides its savepoint: the in-memory changes to undo, the events to
+ * publish after COMMIT, and the device-row changes not written yet (`device`).
+ */
 interface TxScope {
   undo: (() => void)[];
   events: StoreEvent[];
+  /**
+   * A message changes its device's row up to three times (touchDevice's last_seen, the auth state
+   * with its new nonces, DevInfo): they are gathered here and written as one UPDATE when the tx's
+   * callback is done (SqliteStore.tx), or before anything else reads or writes the devices table.
+   */
+  device?: { devId: string; write: DeviceWrite };
 }
 
 /** Runs a synchronous call as a settled promise (a throw becomes a rejection, as on PostgreSQL). */
@@ -79,14 +88,46 @@ class SqliteOps implements DmStoreOps {
     private readonly scope: TxScope | undefined,
   ) {}
 
-  device(devId: string): Promise<StoredDevice | undefined> { return settled(() => this.s.device(devId)); }
-  devices(): Promise<StoredDevice[]> { return settled(() => this.s.devices()); }
-  touchDevice(devId: string, now: number): Promise<{ device: StoredDevice; created: boolean }> { return settled(() => this.s.touchDevice(devId, now)); }
-  setDevInfo(devId: string, info: Record<string, string>): Promise<void> { return settled(() => this.s.setDevInfo(devId, info)); }
-  setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number): Promise<void> { return settled(() => this.s.setDeviceAuth(devId, auth, seenAt)); }
-  markSeen(devId: string, now: number): Promise<void> { return settled(() => this.s.markSeen(devId, now)); }
-  setDeviceCredential(devId: string, cred: Credential | undefined, now: number): Promise<void> { return settled(() => this.s.setDeviceCredential(devId, cred, now)); }
-  setNotifyUrl(devId: string, url: string | undefined, now: number): Promise<void> { return settled(() => this.s.setNotifyUrl(devId, url, now)); }
+  device(devId: string): Promise<StoredDevice | undefined> { return settled(() => (this.writePendingDevice(), this.s.device(devId))); }
+  devices(): Promise<StoredDevice[]> { return settled(() => (this.writePendingDevice(), this.s.devices())); }
+  touchDevice(devId: string, now: number): Promise<{ device: StoredDevice; created: boolean }> {
+    return settled(() => {
+      if (!this.scope) return this.s.touchDevice(devId, now);
+      // Read now, last_seen written with the rest of the message's device changes.
+      const { device, created, written } = this.s.seeDevice(devId, now);
+      if (!written) this.deviceChange(devId, { lastSeen: now });
+      return { device, created };
+    });
+  }
+  setDevInfo(devId: string, info: Record<string, string>): Promise<void> { return settled(() => this.deviceChange(devId, { devInfo: info })); }
+  setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number): Promise<void> {
+    return settled(() => this.deviceChange(devId, seenAt === undefined ? { auth } : { auth, lastSeen: seenAt }));
+  }
+  markSeen(devId: string, now: number): Promise<void> { return settled(() => this.deviceChange(devId, { lastSeen: now })); }
+  setDeviceCredential(devId: string, cred: Credential | undefined, now: number): Promise<void> { return settled(() => (this.writePendingDevice(), this.s.setDeviceCredential(devId, cred, now))); }
+  setNotifyUrl(devId: string, url: string | undefined, now: number): Promise<void> { return settled(() => (this.writePendingDevice(), this.s.setNotifyUrl(devId, url, now))); }
+
+  /** Adds to the tx's pending device-row change (a later value of a column wins, DevInfo merges); another device's is written first. */
+  private deviceChange(devId: string, w: DeviceWrite): void {
+    if (!this.scope) {
+      this.s.writeDevice(devId, w);
+      return;
+    }
+    const pending = this.scope.device;
+    if (pending && pending.devId !== devId) this.writePendingDevice();
+    const into = this.scope.device ??= { devId, write: {} };
+    if (w.lastSeen !== undefined) into.write.lastSeen = w.lastSeen;
+    if (w.auth !== undefined) into.write.auth = w.auth;
+    if (w.devInfo !== undefined) into.write.devInfo = { ...into.write.devInfo, ...w.devInfo };
+  }
+
+  /** Writes the tx's pending device-row change, if any (SqliteStore.tx calls it when the callback is done). */
+  writePendingDevice(): void {
+    const pending = this.scope?.device;
+    if (!pending) return;
+    this.scope!.device = undefined;
+    this.s.writeDevice(pending.devId, pending.write);
+  }
 
   addJob(device: string, spec: JobSpec, now: number, opts?: { onUnconfirmed?: UnconfirmedPolicy }): Promise<JobRecord> { return settled(() => this.s.addJob(device, spec, now, opts)); }
   setUnconfirmedPolicy(id: number, policy: UnconfirmedPolicy, now: number): Promise<JobRecord> { return settled(() => this.s.setUnconfirmedPolicy(id, policy, now)); }
@@ -97,6 +138,9 @@ class SqliteOps implements DmStoreOps {
   markSent(ids: number[], sessionId: number, now: number): Promise<void> { return settled(() => this.s.markSent(ids, sessionId, now)); }
   claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }): Promise<QueuedJobSpec[]> { return settled(() => this.s.claimJobs(device, sessionId, now, opts)); }
   finishJob(o: JobOutcome, now: number): Promise<JobRecord | undefined> { return settled(() => this.s.finishJob(o, now)); }
+  updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]> {
+    return settled(() => this.s.updateTurnJobs(sent, finished, now));
+  }
   releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts?: { unclaim?: boolean }): Promise<JobRecord | undefined> { return settled(() => this.s.releaseJob(id, wasSent, maxAttempts, reason, now, opts)); }
   releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number): Promise<JobRecord[]> { return settled(() => this.s.releaseSessionJobs(sessionId, reason, now, maxAttempts)); }
   decideJob(id: number, action: UnconfirmedDecision, now: number): Promise<JobRecord> { return settled(() => this.s.decideJob(id, action, now)); }
@@ -230,7 +274,9 @@ export class SqliteStore extends SqliteOps implements DmStore {
     };
     const p = this.s.groupAsync(async () => {
       try {
-        return await fn(ops);
+        const value = await fn(ops);
+        ops.writePendingDevice();
+        return value;
       } catch (e) {
         undo();
         throw e;
@@ -268,6 +314,7 @@ export class SqliteStore extends SqliteOps implements DmStore {
   override markSent(ids: number[], sessionId: number, now: number) { return this.write((s) => s.markSent(ids, sessionId, now)); }
   override claimJobs(device: string, sessionId: number, now: number, opts?: { limit?: number }) { return this.write((s) => s.claimJobs(device, sessionId, now, opts)); }
   override finishJob(o: JobOutcome, now: number) { return this.write((s) => s.finishJob(o, now)); }
+  override updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number) { return this.write((s) => s.updateTurnJobs(sent, finished, now)); }
   override releaseJob(id: number, wasSent: boolean, maxAttempts: number, reason: string, now: number, opts?: { unclaim?: boolean }) { return this.write((s) => s.releaseJob(id, wasSent, maxAttempts, reason, now, opts)); }
   override releaseSessionJobs(sessionId: number, reason: string, now: number, maxAttempts?: number) { return this.write((s) => s.releaseSessionJobs(sessionId, reason, now, maxAttempts)); }
   override decideJob(id: number, action: UnconfirmedDecision, now: number) { return this.write((s) => s.decideJob(id, action, now)); }
