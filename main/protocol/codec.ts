@@ -11,6 +11,7 @@ import { decodeBinaryItems } from './binary.js';
 import { withB64ForXml } from './b64-transport.js';
 import { restoreXmlTndsTypes, withWbxmlTndsTypes } from './tnds-embedding.js';
 import { readMessage } from './message/read.js';
+import { readWbxmlMessageFast } from './message/fast-read.js';
 import { writeMessage } from './message/write.js';
 import type { SyncML } from './model.js';
 
@@ -77,10 +78,43 @@ export interface DecodedMessage extends DecodedDocument {
 }
 
 export function decodeMessage(bytes: Uint8Array): Result<DecodedMessage> {
+  // WBXML (the handsets' and the server's every message): straight to the typed message when the
+  // fast path understands the bytes; otherwise, and on every error, the tree path below answers.
+  if (bytes.length > 0 && bytes[0]! <= 0x03) {
+    const message = readWbxmlMessageFast(bytes);
+    if (message !== undefined) return ok(decodedWithLazyDocument(bytes, message));
+  }
+  return decodeMessageByTree(bytes);
+}
+
+/** decodeMessage through the document tree: the reference the fast path is held equal to. */
+export function decodeMessageByTree(bytes: Uint8Array): Result<DecodedMessage> {
   const d = decodeDocument(bytes);
   if (!d.ok) return d;
   const m = readMessage(d.value.document.root);
   return m.ok ? ok({ ...d.value, message: m.value }) : fail(locateError(bytes, m.error));
+}
+
+/**
+ * What decodeMessage's tree path returns, for a message the fast path read: the document tree is
+ * built only if a caller asks for it (few do: the CLI for its warnings), from the same bytes, which
+ * the caller must not change afterwards (no caller does: they are a network read or a stored blob).
+ */
+function decodedWithLazyDocument(bytes: Uint8Array, message: SyncML): DecodedMessage {
+  let document: Document | undefined;
+  return {
+    encoding: 'wbxml',
+    get document(): Document {
+      if (document === undefined) {
+        const r = documentFromWbxml(bytes);
+        // Cannot happen: the fast path gives up on everything the tree decoder refuses.
+        if (!r.ok) throw new Error(`decodeMessage: the fast path read a message the tree decoder refuses (${r.error.message})`);
+        document = r.value;
+      }
+      return document;
+    },
+    message,
+  };
 }
 
 /**
