@@ -232,7 +232,24 @@ function headerValue(v: string | string[] | undefined): string | undefined {
 }
 
 function isDmMediaType(ct: string): boolean {
+  if (ct === lastMediaType) return lastIsDm;
   return /^application\/vnd\.syncml(\.dm)?\+(wbxml|xml)$/.test(ct);
+}
+
+/** The last Content-Type answered and what it gave: a server answers every message with the same. */
+let lastContentType: string | undefined;
+let lastMediaType = '';
+let lastIsDm = false;
+
+function replyMediaType(header: string | string[] | undefined): string {
+  if (typeof header === 'string' && header === lastContentType) return lastMediaType;
+  const type = mediaTypeOf(header);
+  if (typeof header === 'string') {
+    lastContentType = header;
+    lastMediaType = type;
+    lastIsDm = /^application\/vnd\.syncml(\.dm)?\+(wbxml|xml)$/.test(type);
+  }
+  return type;
 }
 
 export class VirtualHandset {
@@ -243,7 +260,22 @@ export class VirtualHandset {
   /** Stopped handsets refuse notifications and new sessions. */
   running = true;
   sessions = 0;
-  lastSessionAt: string | null = null;
+  /** When the last session ended (ISO 8601), formatted when read: sessions end far more often. */
+  get lastSessionAt(): string | null {
+    if (this.lastSessionMs !== undefined) {
+      this.lastSessionText = iso(this.lastSessionMs);
+      this.lastSessionMs = undefined;
+    }
+    return this.lastSessionText;
+  }
+
+  set lastSessionAt(at: string | null) {
+    this.lastSessionText = at;
+    this.lastSessionMs = undefined;
+  }
+
+  private lastSessionText: string | null = null;
+  private lastSessionMs: number | undefined;
   lastError: string | null = null;
   /** Where package #0 reaches this handset (set by the listener that serves it). */
   notifyUrl: string | undefined;
@@ -377,7 +409,7 @@ export class VirtualHandset {
     if (error !== undefined) outcome.error = error;
     outcome.durationMs = this.now() - run.started;
     this.sessions++;
-    this.lastSessionAt = iso(this.now());
+    this.lastSessionMs = this.now();
     this.lastError = error ?? null;
     if (this.treeFile) {
       try {
@@ -525,7 +557,7 @@ export class VirtualHandset {
         return this.finish(run, `${url}: ${(e as Error).message.trim().split('\n')[0]}`);
       }
       outcome.roundTrips++;
-      const contentType = mediaTypeOf(reply.headers['content-type']);
+      const contentType = replyMediaType(reply.headers['content-type']);
       const hmacIn = headerValue(reply.headers['x-syncml-hmac']);
       const dec = reply.status === 200 ? decodeMessage(reply.body) : undefined;
       if (this.listened) {

@@ -275,6 +275,9 @@ type Undo =
 // ---------------------------------------------------------------------------------------------------
 // The tree
 
+/** URIs whose parse a tree keeps (then it starts again). */
+const PARSED_KEPT = 256;
+
 export class DmTree {
   readonly root: DmNode;
   readonly limits: UriLimits;
@@ -305,9 +308,22 @@ export class DmTree {
 
   // ------------------------------------------------------------------ lookup (no permission checks)
 
+  /**
+   * The URIs this tree parsed last, with their parse (good ones only): a client's sessions name the
+   * same few nodes message after message. DmUris are never changed once made.
+   */
+  private readonly parsed = new Map<string, ReturnType<typeof parseUri>>();
+
   /** Parse `uri` with this tree's limits. */
   parse(uri: string): ReturnType<typeof parseUri> {
-    return parseUri(uri, this.limits);
+    const hit = this.parsed.get(uri);
+    if (hit !== undefined) return hit;
+    const p = parseUri(uri, this.limits);
+    if (p.ok) {
+      if (this.parsed.size >= PARSED_KEPT) this.parsed.clear();
+      this.parsed.set(uri, p);
+    }
+    return p;
   }
 
   /** The node at `uri` (string or parsed), ignoring ACLs and any query; undefined if absent or malformed. */
@@ -583,7 +599,7 @@ export class DmTree {
 
   private parseTarget(uri: string | DmUri): TreeResult<DmUri> {
     if (typeof uri !== 'string') return success(uri);
-    const p = parseUri(uri, this.limits);
+    const p = this.parse(uri);
     return p.ok ? success(p.value) : failure(p.error.status, p.error.message, uri);
   }
 

@@ -190,7 +190,7 @@ export class ClientSession {
     };
     this.decorateHeader(hdr);
     const commands: Command[] = [{ kind: 'Alert', cmdID: '', data: init.alert ?? '1201', items: [] }];
-    const devInfo = this.tree.lookup('./DevInfo');
+    const devInfo = this.tree.root.child('DevInfo');
     if (devInfo !== undefined) {
       const items: Item[] = [];
       this.tree.walk(devInfo, (n, path) => {
