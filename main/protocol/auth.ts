@@ -2,7 +2,7 @@
  * SyncML DM credentials (OMA DM Security 1.2): basic, MD5 digest and the HMAC transport header.
  * Pure functions over bytes and strings; the session engine decides which to use and when.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 export type AuthType = 'basic' | 'md5' | 'hmac';
 
@@ -25,8 +25,22 @@ export function authTypeFromMeta(type: string | undefined): AuthType | undefined
   }
 }
 
-const md5 = (data: Uint8Array | string): Buffer => createHash('md5').update(data).digest();
-const b64 = (data: Uint8Array): string => Buffer.from(data).toString('base64');
+/**
+ * crypto.hash (Node 20.12+) digests in one call, without the Hash object createHash builds for
+ * every digest (that object was most of an MD5's cost: the server makes several per round trip).
+ */
+type OneShot = (algorithm: string, data: Uint8Array | string, outputEncoding: 'base64' | 'buffer') => string | Buffer;
+const oneShot = (crypto as unknown as { hash?: OneShot }).hash;
+
+function md5(data: Uint8Array | string): Buffer {
+  return oneShot ? (oneShot('md5', data, 'buffer') as Buffer) : crypto.createHash('md5').update(data).digest();
+}
+
+function md5Base64(data: Uint8Array | string): string {
+  return oneShot ? (oneShot('md5', data, 'base64') as string) : crypto.createHash('md5').update(data).digest('base64');
+}
+
+const b64 = (data: Uint8Array): string => Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
 
 /** Cred Data for syncml:auth-basic: B64(name:password). */
 export function basicCredential(name: string, password: string): string {
@@ -40,22 +54,28 @@ export function parseBasicCredential(data: string): { name: string; password: st
 }
 
 /**
- * B64(MD5(name:password)), the shared first half of the MD5 and HMAC digests. It depends only on the
- * credential, and a server checks the same few credentials on every message: remembered (bounded,
- * so a flood of made-up names cannot grow it without end).
+ * B64(MD5(name:password)) + ":", the shared first part of the MD5 and HMAC digests, as bytes. It
+ * depends only on the credential, and a server checks the same few credentials on every message:
+ * remembered, keyed by the very text it digests (so a changed name or secret is a new entry), and
+ * bounded (the oldest goes first), so a flood of made-up names cannot grow it without end.
  */
-const userDigests = new Map<string, string>();
-const USER_DIGESTS_KEPT = 1024;
+const userDigests = new Map<string, Buffer>();
+export const USER_DIGESTS_KEPT = 1024;
 
-function userDigest(name: string, password: string): string {
+function userDigestPrefix(name: string, password: string): Buffer {
   const key = `${name}:${password}`;
   let d = userDigests.get(key);
   if (d === undefined) {
-    d = b64(md5(key));
-    if (userDigests.size >= USER_DIGESTS_KEPT) userDigests.clear();
+    d = Buffer.from(`${b64(md5(key))}:`, 'latin1');
+    if (userDigests.size >= USER_DIGESTS_KEPT) userDigests.delete(userDigests.keys().next().value as string);
     userDigests.set(key, d);
   }
   return d;
+}
+
+/** How many user digests are remembered (tests: the cache stays bounded). */
+export function userDigestsKept(): number {
+  return userDigests.size;
 }
 
 /**
@@ -63,12 +83,16 @@ function userDigest(name: string, password: string): string {
  * The nonce is the raw bytes (NextNonce is sent base64; callers decode it first).
  */
 export function md5Credential(name: string, password: string, nonce: Uint8Array): string {
-  return createHash('md5').update(`${userDigest(name, password)}:`).update(nonce).digest('base64');
+  const prefix = userDigestPrefix(name, password);
+  const data = Buffer.allocUnsafe(prefix.length + nonce.length);
+  prefix.copy(data, 0);
+  data.set(nonce, prefix.length);
+  return md5Base64(data);
 }
 
 /** The `mac` of an x-syncml-hmac header, over the exact body bytes. */
 export function hmacMac(name: string, password: string, nonce: Uint8Array, body: Uint8Array): string {
-  return b64(md5(Buffer.concat([Buffer.from(`${userDigest(name, password)}:`), nonce, Buffer.from(`:${b64(md5(body))}`)])));
+  return md5Base64(Buffer.concat([userDigestPrefix(name, password), nonce, Buffer.from(`:${md5Base64(body)}`)]));
 }
 
 export function hmacHeader(name: string, password: string, nonce: Uint8Array, body: Uint8Array): string {
@@ -91,12 +115,14 @@ export function parseHmacHeader(value: string): HmacHeaderFields | undefined {
   return { algorithm: fields.get('algorithm') ?? 'MD5', username, mac };
 }
 
+const BASE64_TEXT = /^[A-Za-z0-9+/]+={0,2}$/;
+
 /**
  * The nonce bytes a stored NextNonce stands for. NextNonce travels base64; Android decodes it and falls
  * back to the raw text when it is not base64, so we do the same.
  */
 export function nonceBytes(nextNonce: string): Uint8Array {
   const t = nextNonce.trim();
-  if (t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(t)) return new Uint8Array(Buffer.from(t, 'base64'));
+  if (t.length > 0 && t.length % 4 === 0 && BASE64_TEXT.test(t)) return new Uint8Array(Buffer.from(t, 'base64'));
   return new Uint8Array(Buffer.from(t, 'utf8'));
 }

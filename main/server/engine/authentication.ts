@@ -6,7 +6,7 @@
  */
 import { authTypeFromMeta } from '../../protocol/auth.js';
 import type { Status } from '../../protocol/model.js';
-import { isThrottled, verifyClient } from '../auth.js';
+import { isThrottled, verifyClient, type ClientAuthOutcome } from '../auth.js';
 import type { SessionState } from '../types.js';
 import { status } from './helpers.js';
 import { closeSession } from './job-progress.js';
@@ -20,7 +20,7 @@ import type { EngineOutput } from './types.js';
  * (200/212, and a Chal with the next nonce) already in place.
  */
 export function authenticate(t: Turn): EngineOutput | undefined {
-  const { s, hdr } = t;
+  const s = t.s;
   const limits = t.config.limits;
   if (s.phase === 'closed') {
     // A client that talks after the end: answer, change nothing.
@@ -53,17 +53,7 @@ export function authenticate(t: Turn): EngineOutput | undefined {
     hdrStatus(t, 200);
     return undefined;
   }
-  const out = verifyClient({
-    mode,
-    cred: hdr.cred,
-    hmac: t.input.transport.hmac,
-    body: t.input.bytes,
-    expected: t.input.device.clientCred,
-    state: t.auth,
-    now: t.input.now,
-    limits,
-    newNonce: () => t.nonces.nonce(),
-  });
+  const out = verified(t) ?? verify(t);
   t.setAuth(out.state);
   if (!out.ok) {
     s.authAttempts++;
@@ -82,6 +72,52 @@ export function authenticate(t: Turn): EngineOutput | undefined {
   s.authenticated = true;
   hdrStatus(t, out.code, out.chal);
   return undefined;
+}
+
+/**
+ * A message whose credentials were checked, and the outcome, for one more turn over the very same
+ * inputs: the server admits a package 1 (SessionEngine.admit, without the device's jobs) and then
+ * runs its whole turn, whose check would digest the same credentials again and issue a second nonce
+ * that no one would ever see. Only a success is kept, used once, and only when everything the check
+ * reads is the same objects (message, body, device state and credential, clock, configuration).
+ */
+interface Checked {
+  config: Turn['config'];
+  bytes: Uint8Array;
+  state: Turn['auth'];
+  expected: Turn['input']['device']['clientCred'];
+  hmac: string | undefined;
+  now: number;
+  outcome: ClientAuthOutcome;
+}
+const checked = new WeakMap<Turn['msg'], Checked>();
+
+function verified(t: Turn): ClientAuthOutcome | undefined {
+  const c = checked.get(t.msg);
+  if (c === undefined) return undefined;
+  checked.delete(t.msg);
+  const i = t.input;
+  const same = c.config === t.config && c.bytes === i.bytes && c.state === t.auth && c.expected === i.device.clientCred && c.hmac === i.transport.hmac && c.now === i.now;
+  return same ? c.outcome : undefined;
+}
+
+function verify(t: Turn): ClientAuthOutcome {
+  const i = t.input;
+  const outcome = verifyClient({
+    mode: t.config.clientAuth,
+    cred: t.hdr.cred,
+    hmac: i.transport.hmac,
+    body: i.bytes,
+    expected: i.device.clientCred,
+    state: t.auth,
+    now: i.now,
+    limits: t.config.limits,
+    newNonce: () => t.nonces.nonce(),
+  });
+  if (outcome.ok && t.config.clientAuth !== 'none') {
+    checked.set(t.msg, { config: t.config, bytes: i.bytes, state: t.auth, expected: i.device.clientCred, hmac: i.transport.hmac, now: i.now, outcome });
+  }
+  return outcome;
 }
 
 export function hdrStatus(t: Turn, code: number, chal?: Status['chal']): void {
