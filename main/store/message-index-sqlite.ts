@@ -4,9 +4,14 @@
  * group commit's queue for DmStore.tx: inside the running server they join the turn's group commit
  * (its fsync off the event loop), and they never land inside another caller's open savepoint (a
  * DmStore.tx awaiting the store), whose rollback would take them along.
+ *
+ * The server writes index rows after the messages, in batches (sqlite/deferred-index.ts): every
+ * method here first has everything logged so far indexed (indexReady: this process's pending
+ * batch, and messages another process logged without index rows yet), so a reader never misses
+ * a message that is stored.
  */
 import type Database from 'better-sqlite3';
-import { catchUpIndex, recordFindings, unindexedCount, unjudgedSessions, type JudgedFinding } from './message-index.js';
+import { recordFindings, unindexedCount, unjudgedSessions, type JudgedFinding } from './message-index.js';
 import { findCommands, queryMessages, sessionsMatching, type CommandHit, type MessageHit, type QueryOptions } from './filter/query.js';
 import type { DmMessageIndex, MessageQuery } from './message-index-store.js';
 
@@ -14,6 +19,12 @@ import type { DmMessageIndex, MessageQuery } from './message-index-store.js';
 export interface SqliteIndexHost {
   readonly db: Database.Database;
   groupAsync<T>(fn: () => Promise<T>): Promise<T>;
+  readonly indexing: {
+    /** Resolves once everything logged is indexed and committed; undefined when nothing is missing. */
+    indexReady(): Promise<void> | undefined;
+    /** Indexes everything logged, synchronously, in the write transaction the caller holds; returns how many were missing. */
+    indexHere(): number;
+  };
 }
 
 /** Runs `fn` now; its value or its throw as a promise. */
@@ -28,16 +39,22 @@ function settled<T>(fn: () => T): Promise<T> {
 export class SqliteMessageIndex implements DmMessageIndex {
   constructor(private readonly store: SqliteIndexHost) {}
 
+  /** `fn` over an index holding everything logged so far. */
+  private read<T>(fn: () => T): Promise<T> {
+    const ready = this.store.indexing.indexReady();
+    return ready ? ready.then(fn) : settled(fn);
+  }
+
   queryMessages(q: MessageQuery, opts?: QueryOptions): Promise<{ total: number; rows: MessageHit[] }> {
-    return settled(() => queryMessages(this.store.db, q, opts));
+    return this.read(() => queryMessages(this.store.db, q, opts));
   }
 
   sessionsMatching(filter: string, limit: number, opts?: QueryOptions): Promise<{ ids: number[]; truncated: boolean }> {
-    return settled(() => sessionsMatching(this.store.db, filter, limit, opts));
+    return this.read(() => sessionsMatching(this.store.db, filter, limit, opts));
   }
 
   findCommands(filter: string, opts?: QueryOptions): Promise<CommandHit[]> {
-    return settled(() => findCommands(this.store.db, filter, opts));
+    return this.read(() => findCommands(this.store.db, filter, opts));
   }
 
   unindexedCount(): Promise<number> {
@@ -45,19 +62,23 @@ export class SqliteMessageIndex implements DmMessageIndex {
   }
 
   catchUpIndex(): Promise<number> {
-    return this.store.groupAsync(async () => catchUpIndex(this.store.db));
+    return this.store.groupAsync(async () => this.store.indexing.indexHere());
   }
 
   unjudgedSessions(since?: { afterId: number; alsoIds: readonly number[] }): Promise<{ id: number; messages: number }[]> {
-    return settled(() => unjudgedSessions(this.store.db, since));
+    return this.read(() => unjudgedSessions(this.store.db, since));
   }
 
   recordFindings(sessionId: number, messages: number, findings: readonly JudgedFinding[]): Promise<void> {
-    return this.store.groupAsync(async () => recordFindings(this.store.db, sessionId, messages, findings));
+    // The judged messages' index rows first (they may wait in the deferred batch), in the same transaction.
+    return this.store.groupAsync(async () => {
+      this.store.indexing.indexHere();
+      recordFindings(this.store.db, sessionId, messages, findings);
+    });
   }
 
   judgedSessions(ids: readonly number[]): Promise<number[]> {
-    return settled(() => judgedSessions(this.store.db, ids));
+    return this.read(() => judgedSessions(this.store.db, ids));
   }
 }
 

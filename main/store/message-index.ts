@@ -188,24 +188,69 @@ export function unindexedCount(db: Database.Database): number {
   return r.m > r.i ? (sql(db, 'SELECT COUNT(*) AS n FROM messages WHERE id > ?').get(r.i) as { n: number }).n : 0;
 }
 
+export interface CatchUpOptions {
+  /** Messages read per SELECT. */
+  batch?: number;
+  /** Stop after this many messages (a bounded transaction); default all. */
+  max?: number;
+  /**
+   * The decoded form the caller still holds of a logged message (sqlite/deferred-index.ts's queue),
+   * used instead of decoding the stored bytes when it is that very message (see `sameMessage`).
+   */
+  held?: (id: number) => LoggedMessage | undefined;
+}
+
 /**
- * Indexes every message after the highest indexed id, in session order, in batches; runs in the
- * caller's transaction. The v2 -> v3 migration calls it for the whole folder. Returns how many.
+ * The held message is the stored row: every field the index reads is equal, the bytes included. A
+ * message rolled back with its request leaves its id free, and SQLite gives it to the next message
+ * (AUTOINCREMENT's sequence rolls back too), possibly another process's: its held form is then
+ * stale and the stored bytes are decoded instead.
  */
-export function catchUpIndex(db: Database.Database, batch = 2000): number {
+function sameMessage(h: LoggedMessage, r: MessageRow): boolean {
+  return h.sessionId === r.session_id && h.seq === r.seq && h.direction === r.direction && h.msgId === r.msg_id
+    && h.contentType === r.content_type && new Date(h.atMs).toISOString() === r.at && r.bytes.equals(h.bytes);
+}
+
+/**
+ * catchUpIndex, saying also the highest message id indexed when it stopped (everything up to it is).
+ * `more`: it stopped at `max` with messages left; `fromHeld`: how many were indexed from held decoded forms.
+ */
+export function catchUpThrough(db: Database.Database, opts: CatchUpOptions = {}): { indexed: number; through: number; more: boolean; fromHeld: number } {
+  const batch = opts.batch ?? 2000;
+  const max = opts.max ?? Infinity;
   let n = 0;
+  let fromHeld = 0;
   let after = (sql(db, 'SELECT COALESCE(MAX(message_id), 0) AS i FROM msg_index').get() as { i: number }).i;
   // Leftovers of a partial index past that point would collide with the rows written now.
   sql(db, 'DELETE FROM msg_index WHERE message_id > ?').run(after);
   sql(db, 'DELETE FROM cmd_index WHERE message_id > ?').run(after);
   sql(db, 'DELETE FROM cmd_text WHERE rowid > (SELECT COALESCE(MAX(id), 0) FROM cmd_index)').run();
   for (;;) {
-    const rows = sql(db, 'SELECT id, session_id, seq, direction, at, msg_id, content_type, bytes FROM messages WHERE id > ? ORDER BY id LIMIT ?').all(after, batch) as MessageRow[];
-    if (rows.length === 0) return n;
-    indexMessages(db, rows.map(logged));
+    const want = Math.min(batch, max - n);
+    if (want <= 0) return { indexed: n, through: after, more: unindexedCount(db) > 0, fromHeld };
+    const rows = sql(db, 'SELECT id, session_id, seq, direction, at, msg_id, content_type, bytes FROM messages WHERE id > ? ORDER BY id LIMIT ?').all(after, want) as MessageRow[];
+    if (rows.length === 0) return { indexed: n, through: after, more: false, fromHeld };
+    indexMessages(db, rows.map((r) => {
+      const h = opts.held?.(r.id);
+      if (h?.parsed && sameMessage(h, r)) {
+        fromHeld++;
+        return h;
+      }
+      return logged(r);
+    }));
     n += rows.length;
     after = rows[rows.length - 1]!.id;
   }
+}
+
+/**
+ * Indexes every message after the highest indexed id, in id order (the order they were committed),
+ * in batches; runs in the caller's transaction, which must hold the write lock (BEGIN IMMEDIATE):
+ * the highest indexed id is read inside it, so two processes catching up never index a message
+ * twice. The v2 -> v3 migration calls it for the whole folder. Returns how many.
+ */
+export function catchUpIndex(db: Database.Database, opts: CatchUpOptions = {}): number {
+  return catchUpThrough(db, opts).indexed;
 }
 
 /** v2 -> v3: the index tables, filled from the messages already stored. */

@@ -3,7 +3,9 @@
  * decoded (the device's message; its own answer when its data survives encoding), so the index is
  * built without decoding them again, and the rows it writes equal those built by decoding the stored
  * bytes (the path of capture import, recovery and catch-up). Both encodings; text, binary, large
- * objects, Exec and Add; multi-row inserts past one statement's rows.
+ * objects, Exec and Add; multi-row inserts past one statement's rows. The rows are written by the
+ * deferred indexer (main/store/sqlite/deferred-index.ts), one message per batch (as the index in the
+ * logging transaction wrote them) and all of a session's messages in one batch.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,9 +16,11 @@ import type { SyncML } from '../../main/protocol/model.js';
 import { DmServer } from '../../main/server/server.js';
 import { ServerStore, type NewMessage } from '../../main/store/server-store.js';
 import { catchUpIndex } from '../../main/store/message-index.js';
+import type { IndexLimits } from '../../main/store/sqlite/deferred-index.js';
 import { factsSurviveEncoding, messageFacts, parsedMessageFacts } from '../../main/store/message-facts.js';
 import { decodeMessage } from '../../main/protocol/codec.js';
 import { TestClient } from '../helpers/dm-test-client.js';
+import { sessionMessages } from '../helpers/filter-fixture.js';
 import { sync } from '../helpers/sync-store.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,12 +29,18 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(): Promise<DmServer> {
+async function start(index?: Partial<IndexLimits>): Promise<DmServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'dmw-index-live-'));
-  const server = await DmServer.start({ dataDir, port: 0, host: '127.0.0.1', limits: { maxMsgSize: 4096 } });
+  const server = await DmServer.start({ dataDir, port: 0, host: '127.0.0.1', limits: { maxMsgSize: 4096 }, ...(index ? { store: { index } } : {}) });
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   cleanups.push(() => server.close());
   return server;
+}
+
+function decoded(bytes: Uint8Array): SyncML {
+  const d = decodeMessage(bytes);
+  if (!d.ok) throw new Error(d.error.message);
+  return d.value.message;
 }
 
 /** Every index row, in a stable order, ids included (the FTS rows point at cmd_index ids). */
@@ -43,9 +53,10 @@ function indexRows(s: ServerStore): unknown {
 }
 
 describe('the message index built from what the server decoded', () => {
-  for (const encoding of ['xml', 'wbxml'] as const) {
-    it(`${encoding}: the rows written while the server logs equal the rows built by decoding the stored bytes`, async () => {
-      const server = await start();
+  const batching = { 'one message per batch': { batchMessages: 1 }, 'the whole session in one batch': { batchMessages: 10_000, delayMs: 60_000 } };
+  for (const encoding of ['xml', 'wbxml'] as const) for (const [how, index] of Object.entries(batching)) {
+    it(`${encoding}, ${how}: the rows written while the server logs equal the rows built by decoding the stored bytes`, async () => {
+      const server = await start(index);
       const given: { direction: string; parsed: boolean }[] = [];
       const addMessages = ServerStore.prototype.addMessages;
       vi.spyOn(ServerStore.prototype, 'addMessages').mockImplementation(function (this: ServerStore, ms: readonly (NewMessage & { seq: number })[]) {
@@ -74,6 +85,13 @@ describe('the message index built from what the server decoded', () => {
       expect(given.some((g) => g.direction === 'out' && g.parsed)).toBe(true);
       expect(given.some((g) => g.direction === 'out' && !g.parsed)).toBe(true);
       await sync(server.store).flush();
+      // Deferred: the batch (or the last of them) is written now, before this read.
+      await sync(server.store).indexing.indexReady();
+      const queue = sync(server.store).indexing.queue();
+      // Indexed from the decoded forms the server handed over (held in the queue), not decoded again.
+      expect(queue.stats.fromHeld).toBeGreaterThan(3);
+      if (index.batchMessages > 1) expect(queue.stats.batches).toBe(1);
+      expect(queue.heldCount).toEqual({ messages: 0, bytes: 0 });
       const live = indexRows(sync(server.store));
       expect((live as { text: unknown[] }).text.length).toBeGreaterThan(5);
       sync(server.store).tx(() => sync(server.store).db.exec('DELETE FROM msg_index; DELETE FROM cmd_index; DELETE FROM cmd_text'));
@@ -105,21 +123,34 @@ describe('the message index built from what the server decoded', () => {
     expect((s.db.prepare(`SELECT rowid FROM cmd_text WHERE cmd_text MATCH '"value 73"'`).all() as { rowid: number }[]).map((x) => x.rowid)).toEqual([cmds[73]!.id]);
   });
 
-  it('inside the group commit (no savepoint of its own there), a request that throws after logging leaves neither message nor index rows', async () => {
+  it('inside the group commit, a request that throws after logging leaves neither message nor index rows; messages that take the ids it gave back are indexed as stored', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dmw-index-group-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const s = ServerStore.open(dir, { synchronous: 'NORMAL' });
+    // No batch before a read asks for one.
+    const s = ServerStore.open(dir, { synchronous: 'NORMAL', index: { batchMessages: 1000, delayMs: 60_000 } });
     cleanups.push(() => s.close());
     const sid = s.tx(() => s.createSession({ device: 'IMEI:G', dmSessionId: '1', encoding: 'xml' }, 0));
-    const bytes = new TextEncoder().encode('<SyncML/>');
-    const kept = s.group(() => s.addMessages([{ sessionId: sid, seq: 1, direction: 'in', at: 0, bytes }]));
+    const [m1, m2, m3, m4] = sessionMessages({ devId: 'IMEI:G', greeting: 'first' }).map((m) => ({ ...m, parsed: decoded(m.bytes) }));
+    const other = sessionMessages({ devId: 'IMEI:G', greeting: 'second' });
+    const kept = s.group(() => s.addMessages([{ ...m1!, sessionId: sid, seq: 1 }]));
     const undone = s.group(() => {
-      s.addMessages([{ sessionId: sid, seq: 2, direction: 'in', at: 0, bytes }, { sessionId: sid, seq: 3, direction: 'out', at: 0, bytes }]);
+      s.addMessages([{ ...m2!, sessionId: sid, seq: 2 }, { ...m3!, sessionId: sid, seq: 3 }]);
       throw new Error('the engine failed after logging');
     });
     await expect(undone).rejects.toThrow('the engine failed');
     await kept;
-    expect(s.db.prepare('SELECT (SELECT COUNT(*) FROM messages) AS m, (SELECT COUNT(*) FROM msg_index) AS i').get()).toEqual({ m: 1, i: 1 });
+    expect(s.db.prepare('SELECT (SELECT COUNT(*) FROM messages) AS m, (SELECT COUNT(*) FROM msg_index) AS i').get()).toEqual({ m: 1, i: 0 });
+    // Ids 2 and 3 came back with the rollback, and other messages (without decoded forms) take them:
+    // the queue's forms held under those ids are the rolled-back messages', and must not be used.
+    await s.group(() => s.addMessages([{ ...other[1]!, sessionId: sid, seq: 2 }, { ...m4!, sessionId: sid, seq: 3, parsed: undefined }]));
+    expect(s.db.prepare('SELECT id FROM messages ORDER BY id').all()).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    await s.indexing.indexReady();
+    expect(s.indexing.queue().stats).toMatchObject({ indexed: 3, fromHeld: 1, batches: 1 });
+    const rows = indexRows(s);
+    s.tx(() => s.db.exec('DELETE FROM msg_index; DELETE FROM cmd_index; DELETE FROM cmd_text'));
+    s.tx(() => catchUpIndex(s.db));
+    expect(indexRows(s)).toEqual(rows);
+    expect((rows as { msg: { commands: string }[] }).msg.map((r) => r.commands)).toEqual(['Alert Replace', 'Status×2 Get Replace', 'Status']);
   });
 
   it('facts from the decoded message equal facts from the bytes; binary data is left to a decode', () => {

@@ -34,7 +34,18 @@ import type { Encoding } from '../../protocol/codec.js';
 import type { JobOutcome } from '../store.js';
 import { messageRecord } from '../message-record.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from '../message-index.js';
+import { DeferredIndex, type IndexHost, type IndexLimits } from './deferred-index.js';
 import { parseJobSpec } from '../job-spec.js';
+
+/** ServerStore.indexing: what the deferred index (deferred-index.ts) and the index's readers (../message-index-sqlite.ts) use of a connection. */
+export interface StoreIndexing extends IndexHost {
+  /** Resolves once everything logged is indexed and committed; undefined when nothing is missing. */
+  indexReady(): Promise<void> | undefined;
+  /** Indexes everything logged, synchronously, in the write transaction the caller holds; returns how many were missing. */
+  indexHere(): number;
+  /** The file's deferred indexer (tests check its bounds). */
+  queue(): DeferredIndex;
+}
 
 export const DB_FILE = 'dmw.sqlite';
 /**
@@ -56,6 +67,8 @@ export interface StoreOptions {
   fsync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
   /** How long a writer waits for another process's lock (ms). */
   busyTimeoutMs?: number;
+  /** The deferred message index's batch and queue bounds (deferred-index.ts; the first store opened on a file in a process sets them). */
+  index?: Partial<IndexLimits>;
   /** Called with every SQL statement run, parameters filled in (better-sqlite3's `verbose`; tests count statements). */
   trace?: (sql: string) => void;
 }
@@ -232,6 +245,10 @@ export type { NewMessage, StoredDevice };
 
 export class ServerStore {
   readonly db: Database.Database;
+  /** Writes the index rows of messages logged in the group commit, in batches (deferred-index.ts). */
+  private deferredIndex!: DeferredIndex;
+  /** The deferred message index's view of this connection (deferred-index.ts, ../message-index-sqlite.ts). */
+  readonly indexing: StoreIndexing;
 
   private readonly statements = new Map<string, Database.Statement>();
   /** The open group-commit transaction and who waits for its COMMIT. */
@@ -266,6 +283,7 @@ export class ServerStore {
     private readonly fsyncAsync: NonNullable<StoreOptions['fsync']>,
   ) {
     this.db = db;
+    this.indexing = this.indexingHooks();
   }
 
   /** FULL: nothing is acknowledged before it is on disk; NORMAL: it survives a crash of the process, not of the machine. */
@@ -296,18 +314,23 @@ export class ServerStore {
     db.pragma('foreign_keys = ON');
     try {
       upgrade(db, file);
-      // The index is written with each message; messages it lacks (none, unless another program wrote them) are indexed now.
-      if (unindexedCount(db) > 0) db.transaction(() => catchUpIndex(db)).immediate();
+      // Messages without index rows (a crash before the deferred indexer wrote them, another process's
+      // pending ones) are indexed now; not while a connection of this process holds the lock (it would
+      // wait for itself): readers catch up before they read anyway.
+      if (!DeferredIndex.writing(file) && unindexedCount(db) > 0) db.transaction(() => catchUpIndex(db)).immediate();
     } catch (e) {
       db.close();
       throw e;
     }
-    return new ServerStore(db, (opts.synchronous ?? 'FULL') === 'FULL', `${file}-wal`, opts.fsync ?? fsync);
+    const store = new ServerStore(db, (opts.synchronous ?? 'FULL') === 'FULL', `${file}-wal`, opts.fsync ?? fsync);
+    store.deferredIndex = DeferredIndex.attach(file, store.indexing, opts.index);
+    return store;
   }
 
   close(): void {
     if (this.db.open) {
       this.flush();
+      if (this.deferredIndex.detach(this.indexing)) this.dirty = true;
       this.syncNow();
       this.db.close();
     }
@@ -716,9 +739,7 @@ export class ServerStore {
 
   /** Settles a job; returns it as stored now (undefined when it is gone, e.g. cleared meanwhile). */
   finishJob(o: { id: number; status: 'done' | 'failed'; statusCode: number | null; results: JobResult[]; members: JobMemberStatus[]; error: string | null }, now: number): JobRecord | undefined {
-    const row = this.sql(`UPDATE jobs SET status = ?, status_code = ?, results = ?, members = ?, error = ?, verify = 0, updated_at = ? WHERE id = ? RETURNING *`)
-      .get(o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error, iso(now), o.id) as JobRow | undefined;
-    return row && jobFromRow(row);
+    return this.updateTurnJobs(undefined, [o], now)[0];
   }
 
   /**
@@ -732,21 +753,30 @@ export class ServerStore {
       if (sent) this.markSent([...sentIds], sent.sessionId, now);
       return [];
     }
-    if (finished.length === 1 && sentIds.length === 0) return [this.finishJob(finished[0]!, now)];
-    const finishedIds = new Set(finished.map((o) => o.id));
-    if (finishedIds.size !== finished.length || sentIds.some((id) => finishedIds.has(id))) {
+    const finishedIds = finished.map((o) => o.id);
+    if (new Set([...finishedIds, ...sentIds]).size !== finishedIds.length + sentIds.length) {
       // A job named twice: one statement would apply only one of its changes; in order, as separate calls do.
       if (sent) this.markSent([...sentIds], sent.sessionId, now);
-      return finished.map((o) => this.finishJob(o, now));
+      return finished.map((o) => this.updateTurnJobs(undefined, [o], now)[0]);
     }
-    const args: unknown[] = [sent?.sessionId ?? null, iso(now)];
-    for (const id of sentIds) args.push(id);
-    for (const o of finished) args.push(o.id, o.status, o.statusCode, JSON.stringify(o.results), JSON.stringify(o.members), o.error);
-    const rows = this.sql(turnJobsUpdate(sentIds.length, finished.length)).all(...args) as JobRow[];
+    const at = iso(now);
+    const results = finished.map((o) => JSON.stringify(o.results));
+    const members = finished.map((o) => JSON.stringify(o.members));
+    const args: unknown[] = [];
+    const cases = (value: (o: JobOutcome, i: number) => unknown) => finished.forEach((o, i) => args.push(o.id, value(o, i)));
+    cases((o) => o.status);
+    cases((o) => o.statusCode);
+    cases((_, i) => results[i]);
+    cases((_, i) => members[i]);
+    cases((o) => o.error);
+    if (sentIds.length === 0) args.push(at, ...finishedIds);
+    else args.push(...finishedIds, ...finishedIds, sent!.sessionId, ...finishedIds, at, ...finishedIds, ...sentIds);
+    const rows = this.sql(turnJobsUpdate(sentIds.length, finished.length)).all(...args) as Pick<JobRow, typeof JOB_KEPT[number]>[];
     const byId = new Map(rows.map((r) => [r.id, r]));
-    return finished.map((o) => {
+    return finished.map((o, i) => {
       const r = byId.get(o.id);
-      return r && jobFromRow(r);
+      // The columns the UPDATE set are the ones given; the rest come back (RETURNING costs per column).
+      return r && jobFromRow({ ...r, status: o.status, status_code: o.statusCode, results: results[i]!, members: members[i]!, error: o.error, verify: 0, updated_at: at });
     });
   }
 
@@ -875,7 +905,7 @@ export class ServerStore {
     return this.together(() => {
       const id = Number(this.sql(`INSERT INTO messages (session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...messageValues(m, seq)).lastInsertRowid);
-      indexMessages(this.db, [loggedMessage(m, seq, id)]);
+      this.logIndex([loggedMessage(m, seq, id)]);
       return id;
     });
   }
@@ -890,9 +920,53 @@ export class ServerStore {
     for (const m of ms) args.push(...messageValues(m, m.seq));
     return this.together(() => {
       const rows = this.sql(messagesInsert(ms.length)).all(...args) as { id: number }[];
-      indexMessages(this.db, ms.map((m, i) => loggedMessage(m, m.seq, rows[i]!.id)));
+      this.logIndex(ms.map((m, i) => loggedMessage(m, m.seq, rows[i]!.id)));
       return rows.map((r) => r.id);
     });
+  }
+
+  /**
+   * The index rows of messages just logged. In the group commit (the server answering a device),
+   * deferred: a batch writes them later for many messages at once (deferred-index.ts), off the
+   * answer's path. Elsewhere (tx(): imports, tools, tests that read right after) in the same transaction.
+   */
+  private logIndex(logged: LoggedMessage[]): void {
+    if (this.groupDepth > 0) this.deferredIndex.logged(logged);
+    else indexMessages(this.db, logged);
+  }
+
+  /** The deferred message index's view of this connection (deferred-index.ts, ../message-index-sqlite.ts). */
+  private indexingHooks(): StoreIndexing {
+    return {
+      db: this.db,
+      // The group-commit transaction is open: index rows must be written in it (the write lock is ours).
+      writing: () => this.batch !== undefined,
+      indexWrite: (fn) => this.indexWrite(fn),
+      indexReady: () => (this.deferredIndex.needsCatchUp(this.indexing) ? this.deferredIndex.catchUp(this.indexing) : undefined),
+      indexHere: () => {
+        const d = this.deferredIndex;
+        const n = unindexedCount(this.db);
+        while (d.indexIn(this.db, d.limits.maxBatch));
+        return n;
+      },
+      queue: () => this.deferredIndex,
+    };
+  }
+
+  /**
+   * Index rows written where this connection may write now: in the open group (a savepoint; resolves
+   * when the group committed), else a transaction of their own, committed now and fsynced with the
+   * next group or close() (index rows are rebuilt from the stored bytes after a crash).
+   */
+  private indexWrite(fn: () => void): Promise<void> {
+    if (this.batch) return this.asyncActive ? this.groupAsync(async () => fn()) : this.group(fn);
+    try {
+      this.db.transaction(fn).immediate();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.dirty = true;
+    return Promise.resolve();
   }
 
   /**
@@ -996,37 +1070,33 @@ export class ServerStore {
   }
 }
 
-/** The jobs table's columns (RETURNING of an UPDATE ... FROM takes no `jobs.*`). */
-const JOB_COLUMNS = ['id', 'device', 'command', 'target', 'spec', 'status', 'status_code', 'results', 'members', 'session_id', 'attempts', 'error', 'created_at', 'updated_at', 'on_unconfirmed', 'verify'] as const;
+/** The columns of a job that settling it leaves as they are: all updateTurnJobs reads back. */
+const JOB_KEPT = ['id', 'device', 'command', 'target', 'spec', 'session_id', 'attempts', 'created_at', 'on_unconfirmed'] as const;
 
 const turnJobsUpdates = new Map<string, string>();
 
 /**
  * updateTurnJobs' statement for `nSent` jobs sent and `nFinished` settled (the text built once per
- * shape): each row of `v` says what happens to one job; parameters 1 and 2 are the session and the time.
+ * shape). Each settled column is a CASE over the finished ids; sent rows keep it (ELSE), and take
+ * what markSent sets. A CASE on constants, not a join with a VALUES table: that one costs more
+ * than the statements it replaces.
  */
 function turnJobsUpdate(nSent: number, nFinished: number): string {
   const key = `${nSent}/${nFinished}`;
   let text = turnJobsUpdates.get(key);
   if (text === undefined) {
-    const rows = [
-      ...Array.from({ length: nSent }, () => `(?, 1, NULL, NULL, NULL, NULL, NULL)`),
-      ...Array.from({ length: nFinished }, () => `(?, 0, ?, ?, ?, ?, ?)`),
-    ];
-    text = `WITH p (session_id, at) AS (VALUES (?, ?)),
-      v (id, sent, status, status_code, results, members, error) AS (VALUES ${rows.join(', ')})
-      UPDATE jobs SET
-        status = CASE WHEN v.sent THEN 'sent' ELSE v.status END,
-        session_id = CASE WHEN v.sent THEN p.session_id ELSE jobs.session_id END,
-        attempts = jobs.attempts + v.sent,
-        status_code = CASE WHEN v.sent THEN jobs.status_code ELSE v.status_code END,
-        results = CASE WHEN v.sent THEN jobs.results ELSE v.results END,
-        members = CASE WHEN v.sent THEN jobs.members ELSE v.members END,
-        error = CASE WHEN v.sent THEN jobs.error ELSE v.error END,
-        verify = CASE WHEN v.sent THEN jobs.verify ELSE 0 END,
-        updated_at = p.at
-      FROM v, p WHERE jobs.id = v.id AND (v.sent = 0 OR jobs.status = 'queued')
-      RETURNING ${JOB_COLUMNS.map((c) => `jobs.${c}`).join(', ')}`;
+    const when = Array.from({ length: nFinished }, () => 'WHEN ? THEN ?').join(' ');
+    const finishedIn = `(${Array.from({ length: nFinished }, () => '?').join(', ')})`;
+    const sentIn = `(${Array.from({ length: nSent }, () => '?').join(', ')})`;
+    const returning = `RETURNING ${JOB_KEPT.join(', ')}`;
+    text = nSent === 0
+      ? `UPDATE jobs SET status = CASE id ${when} END, status_code = CASE id ${when} END, results = CASE id ${when} END,
+        members = CASE id ${when} END, error = CASE id ${when} END, verify = 0, updated_at = ? WHERE id IN ${finishedIn} ${returning}`
+      : `UPDATE jobs SET status = CASE id ${when} ELSE 'sent' END, status_code = CASE id ${when} ELSE status_code END,
+        results = CASE id ${when} ELSE results END, members = CASE id ${when} ELSE members END, error = CASE id ${when} ELSE error END,
+        verify = CASE WHEN id IN ${finishedIn} THEN 0 ELSE verify END, session_id = CASE WHEN id IN ${finishedIn} THEN session_id ELSE ? END,
+        attempts = CASE WHEN id IN ${finishedIn} THEN attempts ELSE attempts + 1 END, updated_at = ?
+        WHERE id IN ${finishedIn} OR (id IN ${sentIn} AND status = 'queued') ${returning}`;
     turnJobsUpdates.set(key, text);
   }
   return text;
