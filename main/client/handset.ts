@@ -753,6 +753,9 @@ interface SessionAccount {
   addr: string;
 }
 
+/** Each account node's URI, made once (checked against the node's name: a node can be renamed). */
+const accountUris = new WeakMap<DmNode, DmUri>();
+
 function leafString(n: DmNode | undefined): string {
   return n !== undefined && typeof n.value === 'string' ? n.value : '';
 }
@@ -769,8 +772,10 @@ function sessionAccount(tree: DmTree, serverId: string | undefined): SessionAcco
     if (acc.format !== 'node') continue;
     const sid = leafString(acc.child('ServerID'));
     if (serverId !== undefined && sid !== serverId) continue;
+    let uri = accountUris.get(acc);
+    if (uri === undefined || uri.segments[1] !== acc.name) accountUris.set(acc, (uri = { segments: ['DMAcc', acc.name], path: tree.pathOf(acc) }));
     return {
-      uri: { segments: ['DMAcc', acc.name], path: tree.pathOf(acc) },
+      uri,
       serverId: sid,
       addr: leafString(acc.child('AppAddr')?.children().next().value?.child('Addr')),
     };

@@ -288,7 +288,7 @@ export class DmTree {
   /** Journal length at each open begin(). */
   private marks: number[] = [];
   /** Parents whose child order is already snapshotted, per open level. */
-  private ordered: Set<DmNode>[] = [];
+  private ordered: (Set<DmNode> | undefined)[] = [];
 
   constructor(options: TreeOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -410,17 +410,24 @@ export class DmTree {
   /** Open a (nestable) transaction. Every change until commit()/rollback() can be undone exactly. */
   begin(): void {
     this.marks.push(this.journal.length);
-    this.ordered.push(new Set());
+    // The level's set is made when a child order is first saved: most transactions (a Replace of
+    // one leaf) save none.
+    this.ordered.push(undefined);
   }
 
   /** Keep the innermost transaction's changes (they become part of the enclosing one, if any). */
   commit(): void {
     if (this.marks.length === 0) throw new Error('commit() without begin()');
     this.marks.pop();
-    const inner = this.ordered.pop()!;
-    const outer = this.ordered[this.ordered.length - 1];
-    if (outer) for (const p of inner) outer.add(p);
-    else this.journal.length = 0;
+    const inner = this.ordered.pop();
+    if (this.marks.length === 0) {
+      this.journal.length = 0;
+      return;
+    }
+    if (inner === undefined) return;
+    const top = this.ordered.length - 1;
+    const outer = this.ordered[top] ?? (this.ordered[top] = new Set());
+    for (const p of inner) outer.add(p);
   }
 
   /** Undo every change since the innermost begin(). */
@@ -469,7 +476,8 @@ export class DmTree {
 
   private saveOrder(parent: DmNode): void {
     if (this.marks.length === 0 || parent.kids === null) return;
-    const level = this.ordered[this.ordered.length - 1]!;
+    const top = this.ordered.length - 1;
+    const level = this.ordered[top] ?? (this.ordered[top] = new Set());
     if (level.has(parent)) return;
     level.add(parent);
     this.journal.push({ k: U.Order, parent, keys: [...parent.kids.keys()] });
@@ -838,13 +846,24 @@ export class DmTree {
     if (formatName === 'node') return failure(DmStatus.COMMAND_NOT_ALLOWED, `leaf ${u.path} cannot become an interior node`, u.path);
     const v = checkValue(formatName, value);
     if (typeof v === 'string') return failure(DmStatus.UNSUPPORTED_MEDIA_TYPE, `${u.path}: ${v}`, u.path);
+    if (this.marks.length === 0) {
+      // Nothing below can fail or throw, and outside a transaction a journal entry would be
+      // dropped at once: what atomically() would leave, without the entry (a nonce written
+      // per message, a server's Replace).
+      this.setLeaf(node, v.value, formatName, meta.type);
+      return success({ path: u.path });
+    }
     return this.atomically(() => {
-      this.touch(node);
-      node.value = v.value;
-      node.format = formatName;
-      if (meta.type !== undefined) node.type = internType(meta.type);
+      this.setLeaf(node, v.value, formatName, meta.type);
       return success({ path: u.path });
     });
+  }
+
+  private setLeaf(node: DmNode, value: NodeValue, format: DmFormat, type: string | undefined): void {
+    this.touch(node);
+    node.value = value;
+    node.format = format;
+    if (type !== undefined) node.type = internType(type);
   }
 
   private replaceProperty(as: Principal, node: DmNode, path: string, prop: string, raw: string | Uint8Array | null): TreeResult<{ path: string }> {
