@@ -123,10 +123,10 @@ function insertRows(db: Database.Database, table: string, columns: string, row: 
 }
 
 /**
- * Indexes logged messages; runs in the caller's transaction (the one that logged them). Few
- * statements per message (this runs on the server's hot path, once per logged message): one
- * msg_index INSERT for all of them, per message one multi-row cmd_index INSERT, one for the FTS rows
- * of the items that have data, and one UPDATE per Status that answers a command.
+ * Indexes logged messages, in id order; runs in the caller's transaction. Few statements, however
+ * many messages (the deferred indexer hands over a batch of them; sqlite/deferred-index.ts): one
+ * msg_index INSERT per ROWS_PER_INSERT messages, one cmd_index INSERT and one FTS INSERT per
+ * ROWS_PER_INSERT command items across the messages, and one UPDATE per Status that answers a command.
  */
 export function indexMessages(db: Database.Database, messages: readonly LoggedMessage[]): void {
   const all = messages.map((m) => (m.parsed ? parsedMessageFacts(m.parsed, m.bytes, m.contentType) : messageFacts(m.bytes, m.contentType)));
@@ -140,38 +140,57 @@ export function indexMessages(db: Database.Database, messages: readonly LoggedMe
     }
     insertRows(db, 'msg_index', MSG_COLUMNS, MSG_ROW, n).run(...args);
   }
-  // Message by message: a Status links to commands of messages logged before it, as when each message was logged alone.
-  for (let k = 0; k < messages.length; k++) indexCommands(db, messages[k]!, all[k]!);
+  indexCommands(db, messages, all);
 }
 
-function indexCommands(db: Database.Database, m: LoggedMessage, f: MessageFacts): void {
-  const cmds = f.commands;
-  if (cmds.length === 0) return;
-  const msgId = f.hdrMsgId ?? m.msgId;
-  const peer = m.direction === 'in' ? 'out' : 'in';
-  for (let i = 0; i < cmds.length; i += ROWS_PER_INSERT) {
-    const n = Math.min(ROWS_PER_INSERT, cmds.length - i);
-    const args: unknown[] = [];
-    for (let k = i; k < i + n; k++) {
-      const c = cmds[k]!;
-      args.push(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
-        c.data === null ? null : c.data.slice(0, DATA_EXCERPT));
+/** The cmd_index rows of `messages` (message by message, item by item: the ids one message at a time would give), their FTS rows, their Status links. */
+function indexCommands(db: Database.Database, messages: readonly LoggedMessage[], all: readonly MessageFacts[]): void {
+  let args: unknown[] = [];
+  let data: (string | null)[] = [];
+  const text: unknown[] = [];
+  const flushText = (force: boolean) => {
+    while (text.length >= 2 * ROWS_PER_INSERT || (force && text.length > 0)) {
+      const part = text.splice(0, 2 * ROWS_PER_INSERT);
+      insertRows(db, 'cmd_text', '(rowid, data)', '(?, ?)', part.length / 2).run(...part);
     }
+  };
+  const flushRows = () => {
+    if (data.length === 0) return;
     // An INTEGER PRIMARY KEY without AUTOINCREMENT: the rows of one INSERT take MAX(id)+1, +2, ...
     // in order, so the last one's id gives every row's id (cheaper than RETURNING).
-    const last = Number(insertRows(db, 'cmd_index', CMD_COLUMNS, CMD_ROW, n).run(...args).lastInsertRowid);
-    const text: unknown[] = [];
-    for (let k = i; k < i + n; k++) {
-      const data = cmds[k]!.data;
+    const last = Number(insertRows(db, 'cmd_index', CMD_COLUMNS, CMD_ROW, data.length).run(...args).lastInsertRowid);
+    for (let k = 0; k < data.length; k++) {
+      const d = data[k]!;
       // Only items with data get an FTS row (content search finds nothing in the others).
-      if (data !== null && data.length > 0) text.push(last - (i + n - 1 - k), data);
+      if (d !== null && d.length > 0) text.push(last - (data.length - 1 - k), d);
     }
-    if (text.length > 0) insertRows(db, 'cmd_text', '(rowid, data)', '(?, ?)', text.length / 2).run(...text);
+    args = [];
+    data = [];
+    flushText(false);
+  };
+  for (let k = 0; k < messages.length; k++) {
+    const m = messages[k]!;
+    const f = all[k]!;
+    const msgId = f.hdrMsgId ?? m.msgId;
+    for (const c of f.commands) {
+      args.push(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
+        c.data === null ? null : c.data.slice(0, DATA_EXCERPT));
+      data.push(c.data);
+      if (data.length === ROWS_PER_INSERT) flushRows();
+    }
   }
-  for (const c of cmds) {
-    if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
-      sql(db, `UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status'`)
-        .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef);
+  flushRows();
+  flushText(true);
+  // A Status links to the command it answers in a message logged before it (message_id below its
+  // own), message by message: the rows of a batch are as when each message was indexed alone.
+  for (let k = 0; k < messages.length; k++) {
+    const m = messages[k]!;
+    const peer = m.direction === 'in' ? 'out' : 'in';
+    for (const c of all[k]!.commands) {
+      if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
+        sql(db, `UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status' AND message_id < ?`)
+          .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef, m.id);
+      }
     }
   }
 }
