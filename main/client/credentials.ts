@@ -7,7 +7,6 @@
  *    command executed (SyncHdr and every command 401, or 407 when they are missing). For MD5 and
  *    HMAC every answer challenges with a fresh nonce (kept in SRVCRED AAuthData once sent).
  */
-import { timingSafeEqual } from 'node:crypto';
 import {
   AUTH_META_TYPE, authTypeFromMeta, basicCredential, hmacMac, md5Credential, nonceBytes, parseHmacHeader, type AuthType,
 } from '../protocol/auth.js';
@@ -135,10 +134,19 @@ export function clientCred(c: AccountCredential): Cred | undefined {
   }
 }
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a.trim(), 'utf8');
-  const y = Buffer.from(b.trim(), 'utf8');
-  return x.length === y.length && timingSafeEqual(x, y);
+/**
+ * Do the server's `got` and our `want` (base64 or a base64 MAC: ASCII) say the same, trimmed, in
+ * time that does not depend on where they differ? Against ASCII, equal UTF-8 bytes are equal UTF-16
+ * units (a non-ASCII unit makes bytes no ASCII text has), so the units are compared as they are,
+ * without two Buffers per message.
+ */
+function same(got: string, want: string): boolean {
+  const x = got.trim();
+  const y = want.trim();
+  if (x.length !== y.length) return false;
+  let diff = 0;
+  for (let i = 0; i < y.length; i++) diff |= x.charCodeAt(i) ^ y.charCodeAt(i);
+  return diff === 0;
 }
 
 export interface ServerVerdict {
@@ -171,7 +179,7 @@ export function checkServer(expected: AccountCredential, hdr: SyncHdr, hmac: str
     if (h.algorithm.toUpperCase() !== 'MD5') return challenging(401, chal, nextNonce, `server HMAC algorithm ${h.algorithm} is not MD5`);
     if (h.username !== expected.name) return challenging(401, chal, nextNonce, `server HMAC username "${h.username}", expected "${expected.name}"`);
     const mac = hmacMac(expected.name, expected.secret, nonceBytes(expected.nonce), body);
-    if (!same(mac, h.mac)) return challenging(401, chal, nextNonce, 'server HMAC does not match the body (wrong secret or nonce)');
+    if (!same(h.mac, mac)) return challenging(401, chal, nextNonce, 'server HMAC does not match the body (wrong secret or nonce)');
     return challenging(200, chal, nextNonce, 'server authenticated (HMAC)');
   }
   const cred = hdr.cred;
