@@ -251,6 +251,8 @@ export class ServerStore {
   readonly indexing: StoreIndexing;
 
   private readonly statements = new Map<string, Database.Statement>();
+  /** Statements whose text depends on a count or a choice of columns, by a short key (shaped()). */
+  private readonly shapedStatements = new Map<string, Database.Statement>();
   /** The open group-commit transaction and who waits for its COMMIT. */
   private batch?: { waiters: Waiter[] };
   /**
@@ -297,6 +299,19 @@ export class ServerStore {
     if (st === undefined) {
       st = this.db.prepare(text);
       this.statements.set(text, st);
+    }
+    return st;
+  }
+
+  /**
+   * A statement whose text depends on a count (rows, ids) or a choice of columns: prepared once per
+   * `key`, its text built only then (sql() would build it and hash it, some hundreds of characters, every call).
+   */
+  private shaped(key: string, text: () => string): Database.Statement {
+    let st = this.shapedStatements.get(key);
+    if (st === undefined) {
+      st = this.db.prepare(text());
+      this.shapedStatements.set(key, st);
     }
     return st;
   }
@@ -636,7 +651,7 @@ export class ServerStore {
     }
     if (sets.length === 0) return;
     // One text per combination of columns (at most seven), each prepared once.
-    this.sql(`UPDATE devices SET ${sets.join(', ')} WHERE dev_id = ?`).run(...args, devId);
+    this.shaped(`device/${w.auth !== undefined}/${w.lastSeen !== undefined}/${w.devInfo !== undefined}`, () => `UPDATE devices SET ${sets.join(', ')} WHERE dev_id = ?`).run(...args, devId);
   }
 
   /** Records that a known device was seen now (no read: the caller has its row). */
@@ -733,7 +748,7 @@ export class ServerStore {
   markSent(ids: number[], sessionId: number, now: number): void {
     if (ids.length === 0) return;
     // One statement for the whole message's jobs (prepared once per count, like the other texts).
-    this.sql(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE status = 'queued' AND id IN (${ids.map(() => '?').join(', ')})`)
+    this.shaped(`sent/${ids.length}`, () => `UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE status = 'queued' AND id IN (${ids.map(() => '?').join(', ')})`)
       .run(sessionId, iso(now), ...ids);
   }
 
@@ -771,7 +786,7 @@ export class ServerStore {
     cases((o) => o.error);
     if (sentIds.length === 0) args.push(at, ...finishedIds);
     else args.push(...finishedIds, ...finishedIds, sent!.sessionId, ...finishedIds, at, ...finishedIds, ...sentIds);
-    const rows = this.sql(turnJobsUpdate(sentIds.length, finished.length)).all(...args) as Pick<JobRow, typeof JOB_KEPT[number]>[];
+    const rows = this.shaped(`turn/${sentIds.length}/${finished.length}`, () => turnJobsUpdate(sentIds.length, finished.length)).all(...args) as Pick<JobRow, typeof JOB_KEPT[number]>[];
     const byId = new Map(rows.map((r) => [r.id, r]));
     return finished.map((o, i) => {
       const r = byId.get(o.id);
@@ -1024,7 +1039,7 @@ export class ServerStore {
       const part = entries.slice(i, i + TREE_ROWS_PER_STATEMENT);
       const args: unknown[] = [];
       for (const e of part) args.push(device, normaliseUri(e.uri), e.format, e.type, e.data, e.encoding ?? null, at);
-      this.sql(`INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+      this.shaped(`tree/${part.length}`, () => `INSERT INTO tree (device, uri, format, type, data, encoding, fetched_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
         ON CONFLICT (device, uri) DO UPDATE SET format = COALESCE(excluded.format, format), type = COALESCE(excluded.type, type),
         data = COALESCE(excluded.data, data), encoding = COALESCE(excluded.encoding, encoding), fetched_at = excluded.fetched_at`).run(...args);
     }
@@ -1073,33 +1088,25 @@ export class ServerStore {
 /** The columns of a job that settling it leaves as they are: all updateTurnJobs reads back. */
 const JOB_KEPT = ['id', 'device', 'command', 'target', 'spec', 'session_id', 'attempts', 'created_at', 'on_unconfirmed'] as const;
 
-const turnJobsUpdates = new Map<string, string>();
-
 /**
- * updateTurnJobs' statement for `nSent` jobs sent and `nFinished` settled (the text built once per
- * shape). Each settled column is a CASE over the finished ids; sent rows keep it (ELSE), and take
- * what markSent sets. A CASE on constants, not a join with a VALUES table: that one costs more
- * than the statements it replaces.
+ * updateTurnJobs' statement for `nSent` jobs sent and `nFinished` settled (prepared once per shape:
+ * ServerStore.shaped). Each settled column is a CASE over the finished ids; sent rows keep it (ELSE),
+ * and take what markSent sets. A CASE on constants, not a join with a VALUES table: that one cost
+ * more than the statements it replaced.
  */
 function turnJobsUpdate(nSent: number, nFinished: number): string {
-  const key = `${nSent}/${nFinished}`;
-  let text = turnJobsUpdates.get(key);
-  if (text === undefined) {
-    const when = Array.from({ length: nFinished }, () => 'WHEN ? THEN ?').join(' ');
-    const finishedIn = `(${Array.from({ length: nFinished }, () => '?').join(', ')})`;
-    const sentIn = `(${Array.from({ length: nSent }, () => '?').join(', ')})`;
-    const returning = `RETURNING ${JOB_KEPT.join(', ')}`;
-    text = nSent === 0
-      ? `UPDATE jobs SET status = CASE id ${when} END, status_code = CASE id ${when} END, results = CASE id ${when} END,
-        members = CASE id ${when} END, error = CASE id ${when} END, verify = 0, updated_at = ? WHERE id IN ${finishedIn} ${returning}`
-      : `UPDATE jobs SET status = CASE id ${when} ELSE 'sent' END, status_code = CASE id ${when} ELSE status_code END,
-        results = CASE id ${when} ELSE results END, members = CASE id ${when} ELSE members END, error = CASE id ${when} ELSE error END,
-        verify = CASE WHEN id IN ${finishedIn} THEN 0 ELSE verify END, session_id = CASE WHEN id IN ${finishedIn} THEN session_id ELSE ? END,
-        attempts = CASE WHEN id IN ${finishedIn} THEN attempts ELSE attempts + 1 END, updated_at = ?
-        WHERE id IN ${finishedIn} OR (id IN ${sentIn} AND status = 'queued') ${returning}`;
-    turnJobsUpdates.set(key, text);
-  }
-  return text;
+  const when = Array.from({ length: nFinished }, () => 'WHEN ? THEN ?').join(' ');
+  const finishedIn = `(${Array.from({ length: nFinished }, () => '?').join(', ')})`;
+  const sentIn = `(${Array.from({ length: nSent }, () => '?').join(', ')})`;
+  const returning = `RETURNING ${JOB_KEPT.join(', ')}`;
+  return nSent === 0
+    ? `UPDATE jobs SET status = CASE id ${when} END, status_code = CASE id ${when} END, results = CASE id ${when} END,
+      members = CASE id ${when} END, error = CASE id ${when} END, verify = 0, updated_at = ? WHERE id IN ${finishedIn} ${returning}`
+    : `UPDATE jobs SET status = CASE id ${when} ELSE 'sent' END, status_code = CASE id ${when} ELSE status_code END,
+      results = CASE id ${when} ELSE results END, members = CASE id ${when} ELSE members END, error = CASE id ${when} ELSE error END,
+      verify = CASE WHEN id IN ${finishedIn} THEN 0 ELSE verify END, session_id = CASE WHEN id IN ${finishedIn} THEN session_id ELSE ? END,
+      attempts = CASE WHEN id IN ${finishedIn} THEN attempts ELSE attempts + 1 END, updated_at = ?
+      WHERE id IN ${finishedIn} OR (id IN ${sentIn} AND status = 'queued') ${returning}`;
 }
 
 const messageInserts: string[] = [];
