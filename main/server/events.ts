@@ -34,12 +34,21 @@ export type ServerEventType = ServerEvent['type'];
 export type Listener = (e: ServerEvent) => void;
 
 export class EventBus {
-  private readonly listeners = new Set<Listener>();
+  /**
+   * Replaced, never changed in place, on (un)subscribe: an emit walks the array it started with
+   * (a listener that subscribes or leaves meanwhile counts from the next event), without copying
+   * the listeners for each of the several events every message makes.
+   */
+  private listeners: readonly Listener[] = [];
 
   /** Returns the function that unsubscribes. */
   subscribe(fn: Listener): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    if (!this.listeners.includes(fn)) this.listeners = [...this.listeners, fn];
+    return () => {
+      const had = this.listeners.includes(fn);
+      if (had) this.listeners = this.listeners.filter((l) => l !== fn);
+      return had;
+    };
   }
 
   /** Resolves with the first event of `type` that passes `match` (tests, scripts). */
@@ -60,7 +69,7 @@ export class EventBus {
   }
 
   emit(e: ServerEvent): void {
-    for (const fn of [...this.listeners]) {
+    for (const fn of this.listeners) {
       try {
         fn(e);
       } catch (err) {

@@ -22,28 +22,31 @@ export interface OverLimit {
 /** The first value over its limit, or undefined when every one fits. */
 export function checkHeaderLimits(m: SyncML, l: HeaderLimits): OverLimit | undefined {
   const h = m.hdr;
-  const field = (name: string, v: string | undefined, limitName: keyof HeaderLimits): OverLimit | undefined =>
-    v !== undefined && v.length > l[limitName] ? { field: name, length: v.length, limit: l[limitName], limitName } : undefined;
   return (
-    field('SyncHdr Source LocURI (DevId)', h.source.locURI, 'maxDevIdLength') ??
-    field('SyncHdr SessionID', h.sessionID, 'maxSessionIdLength') ??
-    field('SyncHdr Target LocURI', h.target.locURI, 'maxLocUriLength') ??
-    field('SyncHdr RespURI', h.respURI, 'maxLocUriLength') ??
-    field('SyncHdr MsgID', h.msgID, 'maxHeaderFieldLength') ??
-    field('SyncHdr VerDTD', h.verDTD, 'maxHeaderFieldLength') ??
-    field('SyncHdr VerProto', h.verProto, 'maxHeaderFieldLength') ??
-    field('SyncHdr Source LocName', h.source.locName, 'maxHeaderFieldLength') ??
-    field('SyncHdr Target LocName', h.target.locName, 'maxHeaderFieldLength') ??
-    field('SyncHdr Cred Data', h.cred?.data, 'maxCredLength') ??
+    over('SyncHdr Source LocURI (DevId)', h.source.locURI, l, 'maxDevIdLength') ??
+    over('SyncHdr SessionID', h.sessionID, l, 'maxSessionIdLength') ??
+    over('SyncHdr Target LocURI', h.target.locURI, l, 'maxLocUriLength') ??
+    over('SyncHdr RespURI', h.respURI, l, 'maxLocUriLength') ??
+    over('SyncHdr MsgID', h.msgID, l, 'maxHeaderFieldLength') ??
+    over('SyncHdr VerDTD', h.verDTD, l, 'maxHeaderFieldLength') ??
+    over('SyncHdr VerProto', h.verProto, l, 'maxHeaderFieldLength') ??
+    over('SyncHdr Source LocName', h.source.locName, l, 'maxHeaderFieldLength') ??
+    over('SyncHdr Target LocName', h.target.locName, l, 'maxHeaderFieldLength') ??
+    over('SyncHdr Cred Data', h.cred?.data, l, 'maxCredLength') ??
     metaOver('SyncHdr Cred Meta', h.cred?.meta, l) ??
     metaOver('SyncHdr Meta', h.meta, l) ??
     commandIdsOver(m.body.commands, l)
   );
 }
 
+function over(field: string, v: string | undefined, l: HeaderLimits, limitName: keyof HeaderLimits): OverLimit | undefined {
+  return v !== undefined && v.length > l[limitName] ? { field, length: v.length, limit: l[limitName], limitName } : undefined;
+}
+
 function metaOver(where: string, meta: Meta | undefined, l: HeaderLimits): OverLimit | undefined {
   if (!meta) return undefined;
-  for (const [k, v] of Object.entries(meta)) {
+  for (const k in meta) {
+    const v: unknown = meta[k as keyof Meta];
     if (typeof v === 'string' && v.length > l.maxHeaderFieldLength) return { field: `${where} ${k}`, length: v.length, limit: l.maxHeaderFieldLength, limitName: 'maxHeaderFieldLength' };
   }
   return undefined;
@@ -53,15 +56,18 @@ function metaOver(where: string, meta: Meta | undefined, l: HeaderLimits): OverL
 function commandIdsOver(commands: readonly Command[], l: HeaderLimits): OverLimit | undefined {
   const max = l.maxHeaderFieldLength;
   for (const c of commands) {
-    const ids: [string, string | undefined][] = [['CmdID', c.cmdID]];
-    if (c.kind === 'Status' || c.kind === 'Results') ids.push(['MsgRef', c.msgRef], ['CmdRef', c.cmdRef]);
-    for (const [name, v] of ids) if (v !== undefined && v.length > max) return { field: `${c.kind} ${name}`, length: v.length, limit: max, limitName: 'maxHeaderFieldLength' };
+    const o = idOver(c, 'CmdID', c.cmdID, max) ?? (c.kind === 'Status' || c.kind === 'Results' ? idOver(c, 'MsgRef', c.msgRef, max) ?? idOver(c, 'CmdRef', c.cmdRef, max) : undefined);
+    if (o) return o;
     if (c.kind === 'Atomic' || c.kind === 'Sequence') {
       const inner = commandIdsOver(c.commands, l);
       if (inner) return inner;
     }
   }
   return undefined;
+}
+
+function idOver(c: Command, name: string, v: string | undefined, max: number): OverLimit | undefined {
+  return v !== undefined && v.length > max ? { field: `${c.kind} ${name}`, length: v.length, limit: max, limitName: 'maxHeaderFieldLength' } : undefined;
 }
 
 export function describeOverLimit(o: OverLimit): string {

@@ -134,17 +134,20 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
       clientCert = { cn: Array.isArray(subjectCn) ? subjectCn[0] ?? '' : subjectCn ?? '', authorized: sock.authorized, fingerprint: c.fingerprint256 ?? '' };
     }
   }
-  const base = {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const base: IncomingBody = {
     method: req.method,
-    path: (req.url ?? '/').split('?')[0]!,
+    path: query < 0 ? url : url.slice(0, query),
     contentType: mediaType(req.headers['content-type']),
     host: req.headers.host,
     headers: req.headers,
+    bytes: NO_BYTES,
     remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
     tls,
-    ...(clientCert ? { clientCert } : {}),
     receivedAt,
   };
+  if (clientCert) base.clientCert = clientCert;
 
   const declaredText = req.headers['content-length'];
   const declared = declaredText !== undefined ? Number(declaredText) : undefined;
@@ -154,11 +157,18 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
   }
   const { bytes, over } = await readBody(req, opts.maxBodyBytes);
   if (over) return send(res, await h.onTooLarge({ ...base, declared, bytes }), true);
-  send(res, await h.onBody({ ...base, bytes }));
+  base.bytes = bytes;
+  send(res, await h.onBody(base));
 }
+
+const NO_BYTES = new Uint8Array();
 
 function send(res: http.ServerResponse, r: OutgoingResponse, close = false): void {
   const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
-  res.writeHead(r.status, { ...r.headers, 'content-length': String(body.length), ...(close ? { connection: 'close' } : {}) });
+  const headers: Record<string, string> = {};
+  for (const k in r.headers) headers[k] = r.headers[k]!;
+  headers['content-length'] = String(body.length);
+  if (close) headers.connection = 'close';
+  res.writeHead(r.status, headers);
   res.end(body);
 }

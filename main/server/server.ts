@@ -343,7 +343,7 @@ export class DmServer {
             bytes: out.bytes, note, ...(factsSurviveEncoding(out.response) ? { parsed: out.response } : {}),
           });
           events.push({ type: 'message', at: iso(at), sessionId: l.id, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200, note });
-          events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
+          endLast(events);
         });
       } catch (e) {
         if (isStoreUnavailable(e)) return storeUnavailable();
@@ -455,6 +455,7 @@ export class DmServer {
     if (over) return this.rejections.reject(r, routed, 400, describeOverLimit(over), now);
     const devId = hdr.source.locURI;
     const address = sourceAddressKey(r.remote);
+    const package1 = isPackage1(message);
 
     // A session that failed authentication is over, by its RespURI or (from the same address) by DevId and SessionID.
     const failed = route.kind === 'session' ? this.desk.failed.withToken(route.token, now) : this.desk.failed.latest(devId, hdr.sessionID, now);
@@ -468,18 +469,18 @@ export class DmServer {
     if (!live && route.kind === 'base') {
       const same = this.live.latest(devId, hdr.sessionID);
       // A session not yet authenticated is found this way only from its own address (anyone can name a DevId).
-      if (same && !(same.state.phase === 'closed' && isPackage1(message)) && !(same.preAuth && same.address !== address)) live = same;
+      if (same && !(same.state.phase === 'closed' && package1) && !(same.preAuth && same.address !== address)) live = same;
     }
     // A client that sends again while its answer is held stopped waiting for it (timeout, restart).
     const stale = live !== undefined && this.steps.abort(live.id, 'superseded', 'the device sent another message while the answer to its previous one was held');
     if (stale) {
-      if (isPackage1(message) && route.kind === 'base') live = undefined;
+      if (package1 && route.kind === 'base') live = undefined;
     }
-    if (live && live.state.phase === 'mgmt' && isPackage1(message) && route.kind === 'base') {
+    if (live && live.state.phase === 'mgmt' && package1 && route.kind === 'base') {
       await this.endLive(live, 'aborted', 'the device started the session over');
       live = undefined;
     }
-    if (!live && !isPackage1(message)) {
+    if (!live && !package1) {
       const why = route.kind === 'session' ? `session ${route.no} is unknown or has expired` : `no open session ${hdr.sessionID} for "${devId}" and the message is not a package 1`;
       return this.rejections.syncmlError(r, hdr, encoding, undefined, 408, why, now);
     }
@@ -533,7 +534,7 @@ export class DmServer {
           seen = { type: 'device-seen', at: iso(now), device: devId, firstTime: created };
           const cred = device.clientCred ?? this.config.defaultClientCred;
           // A session that authenticated before entering the store keeps what it was given (its nonce).
-          view = entry!.view ?? { devId, auth: device.auth, ...(cred ? { clientCred: cred } : {}) };
+          view = entry!.view ?? deviceViewOf(devId, device.auth, cred);
           if (pending.length > 0) {
             await s.addMessages(pending.map((m) => ({ ...m, sessionId: sessionId! })));
             for (const m of pending) events.push({ type: 'message', at: iso(m.at), sessionId, direction: m.direction, bytes: m.bytes.length, msgId: m.msgId ?? null, httpStatus: m.httpStatus ?? null });
@@ -541,7 +542,7 @@ export class DmServer {
         }
         const size = r.bytes.length;
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId: sessionId!, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null }, seen);
-        const state = live?.state ?? (entry!.state ? { ...entry!.state, id: sessionId! } : (this.sessionHook?.engineFor(devId) ?? this.engine).open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
+        const state = live?.state ?? (entry!.state ? withId(entry!.state, sessionId!) : (this.sessionHook?.engineFor(devId) ?? this.engine).open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
         const queued = await s.queuedJobSpecs(devId);
         const input: EngineInput = { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) };
         const scripted = this.sessionHook?.turn(devId, state, input);
@@ -568,13 +569,14 @@ export class DmServer {
         }
         const out = turn.output;
         const at = this.now();
-        await s.addMessages([logIn, {
-          sessionId: sessionId!, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200,
-          bytes: out.bytes, ...(factsSurviveEncoding(out.response) ? { parsed: out.response } : {}),
-        }]);
+        const logOut: NewMessage & { seq: number } = {
+          sessionId: sessionId!, seq: outSeq, direction: 'out', at, durationMs: at - r.receivedAt, msgId: out.response.hdr.msgID, contentType: r.contentType, httpStatus: 200, bytes: out.bytes,
+        };
+        if (factsSurviveEncoding(out.response)) logOut.parsed = out.response;
+        await s.addMessages([logIn, logOut]);
         events.push({ type: 'message', at: iso(at), sessionId: sessionId!, direction: 'out', bytes: out.bytes.length, msgId: out.response.hdr.msgID, httpStatus: 200 });
         // The session ends after its last message went out.
-        events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
+        endLast(events);
         if (this.shared) {
           // The session's new state (with this answer, for a resend) and its events, in this same transaction.
           const address = live?.address ?? entry?.from?.address ?? entry?.slot.address;
@@ -585,7 +587,9 @@ export class DmServer {
           await this.shared.commitTurn(s, r, next, { request: r.bytes, status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes, inSeq, outSeq });
           await (this.bus as StoreEventBus).publishIn(s, events);
         }
-        return { state: out.session, bytes: out.bytes, headers: out.headers, sessionId: sessionId!, token, device, seenAt, ...(out.effects.closed ? { closed: out.effects.closed.reason } : {}) };
+        const done: typeof result = { state: out.session, bytes: out.bytes, headers: out.headers, sessionId: sessionId!, token, device, seenAt };
+        if (out.effects.closed) done.closed = out.effects.closed.reason;
+        return done;
       });
     } catch (e) {
       // The slot goes back with the session that held it.
@@ -626,7 +630,7 @@ export class DmServer {
     // Shared store: published inside the turn's transaction, delivered to this bus by the store.
     if (!this.shared) for (const e of events) this.emit(e);
     if (result.held) return this.waitForStep(r, l, result.held, outSeq);
-    return { status: 200, headers: { 'content-type': r.contentType, ...result.headers }, body: result.bytes };
+    return { status: 200, headers: withContentType(r.contentType, result.headers), body: result.bytes };
   }
 
   /**
@@ -750,13 +754,15 @@ export class DmServer {
   /** The device as an unauthenticated message sees it: its row read, never written, and the credential it must present. */
   private async deviceView(devId: string): Promise<DeviceView> {
     const row = await this.store.device(devId);
-    const cred = row?.clientCred ?? this.config.defaultClientCred;
-    return { devId, auth: row?.auth ?? { authFailures: [] }, ...(cred ? { clientCred: cred } : {}) };
+    return deviceViewOf(devId, row?.auth ?? { authFailures: [] }, row?.clientCred ?? this.config.defaultClientCred);
   }
 
   private transport(r: IncomingBody): EngineInput['transport'] {
+    const t: EngineInput['transport'] = { tls: r.tls };
+    if (r.clientCert) t.clientCert = r.clientCert;
     const hmac = r.headers['x-syncml-hmac'];
-    return { tls: r.tls, ...(r.clientCert ? { clientCert: r.clientCert } : {}), ...(typeof hmac === 'string' ? { hmac } : {}) };
+    if (typeof hmac === 'string') t.hmac = hmac;
+    return t;
   }
 
   /** No slot: HTTP 503 + Retry-After, counted, nothing stored (shedding load must cost nothing). */
@@ -900,8 +906,44 @@ export class DmServer {
   }
 }
 
+/**
+ * A time as the events carry it. A request's events mostly share one or two instants (the request's
+ * arrival, now), and requests arriving together share them too: the last two texts are kept.
+ */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms === isoLast.ms) return isoLast.text;
+  if (ms === isoPrev.ms) return isoPrev.text;
+  isoPrev = isoLast;
+  isoLast = { ms, text: new Date(ms).toISOString() };
+  return isoLast.text;
+}
+
+let isoLast = { ms: Number.NaN, text: '' };
+let isoPrev = { ms: Number.NaN, text: '' };
+
+/** Events in the order subscribers get them: the session's end after everything else of the request. */
+function endLast(events: ServerEvent[]): void {
+  let ends = false;
+  for (const e of events) if (e.type === 'session-ended') ends = true;
+  if (ends) events.sort((a, b) => Number(a.type === 'session-ended') - Number(b.type === 'session-ended'));
+}
+
+function deviceViewOf(devId: string, auth: DeviceView['auth'], cred: Credential | undefined): DeviceView {
+  const v: DeviceView = { devId, auth };
+  if (cred) v.clientCred = cred;
+  return v;
+}
+
+/** The session as it authenticated before entering the store, under its store id. */
+function withId(state: EngineSession, id: number): EngineSession {
+  return { ...state, id };
+}
+
+/** Our answer's headers: its media type, then the engine's (x-syncml-hmac, Retry-After). */
+function withContentType(contentType: string, headers: Record<string, string>): Record<string, string> {
+  const h: Record<string, string> = { 'content-type': contentType };
+  for (const k in headers) h[k] = headers[k]!;
+  return h;
 }
 
 function defaultHosts(host: string): string[] {

@@ -6,6 +6,16 @@
 
 /** `remote` as the listener records it: `ADDRESS:PORT` (IPv6 unbracketed), or `?:?` when unknown. */
 export function sourceAddressKey(remote: string): string {
+  // Asked several times per request, and a keep-alive connection sends many from one `remote`.
+  if (remote === last.remote) return last.key;
+  const key = addressKeyOf(remote);
+  last = { remote, key };
+  return key;
+}
+
+let last = { remote: '', key: '' };
+
+function addressKeyOf(remote: string): string {
   const cut = remote.lastIndexOf(':');
   let addr = cut > 0 ? remote.slice(0, cut) : remote;
   const zone = addr.indexOf('%');
