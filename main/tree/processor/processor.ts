@@ -108,6 +108,10 @@ function dataOfValue(v: string | Uint8Array | null): ItemData {
   return typeof v === 'string' ? textData(v) : { kind: 'binary', bytes: v };
 }
 
+function isItemCommand(c: Command): c is ItemCommand {
+  return c.kind === 'Add' || c.kind === 'Replace' || c.kind === 'Delete' || c.kind === 'Get' || c.kind === 'Copy';
+}
+
 /** The item a command answers, for done(). */
 interface ItemRef {
   c: ItemCommand;
@@ -155,7 +159,11 @@ export class CommandProcessor {
         units.push(...this.notExecuted(c, ctx, 'the user cancelled a UI alert earlier in this package'));
         continue;
       }
-      const o = await this.command(c, ctx, { inAtomic: false });
+      // An item command with no refusal and no large object in flight is all that command() would
+      // do for it, and waits for nothing: run at once, without a promise and a turn of its own.
+      const o = ctx.refuseWith === undefined && this.state.incoming === undefined && isItemCommand(c)
+        ? this.itemCommand(c, ctx, { inAtomic: false })
+        : await this.command(c, ctx, { inAtomic: false });
       units.push(...o.units);
       if (o.cancelled) cancelled = true;
     }
@@ -209,7 +217,8 @@ export class CommandProcessor {
       case 'Delete':
       case 'Get':
       case 'Copy':
-        o = await this.itemCommand(c, ctx, scope);
+        // Item commands wait for nothing: run as they are, without a promise and a turn per item.
+        o = this.itemCommand(c, ctx, scope);
         break;
       case 'Exec':
         o = await this.exec(c, ctx, scope);
@@ -281,11 +290,11 @@ export class CommandProcessor {
 
   // ------------------------------------------------------------------------------- item commands
 
-  private async itemCommand(c: ItemCommand, ctx: ProcessContext, scope: Scope): Promise<Outcome> {
+  private itemCommand(c: ItemCommand, ctx: ProcessContext, scope: Scope): Outcome {
     const units: ResponseUnit[] = [];
     let failed = false;
     for (const item of c.items) {
-      const r = await this.item(c, item, ctx, scope);
+      const r = this.item(c, item, ctx, scope);
       units.push(...r.units);
       if (r.failed) failed = true;
     }
@@ -312,7 +321,7 @@ export class CommandProcessor {
     return { units: [this.unit(this.status(it.ctx, it.c, code, it.target, it.source), results)], failed: isErrorStatus(code) };
   }
 
-  private async item(c: ItemCommand, item: Item, ctx: ProcessContext, scope: Scope): Promise<{ units: ResponseUnit[]; failed: boolean }> {
+  private item(c: ItemCommand, item: Item, ctx: ProcessContext, scope: Scope): { units: ResponseUnit[]; failed: boolean } {
     const target = item.target?.locURI;
     const source = item.source?.locURI;
     // One object, not a `done` closure per item: under tsx (esbuild keepNames) a named function made
@@ -413,7 +422,7 @@ export class CommandProcessor {
     }
   }
 
-  private async write(
+  private write(
     c: ItemCommand,
     item: Item,
     target: string,
@@ -421,7 +430,7 @@ export class CommandProcessor {
     ctx: ProcessContext,
     scope: Scope,
     it: ItemRef,
-  ): Promise<{ units: ResponseUnit[]; failed: boolean }> {
+  ): { units: ResponseUnit[]; failed: boolean } {
     const kind = c.kind as 'Add' | 'Replace';
     // TNDS: the Data is a MgmtTree describing the subtree
     if (isTndsType(meta.type) && item.data !== undefined) {
