@@ -146,10 +146,27 @@ function next(): number {
         depth--;
         return K_END;
       case GLOBAL.STR_I: {
-        const nul = buf.indexOf(0, pos);
-        if (nul < 0) bail();
-        text = header!.decodeText(buf, pos, nul, tokOff);
-        pos = nul + 1;
+        // One pass finds the NUL, hashes the bytes and sees whether they are all ASCII.
+        let i = pos;
+        let hash = 0;
+        let any = 0;
+        for (;;) {
+          if (i >= len) bail();
+          const c = buf[i]!;
+          if (c === 0) break;
+          hash = (Math.imul(hash, 31) + c) | 0;
+          any |= c;
+          i++;
+        }
+        const n = i - pos;
+        if (any < 0x80 && n <= SHORT) {
+          // ASCII reads the same in every charset the header may name: the string seen last time, if it was this one.
+          const slot = (hash ^ (hash >>> 11)) & (SEEN_SLOTS - 1);
+          const seen = SEEN[slot]!;
+          if (seen.length === n && sameAscii(seen, buf, pos)) text = seen;
+          else SEEN[slot] = text = header!.decodeText(buf, pos, i, tokOff);
+        } else text = header!.decodeText(buf, pos, i, tokOff);
+        pos = i + 1;
         return K_TEXT;
       }
       case GLOBAL.STR_T: {
@@ -199,6 +216,20 @@ function next(): number {
       }
     }
   }
+}
+
+/**
+ * Short ASCII strings read lately, by a hash of their bytes. A DM session repeats most of its
+ * strings in every message (versions, URLs, DevId, formats, types, status codes, CmdIDs): a hit
+ * spares the string's allocation and the native call that makes it.
+ */
+const SHORT = 48;
+const SEEN_SLOTS = 1024;
+const SEEN: string[] = new Array<string>(SEEN_SLOTS).fill('');
+
+function sameAscii(s: string, b: Uint8Array, at: number): boolean {
+  for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) !== b[at + k]) return false;
+  return true;
 }
 
 /** The next child element (K_TAG) or the parent's end (K_END); whitespace between them is skipped. */
