@@ -143,8 +143,46 @@ export function indexMessages(db: Database.Database, messages: readonly LoggedMe
   indexCommands(db, messages, all);
 }
 
-/** The cmd_index rows of `messages` (message by message, item by item: the ids one message at a time would give), their FTS rows, their Status links. */
+/** Keys of a command a Status answers: session, direction, MsgID, CmdID (the UPDATE's equality tests). */
+function refKey(sessionId: number, dir: string, msgId: string, cmdId: string): string {
+  return `${sessionId}\u0000${dir}\u0000${msgId}\u0000${cmdId}`;
+}
+
+/**
+ * The cmd_index rows of `messages` (message by message, item by item: the ids one message at a time
+ * would give), their FTS rows, and the Status links. A command's status is that of the last Status,
+ * in log order, of a later message that answers it (session, the other direction, its MsgID and
+ * CmdID), as when each message was indexed alone with an UPDATE per Status. Links within the batch
+ * are worked out here, before the INSERT; commands indexed before the batch get one UPDATE per chunk
+ * of the batch's answers (the last answer per command: every one of them came later).
+ */
 function indexCommands(db: Database.Database, messages: readonly LoggedMessage[], all: readonly MessageFacts[]): void {
+  if (messages.length === 0) return;
+  // Pass 1: each row's status, links inside the batch resolved; the answers for earlier rows.
+  const statusOf: (number | null)[] = [];
+  const rowsByRef = new Map<string, number[]>();
+  const answers = new Map<string, unknown[]>();
+  for (let k = 0; k < messages.length; k++) {
+    const m = messages[k]!;
+    const peer = m.direction === 'in' ? 'out' : 'in';
+    const msgId = all[k]!.hdrMsgId ?? m.msgId;
+    for (const c of all[k]!.commands) {
+      if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
+        const key = refKey(m.sessionId, peer, c.msgRef, c.cmdRef);
+        for (const r of rowsByRef.get(key) ?? []) statusOf[r] = c.status;
+        answers.delete(key);
+        answers.set(key, [c.status, m.sessionId, peer, c.msgRef, c.cmdRef]);
+      }
+      if (c.cmd !== 'Status' && msgId !== null) {
+        const key = refKey(m.sessionId, m.direction, msgId, c.cmdId);
+        let rows = rowsByRef.get(key);
+        if (!rows) rowsByRef.set(key, (rows = []));
+        rows.push(statusOf.length);
+      }
+      statusOf.push(c.status);
+    }
+  }
+  // Pass 2: the rows, ROWS_PER_INSERT per INSERT across messages, and their FTS rows.
   let args: unknown[] = [];
   let data: (string | null)[] = [];
   const text: unknown[] = [];
@@ -168,12 +206,12 @@ function indexCommands(db: Database.Database, messages: readonly LoggedMessage[]
     data = [];
     flushText(false);
   };
+  let row = 0;
   for (let k = 0; k < messages.length; k++) {
     const m = messages[k]!;
-    const f = all[k]!;
-    const msgId = f.hdrMsgId ?? m.msgId;
-    for (const c of f.commands) {
-      args.push(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, c.status, c.msgRef, c.cmdRef,
+    const msgId = all[k]!.hdrMsgId ?? m.msgId;
+    for (const c of all[k]!.commands) {
+      args.push(m.id, m.sessionId, m.direction, msgId, c.pos, c.item, c.cmdId, c.cmd, c.uri, statusOf[row++], c.msgRef, c.cmdRef,
         c.data === null ? null : c.data.slice(0, DATA_EXCERPT));
       data.push(c.data);
       if (data.length === ROWS_PER_INSERT) flushRows();
@@ -181,18 +219,23 @@ function indexCommands(db: Database.Database, messages: readonly LoggedMessage[]
   }
   flushRows();
   flushText(true);
-  // A Status links to the command it answers in a message logged before it (message_id below its
-  // own), message by message: the rows of a batch are as when each message was indexed alone.
-  for (let k = 0; k < messages.length; k++) {
-    const m = messages[k]!;
-    const peer = m.direction === 'in' ? 'out' : 'in';
-    for (const c of all[k]!.commands) {
-      if (c.cmd === 'Status' && c.status !== null && c.msgRef !== null && c.cmdRef !== null && c.cmdRef !== '0') {
-        sql(db, `UPDATE cmd_index SET status = ? WHERE session_id = ? AND dir = ? AND msg_id = ? AND cmd_id = ? AND cmd != 'Status' AND message_id < ?`)
-          .run(c.status, m.sessionId, peer, c.msgRef, c.cmdRef, m.id);
-      }
-    }
+  // Pass 3: answers to commands indexed before the batch (one key per VALUES row: no ambiguity).
+  const firstId = messages[0]!.id;
+  const pending = [...answers.values()];
+  for (let i = 0; i < pending.length; i += ROWS_PER_INSERT) {
+    const part = pending.slice(i, i + ROWS_PER_INSERT);
+    answerEarlier(db, part.length).run(...part.flat(), firstId);
   }
+}
+
+const answerTexts: string[] = [];
+
+/** UPDATE of the commands before the batch that `n` answers (status, session, dir, msg_id, cmd_id) link to. */
+function answerEarlier(db: Database.Database, n: number): Database.Statement {
+  return sql(db, (answerTexts[n] ??= `UPDATE cmd_index SET status = v.column1
+    FROM (VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?)').join(', ')}) AS v
+    WHERE cmd_index.session_id = v.column2 AND cmd_index.dir = v.column3 AND cmd_index.msg_id = v.column4 AND cmd_index.cmd_id = v.column5
+      AND cmd_index.cmd != 'Status' AND cmd_index.message_id < ?`));
 }
 
 interface MessageRow { id: number; session_id: number; seq: number; direction: 'in' | 'out'; at: string; msg_id: string | null; content_type: string | null; bytes: Buffer }

@@ -229,6 +229,35 @@ describe('another process on the same folder sees the messages just logged', () 
   });
 });
 
+describe('rows of a batch equal rows written one message at a time', () => {
+  it('Status links inside a batch, across its edge, with MsgIDs used twice in a session and commands answered twice', async () => {
+    // One session of eight messages: the fixture's four twice (MsgIDs 1, 1, 2, 2 again), the second
+    // time the Get answered 404: the Statuses of #3 and #7 both answer the Gets of #2 and #6.
+    const spec = (dir: string) => {
+      const s = ServerStore.open(dir, { index: WAIT });
+      cleanups.push(() => s.close());
+      const sid = s.tx(() => s.createSession({ device: 'IMEI:S', dmSessionId: '1', encoding: 'xml' }, 0));
+      const ms = [...sessionMessages({ devId: 'IMEI:S' }), ...sessionMessages({ devId: 'IMEI:S', getStatus: 404, greeting: 'again' })]
+        .map((m, i) => ({ ...m, sessionId: sid, seq: i + 1, parsed: decoded(m.bytes) }));
+      return { s, ms };
+    };
+    // Reference: each message indexed in its own transaction (tx(): the index in the logging transaction).
+    const ref = spec(fresh());
+    for (const m of ref.ms) ref.s.tx(() => ref.s.addMessage(m));
+    const want = indexRows(ref.s.db);
+    const gets = (want as { cmd: { cmd: string; status: number | null }[] }).cmd.filter((c) => c.cmd === 'Get').map((c) => c.status);
+    expect(gets).toEqual([404, 404]);
+    for (let split = 0; split <= 8; split++) {
+      const { s, ms } = spec(fresh());
+      await s.group(() => s.addMessages(ms));
+      if (split > 0) s.tx(() => catchUpIndex(s.db, { max: split, held: (id) => ({ ...ms[id - 1]!, id, atMs: ms[id - 1]!.at, msgId: ms[id - 1]!.msgId ?? null, contentType: ms[id - 1]!.contentType ?? null }) }));
+      s.tx(() => catchUpIndex(s.db));
+      expect(indexRows(s.db), `split at ${split}`).toEqual(want);
+      s.indexing.queue().dropPendingForTest();
+    }
+  });
+});
+
 describe('bounds', () => {
   it('a batch starts at batchMessages, takes at most maxBatch per transaction, and the queue of decoded forms never passes its caps', async () => {
     const dir = fresh();
