@@ -402,8 +402,11 @@ export class VirtualHandset {
     if (this.listened) this.emit({ type: 'warning', at: iso(this.now()), devId: this.devId, ...(serverId !== undefined ? { serverId } : {}), message });
   }
 
-  /** The end of a session: state, the tree saved, the session-end event. */
-  private async finish(run: SessionRun, error?: string): Promise<SessionOutcome> {
+  /**
+   * The end of a session: state, the tree saved, the session-end event. Without a tree file
+   * nothing waits: the outcome itself, not a promise of it.
+   */
+  private finish(run: SessionRun, error?: string): SessionOutcome | Promise<SessionOutcome> {
     const outcome = run.outcome;
     outcome.ok = error === undefined;
     if (error !== undefined) outcome.error = error;
@@ -411,13 +414,20 @@ export class VirtualHandset {
     this.sessions++;
     this.lastSessionMs = this.now();
     this.lastError = error ?? null;
-    if (this.treeFile) {
-      try {
-        await saveTree(this.tree, this.treeFile);
-      } catch (e) {
-        this.warn(run.serverId, `could not save the tree: ${(e as Error).message}`, outcome.warnings);
-      }
+    return this.treeFile ? this.saveThenEnd(run, this.treeFile) : this.ended(run, error);
+  }
+
+  private async saveThenEnd(run: SessionRun, treeFile: string): Promise<SessionOutcome> {
+    try {
+      await saveTree(this.tree, treeFile);
+    } catch (e) {
+      this.warn(run.serverId, `could not save the tree: ${(e as Error).message}`, run.outcome.warnings);
     }
+    return this.ended(run, run.outcome.error);
+  }
+
+  private ended(run: SessionRun, error: string | undefined): SessionOutcome {
+    const outcome = run.outcome;
     this.busy = false;
     if (this.listened) {
       this.emit({ type: 'session-end', at: iso(this.now()), devId: run.devId, serverId: run.serverId, sessionId: run.sessionId, ok: outcome.ok, reason: error ?? 'completed', roundTrips: outcome.roundTrips, durationMs: outcome.durationMs });
