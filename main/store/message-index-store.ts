@@ -29,7 +29,7 @@ export interface DmMessageIndex {
   sessionsMatching(filter: string, limit: number, opts?: QueryOptions): Promise<{ ids: number[]; truncated: boolean }>;
   /** Every command matching the filter, one line per command, in log order (`dmw session find`). Rejects with FilterError. */
   findCommands(filter: string, opts?: QueryOptions): Promise<CommandHit[]>;
-  /** Messages the index has not seen (none in normal operation: messages are indexed as they are logged). */
+  /** Messages the index has not seen (on SQLite, those of the deferred batch until it is written: sqlite/deferred-index.ts; every query here catches up first). */
   unindexedCount(): Promise<number>;
   /** Indexes them, in a transaction of its own; returns how many. */
   catchUpIndex(): Promise<number>;

@@ -12,17 +12,20 @@
  *    for content search (`data contains "..."`).
  *  - msg_findings / judged_sessions: the judge's findings per message, stored when a session is judged.
  *
- * Rows are written in the transaction that logs the message (ServerStore.addMessage/addMessages, which
- * the live server, the rejections path and capture import all go through), so a crash never leaves a
- * message without its index; the v2 -> v3 migration backfills existing folders; `catchUpIndex`
- * indexes anything logged by other means (none today) before a query.
+ * When rows are written: messages the server logs in its group commit (ServerStore.addMessage(s)
+ * inside group()/groupAsync(): live sessions, rejections, imports through the API) get theirs from a
+ * deferred indexer, in batches of many messages per transaction, off the answer's path
+ * (sqlite/deferred-index.ts: FTS5 writes a segment at every COMMIT and every statement has a fixed
+ * cost, so a batch pays them once for tens of messages). Messages logged through tx() (tools, the
+ * CLI's imports) are indexed in their own transaction. Either way the index is a prefix of the
+ * messages by id, and `catchUpIndex` indexes whatever follows it (a crash's lost batch, another
+ * process's pending one) from the stored bytes, or from decoded forms still held (`held`). Every
+ * reader of the SQLite store catches up first (message-index-sqlite.ts), so none misses a stored
+ * message; the v2 -> v3 migration backfills existing folders the same way.
  *
- * Why in the same transaction rather than a catch-up that readers run first: readers may hold a
- * read-only connection (the filter keeps its scratch rows in a temp table for them) and could not
- * write a catch-up; and what the index costs the server per round trip is now mostly fixed SQLite
- * work that the group commit shares between the round trips of a group. The server hands over the
- * message it decoded (LoggedMessage.parsed), so the hot path never decodes a message twice; each
- * table gets one multi-row INSERT per message. Figures: test/bench/README.md, "message index".
+ * The server hands over the message it decoded (LoggedMessage.parsed), so the index never decodes a
+ * message twice; each table gets one multi-row INSERT per 32 rows of a batch. Figures:
+ * test/bench/README.md, "message index".
  */
 import type Database from 'better-sqlite3';
 import { messageFacts, parsedMessageFacts, DATA_EXCERPT, type MessageFacts } from './message-facts.js';
