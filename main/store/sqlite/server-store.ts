@@ -618,7 +618,11 @@ export class ServerStore {
    */
   seeDevice(devId: string, now: number): { device: StoredDevice; created: boolean; written: boolean } {
     const row = this.deviceRow(devId);
-    if (row) return { device: { ...deviceFromRow(row), lastSeen: iso(now) }, created: false, written: false };
+    if (row) {
+      const device = deviceFromRow(row);
+      device.lastSeen = iso(now);
+      return { device, created: false, written: false };
+    }
     this.deviceRows.delete(devId);
     const at = iso(now);
     const made = this.sql('INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
@@ -791,7 +795,11 @@ export class ServerStore {
     return finished.map((o, i) => {
       const r = byId.get(o.id);
       // The columns the UPDATE set are the ones given; the rest come back (RETURNING costs per column).
-      return r && jobFromRow({ ...r, status: o.status, status_code: o.statusCode, results: results[i]!, members: members[i]!, error: o.error, verify: 0, updated_at: at });
+      return r && jobFromRow({
+        id: r.id, device: r.device, command: r.command, target: r.target, spec: r.spec, status: o.status, status_code: o.statusCode, results: results[i]!,
+        members: members[i]!, session_id: r.session_id, attempts: r.attempts, error: o.error, created_at: r.created_at, updated_at: at,
+        on_unconfirmed: r.on_unconfirmed, verify: 0,
+      });
     });
   }
 

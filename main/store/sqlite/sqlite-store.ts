@@ -45,7 +45,7 @@ interface TxScope {
    * with its new nonces, DevInfo): they are gathered here and written as one UPDATE when the tx's
    * callback is done (SqliteStore.tx), or before anything else reads or writes the devices table.
    */
-  device?: { devId: string; write: DeviceWrite };
+  device: { devId: string; write: DeviceWrite } | undefined;
 }
 
 /** Runs a synchronous call as a settled promise (a throw becomes a rejection, as on PostgreSQL). */
@@ -115,7 +115,8 @@ class SqliteOps implements DmStoreOps {
     }
     const pending = this.scope.device;
     if (pending && pending.devId !== devId) this.writePendingDevice();
-    const into = this.scope.device ??= { devId, write: {} };
+    // Every field there from the start: one object shape whatever the order of the changes.
+    const into = this.scope.device ??= { devId, write: { lastSeen: undefined, auth: undefined, devInfo: undefined } };
     if (w.lastSeen !== undefined) into.write.lastSeen = w.lastSeen;
     if (w.auth !== undefined) into.write.auth = w.auth;
     if (w.devInfo !== undefined) into.write.devInfo = { ...into.write.devInfo, ...w.devInfo };
@@ -266,7 +267,7 @@ export class SqliteStore extends SqliteOps implements DmStore {
   }
 
   tx<T>(fn: (s: DmStoreOps) => Promise<T>): Promise<T> {
-    const scope: TxScope = { undo: [], events: [] };
+    const scope: TxScope = { undo: [], events: [], device: undefined };
     const ops = new SqliteOps(this.s, this.mem, scope);
     const undo = () => {
       for (const u of scope.undo.reverse()) u();
