@@ -574,7 +574,8 @@ export class ServerStore {
   /** The device's row, read once per group transaction (deviceRows). */
   private deviceRow(devId: string): DeviceRow | undefined {
     const known = this.deviceRows.get(devId);
-    if (known) return known;
+    // inTransaction: a transaction SQLite rolled back by itself (a failed statement) holds no lock any more.
+    if (known && this.db.inTransaction) return known;
     const row = this.sql('SELECT * FROM devices WHERE dev_id = ?').get(devId) as DeviceRow | undefined;
     if (row && this.batch && this.db.inTransaction) this.deviceRows.set(devId, row);
     return row;
