@@ -93,57 +93,59 @@ export function verifyClient(input: ClientAuthInput): ClientAuthOutcome {
   const { mode, cred, state, now, limits } = input;
   if (mode === 'none') return { ok: true, code: 200, state };
 
-  const fail = (code: 401 | 407, reason: string, counts: boolean): ClientAuthOutcome => {
-    let next: DeviceAuthState = state;
-    let chal: Chal;
-    if (mode === 'basic') chal = challenge('basic');
-    else {
-      const nonce = input.newNonce();
-      next = { ...next, clientNonce: nonce, clientNonceIssuedAt: now };
-      chal = challenge(mode, nonce);
-    }
-    if (counts) next = recordFailure(next, now, limits);
-    return { ok: false, code, chal, state: next, reason };
-  };
-
   if (mode === 'hmac') {
-    if (!input.hmac) return fail(407, 'no x-syncml-hmac header', false);
+    if (!input.hmac) return refusal(input, 407, 'no x-syncml-hmac header', false);
     const h = parseHmacHeader(input.hmac);
-    if (!h) return fail(401, 'unreadable x-syncml-hmac header', true);
-    if (h.algorithm.toUpperCase() !== 'MD5') return fail(401, `unsupported HMAC algorithm ${h.algorithm}`, true);
-    if (state.clientNonce === undefined) return fail(401, 'no nonce issued to this device yet', false);
-    if (stale(state, now, limits)) return fail(401, 'nonce expired', false);
+    if (!h) return refusal(input, 401, 'unreadable x-syncml-hmac header', true);
+    if (h.algorithm.toUpperCase() !== 'MD5') return refusal(input, 401, `unsupported HMAC algorithm ${h.algorithm}`, true);
+    if (state.clientNonce === undefined) return refusal(input, 401, 'no nonce issued to this device yet', false);
+    if (stale(state, now, limits)) return refusal(input, 401, 'nonce expired', false);
     const exp = input.expected;
-    if (!exp || h.username !== exp.name) return fail(401, `unknown user "${h.username}"`, true);
+    if (!exp || h.username !== exp.name) return refusal(input, 401, `unknown user "${h.username}"`, true);
     const mac = hmacMac(exp.name, exp.secret, nonceBytes(state.clientNonce), input.body);
-    if (!equalSecret(mac, h.mac)) return fail(401, 'HMAC mismatch (wrong secret, replayed or altered message)', true);
+    if (!equalSecret(mac, h.mac)) return refusal(input, 401, 'HMAC mismatch (wrong secret, replayed or altered message)', true);
     // Every HMAC message gets a new nonce; status is 200, not 212 (the next message is checked too).
     const nonce = input.newNonce();
     return { ok: true, code: 200, chal: challenge('hmac', nonce), state: { ...state, clientNonce: nonce, clientNonceIssuedAt: now, authFailures: [] } };
   }
 
-  if (!cred) return fail(407, 'no credentials', false);
+  if (!cred) return refusal(input, 407, 'no credentials', false);
   const type = authTypeFromMeta(cred.meta?.type) ?? 'basic';
-  if (type !== mode) return fail(401, `credentials of type ${type}, ${mode} required`, true);
+  if (type !== mode) return refusal(input, 401, `credentials of type ${type}, ${mode} required`, true);
   const exp = input.expected;
   if (mode === 'basic') {
-    if (!exp || !equalSecret(cred.data.trim(), basicCredential(exp.name, exp.secret))) return fail(401, 'wrong name or password', true);
+    if (!exp || !equalSecret(cred.data.trim(), basicCredential(exp.name, exp.secret))) return refusal(input, 401, 'wrong name or password', true);
     return { ok: true, code: 212, state: { ...state, authFailures: [] } };
   }
   // md5
-  if (state.clientNonce === undefined) return fail(401, 'no nonce issued to this device yet', false);
-  if (stale(state, now, limits)) return fail(401, 'nonce expired', false);
+  if (state.clientNonce === undefined) return refusal(input, 401, 'no nonce issued to this device yet', false);
+  if (stale(state, now, limits)) return refusal(input, 401, 'nonce expired', false);
   if (!exp || !equalSecret(cred.data.trim(), md5Credential(exp.name, exp.secret, nonceBytes(state.clientNonce)))) {
     // A client that could not keep our last nonce digests the right password with an empty one
     // (libdmclient does at the start of every session). That is not a guess: challenge it with a
     // new nonce (DM security §5.1.3.3) without counting it towards the lockout.
     if (exp && equalSecret(cred.data.trim(), md5Credential(exp.name, exp.secret, new Uint8Array()))) {
-      return fail(401, 'MD5 digest made with an empty nonce, not the one issued: challenged again', false);
+      return refusal(input, 401, 'MD5 digest made with an empty nonce, not the one issued: challenged again', false);
     }
-    return fail(401, 'MD5 digest mismatch (wrong credentials or a used nonce)', true);
+    return refusal(input, 401, 'MD5 digest mismatch (wrong credentials or a used nonce)', true);
   }
   const nonce = input.newNonce();
   return { ok: true, code: 212, chal: challenge('md5', nonce), state: { ...state, clientNonce: nonce, clientNonceIssuedAt: now, authFailures: [] } };
+}
+
+/** A refused check: a new challenge (and nonce), the failure counted when it was a guess. */
+function refusal(input: ClientAuthInput, code: 401 | 407, reason: string, counts: boolean): ClientAuthOutcome {
+  const { mode, state, now, limits } = input;
+  let next: DeviceAuthState = state;
+  let chal: Chal;
+  if (mode === 'basic' || mode === 'none') chal = challenge('basic');
+  else {
+    const nonce = input.newNonce();
+    next = { ...next, clientNonce: nonce, clientNonceIssuedAt: now };
+    chal = challenge(mode, nonce);
+  }
+  if (counts) next = recordFailure(next, now, limits);
+  return { ok: false, code, chal, state: next, reason };
 }
 
 function stale(state: DeviceAuthState, now: number, limits: ClientAuthInput['limits']): boolean {

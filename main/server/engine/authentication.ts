@@ -112,7 +112,7 @@ function verify(t: Turn): ClientAuthOutcome {
     state: t.auth,
     now: i.now,
     limits: t.config.limits,
-    newNonce: () => t.nonces.nonce(),
+    newNonce: t.nonces.nonce.bind(t.nonces),
   });
   if (outcome.ok && t.config.clientAuth !== 'none') {
     checked.set(t.msg, { config: t.config, bytes: i.bytes, state: t.auth, expected: i.device.clientCred, hmac: i.transport.hmac, now: i.now, outcome });

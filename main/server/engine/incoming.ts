@@ -162,11 +162,11 @@ export function onResults(t: Turn, r: Results): void {
     return;
   }
   const job = t.s.jobs[rec.jobId];
-  const answer = (code: number) => t.statuses.push(status(t.hdr.msgID, r, code, { targetRefs: r.targetRefs, sourceRefs: r.sourceRefs }));
 
   for (const item of r.items) {
     const lo = t.s.incomingLo;
     if (item.moreData || (lo && lo.key === key)) {
+      const answer = (code: number) => t.statuses.push(status(t.hdr.msgID, r, code, { targetRefs: r.targetRefs, sourceRefs: r.sourceRefs }));
       const got = takeChunk(t, key, reportedUri(item) ?? rec.uri, item, r.meta, answer);
       if (got === 'more') continue;
       if (got !== 'refused' && job) addResult(t, job, rec, got.item, got.meta);

@@ -7,7 +7,7 @@ import { specCommand } from '../jobs.js';
 import type { SessionState } from '../types.js';
 import { decideAfterReadBack, readBackCommand } from './read-back.js';
 import type { Turn } from './turn.js';
-import type { EngineEffects, EngineSession, JobProgress } from './types.js';
+import type { EngineEffects, EngineSession, JobProgress, OutItem } from './types.js';
 
 /** Ends a session: its unfinished jobs are released (the caller decides what becomes of them). */
 export function closeSession(s: EngineSession, fx: EngineEffects, state: SessionState, reason: string): void {
@@ -63,7 +63,7 @@ export function ingestJobs(t: Turn): void {
 export function evaluateJobs(t: Turn, clientFinal: boolean): void {
   for (const job of Object.values(t.s.jobs)) {
     if (job.finished || !job.sent) continue;
-    const queued = t.s.outbox.some((o) => o.jobId === job.id) || t.resend.some((o) => o.jobId === job.id);
+    const queued = holds(t.s.outbox, job.id) || holds(t.resend, job.id);
     if (job.failure && !queued) {
       finish(t, job, 'failed', job.failure.code, job.failure.error);
       continue;
@@ -88,6 +88,12 @@ export function evaluateJobs(t: Turn, clientFinal: boolean): void {
     const ok = code !== null && ((code >= 200 && code < 300) || (job.spec.kind === 'alert' && code === 304));
     finish(t, job, ok ? 'done' : 'failed', code, ok ? null : `device answered ${code}`);
   }
+}
+
+/** Whether a command of the job waits in `items` (the outbox, or the commands to send again). */
+export function holds(items: readonly OutItem[], jobId: number): boolean {
+  for (const o of items) if (o.jobId === jobId) return true;
+  return false;
 }
 
 /** The status that stands for the job: the container's, the last chunk's, the walk's, or the only one. */

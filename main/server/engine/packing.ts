@@ -10,7 +10,7 @@ import { serverCredential, serverHmacHeader } from '../auth.js';
 import { commandUri } from '../jobs.js';
 import { serverCredentialsRefused } from './authentication.js';
 import { ALERT, countIds } from './helpers.js';
-import { closeSession, finish } from './job-progress.js';
+import { closeSession, finish, holds } from './job-progress.js';
 import { chunk, loCandidate } from './large-objects.js';
 import type { Turn } from './turn.js';
 import type { EngineOutput, OutItem, SentRecord } from './types.js';
@@ -153,7 +153,7 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
 
   // Jobs that failed locally while building (too large) are settled now.
   for (const job of Object.values(s.jobs)) {
-    if (!job.finished && job.failure && !s.outbox.some((o) => o.jobId === job.id) && !job.keys.some((k) => s.sent[k]!.status === undefined && !s.sent[k]!.superseded)) {
+    if (!job.finished && job.failure && !holds(s.outbox, job.id) && !job.keys.some((k) => s.sent[k]!.status === undefined && !s.sent[k]!.superseded)) {
       finish(t, job, 'failed', job.failure.code, job.failure.error);
     }
   }
@@ -170,14 +170,19 @@ export function respond(t: Turn, opts: { takeOutbox: boolean; final: boolean }):
   if (t.authChanged) t.fx.deviceAuth = t.auth;
 
   // A closed package holding no command that wants an answer ends the session.
-  const wantsAnswer = commands.some((c) => c.kind !== 'Status');
-  if (opts.takeOutbox && final && !wantsAnswer && s.phase !== 'closed') {
-    const open = Object.values(s.jobs).some((j) => !j.finished);
+  if (opts.takeOutbox && final && s.phase !== 'closed' && statusesOnly(commands)) {
+    let open = false;
+    for (const id in s.jobs) if (!s.jobs[id]!.finished) open = true;
     // Completed, unless the device's last word on our credentials was a refusal.
     const refused = serverCredentialsRefused(t);
     if (!open) closeSession(s, t.fx, refused ? 'failed' : 'done', refused ?? 'completed');
   }
   return { session: s, response, bytes, headers: t.headers, effects: t.fx };
+}
+
+function statusesOnly(commands: readonly Command[]): boolean {
+  for (const c of commands) if (c.kind !== 'Status') return false;
+  return true;
 }
 
 /** This message's statuses, the SyncHdr's first, then those an earlier message had no room for. */
