@@ -123,6 +123,11 @@ const BASE64_TEXT = /^[A-Za-z0-9+/]+={0,2}$/;
  */
 export function nonceBytes(nextNonce: string): Uint8Array {
   const t = nextNonce.trim();
-  if (t.length > 0 && t.length % 4 === 0 && BASE64_TEXT.test(t)) return new Uint8Array(Buffer.from(t, 'base64'));
-  return new Uint8Array(Buffer.from(t, 'utf8'));
+  // Decoded straight into bytes of its own (not a slice of Node's shared pool, then a copy of it):
+  // both sides decode a nonce or two per message.
+  const base64 = t.length > 0 && t.length % 4 === 0 && BASE64_TEXT.test(t);
+  const size = base64 ? (t.length / 4) * 3 - (t.endsWith('==') ? 2 : t.endsWith('=') ? 1 : 0) : Buffer.byteLength(t, 'utf8');
+  const out = Buffer.allocUnsafeSlow(size);
+  const written = out.write(t, 0, base64 ? 'base64' : 'utf8');
+  return new Uint8Array(out.buffer, out.byteOffset, written);
 }

@@ -100,3 +100,21 @@ describe('MD5 user digest, remembered per credential', () => {
     expect(md5Credential('flood-0', 'x', new Uint8Array())).toBe(independent('flood-0', 'x', new Uint8Array()));
   });
 });
+
+describe('nonceBytes', () => {
+  const reference = (text: string) => {
+    const t = text.trim();
+    return t.length > 0 && t.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(t) ? Buffer.from(t, 'base64') : Buffer.from(t, 'utf8');
+  };
+
+  it('gives the bytes a NextNonce stands for: base64 decoded, anything else as its UTF-8 text, in bytes of its own', () => {
+    const texts = ['AAECAwQFBgcICQoLDA0ODw==', 'YWI=', 'YWJj', ' YWJj ', '', '0x00000000', 'héllo wörld', 'a===', '====', 'YW J j'];
+    for (let i = 0; i < 300; i++) texts.push(createHash('md5').update(String(i)).digest().subarray(0, i % 17).toString('base64'));
+    for (const t of texts) {
+      const got = nonceBytes(t);
+      expect(got).toBeInstanceOf(Uint8Array);
+      expect(Buffer.from(got).equals(reference(t))).toBe(true);
+      expect(got.buffer.byteLength).toBe(got.length);
+    }
+  });
+});
