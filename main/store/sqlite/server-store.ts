@@ -782,13 +782,13 @@ export class ServerStore {
     const at = iso(now);
     const results = finished.map((o) => JSON.stringify(o.results));
     const members = finished.map((o) => JSON.stringify(o.members));
+    // The CASE columns' (id, value) pairs, column by column, as the text lists them.
     const args: unknown[] = [];
-    const cases = (value: (o: JobOutcome, i: number) => unknown) => finished.forEach((o, i) => args.push(o.id, value(o, i)));
-    cases((o) => o.status);
-    cases((o) => o.statusCode);
-    cases((_, i) => results[i]);
-    cases((_, i) => members[i]);
-    cases((o) => o.error);
+    for (const o of finished) args.push(o.id, o.status);
+    for (const o of finished) args.push(o.id, o.statusCode);
+    for (let i = 0; i < finished.length; i++) args.push(finished[i]!.id, results[i]);
+    for (let i = 0; i < finished.length; i++) args.push(finished[i]!.id, members[i]);
+    for (const o of finished) args.push(o.id, o.error);
     if (sentIds.length === 0) args.push(at, ...finishedIds);
     else args.push(...finishedIds, ...finishedIds, sent!.sessionId, ...finishedIds, at, ...finishedIds, ...sentIds);
     const rows = this.shaped(`turn/${sentIds.length}/${finished.length}`, () => turnJobsUpdate(sentIds.length, finished.length)).all(...args) as Pick<JobRow, typeof JOB_KEPT[number]>[];
