@@ -12,6 +12,7 @@ import { withB64ForXml } from './b64-transport.js';
 import { restoreXmlTndsTypes, withWbxmlTndsTypes } from './tnds-embedding.js';
 import { readMessage } from './message/read.js';
 import { readWbxmlMessageFast } from './message/fast-read.js';
+import { writeWbxmlMessageFast } from './message/fast-write.js';
 import { writeMessage } from './message/write.js';
 import type { SyncML } from './model.js';
 
@@ -178,6 +179,16 @@ export function encodeDocument(doc: Document, to: Encoding, xml: XmlWriteOptions
 
 /** Over XML, binary data goes out as Format b64 (TND §7.7.2, b64-transport.ts); over WBXML as bin OPAQUE. */
 export function encodeMessage(msg: SyncML, to: Encoding, xml: XmlWriteOptions = { pretty: false }): Result<Uint8Array> {
+  // WBXML: straight from the typed message when the fast path can (the same bytes); else the tree.
+  if (to === 'wbxml') {
+    const fast = writeWbxmlMessageFast(msg);
+    if (fast !== undefined) return ok(fast);
+  }
+  return encodeMessageByTree(msg, to, xml);
+}
+
+/** encodeMessage through the document tree: the reference the fast path is held byte-equal to. */
+export function encodeMessageByTree(msg: SyncML, to: Encoding, xml: XmlWriteOptions = { pretty: false }): Result<Uint8Array> {
   return encodeDocument(writeMessage(to === 'xml' ? withB64ForXml(msg) : msg), to, xml);
 }
 
