@@ -47,10 +47,13 @@ export interface IndexLimits {
 }
 
 /**
- * Defaults, measured with test/bench/store-index.ts (see its "deferred" variants): per round trip
- * the index costs fall steeply up to batches of ~32-64 messages and little after; 64 messages is a
- * fraction of a second of a busy server, and 250 ms bounds how stale another process's view can be
- * before it catches up itself.
+ * Defaults, measured with test/bench/store-index.ts (its "group: index deferred, batch N" variants,
+ * 2026-12-07, load 11-13, CPU per round trip with the messages INSERT alone at ~0.30 ms): the index
+ * added ~0.34 ms in the logging transaction, ~0.34 in batches of 1, ~0.17 of 8, ~0.10 of 32, ~0.08
+ * of 64, and 0.01-0.10 of 128 and 512 (within the noise of 64): 64 is past the knee, and its batch
+ * holds the event loop ~2-3 ms where 512 would hold it ~20 ms. At the bench's ~300 round trips a
+ * second a batch fills in ~0.1 s; 250 ms bounds how long a quiet server keeps rows pending (another
+ * process catches up by itself anyway). The queue's caps hold several seconds of a busy server.
  */
 export const DEFAULT_INDEX_LIMITS: IndexLimits = {
   batchMessages: 64,
