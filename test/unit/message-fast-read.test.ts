@@ -285,7 +285,7 @@ describe('decodeMessage: the WBXML fast path agrees with the tree path', () => {
     }
     // Most mutations break the message; many must still reach the fast path, or this proves little.
     expect(fastTaken).toBeGreaterThan(1_000);
-  });
+  }, 180_000);
 
   it('on 10,000 re-encoded trees with a child dropped, repeated or moved: equal, or the fast path gives up', () => {
     const r = rng(20261209);
@@ -306,7 +306,7 @@ describe('decodeMessage: the WBXML fast path agrees with the tree path', () => {
       if (readWbxmlMessageFast(w.value) !== undefined) fastTaken++;
     }
     expect(fastTaken).toBeGreaterThan(2_000);
-  });
+  }, 180_000);
 });
 
 /** One structural change somewhere in the tree: a child dropped, duplicated, moved first, or replaced by text. */
