@@ -847,10 +847,15 @@ export class DmTree {
     const v = checkValue(formatName, value);
     if (typeof v === 'string') return failure(DmStatus.UNSUPPORTED_MEDIA_TYPE, `${u.path}: ${v}`, u.path);
     if (this.marks.length === 0) {
-      // Nothing below can fail or throw, and outside a transaction a journal entry would be
-      // dropped at once: what atomically() would leave, without the entry (a nonce written
-      // per message, a server's Replace).
-      this.setLeaf(node, v.value, formatName, meta.type);
+      // Outside a transaction the journal entry would be dropped at once: what atomically() would
+      // leave, without the entry (a nonce written per message, a server's Replace). The clock is
+      // read first, so that nothing has changed should it throw (atomically() would undo).
+      const tstamp = this.now();
+      node.verNo = (node.verNo + 1) & 0xffff;
+      node.tstamp = tstamp;
+      node.value = v.value;
+      node.format = formatName;
+      if (meta.type !== undefined) node.type = internType(meta.type);
       return success({ path: u.path });
     }
     return this.atomically(() => {
