@@ -283,8 +283,10 @@ describe('decodeMessage: the WBXML fast path agrees with the tree path', () => {
       if (problem) expect.fail(`iteration ${i}: ${problem}\ninput: ${hex(b)}`);
       if (readWbxmlMessageFast(b) !== undefined) fastTaken++;
     }
-    // Most mutations break the message; many must still reach the fast path, or this proves little.
-    expect(fastTaken).toBeGreaterThan(1_000);
+    // Most mutations break the message; many must still reach the fast path, or this proves little
+    // (1,070 today; the bound leaves room for seeds that change with the bench session's messages).
+    console.log(`fast path taken by ${fastTaken} of 30,000 mutated documents`);
+    expect(fastTaken).toBeGreaterThan(800);
   }, 180_000);
 
   it('on 10,000 re-encoded trees with a child dropped, repeated or moved: equal, or the fast path gives up', () => {
