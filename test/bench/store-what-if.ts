@@ -17,6 +17,7 @@ type StoreClass = typeof ServerStore;
 export function withoutStoreWrites(Store: StoreClass): void {
   const proto = Store.prototype as unknown as Record<string, unknown>;
   const touchDevice = Store.prototype.touchDevice;
+  const seeDevice = Store.prototype.seeDevice;
   const device = Store.prototype.device;
   const auths = new Map<string, DeviceAuthState>();
   /** Per device, the newest job id that went out: the queue read skips it and everything older. */
@@ -37,6 +38,16 @@ export function withoutStoreWrites(Store: StoreClass): void {
     const auth = auths.get(devId);
     if (auth) r.device.auth = auth;
     return r;
+  };
+  // The server's one device write per message (seeDevice, then writeDevice with the changes).
+  proto.seeDevice = function (this: ServerStore, devId: string, now: number) {
+    const r = seeDevice.call(this, devId, now);
+    const auth = auths.get(devId);
+    if (auth) r.device.auth = auth;
+    return r;
+  };
+  proto.writeDevice = (devId: string, w: { auth?: DeviceAuthState }) => {
+    if (w.auth !== undefined) auths.set(devId, w.auth);
   };
   // Sessions before authentication read the device row with device() (server.ts), not touchDevice().
   proto.device = function (this: ServerStore, devId: string) {
@@ -61,6 +72,11 @@ export function withoutStoreWrites(Store: StoreClass): void {
     }
   };
   proto.finishJob = (o: { id: number; status: 'done' | 'failed' }) => ({ id: o.id, status: o.status }) as JobRecord;
+  // A turn's jobs sent and settled in one call (effects.ts): as markSent and finishJob above.
+  proto.updateTurnJobs = function (this: ServerStore, sent: { ids: readonly number[] } | undefined, finished: readonly { id: number; status: 'done' | 'failed' }[]) {
+    if (sent) (proto.markSent as (ids: readonly number[]) => void)(sent.ids);
+    return finished.map((o) => ({ id: o.id, status: o.status }) as JobRecord);
+  };
   proto.createSession = () => ++sessionId;
   proto.addMessages = (ms: unknown[]) => ms.map(() => ++messageId);
   for (const name of ['markSeen', 'setDevInfo', 'upsertTree', 'endSession']) proto[name] = () => undefined;
