@@ -259,7 +259,7 @@ export class ServerStore {
    * Device rows read while the group transaction is open, by dev_id: until its COMMIT this
    * connection holds the write lock (BEGIN IMMEDIATE), so no other process can change them, and a
    * turn reads its device once (a package 1 is checked before its transaction and touched in it).
-   * Any write to a device row, a rollback and the COMMIT drop them.
+   * A write to a device row (every one goes through deviceWrite()), a rollback and the COMMIT drop them.
    */
   private readonly deviceRows = new Map<string, DeviceRow>();
   /** Committed, waiting for the next fsync of the WAL (FULL durability only). */
@@ -571,6 +571,21 @@ export class ServerStore {
     return row && deviceFromRow(row);
   }
 
+  /**
+   * The statement for a write to the devices table, the only way to one: it first drops the row
+   * deviceRows holds for `devId`, so the next read in the open group sees the write.
+   */
+  private deviceWrite(devId: string, text: string): Database.Statement {
+    this.deviceRows.delete(devId);
+    return this.sql(text);
+  }
+
+  /** deviceWrite() for a text that depends on the columns written (shaped()). */
+  private shapedDeviceWrite(devId: string, key: string, text: () => string): Database.Statement {
+    this.deviceRows.delete(devId);
+    return this.shaped(key, text);
+  }
+
   /** The device's row, read once per group transaction (deviceRows). */
   private deviceRow(devId: string): DeviceRow | undefined {
     const known = this.deviceRows.get(devId);
@@ -588,11 +603,10 @@ export class ServerStore {
   /** Records that the device was seen now, creating it on first sight. */
   touchDevice(devId: string, now: number): { device: StoredDevice; created: boolean } {
     const at = iso(now);
-    this.deviceRows.delete(devId);
     // Seen before is the common case: one statement.
-    const seen = this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ? RETURNING *').get(at, devId) as DeviceRow | undefined;
+    const seen = this.deviceWrite(devId, 'UPDATE devices SET last_seen = ? WHERE dev_id = ? RETURNING *').get(at, devId) as DeviceRow | undefined;
     if (seen) return { device: deviceFromRow(seen), created: false };
-    const row = this.sql('INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
+    const row = this.deviceWrite(devId, 'INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
     return { device: deviceFromRow(row), created: true };
   }
 
@@ -601,15 +615,13 @@ export class ServerStore {
    * device reports what it did last time (the usual case: every session starts with DevInfo).
    */
   setDevInfo(devId: string, info: Record<string, string>): void {
-    this.deviceRows.delete(devId);
-    this.sql('UPDATE devices SET dev_info = json_patch(dev_info, @info) WHERE dev_id = @devId AND json_patch(dev_info, @info) IS NOT dev_info').run({ info: JSON.stringify(info), devId });
+    this.deviceWrite(devId, 'UPDATE devices SET dev_info = json_patch(dev_info, @info) WHERE dev_id = @devId AND json_patch(dev_info, @info) IS NOT dev_info').run({ info: JSON.stringify(info), devId });
   }
 
   /** Stores the device's auth state (nonces, failures); with `seenAt`, also when it was last seen. */
   setDeviceAuth(devId: string, auth: DeviceAuthState, seenAt?: number): void {
-    this.deviceRows.delete(devId);
-    if (seenAt === undefined) this.sql('UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
-    else this.sql('UPDATE devices SET auth = ?, last_seen = ? WHERE dev_id = ?').run(JSON.stringify(auth), iso(seenAt), devId);
+    if (seenAt === undefined) this.deviceWrite(devId, 'UPDATE devices SET auth = ? WHERE dev_id = ?').run(JSON.stringify(auth), devId);
+    else this.deviceWrite(devId, 'UPDATE devices SET auth = ?, last_seen = ? WHERE dev_id = ?').run(JSON.stringify(auth), iso(seenAt), devId);
   }
 
   /**
@@ -624,9 +636,8 @@ export class ServerStore {
       device.lastSeen = iso(now);
       return { device, created: false, written: false };
     }
-    this.deviceRows.delete(devId);
     const at = iso(now);
-    const made = this.sql('INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
+    const made = this.deviceWrite(devId, 'INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) RETURNING *').get(devId, at, at) as DeviceRow;
     return { device: deviceFromRow(made), created: true, written: true };
   }
 
@@ -635,7 +646,6 @@ export class ServerStore {
    * `devInfo` (merged as setDevInfo does). DevInfo alone writes nothing when it is what the row holds.
    */
   writeDevice(devId: string, w: DeviceWrite): void {
-    this.deviceRows.delete(devId);
     const sets: string[] = [];
     const args: unknown[] = [];
     if (w.auth !== undefined) {
@@ -656,30 +666,27 @@ export class ServerStore {
     }
     if (sets.length === 0) return;
     // One text per combination of columns (at most seven), each prepared once.
-    this.shaped(`device/${w.auth !== undefined}/${w.lastSeen !== undefined}/${w.devInfo !== undefined}`, () => `UPDATE devices SET ${sets.join(', ')} WHERE dev_id = ?`).run(...args, devId);
+    this.shapedDeviceWrite(devId, `device/${w.auth !== undefined}/${w.lastSeen !== undefined}/${w.devInfo !== undefined}`, () => `UPDATE devices SET ${sets.join(', ')} WHERE dev_id = ?`).run(...args, devId);
   }
 
   /** Records that a known device was seen now (no read: the caller has its row). */
   markSeen(devId: string, now: number): void {
-    this.deviceRows.delete(devId);
-    this.sql('UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
+    this.deviceWrite(devId, 'UPDATE devices SET last_seen = ? WHERE dev_id = ?').run(iso(now), devId);
   }
 
   /** Per-device client credentials; undefined goes back to the lab default. Creates the device if new. */
   setDeviceCredential(devId: string, cred: Credential | undefined, now: number): void {
     this.touchDeviceQuiet(devId, now);
-    this.sql('UPDATE devices SET client_cred_name = ?, client_cred_secret = ? WHERE dev_id = ?').run(cred?.name ?? null, cred?.secret ?? null, devId);
+    this.deviceWrite(devId, 'UPDATE devices SET client_cred_name = ?, client_cred_secret = ? WHERE dev_id = ?').run(cred?.name ?? null, cred?.secret ?? null, devId);
   }
 
   setNotifyUrl(devId: string, url: string | undefined, now: number): void {
     this.touchDeviceQuiet(devId, now);
-    this.sql('UPDATE devices SET notify_url = ? WHERE dev_id = ?').run(url ?? null, devId);
+    this.deviceWrite(devId, 'UPDATE devices SET notify_url = ? WHERE dev_id = ?').run(url ?? null, devId);
   }
 
   private touchDeviceQuiet(devId: string, now: number): void {
-    // setDeviceCredential and setNotifyUrl write the row right after this.
-    this.deviceRows.delete(devId);
-    this.sql(`INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now));
+    this.deviceWrite(devId, `INSERT INTO devices (dev_id, first_seen, last_seen) VALUES (?, ?, ?) ON CONFLICT (dev_id) DO NOTHING`).run(devId, iso(now), iso(now));
   }
 
   // --- jobs ----------------------------------------------------------------------------------
