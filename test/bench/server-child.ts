@@ -4,7 +4,8 @@
  *   node --import tsx test/bench/server-child.ts dm '{"dataDir": "...", ...DmServerOptions}'
  *   node --import tsx test/bench/server-child.ts bare '{"responseBytes": 450}'
  *
- * `dm` with `"whatIf": "no-store-writes"` is a diagnostic, not the product (store-what-if.ts).
+ * `dm` with `"whatIf": "no-store-writes"` (store-what-if.ts) or `"floor"` (floor-server.ts) is a
+ * diagnostic, not the product.
  *
  * `dm` is our DmServer; `bare` is the baseline: a plain node:http server answering every POST with
  * a fixed body (no parsing, no store). Prints one JSON line {url, pid} once listening; stops on
@@ -16,19 +17,26 @@ import type { AddressInfo } from 'node:net';
 async function main(): Promise<void> {
   const [mode, json] = process.argv.slice(2);
   const opts = JSON.parse(json ?? '{}') as Record<string, unknown>;
-  let close: () => Promise<void>;
-  let url: string;
+  let close!: () => Promise<void>;
+  let url!: string;
   if (mode === 'dm') {
-    const { DmServer } = await import('../../main/server/server.js');
     const { whatIf, ...serverOpts } = opts;
-    if (whatIf === 'no-store-writes') {
+    if (whatIf === 'floor') {
+      const { startFloorServer } = await import('./floor-server.js');
+      const floor = await startFloorServer(serverOpts as unknown as Parameters<typeof startFloorServer>[0]);
+      url = floor.url;
+      close = () => floor.close();
+    } else if (whatIf === 'no-store-writes') {
       const { ServerStore } = await import('../../main/store/server-store.js');
       const { withoutStoreWrites } = await import('./store-what-if.js');
       withoutStoreWrites(ServerStore);
-    } else if (whatIf !== undefined) throw new Error(`whatIf must be no-store-writes, got ${String(whatIf)}`);
-    const server = await DmServer.start({ port: 0, host: '127.0.0.1', ...(serverOpts as { dataDir: string }) });
-    url = server.url;
-    close = () => server.close();
+    } else if (whatIf !== undefined) throw new Error(`whatIf must be no-store-writes or floor, got ${String(whatIf)}`);
+    if (whatIf !== 'floor') {
+      const { DmServer } = await import('../../main/server/server.js');
+      const server = await DmServer.start({ port: 0, host: '127.0.0.1', ...(serverOpts as { dataDir: string }) });
+      url = server.url;
+      close = () => server.close();
+    }
   } else if (mode === 'bare') {
     const body = Buffer.alloc(Number(opts.responseBytes ?? 450), 0x61);
     const server = http.createServer((req, res) => {
