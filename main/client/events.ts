@@ -4,6 +4,7 @@
  * and skipped for that event only: the UI can never take a session down.
  */
 import type { Encoding } from '../protocol/codec.js';
+import { Listeners } from '../util/listeners.js';
 
 export type Initiator = 'client' | 'server';
 
@@ -36,61 +37,40 @@ export type HandsetListener = (e: HandsetEvent) => void;
 
 export class HandsetEvents {
   /**
-   * Replaced, never changed in place, when a listener comes or goes: emit() walks the array it
-   * found, so a listener that unsubscribes (or subscribes another) while called changes nothing
-   * for this event, and emitting copies nothing (a pool emits each of its handsets' events).
+   * A pool's relay (re-emitting its handsets' events) counts as listening only while the pool
+   * itself is heard: until then the handset builds no events at all (timestamps, spreads, encodings
+   * of every message), though the relay keeps its place among the listeners for when someone comes.
    */
-  private listeners: readonly HandsetListener[] = [];
-  /**
-   * The listeners that only relay (a pool re-emitting its handsets' events), with the question
-   * whether anyone hears them now: while nobody does, `active` is false and the handset builds no
-   * events at all (timestamps, spreads, encodings of every message), though the relay keeps its
-   * place among the listeners for when someone comes.
-   */
-  private relays: ReadonlyMap<HandsetListener, () => boolean> = new Map();
+  private readonly listeners = new Listeners<HandsetEvent>(reportFailure);
 
   /**
    * Returns the function that unsubscribes. With `wanted`, the listener is a relay: it counts as
    * listening only while `wanted()` says so (it is called all the same whenever an event is built).
    */
   on(fn: HandsetListener, wanted?: () => boolean): () => void {
-    if (!this.listeners.includes(fn)) {
-      this.listeners = [...this.listeners, fn];
-      if (wanted) this.relays = new Map([...this.relays, [fn, wanted]]);
-    }
+    this.listeners.add(fn, wanted);
     return () => {
-      this.listeners = this.listeners.filter((l) => l !== fn);
-      if (this.relays.has(fn)) {
-        const rest = new Map(this.relays);
-        rest.delete(fn);
-        this.relays = rest;
-      }
+      this.listeners.remove(fn);
     };
   }
 
   /** Listeners subscribed (relays included, heard or not). */
   get size(): number {
-    return this.listeners.length;
+    return this.listeners.size;
   }
 
   /** Would an event emitted now reach anyone? (A relay counts only while it is heard.) */
   get active(): boolean {
-    const listeners = this.listeners;
-    if (listeners.length > this.relays.size) return true;
-    for (const wanted of this.relays.values()) if (wanted()) return true;
-    return false;
+    return this.listeners.active;
   }
 
   emit(e: HandsetEvent): void {
-    const listeners = this.listeners;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        listeners[i]!(e);
-      } catch (err) {
-        process.emitWarning(`handset event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    this.listeners.emit(e);
   }
+}
+
+function reportFailure(err: unknown, e: HandsetEvent): void {
+  process.emitWarning(`handset event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 /**

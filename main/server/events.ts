@@ -4,6 +4,7 @@
  * the UI can never take a session down.
  */
 import type { Direction, JobRecord, SessionState, AlertRecord } from './types.js';
+import { Listeners } from '../util/listeners.js';
 
 export type ServerEvent =
   | { type: 'session-started'; at: string; sessionId: number; device: string; dmSessionId: string; encoding: string }
@@ -34,20 +35,13 @@ export type ServerEventType = ServerEvent['type'];
 export type Listener = (e: ServerEvent) => void;
 
 export class EventBus {
-  /**
-   * Replaced, never changed in place, on (un)subscribe: an emit walks the array it started with
-   * (a listener that subscribes or leaves meanwhile counts from the next event), without copying
-   * the listeners for each of the several events every message makes.
-   */
-  private listeners: readonly Listener[] = [];
+  private readonly listeners = new Listeners<ServerEvent>(reportFailure);
 
   /** Returns the function that unsubscribes. */
   subscribe(fn: Listener): () => void {
-    if (!this.listeners.includes(fn)) this.listeners = [...this.listeners, fn];
+    this.listeners.add(fn);
     return () => {
-      const had = this.listeners.includes(fn);
-      if (had) this.listeners = this.listeners.filter((l) => l !== fn);
-      return had;
+      this.listeners.remove(fn);
     };
   }
 
@@ -69,12 +63,10 @@ export class EventBus {
   }
 
   emit(e: ServerEvent): void {
-    for (const fn of this.listeners) {
-      try {
-        fn(e);
-      } catch (err) {
-        process.emitWarning(`event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    this.listeners.emit(e);
   }
+}
+
+function reportFailure(err: unknown, e: ServerEvent): void {
+  process.emitWarning(`event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
 }
