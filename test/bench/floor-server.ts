@@ -12,7 +12,10 @@
  *  - durability: the request and the answer logged, the device's nonces, the jobs sent and settled,
  *    the session's row, all committed and the WAL fsynced before the answer goes (group commit:
  *    one COMMIT per event-loop turn, one fsync in flight), in the product's schema.
- * What it leaves out, although the product does it: the message index, the tree cache, events,
+ * With `index`, the message index too (the product's indexMessages, in batches of 64 messages
+ * off the answer's path, as the product's deferred index does): a feature of the product, not of
+ * the protocol, measured apart (`--what-if floor+index`).
+ * What it leaves out, although the product does it: the tree cache, events,
  * admission and pre-authentication limits, throttling, step control, every check of what the
  * device said beyond what this session needs. Devices and sessions live in memory (one process
  * owns the store). It serves the bench's handsets and nothing else: anything unexpected is a 400.
@@ -25,6 +28,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { md5Credential, nonceBytes } from '../../main/protocol/auth.js';
 import { decodeMessage, encodeMessage } from '../../main/protocol/codec.js';
+import { indexMessages, type LoggedMessage } from '../../main/store/message-index.js';
 import type { Command, Item, Status, SyncML } from '../../main/protocol/model.js';
 import { DB_FILE, ServerStore } from '../../main/store/sqlite/server-store.js';
 
@@ -39,7 +43,7 @@ interface Session { id: number; token: string; devId: string; msgNo: number; job
 
 export interface FloorServer { url: string; close(): Promise<void> }
 
-export async function startFloorServer(o: { dataDir: string; host?: string; defaultClientCred: Account; serverCred: Account }): Promise<FloorServer> {
+export async function startFloorServer(o: { dataDir: string; host?: string; defaultClientCred: Account; serverCred: Account; index?: boolean }): Promise<FloorServer> {
   ServerStore.open(o.dataDir).close(); // the product's schema, so the bench queues its jobs as usual
   const file = path.join(o.dataDir, DB_FILE);
   const db = new Database(file);
@@ -53,7 +57,7 @@ export async function startFloorServer(o: { dataDir: string; host?: string; defa
     device: db.prepare(`UPDATE devices SET auth = ?, last_seen = ? WHERE dev_id = ?`),
     sent: db.prepare(`UPDATE jobs SET status = 'sent', session_id = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (?, ?) AND status = 'queued'`),
     done: db.prepare(`UPDATE jobs SET status = 'done', status_code = 200, results = CASE id WHEN ? THEN ? ELSE '[]' END, updated_at = ? WHERE id IN (?, ?)`),
-    log: db.prepare(`INSERT INTO messages (session_id, seq, direction, at, msg_id, content_type, http_status, bytes) VALUES (?, ?, 'in', ?, ?, '${WBXML}', NULL, ?), (?, ?, 'out', ?, ?, '${WBXML}', 200, ?)`),
+    log: db.prepare(`INSERT INTO messages (session_id, seq, direction, at, msg_id, content_type, http_status, bytes) VALUES (?, ?, 'in', ?, ?, '${WBXML}', NULL, ?), (?, ?, 'out', ?, ?, '${WBXML}', 200, ?) RETURNING id`),
   };
   const walFd = openSync(`${file}-wal`, 'r+');
 
@@ -91,6 +95,27 @@ export async function startFloorServer(o: { dataDir: string; host?: string; defa
     }
     write();
     return new Promise((resolve) => waiting.push(resolve));
+  };
+
+  // The message index, in batches written in the next event-loop turn (in the open group if there
+  // is one: the write lock is ours), as the product's deferred index does.
+  let toIndex: LoggedMessage[] = [];
+  let indexSoon = false;
+  const logged = (sessionId: number, seq: number, at: number, msgId: string, ids: { id: number }[], msgs: [Uint8Array, SyncML, Uint8Array, SyncML]): void => {
+    if (!o.index) return;
+    toIndex.push(
+      { id: ids[0]!.id, sessionId, seq, direction: 'in', atMs: at, msgId, contentType: WBXML, bytes: msgs[0], parsed: msgs[1] },
+      { id: ids[1]!.id, sessionId, seq: seq + 1, direction: 'out', atMs: at, msgId, contentType: WBXML, bytes: msgs[2], parsed: msgs[3] },
+    );
+    if (toIndex.length < 64 || indexSoon) return;
+    indexSoon = true;
+    setImmediate(() => {
+      indexSoon = false;
+      const batch = toIndex;
+      toIndex = [];
+      if (open) indexMessages(db, batch);
+      else db.transaction(() => indexMessages(db, batch)).immediate();
+    });
   };
 
   const devices = new Map<string, Device>();
@@ -149,12 +174,14 @@ export async function startFloorServer(o: { dataDir: string; host?: string; defa
         const item: Item = j.spec.kind === 'get' ? { target: { locURI: j.spec.uri } } : { target: { locURI: j.spec.uri }, meta: { format: 'chr' }, data: { kind: 'text', text: j.spec.value ?? '' } };
         commands.push({ kind: j.spec.kind === 'get' ? 'Get' : 'Replace', cmdID: id, items: [item] });
       }
-      const out = encodeMessage(answer(req, s, commands), 'wbxml');
+      const response = answer(req, s, commands);
+      const out = encodeMessage(response, 'wbxml');
       if (!out.ok) throw new Error(out.error.message);
       reply = out.value;
       st.sent.run(s.id, when, s.jobs[0]!.id, s.jobs[1]!.id);
       st.device.run(authJson(d), when, devId);
-      st.log.run(s.id, 1, when, req.hdr.msgID, bytes, s.id, 2, new Date(Date.now()).toISOString(), req.hdr.msgID, reply);
+      const ids = st.log.all(s.id, 1, when, req.hdr.msgID, bytes, s.id, 2, new Date(Date.now()).toISOString(), req.hdr.msgID, reply) as { id: number }[];
+      logged(s.id, 1, at, req.hdr.msgID, ids, [bytes, req, reply, response]);
     });
     s.msgNo = 2;
     sessions.set(token, s);
@@ -172,14 +199,16 @@ export async function startFloorServer(o: { dataDir: string; host?: string; defa
         if (job !== undefined) s.results.set(job, JSON.stringify([{ uri: c.items[0]?.source?.locURI, data: data?.kind === 'text' ? data.text : '' }]));
       }
     }
-    const out = encodeMessage(answer(req, s, [statusOf(req, 1, '0', 'SyncHdr', '200', { targetRefs: [req.hdr.target.locURI], sourceRefs: [s.devId] })]), 'wbxml');
+    const response = answer(req, s, [statusOf(req, 1, '0', 'SyncHdr', '200', { targetRefs: [req.hdr.target.locURI], sourceRefs: [s.devId] })]);
+    const out = encodeMessage(response, 'wbxml');
     if (!out.ok) throw new Error(out.error.message);
     const when = new Date(at).toISOString();
     const [a, b] = s.jobs as [Job, Job];
     await durably(() => {
       st.done.run(a.id, s.results.get(a.id) ?? '[]', when, a.id, b.id);
       st.device.run(authJson(d), when, s.devId);
-      st.log.run(s.id, s.msgNo + 1, when, req.hdr.msgID, bytes, s.id, s.msgNo + 2, new Date(Date.now()).toISOString(), req.hdr.msgID, out.value);
+      const ids = st.log.all(s.id, s.msgNo + 1, when, req.hdr.msgID, bytes, s.id, s.msgNo + 2, new Date(Date.now()).toISOString(), req.hdr.msgID, out.value) as { id: number }[];
+      logged(s.id, s.msgNo + 1, at, req.hdr.msgID, ids, [bytes, req, out.value, response]);
       st.endSession.run(when, s.id);
     });
     sessions.delete(s.token);
@@ -220,6 +249,7 @@ export async function startFloorServer(o: { dataDir: string; host?: string; defa
     close: () => new Promise<void>((resolve) => {
       server.close(() => {
         if (open) commit();
+        if (toIndex.length > 0) db.transaction(() => indexMessages(db, toIndex)).immediate();
         db.close();
         closeSync(walFd);
         resolve();

@@ -4,7 +4,7 @@
  *   node --import tsx test/bench/server-child.ts dm '{"dataDir": "...", ...DmServerOptions}'
  *   node --import tsx test/bench/server-child.ts bare '{"responseBytes": 450}'
  *
- * `dm` with `"whatIf": "no-store-writes"` (store-what-if.ts) or `"floor"` (floor-server.ts) is a
+ * `dm` with `"whatIf": "no-store-writes"` (store-what-if.ts) or `"floor"` / `"floor+index"` (floor-server.ts) is a
  * diagnostic, not the product.
  *
  * `dm` is our DmServer; `bare` is the baseline: a plain node:http server answering every POST with
@@ -21,17 +21,17 @@ async function main(): Promise<void> {
   let url!: string;
   if (mode === 'dm') {
     const { whatIf, ...serverOpts } = opts;
-    if (whatIf === 'floor') {
+    if (whatIf === 'floor' || whatIf === 'floor+index') {
       const { startFloorServer } = await import('./floor-server.js');
-      const floor = await startFloorServer(serverOpts as unknown as Parameters<typeof startFloorServer>[0]);
+      const floor = await startFloorServer({ ...(serverOpts as unknown as Parameters<typeof startFloorServer>[0]), index: whatIf === 'floor+index' });
       url = floor.url;
       close = () => floor.close();
     } else if (whatIf === 'no-store-writes') {
       const { ServerStore } = await import('../../main/store/server-store.js');
       const { withoutStoreWrites } = await import('./store-what-if.js');
       withoutStoreWrites(ServerStore);
-    } else if (whatIf !== undefined) throw new Error(`whatIf must be no-store-writes or floor, got ${String(whatIf)}`);
-    if (whatIf !== 'floor') {
+    } else if (whatIf !== undefined) throw new Error(`whatIf must be no-store-writes, floor or floor+index, got ${String(whatIf)}`);
+    if (whatIf !== 'floor' && whatIf !== 'floor+index') {
       const { DmServer } = await import('../../main/server/server.js');
       const server = await DmServer.start({ port: 0, host: '127.0.0.1', ...(serverOpts as { dataDir: string }) });
       url = server.url;

@@ -16,7 +16,7 @@
  * process's RSS < 1 GiB (read from /proc/<pid>/status: VmRSS at the hold, VmHWM for the peak).
  *
  *   npm run bench -- server [--rounds 5] [--json] [--no-memory] [--paced-baseline] [--handsets 32] [--concurrent 1000] [--devices 10000] [--min-millis N]
- *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes|floor] [--server-root DIR]
+ *                           [--synchronous FULL|NORMAL] [--what-if no-store-writes|floor|floor+index] [--server-root DIR]
  *   npm run bench -- server --store postgres [...]   (server-postgres.ts: PostgreSQL, 1, 2 and 4 instances, beside SQLite)
  *
  * --synchronous NORMAL runs the server's store without its fsync of the WAL before answering (the
@@ -27,7 +27,8 @@
  * ratio is printed, not judged, and the memory part is skipped.
  * --what-if floor, also a diagnostic: a minimal server that does only what these sessions cannot do
  * without (floor-server.ts: HTTP, decode, MD5 both ways, encode, the durable writes) stands in for
- * ours, to show whether the target is within reach of any design on this machine.
+ * ours, to show whether the target is within reach of any design on this machine; floor+index
+ * adds the product's message index (batched off the answer's path, as the product does).
  * --paced-baseline adds, per round, a bare run paced to the DM run's round trips per second (not
  * judged): the CPU per request of a server as idle as ours, which pays for its wake-ups alone.
  * DMW_BENCH_PROFILE=DIR writes a V8 CPU profile of the server child there.
@@ -228,7 +229,7 @@ export const suite: BenchSuite = {
     if (synchronous !== 'FULL' && synchronous !== 'NORMAL') throw new Error('--synchronous must be FULL or NORMAL');
     const wi = ctx.args.indexOf('--what-if');
     const whatIf = wi < 0 ? undefined : String(ctx.args[wi + 1]);
-    if (whatIf !== undefined && whatIf !== 'no-store-writes' && whatIf !== 'floor') throw new Error(`--what-if must be no-store-writes or floor, got ${whatIf}`);
+    if (whatIf !== undefined && !['no-store-writes', 'floor', 'floor+index'].includes(whatIf)) throw new Error(`--what-if must be no-store-writes, floor or floor+index, got ${whatIf}`);
     // --server-root DIR: the DM server (and the store the jobs are queued in) of another checkout,
     // e.g. a worktree at an older commit, so that handset changes are measured against one server.
     const ri = ctx.args.indexOf('--server-root');
@@ -238,7 +239,7 @@ export const suite: BenchSuite = {
     const verdicts: Verdict[] = [];
     ctx.log(`server: ${cpus().length} CPU(s) (${cpus()[0]?.model ?? '?'}), Node ${process.version}; data folder ${dataDir} (SQLite WAL, synchronous=${synchronous})`);
     if (whatIf === 'no-store-writes') ctx.log(`  WHAT-IF no-store-writes: a diagnostic, not the product. The server's store writes are left out (test/bench/store-what-if.ts); the ratio is printed, not judged`);
-    if (whatIf === 'floor') ctx.log(`  WHAT-IF floor: a diagnostic, not the product. A minimal server doing only what these sessions cannot do without (test/bench/floor-server.ts) stands in for ours; the ratio is printed, not judged`);
+    if (whatIf?.startsWith('floor')) ctx.log(`  WHAT-IF ${whatIf}: a diagnostic, not the product. A minimal server doing only what these sessions cannot do without${whatIf === 'floor+index' ? ', plus the message index' : ''} (test/bench/floor-server.ts) stands in for ours; the ratio is printed, not judged`);
     try {
       const dm = await startServerChild('dm', {
         dataDir, clientAuth: 'md5', defaultClientCred: CLIENT, serverCred: SERVER, serverAuth: 'md5',
