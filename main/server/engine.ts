@@ -25,10 +25,10 @@ import { emptyEffects } from './engine/helpers.js';
 import { copySession } from './engine/session-copy.js';
 import { closeSession } from './engine/job-progress.js';
 import { HOLD, Turn } from './engine/turn.js';
-import type { DeviceView, EngineEffects, EngineInput, EngineOutput, EngineSession, HeldTurn, NonceSource, ReleaseOptions, TurnOptions } from './engine/types.js';
+import type { AdmitOutcome, DeviceView, EngineEffects, EngineInput, EngineOutput, EngineSession, HeldTurn, NonceSource, ReleaseOptions, TurnOptions } from './engine/types.js';
 
 export type {
-  DeviceView, EngineEffects, EngineInput, EngineJob, EngineOutput, EngineSession, HeldTurn, JobOutcome, NonceSource, PendingCommand, ReleaseOptions, TransportInfo, TurnOptions,
+  AdmitOutcome, Admitted, DeviceView, EngineEffects, EngineInput, EngineJob, EngineOutput, EngineSession, HeldTurn, JobOutcome, NonceSource, PendingCommand, ReleaseOptions, TransportInfo, TurnOptions,
 } from './engine/types.js';
 export { isPackage1 } from './engine/helpers.js';
 
@@ -81,13 +81,14 @@ export class SessionEngine {
   }
 
   /**
-   * The authentication phase alone, for a session that has not authenticated yet: the answer
-   * handle() would give when the message is refused, or undefined when the device authenticates.
-   * Then nothing of this turn is kept: the caller runs the whole turn (with the device's queued
-   * jobs) through handle(), so an answer built and encoded only to be thrown away is not made.
+   * The authentication phase alone, for a session that has not authenticated yet: `refused`, the
+   * answer handle() would give, or `admitted` when the device authenticates. Then nothing of this
+   * turn is kept but its verdict: the caller runs the whole turn (with the device's queued jobs)
+   * through handle() or handleOrHold(), with `admitted` in its input, so the credentials are checked
+   * once and an answer built and encoded only to be thrown away is not made.
    */
-  admit(session: EngineSession, input: EngineInput): EngineOutput | undefined {
-    return this.turn(session, input, {}).admit();
+  admit(session: EngineSession, input: EngineInput): AdmitOutcome {
+    return this.turn(session, input, {}).admission();
   }
 
   /**

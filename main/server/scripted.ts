@@ -198,11 +198,14 @@ export class ScriptedSessions implements SessionHook {
       sess.reauth = false;
     }
 
-    const refused = engine.admit(s, own);
-    const seen: DeviceMessage = { sessionId: state.id, message: input.message, bytes: input.bytes, refused: refused !== undefined };
+    // The server may hand over its own admission of this message (input.admitted): taken when it holds.
+    const admission = engine.admit(s, own);
+    const seen: DeviceMessage = { sessionId: state.id, message: input.message, bytes: input.bytes, refused: 'refused' in admission };
     a.script.onMessage?.(seen);
-    if (refused) return this.finish(a, sess, refused, refused.effects, undefined);
+    if ('refused' in admission) return this.finish(a, sess, admission.refused, admission.refused.effects, undefined);
     sess.pending.push(seen);
+    // The turn below takes this admission: the credentials are checked once.
+    own.admitted = admission.admitted;
 
     // The script is asked when the device's package is complete (Final, or Alert 1222 asking for
     // the rest of ours) and nothing of ours is still waiting to go out.

@@ -23,7 +23,7 @@ import type { NewMessage, QueuedJobSpec } from '../store/types.js';
 import { factsSurviveEncoding } from '../store/message-facts.js';
 import { LabCa } from './ca.js';
 import { engineConfig, type ClientAuthMode, type Credential, type EngineConfig, type ServerAuthMode, type ServerLimits } from './config.js';
-import { SessionEngine, isPackage1, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource } from './engine.js';
+import { SessionEngine, isPackage1, type AdmitOutcome, type Admitted, type DeviceView, type EngineEffects, type EngineInput, type EngineOutput, type EngineSession, type HeldTurn, type NonceSource } from './engine.js';
 import { applyEffects } from './effects.js';
 import { serverHmacHeader } from './auth.js';
 import { LiveSessions, type Live } from './live-sessions.js';
@@ -103,6 +103,8 @@ interface StoreEntry {
   state?: EngineSession;
   /** The device as that turn saw it (the nonce its session was given). */
   view?: DeviceView;
+  /** That turn's verdict, handed to the whole turn so the credentials are checked once. */
+  admitted?: Admitted;
   /** The in-memory session it was (its messages are written first). */
   from?: Live;
 }
@@ -544,7 +546,7 @@ export class DmServer {
         events.push({ type: 'message', at: iso(r.receivedAt), sessionId: sessionId!, direction: 'in', bytes: size, msgId: hdr.msgID, httpStatus: null }, seen);
         const state = live?.state ?? (entry!.state ? withId(entry!.state, sessionId!) : (this.sessionHook?.engineFor(devId) ?? this.engine).open({ id: sessionId!, message, encoding, respUri: this.respUri(r.host, String(sessionId), token), device: view }));
         const queued = await s.queuedJobSpecs(devId);
-        const input: EngineInput = { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r) };
+        const input: EngineInput = { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: queued, transport: this.transport(r), admitted: entry?.admitted };
         const scripted = this.sessionHook?.turn(devId, state, input);
         const turn = scripted ? { output: scripted } : this.steps.turnFor(devId, state, input);
         if (entry?.state && !('held' in turn ? turn.held.session : turn.output.session).authenticated) {
@@ -657,18 +659,19 @@ export class DmServer {
     const engine = this.sessionHook?.engineFor(devId) ?? this.engine;
     const state = live?.state ?? engine.open({ id, message, encoding, respUri: this.respUri(r.host, `u${-id}`, token), device: view });
     // Only the authentication phase runs here: a device that authenticates has its whole turn run
-    // once, in exchange(), with its queued jobs (building and encoding an answer without them here
-    // cost a third of the first message's work, and was thrown away).
-    let refused: EngineOutput | undefined;
+    // once, in exchange(), with its queued jobs and this admission (building and encoding an answer
+    // without them here cost a third of the first message's work, and was thrown away).
+    let verdict: AdmitOutcome;
     try {
-      refused = engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
+      verdict = engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: this.transport(r) });
     } catch (e) {
       // A bug, not the device's doing: logged like any internal error, and the session goes.
       if (live) this.live.delete(live.id);
       return this.internalError(r, undefined, e, now);
     }
 
-    if (!refused) {
+    if ('admitted' in verdict) {
+      const { admitted } = verdict;
       // In: a slot among the authenticated sessions, taken before any await.
       if (live) {
         const no = this.admission.promote(live.slot!);
@@ -676,14 +679,14 @@ export class DmServer {
           this.live.delete(live.id);
           return this.busy(r, no, now, devId);
         }
-        return this.exchange(r, undefined, message, encoding, now, { slot: live.slot!, token, state, view, from: live });
+        return this.exchange(r, undefined, message, encoding, now, { slot: live.slot!, token, state, view, admitted, from: live });
       }
       const slot = this.admission.take('authenticated', address);
       if (!isSlot(slot)) return this.busy(r, slot, now, devId);
-      return this.exchange(r, undefined, message, encoding, now, { slot, token, state, view });
+      return this.exchange(r, undefined, message, encoding, now, { slot, token, state, view, admitted });
     }
 
-    const out = this.withinMaxMsgSize(refused);
+    const out = this.withinMaxMsgSize(verdict.refused);
     const refusal = this.desk.refused({ address, credential, checked: view, lockBinds: gate.lockBinds, fx: out.effects, session: out.session, now });
     if (refusal) this.emit({ type: 'rejected', at: iso(now), sessionId: null, httpStatus: 200, reason: `${shownDevId(devId)} from ${address}: ${refusal.reason}` });
     const reply: OutgoingResponse = { status: 200, headers: { 'content-type': r.contentType, ...out.headers }, body: out.bytes };

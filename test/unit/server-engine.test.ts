@@ -522,7 +522,7 @@ describe('client authentication', () => {
     expect(hdrStatus(h3.send(h3.pkg1([], { cred: md5(h2.auth.clientNonce!) }))).data).toBe('212');
   });
 
-  it('admit (the authentication phase alone, as the server runs it before a session authenticates): undefined when the device authenticates, the answer handle() gives when refused; the session passed in is not changed', () => {
+  it('admit (the authentication phase alone, as the server runs it before a session authenticates): `admitted` when the device authenticates, `refused` with the answer handle() gives when not; the session passed in is not changed', () => {
     const h = new Harness({ config: { clientAuth: 'md5' }, clientCred: cred });
     const md5 = (nonce: string) => ({ meta: { type: AUTH_META_TYPE.md5, format: 'b64' }, data: md5Credential('dev', 'pw', nonceBytes(nonce)) });
     const n1 = hdrStatus(h.send(h.pkg1([], { cred: md5('') }))).chal!.meta.nextNonce!;
@@ -532,7 +532,7 @@ describe('client authentication', () => {
       transport: { tls: false }, device: { devId: h.devId, auth: h.auth, clientCred: cred }, queuedJobs: [get(1, './DevInfo/Mod')], now: h.now,
     });
     const right = input(h.pkg1([], { cred: md5(n1) }));
-    expect(h.engine.admit(state, right)).toBeUndefined();
+    expect(h.engine.admit(state, right)).toHaveProperty('admitted');
     expect(state.authenticated).toBe(false);
     expect(state.serverMsgId).toBe(1);
     // The whole turn afterwards still authenticates and sends the job: admit spent nothing.
@@ -541,9 +541,10 @@ describe('client authentication', () => {
     expect(commandsOf(whole).map((c) => c.kind)).toEqual(['Get']);
 
     const wrong = input(h.pkg1([], { cred: md5('bm9wZQ==') }));
-    const refused = h.engine.admit(state, wrong)!;
+    const verdict = h.engine.admit(state, wrong);
     const handled = h.engine.handle(state, wrong);
-    expect(refused).toBeDefined();
+    if (!('refused' in verdict)) throw new Error('admitted with a wrong digest');
+    const refused = verdict.refused;
     expect(statusesOf(refused).map((st) => [st.cmd, st.data])).toEqual(statusesOf(handled).map((st) => [st.cmd, st.data]));
     expect(statusesOf(refused).map((st) => st.data)).toEqual(['401', '401', '401']);
     expect(refused.effects.notes).toEqual(handled.effects.notes);

@@ -53,7 +53,8 @@ export function authenticate(t: Turn): EngineOutput | undefined {
     hdrStatus(t, 200);
     return undefined;
   }
-  const out = verified(t) ?? verify(t);
+  const out = admittedOutcome(t) ?? verify(t);
+  t.checked = out;
   t.setAuth(out.state);
   if (!out.ok) {
     s.authAttempts++;
@@ -75,35 +76,19 @@ export function authenticate(t: Turn): EngineOutput | undefined {
 }
 
 /**
- * A message whose credentials were checked, and the outcome, for one more turn over the very same
- * inputs: the server admits a package 1 (SessionEngine.admit, without the device's jobs) and then
- * runs its whole turn, whose check would digest the same credentials again and issue a second nonce
- * that no one would ever see. Only a success is kept, used once, and only when everything the check
- * reads is the same objects (message, body, device state and credential, clock, configuration).
+ * The outcome of the admission handed to this turn (EngineInput.admitted), when it holds for what
+ * this turn's check would read; undefined when the turn must check itself.
  */
-interface Checked {
-  config: Turn['config'];
-  bytes: Uint8Array;
-  state: Turn['auth'];
-  expected: Turn['input']['device']['clientCred'];
-  hmac: string | undefined;
-  now: number;
-  outcome: ClientAuthOutcome;
-}
-const checked = new WeakMap<Turn['msg'], Checked>();
-
-function verified(t: Turn): ClientAuthOutcome | undefined {
-  const c = checked.get(t.msg);
-  if (c === undefined) return undefined;
-  checked.delete(t.msg);
-  const i = t.input;
-  const same = c.config === t.config && c.bytes === i.bytes && c.state === t.auth && c.expected === i.device.clientCred && c.hmac === i.transport.hmac && c.now === i.now;
-  return same ? c.outcome : undefined;
+function admittedOutcome(t: Turn): ClientAuthOutcome | undefined {
+  const a = t.input.admitted;
+  if (a === undefined) return undefined;
+  const same = a.message === t.msg && a.config === t.config && a.auth === t.auth && a.clientCred === t.input.device.clientCred;
+  return same ? a.outcome : undefined;
 }
 
 function verify(t: Turn): ClientAuthOutcome {
   const i = t.input;
-  const outcome = verifyClient({
+  return verifyClient({
     mode: t.config.clientAuth,
     cred: t.hdr.cred,
     hmac: i.transport.hmac,
@@ -114,10 +99,6 @@ function verify(t: Turn): ClientAuthOutcome {
     limits: t.config.limits,
     newNonce: t.nonces.nonce.bind(t.nonces),
   });
-  if (outcome.ok && t.config.clientAuth !== 'none') {
-    checked.set(t.msg, { config: t.config, bytes: i.bytes, state: t.auth, expected: i.device.clientCred, hmac: i.transport.hmac, now: i.now, outcome });
-  }
-  return outcome;
 }
 
 export function hdrStatus(t: Turn, code: number, chal?: Status['chal']): void {

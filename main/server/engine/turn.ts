@@ -7,6 +7,7 @@
 import type { Alert, Command, Status, SyncHdr, SyncML } from '../../protocol/model.js';
 import type { EngineConfig } from '../config.js';
 import { commandUri } from '../jobs.js';
+import type { ClientAuthOutcome } from '../auth.js';
 import type { DeviceAuthState } from '../types.js';
 import { authenticate, onHeaderStatus, serverCredentialsRefused } from './authentication.js';
 import { ALERT, emptyEffects, num } from './helpers.js';
@@ -14,7 +15,7 @@ import { cutIncoming } from './large-objects.js';
 import { onCommand } from './incoming.js';
 import { closeSession, evaluateJobs, ingestJobs } from './job-progress.js';
 import { nextMessageAlert, respond } from './packing.js';
-import type { EngineEffects, EngineInput, EngineOutput, EngineSession, NonceSource, OutItem, PendingCommand, ReleaseOptions } from './types.js';
+import type { AdmitOutcome, EngineEffects, EngineInput, EngineOutput, EngineSession, NonceSource, OutItem, PendingCommand, ReleaseOptions } from './types.js';
 
 /** run() stopped before the response because the step control holds it. */
 export const HOLD = Symbol('hold');
@@ -36,6 +37,8 @@ export class Turn {
   /** The device's auth state as this turn leaves it. */
   auth: DeviceAuthState;
   authChanged = false;
+  /** The outcome of this turn's check of the device's credentials, when one ran (or was handed over). */
+  checked: ClientAuthOutcome | undefined = undefined;
   hdrCache?: { msgId: number; hdr: SyncHdr };
 
   constructor(
@@ -97,6 +100,14 @@ export class Turn {
     const maxObj = num(hdr.meta?.maxObjSize);
     if (maxObj) s.clientMaxObjSize = maxObj;
     return authenticate(this);
+  }
+
+  /** admit() for SessionEngine.admit: the refusal, or what the message's whole turn is handed. */
+  admission(): AdmitOutcome {
+    const refused = this.admit();
+    if (refused) return { refused };
+    const device = this.input.device;
+    return { admitted: { message: this.msg, config: this.config, auth: device.auth, clientCred: device.clientCred, outcome: this.checked } };
   }
 
   run(hold: boolean): EngineOutput | typeof HOLD {

@@ -5,7 +5,8 @@
 import type { Encoding } from '../../protocol/codec.js';
 import type { AuthType } from '../../protocol/auth.js';
 import type { Command, Item, Meta, Status, SyncML } from '../../protocol/model.js';
-import type { Credential } from '../config.js';
+import type { ClientAuthOutcome } from '../auth.js';
+import type { Credential, EngineConfig } from '../config.js';
 import type { AlertRecord, DeviceAuthState, JobMemberStatus, JobResult, JobSpec, JobStatus, SessionState, TreeEntry } from '../types.js';
 
 // --- inputs and outputs ----------------------------------------------------------------------
@@ -46,7 +47,29 @@ export interface EngineInput {
   /** Jobs queued for this device right now (read from the store at each message). */
   queuedJobs: EngineJob[];
   now: number;
+  /** SessionEngine.admit's verdict on this very message, when it was admitted first (see Admitted). */
+  admitted?: Admitted | undefined;
 }
+
+/**
+ * A message SessionEngine.admit let in, handed to that message's whole turn (EngineInput.admitted)
+ * so the turn takes the admission's outcome instead of checking the credentials again: a second MD5
+ * digest, and a second new nonce that no one would ever see. The outcome holds only for what the
+ * check read: the turn checks again when its message, engine configuration, the device's auth state
+ * or its credential are other objects. The auth state notably: another session of the same device
+ * may commit a new nonce between the admission and the turn, and then the old one is spent.
+ */
+export interface Admitted {
+  readonly message: SyncML;
+  readonly config: EngineConfig;
+  readonly auth: DeviceAuthState;
+  readonly clientCred: Credential | undefined;
+  /** The check's outcome (a success); undefined when the session needed no check (already authenticated). */
+  readonly outcome: ClientAuthOutcome | undefined;
+}
+
+/** SessionEngine.admit: the answer when the message is refused, else its admission for the turn. */
+export type AdmitOutcome = { refused: EngineOutput } | { admitted: Admitted };
 
 export interface JobOutcome {
   id: number;
