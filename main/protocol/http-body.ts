@@ -16,10 +16,13 @@ const DRAIN_CAP = 64 * 1024 * 1024;
 /**
  * Reads the body up to `max` bytes. Past it, resolves at once with what was kept (the 413 goes out
  * now) and keeps draining in the background so the client gets to read that answer.
+ *
+ * The bytes are a plain Uint8Array that owns its whole ArrayBuffer (offset 0, nothing else in it),
+ * so a caller may keep them or transfer `.buffer` without holding or exposing memory of other requests.
  */
 export function readBody(req: http.IncomingMessage, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const chunks: Uint8Array[] = [];
     let size = 0;
     let over = false;
     let drained = 0;
@@ -33,17 +36,36 @@ export function readBody(req: http.IncomingMessage, max: number): Promise<{ byte
         over = true;
         const room = max - size;
         if (room > 0) chunks.push(chunk.subarray(0, room));
-        resolve({ bytes: new Uint8Array(Buffer.concat(chunks)), over: true });
+        resolve({ bytes: joined(chunks, max), over: true });
         return;
       }
       size += chunk.length;
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!over) resolve({ bytes: new Uint8Array(Buffer.concat(chunks)), over: false });
+      if (!over) resolve({ bytes: joined(chunks, size), over: false });
     });
     req.on('error', (e) => {
       if (!over) reject(e);
     });
   });
+}
+
+/**
+ * The pieces as one array of `total` bytes, copied at most once. Node's HTTP parser hands each body
+ * chunk over in a buffer of its own (a copy out of the socket's read buffer), so the usual DM message,
+ * one chunk, is that chunk as it is; anything else (several chunks, or part of one) is copied once.
+ */
+function joined(pieces: readonly Uint8Array[], total: number): Uint8Array {
+  if (pieces.length === 1) {
+    const only = pieces[0]!;
+    if (only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return new Uint8Array(only.buffer, 0, only.byteLength);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
