@@ -8,7 +8,7 @@
  * dropped, swapped; for both encodings also "leaf" mutations on the XML form, re-encoded with
  * main/protocol/convert.ts), or with broken HTTP framing (wrong or no Content-Type, empty body, 500,
  * 404, a RespURI pointing nowhere, a huge Content-Length cut short, a closed socket, no answer, an
- * answer trickled byte by byte, an endless body). For every session:
+ * answer trickled byte by byte). For every session:
  * - `connect()` resolves (never throws) with an outcome: ok, or failed with an error saying why;
  * - it ends (bounded by the handset's request timeout and round-trip limit);
  * - what the ACLs and access types forbid the server stays as it was: DevInfo, DevDetail, the other
@@ -16,6 +16,9 @@
  * - no unhandled rejection or exception;
  * and afterwards the handset's tree, reloaded from its file, runs a clean session against a real
  * DmServer with its other (untouched) account.
+ *
+ * An endless body (a focused case): the handset stops reading at its limit and closes the connection,
+ * counted in bytes the server could send, not in time.
  *
  * Large objects: a server that declares a huge Meta Size (or none) and keeps sending chunks is
  * refused without buffering past MaxObjSize, and nothing of the refused object is applied.
@@ -28,7 +31,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeMessage, encodeMessage, MEDIA_TYPES, type Encoding } from '../../main/protocol/codec.js';
@@ -229,7 +232,7 @@ function passThrough(target: string): Answer {
 /** Broken HTTP around an answer (or instead of it). Weights: how often each is drawn. */
 const FRAMINGS = [
   ['wrong-content-type', 4], ['no-content-type', 1], ['http-500', 3], ['http-404', 2], ['empty-body', 3],
-  ['respuri-nowhere', 3], ['cut-short', 3], ['socket-closed', 2], ['no-answer', 1], ['trickle', 1], ['endless-body', 1],
+  ['respuri-nowhere', 3], ['cut-short', 3], ['socket-closed', 2], ['no-answer', 1], ['trickle', 1],
 ] as const;
 type Framing = (typeof FRAMINGS)[number][0];
 const FRAMING_WEIGHT = FRAMINGS.reduce((s, [, w]) => s + w, 0);
@@ -284,27 +287,6 @@ function frame(f: Framing, body: Uint8Array, contentType: string, res: http.Serv
       res.on('close', () => clearInterval(t));
       return;
     }
-    case 'endless-body': {
-      res.writeHead(200, { 'content-type': contentType });
-      const block = Buffer.alloc(1 << 20, 0x20);
-      let sent = 0;
-      let stopped = false;
-      res.on('close', () => {
-        stopped = true;
-      });
-      const pump = (): void => {
-        while (!stopped && sent < 4 * MAX_RESPONSE_BYTES) {
-          sent += block.length;
-          if (!res.write(block)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        if (!stopped) res.end();
-      };
-      pump();
-      return;
-    }
   }
 }
 
@@ -317,8 +299,61 @@ const FRAMING_ERRORS: Partial<Record<Framing, RegExp>> = {
   'socket-closed': /^http:\/\/127\.0\.0\.1:\d+\/dm\S*: \S/,
   'no-answer': new RegExp(`no answer from \\S+ within ${TIMEOUT_MS} ms`),
   trickle: new RegExp(`no answer from \\S+ within ${TIMEOUT_MS} ms`),
-  'endless-body': new RegExp(`over ${MAX_RESPONSE_BYTES} bytes`),
 };
+
+/**
+ * Bytes an endless body may have had in flight when the handset stopped reading: both kernels'
+ * socket buffers at their autotuning maximum (tcp_rmem, tcp_wmem), what node:http queues before
+ * write() says to wait, and the block being written. The handset read more than its limit (it said
+ * so) and at most this much beyond it.
+ */
+function inFlightBytes(block: number): number {
+  const max = (f: string, fallback: number) => {
+    try {
+      return Number(readFileSync(f, 'utf8').trim().split(/\s+/)[2]) || fallback;
+    } catch {
+      return fallback;
+    }
+  };
+  return max('/proc/sys/net/ipv4/tcp_rmem', 32 << 20) + max('/proc/sys/net/ipv4/tcp_wmem', 32 << 20) + 2 * block;
+}
+
+interface EndlessBody {
+  block: number;
+  /** Settles when the connection closes: bytes written, and whether this side ran out first. */
+  closed: Promise<{ sent: number; ended: boolean }>;
+}
+
+/**
+ * An answer that goes on and on: blocks of spaces, each written once the last one drained, until
+ * the connection closes, or, for a handset that never stops reading, `cap` bytes (it then ends).
+ */
+function endlessBody(res: http.ServerResponse, contentType: string, cap: number): EndlessBody {
+  res.writeHead(200, { 'content-type': contentType });
+  const block = Buffer.alloc(1 << 20, 0x20);
+  let sent = 0;
+  let ended = false;
+  let gone = false;
+  const closed = new Promise<{ sent: number; ended: boolean }>((resolve) => res.on('close', () => {
+    gone = true;
+    resolve({ sent, ended });
+  }));
+  const pump = (): void => {
+    while (!gone && sent < cap) {
+      sent += block.length;
+      if (!res.write(block)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    if (!gone) {
+      ended = true;
+      res.end();
+    }
+  };
+  pump();
+  return { block: block.length, closed };
+}
 
 // ------------------------------------------------------------------------------------ handsets
 
@@ -751,6 +786,27 @@ describe('hostile HTTP: focused cases', () => {
     expect(o.ok).toBe(false);
     expect(o.error).toMatch(new RegExp(`no answer from ${hostile.url.replace(/[.]/g, '\\.')} within ${TIMEOUT_MS} ms`));
   });
+
+  it('an endless body is refused once the handset has read its limit: it stops reading there and closes the connection', async () => {
+    const hostile = await hostileServer();
+    // The request timeout is out of the way (a slow machine only makes this take longer): what is
+    // bounded is bytes. The test's own timeout only guards against a hang.
+    const h = await openHandset(handsetOptions('wbxml', [dmwAccount(hostile.url, '')], { requestTimeoutMs: 10 * 60_000 }));
+    const cap = 8 * MAX_RESPONSE_BYTES;
+    let endless: EndlessBody | undefined;
+    hostile.script(({ res }) => {
+      endless = endlessBody(res, MEDIA_TYPES.wbxml, cap);
+    });
+    const o = await h.connect({ serverId: 'dmw' });
+    expect(o.ok).toBe(false);
+    expect(o.error).toMatch(new RegExp(`answer from ${hostile.url.replace(/[.]/g, '\\.')} is over ${MAX_RESPONSE_BYTES} bytes`));
+    const { sent, ended } = await endless!.closed;
+    expect(ended, `the handset read all ${sent} bytes the server had`).toBe(false);
+    const inFlight = inFlightBytes(endless!.block);
+    expect(inFlight).toBeLessThan(cap - MAX_RESPONSE_BYTES);
+    expect(sent).toBeGreaterThan(MAX_RESPONSE_BYTES);
+    expect(sent - MAX_RESPONSE_BYTES, 'bytes sent past the limit before the handset closed').toBeLessThanOrEqual(inFlight);
+  }, 120_000);
 
   it('a NextNonce that is not base64 is used as the text it is (not a throw out of connect)', async () => {
     const hostile = await hostileServer();
