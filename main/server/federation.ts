@@ -33,6 +33,7 @@ import type { DmServer } from './server.js';
 import type { JobRecord, JobSpec, SimpleJobSpec, UnconfirmedPolicy } from './types.js';
 import { federationStoreFor } from '../store/federation/index.js';
 import type { Delegation, DelegationStatus, FederationStore, Grant } from '../store/federation/federation-store.js';
+import { iso } from '../util/iso-time.js';
 
 export type { Delegation, DelegationStatus, Grant } from '../store/federation/federation-store.js';
 
@@ -47,8 +48,6 @@ export interface DelegateAnswer {
   serverAuth: ServerAuthMode;
   serverCred: Credential | null;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 // --- URIs and subtrees -----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import type { IncomingBody, OutgoingResponse } from './http.js';
 import type { Live } from './live-sessions.js';
 import type { PreAuthDesk } from './pre-auth.js';
 import { sourceAddressKey } from './source-address.js';
+import { iso } from '../util/iso-time.js';
 
 export interface RejectionContext {
   store: DmStore;
@@ -108,10 +109,6 @@ export class Rejections {
 
 export function text(status: number, body: string): OutgoingResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body };
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /** The SyncHdr of a document whose body is broken, so the answer can still be a SyncML status. */

@@ -18,6 +18,7 @@ import { applyEffects } from '../effects.js';
 import type { IncomingBody, OutgoingResponse } from '../http.js';
 import type { SessionState } from '../types.js';
 import { DEFAULT_DM20_STEP_LIMITS, closeDm20Session, dm20Step, openDm20Session, type Dm20ServerSession, type Dm20StepLimits } from './step.js';
+import { iso } from '../../util/iso-time.js';
 
 export interface Dm20Limits extends Dm20StepLimits, Dm20CodecLimits {
   /** Idle time after which an open session is ended and its unanswered jobs released. */
@@ -79,7 +80,6 @@ export function createDm20Context(o: Dm20ContextOptions): Dm20Context {
 }
 
 const key = (devId: string, sid: string) => `${devId}\n${sid}`;
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function text(status: number, body: string, extra: Record<string, string> = {}): OutgoingResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...extra }, body: `${body}\n` };

@@ -15,6 +15,7 @@ import type { DmStoreOps } from '../store.js';
 import {
   mergeSubtrees, type Delegation, type DelegationStatus, type FederationOps, type FederationStore, type Grant, type NewDelegation,
 } from './federation-store.js';
+import { iso, isoOfDate } from '../../util/iso-time.js';
 
 type Sql = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -24,17 +25,15 @@ interface DelegationRow {
   remote_id: number | null; error: string | null; created_at: Date; updated_at: Date;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
 function grantFromRow(r: GrantRow): Grant {
-  return { peer: r.peer, device: r.device, subtrees: r.subtrees, origin: r.origin as Grant['origin'], createdAt: r.created_at.toISOString() };
+  return { peer: r.peer, device: r.device, subtrees: r.subtrees, origin: r.origin as Grant['origin'], createdAt: isoOfDate(r.created_at) };
 }
 
 function delegationFromRow(r: DelegationRow): Delegation {
   return {
     id: r.id, direction: r.direction as Delegation['direction'], device: r.device, peer: r.peer, subtrees: r.subtrees,
     status: r.status as DelegationStatus, jobId: r.job_id, remoteId: r.remote_id, error: r.error,
-    createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString(),
+    createdAt: isoOfDate(r.created_at), updatedAt: isoOfDate(r.updated_at),
   };
 }
 

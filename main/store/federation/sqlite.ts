@@ -12,6 +12,7 @@ import type { DmStore, DmStoreOps } from '../store.js';
 import {
   mergeSubtrees, type Delegation, type DelegationStatus, type FederationOps, type FederationStore, type Grant, type NewDelegation,
 } from './federation-store.js';
+import { iso } from '../../util/iso-time.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS api_grants (
@@ -32,8 +33,6 @@ interface DelegationRow {
   id: number; direction: string; device: string; peer: string; subtrees: string; status: string; job_id: number | null;
   remote_id: number | null; error: string | null; created_at: string; updated_at: string;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A synchronous call as a settled promise (a throw becomes a rejection). */
 function settled<T>(f: () => T): Promise<T> {

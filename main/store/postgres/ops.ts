@@ -25,6 +25,7 @@ import {
 } from './rows.js';
 import { indexLoggedMessages, loggedMessage } from './message-index.js';
 import { parseJobSpec } from '../job-spec.js';
+import { iso, isoOfDate } from '../../util/iso-time.js';
 
 /** The NOTIFY channel every instance listens on. */
 export const EVENT_CHANNEL = 'dmw_events';
@@ -33,7 +34,6 @@ export const INLINE_EVENT_BYTES = 7000;
 
 export type Query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const json = (x: unknown) => JSON.stringify(x);
 /** Rows per tree upsert statement (as the SQLite store). */
 const TREE_ROWS_PER_STATEMENT = 64;
@@ -399,7 +399,7 @@ export class PgOps implements DmStoreOps {
     const held = await this.one<SessionStateRow>('SELECT * FROM session_state WHERE key = $1', [key]);
     if (!held) return { ok: false, reason: 'missing' };
     // Released between our UPDATE and this read: say held by nobody in particular, the caller retries.
-    return { ok: false, reason: 'held', owner: held.owner ?? '', leaseUntil: (held.lease_until ?? new Date(now)).toISOString() };
+    return { ok: false, reason: 'held', owner: held.owner ?? '', leaseUntil: held.lease_until ? isoOfDate(held.lease_until) : iso(now) };
   }
 
   async commitSessionState(key: string, owner: string, version: number, state: unknown, now: number): Promise<boolean> {

@@ -7,8 +7,8 @@ import type { DmStoreQueries, JobCount, LastSession, MessageEnvelope } from '../
 import type { Direction, JobStatus, MessageRecord, SessionState } from '../types.js';
 import { messageFromRow, type MessageRow } from './rows.js';
 import type { Query } from './ops.js';
+import { isoOfDate } from '../../util/iso-time.js';
 
-const iso = (d: Date): string => d.toISOString();
 
 export class PgQueries implements DmStoreQueries {
   constructor(private readonly q: Query) {}
@@ -28,7 +28,7 @@ export class PgQueries implements DmStoreQueries {
     const rows = await this.all<{ id: number; device: string; state: SessionState; started_at: Date; ended_at: Date | null }>(
       `SELECT * FROM (SELECT DISTINCT ON (device) id, device, state, started_at, ended_at FROM sessions WHERE device IS NOT NULL
        ORDER BY device, id DESC) last ORDER BY device COLLATE "C"`);
-    return rows.map((r) => ({ device: r.device, id: r.id, state: r.state, startedAt: iso(r.started_at), endedAt: r.ended_at === null ? null : iso(r.ended_at) }));
+    return rows.map((r) => ({ device: r.device, id: r.id, state: r.state, startedAt: isoOfDate(r.started_at), endedAt: r.ended_at === null ? null : isoOfDate(r.ended_at) }));
   }
 
   async messagePage(sessionId: number, offset: number, limit: number): Promise<MessageRecord[]> {
@@ -43,14 +43,14 @@ export class PgQueries implements DmStoreQueries {
     }>(`SELECT id, seq, direction, at, duration_ms, msg_id, content_type, http_status, octet_length(bytes) AS size, error, note
         FROM messages WHERE session_id = $1 ORDER BY seq, id`, [sessionId]);
     return rows.map((r) => ({
-      id: r.id, seq: r.seq, direction: r.direction, at: iso(r.at), durationMs: r.duration_ms, msgId: r.msg_id, contentType: r.content_type,
+      id: r.id, seq: r.seq, direction: r.direction, at: isoOfDate(r.at), durationMs: r.duration_ms, msgId: r.msg_id, contentType: r.content_type,
       httpStatus: r.http_status, size: r.size, error: r.error, note: r.note,
     }));
   }
 
   async firstMessageAt(sessionId: number): Promise<string | null> {
     const rows = await this.all<{ at: Date }>('SELECT at FROM messages WHERE session_id = $1 ORDER BY seq, id LIMIT 1', [sessionId]);
-    return rows[0] ? iso(rows[0].at) : null;
+    return rows[0] ? isoOfDate(rows[0].at) : null;
   }
 
   async messageCount(sessionId: number): Promise<number> {

@@ -9,6 +9,7 @@ import type {
   StoredDevice, UnconfirmedPolicy, DeviceAuthState, TreeEntry, StoredAlert,
 } from '../types.js';
 import type { SessionStateRecord } from '../store.js';
+import { isoOfDate } from '../../util/iso-time.js';
 
 /**
  * How this pool's connections parse values: bigint (ids, counts) as numbers (ids stay far below
@@ -22,8 +23,7 @@ export const PG_TYPES: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-const isoOf = (d: Date | null): string | null => (d === null ? null : d.toISOString());
-const iso = (d: Date): string => d.toISOString();
+const isoOf = (d: Date | null): string | null => (d === null ? null : isoOfDate(d));
 
 export interface DeviceRow {
   dev_id: string; dev_info: Record<string, string>; first_seen: Date; last_seen: Date; client_cred_name: string | null;
@@ -34,8 +34,8 @@ export function deviceFromRow(r: DeviceRow): StoredDevice {
   const d: StoredDevice = {
     devId: r.dev_id,
     devInfo: r.dev_info,
-    firstSeen: iso(r.first_seen),
-    lastSeen: iso(r.last_seen),
+    firstSeen: isoOfDate(r.first_seen),
+    lastSeen: isoOfDate(r.last_seen),
     auth: { authFailures: [], ...r.auth },
   };
   if (r.client_cred_name !== null && r.client_cred_secret !== null) d.clientCred = { name: r.client_cred_name, secret: r.client_cred_secret };
@@ -65,8 +65,8 @@ export function jobFromRow(r: JobRow): JobRecord {
     error: r.error,
     onUnconfirmed: r.on_unconfirmed as UnconfirmedPolicy,
     verify: r.verify,
-    createdAt: iso(r.created_at),
-    updatedAt: iso(r.updated_at),
+    createdAt: isoOfDate(r.created_at),
+    updatedAt: isoOfDate(r.updated_at),
   };
 }
 
@@ -78,7 +78,7 @@ export interface SessionRow {
 export function sessionFromRow(r: SessionRow): SessionRecord {
   const s: SessionRecord = {
     id: r.id, device: r.device, dmSessionId: r.dm_session_id, state: r.state as SessionState, encoding: r.encoding as Encoding | null,
-    authType: r.auth_type, startedAt: iso(r.started_at), endedAt: isoOf(r.ended_at), reason: r.reason,
+    authType: r.auth_type, startedAt: isoOfDate(r.started_at), endedAt: isoOf(r.ended_at), reason: r.reason,
   };
   if (r.message_count !== undefined) s.messageCount = r.message_count;
   return s;
@@ -91,7 +91,7 @@ export interface MessageRow {
 
 export function messageFromRow(r: MessageRow): MessageRecord {
   return messageRecord({
-    id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: iso(r.at), durationMs: r.duration_ms, msgId: r.msg_id,
+    id: r.id, sessionId: r.session_id, seq: r.seq, direction: r.direction as Direction, at: isoOfDate(r.at), durationMs: r.duration_ms, msgId: r.msg_id,
     contentType: r.content_type, httpStatus: r.http_status, bytes: new Uint8Array(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength), error: r.error, note: r.note,
   }, r.decoded);
 }
@@ -99,13 +99,13 @@ export function messageFromRow(r: MessageRow): MessageRecord {
 export interface TreeRow { uri: string; format: string | null; type: string | null; data: string | null; encoding: string | null; fetched_at: Date }
 
 export function treeFromRow(r: TreeRow): TreeEntry {
-  return { uri: r.uri, format: r.format, type: r.type, data: r.data, fetchedAt: iso(r.fetched_at), ...(r.encoding === 'b64' ? { encoding: 'b64' as const } : {}) };
+  return { uri: r.uri, format: r.format, type: r.type, data: r.data, fetchedAt: isoOfDate(r.fetched_at), ...(r.encoding === 'b64' ? { encoding: 'b64' as const } : {}) };
 }
 
 export interface AlertRow { code: string; correlator: string | null; items: StoredAlert['items']; at: Date; session_id: number | null }
 
 export function alertFromRow(r: AlertRow): StoredAlert {
-  return { code: r.code, items: r.items, at: iso(r.at), sessionId: r.session_id, ...(r.correlator ? { correlator: r.correlator } : {}) };
+  return { code: r.code, items: r.items, at: isoOfDate(r.at), sessionId: r.session_id, ...(r.correlator ? { correlator: r.correlator } : {}) };
 }
 
 export interface SessionStateRow {
@@ -113,5 +113,5 @@ export interface SessionStateRow {
 }
 
 export function sessionStateFromRow(r: SessionStateRow): SessionStateRecord {
-  return { key: r.key, sessionId: r.session_id, version: r.version, owner: r.owner, leaseUntil: isoOf(r.lease_until), state: r.state, updatedAt: iso(r.updated_at) };
+  return { key: r.key, sessionId: r.session_id, version: r.version, owner: r.owner, leaseUntil: isoOf(r.lease_until), state: r.state, updatedAt: isoOfDate(r.updated_at) };
 }

@@ -36,6 +36,7 @@ import { messageRecord } from '../message-record.js';
 import { catchUpIndex, INDEX_SCHEMA, indexMessages, migrateToV3, unindexedCount, type LoggedMessage } from '../message-index.js';
 import { DeferredIndex, type IndexHost, type IndexLimits } from './deferred-index.js';
 import { parseJobSpec } from '../job-spec.js';
+import { iso } from '../../util/iso-time.js';
 
 /** ServerStore.indexing: what the deferred index (deferred-index.ts) and the index's readers (../message-index-sqlite.ts) use of a connection. */
 export interface StoreIndexing extends IndexHost {
@@ -182,8 +183,6 @@ CREATE TABLE IF NOT EXISTS alerts (
   at TEXT NOT NULL
 );
 `;
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Rows per tree upsert statement (7 parameters each, well under SQLite's parameter limit). */
 const TREE_ROWS_PER_STATEMENT = 64;

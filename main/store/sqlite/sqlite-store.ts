@@ -30,8 +30,7 @@ import type {
   AlertRecord, Credential, DeviceAuthState, ImportedSession, JobRecord, JobSpec, JobStatus, MessageRecord, NewMessage, QueuedJobSpec,
   SessionRecord, SessionState, StoredAlert, StoredDevice, TreeEntry, UnconfirmedDecision, UnconfirmedPolicy,
 } from '../types.js';
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso } from '../../util/iso-time.js';
 
 /**
  * What a running tx holds besides its savepoint: the in-memory changes to undo, the events to
