@@ -73,17 +73,5 @@ function reportFailure(err: unknown, e: HandsetEvent): void {
   process.emitWarning(`handset event listener failed on ${e.type}: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-/**
- * The last instant formatted, and its text: a busy pool stamps many events within the same
- * millisecond (each session's start, messages and end), and formatting a Date is not free.
- */
-let lastMs = Number.NaN;
-let lastIso = '';
-
-export function iso(ms: number = Date.now()): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString();
-    lastMs = ms;
-  }
-  return lastIso;
-}
+/** Event times: the one formatter (main/util/iso-time.ts), for handset.ts and the other importers of it from here. */
+export { iso } from '../util/iso-time.js';
