@@ -29,6 +29,7 @@ import type pg from 'pg';
 import { StoreUnavailableError, type DmStore, type DmStoreOps } from '../store/store.js';
 import { decodeLiveState, encodeLiveState, LiveStateError, type LastAnswer, type SharedLiveState } from './live-state-codec.js';
 import type { Live, LiveSessions } from './live-sessions.js';
+import { isStoreUnavailable, retryLater, storeUnavailable } from './unavailable.js';
 
 /** What the UI and the API say when stepping is asked for on a shared store. */
 export const STEPPING_NEEDS_ONE_INSTANCE =
@@ -453,10 +454,11 @@ export class SharedGate {
   }
 }
 
+/** The database away while the session was looked up or claimed, or the turn's lease lost: the device sends again. */
 function unavailableAnswer(e: unknown): GateAnswer {
-  if (e instanceof StoreUnavailableError || e instanceof LeaseLostError) {
-    const why = e instanceof LeaseLostError ? 'the session was taken over by another instance' : 'the database is unavailable';
-    return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SEC) }, body: `${why}; nothing of this message was kept: send again in ${UNAVAILABLE_RETRY_AFTER_SEC} s\n` };
+  if (isStoreUnavailable(e)) return storeUnavailable(UNAVAILABLE_RETRY_AFTER_SEC);
+  if (e instanceof LeaseLostError) {
+    return retryLater(UNAVAILABLE_RETRY_AFTER_SEC, `the session was taken over by another instance; nothing of this message was kept: send again in ${UNAVAILABLE_RETRY_AFTER_SEC} s`);
   }
   throw e;
 }

@@ -1,7 +1,7 @@
 /**
- * The store cannot be reached (PostgreSQL down or restarting): the request's transaction rolled
- * back, nothing of it was written, and the caller is told to come back (HTTP 503 + Retry-After),
- * on the DM endpoint and the management API alike.
+ * Answers that tell a caller to come back: HTTP 503 + Retry-After, with nothing of its message
+ * kept. Mostly the store cannot be reached (PostgreSQL down or restarting): the request's
+ * transaction rolled back, nothing of it was written, on the DM endpoint and the management API alike.
  */
 import { StoreUnavailableError } from '../store/store.js';
 import type { OutgoingResponse } from './http.js';
@@ -13,10 +13,18 @@ export function isStoreUnavailable(e: unknown): e is StoreUnavailableError {
   return e instanceof StoreUnavailableError;
 }
 
-export function storeUnavailable(retryAfterSec = STORE_RETRY_AFTER_SEC): OutgoingResponse {
+/**
+ * The one shape of every such answer: 503, plain text, Retry-After in whole seconds. `why` is the
+ * line a person reads in a trace (it says when to send again; devices go by the header).
+ */
+export function retryLater(retryAfterSec: number, why: string): OutgoingResponse {
   return {
     status: 503,
     headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(retryAfterSec) },
-    body: `the store is unavailable; nothing of this message was processed, send it again in ${retryAfterSec} s\n`,
+    body: `${why}\n`,
   };
+}
+
+export function storeUnavailable(retryAfterSec = STORE_RETRY_AFTER_SEC): OutgoingResponse {
+  return retryLater(retryAfterSec, `the store is unavailable; nothing of this message was processed, send it again in ${retryAfterSec} s`);
 }
