@@ -302,6 +302,6 @@ export class ScriptedSessions implements SessionHook {
 
 /** Lets the device's sessions go back to the server's own engine and queue. */
 export function detachAll(server: DmServer): void {
-  if (hooks.get(server) === server.sessionHook) delete server.sessionHook;
+  if (hooks.get(server) === server.sessionHook) server.sessionHook = undefined;
   hooks.delete(server);
 }
