@@ -3,7 +3,8 @@
  * answer that would carry job commands is held, its HTTP request left open, until Step (one
  * command), Resume (all), the hold limit (one command, so the device's request does not time out),
  * an abort or the server's shutdown. The engine builds the held answer when it is released
- * (SessionEngine.handleOrHold / release); the server logs it and sends it (DmServer.waitForStep).
+ * (SessionEngine.handleOrHold / release); the server logs it and sends it (store-exchange.ts,
+ * waitForStep).
  */
 import type { EngineEffects, EngineInput, EngineOutput, EngineSession, HeldTurn, ReleaseOptions, SessionEngine } from './engine.js';
 import type { HeldCommand, ReleaseCause, ServerEvent } from './events.js';
