@@ -94,10 +94,13 @@ export async function listen(opts: { port: number; host: string; tls?: TlsOption
   } else {
     server = http.createServer(handler);
   }
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 120_000;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.on('clientError', (err: ParserError, socket) => {
+    // With a listener here Node leaves the socket to us: answer if we still can, and close it either way.
+    // The header limit is the process-wide one (createServer is given none; --max-http-header-size sets it).
+    if (socket.writable) socket.end(clientErrorAnswer(err, http.maxHeaderSize));
+    else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -115,6 +118,33 @@ export async function listen(opts: { port: number; host: string; tls?: TlsOption
       server.closeAllConnections?.();
     }),
   };
+}
+
+/** How long a client may take to send its request's headers, and the whole request (a slow body too). */
+export const HEADERS_TIMEOUT_MS = 30_000;
+export const REQUEST_TIMEOUT_MS = 120_000;
+
+/** What Node's HTTP parser gives the 'clientError' listener (llhttp's code and reason, where it stopped). */
+export type ParserError = Error & { code?: string; reason?: string; bytesParsed?: number };
+
+/**
+ * The raw answer to a request Node refused before it reached us: the bound it broke (header size,
+ * time) or the parser's reason, and the byte where the parser stopped, as the other refusals here
+ * name theirs. The statuses are Node's own defaults (431, 408, 400).
+ */
+export function clientErrorAnswer(err: ParserError, maxHeaderBytes: number): string {
+  const at = err.bytesParsed !== undefined ? ` at byte ${err.bytesParsed}` : '';
+  let status = '400 Bad Request';
+  let why = `bad HTTP request: ${err.reason ?? err.code ?? err.message}${at}`;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    status = '431 Request Header Fields Too Large';
+    why = `the request's headers are over ${maxHeaderBytes} bytes (refused${at})`;
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = '408 Request Timeout';
+    why = `the request was not complete in time: its headers within ${HEADERS_TIMEOUT_MS / 1000} s, all of it within ${REQUEST_TIMEOUT_MS / 1000} s`;
+  }
+  const body = `${why}\n`;
+  return `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<void> {
@@ -155,7 +185,15 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
     void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 413
     return send(res, await h.onTooLarge({ ...base, declared, bytes: new Uint8Array() }), true);
   }
-  const { bytes, over } = await readBody(req, opts.maxBodyBytes);
+  let read: Awaited<ReturnType<typeof readBody>>;
+  try {
+    read = await readBody(req, opts.maxBodyBytes);
+  } catch {
+    // The client broke off mid-body, or its body would not parse (answered 400 by 'clientError'):
+    // nobody is left to answer, and it is no bug of ours to warn about.
+    return;
+  }
+  const { bytes, over } = read;
   if (over) return send(res, await h.onTooLarge({ ...base, declared, bytes }), true);
   base.bytes = bytes;
   send(res, await h.onBody(base));
