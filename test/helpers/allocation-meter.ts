@@ -27,6 +27,9 @@ function counting(name: (typeof BYTE_ARRAYS)[number]): object {
   return proxy;
 }
 
+const REAL = BYTE_ARRAYS.map((name) => [name, globalThis[name]] as const);
+const COUNTING = BYTE_ARRAYS.map((name) => [name, counting(name)] as const);
+
 /**
  * The most bytes allocated per byte of input (`input.length` + 64, so that a fixed cost does not
  * dominate tiny inputs) over many parses, and where. A parse that throws counts what it allocated
@@ -38,13 +41,12 @@ export class AllocationMeter {
 
   run<T>(parser: string, input: Uint8Array, f: () => T): T {
     const g = globalThis as unknown as Record<string, unknown>;
-    const saved = BYTE_ARRAYS.map((name) => [name, g[name]] as const);
-    for (const name of BYTE_ARRAYS) g[name] = counting(name);
+    for (const [name, proxy] of COUNTING) g[name] = proxy;
     const before = allocated;
     try {
       return f();
     } finally {
-      for (const [name, real] of saved) g[name] = real;
+      for (const [name, real] of REAL) g[name] = real;
       const perByte = (allocated - before) / (input.length + 64);
       if (perByte > this.worstPerByte) {
         this.worstPerByte = perByte;

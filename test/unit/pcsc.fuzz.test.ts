@@ -109,8 +109,8 @@ function efData(image: CardImage, fid: number): Uint8Array | undefined {
 
 // ------------------------------------------------------------------------------------------ checks
 
-function checkApdus(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): void {
-  const c = j.attempt(() => m.run('parseCommand', b, () => parseCommand(b)));
+function checkApdus(j: Judge, i: number, b: Uint8Array, allocs: AllocationMeter): void {
+  const c = j.attempt(() => allocs.run('parseCommand', b, () => parseCommand(b)));
   if ('thrown' in c) return j.unexpected('parseCommand', i, b, c.thrown);
   if (typeof c.value === 'string') {
     if (c.value.length === 0) j.report('parseCommand', i, 'empty defect description', b);
@@ -119,22 +119,22 @@ function checkApdus(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): voi
     if ('thrown' in again) j.unexpected('encodeCommand', i, b, again.thrown);
     else if (!isDeepStrictEqual(again.value, b)) j.report('parseCommand', i, `re-encodes to ${hex(again.value)}`, b);
   }
-  const r = j.attempt(() => m.run('parseResponse', b, () => parseResponse(b)));
+  const r = j.attempt(() => allocs.run('parseResponse', b, () => parseResponse(b)));
   if ('thrown' in r) {
     if (!(r.thrown instanceof ApduError) || b.length >= 2) j.unexpected('parseResponse', i, b, r.thrown);
   } else if (!isDeepStrictEqual(encodeResponse(r.value), b)) j.report('parseResponse', i, 'does not re-encode', b);
 }
 
-function checkAtr(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): void {
-  const r = j.attempt(() => m.run('parseAtr', b, () => parseAtr(b)));
+function checkAtr(j: Judge, i: number, b: Uint8Array, allocs: AllocationMeter): void {
+  const r = j.attempt(() => allocs.run('parseAtr', b, () => parseAtr(b)));
   if ('thrown' in r) return j.unexpected('parseAtr', i, b, r.thrown);
   const a = r.value;
   if (a.historical.length > 15 || (b.length >= 2 && a.protocols.length === 0) || !a.problems.every((p) => typeof p === 'string' && p.length > 0)) j.report('parseAtr', i, `odd result ${JSON.stringify(a)}`, b);
   if (a.problems.length === 0 && (b.length < 2 || a.convention === 'invalid')) j.report('parseAtr', i, 'no problem reported for a bad ATR', b);
 }
 
-function checkTlv(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): void {
-  const r = j.attempt(() => m.run('readTlv', b, () => readTlv(b, 0)));
+function checkTlv(j: Judge, i: number, b: Uint8Array, allocs: AllocationMeter): void {
+  const r = j.attempt(() => allocs.run('readTlv', b, () => readTlv(b, 0)));
   if ('thrown' in r) return j.unexpected('readTlv', i, b, r.thrown);
   const t = r.value;
   if (t) {
@@ -143,7 +143,7 @@ function checkTlv(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): void 
     if (!again || again.tag !== t.tag || !isDeepStrictEqual(again.value, t.value)) j.report('readTlv', i, 'tlv() of what was read does not read back', b);
   }
   for (const [name, f] of [['parseFcp', (): unknown => parseFcp(b)], ['fcpFields', (): unknown => fcpFields(t ? t.value : b)]] as const) {
-    const x = j.attempt(() => m.run(name, b, f));
+    const x = j.attempt(() => allocs.run(name, b, f));
     if ('thrown' in x) j.unexpected(name, i, b, x.thrown);
     else {
       const size = (x.value as { size?: number }).size;
@@ -162,9 +162,9 @@ function checkTlv(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): void 
 
 const badPkcs15 = (e: unknown): string | undefined => (e instanceof Pkcs15Error ? (e.offset !== undefined && Number.isInteger(e.offset) && e.offset >= 0 && / at byte \d+$/.test(e.message) ? undefined : `no byte offset: ${e.message}`) : 'not a Pkcs15Error');
 
-function checkPkcs15(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): number {
+function checkPkcs15(j: Judge, i: number, b: Uint8Array, allocs: AllocationMeter): number {
   let parsed = 0;
-  const odf = j.attempt(() => m.run('parseOdf', b, () => parseOdf(b)));
+  const odf = j.attempt(() => allocs.run('parseOdf', b, () => parseOdf(b)));
   if ('thrown' in odf) {
     const why = badPkcs15(odf.thrown);
     if (why) j.unexpected('parseOdf', i, b, odf.thrown);
@@ -179,7 +179,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): nu
       if (!isDeepStrictEqual(again, withPath)) j.report('parseOdf', i, `re-built entries read differently: ${hex(built)}`, b);
     }
   }
-  const dodf = j.attempt(() => m.run('parseDodf', b, () => parseDodf(b)));
+  const dodf = j.attempt(() => allocs.run('parseDodf', b, () => parseDodf(b)));
   if ('thrown' in dodf) {
     const why = badPkcs15(dodf.thrown);
     if (why) j.unexpected('parseDodf', i, b, dodf.thrown);
@@ -206,7 +206,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): nu
   // The second record is the first cut in half: a cut TLV is an error naming its record and offset
   // (it used to end the record silently), FF/00 padding where a TLV would start is not.
   const records = [b, b.subarray(0, b.length >> 1)];
-  const dir = j.attempt(() => m.run('parseDir', b, () => parseDir(records)));
+  const dir = j.attempt(() => allocs.run('parseDir', b, () => parseDir(records)));
   if ('thrown' in dir) {
     const why = badPkcs15(dir.thrown);
     const m = why ? null : /^EF\(DIR\) record (\d+): /.exec((dir.thrown as Error).message);
@@ -214,7 +214,7 @@ function checkPkcs15(j: Judge, i: number, b: Uint8Array, m: AllocationMeter): nu
     else if (!m) j.report('parseDir', i, `error names no record: ${(dir.thrown as Error).message}`, b);
     else if ((dir.thrown as Pkcs15Error).offset! >= records[Number(m[1]) - 1]!.length) j.report('parseDir', i, 'offset past the record', b);
   }
-  const oid = j.attempt(() => m.run('decodeOid', b, () => decodeOid(b)));
+  const oid = j.attempt(() => allocs.run('decodeOid', b, () => decodeOid(b)));
   if ('thrown' in oid) j.unexpected('decodeOid', i, b, oid.thrown);
   else if (oid.value !== undefined && oid.value.split('.').every((a) => Number.isSafeInteger(Number(a)))) {
     if (decodeOid(encodeOid(oid.value)) !== oid.value) j.report('decodeOid', i, `${oid.value} does not re-encode`, b);
@@ -257,25 +257,25 @@ describe('pcsc fuzz', () => {
     fcps.push(tlv(0x6f, Uint8Array.of(...tlv(0x84, PKCS15_AID), ...tlv(0x9f1f, new Uint8Array(200).fill(1)))));
     expect(fcps.length).toBeGreaterThan(4);
     const j = new Judge();
-    const m = new AllocationMeter();
+    const allocs = new AllocationMeter();
     const rnd = prng(SEED);
-    [...apdus].forEach((b, i) => checkApdus(j, i, b, m));
-    atrs.forEach((b, i) => checkAtr(j, i, b, m));
-    fcps.forEach((b, i) => checkTlv(j, i, b, m));
+    [...apdus].forEach((b, i) => checkApdus(j, i, b, allocs));
+    atrs.forEach((b, i) => checkAtr(j, i, b, allocs));
+    fcps.forEach((b, i) => checkTlv(j, i, b, allocs));
     for (let i = 0; i < 4000; i++) {
-      checkApdus(j, i, mutate(pick(rnd, apdus), apdus, rnd), m);
-      checkAtr(j, i, mutate(pick(rnd, atrs), atrs, rnd), m);
-      checkTlv(j, i, mutate(pick(rnd, fcps), fcps, rnd, rnd() < 0.5), m);
+      checkApdus(j, i, mutate(pick(rnd, apdus), apdus, rnd), allocs);
+      checkAtr(j, i, mutate(pick(rnd, atrs), atrs, rnd), allocs);
+      checkTlv(j, i, mutate(pick(rnd, fcps), fcps, rnd, rnd() < 0.5), allocs);
     }
     // Hostile lengths: a TLV of 64 KiB, of 2^32, an FCP size of 20 bytes, a 0x82 length past the end.
     for (const h of ['62820FFFFF', '6284FFFFFFFF00', '6281', '62 16 80 14' + 'FF'.repeat(20), '1F', '1F01', '1F0181', '62 04 8082FFFF']) {
       const b = fromHex(h)!;
-      checkTlv(j, -1, b, m);
+      checkTlv(j, -1, b, allocs);
       const t = readTlv(b, 0);
       if (t && t.next > b.length) j.report('readTlv', -1, 'value past the input', b);
     }
     expect(j.findings).toEqual([]);
-    expect(m.worstPerByte, String(m)).toBeLessThan(ALLOCATED_PER_BYTE);
+    expect(allocs.worstPerByte, String(allocs)).toBeLessThan(ALLOCATED_PER_BYTE);
   });
 
   it('PKCS#15 files: 4,000 mutations of 10 EF(ODF) / EF(DODF) / EF(DIR) images; what parses re-builds', async () => {
@@ -293,20 +293,20 @@ describe('pcsc fuzz', () => {
       encodeOid('2.23.43.7.1'),
     ];
     const j = new Judge();
-    const m = new AllocationMeter();
-    seeds.forEach((b, i) => checkPkcs15(j, i, b, m));
+    const allocs = new AllocationMeter();
+    seeds.forEach((b, i) => checkPkcs15(j, i, b, allocs));
     const rnd = prng(SEED + 1);
     let parsed = 0;
-    for (let i = 0; i < 4000; i++) parsed += checkPkcs15(j, i, mutate(pick(rnd, seeds), seeds, rnd, rnd() < 0.5), m);
+    for (let i = 0; i < 4000; i++) parsed += checkPkcs15(j, i, mutate(pick(rnd, seeds), seeds, rnd, rnd() < 0.5), allocs);
     // Hostile: lengths of 2^32 and past the end, indefinite lengths, a 16-byte OID arc, and one input
     // for each former escape (GeneralizedTime text, UniversalString and BMPString lengths, an OID
     // where the CommonObjectAttributes SEQUENCE belongs: see the regression test below).
     const hostile = ['3084FFFFFFFF', '308880', 'A7843FFFFFFF30', '0481FF', '30800000', 'A78000', '0680', '06', '068F' + 'FF'.repeat(16), '180141', '1C03414243', '1E0141', 'A127061F30110C0F4C774D324D20426F6F747374726170A110300E06060604672B0901300406026432'];
-    for (const h of hostile) checkPkcs15(j, -1, fromHex(h)!, m);
+    for (const h of hostile) checkPkcs15(j, -1, fromHex(h)!, allocs);
     console.log(`pcsc fuzz: ${parsed} of 8000 PKCS#15 parses succeeded`);
     expect(j.findings).toEqual([]);
     expect(parsed).toBeGreaterThan(800);
-    expect(m.worstPerByte, String(m)).toBeLessThan(ALLOCATED_PER_BYTE);
+    expect(allocs.worstPerByte, String(allocs)).toBeLessThan(ALLOCATED_PER_BYTE);
   });
 
   it('bootstrap read: 1,000 cards with damaged files and 1,000 with damaged answers (61xx, 6Cxx, cut, wrong SW)', async () => {
