@@ -90,11 +90,13 @@ export class DmEndpoint {
     this.rejections = new Rejections({ store: p.store, config: p.config, desk: p.desk, takeSeq: (id) => this.takeSeq(id), emit: (e) => this.emit(e), now: () => this.now() });
   }
 
+  /** A whole request body POSTed to the listener (on a shared store, inside the gate's claim of its session). */
   onBody(r: IncomingBody): Promise<OutgoingResponse> {
     if (!this.shared) return this.onMessage(r);
     return this.shared.handle(r, this.sharedLookup(r), () => this.onMessage(r)) as Promise<OutgoingResponse>;
   }
 
+  /** A body over maxBodyBytes: 413, logged with its first bytes. */
   onTooLarge(r: Omit<IncomingBody, 'bytes'> & { declared: number | undefined; bytes: Uint8Array }): Promise<OutgoingResponse> {
     const limit = this.config.limits.maxBodyBytes;
     const reason = `body of ${r.declared ?? `more than ${limit}`} bytes is over the limit of ${limit} bytes`;
@@ -192,12 +194,14 @@ export class DmEndpoint {
     return decoded.ok ? { ...token, devId: decoded.value.message.hdr.source.locURI, dmSessionId: decoded.value.message.hdr.sessionID } : token;
   }
 
+  /** A session's RespURI: `<basePath>/s/<no>-<token>` on the authority the device used, when plausible. */
   respUri(host: string | undefined, no: string, token: string): string {
     // The Host header is the device's own text: echoed only when it looks like an authority.
     const authority = host !== undefined && PLAUSIBLE_HOST.test(host) ? host : new URL(this.config.serverUri).host;
     return `${this.scheme}://${authority}${this.basePath}/s/${no}-${token}`;
   }
 
+  /** What the engine reads of the request besides its body: TLS, the client certificate, x-syncml-hmac. */
   transport(r: IncomingBody): EngineInput['transport'] {
     const t: EngineInput['transport'] = { tls: r.tls };
     if (r.clientCert) t.clientCert = r.clientCert;
@@ -221,6 +225,7 @@ export class DmEndpoint {
     return applyEffects(s, fx, { sessionId, devId, now, maxJobAttempts: this.config.limits.maxJobAttempts, jobsClaimed: this.claimsJobs, ...(seenAt !== undefined ? { seenAt } : {}) }, events);
   }
 
+  /** Ends a session outside its turns (timeout, shutdown, the device starting over): written, then its events. */
   async endLive(l: Live, state: SessionState, reason: string): Promise<void> {
     if (l.preAuth) {
       // Nothing of it is stored: it just goes (with its slot).
@@ -247,6 +252,7 @@ export class DmEndpoint {
     return l ? ++l.logged : undefined;
   }
 
+  /** A turn that threw (a bug, not the device's doing): logged with HTTP 500, the session ended, its jobs released. */
   async internalError(r: IncomingBody, live: Live | undefined, e: unknown, now: number): Promise<OutgoingResponse> {
     const why = e instanceof Error ? e.message : String(e);
     process.emitWarning(`session engine failed: ${e instanceof Error ? e.stack ?? why : why}`);
