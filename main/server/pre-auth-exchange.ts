@@ -50,7 +50,8 @@ export async function exchangePreAuth(ep: DmEndpoint, r: IncomingBody, live: Liv
   // without them here cost a third of the first message's work, and was thrown away).
   let verdict: AdmitOutcome;
   try {
-    verdict = engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: ep.transport(r) });
+    // `admitted` present, as in exchange()'s input: one shape of input for the engine's reads.
+    verdict = engine.admit(state, { message, encoding, bytes: r.bytes, now, device: view, queuedJobs: [], transport: ep.transport(r), admitted: undefined });
   } catch (e) {
     // A bug, not the device's doing: logged like any internal error, and the session goes.
     if (live) ep.live.delete(live.id);
