@@ -25,7 +25,7 @@ import type { SessionState } from './types.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
 import type { SharedGate, SharedLookup } from './shared-sessions.js';
 import { handleDm20, type Dm20Context } from './dm20/index.js';
-import { iso } from './event-time.js';
+import { iso } from '../util/iso-time.js';
 import { exchangePreAuth, refuseFailed } from './pre-auth-exchange.js';
 import { exchange } from './store-exchange.js';
 

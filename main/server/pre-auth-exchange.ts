@@ -19,7 +19,7 @@ import { shownDevId } from './failure-ring.js';
 import { sourceAddressKey } from './source-address.js';
 import type { IncomingBody, OutgoingResponse } from './http.js';
 import type { DmEndpoint } from './dm-endpoint.js';
-import { iso } from './event-time.js';
+import { iso } from '../util/iso-time.js';
 import { deviceViewOf, exchange } from './store-exchange.js';
 
 /**

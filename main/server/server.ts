@@ -41,7 +41,7 @@ import { StoreEventBus } from './store-events.js';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import { activeDm20Sessions, closeDm20, createDm20Context, sweepDm20, type Dm20Context, type Dm20Limits } from './dm20/index.js';
 import { DmEndpoint } from './dm-endpoint.js';
-import { iso } from './event-time.js';
+import { iso } from '../util/iso-time.js';
 
 export interface DmServerOptions {
   /** The lab CA and other files; also the SQLite store when no storeUrl is given. */

@@ -9,6 +9,7 @@
 import type { EngineEffects, EngineInput, EngineOutput, EngineSession, HeldTurn, ReleaseOptions, SessionEngine } from './engine.js';
 import type { HeldCommand, ReleaseCause, ServerEvent } from './events.js';
 import type { Live } from './live-sessions.js';
+import { iso } from '../util/iso-time.js';
 
 /** A device's step control, as the UI shows it. */
 export interface SteppingState {
@@ -215,6 +216,3 @@ export function mergeEffects(a: EngineEffects, b: EngineEffects): EngineEffects 
   return m;
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}

@@ -18,11 +18,11 @@ import { sourceAddressKey } from './source-address.js';
 import type { ServerEvent } from './events.js';
 import type { IncomingBody, OutgoingResponse } from './http.js';
 import { claimTakenJobs, JobsTakenError } from './job-claims.js';
-import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
+import { isStoreUnavailable, jobsTaken, storeUnavailable } from './unavailable.js';
 import { LeaseLostError } from './shared-sessions.js';
 import type { StoreEventBus } from './store-events.js';
 import type { DmEndpoint } from './dm-endpoint.js';
-import { iso } from './event-time.js';
+import { iso } from '../util/iso-time.js';
 
 /** How a session enters the store: its slot (taken before any await) and, when it authenticated in memory first, that session. */
 export interface StoreEntry {
@@ -152,7 +152,7 @@ export async function exchange(ep: DmEndpoint, r: IncomingBody, live: Live | und
       // Nothing of the turn was written (its transaction rolled back): the device sends the message
       // again, and the numbers taken for it are free again.
       if (live && live.logged === outSeq) live.logged -= 2;
-      return storeUnavailable(e instanceof JobsTakenError ? 1 : undefined);
+      return e instanceof JobsTakenError ? jobsTaken() : storeUnavailable();
     }
     return ep.internalError(r, live, e, now);
   }

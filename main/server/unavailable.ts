@@ -28,3 +28,16 @@ export function retryLater(retryAfterSec: number, why: string): OutgoingResponse
 export function storeUnavailable(retryAfterSec = STORE_RETRY_AFTER_SEC): OutgoingResponse {
   return retryLater(retryAfterSec, `the store is unavailable; nothing of this message was processed, send it again in ${retryAfterSec} s`);
 }
+
+/** Seconds a device waits before sending again a message whose jobs another instance's session claimed first. */
+export const JOBS_TAKEN_RETRY_AFTER_SEC = 1;
+
+/**
+ * A shared store's turn that lost the claim on a job it meant to send (job-claims.ts): the store is
+ * fine, another instance's session took the job first; the turn rolled back and the device sends
+ * the message again, to find the queue as it is now.
+ */
+export function jobsTaken(): OutgoingResponse {
+  const sec = JOBS_TAKEN_RETRY_AFTER_SEC;
+  return retryLater(sec, `another session claimed this device's queued jobs meanwhile; nothing of this message was processed, send it again in ${sec} s`);
+}

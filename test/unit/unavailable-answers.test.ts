@@ -9,7 +9,7 @@ import { StoreUnavailableError } from '../../main/store/store.js';
 import { listen, type Listener } from '../../main/server/http.js';
 import { LiveSessions } from '../../main/server/live-sessions.js';
 import { LeaseLostError, SharedGate, type SharedSessions } from '../../main/server/shared-sessions.js';
-import { retryLater, STORE_RETRY_AFTER_SEC, storeUnavailable } from '../../main/server/unavailable.js';
+import { jobsTaken, retryLater, STORE_RETRY_AFTER_SEC, storeUnavailable } from '../../main/server/unavailable.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -37,6 +37,12 @@ describe('503 + Retry-After answers', () => {
       status: 503,
       headers: { 'content-type': TEXT, 'retry-after': '1' },
       body: 'the store is unavailable; nothing of this message was processed, send it again in 1 s\n',
+    });
+    // Jobs claimed by another instance's session: the store is fine, and the answer says what happened.
+    expect(jobsTaken()).toEqual({
+      status: 503,
+      headers: { 'content-type': TEXT, 'retry-after': '1' },
+      body: "another session claimed this device's queued jobs meanwhile; nothing of this message was processed, send it again in 1 s\n",
     });
     expect(retryLater(3, 'busy; send again in 3 s')).toEqual({ status: 503, headers: { 'content-type': TEXT, 'retry-after': '3' }, body: 'busy; send again in 3 s\n' });
   });

@@ -11,7 +11,7 @@ import { prettyDm20, decodeClientMessage, describeDm20Error, encodeDm20, type Dm
 import { DM20_ACCEPTED_MEDIA_TYPES, DM20_MEDIA_TYPE, PKG, type Dm20ClientMessage, type Dm20ServerPackage } from '../../protocol/dm20/model.js';
 import type { DmStore, DmStoreOps } from '../../store/store.js';
 import { claimTakenJobs, JobsTakenError } from '../job-claims.js';
-import { isStoreUnavailable, storeUnavailable } from '../unavailable.js';
+import { isStoreUnavailable, jobsTaken, storeUnavailable } from '../unavailable.js';
 import type { EngineEffects } from '../engine.js';
 import type { ServerEvent } from '../events.js';
 import { applyEffects } from '../effects.js';
@@ -153,7 +153,7 @@ async function exchange(ctx: Dm20Context, r: IncomingBody, live: LiveDm20 | unde
   } catch (e) {
     // Nothing of the package was written: the device sends it again.
     if (isStoreUnavailable(e)) return storeUnavailable();
-    if (e instanceof JobsTakenError) return storeUnavailable(1);
+    if (e instanceof JobsTakenError) return jobsTaken();
     const why = e instanceof Error ? e.message : String(e);
     process.emitWarning(`DM 2.0 session step failed: ${e instanceof Error ? e.stack ?? why : why}`);
     if (live) {
