@@ -17,6 +17,14 @@ export type { Credential } from '../store/types.js';
 export interface ServerLimits {
   /** Largest HTTP body accepted; bigger ones get HTTP 413 and are not read further. */
   maxBodyBytes: number;
+  /**
+   * Bytes of request bodies held at once, read or being read, until each is answered (body-budget.ts):
+   * a request whose Content-Length (or, without one, maxBodyBytes) does not fit gets HTTP 503 +
+   * Retry-After, unread. At least maxBodyBytes.
+   */
+  maxBodyBytesInFlight: number;
+  /** TCP connections open at once (DM devices and the management API); the listener closes any beyond at once. */
+  maxConnections: number;
   /** Sessions open at once; a new one beyond this gets HTTP 503. */
   maxSessions: number;
   /** A session with no message for this long is closed ('timeout') and its unanswered jobs requeued. */
@@ -94,6 +102,8 @@ export interface ServerLimits {
 
 export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBodyBytes: 4 * 1024 * 1024,
+  maxBodyBytesInFlight: 64 * 1024 * 1024,
+  maxConnections: 4096,
   maxSessions: 256,
   sessionTimeoutMs: 5 * 60_000,
   nonceMaxAgeMs: 7 * 24 * 3600_000,

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
 import { mediaType, readBody } from '../protocol/http-body.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
+import { BodyBudget } from './body-budget.js';
 
 /** Every media type a DM client may POST; the answer goes back in the same one. */
 export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(Object.keys(DM_MESSAGE_MEDIA_TYPES));
@@ -63,9 +64,34 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(opts: { port: number; host: string; tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<Listener> {
+export interface ListenOptions {
+  port: number;
+  host: string;
+  tls?: TlsOptions;
+  maxBodyBytes: number;
+  /** Bytes of bodies held at once (ServerLimits.maxBodyBytesInFlight); default: no bound beyond maxBodyBytes per request. */
+  maxBodyBytesInFlight?: number;
+  /** Connections open at once (ServerLimits.maxConnections); default: Node's (none). */
+  maxConnections?: number;
+  now: () => number;
+}
+
+interface ServeOptions {
+  tls?: TlsOptions;
+  maxBodyBytes: number;
+  budget: BodyBudget;
+  now: () => number;
+}
+
+export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<Listener> {
+  const inFlight = opts.maxBodyBytesInFlight ?? Number.POSITIVE_INFINITY;
+  if (!(inFlight >= opts.maxBodyBytes)) throw new RangeError(`maxBodyBytesInFlight (${String(opts.maxBodyBytesInFlight)}) must be at least maxBodyBytes (${opts.maxBodyBytes}), or no body of the largest size could ever be read`);
+  if (opts.maxConnections !== undefined && !(Number.isSafeInteger(opts.maxConnections) && opts.maxConnections >= 1)) {
+    throw new RangeError(`maxConnections must be a positive integer, got ${String(opts.maxConnections)}`);
+  }
+  const serveOpts: ServeOptions = { maxBodyBytes: opts.maxBodyBytes, budget: new BodyBudget(inFlight), now: opts.now, ...(opts.tls ? { tls: opts.tls } : {}) };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    serve(req, res, opts, h).catch((e) => {
+    serve(req, res, serveOpts, h).catch((e) => {
       // The store went away (PostgreSQL down): nothing of the request was written; come back later.
       if (isStoreUnavailable(e)) {
         if (!res.headersSent) {
@@ -94,6 +120,9 @@ export async function listen(opts: { port: number; host: string; tls?: TlsOption
   } else {
     server = http.createServer(handler);
   }
+  // Beyond it Node closes a new connection as it accepts it: each one costs socket buffers and a
+  // parser before any limit of ours could see a request on it.
+  if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.on('clientError', (err: ParserError, socket) => {
@@ -147,7 +176,7 @@ export function clientErrorAnswer(err: ParserError, maxHeaderBytes: number): str
   return `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: { tls?: TlsOptions; maxBodyBytes: number; now: () => number }, h: ListenerHandlers): Promise<void> {
+async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: ServeOptions, h: ListenerHandlers): Promise<void> {
   const receivedAt = opts.now();
   if (h.onRequest?.(req, res)) return;
   const other = req.method !== 'POST' ? h.onOther?.(req) : undefined;
@@ -185,18 +214,28 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
     void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 413
     return send(res, await h.onTooLarge({ ...base, declared, bytes: new Uint8Array() }), true);
   }
-  let read: Awaited<ReturnType<typeof readBody>>;
-  try {
-    read = await readBody(req, opts.maxBodyBytes);
-  } catch {
-    // The client broke off mid-body, or its body would not parse (answered 400 by 'clientError'):
-    // nobody is left to answer, and it is no bug of ours to warn about.
-    return;
+  // Its share of the bytes all bodies may hold at once, until it is answered (body-budget.ts).
+  const share = declared ?? opts.maxBodyBytes;
+  if (!opts.budget.take(share)) {
+    void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 503
+    return send(res, opts.budget.refusal(share), true);
   }
-  const { bytes, over } = read;
-  if (over) return send(res, await h.onTooLarge({ ...base, declared, bytes }), true);
-  base.bytes = bytes;
-  send(res, await h.onBody(base));
+  try {
+    let read: Awaited<ReturnType<typeof readBody>>;
+    try {
+      read = await readBody(req, opts.maxBodyBytes);
+    } catch {
+      // The client broke off mid-body, or its body would not parse (answered 400 by 'clientError'):
+      // nobody is left to answer, and it is no bug of ours to warn about.
+      return;
+    }
+    const { bytes, over } = read;
+    if (over) return send(res, await h.onTooLarge({ ...base, declared, bytes }), true);
+    base.bytes = bytes;
+    send(res, await h.onBody(base));
+  } finally {
+    opts.budget.give(share);
+  }
 }
 
 const NO_BYTES = new Uint8Array();
