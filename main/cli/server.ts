@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ClientAuthMode, Credential, ServerAuthMode } from '../server/config.js';
+import { DEFAULT_LIMITS, type ClientAuthMode, type Credential, type ServerAuthMode } from '../server/config.js';
 import type { ServerEvent } from '../server/events.js';
 import type { ClientCertMode } from '../server/http.js';
 import { CREDENTIAL_FLAGS, readCredential, readSecretFile } from './credential-flags.js';
@@ -21,6 +21,7 @@ const HELP = `usage:
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
              [--session-timeout SEC] [--max-body BYTES] [--max-msg-size BYTES] [--max-obj-size BYTES]
              [--max-sessions N] [--max-preauth-sessions N] [--max-preauth-per-address N] [--preauth-timeout SEC] [--dm20]
+             [--max-connections N] [--max-body-in-flight BYTES]
              [--api-token TOKEN | --api-token-file FILE] [--peer ID[=URL][,token=T][,ca=F][,cert=F,key=F]]... [--peers FILE]
 
 Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http(s)://HOST:PORT/dm.
@@ -43,6 +44,13 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
                 sessions that have not authenticated yet (with --client-auth): kept in memory, never
                 stored, in their own pool (default 256 in all, 16 per source address), dropped after
                 SEC without a message (default 15); they never count against --max-sessions
+--max-connections
+                TCP connections open at once, devices and API alike; one beyond is closed as it is
+                accepted (default 4096)
+--max-body-in-flight
+                bytes of request bodies held at once until answered (each counts its Content-Length,
+                or --max-body without one); a request that does not fit gets HTTP 503 + Retry-After,
+                unread (default 64 MiB, or --max-body if larger; at least --max-body)
 --dm20          also serve the lab DM 2.0 JSON binding at /dm/v2 (main/protocol/dm20/README.md:
                 built on assumptions; DM 1.2/1.3 at /dm stays the protocol)
 --api-token     bearer token of the management API (/api/v1, main/server/API.md) for line-of-business
@@ -101,7 +109,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     'server-id': { type: 'string' }, 'client-auth': { type: 'string' }, ...CREDENTIAL_FLAGS,
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
-    'max-sessions': { type: 'string' }, dm20: { type: 'boolean' },
+    'max-sessions': { type: 'string' }, dm20: { type: 'boolean' }, 'max-connections': { type: 'string' }, 'max-body-in-flight': { type: 'string' },
     'max-preauth-sessions': { type: 'string' }, 'max-preauth-per-address': { type: 'string' }, 'preauth-timeout': { type: 'string' },
     'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, peer: { type: 'string', multiple: true }, peers: { type: 'string' },
   }, usage);
@@ -129,6 +137,11 @@ export async function serverCommand(argv: string[]): Promise<number> {
   const maxPreAuthSessions = positiveInt('--max-preauth-sessions', values['max-preauth-sessions']);
   const maxPreAuthSessionsPerAddress = positiveInt('--max-preauth-per-address', values['max-preauth-per-address']);
   const preAuthTimeout = positiveInt('--preauth-timeout', values['preauth-timeout']);
+  const maxConnections = positiveInt('--max-connections', values['max-connections']);
+  const maxBodyInFlight = positiveInt('--max-body-in-flight', values['max-body-in-flight']);
+  if (maxBodyInFlight !== undefined && maxBodyInFlight < (maxBody ?? DEFAULT_LIMITS.maxBodyBytes)) {
+    throw new CliError(`--max-body-in-flight (${maxBodyInFlight}) must be at least --max-body (${maxBody ?? DEFAULT_LIMITS.maxBodyBytes}), or no body of the largest size could ever be read`);
+  }
   const data = dataDir(values.data);
   const store = storeUrlOf(values);
   if (store) checkStoreUrl(store);
@@ -157,6 +170,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
         ...(maxBody ? { maxBodyBytes: maxBody } : {}),
         ...(maxMsg ? { maxMsgSize: maxMsg } : {}),
         ...(maxObj ? { maxObjSize: maxObj } : {}),
+        ...(maxConnections ? { maxConnections } : {}),
+        ...(maxBodyInFlight ? { maxBodyBytesInFlight: maxBodyInFlight } : {}),
       },
     });
   } catch (e) {

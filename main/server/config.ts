@@ -162,8 +162,18 @@ export function engineConfig(partial: Partial<Omit<EngineConfig, 'limits'>> & { 
     serverAuth: 'md5',
     requireClientCert: false,
     ...rest,
-    limits: { ...DEFAULT_LIMITS, ...limits },
+    limits: withDefaults(limits),
   };
+}
+
+/**
+ * The defaults under what was given. A larger maxBodyBytes without a maxBodyBytesInFlight of its own
+ * raises that too, to one such body: `--max-body 100000000` alone must not make the server refuse to start.
+ */
+function withDefaults(given: Partial<ServerLimits> | undefined): ServerLimits {
+  const l = { ...DEFAULT_LIMITS, ...given };
+  if (given?.maxBodyBytesInFlight === undefined) l.maxBodyBytesInFlight = Math.max(DEFAULT_LIMITS.maxBodyBytesInFlight, l.maxBodyBytes);
+  return l;
 }
 
 /** `NAME:SECRET` as the CLI takes it; the secret may itself contain colons. */
