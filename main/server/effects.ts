@@ -10,6 +10,7 @@
 import type { DmStoreOps } from '../store/store.js';
 import type { EngineEffects } from './engine.js';
 import type { ServerEvent } from './events.js';
+import { iso } from '../util/iso-time.js';
 
 export interface EffectsTarget {
   sessionId: number;
@@ -25,7 +26,7 @@ export interface EffectsTarget {
 
 export async function applyEffects(s: DmStoreOps, fx: EngineEffects, t: EffectsTarget, events: ServerEvent[]): Promise<void> {
   const { sessionId, devId, now } = t;
-  const at = new Date(now).toISOString();
+  const at = iso(now);
   // The device row's changes (SQLite gathers them into one write per message: sqlite-store.ts).
   if (fx.deviceAuth) await s.setDeviceAuth(devId, fx.deviceAuth, t.seenAt);
   else if (t.seenAt !== undefined) await s.markSeen(devId, t.seenAt);

@@ -383,7 +383,7 @@ export class SharedGate {
       if (lookup?.token !== undefined || lookup?.devId !== undefined) {
         const found = await this.sessions.find(lookup);
         if (found.kind === 'held') {
-          return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(HELD_RETRY_AFTER_SEC) }, body: `the session's previous message is still being handled (by ${found.owner || 'another instance'}); send again in ${HELD_RETRY_AFTER_SEC} s\n` };
+          return retryLater(HELD_RETRY_AFTER_SEC, `the session's previous message is still being handled (by ${found.owner || 'another instance'}); send again in ${HELD_RETRY_AFTER_SEC} s`);
         }
         if (found.kind === 'claimed') {
           turn = found.turn;
@@ -399,7 +399,7 @@ export class SharedGate {
           const slot = this.host.adopt(turn.live);
           if (!slot.ok) {
             await this.sessions.release(turn);
-            return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(slot.retryAfterSec) }, body: `${slot.reason}\n` };
+            return retryLater(slot.retryAfterSec, slot.reason);
           }
           this.host.live.set(turn.live);
           this.turns.set(req, [turn]);
