@@ -57,6 +57,8 @@ export const DEFAULT_URC =
  */
 export const MAX_LINE = 16 * 1024;
 
+const LINE_END = /[\r\n]/g;
+
 /** URCs followed by one more line (the PDU) in PDU mode. */
 const TWO_LINE_URC = /^(\+CMT:|\+CDS:|\+CBM:)/;
 
@@ -97,6 +99,8 @@ export function responsePrefix(command: string): string | undefined {
 
 export class AtChannel extends EventEmitter<AtChannelEvents> {
   private buf = '';
+  /** How much of `buf` (from its start) is known to hold no line end. */
+  private searched = 0;
   private pending?: Pending;
   private urcLines?: string[];
   /** A run longer than MAX_LINE was dropped: its tail, up to the next line end, goes too. */
@@ -258,30 +262,29 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
     this.buf += Buffer.from(chunk).toString('latin1');
     for (;;) {
       const p = this.pending;
-      if (p?.onPrompt) {
-        const m = /^[\r\n]*> ?/.exec(this.buf);
-        if (m) {
-          this.buf = this.buf.slice(m[0].length);
-          this.emit('trace', 'rx', '> ');
-          p.onPrompt();
-          continue;
-        }
+      if (p?.onPrompt && this.takePrompt()) {
+        p.onPrompt();
+        continue;
       }
-      const end = this.buf.search(/[\r\n]/);
+      // Searched from where the last search stopped: a run arriving a byte at a time was searched
+      // whole for every byte, up to MAX_LINE looks per byte.
+      LINE_END.lastIndex = this.searched;
+      const end = LINE_END.exec(this.buf)?.index ?? -1;
       if (end < 0) {
+        this.searched = this.buf.length;
         // A bare prompt nobody waits for (a cancelled CMGS) would otherwise prefix the next line.
-        if (!p?.onPrompt && /^> ?$/.test(this.buf)) this.buf = '';
+        if (!p?.onPrompt && (this.buf === '>' || this.buf === '> ')) this.drop(this.buf.length);
         else if (this.buf.length > MAX_LINE) {
           // Kept, it grew without bound and was searched again for every chunk: 1 MB without a line
           // end took 13 s of CPU. Dropped (and said so in the trace), with its tail.
           this.emit('trace', 'drop', `${this.buf.length} bytes without a line end (not AT text)`);
-          this.buf = '';
+          this.drop(this.buf.length);
           this.overlong = true;
         }
         return;
       }
       const line = this.buf.slice(0, end).trim();
-      this.buf = this.buf.slice(end + 1);
+      this.drop(end + 1);
       if (this.overlong) {
         this.overlong = false;
         if (line) this.emit('trace', 'drop', `${line.length} more bytes of the dropped run`);
@@ -289,6 +292,32 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
       }
       if (line) this.onLine(line);
     }
+  }
+
+  /**
+   * `> ` after any line ends, for an AT+CMGS waiting for it. Line ends before something else are
+   * taken at once (as empty lines they would end a dropped run, nothing more): left, they were
+   * looked over again for each of them.
+   */
+  private takePrompt(): boolean {
+    let k = 0;
+    while (k < this.buf.length && (this.buf[k] === '\r' || this.buf[k] === '\n')) k++;
+    if (this.buf[k] === '>') {
+      this.drop(this.buf[k + 1] === ' ' ? k + 2 : k + 1);
+      this.emit('trace', 'rx', '> ');
+      return true;
+    }
+    if (k > 0) {
+      this.drop(k);
+      this.overlong = false;
+    }
+    return false;
+  }
+
+  /** The first `n` characters held are done with; what was searched of the rest stays searched. */
+  private drop(n: number): void {
+    this.buf = this.buf.slice(n);
+    this.searched = Math.max(0, this.searched - n);
   }
 
   private onLine(raw: string): void {

@@ -184,13 +184,18 @@ const SEED = 20260304;
  */
 const WORK_PER_CHAR = 100;
 /**
- * A run without a line end arrives in chunks of 64; per chunk the reader looks for a line end and a
- * bare prompt in what it holds (at most MAX_LINE, then dropped): two scans of ~MAX_LINE / 2 on
- * average, ~260 per byte now. Kept and searched again whole per chunk (the old unbounded buffer),
- * 2 MB cost tens of thousands per byte.
+ * A run without a line end arrives in chunks of 64; per chunk the reader searches only what arrived
+ * since its last search: ~1 per byte now. Searched again whole per chunk (up to MAX_LINE, then
+ * dropped), ~260 per byte; kept and searched whole (the older unbounded buffer), tens of thousands.
  */
 const RUN_CHUNK = 64;
-const WORK_PER_RUN_BYTE = (2 * MAX_LINE) / RUN_CHUNK;
+const WORK_PER_RUN_BYTE = 4;
+/**
+ * The same run, and lines, arriving a byte at a time: each byte is searched for a line end once, and a
+ * line's own patterns (echo, prompt, final, URC) run over it a few times: 1 to 6 per byte now. A
+ * search of everything held per byte costs up to MAX_LINE looks per byte (~16,000; ~18 on lines of 16).
+ */
+const WORK_PER_BYTE_ONE_AT_A_TIME = 10;
 /** The longest loops' own timeout: only against a hang, never a bound on speed. */
 const HANG_GUARD_MS = 120_000;
 
@@ -249,6 +254,61 @@ describe('serial fuzz', () => {
     await tick();
     link.emit('data', new Uint8Array(Buffer.from('\r\n490154203237518\r\n\r\nOK\r\n')));
     expect(await r).toMatchObject({ lines: ['490154203237518'], final: 'OK', ok: true });
+    await link.close();
+  }, HANG_GUARD_MS);
+
+  it('regression: bytes one at a time, with or without line ends, are each looked at a bounded number of times', async () => {
+    // Was: every chunk searched all the reader held for a line end again, so a run arriving a byte at
+    // a time cost up to MAX_LINE looks per byte (a broken or hostile modem), and a long line ~half its length.
+    const feedBytes = (link: FakeLink, text: string): number => {
+      const bytes = Buffer.from(text, 'latin1');
+      return countWork(() => {
+        for (let k = 0; k < bytes.length; k++) link.emit('data', bytes.subarray(k, k + 1));
+      }).work;
+    };
+    const runs = {
+      'no line end': 'A'.repeat(4 * MAX_LINE),
+      'long lines': `${'4'.repeat(MAX_LINE - 2)}\r\n`.repeat(4),
+      'short lines': '\r\n490154203237518\r\n+CMTI: "SM",1'.repeat(2_000),
+      'line ends only': '\r\n'.repeat(2 * MAX_LINE),
+    };
+    for (const [name, run] of Object.entries(runs)) {
+      for (const cmgs of [false, true]) {
+        const link = new FakeLink();
+        const at = new AtChannel(link, { timeoutMs: 60_000, promptTimeoutMs: 60_000, settleMs: 0 });
+        const drops: string[] = [];
+        at.on('trace', (dir, text) => dir === 'drop' && drops.push(text));
+        // With an AT+CMGS waiting for its prompt, the reader also looks for `> ` before each line.
+        const r = cmgs ? at.sendPdu(PART.tpduLength, PART.pduHex) : at.exec('AT+CGSN').catch((e: unknown) => e);
+        await tick();
+        const work = feedBytes(link, run);
+        console.log(`serial fuzz: ${run.length} bytes (${name}${cmgs ? ', AT+CMGS waiting' : ''}) one at a time: ${(work / run.length).toFixed(2)} looked at per byte`);
+        expect.soft(work / run.length, `${name}${cmgs ? ' (AT+CMGS)' : ''}: ${work} looked at for ${run.length} bytes`).toBeLessThan(WORK_PER_BYTE_ONE_AT_A_TIME);
+        expect(heldText(at)).toBeLessThanOrEqual(MAX_LINE);
+        if (name === 'no line end') expect(drops[0]).toMatch(/bytes without a line end/);
+        // Whatever came before, the prompt and a final result still end the command.
+        link.emit('data', new Uint8Array(Buffer.from(cmgs ? '\r\n> ' : '\r\nOK\r\n')));
+        if (cmgs) {
+          await tick();
+          link.emit('data', new Uint8Array(Buffer.from('\r\n+CMGS: 7\r\n\r\nOK\r\n')));
+          expect(await r).toMatchObject({ pduWritten: true, response: { final: 'OK' } });
+        } else expect(await r).toMatchObject({ final: 'OK' });
+        await link.close();
+      }
+    }
+    // Line ends in one chunk before a line, with AT+CMGS waiting: each was looked for `> ` after, once.
+    const link = new FakeLink();
+    const at = new AtChannel(link, { timeoutMs: 60_000, promptTimeoutMs: 60_000, settleMs: 0 });
+    const r = at.sendPdu(PART.tpduLength, PART.pduHex);
+    await tick();
+    const run = `${'\r\n'.repeat(MAX_LINE)}+CMTI: "SM",1\r\n`;
+    const { work } = countWork(() => link.emit('data', new Uint8Array(Buffer.from(run))));
+    console.log(`serial fuzz: ${run.length} bytes of line ends in one chunk, AT+CMGS waiting: ${(work / run.length).toFixed(2)} looked at per byte`);
+    expect.soft(work / run.length, `${work} looked at for ${run.length} bytes`).toBeLessThan(WORK_PER_BYTE_ONE_AT_A_TIME);
+    link.emit('data', new Uint8Array(Buffer.from('\r\n> ')));
+    await tick();
+    link.emit('data', new Uint8Array(Buffer.from('\r\n+CMGS: 7\r\n\r\nOK\r\n')));
+    expect(await r).toMatchObject({ pduWritten: true, response: { final: 'OK', lines: ['+CMGS: 7'] } });
     await link.close();
   }, HANG_GUARD_MS);
 
