@@ -268,8 +268,9 @@ export class AtChannel extends EventEmitter<AtChannelEvents> {
       }
       // Searched from where the last search stopped: a run arriving a byte at a time was searched
       // whole for every byte, up to MAX_LINE looks per byte.
+      // (test, not exec: where it stopped is lastIndex, and no match array is made per line)
       LINE_END.lastIndex = this.searched;
-      const end = LINE_END.exec(this.buf)?.index ?? -1;
+      const end = LINE_END.test(this.buf) ? LINE_END.lastIndex - 1 : -1;
       if (end < 0) {
         this.searched = this.buf.length;
         // A bare prompt nobody waits for (a cancelled CMGS) would otherwise prefix the next line.
