@@ -33,6 +33,14 @@ export function withoutStoreWrites(Store: StoreClass): void {
       return Promise.reject(e);
     }
   };
+  // The server's path (DmStore.tx over SQLite): no savepoint, no group transaction, no COMMIT or
+  // fsync either. One callback at a time, in call order, as the real one runs them.
+  let queue: Promise<unknown> = Promise.resolve();
+  proto.groupAsync = function groupAsync<T>(fn: () => Promise<T>): Promise<T> {
+    const run = queue.then(fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
   proto.touchDevice = function (this: ServerStore, devId: string, now: number) {
     const r = touchDevice.call(this, devId, now);
     const auth = auths.get(devId);
