@@ -65,8 +65,13 @@ export interface PacketFindingsDeps {
 
 export class PacketFindings {
   private sweeping = false;
-  /** Findings being written, not committed yet. */
-  private pending: Promise<unknown>[] = [];
+  /**
+   * Findings being written, not committed yet. Each write leaves the set when it settles, and a
+   * waiter waits for what is in the set when it looks: the page and the background sweep both wait,
+   * and neither may take the other's writes out from under it (with a list each emptied, a page
+   * whose sessions the sweep had just recorded read back before those writes committed).
+   */
+  private readonly pending = new Set<Promise<void>>();
   private lastSweep = -Infinity;
   /** What earlier sweeps covered: sessions up to this id, except those active then (looked at again). */
   private seen: { afterId: number; alsoIds: number[]; store: DmStore } | undefined;
@@ -82,7 +87,13 @@ export class PacketFindings {
   record(v: SessionFindings): void {
     try {
       const target = this.deps.server?.() ?? this.deps.writer();
-      this.pending.push(target.recordFindings(v.session, v.messages, v.findings).catch(() => undefined));
+      const write: Promise<void> = target
+        .recordFindings(v.session, v.messages, v.findings)
+        .catch(() => undefined)
+        .then(() => {
+          this.pending.delete(write);
+        });
+      this.pending.add(write);
     } catch {
       // e.g. the folder was switched meanwhile: the next judgement writes it again.
     }
@@ -94,7 +105,7 @@ export class PacketFindings {
    * connection of the same process synchronously waits for this first.
    */
   async settled(): Promise<void> {
-    await Promise.all(this.pending.splice(0));
+    await Promise.all([...this.pending]);
   }
 
   /** packets.query with the shown rows' sessions judged first, and a background sweep of the rest. */
@@ -110,8 +121,9 @@ export class PacketFindings {
     if (missing.length === 0) return first;
     // The judge takes a bounded batch per call; a page of many short sessions leaves the rest to the sweep.
     for (let i = 0; i < Math.min(missing.length, PAGE_JUDGE_LIMIT); i += SWEEP_BATCH) await this.deps.judge(missing.slice(i, Math.min(i + SWEEP_BATCH, PAGE_JUDGE_LIMIT)));
-    // The reader sees them once the writes have committed.
-    await Promise.all(this.pending.splice(0));
+    // The reader sees them once the writes have committed (the sweep's too: a session judged by it
+    // is a cache hit here and records nothing new).
+    await this.settled();
     const again = await queryPackets(this.deps.reader(), q, this.deps.writer());
     return again.ok ? { ...again, tookMs: first.tookMs + again.tookMs } : again;
   }
@@ -138,7 +150,7 @@ export class PacketFindings {
     for (let i = 0; i < ids.length; i += SWEEP_BATCH) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       await this.deps.judge(ids.slice(i, i + SWEEP_BATCH));
-      await Promise.all(this.pending.splice(0));
+      await this.settled();
     }
   }
 }
