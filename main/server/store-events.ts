@@ -47,7 +47,7 @@ export class StoreEventBus extends EventBus {
 
   /** Inside a turn's transaction: the events go out when it commits, in this order. */
   async publishIn(s: DmStoreOps, events: readonly ServerEvent[]): Promise<void> {
-    for (const e of events) await s.publish(e);
+    await s.publishAll(events);
   }
 
   /** Settles when everything emitted so far was published (tests, shutdown). */

@@ -162,6 +162,8 @@ export interface DmStoreOps {
   dropSessionState(key: string): Promise<void>;
   /** Reaches every instance's subscribers; inside tx(), only once it commits (never for a rolled-back turn). */
   publish<E extends StoreEvent>(event: E): Promise<void>;
+  /** As publish() for each, in order; a store may write them together (PostgreSQL: one statement). */
+  publishAll(events: readonly StoreEvent[]): Promise<void>;
 }
 
 export interface DmStore extends DmStoreOps, DmStoreQueries, DmMessageIndex {

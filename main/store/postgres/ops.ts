@@ -12,7 +12,7 @@ import type pg from 'pg';
 import {
   decisionRefusal, DEFAULT_MAX_JOB_ATTEMPTS, resolveUnconfirmedPolicy, settleDecision, settleUnanswered, type JobSettlement,
 } from '../job-settlement.js';
-import type { DeliveredEvent, DmStoreOps, JobOutcome, NewSession, RecoveryCount, SessionClaim, SessionStateRecord, StoreEvent } from '../store.js';
+import type { DmStoreOps, JobOutcome, NewSession, RecoveryCount, SessionClaim, SessionStateRecord, StoreEvent } from '../store.js';
 import {
   jobTarget, JobDecisionError,
   type AlertRecord, type Credential, type DeviceAuthState, type ImportedSession, type JobRecord, type JobSpec, type JobStatus, type MessageRecord,
@@ -25,12 +25,8 @@ import {
 } from './rows.js';
 import { indexLoggedMessages, loggedMessage } from './message-index.js';
 import { parseJobSpec } from '../job-spec.js';
+import { publishEvents } from './events.js';
 import { iso, isoOfDate } from '../../util/iso-time.js';
-
-/** The NOTIFY channel every instance listens on. */
-export const EVENT_CHANNEL = 'dmw_events';
-/** NOTIFY payloads stop at 8000 bytes: a bigger event travels by id and is read from the events table. */
-export const INLINE_EVENT_BYTES = 7000;
 
 export type Query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;
 
@@ -38,6 +34,13 @@ const json = (x: unknown) => JSON.stringify(x);
 /** Rows per tree upsert statement (as the SQLite store). */
 const TREE_ROWS_PER_STATEMENT = 64;
 const MESSAGE_COLUMNS = 'session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note';
+/** finishJob for several jobs at once (updateTurnJobs), a named statement: one text whatever the count. */
+const FINISH_JOBS = {
+  name: 'dmw_finish_jobs',
+  text: `UPDATE jobs j SET status = v.status, status_code = v.status_code, results = v.results::json, members = v.members::json, error = v.error, verify = false, updated_at = $7
+    FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[]) AS v (id, status, status_code, results, members, error)
+    WHERE j.id = v.id RETURNING j.*`,
+};
 const SESSION_WITH_COUNT = `SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s`;
 
 export class PgOps implements DmStoreOps {
@@ -167,9 +170,20 @@ export class PgOps implements DmStoreOps {
 
   async updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]> {
     if (sent) await this.markSent([...sent.ids], sent.sessionId, now);
-    const out: (JobRecord | undefined)[] = [];
-    for (const o of finished) out.push(await this.finishJob(o, now));
-    return out;
+    // The turn's finished jobs in one statement (a round trip each was most of the cost). A job
+    // finished twice in one turn goes one by one, so the later outcome wins as it always did.
+    if (finished.length < 2 || new Set(finished.map((o) => o.id)).size < finished.length) {
+      const out: (JobRecord | undefined)[] = [];
+      for (const o of finished) out.push(await this.finishJob(o, now));
+      return out;
+    }
+    const rows = await this.all<JobRow>(FINISH_JOBS as unknown as string, [finished.map((o) => o.id), finished.map((o) => o.status),
+      finished.map((o) => o.statusCode), finished.map((o) => json(o.results)), finished.map((o) => json(o.members)), finished.map((o) => o.error), iso(now)]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return finished.map((o) => {
+      const r = byId.get(o.id);
+      return r && jobFromRow(r);
+    });
   }
 
   private async settle(id: number, s: JobSettlement, now: number): Promise<JobRecord> {
@@ -413,17 +427,12 @@ export class PgOps implements DmStoreOps {
   }
 
   async publish<E extends StoreEvent>(event: E): Promise<void> {
-    // NOTIFY inside a transaction is delivered when it commits, and never when it rolls back.
-    await this.q(`WITH e AS (INSERT INTO events (body) VALUES ($1::json) RETURNING id)
-      SELECT pg_notify('${EVENT_CHANNEL}', CASE WHEN octet_length($1::text) <= ${INLINE_EVENT_BYTES} THEN e.id || ' ' || $1::text ELSE e.id::text END) FROM e`, [json(event)]);
+    await publishEvents(this.q, [event]);
   }
-}
 
-/** A NOTIFY payload ("ID JSON", or "ID" for an event too big to travel inline) -> the event, or its id to read. */
-export function parseEventPayload(payload: string): DeliveredEvent | { id: number } {
-  const space = payload.indexOf(' ');
-  if (space < 0) return { id: Number(payload) };
-  return { id: Number(payload.slice(0, space)), event: JSON.parse(payload.slice(space + 1)) as DeliveredEvent['event'] };
+  async publishAll(events: readonly StoreEvent[]): Promise<void> {
+    await publishEvents(this.q, events);
+  }
 }
 
 function queuedSpec(r: { id: number; spec: JobSpec; verify: boolean }): QueuedJobSpec {

@@ -11,7 +11,8 @@
 import pg from 'pg';
 import { StoreUnavailableError, type DeliveredEvent, type DmStore, type DmStoreOps } from '../store.js';
 import { migrate, type MigrationReport } from './migrations.js';
-import { EVENT_CHANNEL, parseEventPayload, PgOps, type Query } from './ops.js';
+import { PgOps, type Query } from './ops.js';
+import { EVENT_CHANNEL, parseEventPayload } from './events.js';
 import { PG_TYPES } from './rows.js';
 import { PgQueries } from './queries.js';
 import { PgMessageIndex } from './message-index.js';

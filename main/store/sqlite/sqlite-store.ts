@@ -215,6 +215,10 @@ class SqliteOps implements DmStoreOps {
     else queueMicrotask(() => this.mem.deliver([event]));
     return Promise.resolve();
   }
+
+  async publishAll(events: readonly StoreEvent[]): Promise<void> {
+    for (const e of events) await this.publish(e);
+  }
 }
 
 export class SqliteStore extends SqliteOps implements DmStore {
