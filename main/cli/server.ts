@@ -49,8 +49,8 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
                 accepted (default 4096)
 --max-body-in-flight
                 bytes of request bodies held at once until answered (each counts its Content-Length,
-                or --max-body without one); a request that does not fit gets HTTP 503 + Retry-After,
-                unread (default 64 MiB, or --max-body if larger; at least --max-body)
+                or without one its bytes as they arrive); a request that does not fit gets HTTP 503 +
+                Retry-After (default 64 MiB, or --max-body if larger; at least --max-body)
 --dm20          also serve the lab DM 2.0 JSON binding at /dm/v2 (main/protocol/dm20/README.md:
                 built on assumptions; DM 1.2/1.3 at /dm stays the protocol)
 --api-token     bearer token of the management API (/api/v1, main/server/API.md) for line-of-business

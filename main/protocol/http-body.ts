@@ -13,40 +13,60 @@ export function mediaType(contentType: string | string[] | undefined): string {
 /** Most bytes drained (and dropped) after a body went over the limit, before the socket is cut. */
 const DRAIN_CAP = 64 * 1024 * 1024;
 
+/** What readBody brought: `refused` only when `admit` said no (then `bytes` is empty and `over` false). */
+export interface BodyRead {
+  bytes: Uint8Array;
+  over: boolean;
+  refused?: true;
+}
+
 /**
  * Reads the body up to `max` bytes. Past it, resolves at once with what was kept (the 413 goes out
  * now) and keeps draining in the background so the client gets to read that answer.
  *
+ * `admit`, when given, is asked before each chunk (or the part of it under `max`) is kept, with its
+ * size: a body of no declared length takes its share of a budget as it arrives. When it says no,
+ * nothing more is kept: resolves at once with `refused` and no bytes, and drains as past `max`.
+ * A part over `max` that was not admitted is left out of the over-limit bytes.
+ *
  * The bytes are a plain Uint8Array that owns its whole ArrayBuffer (offset 0, nothing else in it),
  * so a caller may keep them or transfer `.buffer` without holding or exposing memory of other requests.
  */
-export function readBody(req: http.IncomingMessage, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
+export function readBody(req: http.IncomingMessage, max: number, admit?: (bytes: number) => boolean): Promise<BodyRead> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
-    let over = false;
+    let stopped = false; // past max, or not admitted: nothing more is kept
     let drained = 0;
     req.on('data', (chunk: Buffer) => {
-      if (over) {
+      if (stopped) {
         drained += chunk.length;
         if (drained > DRAIN_CAP) req.destroy();
         return;
       }
       if (size + chunk.length > max) {
-        over = true;
+        stopped = true;
         const room = max - size;
-        if (room > 0) chunks.push(chunk.subarray(0, room));
-        resolve({ bytes: joined(chunks, max), over: true });
+        if (room > 0 && (admit === undefined || admit(room))) {
+          chunks.push(chunk.subarray(0, room));
+          size = max;
+        }
+        resolve({ bytes: joined(chunks, size), over: true });
+        return;
+      }
+      if (admit !== undefined && !admit(chunk.length)) {
+        stopped = true;
+        resolve({ bytes: new Uint8Array(), over: false, refused: true });
         return;
       }
       size += chunk.length;
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!over) resolve({ bytes: joined(chunks, size), over: false });
+      if (!stopped) resolve({ bytes: joined(chunks, size), over: false });
     });
     req.on('error', (e) => {
-      if (!over) reject(e);
+      if (!stopped) reject(e);
     });
   });
 }

@@ -1,10 +1,12 @@
 /**
  * The bytes of request bodies the DM listener may hold at once (being read, or waiting for their
  * answer). maxBodyBytes bounds one request; without this, N clients sending at once could make the
- * process hold N x maxBodyBytes before admission or authentication ever sees them. A request takes
- * its share before its body is read (its Content-Length, or maxBodyBytes when it declares none) and
- * gives it back once answered or gone. One that does not fit is not queued: it is answered 503 with
- * Retry-After, so the budget can never make the server wait, only refuse.
+ * process hold N x maxBodyBytes before admission or authentication ever sees them. A request that
+ * declares a Content-Length takes it before its body is read; one that declares none (chunked) takes
+ * its bytes as they arrive, since taking maxBodyBytes up front would let a few such requests, holding
+ * almost nothing, fill the budget. Either gives its share back once answered or gone. One that does
+ * not fit is not queued: it is answered 503 with Retry-After (a chunked one as soon as a chunk does
+ * not fit, its body so far dropped), so the budget can never make the server wait, only refuse.
  */
 import { retryLater } from './unavailable.js';
 import type { OutgoingResponse } from './http.js';
@@ -37,5 +39,40 @@ export class BodyBudget {
   refusal(wanted: number): OutgoingResponse {
     const sec = BODY_BUDGET_RETRY_AFTER_SEC;
     return retryLater(sec, `the server holds ${this.held} bytes of other requests' bodies; this one's ${wanted} would pass maxBodyBytesInFlight (${this.limit}): nothing of it was read, send it again in ${sec} s`);
+  }
+
+  /**
+   * The same for a body without Content-Length whose next chunk did not fit, asked while it still
+   * holds the `had` bytes it brought so far (they are not counted as other requests').
+   */
+  refusalMidBody(had: number, wanted: number): OutgoingResponse {
+    const sec = BODY_BUDGET_RETRY_AFTER_SEC;
+    return retryLater(sec, `the server holds ${this.held - had} bytes of other requests' bodies; this one (no Content-Length) brought ${had} and its next ${wanted} would pass maxBodyBytesInFlight (${this.limit}): what it sent was dropped, send it again in ${sec} s`);
+  }
+}
+
+/**
+ * The share of one body without Content-Length, taken as its chunks arrive (readBody's `admit`).
+ * Its owner gives back `taken` once the request is answered or gone, however it ended.
+ */
+export class ArrivingShare {
+  taken = 0;
+  /** The chunk that did not fit (0 while every one did). */
+  private unfit = 0;
+
+  constructor(private readonly budget: BodyBudget) {}
+
+  readonly admit = (bytes: number): boolean => {
+    if (!this.budget.take(bytes)) {
+      this.unfit = bytes;
+      return false;
+    }
+    this.taken += bytes;
+    return true;
+  };
+
+  /** The 503 once a chunk did not fit (readBody drains the rest; the connection closes after it). */
+  refusal(): OutgoingResponse {
+    return this.budget.refusalMidBody(this.taken, this.unfit);
   }
 }

@@ -19,8 +19,9 @@ export interface ServerLimits {
   maxBodyBytes: number;
   /**
    * Bytes of request bodies held at once, read or being read, until each is answered (body-budget.ts):
-   * a request whose Content-Length (or, without one, maxBodyBytes) does not fit gets HTTP 503 +
-   * Retry-After, unread. At least maxBodyBytes.
+   * a request whose Content-Length does not fit gets HTTP 503 + Retry-After, unread; one without
+   * Content-Length counts its chunks as they arrive and gets the same 503 when one does not fit.
+   * At least maxBodyBytes.
    */
   maxBodyBytesInFlight: number;
   /** TCP connections open at once (DM devices and the management API); the listener closes any beyond at once. */

@@ -7,9 +7,9 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
-import { mediaType, readBody } from '../protocol/http-body.js';
+import { mediaType, readBody, type BodyRead } from '../protocol/http-body.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
-import { BodyBudget } from './body-budget.js';
+import { ArrivingShare, BodyBudget } from './body-budget.js';
 
 /** Every media type a DM client may POST; the answer goes back in the same one. */
 export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(Object.keys(DM_MESSAGE_MEDIA_TYPES));
@@ -61,6 +61,8 @@ export interface ListenerHandlers {
 export interface Listener {
   readonly server: http.Server | https.Server;
   readonly port: number;
+  /** Bytes of request bodies held now, and the bound (maxBodyBytesInFlight). */
+  readonly bodyBudget: { readonly inUse: number; readonly limit: number };
   close(): Promise<void>;
 }
 
@@ -89,7 +91,8 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
   if (opts.maxConnections !== undefined && !(Number.isSafeInteger(opts.maxConnections) && opts.maxConnections >= 1)) {
     throw new RangeError(`maxConnections must be a positive integer, got ${String(opts.maxConnections)}`);
   }
-  const serveOpts: ServeOptions = { maxBodyBytes: opts.maxBodyBytes, budget: new BodyBudget(inFlight), now: opts.now, ...(opts.tls ? { tls: opts.tls } : {}) };
+  const budget = new BodyBudget(inFlight);
+  const serveOpts: ServeOptions = { maxBodyBytes: opts.maxBodyBytes, budget, now: opts.now, ...(opts.tls ? { tls: opts.tls } : {}) };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     serve(req, res, serveOpts, h).catch((e) => {
       // The store went away (PostgreSQL down): nothing of the request was written; come back later.
@@ -142,6 +145,7 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
   return {
     server,
     port,
+    bodyBudget: budget,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections?.();
@@ -214,27 +218,30 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: 
     void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 413
     return send(res, await h.onTooLarge({ ...base, declared, bytes: new Uint8Array() }), true);
   }
-  // Its share of the bytes all bodies may hold at once, until it is answered (body-budget.ts).
-  const share = declared ?? opts.maxBodyBytes;
-  if (!opts.budget.take(share)) {
+  // Its share of the bytes all bodies may hold at once, until it is answered (body-budget.ts): a
+  // declared length before the body is read (one take, one give); without one, each chunk as it
+  // arrives, so such a body holds what it brought, not the most it may bring.
+  const arriving = declared === undefined ? new ArrivingShare(opts.budget) : undefined;
+  if (declared !== undefined && !opts.budget.take(declared)) {
     void readBody(req, 0).catch(() => undefined); // drain (capped) so the client can read the 503
-    return send(res, opts.budget.refusal(share), true);
+    return send(res, opts.budget.refusal(declared), true);
   }
   try {
-    let read: Awaited<ReturnType<typeof readBody>>;
+    let read: BodyRead;
     try {
-      read = await readBody(req, opts.maxBodyBytes);
+      read = await readBody(req, opts.maxBodyBytes, arriving?.admit);
     } catch {
       // The client broke off mid-body, or its body would not parse (answered 400 by 'clientError'):
       // nobody is left to answer, and it is no bug of ours to warn about.
       return;
     }
+    if (read.refused) return send(res, arriving!.refusal(), true);
     const { bytes, over } = read;
     if (over) return send(res, await h.onTooLarge({ ...base, declared, bytes }), true);
     base.bytes = bytes;
     send(res, await h.onBody(base));
   } finally {
-    opts.budget.give(share);
+    opts.budget.give(arriving === undefined ? declared! : arriving.taken);
   }
 }
 

@@ -1,13 +1,14 @@
 /**
  * What the DM listener may hold for clients that have not been admitted yet (main/server/http.ts,
- * body-budget.ts): connections open at once (maxConnections: one beyond is closed as it is accepted)
- * and bytes of request bodies held at once (maxBodyBytesInFlight: a body that does not fit is
- * answered 503 + Retry-After unread, and every way a request ends gives its share back). Without
- * them N clients could make the process hold N x maxBodyBytes before any other limit saw a message.
+ * body-budget.ts): connections open at once (maxConnections: one beyond is closed as it is accepted),
+ * bytes of request bodies held at once (maxBodyBytesInFlight: a body that does not fit is answered
+ * 503 + Retry-After, a declared one unread, one without Content-Length as soon as a chunk does not
+ * fit; every way a request ends gives its share back). Without them N clients could make the
+ * process hold N x maxBodyBytes before any other limit saw a message.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { listen, type IncomingBody, type Listener } from '../../main/server/http.js';
+import { listen, type IncomingBody, type Listener, type ListenOptions } from '../../main/server/http.js';
 import { DEFAULT_LIMITS } from '../../main/server/config.js';
 
 const cleanup: Array<() => unknown> = [];
@@ -19,13 +20,18 @@ interface Bodies {
   got: IncomingBody[];
   /** Answers wait for this while set (a request held after its body was read). */
   hold?: Promise<void>;
+  /** The handler throws (a bug of ours: answered 500). */
+  fail?: boolean;
 }
 
-async function dmListener(o: { maxBodyBytesInFlight?: number; maxConnections?: number }, bodies: Bodies = { got: [] }): Promise<Listener> {
+type Limits = Pick<ListenOptions, 'maxBodyBytesInFlight' | 'maxConnections'>;
+
+async function dmListener(o: Limits, bodies: Bodies = { got: [] }): Promise<Listener> {
   const l = await listen({ port: 0, host: '127.0.0.1', maxBodyBytes: 1000, now: Date.now, ...o }, {
     onBody: async (r) => {
       bodies.got.push(r);
       await bodies.hold;
+      if (bodies.fail) throw new Error('handler bug (on purpose)');
       return { status: 200, headers: { 'content-type': 'text/plain' }, body: `got ${r.bytes.length}\n` };
     },
     onTooLarge: () => ({ status: 413, headers: {}, body: 'too large\n' }),
@@ -55,6 +61,10 @@ function post(port: number, body: Uint8Array | string, headers: Record<string, s
 }
 
 const head = (n: number) => `POST /dm HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.syncml.dm+wbxml\r\nContent-Length: ${n}\r\n\r\n`;
+const chunkedHead = 'POST /dm HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.syncml.dm+wbxml\r\nTransfer-Encoding: chunked\r\n\r\n';
+/** One chunk of a chunked body, framed. */
+const chunk = (text: string) => `${text.length.toString(16)}\r\n${text}\r\n`;
+const LAST_CHUNK = '0\r\n\r\n';
 
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -111,17 +121,85 @@ describe('DM listener: bytes of bodies held at once (maxBodyBytesInFlight)', () 
     expect(answer).toMatchObject({ status: 200, body: 'got 900\n' });
   });
 
-  it('a body without Content-Length (chunked) takes maxBodyBytes, the most it may bring', async () => {
+  it('a body without Content-Length takes its share as its bytes arrive: uploads that have sent little leave room for others', async () => {
+    // Room for 4 bodies of the largest size. Taking maxBodyBytes up front, the first 4 of these 8
+    // uploads (5 bytes each so far) took it all and the rest, and any other body, were refused.
+    const l = await dmListener({ maxBodyBytesInFlight: 4000 });
+    const uploads = await Promise.all(Array.from({ length: 8 }, () => connect(l.port)));
+    for (const u of uploads) u.socket.write(chunkedHead + chunk('hello'));
+    await until(() => l.bodyBudget.inUse === 8 * 5);
+    expect(await post(l.port, 'y'.repeat(1000))).toMatchObject({ status: 200, body: 'got 1000\n' });
+    for (const u of uploads) u.socket.write(chunk('x'.repeat(100)) + LAST_CHUNK);
+    await until(() => uploads.every((u) => u.text().includes('got 105')));
+    expect(l.bodyBudget.inUse).toBe(0);
+  });
+
+  it('a chunk that does not fit ends its body: 503 + Retry-After + Connection: close, what it took given back', async () => {
     const l = await dmListener({ maxBodyBytesInFlight: 1500 });
+    const slow = await connect(l.port);
+    slow.socket.write(head(800) + 'x'.repeat(100));
+    await until(() => l.bodyBudget.inUse === 800);
     const chunked = await connect(l.port);
-    chunked.socket.write('POST /dm HTTP/1.1\r\nHost: x\r\nContent-Type: application/vnd.syncml.dm+wbxml\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
-    await new Promise((r) => setTimeout(r, 50));
-    // 1000 held for the chunked body: 600 more does not fit, 500 does.
-    expect((await post(l.port, 'y'.repeat(600))).status).toBe(503);
-    expect(await post(l.port, 'y'.repeat(500))).toMatchObject({ status: 200, body: 'got 500\n' });
-    chunked.socket.write('0\r\n\r\n');
-    await until(() => chunked.text().includes('got 5'));
-    expect(await post(l.port, 'y'.repeat(600))).toMatchObject({ status: 200 });
+    chunked.socket.write(chunkedHead + chunk('a'.repeat(500)));
+    await until(() => l.bodyBudget.inUse === 1300);
+    // 1300 + 300 > 1500: refused as it arrives, not read on.
+    chunked.socket.write(chunk('b'.repeat(300)));
+    await chunked.closed;
+    const [answerHead = '', answerBody] = chunked.text().split('\r\n\r\n');
+    expect(answerHead).toMatch(/^HTTP\/1\.1 503 /);
+    expect(answerHead).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(answerHead).toMatch(/\r\nconnection: close\r\n/i);
+    expect(answerBody).toBe("the server holds 800 bytes of other requests' bodies; this one (no Content-Length) brought 500 and its next 300 would pass maxBodyBytesInFlight (1500): what it sent was dropped, send it again in 1 s\n");
+    expect(l.bodyBudget.inUse).toBe(800);
+    slow.socket.write('x'.repeat(700));
+    await until(() => slow.text().includes('got 800'));
+    expect(l.bodyBudget.inUse).toBe(0);
+  });
+
+  it('every way a request ends gives back exactly what it took, with or without Content-Length', async () => {
+    const bodies: Bodies = { got: [] };
+    const l = await dmListener({ maxBodyBytesInFlight: 1500 }, bodies);
+    const sent = async (text: string, status: number) => {
+      const c = await connect(l.port);
+      c.socket.write(text);
+      await until(() => c.text().startsWith(`HTTP/1.1 ${status} `));
+      await until(() => l.bodyBudget.inUse === 0);
+    };
+    // Answered.
+    await sent(head(3) + 'abc', 200);
+    await sent(chunkedHead + chunk('abc') + chunk('de') + LAST_CHUNK, 200);
+    // Over maxBodyBytes (1000): a declared one unread, a chunked one as it passes the limit.
+    await sent(head(1001), 413);
+    await sent(chunkedHead + chunk('a'.repeat(600)) + chunk('b'.repeat(600)), 413);
+    // Refused by the budget while another body holds 800 (answered, then gives its 800 back too).
+    let release!: () => void;
+    bodies.hold = new Promise<void>((r) => (release = r));
+    const before = bodies.got.length;
+    const holder = post(l.port, 'h'.repeat(800));
+    await until(() => bodies.got.length === before + 1);
+    const refusedDeclared = await connect(l.port);
+    refusedDeclared.socket.write(head(800) + 'x'.repeat(800));
+    await until(() => refusedDeclared.text().startsWith('HTTP/1.1 503 '));
+    const refusedChunked = await connect(l.port);
+    refusedChunked.socket.write(chunkedHead + chunk('x'.repeat(800)));
+    await until(() => refusedChunked.text().startsWith('HTTP/1.1 503 '));
+    expect(l.bodyBudget.inUse).toBe(800);
+    release();
+    expect((await holder).status).toBe(200);
+    bodies.hold = undefined;
+    await until(() => l.bodyBudget.inUse === 0);
+    // The client goes away mid-body.
+    for (const [partial, held] of [[head(900) + 'x'.repeat(10), 900], [chunkedHead + chunk('x'.repeat(10)), 10]] as const) {
+      const gone = await connect(l.port);
+      gone.socket.write(partial);
+      await until(() => l.bodyBudget.inUse === held);
+      gone.socket.destroy();
+      await until(() => l.bodyBudget.inUse === 0);
+    }
+    // The handler throws: answered 500.
+    bodies.fail = true;
+    await sent(head(3) + 'abc', 500);
+    await sent(chunkedHead + chunk('abc') + LAST_CHUNK, 500);
   });
 
   it('the bound must leave room for one body of the largest size, and the server has one by default', async () => {
