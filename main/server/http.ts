@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
 import { mediaType, readBody, type BodyRead } from '../protocol/http-body.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
@@ -128,11 +128,13 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
   if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.on('clientError', (err: ParserError, socket) => {
+  server.on('clientError', (err: ParserError, socket: Socket) => {
     // With a listener here Node leaves the socket to us: answer if we still can, and close it either way.
     // The header limit is the process-wide one (createServer is given none; --max-http-header-size sets it).
-    if (socket.writable) socket.end(clientErrorAnswer(err, http.maxHeaderSize));
-    else socket.destroy();
+    // Once refused, a socket's later errors (its parser repeats its error on every byte that still
+    // comes, or the request timeout passes) change nothing: the refusal is on its way.
+    if (refusing.has(socket)) return;
+    refuseInTurn(socket, clientErrorAnswer(err, http.maxHeaderSize));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -156,6 +158,37 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
 /** How long a client may take to send its request's headers, and the whole request (a slow body too). */
 export const HEADERS_TIMEOUT_MS = 30_000;
 export const REQUEST_TIMEOUT_MS = 120_000;
+
+/** Sockets whose parser refusal is waiting for the answers owed before it. */
+const refusing = new WeakSet<Socket>();
+
+/**
+ * Writes a parser refusal after the answers still owed on the connection, then closes it.
+ *
+ * Node's parser reads pipelined requests ahead: when it chokes on bytes after a request, that request
+ * may still be waiting for its (async) answer. A raw answer written now would reach the client before
+ * that response, or instead of it (the response then goes to an ended socket). Node gives the socket
+ * the response it writes now, or will write next, as `_httpMessage` (what its own default refusal,
+ * socketOnError in lib/_http_server.js, looks at; no public API says it) and hands that place to the
+ * next queued response as each finishes. So the refusal waits, one response at a time, while the
+ * attached response is owed to a request that arrived whole or has begun going out; then it goes
+ * out after them, in order, as the client expects. An attached response whose request is neither
+ * whole nor answered is the one the bad bytes belong to (its body would not parse, or came too
+ * slowly): the refusal is its answer, now, and the read its handler waits on is aborted when the
+ * socket closes. Waiting costs nothing on the request path: no per-request bookkeeping.
+ */
+function refuseInTurn(socket: Socket, answer: string): void {
+  if (socket.destroyed) return;
+  const owed = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (owed && (owed.req.complete || owed.headersSent)) {
+    refusing.add(socket);
+    // 'close' comes once it finished (after Node moved the next one in), or when the socket went.
+    owed.once('close', () => refuseInTurn(socket, answer));
+    return;
+  }
+  if (socket.writable) socket.end(answer);
+  else socket.destroy();
+}
 
 /** What Node's HTTP parser gives the 'clientError' listener (llhttp's code and reason, where it stopped). */
 export type ParserError = Error & { code?: string; reason?: string; bytesParsed?: number };
