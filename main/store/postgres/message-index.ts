@@ -98,15 +98,19 @@ const LINK_TYPES = ['integer', 'bigint', 'text', 'text', 'text', 'bigint'];
 const unnest = (types: readonly string[], first: number) => `unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')})`;
 
 /**
- * The whole index write of a batch: one statement, its text fixed, prepared once per connection
- * (a named statement: its plan is not made again on every turn). Without Statuses answering rows of
- * earlier turns (most turns: the answer's Statuses answer the request logged with it), no UPDATE.
+ * The whole index write of a batch: one statement, its text fixed. Without Statuses answering rows
+ * of earlier turns, only INSERTs: prepared once per connection (a named statement: its plan is not
+ * made again on every turn). With them (most turns: a request's Statuses answer the commands of the
+ * previous answer) the statement is sent unnamed, so it is planned for its arrays and the table as
+ * they are: a named statement's generic plan, made once while cmd_index was young, joined the links
+ * to cmd_index by a hash join over a sequential scan of the whole table, and kept doing so as the
+ * table grew (the bench: 1.5 ms of the database's CPU per turn at 3,000 rows, and rising), where the
+ * plan made for the actual two or three links probes cmd_index_by_ref.
  */
 const INSERT_MESSAGES = `INSERT INTO msg_index (${MSG_COLUMNS}) SELECT * FROM ${unnest(MSG_TYPES, 1)}`;
 const INSERT_COMMANDS = `INSERT INTO cmd_index (${CMD_COLUMNS}) SELECT * FROM ${unnest(CMD_TYPES, 1 + MSG_TYPES.length)}`;
 export const INDEX_STATEMENT = { name: 'dmw_index_rows', text: `WITH mi AS (${INSERT_MESSAGES}) ${INSERT_COMMANDS}` };
 export const INDEX_AND_LINK_STATEMENT = {
-  name: 'dmw_index_rows_links',
   text: `WITH mi AS (${INSERT_MESSAGES}), ci AS (${INSERT_COMMANDS})
 UPDATE cmd_index c SET status = v.status FROM ${unnest(LINK_TYPES, 1 + MSG_TYPES.length + CMD_TYPES.length)} AS v (status, session_id, dir, msg_id, cmd_id, before)
 WHERE c.session_id = v.session_id AND c.dir = v.dir AND c.msg_id = v.msg_id AND c.cmd_id = v.cmd_id AND c.cmd <> 'Status' AND c.message_id < v.before`,
@@ -167,7 +171,7 @@ export async function indexLoggedMessages(q: Query, messages: readonly LoggedMes
   }
   const link = columns(LINK_TYPES.length);
   for (const l of links.values()) l.forEach((v, i) => link[i]!.push(v));
-  await q(named(INDEX_AND_LINK_STATEMENT), [...msg, ...cmd, ...link]);
+  await q(INDEX_AND_LINK_STATEMENT.text, [...msg, ...cmd, ...link]);
 }
 
 /** Any 64-bit number of our own: catch-ups of several instances take turns. */

@@ -34,13 +34,14 @@ const json = (x: unknown) => JSON.stringify(x);
 /** Rows per tree upsert statement (as the SQLite store). */
 const TREE_ROWS_PER_STATEMENT = 64;
 const MESSAGE_COLUMNS = 'session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note';
-/** finishJob for several jobs at once (updateTurnJobs), a named statement: one text whatever the count. */
-const FINISH_JOBS = {
-  name: 'dmw_finish_jobs',
-  text: `UPDATE jobs j SET status = v.status, status_code = v.status_code, results = v.results::json, members = v.members::json, error = v.error, verify = false, updated_at = $7
+/**
+ * finishJob for several jobs at once (updateTurnJobs): one text whatever the count. Unnamed, so it
+ * is planned for the jobs it names (a named statement's generic plan, made while the jobs table was
+ * small, would go on hash-joining over a scan of the whole table; message-index.ts).
+ */
+const FINISH_JOBS = `UPDATE jobs j SET status = v.status, status_code = v.status_code, results = v.results::json, members = v.members::json, error = v.error, verify = false, updated_at = $7
     FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[]) AS v (id, status, status_code, results, members, error)
-    WHERE j.id = v.id RETURNING j.*`,
-};
+    WHERE j.id = v.id RETURNING j.*`;
 const SESSION_WITH_COUNT = `SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count FROM sessions s`;
 
 export class PgOps implements DmStoreOps {
@@ -177,7 +178,7 @@ export class PgOps implements DmStoreOps {
       for (const o of finished) out.push(await this.finishJob(o, now));
       return out;
     }
-    const rows = await this.all<JobRow>(FINISH_JOBS as unknown as string, [finished.map((o) => o.id), finished.map((o) => o.status),
+    const rows = await this.all<JobRow>(FINISH_JOBS, [finished.map((o) => o.id), finished.map((o) => o.status),
       finished.map((o) => o.statusCode), finished.map((o) => json(o.results)), finished.map((o) => json(o.members)), finished.map((o) => o.error), iso(now)]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     return finished.map((o) => {
