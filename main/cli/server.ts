@@ -21,7 +21,7 @@ const HELP = `usage:
              [--server-auth basic|md5|hmac] [--require-client-cert] [--public-url URL]
              [--session-timeout SEC] [--max-body BYTES] [--max-msg-size BYTES] [--max-obj-size BYTES]
              [--max-sessions N] [--max-preauth-sessions N] [--max-preauth-per-address N] [--preauth-timeout SEC] [--dm20]
-             [--max-connections N] [--max-body-in-flight BYTES]
+             [--max-connections N] [--max-body-in-flight BYTES] [--headers-timeout SEC] [--request-timeout SEC]
              [--api-token TOKEN | --api-token-file FILE] [--peer ID[=URL][,token=T][,ca=F][,cert=F,key=F]]... [--peers FILE]
 
 Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http(s)://HOST:PORT/dm.
@@ -51,6 +51,11 @@ Runs until interrupted (Ctrl-C), logging sessions and jobs. Devices POST to http
                 bytes of request bodies held at once until answered (each counts its Content-Length,
                 or without one its bytes as they arrive); a request that does not fit gets HTTP 503 +
                 Retry-After (default 64 MiB, or --max-body if larger; at least --max-body)
+--headers-timeout, --request-timeout
+                how long a client may take to send a request's headers, and all of the request (its
+                body too), before it gets HTTP 408 and its connection is closed (default 30 and 120;
+                the headers timeout at most the request timeout, and without its own flag never
+                longer than it)
 --dm20          also serve the lab DM 2.0 JSON binding at /dm/v2 (main/protocol/dm20/README.md:
                 built on assumptions; DM 1.2/1.3 at /dm stays the protocol)
 --api-token     bearer token of the management API (/api/v1, main/server/API.md) for line-of-business
@@ -110,6 +115,7 @@ export async function serverCommand(argv: string[]): Promise<number> {
     'server-auth': { type: 'string' }, 'require-client-cert': { type: 'boolean' }, 'public-url': { type: 'string' },
     'session-timeout': { type: 'string' }, 'max-body': { type: 'string' }, 'max-msg-size': { type: 'string' }, 'max-obj-size': { type: 'string' },
     'max-sessions': { type: 'string' }, dm20: { type: 'boolean' }, 'max-connections': { type: 'string' }, 'max-body-in-flight': { type: 'string' },
+    'headers-timeout': { type: 'string' }, 'request-timeout': { type: 'string' },
     'max-preauth-sessions': { type: 'string' }, 'max-preauth-per-address': { type: 'string' }, 'preauth-timeout': { type: 'string' },
     'api-token': { type: 'string' }, 'api-token-file': { type: 'string' }, peer: { type: 'string', multiple: true }, peers: { type: 'string' },
   }, usage);
@@ -142,6 +148,13 @@ export async function serverCommand(argv: string[]): Promise<number> {
   if (maxBodyInFlight !== undefined && maxBodyInFlight < (maxBody ?? DEFAULT_LIMITS.maxBodyBytes)) {
     throw new CliError(`--max-body-in-flight (${maxBodyInFlight}) must be at least --max-body (${maxBody ?? DEFAULT_LIMITS.maxBodyBytes}), or no body of the largest size could ever be read`);
   }
+  const headersTimeout = positiveInt('--headers-timeout', values['headers-timeout']);
+  const requestTimeout = positiveInt('--request-timeout', values['request-timeout']);
+  // Only a headers timeout given here can pass the request timeout: the default one follows a shorter request timeout down (config.ts).
+  const requestTimeoutSec = requestTimeout ?? DEFAULT_LIMITS.requestTimeoutMs / 1000;
+  if (headersTimeout !== undefined && headersTimeout > requestTimeoutSec) {
+    throw new CliError(`--headers-timeout (${headersTimeout}) must not exceed --request-timeout (${requestTimeoutSec}): the request's time includes its headers`);
+  }
   const data = dataDir(values.data);
   const store = storeUrlOf(values);
   if (store) checkStoreUrl(store);
@@ -172,6 +185,8 @@ export async function serverCommand(argv: string[]): Promise<number> {
         ...(maxObj ? { maxObjSize: maxObj } : {}),
         ...(maxConnections ? { maxConnections } : {}),
         ...(maxBodyInFlight ? { maxBodyBytesInFlight: maxBodyInFlight } : {}),
+        ...(headersTimeout ? { headersTimeoutMs: headersTimeout * 1000 } : {}),
+        ...(requestTimeout ? { requestTimeoutMs: requestTimeout * 1000 } : {}),
       },
     });
   } catch (e) {

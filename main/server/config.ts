@@ -26,6 +26,13 @@ export interface ServerLimits {
   maxBodyBytesInFlight: number;
   /** TCP connections open at once (DM devices and the management API); the listener closes any beyond at once. */
   maxConnections: number;
+  /**
+   * How long a client may take to send a request's headers, and the whole request (its body too),
+   * before the listener answers HTTP 408 naming both and closes the connection. At most the request
+   * timeout (without one of its own, the headers timeout follows a shorter request timeout down).
+   */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   /** Sessions open at once; a new one beyond this gets HTTP 503. */
   maxSessions: number;
   /** A session with no message for this long is closed ('timeout') and its unanswered jobs requeued. */
@@ -105,6 +112,8 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
   maxBodyBytes: 4 * 1024 * 1024,
   maxBodyBytesInFlight: 64 * 1024 * 1024,
   maxConnections: 4096,
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 120_000,
   maxSessions: 256,
   sessionTimeoutMs: 5 * 60_000,
   nonceMaxAgeMs: 7 * 24 * 3600_000,
@@ -170,10 +179,12 @@ export function engineConfig(partial: Partial<Omit<EngineConfig, 'limits'>> & { 
 /**
  * The defaults under what was given. A larger maxBodyBytes without a maxBodyBytesInFlight of its own
  * raises that too, to one such body: `--max-body 100000000` alone must not make the server refuse to start.
+ * Likewise a request timeout under the default headers timeout, given alone, brings that down with it.
  */
 function withDefaults(given: Partial<ServerLimits> | undefined): ServerLimits {
   const l = { ...DEFAULT_LIMITS, ...given };
   if (given?.maxBodyBytesInFlight === undefined) l.maxBodyBytesInFlight = Math.max(DEFAULT_LIMITS.maxBodyBytesInFlight, l.maxBodyBytes);
+  if (given?.headersTimeoutMs === undefined) l.headersTimeoutMs = Math.min(DEFAULT_LIMITS.headersTimeoutMs, l.requestTimeoutMs);
   return l;
 }
 

@@ -10,6 +10,7 @@ import { DM_MESSAGE_MEDIA_TYPES } from '../protocol/codec.js';
 import { mediaType, readBody, type BodyRead } from '../protocol/http-body.js';
 import { isStoreUnavailable, storeUnavailable } from './unavailable.js';
 import { ArrivingShare, BodyBudget } from './body-budget.js';
+import { DEFAULT_LIMITS } from './config.js';
 
 /** Every media type a DM client may POST; the answer goes back in the same one. */
 export const ACCEPTED_MEDIA_TYPES: ReadonlySet<string> = new Set(Object.keys(DM_MESSAGE_MEDIA_TYPES));
@@ -75,7 +76,19 @@ export interface ListenOptions {
   maxBodyBytesInFlight?: number;
   /** Connections open at once (ServerLimits.maxConnections); default: Node's (none). */
   maxConnections?: number;
+  /**
+   * ServerLimits.headersTimeoutMs / requestTimeoutMs (defaults there; without a headers timeout of
+   * its own, a shorter request timeout brings it down too).
+   */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   now: () => number;
+}
+
+/** The time a client has for a request's headers, and for all of it (answered 408 beyond). */
+export interface RequestTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
 interface ServeOptions {
@@ -91,6 +104,7 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
   if (opts.maxConnections !== undefined && !(Number.isSafeInteger(opts.maxConnections) && opts.maxConnections >= 1)) {
     throw new RangeError(`maxConnections must be a positive integer, got ${String(opts.maxConnections)}`);
   }
+  const timeouts = requestTimeouts(opts);
   const budget = new BodyBudget(inFlight);
   const serveOpts: ServeOptions = { maxBodyBytes: opts.maxBodyBytes, budget, now: opts.now, ...(opts.tls ? { tls: opts.tls } : {}) };
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -110,10 +124,18 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
       res.end('internal error\n');
     });
   };
+  // Node looks for timed-out requests on an interval (30 s by default), so a timeout fires up to one
+  // interval late: a quarter of the headers timeout keeps that within a quarter of either bound.
+  const timing: http.ServerOptions = {
+    headersTimeout: timeouts.headersTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(timeouts.headersTimeoutMs / 4))),
+  };
   let server: http.Server | https.Server;
   if (opts.tls) {
     const t = opts.tls;
     server = https.createServer({
+      ...timing,
       cert: t.certPem,
       key: t.keyPem,
       ...(t.caPem ? { ca: [t.caPem] } : {}),
@@ -121,20 +143,18 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
       rejectUnauthorized: t.clientCerts === 'require',
     }, handler);
   } else {
-    server = http.createServer(handler);
+    server = http.createServer(timing, handler);
   }
   // Beyond it Node closes a new connection as it accepts it: each one costs socket buffers and a
   // parser before any limit of ours could see a request on it.
   if (opts.maxConnections !== undefined) server.maxConnections = opts.maxConnections;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.on('clientError', (err: ParserError, socket: Socket) => {
     // With a listener here Node leaves the socket to us: answer if we still can, and close it either way.
     // The header limit is the process-wide one (createServer is given none; --max-http-header-size sets it).
     // Once refused, a socket's later errors (its parser repeats its error on every byte that still
     // comes, or the request timeout passes) change nothing: the refusal is on its way.
     if (refusing.has(socket)) return;
-    refuseInTurn(socket, clientErrorAnswer(err, http.maxHeaderSize));
+    refuseInTurn(socket, clientErrorAnswer(err, http.maxHeaderSize, timeouts));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -155,9 +175,18 @@ export async function listen(opts: ListenOptions, h: ListenerHandlers): Promise<
   };
 }
 
-/** How long a client may take to send its request's headers, and the whole request (a slow body too). */
-export const HEADERS_TIMEOUT_MS = 30_000;
-export const REQUEST_TIMEOUT_MS = 120_000;
+/** The listener's timeouts from its options and the defaults, checked: each named when it could not work. */
+function requestTimeouts(opts: ListenOptions): RequestTimeouts {
+  const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_LIMITS.requestTimeoutMs;
+  const headersTimeoutMs = opts.headersTimeoutMs ?? Math.min(DEFAULT_LIMITS.headersTimeoutMs, requestTimeoutMs);
+  for (const [name, ms] of [['requestTimeoutMs', requestTimeoutMs], ['headersTimeoutMs', headersTimeoutMs]] as const) {
+    if (!(Number.isSafeInteger(ms) && ms >= 1)) throw new RangeError(`${name} must be a positive integer (milliseconds), got ${String(ms)}`);
+  }
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new RangeError(`headersTimeoutMs (${headersTimeoutMs}) must not exceed requestTimeoutMs (${requestTimeoutMs}): the request's time includes its headers`);
+  }
+  return { headersTimeoutMs, requestTimeoutMs };
+}
 
 /** Sockets whose parser refusal is waiting for the answers owed before it. */
 const refusing = new WeakSet<Socket>();
@@ -198,7 +227,7 @@ export type ParserError = Error & { code?: string; reason?: string; bytesParsed?
  * time) or the parser's reason, and the byte where the parser stopped, as the other refusals here
  * name theirs. The statuses are Node's own defaults (431, 408, 400).
  */
-export function clientErrorAnswer(err: ParserError, maxHeaderBytes: number): string {
+export function clientErrorAnswer(err: ParserError, maxHeaderBytes: number, timeouts: RequestTimeouts = DEFAULT_LIMITS): string {
   const at = err.bytesParsed !== undefined ? ` at byte ${err.bytesParsed}` : '';
   let status = '400 Bad Request';
   let why = `bad HTTP request: ${err.reason ?? err.code ?? err.message}${at}`;
@@ -207,10 +236,15 @@ export function clientErrorAnswer(err: ParserError, maxHeaderBytes: number): str
     why = `the request's headers are over ${maxHeaderBytes} bytes (refused${at})`;
   } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     status = '408 Request Timeout';
-    why = `the request was not complete in time: its headers within ${HEADERS_TIMEOUT_MS / 1000} s, all of it within ${REQUEST_TIMEOUT_MS / 1000} s`;
+    why = `the request was not complete in time: its headers within ${duration(timeouts.headersTimeoutMs)}, all of it within ${duration(timeouts.requestTimeoutMs)}`;
   }
   const body = `${why}\n`;
   return `HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+/** 30000 -> `30 s`, 250 -> `250 ms`: the bounds as they were set. */
+function duration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse, opts: ServeOptions, h: ListenerHandlers): Promise<void> {

@@ -205,7 +205,7 @@ export class DmServer {
         tls = { certPem, keyPem, clientCerts, ...(caPem ? { caPem } : {}) };
       }
       const endpoint = server.endpoint;
-      server.listener = await listen({ port: opts.port ?? 0, host, maxBodyBytes: config.limits.maxBodyBytes, maxBodyBytesInFlight: config.limits.maxBodyBytesInFlight, maxConnections: config.limits.maxConnections, now: server.now, ...(tls ? { tls } : {}) }, {
+      server.listener = await listen({ port: opts.port ?? 0, host, maxBodyBytes: config.limits.maxBodyBytes, maxBodyBytesInFlight: config.limits.maxBodyBytesInFlight, maxConnections: config.limits.maxConnections, headersTimeoutMs: config.limits.headersTimeoutMs, requestTimeoutMs: config.limits.requestTimeoutMs, now: server.now, ...(tls ? { tls } : {}) }, {
         onBody: (r) => endpoint.onBody(r),
         onTooLarge: (r) => endpoint.onTooLarge(r),
         onRequest: (req, res) => server.httpHook?.(req, res) ?? false,

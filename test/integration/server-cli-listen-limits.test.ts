@@ -1,6 +1,7 @@
 /**
- * `dmw server --max-connections / --max-body-in-flight`: the listener's own bounds as flags (a real
- * server process). A body that does not fit beside one held gets HTTP 503 naming the limit; a
+ * `dmw server --max-connections / --max-body-in-flight / --headers-timeout / --request-timeout`:
+ * the listener's own bounds as flags (a real server process). A body that does not fit beside one
+ * held gets HTTP 503 naming the limit; a request too slow gets HTTP 408 naming the timeouts set; a
  * value that could never work is exit 2 with one line; a larger --max-body alone still starts.
  */
 import net from 'node:net';
@@ -9,6 +10,18 @@ import { dmw, dmwLab } from '../helpers/dmw-servers.js';
 import { post } from '../helpers/hostile.js';
 
 const { tmp, startServer } = dmwLab('dmw-cli-listen-');
+
+/** Sends `text` on a raw connection and gives back what came until the server closed it. */
+function rawExchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => c.write(text));
+    let got = '';
+    c.setEncoding('latin1');
+    c.on('data', (d: string) => (got += d));
+    c.on('error', () => undefined);
+    c.on('close', () => resolve(got));
+  });
+}
 
 describe('dmw server --max-body-in-flight / --max-connections', () => {
   it('holds at most --max-body-in-flight bytes of bodies: one that does not fit is refused unread (503, Retry-After, the limit named)', async () => {
@@ -62,5 +75,35 @@ describe('dmw server --max-body-in-flight / --max-connections', () => {
     } finally {
       first.destroy();
     }
+  });
+});
+
+describe('dmw server --headers-timeout / --request-timeout', () => {
+  it('a request too slow gets HTTP 408 naming both as set, and its connection closed', async () => {
+    const srv = await startServer(tmp(), ['--headers-timeout', '1', '--request-timeout', '2']);
+    const got = await rawExchange(srv.port, 'POST /dm HTTP/1.1\r\nHost: x\r\n');
+    const [head = '', body] = got.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(body).toBe('the request was not complete in time: its headers within 1 s, all of it within 2 s\n');
+  });
+
+  it('refuses timeouts that could never work (exit 2, one line naming the flag and the value, or both flags)', async () => {
+    for (const [flag, bad] of [['--headers-timeout', '0'], ['--request-timeout', '1.5']] as const) {
+      const r = await dmw(['server', '--port', '0', '--data', tmp(), flag, bad]);
+      expect(r.code).toBe(2);
+      expect(r.err).toBe(`dmw: ${flag} must be a positive integer, got "${bad}"\n`);
+    }
+    const both = await dmw(['server', '--port', '0', '--data', tmp(), '--headers-timeout', '60', '--request-timeout', '30']);
+    expect(both.code).toBe(2);
+    expect(both.err).toBe("dmw: --headers-timeout (60) must not exceed --request-timeout (30): the request's time includes its headers\n");
+    const pastDefault = await dmw(['server', '--port', '0', '--data', tmp(), '--headers-timeout', '121']);
+    expect(pastDefault.code).toBe(2);
+    expect(pastDefault.err).toBe("dmw: --headers-timeout (121) must not exceed --request-timeout (120): the request's time includes its headers\n");
+  });
+
+  it('a shorter --request-timeout alone still starts (the headers timeout follows it down)', async () => {
+    const srv = await startServer(tmp(), ['--request-timeout', '1']);
+    const got = await rawExchange(srv.port, 'POST /dm HTTP/1.1\r\nHost: x\r\n');
+    expect(got.split('\r\n\r\n')[1]).toBe('the request was not complete in time: its headers within 1 s, all of it within 1 s\n');
   });
 });

@@ -3,13 +3,14 @@
  * body-budget.ts): connections open at once (maxConnections: one beyond is closed as it is accepted),
  * bytes of request bodies held at once (maxBodyBytesInFlight: a body that does not fit is answered
  * 503 + Retry-After, a declared one unread, one without Content-Length as soon as a chunk does not
- * fit; every way a request ends gives its share back). Without them N clients could make the
+ * fit; every way a request ends gives its share back), and the time a request may take
+ * (headersTimeoutMs, requestTimeoutMs: 408 naming both). Without them N clients could make the
  * process hold N x maxBodyBytes before any other limit saw a message.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { listen, type IncomingBody, type Listener, type ListenOptions } from '../../main/server/http.js';
-import { DEFAULT_LIMITS } from '../../main/server/config.js';
+import { DEFAULT_LIMITS, engineConfig } from '../../main/server/config.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -24,7 +25,7 @@ interface Bodies {
   fail?: boolean;
 }
 
-type Limits = Pick<ListenOptions, 'maxBodyBytesInFlight' | 'maxConnections'>;
+type Limits = Pick<ListenOptions, 'maxBodyBytesInFlight' | 'maxConnections' | 'headersTimeoutMs' | 'requestTimeoutMs'>;
 
 async function dmListener(o: Limits, bodies: Bodies = { got: [] }): Promise<Listener> {
   const l = await listen({ port: 0, host: '127.0.0.1', maxBodyBytes: 1000, now: Date.now, ...o }, {
@@ -242,5 +243,37 @@ describe('DM listener: connections open at once (maxConnections)', () => {
       onBody: () => ({ status: 200, headers: {}, body: '' }),
       onTooLarge: () => ({ status: 413, headers: {}, body: '' }),
     })).rejects.toThrow('maxConnections must be a positive integer, got 0');
+  });
+});
+
+describe('DM listener: time a request may take (headersTimeoutMs, requestTimeoutMs)', () => {
+  it('headers or a body too slow: 408 naming the timeouts set, the connection closed, the body\'s share given back', async () => {
+    const l = await dmListener({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
+    const said = 'the request was not complete in time: its headers within 200 ms, all of it within 400 ms\n';
+    const headers = await connect(l.port);
+    headers.socket.write('POST /dm HTTP/1.1\r\nHost: x\r\n');
+    const body = await connect(l.port);
+    body.socket.write(head(10) + 'abc');
+    for (const c of [headers, body]) {
+      await until(() => c.socket.destroyed);
+      const [answerHead = '', answerBody] = c.text().split('\r\n\r\n');
+      expect(answerHead).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(answerBody).toBe(said);
+    }
+    await until(() => l.bodyBudget.inUse === 0);
+  });
+
+  it('defaults 30 s and 120 s; a headers timeout over the request timeout is refused naming both; a shorter request timeout alone brings the headers timeout down', async () => {
+    expect(DEFAULT_LIMITS).toMatchObject({ headersTimeoutMs: 30_000, requestTimeoutMs: 120_000 });
+    const h = { onBody: () => ({ status: 200, headers: {}, body: '' }), onTooLarge: () => ({ status: 413, headers: {}, body: '' }) };
+    const base = { port: 0, host: '127.0.0.1', maxBodyBytes: 1000, now: Date.now };
+    await expect(listen({ ...base, headersTimeoutMs: 500, requestTimeoutMs: 400 }, h))
+      .rejects.toThrow("headersTimeoutMs (500) must not exceed requestTimeoutMs (400): the request's time includes its headers");
+    await expect(listen({ ...base, requestTimeoutMs: 0 }, h)).rejects.toThrow('requestTimeoutMs must be a positive integer (milliseconds), got 0');
+    const l = await listen({ ...base, requestTimeoutMs: 10_000 }, h);
+    cleanup.push(() => l.close());
+    expect([l.server.headersTimeout, l.server.requestTimeout]).toEqual([10_000, 10_000]);
+    expect(engineConfig({ limits: { requestTimeoutMs: 10_000 } }).limits).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 });
+    expect(engineConfig({ limits: { headersTimeoutMs: 5_000 } }).limits).toMatchObject({ headersTimeoutMs: 5_000, requestTimeoutMs: 120_000 });
   });
 });
