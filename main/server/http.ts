@@ -215,6 +215,9 @@ function refuseInTurn(socket: Socket, answer: string): void {
     owed.once('close', () => refuseInTurn(socket, answer));
     return;
   }
+  // From here a later error destroys the socket (a client still sending after its refusal is cut
+  // off; the server allows half-open connections, so ending our side alone would not close it).
+  refusing.delete(socket);
   if (socket.writable) socket.end(answer);
   else socket.destroy();
 }

@@ -101,4 +101,27 @@ describe('a parser refusal behind pipelined requests', () => {
     ]);
     await until(() => l.bodyBudget.inUse === 0);
   });
+
+  it('a client that goes on sending after its refusal came is cut off, as when nothing was waiting', async () => {
+    const { l, got, release, parserErrors } = await heldListener();
+    // Node's keep-alive timer would close the idle connection after 5 s anyway; out of the way here.
+    l.server.keepAliveTimeout = 60_000;
+    let serverSideClosed = false;
+    l.server.once('connection', (s) => s.once('close', () => (serverSideClosed = true)));
+    // Half-open: it never ends its side, so only the server can close this connection.
+    const c = net.connect({ port: l.port, host: '127.0.0.1', allowHalfOpen: true });
+    cleanup.push(() => c.destroy());
+    let text = '';
+    c.setEncoding('latin1');
+    c.on('data', (d: string) => (text += d));
+    c.on('error', () => undefined);
+    c.write(`${post('first')}HELLO /dm HTTP/1.1\r\n\r\n`);
+    await until(() => got.length === 1 && parserErrors() === 1);
+    release();
+    await until(() => text.includes('HTTP/1.1 400 '));
+    expect(serverSideClosed).toBe(false);
+    c.write('more garbage\r\n');
+    await until(() => serverSideClosed);
+    expect(responses(text).map((r) => r.status)).toEqual([200, 400]);
+  });
 });
