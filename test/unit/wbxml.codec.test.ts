@@ -373,15 +373,13 @@ describe('decoding', () => {
     expect(decodeWbxml(b, { maxDepth: 6 }).ok).toBe(true);
   });
 
-  it('turns 100,000 nested open tags into a depth error, fast', () => {
+  it('turns 100,000 nested open tags into a depth error', () => {
     const deep = new Uint8Array(5 + 100_000).fill(0x64); // Sequence with content, over and over
     deep.set(HDR12);
-    const t0 = performance.now();
     const r = decodeWbxml(deep);
     expect(!r.ok && r.error.code).toBe('limit-exceeded');
     const unlimited = decodeWbxml(deep, { maxDepth: Infinity });
     expect(!unlimited.ok && unlimited.error).toMatchObject({ code: 'truncated', offset: 100_004 });
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
 

@@ -29,6 +29,7 @@ export const K_OPAQUE = 3;
 
 const MAX_DEPTH = DEFAULT_WBXML_LIMITS.maxDepth;
 const MAX_ELEMENTS = DEFAULT_WBXML_LIMITS.maxElements;
+const MAX_TABLE_TEXT = DEFAULT_WBXML_LIMITS.maxTableTextChars;
 
 let buf: Uint8Array = new Uint8Array(0);
 let len = 0;
@@ -38,6 +39,8 @@ let depth = 0;
 let elements = 0;
 let header: WbxmlHeader | undefined;
 let strtCache: Map<number, string> | undefined;
+/** Characters taken from the string table so far, every reference counted (maxTableTextChars). */
+let tableText = 0;
 /** The tag next() found (K_TAG): code page, token id, whether it has content. */
 export let tagPage = 0;
 export let tagId = 0;
@@ -59,6 +62,7 @@ export function beginDocument(input: Uint8Array): void {
   depth = 0;
   elements = 0;
   strtCache = undefined;
+  tableText = 0;
 }
 
 /** Whether every byte of the document has been read. */
@@ -127,6 +131,8 @@ export function next(): number {
           text = header!.decodeText(tbl, idx, end, tokOff);
           (strtCache ??= new Map()).set(idx, text);
         }
+        // Over the budget: the tree path says so, with the offset and the element path.
+        if ((tableText += text.length) > MAX_TABLE_TEXT) bail();
         return K_TEXT;
       }
       case GLOBAL.ENTITY: {

@@ -57,6 +57,8 @@ export function toCodecError(e: unknown, hasInput: boolean): CodecError {
 interface Decoded {
   doc: Document;
   elements: number;
+  /** Characters it took from its string table (an embedded document's count toward the outer budget). */
+  tableText: number;
 }
 
 const { SWITCH_PAGE, END, ENTITY, STR_I, LITERAL, EXT_I_0, EXT_I_1, EXT_I_2, PI, LITERAL_C } = GLOBAL;
@@ -85,6 +87,8 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
   let pageNames = TAG_NAMES[0];
   let pageNs: Namespace | undefined = 'syncml';
   let strtCache: Map<number, string> | undefined;
+  /** Characters taken from the string table so far, every reference counted (lim.maxTableTextChars). */
+  let tableText = 0;
   let pos = h.bodyOffset;
 
   while (pos < len) {
@@ -108,7 +112,7 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
           cur = stack[stack.length - 1];
           continue;
         }
-        return finish(buf, pos, h, root!, elements);
+        return finish(buf, pos, h, root!, elements, tableText);
       }
       case STR_I: {
         const nul = buf.indexOf(0, pos);
@@ -123,6 +127,7 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
         const cached = strtCache?.get(idx);
         if (cached !== undefined) text = cached;
         else (strtCache ??= new Map()).set(idx, (text = tableString(h, idx, tokOff, 'STR_T', stack)));
+        if ((tableText += text.length) > lim.maxTableTextChars) throw tableTextOver(lim, idx, tokOff, stack);
         break;
       }
       case ENTITY: {
@@ -142,9 +147,10 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
         const start = pos;
         pos += n;
         if (expand && cur.ns !== 'dmddf') {
-          const nested = decodeEmbedded(buf.subarray(start, pos), start, lim, stack, elements);
+          const nested = decodeEmbedded(buf.subarray(start, pos), start, lim, stack, elements, tableText);
           if (nested) {
             elements += nested.elements;
+            tableText += nested.tableText;
             cur.children.push(nested.doc.root);
             continue;
           }
@@ -176,6 +182,7 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
           const idx = readMbUint(buf, pos, tokOff, 'a LITERAL name offset');
           pos = mbEnd;
           name = tableString(h, idx, tokOff, 'LITERAL name', stack);
+          if ((tableText += name.length) > lim.maxTableTextChars) throw tableTextOver(lim, idx, tokOff, stack);
           if (!isXmlName(name)) {
             throw failure('bad-value', `LITERAL tag name ${JSON.stringify(name)} is not an XML name`, tokOff, elementPath(stack));
           }
@@ -206,7 +213,7 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
           cur = el;
         } else if (cur === undefined) {
           // A content-less root is the whole document.
-          return finish(buf, pos, h, el, elements);
+          return finish(buf, pos, h, el, elements, tableText);
         }
         continue;
       }
@@ -227,9 +234,13 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
   throw failure('truncated', 'input ends before the root element', len);
 }
 
-function finish(buf: Uint8Array, pos: number, h: WbxmlHeader, root: Element, elements: number): Decoded {
+function finish(buf: Uint8Array, pos: number, h: WbxmlHeader, root: Element, elements: number, tableText: number): Decoded {
   if (pos < buf.length) throw failure('trailing-data', `${buf.length - pos} bytes after the end of the root element`, pos);
-  return { doc: { info: documentInfo(h, root), root }, elements };
+  return { doc: { info: documentInfo(h, root), root }, elements, tableText };
+}
+
+function tableTextOver(lim: WbxmlLimits, idx: number, tokOff: number, stack: Element[]): CodecFailure {
+  return failure('limit-exceeded', `text taken from the string table passes maxTableTextChars ${lim.maxTableTextChars} at the reference to offset ${idx} (every reference counts)`, tokOff, elementPath(stack));
 }
 
 function tableString(h: WbxmlHeader, idx: number, tokOff: number, what: string, stack: Element[]): string {
@@ -258,6 +269,7 @@ function decodeEmbedded(
   lim: WbxmlLimits,
   stack: Element[],
   elements: number,
+  tableText: number,
 ): Decoded | undefined {
   // Most OPAQUE data is text or binary, not a document: a WBXML header starts with a version byte
   // 0..3, and ruling the rest out here spares an exception per item (exceptions cost microseconds).
@@ -272,7 +284,7 @@ function decodeEmbedded(
   try {
     return decodeDocument(
       bytes,
-      { maxBytes: lim.maxBytes, maxDepth: lim.maxDepth - stack.length, maxElements: lim.maxElements - elements },
+      { maxBytes: lim.maxBytes, maxDepth: lim.maxDepth - stack.length, maxElements: lim.maxElements - elements, maxTableTextChars: lim.maxTableTextChars - tableText },
       false,
     );
   } catch (e) {

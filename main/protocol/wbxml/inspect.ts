@@ -7,6 +7,7 @@ import type { CodecError } from '../errors.js';
 import type { Namespace } from '../element.js';
 import { toCodecError } from './decode.js';
 import { parseHeader } from './header.js';
+import { DEFAULT_WBXML_LIMITS } from './limits.js';
 import { failure, isXmlName, mbEnd, readMbUint, tableStringEnd } from './primitives.js';
 import { GLOBAL, PAGE_NAMESPACE, TAG_ATTRIBUTES, TAG_CONTENT, TAG_ID_MASK, TAG_NAMES } from './tables.js';
 
@@ -54,11 +55,14 @@ export interface InspectLimits {
   maxBytes: number;
   /** Stop (with limit-exceeded) after this many tokens: a dump of millions of lines helps nobody. */
   maxTokens: number;
+  /** Most characters taken from the string table, every STR_T and LITERAL counted (WbxmlLimits.maxTableTextChars). */
+  maxTableTextChars: number;
 }
 
 export const DEFAULT_INSPECT_LIMITS: Readonly<InspectLimits> = Object.freeze({
   maxBytes: 16 * 1024 * 1024,
   maxTokens: 200_000,
+  maxTableTextChars: DEFAULT_WBXML_LIMITS.maxTableTextChars,
 });
 
 /**
@@ -91,12 +95,19 @@ function scan(buf: Uint8Array, tokens: WbxmlToken[], lim: InspectLimits): void {
   let page = 0;
   let pos = h.bodyOffset;
   let rootClosed = false;
+  /** Characters taken from the string table so far (lim.maxTableTextChars). */
+  let tableText = 0;
 
   const tableString = (idx: number, tokOff: number, what: string): string => {
     const tbl = h.stringTable;
     const nul = tableStringEnd(tbl, idx);
     if (nul < 0) throw failure('bad-string-table-ref', `${what} offset ${idx} is outside the string table (${tbl.length} bytes)`, tokOff);
-    return h.decodeText(tbl, idx, nul, tokOff);
+    const text = h.decodeText(tbl, idx, nul, tokOff);
+    // Each token keeps its own text: a table string referenced N times is N strings here.
+    if ((tableText += text.length) > lim.maxTableTextChars) {
+      throw failure('limit-exceeded', `text taken from the string table passes maxTableTextChars ${lim.maxTableTextChars} at the reference to offset ${idx} (every reference counts)`, tokOff);
+    }
+    return text;
   };
   const push = (t: WbxmlToken): void => {
     if (open.length === 0 && (t.kind === 'STR_I' || t.kind === 'STR_T' || t.kind === 'ENTITY' || t.kind === 'OPAQUE')) {

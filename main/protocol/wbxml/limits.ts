@@ -9,12 +9,21 @@ export interface WbxmlLimits {
   maxBytes: number;
   /** Most elements in one document (each costs a JS object; bounds memory for hostile input). */
   maxElements: number;
+  /**
+   * Most characters of text one document may take from its string table, every STR_T reference and
+   * LITERAL name counted (a table string referenced N times is N times the text for whoever reads
+   * the document). Without it a 1 MB input whose STR_Ts each point one byte further into a 1 MB
+   * table string made the decoder build gigabytes of strings and scan the table again for each.
+   */
+  maxTableTextChars: number;
 }
 
 export const DEFAULT_WBXML_LIMITS: Readonly<WbxmlLimits> = Object.freeze({
   maxDepth: 64,
   maxBytes: 16 * 1024 * 1024,
   maxElements: 500_000,
+  // As much text as the largest input may hold, and no more.
+  maxTableTextChars: 16 * 1024 * 1024,
 });
 
 export function resolveLimits(limits?: Partial<WbxmlLimits>): WbxmlLimits {
@@ -23,5 +32,6 @@ export function resolveLimits(limits?: Partial<WbxmlLimits>): WbxmlLimits {
     maxDepth: limits.maxDepth ?? DEFAULT_WBXML_LIMITS.maxDepth,
     maxBytes: limits.maxBytes ?? DEFAULT_WBXML_LIMITS.maxBytes,
     maxElements: limits.maxElements ?? DEFAULT_WBXML_LIMITS.maxElements,
+    maxTableTextChars: limits.maxTableTextChars ?? DEFAULT_WBXML_LIMITS.maxTableTextChars,
   };
 }

@@ -106,6 +106,8 @@ function convert(buf: Uint8Array): Uint8Array {
   let itemDepth = 0;
   formatText = undefined;
   let strtCache: Map<number, string> | undefined;
+  /** Characters taken from the string table so far, every reference counted (maxTableTextChars). */
+  let tableText = 0;
 
   while (pos < len) {
     const tokOff = pos;
@@ -143,6 +145,8 @@ function convert(buf: Uint8Array): Uint8Array {
           s = utf8Text(fastView(h.stringTable), idx, end, tokOff);
           (strtCache ??= new Map()).set(idx, s);
         }
+        // Over the budget: the tree path says so, with the offset and the element path.
+        if ((tableText += s.length) > DEFAULT_WBXML_LIMITS.maxTableTextChars) bail();
         textString(w, s, depth - 1);
         continue;
       }
