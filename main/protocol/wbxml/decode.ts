@@ -9,7 +9,7 @@ import { parseHeader, type WbxmlHeader } from './header.js';
 import { copyBytes } from '../byte-writer.js';
 import { resolveLimits, type WbxmlLimits } from './limits.js';
 import { elementPath } from './path.js';
-import { failure, fastView, isXmlName, mbEnd, readMbUint, tableStringEnd } from './primitives.js';
+import { failure, fastView, isXmlName, mbEnd, readMbUint, tableStringEnd, tableTextOver } from './primitives.js';
 import { GLOBAL, PAGE_NAMESPACE, SYNCML_NAMESPACE_URI, TAG_ATTRIBUTES, TAG_CONTENT, TAG_ID_MASK, TAG_NAMES } from './tables.js';
 
 export interface WbxmlDecodeOptions {
@@ -127,7 +127,7 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
         const cached = strtCache?.get(idx);
         if (cached !== undefined) text = cached;
         else (strtCache ??= new Map()).set(idx, (text = tableString(h, idx, tokOff, 'STR_T', stack)));
-        if ((tableText += text.length) > lim.maxTableTextChars) throw tableTextOver(lim, idx, tokOff, stack);
+        if ((tableText += text.length) > lim.maxTableTextChars) throw tableTextOver(lim.maxTableTextChars, idx, tokOff, elementPath(stack));
         break;
       }
       case ENTITY: {
@@ -182,7 +182,7 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
           const idx = readMbUint(buf, pos, tokOff, 'a LITERAL name offset');
           pos = mbEnd;
           name = tableString(h, idx, tokOff, 'LITERAL name', stack);
-          if ((tableText += name.length) > lim.maxTableTextChars) throw tableTextOver(lim, idx, tokOff, stack);
+          if ((tableText += name.length) > lim.maxTableTextChars) throw tableTextOver(lim.maxTableTextChars, idx, tokOff, elementPath(stack));
           if (!isXmlName(name)) {
             throw failure('bad-value', `LITERAL tag name ${JSON.stringify(name)} is not an XML name`, tokOff, elementPath(stack));
           }
@@ -237,10 +237,6 @@ function decodeDocument(input: Uint8Array, lim: WbxmlLimits, expand: boolean, op
 function finish(buf: Uint8Array, pos: number, h: WbxmlHeader, root: Element, elements: number, tableText: number): Decoded {
   if (pos < buf.length) throw failure('trailing-data', `${buf.length - pos} bytes after the end of the root element`, pos);
   return { doc: { info: documentInfo(h, root), root }, elements, tableText };
-}
-
-function tableTextOver(lim: WbxmlLimits, idx: number, tokOff: number, stack: Element[]): CodecFailure {
-  return failure('limit-exceeded', `text taken from the string table passes maxTableTextChars ${lim.maxTableTextChars} at the reference to offset ${idx} (every reference counts)`, tokOff, elementPath(stack));
 }
 
 function tableString(h: WbxmlHeader, idx: number, tokOff: number, what: string, stack: Element[]): string {

@@ -8,7 +8,7 @@ import type { Namespace } from '../element.js';
 import { toCodecError } from './decode.js';
 import { parseHeader } from './header.js';
 import { DEFAULT_WBXML_LIMITS } from './limits.js';
-import { failure, isXmlName, mbEnd, readMbUint, tableStringEnd } from './primitives.js';
+import { failure, isXmlName, mbEnd, readMbUint, tableStringEnd, tableTextOver } from './primitives.js';
 import { GLOBAL, PAGE_NAMESPACE, TAG_ATTRIBUTES, TAG_CONTENT, TAG_ID_MASK, TAG_NAMES } from './tables.js';
 
 export type WbxmlTokenKind =
@@ -104,9 +104,7 @@ function scan(buf: Uint8Array, tokens: WbxmlToken[], lim: InspectLimits): void {
     if (nul < 0) throw failure('bad-string-table-ref', `${what} offset ${idx} is outside the string table (${tbl.length} bytes)`, tokOff);
     const text = h.decodeText(tbl, idx, nul, tokOff);
     // Each token keeps its own text: a table string referenced N times is N strings here.
-    if ((tableText += text.length) > lim.maxTableTextChars) {
-      throw failure('limit-exceeded', `text taken from the string table passes maxTableTextChars ${lim.maxTableTextChars} at the reference to offset ${idx} (every reference counts)`, tokOff);
-    }
+    if ((tableText += text.length) > lim.maxTableTextChars) throw tableTextOver(lim.maxTableTextChars, idx, tokOff);
     return text;
   };
   const push = (t: WbxmlToken): void => {

@@ -122,6 +122,11 @@ export function charsetName(mib: number): string {
   }
 }
 
+/** A reference to offset `idx` took the document's string-table text past its budget (WbxmlLimits.maxTableTextChars). */
+export function tableTextOver(limit: number, idx: number, offset: number, path?: string): CodecFailure {
+  return failure('limit-exceeded', `text taken from the string table passes maxTableTextChars ${limit} at the reference to offset ${idx} (every reference counts)`, offset, path);
+}
+
 /**
  * End of the string-table string at `idx`: its NUL, or the end of the table when the last string is
  * unterminated (the Android/Motorola DM vectors write `1D` + 29 chars of public id and no NUL, and

@@ -35,7 +35,7 @@ const json = (x: unknown) => JSON.stringify(x);
 const TREE_ROWS_PER_STATEMENT = 64;
 const MESSAGE_COLUMNS = 'session_id, seq, direction, at, duration_ms, msg_id, content_type, http_status, bytes, decoded, error, note';
 /**
- * finishJob for several jobs at once (updateTurnJobs): one text whatever the count. Unnamed, so it
+ * finishJob, for one job or several at once (updateTurnJobs): one text whatever the count. Unnamed, so it
  * is planned for the jobs it names (a named statement's generic plan, made while the jobs table was
  * small, would go on hash-joining over a scan of the whole table; message-index.ts).
  */
@@ -164,20 +164,11 @@ export class PgOps implements DmStoreOps {
   }
 
   async finishJob(o: JobOutcome, now: number): Promise<JobRecord | undefined> {
-    const r = await this.one<JobRow>(`UPDATE jobs SET status = $2, status_code = $3, results = $4, members = $5, error = $6, verify = false, updated_at = $7 WHERE id = $1 RETURNING *`,
-      [o.id, o.status, o.statusCode, json(o.results), json(o.members), o.error, iso(now)]);
-    return r && jobFromRow(r);
+    return (await this.finishJobs([o], now))[0];
   }
 
-  async updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]> {
-    if (sent) await this.markSent([...sent.ids], sent.sessionId, now);
-    // The turn's finished jobs in one statement (a round trip each was most of the cost). A job
-    // finished twice in one turn goes one by one, so the later outcome wins as it always did.
-    if (finished.length < 2 || new Set(finished.map((o) => o.id)).size < finished.length) {
-      const out: (JobRecord | undefined)[] = [];
-      for (const o of finished) out.push(await this.finishJob(o, now));
-      return out;
-    }
+  /** Each job's outcome, in one statement; the ids must be distinct (a repeated one would be set once, by either). */
+  private async finishJobs(finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]> {
     const rows = await this.all<JobRow>(FINISH_JOBS, [finished.map((o) => o.id), finished.map((o) => o.status),
       finished.map((o) => o.statusCode), finished.map((o) => json(o.results)), finished.map((o) => json(o.members)), finished.map((o) => o.error), iso(now)]);
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -185,6 +176,17 @@ export class PgOps implements DmStoreOps {
       const r = byId.get(o.id);
       return r && jobFromRow(r);
     });
+  }
+
+  async updateTurnJobs(sent: { ids: readonly number[]; sessionId: number } | undefined, finished: readonly JobOutcome[], now: number): Promise<(JobRecord | undefined)[]> {
+    if (sent) await this.markSent([...sent.ids], sent.sessionId, now);
+    // The turn's finished jobs in one statement (a round trip each was most of the cost). A job
+    // finished twice in one turn goes one by one, so the later outcome wins as it always did.
+    if (finished.length === 0) return [];
+    if (new Set(finished.map((o) => o.id)).size === finished.length) return this.finishJobs(finished, now);
+    const out: (JobRecord | undefined)[] = [];
+    for (const o of finished) out.push(await this.finishJob(o, now));
+    return out;
   }
 
   private async settle(id: number, s: JobSettlement, now: number): Promise<JobRecord> {
